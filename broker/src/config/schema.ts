@@ -1,0 +1,130 @@
+/**
+ * The broker's configuration schema: every key, its type, default, unit, bounds and meaning,
+ * in one place. Names follow EMQX (`mqtt.max_packet_size`, `listeners.tcp.default.bind`) so
+ * an EMQX user finds their way. docs/config.md is generated from this object
+ * (`node dist/broker/src/config/gen-docs.js`); a test fails when it is stale.
+ */
+import {
+  bind, bool, duration, int, intOrDisabled, listOf, mapOf, num, obj, oneOf, size, str, strList,
+  type Infer,
+} from './schema-types.js';
+
+const NO_LIMIT = 'infinity';
+
+function listenerFields(port: number) {
+  return {
+    enable: bool(true, 'Accept connections on this listener.'),
+    bind: bind(`0.0.0.0:${port}`, 'Address to listen on: "port", "host:port" or "[ipv6]:port". Port 0 picks a free port.'),
+    max_connections: int(NO_LIMIT, 'Most concurrent connections; excess ones are closed at once and counted.', { min: 1 }),
+  };
+}
+
+const sslOptions = obj({
+  certfile: str('', 'PEM file with the server certificate (chain). Required when the listener is enabled.'),
+  keyfile: str('', 'PEM file with the server private key. Required when the listener is enabled.'),
+  cacertfile: str('', 'PEM file with the CA certificates used to verify client certificates ("" = system CAs).'),
+  verify: oneOf(['verify_none', 'verify_peer'] as const, 'verify_none', 'verify_peer asks clients for a certificate and verifies it against cacertfile.'),
+  fail_if_no_peer_cert: bool(false, 'With verify_peer: refuse clients that present no valid certificate (mutual TLS).'),
+  versions: listOf(['tlsv1.2', 'tlsv1.3'] as const, ['tlsv1.2', 'tlsv1.3'], 'TLS protocol versions offered.'),
+  ciphers: strList([], 'OpenSSL cipher names for TLS 1.2 (empty = Node defaults).'),
+}, 'TLS settings.');
+
+const websocket = obj({
+  mqtt_path: str('/mqtt', 'HTTP path that accepts MQTT-over-WebSocket upgrades; other paths get 404.', {
+    pattern: /^\/[^\s?#]*$/, patternHint: 'a path starting with "/"',
+  }),
+}, 'WebSocket settings.');
+
+export const tcpListener = obj(listenerFields(1883));
+export const sslListener = obj({ ...listenerFields(8883), ssl_options: sslOptions });
+export const wsListener = obj({ ...listenerFields(8083), websocket });
+export const wssListener = obj({ ...listenerFields(8084), websocket, ssl_options: sslOptions });
+
+export const schema = obj({
+  node: obj({
+    name: str('petrel@127.0.0.1', 'Node name, "name@host"; unique in a cluster.', {
+      pattern: /^[A-Za-z0-9_.-]+@[A-Za-z0-9_.:-]+$/, patternHint: '"name@host"',
+    }),
+    data_dir: str('data', 'Directory for the embedded store and other node state.'),
+    role: oneOf(['core', 'replica'] as const, 'core', 'core nodes hold cluster state; replica nodes are stateless brokers.'),
+    region: str('', 'Region label of this node (used by replicas and the operator); "" = none.'),
+  }),
+  log: obj({
+    level: oneOf(['debug', 'info', 'warn', 'error'] as const, 'info', 'Lowest level that is logged.'),
+    format: oneOf(['auto', 'json', 'pretty'] as const, 'auto', 'auto = pretty on a terminal, JSON otherwise.'),
+  }),
+  listeners: obj({
+    tcp: mapOf(tcpListener, { default: {} }, 'MQTT over TCP listeners, by name.'),
+    ssl: mapOf(sslListener, { default: { enable: false } }, 'MQTT over TLS listeners, by name.'),
+    ws: mapOf(wsListener, { default: {} }, 'MQTT over WebSocket listeners, by name.'),
+    wss: mapOf(wssListener, { default: { enable: false } }, 'MQTT over secure WebSocket listeners, by name.'),
+  }),
+  mqtt: obj({
+    max_packet_size: size('1MB', 'Largest MQTT packet accepted (and announced to v5 clients).', { min: 2, max: 268_435_456 }),
+    max_clientid_len: int(65535, 'Longest client identifier accepted.', { min: 23, max: 65535 }),
+    max_topic_levels: int(128, 'Most levels in a topic name or filter.', { min: 1, max: 65535 }),
+    max_qos_allowed: int(2, 'Highest QoS granted to subscriptions and accepted from publishers.', { min: 0, max: 2 }),
+    max_topic_alias: int(65535, 'Topic Alias Maximum announced to v5 clients (0 = aliases disabled).', { min: 0, max: 65535 }),
+    retain_available: bool(true, 'Whether retained messages are supported.'),
+    wildcard_subscription: bool(true, 'Whether wildcard subscriptions are allowed.'),
+    shared_subscription: bool(true, 'Whether $share/ and $queue/ subscriptions are allowed.'),
+    exclusive_subscription: bool(true, 'Whether $exclusive/ subscriptions are allowed.'),
+    idle_timeout: duration('15s', 'Time a new connection has to send CONNECT before it is closed.', { infinity: true }),
+    keepalive_multiplier: num(1.5, 'A client is dropped after keepalive × this with no packet.', { min: 1, max: 100 }),
+    server_keepalive: intOrDisabled('disabled', 'Keep alive (seconds) imposed on v5 clients, or "disabled".', { min: 1, max: 65535, unit: 'seconds' }),
+    max_subscriptions: int(NO_LIMIT, 'Most subscriptions per client.', { min: 1 }),
+    upgrade_qos: bool(false, 'Deliver at the subscription QoS even when the message QoS is lower.'),
+    max_inflight: int(32, 'Most unacknowledged QoS 1/2 messages per client (v5 Receive Maximum towards the client).', { min: 1, max: 65535 }),
+    retry_interval: duration('30s', 'Resend an unacknowledged QoS 1/2 message after this long (0 = only on reconnect).'),
+    max_awaiting_rel: int(100, 'Most incoming QoS 2 messages awaiting PUBREL per client (0 = no limit).', { min: 0 }),
+    await_rel_timeout: duration('300s', 'Drop an incoming QoS 2 message whose PUBREL has not come after this long.'),
+    session_expiry_interval: duration('2h', 'Session expiry for v3 clients with clean_session=false, and the cap for v5 clients.', { infinity: true }),
+    max_mqueue_len: int(1000, 'Most messages queued for an offline or busy client (0 = no limit).', { min: 0, infinity: true }),
+    mqueue_store_qos0: bool(true, 'Queue QoS 0 messages for offline persistent sessions.'),
+    mqueue_drop_policy: oneOf(['drop_oldest', 'drop_new'] as const, 'drop_oldest', 'Which message is dropped when the queue is full.'),
+    shared_subscription_strategy: oneOf(
+      ['random', 'round_robin', 'round_robin_per_group', 'sticky', 'hash_clientid', 'hash_topic', 'local'] as const,
+      'round_robin', 'How a message to a shared subscription group picks its member.'),
+    ignore_loop_deliver: bool(false, 'Do not deliver a v3 client its own publishes (like v5 No Local, for every subscription).'),
+    strict_mode: bool(false, 'Check topic names and UTF-8 strings strictly, as the spec allows but does not require.'),
+    message_expiry_interval: duration(NO_LIMIT, 'Expiry of messages that carry none (queued and retained).', { infinity: true }),
+    max_will_delay: duration(NO_LIMIT, 'Cap on a v5 Will Delay Interval.', { infinity: true }),
+    response_information: str('', 'v5 Response Information returned when a client asks for it ("" = none).'),
+  }),
+  retainer: obj({
+    enable: bool(true, 'Store retained messages.'),
+    max_retained_messages: int(0, 'Most retained messages kept (0 = no limit).', { min: 0 }),
+    max_payload_size: size('1MB', 'Largest retained payload stored; larger ones are not retained.', { min: 0 }),
+    msg_expiry_interval: duration('0', 'Expiry of retained messages without their own (0 = never).'),
+  }),
+  delayed: obj({
+    enable: bool(true, 'Support $delayed/{seconds}/topic publishes.'),
+    max_delayed_messages: int(0, 'Most delayed messages pending (0 = no limit).', { min: 0 }),
+  }),
+  durability: obj({
+    mode: oneOf(['batched', 'sync', 'none'] as const, 'batched',
+      'batched: durable state is written in small batches every flush_interval; sync: before acknowledging; none: memory only.'),
+    flush_interval: duration('10ms', 'Batch window for mode=batched.', { min: 1, max: 10_000 }),
+  }),
+  sys_topics: obj({
+    sys_msg_interval: duration('1m', 'Interval of $SYS/brokers/{node}/… statistics (0 = off).'),
+    sys_heartbeat_interval: duration('30s', 'Interval of $SYS uptime and datetime messages (0 = off).'),
+    sys_event_messages: obj({
+      client_connected: bool(true, 'Publish $SYS/brokers/{node}/clients/{id}/connected.'),
+      client_disconnected: bool(true, 'Publish $SYS/brokers/{node}/clients/{id}/disconnected.'),
+    }),
+  }),
+  dashboard: obj({
+    listeners: obj({
+      http: obj({
+        enable: bool(true, 'Serve the REST API and dashboard.'),
+        bind: bind('0.0.0.0:18083', 'Address of the REST API and dashboard.'),
+      }),
+    }),
+  }),
+  api_key: obj({
+    bootstrap_file: str('', 'File of "key:secret" lines loaded as API keys at start ("" = none).'),
+  }),
+});
+
+export type Config = Infer<typeof schema>;
