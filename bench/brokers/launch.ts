@@ -1,0 +1,185 @@
+/**
+ * Starting and stopping the brokers under test, each as a child process on a free loopback port
+ * with its own temporary directory:
+ *   - aedes:     bench/brokers/aedes-server.js (npm aedes 1.x, in-memory persistence)
+ *   - mosquitto: /usr/sbin/mosquitto with a generated config (persistence file in the temp dir)
+ *   - petrel:    node dist/broker/src/main.js --config <generated yaml> (defaults, persistence on)
+ * A broker is ready when it answers CONNECT with CONNACK. Failing to start or to answer throws,
+ * with the tail of the broker's output, and the caller reports the scenario as failed.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import yaml from 'js-yaml';
+import { BenchClient } from '../gen/client.js';
+import { repoRoot } from '../lib/repo.js';
+
+export type BrokerName = 'aedes' | 'mosquitto' | 'petrel';
+export const BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel'];
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+
+export interface LaunchOptions {
+  /** Extra YAML merged over the generated Petrel config (keys the benchmark does not know). */
+  petrelExtra?: Record<string, unknown>;
+  readyTimeoutMs: number;
+}
+
+export interface BrokerHandle {
+  name: BrokerName;
+  port: number;
+  pid: number;
+  dir: string;
+  stop(): Promise<void>;
+  output(): string;
+  exited(): boolean;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)) {
+      out[k] = deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>);
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+/** The Mosquitto config the benchmark runs with. */
+export function mosquittoConfig(port: number, dir: string): string {
+  return [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'set_tcp_nodelay true',
+    'max_connections -1',
+    // Offline QoS 1 sessions of the persistent scenario must not be truncated.
+    'max_queued_messages 1000000',
+    'max_queued_bytes 0',
+    'persistence true',
+    `persistence_location ${dir}/`,
+    'log_dest none',
+    '',
+  ].join('\n');
+}
+
+/** The Petrel config: defaults, except the loopback port and a private data directory. */
+export function petrelConfig(port: number, dir: string, extra: Record<string, unknown> = {}): string {
+  const base = {
+    node: { data_dir: join(dir, 'data') },
+    listeners: { tcp: { default: { bind: `127.0.0.1:${port}` } } },
+  };
+  return yaml.dump(deepMerge(base, extra));
+}
+
+function spawnBroker(name: BrokerName, port: number, dir: string, opts: LaunchOptions): ChildProcess {
+  const root = repoRoot();
+  const env = { ...process.env };
+  if (name === 'mosquitto') {
+    if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} not found: apt-get install mosquitto`);
+    const conf = join(dir, 'mosquitto.conf');
+    writeFileSync(conf, mosquittoConfig(port, dir));
+    return spawn(MOSQUITTO, ['-c', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
+  }
+  if (name === 'aedes') {
+    const self = import.meta.url.endsWith('.ts') ? './aedes-server.ts' : './aedes-server.js';
+    const entry = fileURLToPath(new URL(self, import.meta.url));
+    return spawn(process.execPath, [...process.execArgv, entry, String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
+  }
+  const main = join(root, 'dist', 'broker', 'src', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} not found: build first (npx tsc -p tsconfig.json)`);
+  const conf = join(dir, 'petrel.yaml');
+  writeFileSync(conf, petrelConfig(port, dir, opts.petrelExtra));
+  return spawn(process.execPath, [main, '--config', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Start a broker and wait until it answers CONNECT with CONNACK. */
+export async function launchBroker(name: BrokerName, opts: LaunchOptions): Promise<BrokerHandle> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `petrel-bench-${name}-`));
+  let out = '';
+  let exitInfo: string | null = null;
+  const child = spawnBroker(name, port, dir, opts);
+  const keep = (b: Buffer) => { out = (out + b.toString('utf8')).slice(-4000); };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  child.on('exit', (code, signal) => { exitInfo = `exited (${code ?? signal})`; });
+  child.on('error', (e) => { exitInfo = `spawn error: ${e.message}`; });
+
+  const handle: BrokerHandle = {
+    name,
+    port,
+    pid: child.pid ?? -1,
+    dir,
+    output: () => out,
+    exited: () => exitInfo !== null,
+    stop: async () => {
+      if (exitInfo === null) {
+        child.kill('SIGTERM');
+        for (let i = 0; i < 100 && exitInfo === null; i++) await sleep(50);
+        if (exitInfo === null) {
+          child.kill('SIGKILL');
+          for (let i = 0; i < 40 && exitInfo === null; i++) await sleep(50);
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  const deadline = performance.now() + opts.readyTimeoutMs;
+  let lastError = 'no attempt';
+  for (let attempt = 0; attempt < 1000 && performance.now() < deadline; attempt++) {
+    if (exitInfo !== null) break;
+    const probe = new BenchClient(`bench-probe-${process.pid}-${attempt}`);
+    try {
+      await probe.connect(port, true, 30, 1000);
+      await probe.disconnect(1000);
+      return handle;
+    } catch (e) {
+      lastError = (e as Error).message;
+      probe.destroy();
+    }
+    await sleep(100);
+  }
+  await handle.stop();
+  const why = exitInfo ?? `not ready after ${opts.readyTimeoutMs} ms (${lastError})`;
+  throw new Error(`${name} failed to start: ${why}${out ? `; output: ${out.trim().slice(-600)}` : ''}`);
+}
+
+/** Versions of the peers, for the results file. */
+export function brokerVersions(): Record<string, string> {
+  const v: Record<string, string> = {};
+  try {
+    const txt = execFileSync(MOSQUITTO, ['-h'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    v.mosquitto = /version\s+(\S+)/.exec(txt)?.[1] ?? 'unknown';
+  } catch (e) {
+    const txt = String((e as { stdout?: string }).stdout ?? '');
+    v.mosquitto = /version\s+(\S+)/.exec(txt)?.[1] ?? 'not installed';
+  }
+  try {
+    const root = repoRoot();
+    v.aedes = JSON.parse(readFileSync(join(root, 'node_modules', 'aedes', 'package.json'), 'utf8')).version;
+    v.petrel = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+  } catch {
+    // versions are informative only
+  }
+  return v;
+}

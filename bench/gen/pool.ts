@@ -1,0 +1,103 @@
+/**
+ * Coordinator side of the load generator: forks the worker processes and talks to them by
+ * request/reply over the IPC channel. Every call has a timeout, so a broker that stops answering
+ * turns into a failed scenario instead of a hung benchmark.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class Worker {
+  readonly index: number;
+  private child: ChildProcess;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  exited = false;
+
+  constructor(index: number) {
+    this.index = index;
+    const self = import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js';
+    this.child = fork(fileURLToPath(new URL(self, import.meta.url)), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, '--max-old-space-size=2048'],
+    });
+    this.child.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new Error(`worker ${this.index}: ${m.error}`));
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exited = true;
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new Error(`worker ${this.index} exited (${code ?? signal})`));
+      }
+      this.pending.clear();
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  call<T = unknown>(action: string, args: object = {}, timeoutMs = 30_000): Promise<T> {
+    if (this.exited) return Promise.reject(new Error(`worker ${this.index} is not running`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`worker ${this.index}: ${action} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.child.send({ id, action, args });
+    });
+  }
+
+  kill(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+}
+
+export class Pool {
+  workers: Worker[] = [];
+  readonly size: number;
+
+  constructor(size: number) {
+    this.size = size;
+    for (let i = 0; i < size; i++) this.workers.push(new Worker(i));
+  }
+
+  /** Replace dead workers (after a crash) so the next scenario starts clean. */
+  heal(): void {
+    this.workers = this.workers.map((w) => (w.exited ? new Worker(w.index) : w));
+  }
+
+  all<T = unknown>(action: string, args: (i: number) => object, timeoutMs?: number): Promise<T[]> {
+    return Promise.all(this.workers.map((w, i) => w.call<T>(action, args(i), timeoutMs)));
+  }
+
+  async reset(): Promise<void> {
+    this.heal();
+    await this.all('reset', () => ({}), 10_000);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.call('exit', {}, 2000)));
+    for (const w of this.workers) w.kill();
+  }
+}
+
+/** Split `n` items over `k` workers round-robin, starting at worker `offset`: indices per worker. */
+export function spread(n: number, k: number, offset = 0): number[][] {
+  const out: number[][] = Array.from({ length: k }, () => []);
+  for (let i = 0; i < n; i++) out[(i + offset) % k].push(i);
+  return out;
+}

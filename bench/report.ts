@@ -1,0 +1,137 @@
+/**
+ * Turning raw runs into the published result: per scenario and metric the median and min–max
+ * over repetitions for each broker, and the ratio Petrel / peer computed per repetition (so a
+ * noisy repetition affects both sides alike), then summarized. Renders a plain-text table for
+ * the terminal and a Markdown table for bench/results/latest.md.
+ */
+import type { MetricDef } from './scenarios/common.js';
+import { summarize, type Summary } from './lib/stats.js';
+import type { MachineInfo } from './lib/machine.js';
+
+export interface RunRecord {
+  rep: number;
+  broker: string;
+  ok: boolean;
+  values?: Record<string, number>;
+  notes?: string[];
+  error?: string;
+  seconds: number;
+}
+
+export interface ScenarioReport {
+  name: string;
+  title: string;
+  metrics: MetricDef[];
+  runs: RunRecord[];
+  summary: Record<string, Record<string, Summary | null>>;
+  ratios: Record<string, Record<string, Summary | null>>;
+}
+
+export interface BenchReport {
+  date: string;
+  commit: string;
+  machine: MachineInfo;
+  options: Record<string, unknown>;
+  brokers: string[];
+  scenarios: ScenarioReport[];
+}
+
+const SUBJECT = 'petrel';
+
+export function summarizeScenario(name: string, title: string, metrics: MetricDef[], runs: RunRecord[], brokers: string[]): ScenarioReport {
+  const summary: ScenarioReport['summary'] = {};
+  const ratios: ScenarioReport['ratios'] = {};
+  const reps = [...new Set(runs.map((r) => r.rep))];
+  for (const m of metrics) {
+    summary[m.key] = {};
+    for (const b of brokers) {
+      summary[m.key][b] = summarize(runs.filter((r) => r.broker === b && r.ok).map((r) => r.values?.[m.key] ?? NaN));
+    }
+    if (!brokers.includes(SUBJECT) || m.better === 'none') continue;
+    ratios[m.key] = {};
+    for (const peer of brokers.filter((b) => b !== SUBJECT)) {
+      const per: number[] = [];
+      for (const rep of reps) {
+        const a = runs.find((r) => r.rep === rep && r.broker === SUBJECT && r.ok)?.values?.[m.key];
+        const b = runs.find((r) => r.rep === rep && r.broker === peer && r.ok)?.values?.[m.key];
+        if (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b !== 0) per.push(a / b);
+      }
+      ratios[m.key][peer] = summarize(per);
+    }
+  }
+  return { name, title, metrics, runs, summary, ratios };
+}
+
+function fmt(v: number, digits: number): string {
+  if (!Number.isFinite(v)) return '–';
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return v.toFixed(digits);
+}
+
+function cell(s: Summary | null | undefined, digits: number, failed: number): string {
+  if (!s) return failed > 0 ? 'failed' : '–';
+  const base = s.n > 1 && s.min !== s.max ? `${fmt(s.median, digits)} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]` : fmt(s.median, digits);
+  return failed > 0 ? `${base} (${failed} failed)` : base;
+}
+
+function ratioCell(s: Summary | null | undefined): string {
+  if (!s) return '–';
+  return s.n > 1 && s.min !== s.max ? `${s.median.toFixed(2)}× [${s.min.toFixed(2)}–${s.max.toFixed(2)}]` : `${s.median.toFixed(2)}×`;
+}
+
+export function tableRows(report: BenchReport): { header: string[]; rows: string[][] } {
+  const peers = report.brokers.includes(SUBJECT) ? report.brokers.filter((b) => b !== SUBJECT) : [];
+  const header = ['scenario', 'metric', ...report.brokers, ...peers.map((p) => `${SUBJECT}/${p}`)];
+  const rows: string[][] = [];
+  for (const sc of report.scenarios) {
+    sc.metrics.forEach((m, i) => {
+      const row = [i === 0 ? sc.name : '', m.label];
+      for (const b of report.brokers) {
+        const failed = sc.runs.filter((r) => r.broker === b && !r.ok).length;
+        row.push(cell(sc.summary[m.key]?.[b], m.digits, failed));
+      }
+      for (const p of peers) row.push(m.better === 'none' ? '' : ratioCell(sc.ratios[m.key]?.[p]));
+      rows.push(row);
+    });
+  }
+  return { header, rows };
+}
+
+export function notesOf(report: BenchReport): string[] {
+  const out: string[] = [];
+  for (const sc of report.scenarios) {
+    for (const r of sc.runs) {
+      if (!r.ok) out.push(`${sc.name} ${r.broker} rep ${r.rep}: FAILED: ${r.error}`);
+      for (const n of r.notes ?? []) out.push(`${sc.name} ${r.broker} rep ${r.rep}: ${n}`);
+    }
+  }
+  return out;
+}
+
+export function renderText(report: BenchReport): string {
+  const { header, rows } = tableRows(report);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  const notes = notesOf(report);
+  if (notes.length) out.push('', 'notes:', ...notes.map((n) => `  ${n}`));
+  return out.join('\n');
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const { header, rows } = tableRows(report);
+  const m = report.machine;
+  const o = report.options;
+  const lines = [
+    `Benchmark ${report.date.slice(0, 16).replace('T', ' ')} UTC, commit \`${report.commit}\`: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ` +
+      `Mosquitto ${m.versions.mosquitto ?? '?'}, Aedes ${m.versions.aedes ?? '?'}; ${o.reps} repetitions of ${Number(o.durationMs) / 1000} s ` +
+      `(after ${Number(o.warmupMs) / 1000} s warm-up), ${o.workers} generator workers. Cells: median [min–max]; ratios per repetition.`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
+  const notes = notesOf(report);
+  if (notes.length) lines.push('', 'Notes:', '', ...notes.map((n) => `- ${n}`));
+  return lines.join('\n') + '\n';
+}

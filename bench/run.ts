@@ -1,0 +1,211 @@
+/**
+ * `make bench`: Petrel against Aedes and Mosquitto in one run.
+ *
+ * For each scenario, for each repetition, each broker in turn (A B C A B C …) is started fresh
+ * on a free loopback port, the scenario runs against it with the load generator's worker
+ * processes, and the broker is stopped. A broker that fails to start or to answer is recorded as
+ * "failed" for that run and the benchmark goes on. Prints a table (median [min–max] per broker,
+ * ratio Petrel/peer per repetition) and writes bench/results/<date>-<commit>.json and
+ * bench/results/latest.md.
+ *
+ *   node dist/bench/run.js [--reps 3] [--duration 5] [--warmup 1] [--only fanin,latency]
+ *                          [--brokers petrel,mosquitto] [--workers 2] [--quick] [--help]
+ */
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { Pool } from './gen/pool.js';
+import { launchBroker, BROKERS, type BrokerName, type BrokerHandle } from './brokers/launch.js';
+import { SCENARIOS } from './scenarios/index.js';
+import type { RunOptions, Scenario } from './scenarios/common.js';
+import { summarizeScenario, renderText, renderMarkdown, type RunRecord, type BenchReport } from './report.js';
+import { machineInfo, gitCommit } from './lib/machine.js';
+import { repoRoot } from './lib/repo.js';
+
+const USAGE = `usage: node dist/bench/run.js [options]
+  --reps N              repetitions per scenario and broker (default 3)
+  --duration S          measured seconds per throughput/latency run (default 5)
+  --warmup S            warm-up seconds before measuring (default 1)
+  --only a,b            scenarios: ${SCENARIOS.map((s) => s.name).join(',')}
+  --brokers a,b         brokers: ${BROKERS.join(',')} (default all)
+  --workers N           load-generator worker processes (default 2)
+  --publishers N        fan-in publishers (default 50)
+  --subscribers N       fan-out subscribers (default 100)
+  --pairs N             QoS 1/2 pairs (default 20)
+  --window N            in-flight window per QoS 1/2 publisher (default 10)
+  --rate N              latency scenario msg/s (default 5000)
+  --connections N       idle connections (default 19000)
+  --retained N          retained topics (default 10000)
+  --persist-clients N   persistent-session clients (default 1000)
+  --persist-burst N     messages queued per persistent client (default 100)
+  --payload BYTES       payload size (default 64)
+  --petrel-config FILE  YAML merged over the generated Petrel config
+  --quick               1 rep, 1 s runs, 2,000 connections: a smoke run
+  --no-save             print only; write no result files
+`;
+
+interface Cli {
+  reps: number;
+  only: string[];
+  brokers: BrokerName[];
+  save: boolean;
+  petrelExtra: Record<string, unknown>;
+  opts: RunOptions;
+}
+
+function parseArgs(argv: string[]): Cli {
+  const opts: RunOptions = {
+    warmupMs: 1000, durationMs: 5000, payload: 64, workers: 2, fanInPublishers: 50, fanOutSubscribers: 100,
+    pairs: 20, window: 10, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
+    persistClients: 1000, persistBurst: 100,
+  };
+  const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], save: true, petrelExtra: {}, opts };
+  const num = (v: string | undefined, name: string): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    switch (a) {
+      case '--help': case '-h': process.stdout.write(USAGE); process.exit(0); break;
+      case '--reps': cli.reps = Math.round(num(v, a)); i++; break;
+      case '--duration': opts.durationMs = num(v, a) * 1000; i++; break;
+      case '--warmup': opts.warmupMs = Number(v) * 1000; i++; break;
+      case '--only': {
+        cli.only = (v ?? '').split(',').filter(Boolean); i++;
+        const bad = cli.only.filter((s) => !SCENARIOS.some((x) => x.name === s));
+        if (bad.length) throw new Error(`unknown scenario(s): ${bad.join(',')}`);
+        break;
+      }
+      case '--brokers': {
+        const list = (v ?? '').split(',').filter(Boolean); i++;
+        const bad = list.filter((b) => !(BROKERS as string[]).includes(b));
+        if (bad.length || list.length === 0) throw new Error(`unknown broker(s): ${bad.join(',')}`);
+        cli.brokers = BROKERS.filter((b) => list.includes(b));
+        break;
+      }
+      case '--workers': opts.workers = Math.round(num(v, a)); i++; break;
+      case '--publishers': opts.fanInPublishers = Math.round(num(v, a)); i++; break;
+      case '--subscribers': opts.fanOutSubscribers = Math.round(num(v, a)); i++; break;
+      case '--pairs': opts.pairs = Math.round(num(v, a)); i++; break;
+      case '--window': opts.window = Math.round(num(v, a)); i++; break;
+      case '--rate': opts.latencyRate = num(v, a); i++; break;
+      case '--connections': opts.connections = Math.round(num(v, a)); i++; break;
+      case '--retained': opts.retained = Math.round(num(v, a)); i++; break;
+      case '--persist-clients': opts.persistClients = Math.round(num(v, a)); i++; break;
+      case '--persist-burst': opts.persistBurst = Math.round(num(v, a)); i++; break;
+      case '--payload': opts.payload = Math.max(16, Math.round(num(v, a))); i++; break;
+      case '--petrel-config': cli.petrelExtra = (yaml.load(readFileSync(String(v), 'utf8')) ?? {}) as Record<string, unknown>; i++; break;
+      case '--quick':
+        cli.reps = 1; opts.durationMs = 1000; opts.warmupMs = 500; opts.connections = 2000; opts.retained = 2000;
+        opts.persistClients = 200; opts.persistBurst = 20;
+        break;
+      case '--no-save': cli.save = false; break;
+      default: throw new Error(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  // Each worker process is limited to 20,000 open files here: keep every share well under it.
+  const perWorker = Math.ceil(opts.connections / opts.workers);
+  if (perWorker > 19_500) throw new Error(`${opts.connections} connections over ${opts.workers} workers exceeds the per-process file limit; add --workers`);
+  return cli;
+}
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** Upper bound on one scenario run, so a broker that stops answering cannot hang the benchmark. */
+function runBudgetMs(opts: RunOptions): number {
+  return 120_000 + 3 * (opts.warmupMs + opts.durationMs);
+}
+
+async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool, cli: Cli): Promise<RunRecord> {
+  const t0 = performance.now();
+  let handle: BrokerHandle | null = null;
+  const rec: RunRecord = { rep, broker, ok: false, seconds: 0 };
+  try {
+    await pool.reset();
+    handle = await launchBroker(broker, { readyTimeoutMs: 15_000, petrelExtra: cli.petrelExtra });
+    const tag = `${rep}${broker[0]}${Math.random().toString(36).slice(2, 7)}`;
+    let timer: NodeJS.Timeout | undefined;
+    const budget = runBudgetMs(cli.opts);
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`scenario did not finish within ${budget / 1000} s`)), budget);
+    });
+    try {
+      const res = await Promise.race([sc.run({ pool, broker: handle, opts: cli.opts, tag }), timeout]);
+      rec.ok = true;
+      rec.values = res.values;
+      rec.notes = res.notes;
+      if (handle.exited()) { rec.notes.push('broker exited during the run'); }
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (e) {
+    rec.error = (e as Error).message;
+    if (handle?.exited()) rec.error += ` (broker exited; output: ${handle.output().trim().slice(-300)})`;
+  } finally {
+    await pool.reset().catch(() => undefined);
+    await handle?.stop();
+    rec.seconds = (performance.now() - t0) / 1000;
+  }
+  return rec;
+}
+
+function brief(sc: Scenario, rec: RunRecord): string {
+  if (!rec.ok) return `FAILED: ${rec.error}`;
+  return sc.metrics.slice(0, 3).map((m) => `${m.label} ${Number(rec.values?.[m.key]).toFixed(m.digits)}`).join(', ') +
+    (rec.notes?.length ? ` [${rec.notes.join('; ')}]` : '');
+}
+
+async function main(): Promise<void> {
+  const cli = parseArgs(process.argv.slice(2));
+  const scenarios = SCENARIOS.filter((s) => cli.only.includes(s.name));
+  const started = new Date();
+  const pool = new Pool(cli.opts.workers);
+  const report: BenchReport = {
+    date: started.toISOString(),
+    commit: gitCommit(),
+    machine: machineInfo(),
+    options: { reps: cli.reps, brokers: cli.brokers, scenarios: cli.only, ...cli.opts },
+    brokers: cli.brokers,
+    scenarios: [],
+  };
+  const stopAll = () => { pool.close().finally(() => process.exit(130)); };
+  process.once('SIGINT', stopAll);
+  process.once('SIGTERM', stopAll);
+  try {
+    for (const sc of scenarios) {
+      const runs: RunRecord[] = [];
+      for (let rep = 1; rep <= cli.reps; rep++) {
+        for (const b of cli.brokers) {
+          const rec = await runOnce(sc, b, rep, pool, cli);
+          runs.push(rec);
+          log(`${sc.name} rep ${rep} ${b} (${rec.seconds.toFixed(1)} s): ${brief(sc, rec)}`);
+        }
+      }
+      report.scenarios.push(summarizeScenario(sc.name, sc.title, sc.metrics, runs, cli.brokers));
+    }
+  } finally {
+    await pool.close();
+  }
+  process.stdout.write(`\n${renderText(report)}\n`);
+  if (cli.save) {
+    const dir = join(repoRoot(), 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    const full = scenarios.length === SCENARIOS.length && cli.brokers.length === BROKERS.length;
+    const day = report.date.slice(0, 10);
+    const name = full ? `${day}-${report.commit}.json` : `${day}-${report.commit}-partial-${report.date.slice(11, 19).replace(/:/g, '')}.json`;
+    writeFileSync(join(dir, name), JSON.stringify(report, null, 2) + '\n');
+    log(`results: bench/results/${name}`);
+    if (full) {
+      writeFileSync(join(dir, 'latest.md'), renderMarkdown(report));
+      log('table: bench/results/latest.md');
+    }
+  }
+}
+
+main().catch((e) => {
+  log(`bench: ${(e as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,175 @@
+/**
+ * What every scenario shares: the options of a run, the metric definitions, the context a
+ * scenario runs in (worker pool + a freshly started broker), and the measurement helpers
+ * (snapshots of all workers, broker /proc samples, drain waits).
+ */
+import type { Pool } from '../gen/pool.js';
+import type { BrokerHandle } from '../brokers/launch.js';
+import { sampleProcess, type ProcSample } from '../lib/proc-stat.js';
+
+export interface RunOptions {
+  warmupMs: number;
+  durationMs: number;
+  payload: number;
+  workers: number;
+  fanInPublishers: number;
+  fanOutSubscribers: number;
+  pairs: number;
+  window: number;
+  latencyRate: number;
+  connections: number;
+  connectConcurrency: number;
+  retained: number;
+  persistClients: number;
+  persistBurst: number;
+}
+
+export interface MetricDef {
+  key: string;
+  label: string;
+  unit: string;
+  /** Which direction is better; 'none' = informative, no ratio judged. */
+  better: 'higher' | 'lower' | 'none';
+  /** Decimal places in the table. */
+  digits: number;
+}
+
+export interface ScenarioResult {
+  values: Record<string, number>;
+  notes: string[];
+}
+
+export interface ScenarioContext {
+  pool: Pool;
+  broker: BrokerHandle;
+  opts: RunOptions;
+  /** Unique per scenario run: client ids never collide between runs. */
+  tag: string;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  metrics: MetricDef[];
+  run(ctx: ScenarioContext): Promise<ScenarioResult>;
+}
+
+export interface GroupStats {
+  clients: number;
+  sent: number;
+  acked: number;
+  received: number;
+  retained: number;
+  inflight: number;
+  closed: number;
+  errors: number;
+  firstError: string | null;
+  unique: number;
+  duplicates: number;
+}
+
+export interface WorkerSnapshot {
+  wall: number;
+  cpuUs: number;
+  groups: Record<string, GroupStats>;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function emptyStats(): GroupStats {
+  return { clients: 0, sent: 0, acked: 0, received: 0, retained: 0, inflight: 0, closed: 0, errors: 0, firstError: null, unique: 0, duplicates: 0 };
+}
+
+/** Sum one group's counters over all workers. */
+export function sumGroup(snaps: WorkerSnapshot[], name: string): GroupStats {
+  const t = emptyStats();
+  for (const s of snaps) {
+    const g = s.groups[name];
+    if (!g) continue;
+    t.clients += g.clients; t.sent += g.sent; t.acked += g.acked; t.received += g.received;
+    t.retained += g.retained; t.inflight += g.inflight; t.closed += g.closed; t.errors += g.errors;
+    t.unique += g.unique; t.duplicates += g.duplicates;
+    t.firstError ??= g.firstError;
+  }
+  return t;
+}
+
+export interface Mark {
+  snaps: WorkerSnapshot[];
+  broker: ProcSample;
+}
+
+export async function mark(ctx: ScenarioContext): Promise<Mark> {
+  const [snaps, broker] = await Promise.all([
+    ctx.pool.all<WorkerSnapshot>('snapshot', () => ({}), 10_000),
+    Promise.resolve(sampleProcess(ctx.broker.pid)),
+  ]);
+  return { snaps, broker };
+}
+
+/** Rate of a group counter over [a, b], summed per worker with each worker's own clock. */
+export function rate(a: Mark, b: Mark, group: string, field: 'received' | 'sent' | 'acked'): { perSec: number; count: number } {
+  let perSec = 0;
+  let count = 0;
+  for (let i = 0; i < b.snaps.length; i++) {
+    const g1 = b.snaps[i].groups[group];
+    const g0 = a.snaps[i]?.groups[group];
+    if (!g1 || !g0) continue;
+    const d = g1[field] - g0[field];
+    const dt = (b.snaps[i].wall - a.snaps[i].wall) / 1000;
+    count += d;
+    if (dt > 0) perSec += d / dt;
+  }
+  return { perSec, count };
+}
+
+/** Highest CPU use of any generator worker over [a, b], in % of one core. */
+export function generatorCpu(a: Mark, b: Mark): number {
+  let max = 0;
+  for (let i = 0; i < b.snaps.length; i++) {
+    const dt = (b.snaps[i].wall - a.snaps[i].wall) * 1000;
+    if (dt > 0) max = Math.max(max, ((b.snaps[i].cpuUs - a.snaps[i].cpuUs) / dt) * 100);
+  }
+  return max;
+}
+
+/** Broker CPU over [a, b]: total µs and % of one core. */
+export function brokerCpu(a: Mark, b: Mark): { us: number; pct: number } {
+  const us = b.broker.cpuUs - a.broker.cpuUs;
+  const dt = (b.broker.at - a.broker.at) * 1000;
+  return { us, pct: dt > 0 ? (us / dt) * 100 : NaN };
+}
+
+/**
+ * Poll until the group's `received` reaches `target` or stops growing for `quietMs`; bounded by
+ * `timeoutMs`. Returns the last snapshot set.
+ */
+export async function drain(ctx: ScenarioContext, group: string, target: number, quietMs: number, timeoutMs: number): Promise<WorkerSnapshot[]> {
+  const deadline = performance.now() + timeoutMs;
+  let last = -1;
+  let lastChange = performance.now();
+  let snaps: WorkerSnapshot[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    snaps = await ctx.pool.all<WorkerSnapshot>('snapshot', () => ({}), 10_000);
+    const r = sumGroup(snaps, group).received;
+    const now = performance.now();
+    if (r !== last) { last = r; lastChange = now; }
+    if (r >= target || now - lastChange >= quietMs || now >= deadline) break;
+    await sleep(100);
+  }
+  return snaps;
+}
+
+/** A note when a generator worker ran near a full core: the figures may be the generator's. */
+export function saturationNote(genCpuPct: number): string[] {
+  return genCpuPct >= 90 ? [`generator worker at ${genCpuPct.toFixed(0)}% CPU: may be generator-bound`] : [];
+}
+
+/** Throw if clients failed to connect; the scenario then counts as failed. */
+export function requireConnected(results: { connected: number; failed: number; firstError: string | null }[], what: string): void {
+  const failed = results.reduce((s, r) => s + r.failed, 0);
+  if (failed > 0) {
+    const first = results.find((r) => r.firstError)?.firstError;
+    throw new Error(`${failed} ${what} failed to connect/subscribe: ${first}`);
+  }
+}

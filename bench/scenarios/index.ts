@@ -1,0 +1,11 @@
+/**
+ * The scenario registry, in the order the benchmark runs them.
+ */
+import type { Scenario } from './common.js';
+import { fanIn, fanOut, qos1Pairs, qos2Pairs } from './throughput.js';
+import { latency } from './latency.js';
+import { connections } from './connections.js';
+import { retained } from './retained.js';
+import { persistent } from './persistent.js';
+
+export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent];
