@@ -7,6 +7,7 @@
  * types, the CRD's OpenAPI schema (crds/, via gen-crd.ts), defaulting (`withDefaults`) and
  * validation (`validate`, which mirrors the CRD's CEL rules) are all derived from it.
  */
+import yaml from 'js-yaml';
 import { applyDefaults, checkStructure, s, type Input, type Output, type Rule } from './schema.js';
 
 export const GROUP = 'mqtt.petrel.dev';
@@ -25,6 +26,8 @@ export const MAX_NAME_LENGTH = 40;
 export const RESERVED_REGION_NAMES = ['core', 'core-headless', 'config', 'tls'] as const;
 /** Ports the pods use themselves (etcd client/peer, cluster link, HTTP API): not for listeners. */
 export const RESERVED_PORTS = [2379, 2380, 5370, 18083] as const;
+/** Container port names the pods use themselves: not for listeners. */
+export const RESERVED_LISTENER_NAMES = ['http', 'cluster', 'etcd-client', 'etcd-peer'] as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_LABEL_CEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -248,6 +251,12 @@ const listener = s.object({
       message: `listener port must not be one of ${RESERVED_PORTS.join(', ')} (used by etcd, the cluster link and the HTTP API)`,
       check: (l) => !(RESERVED_PORTS as readonly number[]).includes(l.port),
       fieldPath: '.port',
+    },
+    {
+      cel: `!(self.name in [${RESERVED_LISTENER_NAMES.map((n) => `'${n}'`).join(', ')}])`,
+      message: `listener name must not be one of ${RESERVED_LISTENER_NAMES.join(', ')} (names of the pods' own ports)`,
+      check: (l) => !(RESERVED_LISTENER_NAMES as readonly string[]).includes(l.name),
+      fieldPath: '.name',
     },
   ],
   fields: {
@@ -591,7 +600,21 @@ export function validate(cr: unknown): string[] {
     if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)) errs.push(`${k}: unknown field "${k}"`);
   }
   if (o.spec === undefined || o.spec === null) return [...errs, 'spec: required'];
-  const spec = applyDefaults(specSchema.node, o.spec);
+  const spec = applyDefaults(specSchema.node, o.spec) as any;
   errs.push(...checkStructure(specSchema.node, spec, 'spec'));
+  if (typeof spec?.config?.data === 'string') errs.push(...checkConfigData(spec.config.data));
   return errs;
+}
+
+/** config.data must be a YAML mapping (or empty): the API server cannot check this, the operator does. */
+function checkConfigData(data: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = yaml.load(data);
+  } catch (e) {
+    return [`spec.config.data: not valid YAML: ${(e as Error).message.split('\n')[0]}`];
+  }
+  if (parsed === null || parsed === undefined) return [];
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) return ['spec.config.data: must be a YAML mapping (key: value)'];
+  return [];
 }

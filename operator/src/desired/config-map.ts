@@ -1,0 +1,128 @@
+/**
+ * The broker config file every Petrel pod reads (/etc/petrel/petrel.yaml), rendered into one
+ * ConfigMap. The user's `spec.config.data` is the base; the operator's keys are merged over it and
+ * win: `listeners` (replaced whole, so no port opens that the Services do not expose), `node.*`,
+ * `cluster.*` and `api.bind`. What differs per pod (node name, role, region, etcd endpoints) comes
+ * from environment variables instead, so one file serves core and replica pods alike.
+ *
+ * The hash of the rendered file goes on the pod templates: changing the config rolls the pods.
+ */
+import { createHash } from 'node:crypto';
+import yaml from 'js-yaml';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { ListenerSpec, ResolvedMqttCluster } from '../api/types.js';
+import { meta, names } from './meta.js';
+
+export const CONFIG_FILE_KEY = 'petrel.yaml';
+export const CONFIG_DIR = '/etc/petrel';
+export const CONFIG_PATH = `${CONFIG_DIR}/${CONFIG_FILE_KEY}`;
+export const TLS_DIR = '/etc/petrel/tls';
+export const ETCD_TLS_DIR = '/etc/petrel/etcd-tls';
+export const DATA_DIR = '/var/lib/petrel';
+export const API_PORT = 18083;
+export const CLUSTER_LINK_PORT = 5370;
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+export const STATUS_PATH = '/status';
+export const DRAIN_PATH = '/api/v5/node/drain';
+
+/** Broker listener type for a listener spec: the key under `listeners.<type>.<name>`. */
+export function listenerType(l: ListenerSpec): string {
+  switch (l.protocol) {
+    case 'mqtt':
+      return l.tls ? 'ssl' : 'tcp';
+    case 'ws':
+      return l.tls ? 'wss' : 'ws';
+    default:
+      return l.protocol;
+  }
+}
+
+/** UDP for quic, coap and mqtt-sn; TCP otherwise. */
+export function listenerTransport(l: ListenerSpec): 'TCP' | 'UDP' {
+  return l.protocol === 'quic' || l.protocol === 'coap' || l.protocol === 'mqttsn' ? 'UDP' : 'TCP';
+}
+
+export function enabledListeners(cr: ResolvedMqttCluster): ListenerSpec[] {
+  return cr.spec.listeners.filter((l) => l.enabled);
+}
+
+/** The operator-owned part of the broker config. */
+export function ownedConfig(cr: ResolvedMqttCluster): Record<string, any> {
+  const listeners: Record<string, Record<string, unknown>> = {};
+  for (const l of enabledListeners(cr)) {
+    const entry: Record<string, unknown> = { bind: `0.0.0.0:${l.port}` };
+    if (l.protocol === 'ws' || l.protocol === 'ocpp') entry.path = l.path ?? (l.protocol === 'ws' ? '/mqtt' : '/ocpp');
+    if (l.tls || l.protocol === 'quic') entry.ssl_options = { certfile: `${TLS_DIR}/tls.crt`, keyfile: `${TLS_DIR}/tls.key` };
+    (listeners[listenerType(l)] ??= {})[l.name] = entry;
+  }
+  const etcd: Record<string, unknown> = { prefix: `/petrel/${cr.metadata.namespace}/${cr.metadata.name}` };
+  if (cr.spec.etcd.external?.tlsSecretName) {
+    etcd.tls = { cafile: `${ETCD_TLS_DIR}/ca.crt`, certfile: `${ETCD_TLS_DIR}/tls.crt`, keyfile: `${ETCD_TLS_DIR}/tls.key` };
+  }
+  return {
+    node: { data_dir: DATA_DIR },
+    cluster: { backend: 'etcd', etcd, link: { bind: `0.0.0.0:${CLUSTER_LINK_PORT}` } },
+    api: { bind: `0.0.0.0:${API_PORT}` },
+    listeners,
+  };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `over` merged onto `base`: nested mappings merge, everything else in `over` replaces. */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isObj(v) && isObj(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+  return out;
+}
+
+/** Parses `spec.config.data`; throws with a clear message when it is not a YAML mapping. */
+export function parseUserConfig(data: string | undefined): Record<string, unknown> {
+  if (data === undefined || data.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = yaml.load(data);
+  } catch (e) {
+    throw new Error(`spec.config.data: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (!isObj(parsed)) throw new Error('spec.config.data: must be a YAML mapping (key: value)');
+  return parsed;
+}
+
+/** The complete broker config file text (stable key order, so equal configs hash equal). */
+export function renderBrokerConfig(cr: ResolvedMqttCluster): string {
+  const user = parseUserConfig(cr.spec.config?.data);
+  delete user.listeners;
+  const merged = deepMerge(user, ownedConfig(cr));
+  return (
+    `# Rendered by petrel-operator for MqttCluster ${cr.metadata.namespace}/${cr.metadata.name}; do not edit.\n` +
+    yaml.dump(merged, { sortKeys: true, lineWidth: -1, noRefs: true })
+  );
+}
+
+/** sha256 (hex, 16 characters) of a string; used for the pod-template hash annotations. */
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/** Hash of the rendered broker config: changes exactly when the file changes. */
+export function configHash(cr: ResolvedMqttCluster): string {
+  return shortHash(renderBrokerConfig(cr));
+}
+
+/** Hash of a Secret's data (keys sorted), for the TLS annotation. */
+export function secretHash(secret: { data?: Record<string, string> | null; stringData?: Record<string, string> | null }): string {
+  const data = { ...(secret.stringData ?? {}), ...(secret.data ?? {}) };
+  return shortHash(JSON.stringify(Object.keys(data).sort().map((k) => [k, data[k]])));
+}
+
+export function buildConfigMap(cr: ResolvedMqttCluster): IConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(cr, names.config(cr), 'config'),
+    data: { [CONFIG_FILE_KEY]: renderBrokerConfig(cr) },
+  };
+}
