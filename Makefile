@@ -1,0 +1,39 @@
+# Petrel — the two commands: `make run` (start a single-node broker) and `make test`.
+SHELL := /bin/bash
+NODE ?= node
+ARGS ?=
+
+.PHONY: all deps build run test test-unit system-deps bench crds clean image
+
+all: build
+
+# npm ci only when the lock file changed since the last install.
+node_modules/.petrel-installed: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deps: node_modules/.petrel-installed
+
+build: deps
+	npx tsc -p tsconfig.json
+
+# Start one broker node with the default config (or ARGS="--config petrel.yaml").
+run: build
+	$(NODE) dist/broker/src/main.js $(ARGS)
+
+# Debian packages the integration tests use; installed when root, named otherwise.
+system-deps:
+	bash scripts/system-deps.sh
+
+test: build system-deps
+	$(NODE) --test --test-timeout=180000 dist/test/
+
+test-unit: build
+	$(NODE) --test dist/test/unit/
+
+bench: build
+	bash scripts/system-deps.sh bench
+	$(NODE) dist/bench/run.js $(ARGS)
+
+clean:
+	rm -rf dist node_modules/.petrel-installed

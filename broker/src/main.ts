@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * The `petrel` command.
+ *
+ *   petrel [--config petrel.yaml]         run a node (config file, then PETREL_* env overrides)
+ *   petrel ctl <command> [--api URL]      talk to a running node's REST API
+ *
+ * Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad config or usage, 3 a listener
+ * could not bind.
+ */
+import { loadConfig, ConfigError } from './config/index.js';
+import { createLogger } from './log.js';
+import { startNode } from './node.js';
+import { runCtl } from './ctl.js';
+import { VERSION } from './version.js';
+
+const USAGE = `usage:
+  petrel [--config FILE]          start a broker node
+  petrel ctl COMMAND [--api URL]  status | stats | metrics | clients | kick CLIENTID | publish TOPIC PAYLOAD [QOS] [--retain]
+  petrel --version`;
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'ctl') return runCtl(argv.slice(1));
+  if (argv.includes('--version')) { console.log(VERSION); return 0; }
+  if (argv.includes('--help') || argv.includes('-h')) { console.log(USAGE); return 0; }
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--config' || argv[i] === '-c') { file = argv[++i]; if (!file) { console.error('--config needs a file\n' + USAGE); return 2; } }
+    else if (argv[i].startsWith('--config=')) file = argv[i].slice(9);
+    else { console.error(`unknown argument '${argv[i]}'\n${USAGE}`); return 2; }
+  }
+  let cfg;
+  try {
+    cfg = loadConfig({ file, env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) { console.error(err.message); return 2; }
+    throw err;
+  }
+  const log = createLogger(cfg.log);
+  let node;
+  try {
+    node = await startNode(cfg, log);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    log.error({ code: e.code }, e.message);
+    console.error(`petrel: ${e.message}`);
+    return e.code === 'LISTENER_BIND_FAILED' || /cannot bind/.test(e.message) ? 3 : 1;
+  }
+  const ports = node.listeners.list().filter((l) => l.running).map((l) => `${l.id}=${l.bind}`);
+  log.info({ node: cfg.node.name, version: VERSION, listeners: ports, api: node.api ? node.api.port : null, data_dir: cfg.node.data_dir, durability: cfg.durability.mode }, 'petrel started');
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (sig: string): void => {
+      if (stopping) { log.warn({ sig }, 'second signal: exiting now'); done(1); return; }
+      stopping = true;
+      log.info({ sig }, 'stopping: closing listeners, disconnecting clients (0x8B), persisting state');
+      node.stop().then(() => done(0), (err) => { log.error({ err }, 'error while stopping'); done(1); });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+  console.error('petrel: fatal:', err);
+  process.exit(1);
+});

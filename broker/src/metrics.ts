@@ -1,0 +1,59 @@
+/**
+ * Node-wide counters and gauges, named as EMQX names them (`messages.received`,
+ * `delivery.dropped.too_large`, …) so dashboards and alerts carry over. Plain numeric
+ * fields on one object: incrementing one on the hot path is a property add, nothing more.
+ * The REST API, $SYS topics and the Prometheus endpoint all read this one object.
+ */
+
+export const COUNTER_NAMES = [
+  'bytes.received', 'bytes.sent',
+  'packets.received', 'packets.sent',
+  'packets.connect.received', 'packets.connack.sent', 'packets.connack.error', 'packets.connack.auth_error',
+  'packets.publish.received', 'packets.publish.sent', 'packets.publish.error', 'packets.publish.auth_error', 'packets.publish.dropped',
+  'packets.puback.received', 'packets.puback.sent', 'packets.puback.missed',
+  'packets.pubrec.received', 'packets.pubrec.sent', 'packets.pubrec.missed',
+  'packets.pubrel.received', 'packets.pubrel.sent', 'packets.pubrel.missed',
+  'packets.pubcomp.received', 'packets.pubcomp.sent', 'packets.pubcomp.missed',
+  'packets.subscribe.received', 'packets.subscribe.error', 'packets.subscribe.auth_error', 'packets.suback.sent',
+  'packets.unsubscribe.received', 'packets.unsubscribe.error', 'packets.unsuback.sent',
+  'packets.pingreq.received', 'packets.pingresp.sent',
+  'packets.disconnect.received', 'packets.disconnect.sent',
+  'packets.auth.received', 'packets.auth.sent',
+  'messages.received', 'messages.sent', 'messages.acked',
+  'messages.qos0.received', 'messages.qos0.sent', 'messages.qos1.received', 'messages.qos1.sent',
+  'messages.qos2.received', 'messages.qos2.sent',
+  'messages.publish', 'messages.dropped', 'messages.dropped.no_subscribers', 'messages.dropped.await_pubrel_timeout',
+  'messages.forward', 'messages.delayed', 'messages.delivered', 'messages.retained',
+  'delivery.dropped', 'delivery.dropped.no_local', 'delivery.dropped.too_large', 'delivery.dropped.qos0_msg',
+  'delivery.dropped.queue_full', 'delivery.dropped.expired', 'delivery.dropped.busy', 'delivery.dropped.offline',
+  'client.connect', 'client.connack', 'client.connected', 'client.authenticate', 'client.auth.anonymous',
+  'client.authorize', 'client.subscribe', 'client.unsubscribe', 'client.disconnected',
+  'session.created', 'session.resumed', 'session.takenover', 'session.discarded', 'session.terminated',
+  'authorization.allow', 'authorization.deny',
+  'listener.rejected.max_connections', 'frame.error',
+] as const;
+
+export type CounterName = typeof COUNTER_NAMES[number];
+
+export class Metrics {
+  readonly counters: Record<CounterName, number>;
+  /** Highest value each stat reached (`connections.max` etc. in /api/v5/stats). */
+  readonly startedAt = Date.now();
+
+  constructor() {
+    const c = {} as Record<CounterName, number>;
+    for (const n of COUNTER_NAMES) c[n] = 0;
+    this.counters = c;
+  }
+
+  inc(name: CounterName, by = 1): void { this.counters[name] += by; }
+
+  /** Counts a dropped delivery under its reason's counter (`delivery.dropped.<reason>`). */
+  droppedDelivery(reason: string): void {
+    this.counters['delivery.dropped']++;
+    const key = ('delivery.dropped.' + reason) as CounterName;
+    if (key in this.counters) this.counters[key]++;
+  }
+
+  snapshot(): Record<string, number> { return { ...this.counters }; }
+}

@@ -1,0 +1,333 @@
+/**
+ * The MQTT channel: one per network connection, for MQTT 3.1 (MQIsdp), 3.1.1 and 5.0.
+ *
+ * States: `new` (waiting for CONNECT) → `auth` (authenticating; packets that arrive are
+ * held) → `connected` → `closed`. Bytes from the Connection go straight into the parser;
+ * each packet goes to its handler (connect.ts, publish.ts, subscribe.ts). Handlers report
+ * protocol errors by throwing MqttError; `fail()` is the one place that turns an error into
+ * CONNACK (during CONNECT) or DISCONNECT (v5, after CONNECT) and closes the connection.
+ *
+ * The channel is the session's Outlet: the session calls sendPublish/sendPubrel, the channel
+ * encodes (topic alias, subscription ids, remaining expiry, client's Maximum Packet Size)
+ * and writes. Writes in one event-loop turn are corked and flushed together.
+ */
+import type { Connection } from '../transport/index.js';
+import type { Message, QoS } from '../types.js';
+import type { Outlet, Session } from '../session/session.js';
+import type { Broker, ClientChannel } from '../broker.js';
+import type { ClientInfo } from '../hooks.js';
+import { MqttParser, CodecError, encode, encodePublish, encodeAck, setPacketId, type Packet } from './codec/index.js';
+import { ERRORS, MqttError, type ErrorCode } from '../errors.js';
+import type { ChannelSettings } from './settings.js';
+import { handleConnect, handleAuth } from './connect.js';
+import { handlePublish, handlePubrel } from './publish.js';
+import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
+import { handleDisconnect, scheduleWill, type Will } from './will.js';
+
+export type ChannelState = 'new' | 'auth' | 'connected' | 'closed';
+
+export interface Logger {
+  info(o: object, m?: string): void; warn(o: object, m?: string): void;
+  error(o: object, m?: string): void; debug(o: object, m?: string): void;
+}
+
+/** Channels written to during this event-loop turn; uncorked together in one setImmediate. */
+const corked: Channel[] = [];
+let flushScheduled = false;
+function flushCorked(): void {
+  flushScheduled = false;
+  for (let i = 0; i < corked.length; i++) { const ch = corked[i]; ch.corked = false; ch.conn.uncork(); }
+  corked.length = 0;
+}
+
+export class Channel implements Outlet, ClientChannel {
+  readonly conn: Connection;
+  readonly broker: Broker;
+  readonly cfg: ChannelSettings;
+  readonly log: Logger;
+  readonly parser: MqttParser;
+  state: ChannelState = 'new';
+  protocolVersion: 3 | 4 | 5 = 4;
+  clientId = '';
+  username: string | null = null;
+  isSuperuser = false;
+  /** Keep alive in seconds, 0 = off. */
+  keepalive = 0;
+  lastRx: number;
+  readonly createdAt: number;
+  connectedAt = 0;
+  session: Session | null = null;
+  will: Will | null = null;
+  /** MQTT 5: limits the client announced in CONNECT. */
+  clientMaxPacket = Infinity;
+  clientTopicAliasMax = 0;
+  requestProblemInfo = true;
+  /** Inbound topic aliases (alias → topic) and outbound ones (topic → alias). */
+  readonly aliasIn = new Map<number, string>();
+  aliasOut: Map<string, number> | null = null;
+  /** MQTT 5 enhanced authentication in progress or done. */
+  authMethod: string | null = null;
+  authState: Record<string, unknown> = {};
+  /** The rest of CONNECT handling, run when enhanced authentication succeeds. */
+  pendingConnect: ((data: Buffer | null) => void) | null = null;
+  /** Packets that arrived while authentication was running. */
+  held: Packet[] | null = null;
+  corked = false;
+  closeReason = '';
+  /** Called once when the channel closes (the node's channel set uses it). */
+  onClosed: (() => void) | null = null;
+
+  constructor(conn: Connection, broker: Broker, cfg: ChannelSettings, log: Logger) {
+    this.conn = conn;
+    this.broker = broker;
+    this.cfg = cfg;
+    this.log = log;
+    this.createdAt = this.lastRx = Date.now();
+    this.parser = new MqttParser({ packet: (p) => this.onPacket(p), error: (e) => this.onCodecError(e) }, { maxPacketSize: cfg.maxPacketSize });
+    conn.setHandler({ data: (b) => this.onData(b), drain: () => {}, close: (err) => this.close(err ? 'sock_error' : 'sock_closed', true) });
+  }
+
+  // ---- input ---------------------------------------------------------------------------
+
+  private onData(buf: Buffer): void {
+    this.lastRx = Date.now();
+    this.broker.metrics.counters['bytes.received'] += buf.length;
+    this.parser.execute(buf);
+  }
+
+  private onCodecError(e: CodecError): void {
+    this.broker.metrics.counters['frame.error']++;
+    const code: ErrorCode = e.reasonCode === 0x95 ? 'PACKET_TOO_LARGE' : e.reasonCode === 0x84 ? 'UNSUPPORTED_PROTOCOL_VERSION'
+      : e.reasonCode === 0x82 ? 'PROTOCOL_ERROR' : 'MALFORMED_PACKET';
+    // [MQTT-3.1.2-2] unsupported version: v3-style CONNACK 0x01 for old clients, 0x84 for v5
+    if (this.state === 'new' && e.code === 'UNSUPPORTED_PROTOCOL_VERSION') this.protocolVersion = 4;
+    this.fail(code, e.message);
+  }
+
+  onPacket(p: Packet): void {
+    if (this.state === 'closed') return;
+    this.broker.metrics.counters['packets.received']++;
+    if (this.state === 'auth' && p.cmd !== 'auth') { (this.held ??= []).push(p); return; }
+    try {
+      this.dispatch(p);
+    } catch (err) {
+      if (err instanceof MqttError) this.fail(err.code, err.message);
+      else { this.log.error({ clientid: this.clientId, err }, 'internal error handling packet'); this.fail('UNSPECIFIED_ERROR', 'internal error'); }
+    }
+  }
+
+  private dispatch(p: Packet): void {
+    if (this.state === 'new') {
+      // [MQTT-3.1.0-1] the first packet from the client MUST be CONNECT
+      if (p.cmd !== 'connect') { this.close('not_connect_first', false); return; }
+      handleConnect(this, p);
+      return;
+    }
+    switch (p.cmd) {
+      case 'publish': handlePublish(this, p); return;
+      case 'puback': this.count('packets.puback.received'); if (!this.session!.puback(p.messageId!)) this.count('packets.puback.missed'); return;
+      case 'pubrec':
+        this.count('packets.pubrec.received');
+        if (!this.session!.pubrec(p.messageId!, p.reasonCode ?? 0)) {
+          this.count('packets.pubrec.missed');
+          // [MQTT-4.3.3] reply PUBREL even for an unknown id so the client can finish; v5 says why
+          this.send(encodeAck('pubrel', p.messageId!, this.protocolVersion, this.protocolVersion === 5 ? 0x92 : 0));
+        }
+        return;
+      case 'pubrel': handlePubrel(this, p); return;
+      case 'pubcomp': this.count('packets.pubcomp.received'); if (!this.session!.pubcomp(p.messageId!)) this.count('packets.pubcomp.missed'); return;
+      case 'subscribe': handleSubscribe(this, p); return;
+      case 'unsubscribe': handleUnsubscribe(this, p); return;
+      case 'pingreq':
+        this.count('packets.pingreq.received');
+        this.send(PINGRESP);
+        this.count('packets.pingresp.sent');
+        return;
+      case 'disconnect': handleDisconnect(this, p); return;
+      case 'auth': handleAuth(this, p); return;
+      // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
+      case 'connect': throw new MqttError('PROTOCOL_ERROR', 'second CONNECT');
+      default: throw new MqttError('PROTOCOL_ERROR', `unexpected ${p.cmd} from client`);
+    }
+  }
+
+  /** Replays packets held while authentication ran. */
+  releaseHeld(): void {
+    const held = this.held;
+    this.held = null;
+    if (held) for (const p of held) this.onPacket(p);
+  }
+
+  count(name: Parameters<Broker['metrics']['inc']>[0]): void { this.broker.metrics.counters[name]++; }
+
+  // ---- output --------------------------------------------------------------------------
+
+  send(buf: Buffer): boolean {
+    if (this.state === 'closed' && !this.conn) return false;
+    if (!this.corked) {
+      this.corked = true;
+      this.conn.cork();
+      corked.push(this);
+      if (!flushScheduled) { flushScheduled = true; setImmediate(flushCorked); }
+    }
+    this.broker.metrics.counters['packets.sent']++;
+    this.broker.metrics.counters['bytes.sent'] += buf.length;
+    return this.conn.write(buf);
+  }
+
+  sendPacket(p: Packet): boolean { return this.send(encode(p, this.protocolVersion)); }
+
+  writable(): boolean { return this.conn.bufferedAmount < this.cfg.highWaterMark; }
+
+  sendPubrel(packetId: number): void {
+    this.send(encodeAck('pubrel', packetId, this.protocolVersion));
+    this.count('packets.pubrel.sent');
+  }
+
+  sendPublish(msg: Message, qos: QoS, packetId: number, dup: boolean, retain: boolean, subIds: number[] | null): boolean {
+    let topic = msg.topic;
+    let props: Record<string, unknown> | null = null;
+    if (this.protocolVersion === 5) {
+      const mp = msg.properties;
+      if (mp !== null || subIds !== null || msg.expiresAt !== 0 || this.aliasOut !== null) {
+        props = mp !== null ? { ...mp } : {};
+        // [MQTT-3.3.2-6] the remaining lifetime, not the original interval
+        if (msg.expiresAt !== 0) props.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000));
+        if (subIds !== null) props.subscriptionIdentifier = subIds.length === 1 ? subIds[0] : subIds;
+        if (this.aliasOut !== null) {
+          const alias = this.aliasOut.get(topic);
+          if (alias !== undefined) { props.topicAlias = alias; topic = ''; }
+          else if (this.aliasOut.size < this.clientTopicAliasMax) {
+            const a = this.aliasOut.size + 1;
+            this.aliasOut.set(topic, a);
+            props.topicAlias = a;
+          }
+        }
+      }
+    }
+    let buf: Buffer;
+    if (props === null) {
+      // Same bytes for every subscriber of this (message, version, QoS, retain): encode once.
+      buf = this.broker.encodeCached(msg, this.protocolVersion, qos, retain, dup);
+      if (qos !== 0) buf = setPacketId(buf, packetId);
+    } else {
+      buf = encodePublish({ topic, payload: msg.payload, qos, retain, dup, messageId: packetId, properties: props }, this.protocolVersion);
+    }
+    // Never send a packet above the client's Maximum Packet Size [MQTT-3.1.2-24]
+    if (buf.length > this.clientMaxPacket) {
+      if (props !== null && props.topicAlias !== undefined && topic !== '') this.aliasOut!.delete(topic);
+      return false;
+    }
+    this.send(buf);
+    const c = this.broker.metrics.counters;
+    c['packets.publish.sent']++;
+    c['messages.sent']++;
+    if (qos === 0) c['messages.qos0.sent']++; else if (qos === 1) c['messages.qos1.sent']++; else c['messages.qos2.sent']++;
+    return true;
+  }
+
+  // ---- errors and closing -------------------------------------------------------------------
+
+  /** The one place that maps an error to CONNACK / DISCONNECT and closes. */
+  fail(code: ErrorCode, detail?: string): void {
+    if (this.state === 'closed') return;
+    const spec = ERRORS[code];
+    if (this.state === 'new' || this.state === 'auth') {
+      if (this.protocolVersion === 5) {
+        const properties = this.requestProblemInfo && detail ? { reasonString: detail } : undefined;
+        this.sendPacket({ cmd: 'connack', sessionPresent: false, reasonCode: spec.reason, properties } as Packet);
+        this.count('packets.connack.error');
+      } else if (spec.v3connack !== 0) {
+        this.sendPacket({ cmd: 'connack', sessionPresent: false, returnCode: spec.v3connack } as Packet);
+        this.count('packets.connack.error');
+      }
+    } else if (this.protocolVersion === 5) {
+      this.sendDisconnect(spec.reason, this.requestProblemInfo ? detail : undefined);
+    }
+    this.log.debug({ clientid: this.clientId || undefined, peer: this.peer(), code, detail }, 'protocol error');
+    this.close(code.toLowerCase(), true);
+  }
+
+  sendDisconnect(reasonCode: number, reasonString?: string, serverReference?: string): void {
+    const properties: Record<string, unknown> = {};
+    if (reasonString) properties.reasonString = reasonString;
+    if (serverReference) properties.serverReference = serverReference;
+    this.sendPacket({ cmd: 'disconnect', reasonCode, properties } as Packet);
+    this.count('packets.disconnect.sent');
+  }
+
+  /** Server-side close: takeover, kick from the API, shutdown, drain. */
+  kick(code: ErrorCode, serverReference?: string): void {
+    if (this.state === 'closed') return;
+    if (this.protocolVersion === 5 && this.state === 'connected') this.sendDisconnect(ERRORS[code].reason, undefined, serverReference);
+    this.close(code.toLowerCase(), code !== 'SERVER_SHUTTING_DOWN');
+  }
+
+  /**
+   * Closes the connection once: detaches the session (ending it when its expiry is 0),
+   * schedules the will unless the client disconnected normally, and reports the disconnect.
+   */
+  close(reason: string, publishWill: boolean): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    this.closeReason = reason;
+    if (this.corked) { this.corked = false; this.conn.uncork(); }
+    this.conn.end();
+    if (this.onClosed !== null) this.onClosed();
+    const b = this.broker;
+    if (!wasConnected) return;
+    if (b.channels.get(this.clientId) === this) b.channels.delete(this.clientId);
+    const s = this.session;
+    if (s !== null && s.outlet === this) {
+      s.detach();
+      const shared = s.takeShared();
+      if (shared.length > 0) b.redispatch(shared, this.clientId);
+      if (publishWill && this.will !== null) scheduleWill(b, this.will, s);
+      if (!s.persistent) b.sessions.terminate(s, 'disconnected');
+      else b.sessions.save(s);
+    }
+    this.will = null;
+    b.metrics.counters['client.disconnected']++;
+    const info = this.info();
+    b.hooks.run('client.disconnected', info, reason);
+    b.sysEvent('disconnected', info, reason);
+    this.log.info({ clientid: this.clientId, peer: this.peer(), reason }, 'client disconnected');
+  }
+
+  /** Called once a second by the node: CONNECT timeout, keep alive ×1.5, QoS 2 await_rel timeout. */
+  tick(now: number): void {
+    if (this.state === 'new' || this.state === 'auth') {
+      if (now - this.createdAt > this.cfg.idleTimeoutMs) this.close('connect_timeout', false);
+      return;
+    }
+    if (this.state !== 'connected') return;
+    // [MQTT-3.1.2-24] close after 1.5 × keep alive without a packet from the client
+    if (this.keepalive > 0 && now - this.lastRx > this.keepalive * 1000 * this.cfg.keepaliveMultiplier) {
+      this.fail('KEEP_ALIVE_TIMEOUT');
+      return;
+    }
+    const ar = this.session?.awaitingRel;
+    if (ar !== undefined && ar.size > 0) {
+      for (const [pid, t] of ar) {
+        if (now - t > this.cfg.awaitRelTimeoutMs) {
+          ar.delete(pid);
+          this.broker.store.del('qos2in', this.clientId + '\u0000' + pid);
+          this.count('messages.dropped.await_pubrel_timeout');
+        }
+      }
+    }
+  }
+
+  peer(): string { return `${this.conn.info.remoteAddress}:${this.conn.info.remotePort}`; }
+
+  info(): ClientInfo {
+    const ci = this.conn.info;
+    return {
+      clientId: this.clientId, username: this.username, peerHost: ci.remoteAddress, peerPort: ci.remotePort,
+      listener: ci.listener, protocolVersion: this.protocolVersion, peerCert: ci.peerCert ?? null,
+    };
+  }
+}
+
+const PINGRESP = Buffer.from([0xd0, 0x00]);

@@ -1,0 +1,203 @@
+/**
+ * CONNECT and AUTH: validating the CONNECT packet, authentication (including the MQTT 5
+ * enhanced-authentication exchange and re-authentication), session takeover and
+ * resumption, and the CONNACK with the server's limits.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Packet, IConnectPacket, IAuthPacket } from './codec/index.js';
+import type { Channel } from './channel.js';
+import { MqttError, RC } from '../errors.js';
+import type { AuthRequest, AuthResult } from '../hooks.js';
+import { validTopicName } from '../router/index.js';
+import { NEVER_EXPIRE } from '../session/registry.js';
+import { cancelWill, willFromConnect } from './will.js';
+
+export function handleConnect(ch: Channel, p: Packet): void {
+  const c = p as IConnectPacket;
+  const cfg = ch.cfg;
+  ch.count('packets.connect.received');
+  ch.count('client.connect');
+  ch.protocolVersion = (c.protocolVersion ?? 4) as 3 | 4 | 5;
+  const v5 = ch.protocolVersion === 5;
+  const props = (c.properties ?? {}) as NonNullable<IConnectPacket['properties']>;
+  if (v5 && props.requestProblemInformation === false) ch.requestProblemInfo = false;
+  ch.parser.protocolVersion = ch.protocolVersion;
+
+  // Client identifier [MQTT-3.1.3-6..8]
+  let clientId = c.clientId ?? '';
+  let assigned = false;
+  if (clientId.length === 0) {
+    if (ch.protocolVersion === 3) throw new MqttError('CLIENT_ID_NOT_VALID', 'MQTT 3.1 requires a client id');
+    if (ch.protocolVersion === 4 && c.clean === false) throw new MqttError('CLIENT_ID_NOT_VALID', 'empty client id needs clean session'); // [MQTT-3.1.3-8]
+    clientId = 'petrel-' + randomBytes(8).toString('hex');
+    assigned = true;
+  }
+  if (clientId.length > cfg.maxClientIdLen) throw new MqttError('CLIENT_ID_NOT_VALID', `client id longer than ${cfg.maxClientIdLen}`);
+  ch.clientId = clientId;
+  ch.username = c.username ?? null;
+
+  // Will [MQTT-3.1.2-9..] — validate now, publish only on abnormal close.
+  if (c.will) {
+    if (!validTopicName(c.will.topic, cfg.maxTopicLevels)) throw new MqttError('TOPIC_NAME_INVALID', 'will topic');
+    if ((c.will.qos ?? 0) > cfg.maxQosAllowed) throw new MqttError('QOS_NOT_SUPPORTED', 'will QoS');
+    if (c.will.retain && !cfg.retainAvailable) throw new MqttError('RETAIN_NOT_SUPPORTED', 'will retain');
+  }
+
+  if (v5) {
+    if (props.receiveMaximum === 0) throw new MqttError('PROTOCOL_ERROR', 'receive maximum 0'); // [MQTT-3.1.2-?]
+    if (props.maximumPacketSize === 0) throw new MqttError('PROTOCOL_ERROR', 'maximum packet size 0');
+    if (props.maximumPacketSize !== undefined) ch.clientMaxPacket = props.maximumPacketSize;
+    ch.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
+    if (ch.clientTopicAliasMax > 0) ch.aliasOut = new Map();
+    if (props.authenticationData !== undefined && props.authenticationMethod === undefined) throw new MqttError('PROTOCOL_ERROR', 'authentication data without method');
+    ch.authMethod = props.authenticationMethod ?? null;
+  }
+  ch.keepalive = cfg.serverKeepalive ?? c.keepalive ?? 0;
+
+  const req: AuthRequest = {
+    client: ch.info(), password: c.password !== undefined ? Buffer.from(c.password) : null,
+    method: ch.authMethod, data: (props.authenticationData as Buffer | undefined) ?? null, phase: 'connect', state: ch.authState,
+  };
+  const b = ch.broker;
+  if (!b.hooks.active('client.authenticate')) {
+    if (ch.authMethod !== null) throw new MqttError('BAD_AUTHENTICATION_METHOD', ch.authMethod);
+    b.metrics.counters['client.auth.anonymous']++;
+    connected(ch, c, assigned, null);
+    return;
+  }
+  ch.state = 'auth';
+  b.metrics.counters['client.authenticate']++;
+  ch.pendingConnect = (data) => connected(ch, c, assigned, data);
+  b.hooks.authenticate(req).then((r) => authStep(ch, r, ch.pendingConnect!), (err) => {
+    ch.log.error({ clientid: clientId, err }, 'authentication failed with an error');
+    ch.fail('NOT_AUTHORIZED', 'authentication error');
+  });
+}
+
+/** Applies an authentication result: continue the exchange, fail, or finish. */
+function authStep(ch: Channel, r: AuthResult | undefined, done: (data: Buffer | null) => void): void {
+  if (ch.state === 'closed') return;
+  if (r === undefined) {
+    if (ch.authMethod !== null) { ch.fail('BAD_AUTHENTICATION_METHOD', ch.authMethod); return; }
+    ch.broker.metrics.counters['client.auth.anonymous']++;
+    done(null);
+    return;
+  }
+  if (r.result === 'deny') {
+    ch.count('packets.connack.auth_error');
+    ch.fail(r.reason ?? (ch.protocolVersion === 5 ? 'NOT_AUTHORIZED' : 'BAD_USERNAME_OR_PASSWORD'));
+    return;
+  }
+  if (r.result === 'continue') {
+    if (ch.protocolVersion !== 5 || ch.authMethod === null) { ch.fail('NOT_AUTHORIZED', 'authenticator asked to continue without MQTT 5 enhanced auth'); return; }
+    ch.sendPacket({ cmd: 'auth', reasonCode: RC.CONTINUE_AUTHENTICATION, properties: { authenticationMethod: ch.authMethod, authenticationData: r.data } } as Packet);
+    ch.count('packets.auth.sent');
+    return;
+  }
+  if (r.isSuperuser) ch.isSuperuser = true;
+  done(r.data ?? null);
+}
+
+/** AUTH from the client: the next step of enhanced authentication, or re-authentication. */
+export function handleAuth(ch: Channel, p: Packet): void {
+  const a = p as IAuthPacket;
+  ch.count('packets.auth.received');
+  const method = a.properties?.authenticationMethod;
+  // [MQTT-4.12.0-?] AUTH is only valid with the method chosen in CONNECT
+  if (ch.protocolVersion !== 5 || ch.authMethod === null || method !== ch.authMethod) throw new MqttError('PROTOCOL_ERROR', 'AUTH without matching authentication method');
+  const rc = a.reasonCode ?? 0;
+  const phase = ch.state === 'auth' ? 'continue' : 'reauth';
+  if ((phase === 'continue' && rc !== RC.CONTINUE_AUTHENTICATION) || (phase === 'reauth' && rc !== RC.REAUTHENTICATE && rc !== RC.CONTINUE_AUTHENTICATION)) {
+    throw new MqttError('PROTOCOL_ERROR', `AUTH reason code 0x${rc.toString(16)} not valid here`);
+  }
+  const req: AuthRequest = {
+    client: ch.info(), password: null, method, data: (a.properties?.authenticationData as Buffer | undefined) ?? null, phase, state: ch.authState,
+  };
+  const wasConnected = ch.state === 'connected';
+  ch.broker.hooks.authenticate(req).then((r) => {
+    if (ch.state === 'closed') return;
+    if (!wasConnected) { authStep(ch, r, ch.pendingConnect!); return; }
+    // Re-authentication: success → AUTH 0x00; failure → DISCONNECT [MQTT-4.12.1-2]
+    if (r === undefined || r.result === 'deny') { ch.fail(r?.result === 'deny' && r.reason ? r.reason : 'NOT_AUTHORIZED', 're-authentication failed'); return; }
+    const reasonCode = r.result === 'continue' ? RC.CONTINUE_AUTHENTICATION : RC.SUCCESS;
+    ch.sendPacket({ cmd: 'auth', reasonCode, properties: { authenticationMethod: ch.authMethod!, authenticationData: r.data } } as Packet);
+    ch.count('packets.auth.sent');
+  }, () => ch.fail('NOT_AUTHORIZED', 'authentication error'));
+}
+
+/** After authentication: takeover, session, CONNACK, resend. */
+function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: Buffer | null): void {
+  if (ch.state === 'closed') return;
+  const b = ch.broker;
+  const cfg = ch.cfg;
+  const v5 = ch.protocolVersion === 5;
+  const props = (c.properties ?? {}) as NonNullable<IConnectPacket['properties']>;
+  const clientId = ch.clientId;
+
+  // Session expiry: v5 from the property (capped by config), v3 clean_session=0 → the configured interval.
+  let expiry = v5 ? (props.sessionExpiryInterval ?? 0) : (c.clean ? 0 : cfg.sessionExpirySec);
+  let expiryCapped = false;
+  if (v5 && expiry !== NEVER_EXPIRE && expiry > cfg.sessionExpirySec) { expiry = cfg.sessionExpirySec; expiryCapped = true; }
+  if (v5 && expiry === NEVER_EXPIRE && cfg.sessionExpirySec !== NEVER_EXPIRE) { expiry = cfg.sessionExpirySec; expiryCapped = true; }
+
+  // Takeover: the old connection gets DISCONNECT 0x8E and goes [MQTT-3.1.4-3]
+  const old = b.channels.get(clientId);
+  if (old !== undefined && old !== ch) {
+    b.metrics.counters['session.takenover']++;
+    old.kick('SESSION_TAKEN_OVER');
+  }
+  let session = b.sessions.get(clientId);
+  let present = false;
+  if (session !== undefined && c.clean !== false) {
+    // [MQTT-3.1.2-4] clean start discards the existing session
+    b.metrics.counters['session.discarded']++;
+    b.sessions.terminate(session, 'discarded');
+    session = undefined;
+  }
+  if (session === undefined) {
+    session = b.sessions.create(clientId, expiry);
+    b.metrics.counters['session.created']++;
+    b.hooks.run('session.created', clientId);
+  } else {
+    present = true;
+    b.sessions.setExpiry(session, expiry);
+    b.metrics.counters['session.resumed']++;
+    b.hooks.run('session.resumed', clientId);
+  }
+  cancelWill(b, clientId);
+  ch.session = session;
+  ch.will = c.will ? willFromConnect(c) : null;
+  ch.state = 'connected';
+  ch.connectedAt = Date.now();
+  b.channels.set(clientId, ch);
+
+  if (v5) {
+    const cp: Record<string, unknown> = {
+      receiveMaximum: Math.min(cfg.maxAwaitingRel, 65535),
+      maximumPacketSize: cfg.maxPacketSize,
+      topicAliasMaximum: Math.min(cfg.maxTopicAlias, 65535),
+    };
+    if (cfg.maxQosAllowed < 2) cp.maximumQoS = cfg.maxQosAllowed;
+    if (!cfg.retainAvailable) cp.retainAvailable = false;
+    if (!cfg.wildcardSubscription) cp.wildcardSubscriptionAvailable = false;
+    if (!cfg.sharedSubscription) cp.sharedSubscriptionAvailable = false;
+    if (assigned) cp.assignedClientIdentifier = clientId;
+    if (expiryCapped) cp.sessionExpiryInterval = expiry;
+    if (cfg.serverKeepalive !== null) cp.serverKeepAlive = cfg.serverKeepalive;
+    if (ch.authMethod !== null) { cp.authenticationMethod = ch.authMethod; if (authData) cp.authenticationData = authData; }
+    ch.sendPacket({ cmd: 'connack', sessionPresent: present, reasonCode: 0, properties: cp } as Packet);
+  } else {
+    ch.sendPacket({ cmd: 'connack', sessionPresent: present, returnCode: 0 } as Packet);
+  }
+  ch.count('packets.connack.sent');
+  ch.count('client.connack');
+  ch.count('client.connected');
+  // [MQTT-4.4.0-1] resend unacknowledged messages, then what was queued while away
+  session.attach(ch, v5 ? (props.receiveMaximum ?? 65535) : 65535);
+  const info = ch.info();
+  b.hooks.run('client.connected', info);
+  b.sysEvent('connected', info, '');
+  ch.log.info({ clientid: clientId, peer: ch.peer(), proto: ch.protocolVersion, clean: c.clean, keepalive: ch.keepalive, present }, 'client connected');
+  ch.releaseHeld();
+}
+

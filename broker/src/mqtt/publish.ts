@@ -1,0 +1,129 @@
+/**
+ * PUBLISH and PUBREL from a client: topic alias resolution, topic validation,
+ * authorization, `$delayed/…`, and the QoS 1 / QoS 2 acknowledgement flows.
+ *
+ * QoS 2 is "exactly once" on the receiving side by remembering the packet id from PUBLISH
+ * until PUBREL: a PUBLISH with a packet id still awaiting PUBREL is a resend and is not
+ * published again [MQTT-4.3.3-9]. For persistent sessions that id set is in the store, so it
+ * holds across a broker restart too.
+ */
+import type { Packet, IPublishPacket, IPubrelPacket } from './codec/index.js';
+import { encodeAck } from './codec/index.js';
+import type { Channel } from './channel.js';
+import type { PublishProperties, QoS } from '../types.js';
+import { MqttError, RC } from '../errors.js';
+import { validTopicName } from '../router/index.js';
+import { DelayedPublisher } from '../delayed.js';
+
+export function handlePublish(ch: Channel, p: Packet): void {
+  const pk = p as IPublishPacket;
+  const b = ch.broker;
+  const c = b.metrics.counters;
+  const cfg = ch.cfg;
+  const qos = pk.qos as QoS;
+  c['packets.publish.received']++;
+  c['messages.received']++;
+  if (qos === 0) c['messages.qos0.received']++; else if (qos === 1) c['messages.qos1.received']++; else c['messages.qos2.received']++;
+  if (qos > cfg.maxQosAllowed) throw new MqttError('QOS_NOT_SUPPORTED', `QoS ${qos} above maximum ${cfg.maxQosAllowed}`); // [MQTT-3.2.2-11]
+  if (pk.retain && !cfg.retainAvailable) throw new MqttError('RETAIN_NOT_SUPPORTED'); // [MQTT-3.2.2-14]
+
+  let topic = pk.topic;
+  const v5 = ch.protocolVersion === 5;
+  let props: PublishProperties | null = null;
+  if (v5 && pk.properties !== undefined) {
+    const pp = pk.properties;
+    const alias = pp.topicAlias;
+    if (alias !== undefined) {
+      // [MQTT-3.3.2-8/9] alias 0 or above our Topic Alias Maximum is an error
+      if (alias === 0 || alias > cfg.maxTopicAlias) throw new MqttError('TOPIC_ALIAS_INVALID', `topic alias ${alias}`);
+      if (topic.length === 0) {
+        const t = ch.aliasIn.get(alias);
+        if (t === undefined) throw new MqttError('PROTOCOL_ERROR', `unknown topic alias ${alias}`);
+        topic = t;
+      } else ch.aliasIn.set(alias, topic);
+    }
+    // [MQTT-3.3.4-6] a client must not send a Subscription Identifier
+    if (pp.subscriptionIdentifier !== undefined) throw new MqttError('PROTOCOL_ERROR', 'subscription identifier in PUBLISH');
+    props = carriedProperties(pp);
+  }
+  if (!validTopicName(topic, cfg.maxTopicLevels)) throw new MqttError('TOPIC_NAME_INVALID', topic.length === 0 ? 'empty topic' : `'${topic}'`); // [MQTT-3.3.2-2]
+
+  const pid = pk.messageId ?? 0;
+  const session = ch.session!;
+  if (qos === 2 && session.awaitingRel.has(pid)) {
+    // A resent QoS 2 PUBLISH whose first copy we already have: acknowledge, don't publish again.
+    ack(ch, 'pubrec', pid, 0);
+    return;
+  }
+  if (qos === 2 && session.awaitingRel.size >= cfg.maxAwaitingRel) throw new MqttError('RECEIVE_MAXIMUM_EXCEEDED', `more than ${cfg.maxAwaitingRel} QoS 2 messages awaiting PUBREL`); // [MQTT-3.3.4-9]
+
+  if (!ch.isSuperuser && b.hooks.active('client.authorize')) {
+    c['client.authorize']++;
+    const verdict = b.hooks.decide('client.authorize', { client: ch.info(), action: 'publish', topic, qos, retain: pk.retain });
+    if (verdict === 'deny') {
+      c['authorization.deny']++;
+      c['packets.publish.auth_error']++;
+      if (qos === 1) ack(ch, 'puback', pid, RC.NOT_AUTHORIZED);
+      else if (qos === 2) ack(ch, 'pubrec', pid, RC.NOT_AUTHORIZED);
+      return;
+    }
+    c['authorization.allow']++;
+  }
+
+  let delay = -1;
+  if (topic.charCodeAt(0) === 36 /* $ */ && topic.startsWith('$delayed/')) {
+    const d = DelayedPublisher.parse(topic);
+    if (d === null) throw new MqttError('TOPIC_NAME_INVALID', `bad delayed topic '${topic}' (want $delayed/{seconds}/{topic})`);
+    topic = d.topic;
+    delay = d.delay;
+  }
+  const msg = b.newMessage(topic, pk.payload as Buffer, qos, pk.retain, props, ch.clientId);
+  if (cfg.messageExpiryMaxMs !== Infinity && (msg.expiresAt === 0 || msg.expiresAt - msg.timestamp > cfg.messageExpiryMaxMs)) {
+    msg.expiresAt = msg.timestamp + cfg.messageExpiryMaxMs;
+  }
+  let delivered = 1;
+  if (delay >= 0) { if (!b.publishDelayed(msg, delay)) { delivered = 0; c['packets.publish.dropped']++; } }
+  else delivered = b.publish(msg);
+
+  if (qos === 0) return;
+  const rc = delivered === 0 && v5 ? RC.NO_MATCHING_SUBSCRIBERS : RC.SUCCESS;
+  if (qos === 1) { ack(ch, 'puback', pid, rc); return; }
+  session.awaitingRel.set(pid, Date.now());
+  if (session.persistent) b.store.put('qos2in', ch.clientId + '\u0000' + pid, 1);
+  ack(ch, 'pubrec', pid, rc);
+}
+
+export function handlePubrel(ch: Channel, p: Packet): void {
+  const pid = (p as IPubrelPacket).messageId!;
+  ch.count('packets.pubrel.received');
+  const s = ch.session!;
+  let rc: number = RC.SUCCESS;
+  if (s.awaitingRel.delete(pid)) {
+    if (s.persistent) ch.broker.store.del('qos2in', ch.clientId + '\u0000' + pid);
+  } else {
+    ch.count('packets.pubrel.missed');
+    rc = RC.PACKET_ID_NOT_FOUND; // [MQTT-4.3.3] still answer so the client can free the id
+  }
+  ack(ch, 'pubcomp', pid, ch.protocolVersion === 5 ? rc : 0);
+}
+
+/** Sends an acknowledgement, after the store commit when durability.mode is sync. */
+function ack(ch: Channel, cmd: 'puback' | 'pubrec' | 'pubcomp', pid: number, reasonCode: number): void {
+  const buf = encodeAck(cmd, pid, ch.protocolVersion, ch.protocolVersion === 5 ? reasonCode : 0);
+  const counter = cmd === 'puback' ? 'packets.puback.sent' : cmd === 'pubrec' ? 'packets.pubrec.sent' : 'packets.pubcomp.sent';
+  if (!ch.cfg.durableAcks) { ch.send(buf); ch.count(counter); return; }
+  ch.broker.store.flush().then(() => { if (ch.state === 'connected') { ch.send(buf); ch.count(counter); } },
+    (err) => ch.log.error({ err, clientid: ch.clientId }, 'store flush failed; acknowledgement withheld'));
+}
+
+/** The properties that travel with the message to subscribers (not topic alias / subscription ids). */
+function carriedProperties(pp: NonNullable<IPublishPacket['properties']>): PublishProperties | null {
+  let out: PublishProperties | null = null;
+  if (pp.payloadFormatIndicator !== undefined) (out ??= {}).payloadFormatIndicator = pp.payloadFormatIndicator;
+  if (pp.messageExpiryInterval !== undefined) (out ??= {}).messageExpiryInterval = pp.messageExpiryInterval;
+  if (pp.contentType !== undefined) (out ??= {}).contentType = pp.contentType;
+  if (pp.responseTopic !== undefined) (out ??= {}).responseTopic = pp.responseTopic;
+  if (pp.correlationData !== undefined) (out ??= {}).correlationData = pp.correlationData;
+  if (pp.userProperties !== undefined) (out ??= {}).userProperties = pp.userProperties as Record<string, string | string[]>;
+  return out;
+}

@@ -1,0 +1,44 @@
+/**
+ * The MQTT limits and switches a channel works with, resolved once from the config
+ * (`mqtt.*`) when the node starts. Times are in ms, sizes in bytes.
+ */
+import type { QoS } from '../types.js';
+
+export interface ChannelSettings {
+  maxPacketSize: number;
+  maxClientIdLen: number;
+  maxTopicLevels: number;
+  maxQosAllowed: QoS;
+  /** Topic Alias Maximum the server accepts from clients (0 = none). */
+  maxTopicAlias: number;
+  retainAvailable: boolean;
+  wildcardSubscription: boolean;
+  sharedSubscription: boolean;
+  exclusiveSubscription: boolean;
+  /** How long a new connection may take to send CONNECT. */
+  idleTimeoutMs: number;
+  keepaliveMultiplier: number;
+  /** Server Keep Alive imposed on clients (seconds), or null to accept the client's. */
+  serverKeepalive: number | null;
+  maxSubscriptions: number;
+  maxAwaitingRel: number;
+  awaitRelTimeoutMs: number;
+  /** Session expiry for MQTT 3 clean_session=0 and the cap for MQTT 5 (seconds). */
+  sessionExpirySec: number;
+  /** Hold PUBACK/PUBREC until the store has committed (durability.mode = sync). */
+  durableAcks: boolean;
+  /** Reject message expiry above this (ms) by capping it; Infinity = no cap. */
+  messageExpiryMaxMs: number;
+  /** Bytes buffered for a client above which QoS 0 deliveries are dropped. */
+  highWaterMark: number;
+}
+
+export function defaultChannelSettings(): ChannelSettings {
+  return {
+    maxPacketSize: 1024 * 1024, maxClientIdLen: 65535, maxTopicLevels: 128, maxQosAllowed: 2,
+    maxTopicAlias: 65535, retainAvailable: true, wildcardSubscription: true, sharedSubscription: true,
+    exclusiveSubscription: true, idleTimeoutMs: 15000, keepaliveMultiplier: 1.5, serverKeepalive: null,
+    maxSubscriptions: Infinity, maxAwaitingRel: 100, awaitRelTimeoutMs: 300000, sessionExpirySec: 7200,
+    durableAcks: false, messageExpiryMaxMs: Infinity, highWaterMark: 4 * 1024 * 1024,
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * A Petrel node: the config turned into running parts — store, broker, listeners, the
+ * REST/status API and $SYS — and their orderly stop. `main.ts` is the CLI around it;
+ * tests start nodes in-process with `startNode()`.
+ */
+import { resolve } from 'node:path';
+import type { Config } from './config/index.js';
+import { openStore, memoryStore, type Store } from './store/index.js';
+import { Listeners } from './transport/index.js';
+import { Broker } from './broker.js';
+import { Channel } from './mqtt/channel.js';
+import type { Logger } from './log.js';
+import type { ChannelSettings } from './mqtt/settings.js';
+import { flushWill } from './mqtt/will.js';
+import { SysPublisher } from './sys.js';
+import { ApiServer } from './api/http-server.js';
+import { NEVER_EXPIRE } from './session/registry.js';
+import type { QoS } from './types.js';
+import type { ErrorCode } from './errors.js';
+
+export interface PetrelNode {
+  readonly config: Config;
+  readonly broker: Broker;
+  readonly listeners: Listeners;
+  readonly api: ApiServer | null;
+  readonly store: Store;
+  /** All live MQTT channels, connected or not. */
+  readonly channels: Set<Channel>;
+  /** Port a listener is bound to (useful with port 0), e.g. port('tcp:default'). */
+  port(id: string): number;
+  /** Stops accepting, closes every client (v5: DISCONNECT with the reason), persists, closes the store. */
+  stop(code?: ErrorCode): Promise<void>;
+  /** Stops accepting and sends every client elsewhere (DISCONNECT 0x9C); the node keeps running until stop(). */
+  drain(serverReference?: string): Promise<number>;
+  readonly draining: boolean;
+}
+
+const secs = (ms: number): number => (ms === Infinity ? NEVER_EXPIRE : Math.round(ms / 1000));
+
+export function channelSettings(cfg: Config): ChannelSettings {
+  const m = cfg.mqtt;
+  return {
+    maxPacketSize: m.max_packet_size,
+    maxClientIdLen: m.max_clientid_len,
+    maxTopicLevels: m.max_topic_levels,
+    maxQosAllowed: m.max_qos_allowed as QoS,
+    maxTopicAlias: m.max_topic_alias,
+    retainAvailable: m.retain_available && cfg.retainer.enable,
+    wildcardSubscription: m.wildcard_subscription,
+    sharedSubscription: m.shared_subscription,
+    exclusiveSubscription: m.exclusive_subscription,
+    idleTimeoutMs: m.idle_timeout,
+    keepaliveMultiplier: m.keepalive_multiplier,
+    serverKeepalive: typeof m.server_keepalive === 'number' ? m.server_keepalive : null,
+    maxSubscriptions: m.max_subscriptions,
+    maxAwaitingRel: m.max_awaiting_rel === 0 ? 65535 : m.max_awaiting_rel,
+    awaitRelTimeoutMs: m.await_rel_timeout,
+    sessionExpirySec: secs(m.session_expiry_interval),
+    durableAcks: cfg.durability.mode === 'sync',
+    messageExpiryMaxMs: m.message_expiry_interval,
+    highWaterMark: 4 * 1024 * 1024,
+  };
+}
+
+export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
+  const dir = resolve(cfg.node.data_dir);
+  const store = cfg.durability.mode === 'none' && dir === '' ? memoryStore()
+    : await openStore({
+      dir, mode: cfg.durability.mode, flushIntervalMs: cfg.durability.flush_interval,
+      onError: (err) => log.error({ err }, 'store commit failed; retrying'),
+    });
+  const m = cfg.mqtt;
+  const broker = new Broker({
+    nodeName: cfg.node.name,
+    store,
+    log,
+    limits: {
+      maxInflight: m.max_inflight,
+      maxQueue: m.max_mqueue_len === 0 ? Infinity : m.max_mqueue_len,
+      storeQos0: m.mqueue_store_qos0,
+      dropPolicy: m.mqueue_drop_policy,
+      maxAwaitingRel: m.max_awaiting_rel,
+    },
+    sharedStrategy: m.shared_subscription_strategy,
+    upgradeQos: m.upgrade_qos,
+    retainer: {
+      enable: cfg.retainer.enable && m.retain_available,
+      maxRetained: cfg.retainer.max_retained_messages,
+      maxPayloadSize: cfg.retainer.max_payload_size,
+      msgExpiryMs: cfg.retainer.msg_expiry_interval,
+    },
+    delayed: { enable: cfg.delayed.enable, maxDelayed: cfg.delayed.max_delayed_messages },
+    sysEvents: { connected: cfg.sys_topics.sys_event_messages.client_connected, disconnected: cfg.sys_topics.sys_event_messages.client_disconnected },
+  });
+  // A session that ends while its will is delayed publishes the will at once [MQTT-3.1.3-9].
+  broker.hooks.add('session.terminated', (cid) => flushWill(broker, cid));
+  broker.start();
+
+  const settings = channelSettings(cfg);
+  const channels = new Set<Channel>();
+  const listeners = new Listeners(cfg.listeners, (conn) => {
+    const ch = new Channel(conn, broker, settings, log);
+    channels.add(ch);
+    ch.onClosed = () => channels.delete(ch);
+  }, log);
+  try {
+    await listeners.start();
+  } catch (err) {
+    await listeners.stop().catch(() => {});
+    broker.stop();
+    await store.close();
+    throw err;
+  }
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    for (const ch of channels) ch.tick(now);
+  }, 1000);
+  ticker.unref();
+  const sys = new SysPublisher(broker, cfg, () => channels.size);
+  sys.start();
+
+  let draining = false;
+  let stopped = false;
+  const node: PetrelNode = {
+    config: cfg, broker, listeners, store, channels, api: null,
+    get draining() { return draining; },
+    port: (id) => listeners.boundPort(id),
+    async drain(serverReference) {
+      draining = true;
+      await listeners.stop();
+      let n = 0;
+      for (const ch of [...channels]) { ch.kick('USE_ANOTHER_SERVER', serverReference); n++; }
+      return n;
+    },
+    async stop(code = 'SERVER_SHUTTING_DOWN') {
+      if (stopped) return;
+      stopped = true;
+      draining = true;
+      clearInterval(ticker);
+      sys.stop();
+      await listeners.stop();
+      for (const ch of [...channels]) ch.kick(code);
+      broker.stop();
+      if (node.api) await node.api.close();
+      await store.close();
+      log.info({ node: cfg.node.name }, 'node stopped');
+    },
+  };
+  if (cfg.dashboard.listeners.http.enable) {
+    const api = new ApiServer(node, cfg, log);
+    try { await api.listen(); } catch (err) { await node.stop(); throw err; }
+    (node as { api: ApiServer | null }).api = api;
+  }
+  return node;
+}

@@ -1,0 +1,285 @@
+/**
+ * A Session is what MQTT keeps for a client id between network connections: its
+ * subscriptions, the QoS 1/2 messages in flight to it (with their packet ids and QoS 2
+ * state), the messages queued for it while the window is full or it is offline, and the
+ * packet ids of QoS 2 messages it sent us that await PUBREL.
+ *
+ * The session knows nothing of sockets: it talks to an attached `Outlet` (the channel)
+ * while the client is connected, and to the `Store` when it is persistent (expiry > 0), so
+ * that a restart after kill -9 finds its queue and inflight window as they were.
+ *
+ * Ordering: messages enter the inflight window in the order they were queued and are resent
+ * in that order on reconnect with DUP set [MQTT-4.4.0-1], [MQTT-4.6.0-1].
+ */
+import type { Message, QoS } from '../types.js';
+import type { Store } from '../store/index.js';
+
+/** What the session needs from a connected client. The channel implements it. */
+export interface Outlet {
+  readonly protocolVersion: 3 | 4 | 5;
+  /** Encodes and writes one PUBLISH; false when it could not be sent (bigger than the client's Maximum Packet Size). */
+  sendPublish(msg: Message, qos: QoS, packetId: number, dup: boolean, retain: boolean, subIds: number[] | null): boolean;
+  sendPubrel(packetId: number): void;
+  /** False while the connection's write buffer is above its high-water mark. */
+  writable(): boolean;
+}
+
+/** A message on its way to this session's client. */
+export interface Delivery {
+  msg: Message;
+  qos: QoS;
+  retain: boolean;
+  subIds: number[] | null;
+  /** Shared-subscription origin, so an unacked message can be re-dispatched to the group. */
+  group: string | null;
+  topicFilter: string | null;
+  /** Store key suffix; 0 when the delivery is not persisted. */
+  seq: number;
+  /** 0 while queued; the packet id once in flight. */
+  packetId: number;
+  /** 0 = PUBLISH sent, awaiting PUBACK/PUBREC; 1 = PUBREL sent, awaiting PUBCOMP. */
+  state: 0 | 1;
+}
+
+export interface SessionLimits {
+  maxInflight: number;
+  maxQueue: number;
+  storeQos0: boolean;
+  dropPolicy: 'drop_oldest' | 'drop_new';
+  maxAwaitingRel: number;
+}
+
+export interface SessionEvents {
+  dropped(session: Session, msg: Message, reason: string): void;
+  delivered(session: Session, msg: Message): void;
+  acked(session: Session, msg: Message): void;
+}
+
+/** Serialized form of a queued / inflight delivery in the store's 'sessmsg' table. */
+export interface DeliveryRecord {
+  m: Message; q: QoS; r: boolean; s: number[] | null; g: string | null; f: string | null; p: number; st: 0 | 1;
+}
+
+const SEP = '\u0000';
+export function seqKey(clientId: string, seq: number): string {
+  return clientId + SEP + seq.toString(36).padStart(11, '0');
+}
+export function sessionPrefix(clientId: string): string { return clientId + SEP; }
+
+export class Session {
+  readonly clientId: string;
+  /** Seconds; 0 = the session ends with the connection; 0xFFFFFFFF = never expires. */
+  expiryInterval: number;
+  outlet: Outlet | null = null;
+  /** ms since epoch when the client went away (offline sessions only). */
+  disconnectedAt = 0;
+  /** Filters of this session → subscription (the router holds the same objects). */
+  readonly subscriptions = new Map<string, import('../types.js').Subscription>();
+  readonly inflight = new Map<number, Delivery>();
+  /** Incoming QoS 2 packet ids that received PUBREC and wait for PUBREL → time received. */
+  readonly awaitingRel = new Map<number, number>();
+  private queue: Delivery[] = [];
+  private qhead = 0;
+  private window: number;
+  private nextPid = 1;
+  private nextSeq = 1;
+  private readonly limits: SessionLimits;
+  private readonly store: Store;
+  private readonly events: SessionEvents;
+
+  constructor(clientId: string, expiryInterval: number, limits: SessionLimits, store: Store, events: SessionEvents) {
+    this.clientId = clientId;
+    this.expiryInterval = expiryInterval;
+    this.limits = limits;
+    this.window = limits.maxInflight;
+    this.store = store;
+    this.events = events;
+  }
+
+  get persistent(): boolean { return this.expiryInterval > 0; }
+  get queued(): number { return this.queue.length - this.qhead; }
+
+  /** Connects a client: resends what is in flight (DUP), then fills the window from the queue. */
+  attach(outlet: Outlet, receiveMaximum: number): void {
+    this.outlet = outlet;
+    this.disconnectedAt = 0;
+    this.window = Math.max(1, Math.min(receiveMaximum, this.limits.maxInflight));
+    const now = Date.now();
+    for (const [pid, d] of this.inflight) {
+      if (d.state === 1) { outlet.sendPubrel(pid); continue; }
+      if (d.msg.expiresAt !== 0 && d.msg.expiresAt <= now) { this.finish(pid, d, 'expired'); continue; }
+      // [MQTT-4.4.0-1] resend unacknowledged PUBLISH packets with their original packet ids
+      if (!outlet.sendPublish(d.msg, d.qos, pid, true, d.retain, d.subIds)) this.finish(pid, d, 'too_large');
+    }
+    this.drain();
+  }
+
+  detach(): void {
+    this.outlet = null;
+    this.disconnectedAt = Date.now();
+  }
+
+  /** Hands one message to the session: sent now, queued, or dropped with a reason. */
+  deliver(msg: Message, qos: QoS, retain: boolean, subIds: number[] | null, group: string | null, topicFilter: string | null): void {
+    if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) { this.events.dropped(this, msg, 'expired'); return; }
+    const outlet = this.outlet;
+    if (qos === 0 && outlet !== null) {
+      if (!outlet.writable()) { this.events.dropped(this, msg, 'busy'); return; }
+      if (outlet.sendPublish(msg, 0, 0, false, retain, subIds)) this.events.delivered(this, msg);
+      else this.events.dropped(this, msg, 'too_large');
+      return;
+    }
+    const d = newDelivery(msg, qos, retain, subIds, group, topicFilter);
+    if (outlet !== null && this.queue.length === this.qhead && this.inflight.size < this.window) {
+      if (this.persistent) d.seq = this.nextSeq++;
+      this.send(d);
+      return;
+    }
+    if (qos === 0 && (!this.persistent || !this.limits.storeQos0)) { this.events.dropped(this, d.msg, 'offline'); return; }
+    this.enqueue(d);
+  }
+
+  /** Puts a delivery at the back of the queue, applying the queue bound and drop policy. */
+  enqueue(d: Delivery): void {
+    if (this.queued >= this.limits.maxQueue) {
+      if (this.limits.dropPolicy === 'drop_new' || this.limits.maxQueue === 0) { this.events.dropped(this, d.msg, 'queue_full'); return; }
+      const old = this.queue[this.qhead];
+      this.queue[this.qhead++] = undefined as unknown as Delivery;
+      if (old.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, old.seq));
+      this.events.dropped(this, old.msg, 'queue_full');
+    }
+    if (this.persistent) {
+      d.seq = this.nextSeq++;
+      this.persist(d);
+    }
+    this.queue.push(d);
+    if (this.qhead > 1024 && this.qhead * 2 > this.queue.length) { this.queue = this.queue.slice(this.qhead); this.qhead = 0; }
+  }
+
+  /** PUBACK from the client. */
+  puback(pid: number): boolean {
+    const d = this.inflight.get(pid);
+    if (d === undefined || d.qos !== 1) return false;
+    this.finish(pid, d, null);
+    this.drain();
+    return true;
+  }
+
+  /** PUBREC from the client: QoS 2 step two. Returns false for an unknown packet id. */
+  pubrec(pid: number, reasonCode: number): boolean {
+    const d = this.inflight.get(pid);
+    if (d === undefined || d.qos !== 2) return false;
+    if (reasonCode >= 0x80) { this.finish(pid, d, null); this.drain(); return true; }
+    if (d.state === 0) {
+      d.state = 1;
+      if (d.seq !== 0) this.persist(d);
+    }
+    this.outlet?.sendPubrel(pid);
+    return true;
+  }
+
+  /** PUBCOMP from the client: QoS 2 done. */
+  pubcomp(pid: number): boolean {
+    const d = this.inflight.get(pid);
+    if (d === undefined || d.state !== 1) return false;
+    this.finish(pid, d, null);
+    this.drain();
+    return true;
+  }
+
+  /** Fills the inflight window from the queue. */
+  drain(): void {
+    const outlet = this.outlet;
+    if (outlet === null) return;
+    const now = Date.now();
+    while (this.qhead < this.queue.length && this.inflight.size < this.window) {
+      const d = this.queue[this.qhead];
+      this.queue[this.qhead++] = undefined as unknown as Delivery;
+      if (d.msg.expiresAt !== 0 && d.msg.expiresAt <= now) {
+        if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
+        this.events.dropped(this, d.msg, 'expired');
+        continue;
+      }
+      if (d.qos === 0) {
+        if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
+        if (outlet.sendPublish(d.msg, 0, 0, false, d.retain, d.subIds)) this.events.delivered(this, d.msg);
+        else this.events.dropped(this, d.msg, 'too_large');
+        continue;
+      }
+      this.send(d);
+    }
+    if (this.qhead === this.queue.length) { this.queue = []; this.qhead = 0; }
+  }
+
+  /** Removes and returns every delivery that came through a shared subscription (for re-dispatch). */
+  takeShared(): Delivery[] {
+    const out: Delivery[] = [];
+    for (const [pid, d] of this.inflight) {
+      if (d.group === null || d.state === 1) continue;
+      this.inflight.delete(pid);
+      if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
+      d.packetId = 0; d.seq = 0;
+      out.push(d);
+    }
+    const rest: Delivery[] = [];
+    for (let i = this.qhead; i < this.queue.length; i++) {
+      const d = this.queue[i];
+      if (d.group === null) { rest.push(d); continue; }
+      if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
+      d.seq = 0;
+      out.push(d);
+    }
+    this.queue = rest; this.qhead = 0;
+    return out;
+  }
+
+  /** Everything still owed to the client, for the REST API and for dropping on termination. */
+  pending(): Delivery[] {
+    return [...this.inflight.values(), ...this.queue.slice(this.qhead)];
+  }
+
+  /** Rebuilds queue and inflight window from the store after a restart. */
+  restore(records: Array<[number, DeliveryRecord]>): void {
+    records.sort((a, b) => a[0] - b[0]);
+    for (const [seq, r] of records) {
+      const d: Delivery = { msg: r.m, qos: r.q, retain: r.r, subIds: r.s, group: r.g, topicFilter: r.f, seq, packetId: r.p, state: r.st };
+      if (seq >= this.nextSeq) this.nextSeq = seq + 1;
+      if (r.p !== 0 && !this.inflight.has(r.p)) this.inflight.set(r.p, d);
+      else { d.packetId = 0; d.state = 0; this.queue.push(d); }
+    }
+  }
+
+  private send(d: Delivery): void {
+    const pid = this.allocPid();
+    d.packetId = pid;
+    this.inflight.set(pid, d);
+    if (d.seq !== 0) this.persist(d);
+    if (this.outlet!.sendPublish(d.msg, d.qos, pid, false, d.retain, d.subIds)) this.events.delivered(this, d.msg);
+    else this.finish(pid, d, 'too_large');
+  }
+
+  private finish(pid: number, d: Delivery, dropReason: string | null): void {
+    this.inflight.delete(pid);
+    if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
+    if (dropReason === null) this.events.acked(this, d.msg);
+    else this.events.dropped(this, d.msg, dropReason);
+  }
+
+  private persist(d: Delivery): void {
+    const rec: DeliveryRecord = { m: d.msg, q: d.qos, r: d.retain, s: d.subIds, g: d.group, f: d.topicFilter, p: d.packetId, st: d.state };
+    this.store.put('sessmsg', seqKey(this.clientId, d.seq), rec);
+  }
+
+  private allocPid(): number {
+    for (let i = 0; i < 65535; i++) {
+      const pid = this.nextPid;
+      this.nextPid = pid === 65535 ? 1 : pid + 1;
+      if (!this.inflight.has(pid)) return pid;
+    }
+    throw new Error('no free packet identifier');
+  }
+}
+
+function newDelivery(msg: Message, qos: QoS, retain: boolean, subIds: number[] | null, group: string | null, topicFilter: string | null): Delivery {
+  return { msg, qos, retain, subIds, group, topicFilter, seq: 0, packetId: 0, state: 0 };
+}
