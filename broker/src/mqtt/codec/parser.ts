@@ -5,8 +5,8 @@
  * Variable Byte Integer) and the body. The header flags and the remaining length are validated as
  * soon as they arrive, and the total packet size is checked against maxPacketSize before a single
  * body byte is buffered, so a peer announcing a 256 MB packet costs us nothing. A body that lies
- * wholly inside the current chunk is decoded in place (no copy); one that spans chunks is copied
- * into a buffer of exactly its size. After the first error the parser is dead: it reports that
+ * wholly inside the current chunk is decoded in place (no copy); one that spans chunks is kept as
+ * a list of views and copied once into a buffer of exactly its size when its last byte arrives. After the first error the parser is dead: it reports that
  * one error through handler.error and ignores all further input. It never throws on bad input.
  *
  * protocolVersion starts at 4 and is learned from the CONNECT packet (as soon as its protocol
@@ -45,7 +45,7 @@ export class MqttParser implements DecodeContext {
   private remaining = 0;
   private mul = 1;
   private lenBytes = 0;
-  private body: Buffer | null = null;
+  private pieces: Buffer[] = [];
   private filled = 0;
   private dead = false;
 
@@ -63,7 +63,7 @@ export class MqttParser implements DecodeContext {
   /** Stop emitting: the rest of the current chunk and all later chunks are ignored. */
   destroy(): void {
     this.dead = true;
-    this.body = null;
+    this.pieces = [];
   }
 
   execute(chunk: Buffer): void {
@@ -98,22 +98,22 @@ export class MqttParser implements DecodeContext {
           this.dispatch(chunk, pos, end);
           pos = end;
         } else {
-          const body = Buffer.allocUnsafe(remaining);
-          chunk.copy(body, 0, pos, len);
-          this.body = body;
+          // Keep views of the pieces and copy once when complete: memory grows with what the peer
+          // actually sent, not with the length it announced.
+          this.pieces.push(chunk.subarray(pos, len));
           this.filled = len - pos;
           this.state = S_BODY;
           return;
         }
       } else {
-        const body = this.body!;
-        const need = body.length - this.filled;
+        const need = this.remaining - this.filled;
         const n = len - pos < need ? len - pos : need;
-        chunk.copy(body, this.filled, pos, pos + n);
+        this.pieces.push(n === len && pos === 0 ? chunk : chunk.subarray(pos, pos + n));
         this.filled += n;
         pos += n;
-        if (this.filled === body.length) {
-          this.body = null;
+        if (this.filled === this.remaining) {
+          const body = Buffer.concat(this.pieces, this.remaining);
+          this.pieces = [];
           this.state = S_HEADER;
           this.dispatch(body, 0, body.length);
         }
@@ -158,7 +158,7 @@ export class MqttParser implements DecodeContext {
 
   private fail(e: CodecError): false {
     this.dead = true;
-    this.body = null;
+    this.pieces = [];
     this.handler.error(e);
     return false;
   }
