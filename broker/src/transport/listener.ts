@@ -1,0 +1,244 @@
+/**
+ * One listener: a server socket of one transport type bound to one address, turning accepted
+ * sockets into Connections. Limits and failures stay here: beyond max_connections a socket is
+ * closed at once (Node's server.maxConnections) and counted; TLS and WebSocket handshake
+ * failures are logged at debug and counted, never thrown.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { parseBind, type ListenerConfig, type SslListenerConfig, type WsListenerConfig } from '../config/index.js';
+import { ListenerError } from './errors.js';
+import { SocketConnection } from './socket-connection.js';
+import { buildTlsOptions, peerCertOf } from './tls-options.js';
+import type { Connection, ConnectionInfo, TransportType } from './types.js';
+import { WsConnection } from './ws-connection.js';
+
+/** WebSocket subprotocols accepted, in the order a client may offer them. */
+export const MQTT_SUBPROTOCOLS: readonly string[] = ['mqtt', 'mqttv3.1', 'mqttv5'];
+
+export interface ListenerStatus {
+  id: string;
+  transport: TransportType;
+  bind: string;
+  running: boolean;
+  currentConnections: number;
+  maxConnections: number;
+  /** Actual port while running (differs from bind when bound to port 0), else 0. */
+  port: number;
+  accepted: number;
+  /** Connections closed at once because max_connections was reached. */
+  rejected: number;
+  /** Failed TLS / WebSocket handshakes (bad certificate, wrong path, no MQTT subprotocol…). */
+  handshakeErrors: number;
+}
+
+export type AnyListenerConfig = ListenerConfig & Partial<Pick<SslListenerConfig, 'ssl_options'>> & Partial<Pick<WsListenerConfig, 'websocket'>>;
+
+const plainAddress = (a: string | undefined) => (a && a.startsWith('::ffff:') ? a.slice(7) : a ?? '');
+
+export class Listener {
+  readonly id: string;
+  readonly transport: TransportType;
+  cfg: AnyListenerConfig;
+  private readonly onConnection: (c: Connection) => void;
+  private readonly log: Logger;
+  private server: NetServer | HttpServer | null;
+  private wss: WebSocketServer | null;
+  private port: number;
+  private current: number;
+  private accepted: number;
+  private rejected: number;
+  private handshakeErrors: number;
+
+  constructor(transport: TransportType, name: string, cfg: AnyListenerConfig, onConnection: (c: Connection) => void, log: Logger) {
+    this.id = `${transport}:${name}`;
+    this.transport = transport;
+    this.cfg = cfg;
+    this.onConnection = onConnection;
+    this.log = log.child({ listener: this.id });
+    this.server = null;
+    this.wss = null;
+    this.port = 0;
+    this.current = 0;
+    this.accepted = 0;
+    this.rejected = 0;
+    this.handshakeErrors = 0;
+  }
+
+  get running(): boolean { return this.server !== null; }
+  get boundPort(): number { return this.port; }
+
+  status(): ListenerStatus {
+    return {
+      id: this.id, transport: this.transport, bind: this.cfg.bind, running: this.running,
+      currentConnections: this.current, maxConnections: this.cfg.max_connections, port: this.port,
+      accepted: this.accepted, rejected: this.rejected, handshakeErrors: this.handshakeErrors,
+    };
+  }
+
+  /** Bind and accept. `portOverride` replaces a configured port 0 (restart keeps its port). */
+  async start(portOverride = 0): Promise<void> {
+    if (this.server) return;
+    const parsed = parseBind(this.cfg.bind);
+    if (!parsed.ok) throw new ListenerError(this.id, this.cfg.bind, 'EINVAL', `listener ${this.id} has a bad bind ${this.cfg.bind}: ${parsed.error}`);
+    const { host } = parsed.value;
+    const port = parsed.value.port === 0 && portOverride ? portOverride : parsed.value.port;
+    const server = this.createServer();
+    server.maxConnections = this.cfg.max_connections;
+    server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) => {
+      this.rejected++;
+      this.log.debug({ remote: `${plainAddress(d?.remoteAddress)}:${d?.remotePort ?? ''}`, max: this.cfg.max_connections }, 'max_connections reached, connection closed');
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        server.off('listening', onListening);
+        reject(ListenerError.cannotBind(this.id, this.cfg.bind, err));
+      };
+      const onListening = () => {
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen({ host, port });
+    });
+    server.on('error', (err) => this.log.error({ err }, 'listener error'));
+    const addr = server.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : port;
+    this.server = server;
+    this.log.info({ bind: this.cfg.bind, port: this.port }, 'listener started');
+  }
+
+  /** Stop accepting; established connections stay open (their owner drains them). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    this.port = 0;
+    server.close();
+    if (this.wss) { this.wss.close(); this.wss = null; }
+    this.log.info('listener stopped');
+  }
+
+  private createServer(): NetServer | HttpServer {
+    switch (this.transport) {
+      case 'tcp': {
+        const s = createNetServer({ noDelay: true });
+        s.on('connection', (socket: Socket) => this.accept(new SocketConnection(socket, this.info(socket)), socket));
+        return s;
+      }
+      case 'ssl': {
+        const s = createTlsServer(buildTlsOptions(this.id, this.cfg.bind, this.cfg.ssl_options!));
+        s.on('secureConnection', (socket: TLSSocket) => {
+          const peerCert = peerCertOf(socket);
+          if (peerCert === 'invalid') return this.badPeerCert(socket);
+          this.accept(new SocketConnection(socket, { ...this.info(socket), peerCert }), socket);
+        });
+        s.on('tlsClientError', (err: Error, socket: TLSSocket) => this.handshakeFailed(err, socket));
+        return s;
+      }
+      case 'ws':
+      case 'wss': {
+        const s = this.transport === 'ws'
+          ? createHttpServer()
+          : createHttpsServer(buildTlsOptions(this.id, this.cfg.bind, this.cfg.ssl_options!));
+        const path = this.cfg.websocket?.mqtt_path ?? '/mqtt';
+        this.wss = new WebSocketServer({
+          noServer: true, clientTracking: false, perMessageDeflate: false,
+          handleProtocols: (protocols: Set<string>) => {
+            for (const p of protocols) if (MQTT_SUBPROTOCOLS.includes(p)) return p;
+            return false;
+          },
+        });
+        this.wss.on('wsClientError', (err: Error, socket: Socket) => {
+          this.handshakeFailed(err, socket);
+          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        });
+        s.on('request', (req: IncomingMessage, res: ServerResponse) => {
+          const ok = pathOf(req.url) === path;
+          res.writeHead(ok ? 426 : 404, { 'Content-Type': 'text/plain', Connection: 'close', ...(ok ? { Upgrade: 'websocket' } : {}) });
+          res.end(ok ? 'WebSocket upgrade required\n' : 'Not Found\n');
+        });
+        s.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, path));
+        s.on('clientError', (err: Error, socket: Socket) => {
+          this.handshakeFailed(err, socket);
+          if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+          else socket.destroy();
+        });
+        if (this.transport === 'wss') s.on('tlsClientError', (err: Error, socket: TLSSocket) => this.handshakeFailed(err, socket));
+        return s;
+      }
+    }
+  }
+
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer, path: string): void {
+    const reject = (status: string, why: string) => {
+      this.handshakeErrors++;
+      this.log.debug({ remote: plainAddress(socket.remoteAddress), url: req.url, why }, 'websocket upgrade refused');
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (pathOf(req.url) !== path) return reject('404 Not Found', 'wrong path');
+    // Like EMQX: a client that offers subprotocols must offer an MQTT one; offering none is fine.
+    const offered = req.headers['sec-websocket-protocol'];
+    if (offered !== undefined && !offered.split(',').some((p) => MQTT_SUBPROTOCOLS.includes(p.trim()))) {
+      return reject('400 Bad Request', `no MQTT subprotocol in "${offered}"`);
+    }
+    let peerCert: ConnectionInfo['peerCert'];
+    if (this.transport === 'wss') {
+      const pc = peerCertOf(socket as TLSSocket);
+      if (pc === 'invalid') return this.badPeerCert(socket as TLSSocket);
+      peerCert = pc;
+    }
+    const wss = this.wss;
+    if (!wss) { socket.destroy(); return; }
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const info = this.info(socket);
+      if (peerCert !== undefined) info.peerCert = peerCert;
+      info.subprotocol = ws.protocol;
+      this.accept(new WsConnection(ws, socket, info), socket);
+    });
+  }
+
+  private info(socket: Socket): ConnectionInfo {
+    return {
+      listener: this.id,
+      transport: this.transport,
+      remoteAddress: plainAddress(socket.remoteAddress),
+      remotePort: socket.remotePort ?? 0,
+      localPort: socket.localPort ?? 0,
+    };
+  }
+
+  private accept(conn: Connection, socket: Socket): void {
+    this.current++;
+    this.accepted++;
+    socket.once('close', () => { this.current--; });
+    try {
+      this.onConnection(conn);
+    } catch (err) {
+      this.log.error({ err }, 'connection handler threw; connection closed');
+      conn.destroy();
+    }
+  }
+
+  private handshakeFailed(err: Error, socket: Socket | undefined): void {
+    this.handshakeErrors++;
+    this.log.debug({ err: err.message, code: (err as NodeJS.ErrnoException).code, remote: plainAddress(socket?.remoteAddress) }, 'handshake failed');
+  }
+
+  private badPeerCert(socket: TLSSocket): void {
+    this.handshakeErrors++;
+    this.log.debug({ remote: plainAddress(socket.remoteAddress), reason: socket.authorizationError }, 'client certificate not verified; connection closed');
+    socket.destroy();
+  }
+}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}

@@ -1,0 +1,85 @@
+/**
+ * The listener manager: every listener of the config (`listeners.<type>.<name>`), started,
+ * stopped and restarted by id ('tcp:default', 'wss:internal'), with live counters for the
+ * API and metrics. start() binds every enabled listener or none: on the first failure the
+ * ones already bound are closed and a ListenerError names the listener and its address.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { ListenerError } from './errors.js';
+import { Listener, type AnyListenerConfig, type ListenerStatus } from './listener.js';
+import type { Connection, TransportType } from './types.js';
+
+const TYPES: readonly TransportType[] = ['tcp', 'ssl', 'ws', 'wss'];
+
+export class Listeners {
+  private readonly byId: Map<string, Listener>;
+
+  constructor(cfg: Config['listeners'], onConnection: (c: Connection) => void, log: Logger) {
+    this.byId = new Map();
+    for (const type of TYPES) {
+      for (const [name, l] of Object.entries(cfg[type])) {
+        const listener = new Listener(type, name, l as AnyListenerConfig, onConnection, log);
+        this.byId.set(listener.id, listener);
+      }
+    }
+  }
+
+  /** Start every enabled listener; all or nothing. */
+  async start(): Promise<void> {
+    const started: Listener[] = [];
+    for (const l of this.byId.values()) {
+      if (!l.cfg.enable || l.running) continue;
+      try {
+        await l.start();
+        started.push(l);
+      } catch (err) {
+        await Promise.all(started.map((s) => s.stop()));
+        throw err;
+      }
+    }
+  }
+
+  /** Stop accepting on every listener (established connections are not touched). */
+  async stop(): Promise<void> {
+    await Promise.all([...this.byId.values()].map((l) => l.stop()));
+  }
+
+  /** Start one listener by id, whether or not it is enabled in the config. */
+  async startOne(id: string): Promise<void> {
+    await this.get(id).start();
+  }
+
+  async stopOne(id: string): Promise<void> {
+    await this.get(id).stop();
+  }
+
+  /**
+   * Stop then start again, re-reading certificate files; with `cfg`, the listener takes that
+   * config first. A listener bound to port 0 keeps its actual port across the restart.
+   */
+  async restartOne(id: string, cfg?: AnyListenerConfig): Promise<void> {
+    const l = this.get(id);
+    const port = l.boundPort;
+    await l.stop();
+    if (cfg) l.cfg = cfg;
+    await l.start(port);
+  }
+
+  list(): ListenerStatus[] {
+    return [...this.byId.values()].map((l) => l.status());
+  }
+
+  /** The port a running listener is bound to (the OS-chosen one when bind says port 0). */
+  boundPort(id: string): number {
+    const l = this.get(id);
+    if (!l.running) throw new ListenerError(id, l.cfg.bind, 'NOT_RUNNING', `listener ${id} is not running`);
+    return l.boundPort;
+  }
+
+  private get(id: string): Listener {
+    const l = this.byId.get(id);
+    if (!l) throw new ListenerError(id, '', 'UNKNOWN_LISTENER', `no listener ${id}; known: ${[...this.byId.keys()].join(', ')}`);
+    return l;
+  }
+}
