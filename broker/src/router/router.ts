@@ -41,7 +41,7 @@ export interface RouterOptions {
   strategy?: SharedStrategy;
   /** Source of randomness in [0, 1) for 'random', 'local' and 'sticky'; default Math.random. */
   random?: () => number;
-  /** Topics whose split levels are cached (two generations of this size); default 4096. */
+  /** Topics whose split levels are cached (two generations of this size); default 16384. */
   levelCacheSize?: number;
 }
 
@@ -136,7 +136,7 @@ export class Router {
     this.trieNodes = 0;
     this.byClient = new Map();
     this.exclusive = new Map();
-    this.cache = new LevelCache(opts.levelCacheSize ?? 4096);
+    this.cache = new LevelCache(opts.levelCacheSize ?? 16384);
     this.total = 0;
     this.groupCount = 0;
   }
