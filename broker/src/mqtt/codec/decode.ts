@@ -98,6 +98,43 @@ export class BodyReader {
     return (buf as unknown as FastSlice).utf8Slice(start, end);
   }
 
+  /**
+   * PUBLISH topic: like string(), but remembers the last ASCII topic of this connection. Devices
+   * publish to the same few topics over and over; when the bytes match, the cached string is
+   * returned without allocating. The check rides on the ASCII scan string() needs anyway.
+   */
+  topic(): string {
+    const len = this.u16();
+    const start = this.pos;
+    const end = start + len;
+    if (end > this.end) this.fail('MALFORMED', 'topic runs past end of packet');
+    const cached = this.topicBytes;
+    if (len !== this.topicLen || len > cached.length) return this.newTopic(start, end);
+    const buf = this.buf;
+    for (let i = 0; i < len; i++) {
+      if (buf[start + i] !== cached[i]) return this.newTopic(start, end);
+    }
+    this.pos = end;
+    return this.topicStr;
+  }
+
+  private topicBytes = new Uint8Array(128);
+  private topicLen = -1;
+  private topicStr = '';
+
+  private newTopic(start: number, end: number): string {
+    this.pos = start - 2;
+    const s = this.string();
+    const len = end - start;
+    if (len <= this.topicBytes.length && len === s.length) {
+      // ASCII only (one byte per UTF-16 unit), so the bytes identify the string.
+      this.topicBytes.set(this.buf.subarray(start, end));
+      this.topicLen = len;
+      this.topicStr = s;
+    }
+    return s;
+  }
+
   /** Binary Data: two-byte length then bytes (zero-copy view). */
   binary(): Buffer {
     const len = this.u16();
@@ -215,7 +252,7 @@ function decodePublish(r: BodyReader, first: number, ctx: DecodeContext): Buildi
   const qos = (first >> 1) & 3;
   const p: Building = {
     cmd: 'publish', retain: (first & 1) !== 0, qos, dup: (first & 8) !== 0,
-    length: r.end - r.pos, topic: r.string(), payload: null,
+    length: r.end - r.pos, topic: r.topic(), payload: null,
   };
   if (qos > 0) p.messageId = r.packetId();
   if (ctx.protocolVersion === 5) {

@@ -69,3 +69,13 @@ describe('codec protocol version learning', () => {
     assert.deepEqual(mine.packets, ref.packets);
   });
 });
+
+describe('codec topic cache', () => {
+  it('repeated, same-length and non-ASCII topics all decode to their own string', () => {
+    const topics = ['a/1', 'a/1', 'a/2', 'a/2', 'ü/1', 'a/1', '', 'x'.repeat(200), 'x'.repeat(200), 'x'.repeat(199) + 'y', 'a/1'];
+    const bytes = Buffer.concat(topics.map((topic) => generate({ cmd: 'publish', topic, payload: Buffer.from(topic), qos: 0, retain: false, dup: false }, 5)));
+    const got = ours([bytes], 5);
+    assert.deepEqual(got.errors, []);
+    assert.deepEqual(got.packets.map((p) => (p as { topic: string }).topic), topics);
+  });
+});
