@@ -211,3 +211,25 @@ test('100k distinct exact subscriptions: match touches only the topic bucket', (
   assert.deepEqual(collect(r, 'dev/5/temp'), ['c5:dev/5/temp', 'w:dev/+/temp']);
   assert.equal(r.stats().trieNodes, 3);
 });
+
+test('level cache stays bounded while matching many distinct topics', () => {
+  const r = new Router({ levelCacheSize: 8 });
+  r.add(sub('c1', 'd/+'));
+  let n = 0;
+  for (let i = 0; i < 1000; i++) r.match(`d/${i}`, 'p', () => { n++; });
+  assert.equal(n, 1000);
+  assert.ok(r.stats().levelCache <= 16, `cache holds ${r.stats().levelCache}`);
+});
+
+test('$share group named like $queue on the same filter stays consistent', () => {
+  const r = new Router({ strategy: 'round_robin' });
+  r.add(sub('c1', '$queue/t'));
+  r.add(sub('c1', '$share/$queue/t'));
+  assert.equal(r.size, 2);
+  assert.equal(r.groupMembers('$queue', 't').length, 2);
+  assert.equal(collect(r, 't').length, 1);
+  r.remove('c1', '$queue/t');
+  assert.deepEqual(collect(r, 't'), ['c1:$share/$queue/t']);
+  r.removeClient('c1');
+  assertEmpty(r);
+});
