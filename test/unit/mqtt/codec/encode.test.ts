@@ -68,3 +68,16 @@ describe('codec encoders', () => {
     assert.deepEqual(encodeProperties({}), Buffer.from([0]));
   });
 });
+
+describe('codec encoders: topic byte cache', () => {
+  it('alternating, non-ASCII, empty and Buffer topics encode byte-identically to mqtt-packet', () => {
+    for (const topic of ['a/1', 'a/1', 'a/2', 'ü/✓', '', 'a/1', Buffer.from('b/ü'), 'b/ü', 'x'.repeat(70_000)]) {
+      const pkt = { cmd: 'publish' as const, topic, payload: Buffer.from('p'), qos: 0 as const, retain: false, dup: false };
+      if (typeof topic === 'string' && topic.length > 0xffff) {
+        assert.throws(() => encodePublish(pkt, 4), RangeError);
+        continue;
+      }
+      assert.deepEqual(encodePublish(pkt, 4), generate(pkt, 4), String(topic));
+    }
+  });
+});
