@@ -5,8 +5,8 @@
  * Variable Byte Integer) and the body. The header flags and the remaining length are validated as
  * soon as they arrive, and the total packet size is checked against maxPacketSize before a single
  * body byte is buffered, so a peer announcing a 256 MB packet costs us nothing. A body that lies
- * wholly inside the current chunk is decoded in place (no copy); one that spans chunks is kept as
- * a list of views and copied once into a buffer of exactly its size when its last byte arrives. After the first error the parser is dead: it reports that
+ * wholly inside the current chunk is decoded in place (no copy); one that spans chunks is copied
+ * into a body buffer that grows (doubling) up to exactly its size as bytes arrive. After the first error the parser is dead: it reports that
  * one error through handler.error and ignores all further input. It never throws on bad input.
  *
  * protocolVersion starts at 4 and is learned from the CONNECT packet (as soon as its protocol
@@ -29,6 +29,7 @@ export interface ParserOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+const INITIAL_BODY = 16 * 1024;
 const S_HEADER = 0;
 const S_LENGTH = 1;
 const S_BODY = 2;
@@ -45,7 +46,7 @@ export class MqttParser implements DecodeContext {
   private remaining = 0;
   private mul = 1;
   private lenBytes = 0;
-  private pieces: Buffer[] = [];
+  private acc: Buffer | null = null;
   private filled = 0;
   private dead = false;
 
@@ -63,7 +64,7 @@ export class MqttParser implements DecodeContext {
   /** Stop emitting: the rest of the current chunk and all later chunks are ignored. */
   destroy(): void {
     this.dead = true;
-    this.pieces = [];
+    this.acc = null;
   }
 
   execute(chunk: Buffer): void {
@@ -98,24 +99,35 @@ export class MqttParser implements DecodeContext {
           this.dispatch(chunk, pos, end);
           pos = end;
         } else {
-          // Keep views of the pieces and copy once when complete: memory grows with what the peer
-          // actually sent, not with the length it announced.
-          this.pieces.push(chunk.subarray(pos, len));
-          this.filled = len - pos;
+          // Buffer the body in a growing copy: memory tracks what the peer actually sent (at most
+          // twice that, plus 16 KiB), not the length it announced, and the caller's chunks are not
+          // retained.
+          const have = len - pos;
+          const acc = Buffer.allocUnsafe(Math.min(remaining, Math.max(INITIAL_BODY, have)));
+          chunk.copy(acc, 0, pos, len);
+          this.acc = acc;
+          this.filled = have;
           this.state = S_BODY;
           return;
         }
       } else {
-        const need = this.remaining - this.filled;
+        const remaining = this.remaining;
+        const filled = this.filled;
+        const need = remaining - filled;
         const n = len - pos < need ? len - pos : need;
-        this.pieces.push(n === len && pos === 0 ? chunk : chunk.subarray(pos, pos + n));
-        this.filled += n;
+        let acc = this.acc!;
+        if (filled + n > acc.length) {
+          const grown = Buffer.allocUnsafe(Math.min(remaining, Math.max(acc.length * 2, filled + n)));
+          acc.copy(grown, 0, 0, filled);
+          this.acc = acc = grown;
+        }
+        chunk.copy(acc, filled, pos, pos + n);
+        this.filled = filled + n;
         pos += n;
-        if (this.filled === this.remaining) {
-          const body = Buffer.concat(this.pieces, this.remaining);
-          this.pieces = [];
+        if (this.filled === remaining) {
+          this.acc = null;
           this.state = S_HEADER;
-          this.dispatch(body, 0, body.length);
+          this.dispatch(acc, 0, remaining);
         }
       }
     }
@@ -153,12 +165,18 @@ export class MqttParser implements DecodeContext {
       return;
     }
     r.buf = EMPTY; // do not keep the last socket chunk alive between packets
-    this.handler.packet(packet);
+    try {
+      this.handler.packet(packet);
+    } catch (e) {
+      // The rest of the chunk is lost with this stack frame: the stream cannot be resumed.
+      this.dead = true;
+      throw e;
+    }
   }
 
   private fail(e: CodecError): false {
     this.dead = true;
-    this.pieces = [];
+    this.acc = null;
     this.handler.error(e);
     return false;
   }

@@ -202,4 +202,12 @@ describe('codec: packet identifiers and lengths', () => {
     assert.equal(n, 1);
     assert.equal(p.destroyed, true);
   });
+  it('a throwing packet handler propagates and leaves the parser destroyed', () => {
+    const got = ours([], 4);
+    const p = got.parser;
+    Object.assign(p, { handler: { packet: () => { throw new Error('boom'); }, error: () => assert.fail('no error expected') } });
+    assert.throws(() => p.execute(Buffer.concat([ping, ping])), /boom/);
+    assert.equal(p.destroyed, true);
+    p.execute(ping); // ignored, no throw
+  });
 });
