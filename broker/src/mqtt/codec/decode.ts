@@ -41,6 +41,10 @@ export class BodyReader {
   pos = 0;
   end = 0;
   type = 0;
+  /** Last PUBLISH topic (ASCII, up to 128 bytes) and its string, see topic(). */
+  private topicBytes = new Uint8Array(128);
+  private topicLen = -1;
+  private topicStr = '';
 
   fail(code: CodecErrorCode, message: string): never {
     throw new CodecError(code, message, CMD_NAMES[this.type]);
@@ -101,7 +105,7 @@ export class BodyReader {
   /**
    * PUBLISH topic: like string(), but remembers the last ASCII topic of this connection. Devices
    * publish to the same few topics over and over; when the bytes match, the cached string is
-   * returned without allocating. The check rides on the ASCII scan string() needs anyway.
+   * returned without allocating (comparing a few bytes is cheaper than building a string).
    */
   topic(): string {
     const len = this.u16();
@@ -117,10 +121,6 @@ export class BodyReader {
     this.pos = end;
     return this.topicStr;
   }
-
-  private topicBytes = new Uint8Array(128);
-  private topicLen = -1;
-  private topicStr = '';
 
   private newTopic(start: number, end: number): string {
     this.pos = start - 2;
