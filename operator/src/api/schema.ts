@@ -182,7 +182,7 @@ export function toOpenAPI(node: Node): JSONSchemaProps {
       break;
     case 'any':
       if (node.jsonType) out.type = node.jsonType;
-      if (node.jsonType === 'array') out.items = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+      if (node.jsonType === 'array') out.items = { type: 'object', description: 'Item (as in a Pod spec).', 'x-kubernetes-preserve-unknown-fields': true };
       else out['x-kubernetes-preserve-unknown-fields'] = true;
       break;
     case 'object':
