@@ -33,8 +33,10 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --subscribers N       fan-out subscribers (default 100)
   --pairs N             QoS 1/2 pairs (default 20)
   --window N            in-flight window per QoS 1/2 publisher (default 10)
+  --inflight N          QoS 0 floods: most deliveries outstanding (default 20000; 0 = open loop)
   --rate N              latency scenario msg/s (default 5000)
   --connections N       idle connections (default 19000)
+  --connect-concurrency N  CONNECTs in flight per worker (default 100)
   --retained N          retained topics (default 10000)
   --persist-clients N   persistent-session clients (default 1000)
   --persist-burst N     messages queued per persistent client (default 100)
@@ -56,7 +58,7 @@ interface Cli {
 function parseArgs(argv: string[]): Cli {
   const opts: RunOptions = {
     warmupMs: 1000, durationMs: 5000, payload: 64, workers: 2, fanInPublishers: 50, fanOutSubscribers: 100,
-    pairs: 20, window: 10, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
+    pairs: 20, window: 10, inflight: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
     persistClients: 1000, persistBurst: 100,
   };
   const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], save: true, petrelExtra: {}, opts };
@@ -91,6 +93,8 @@ function parseArgs(argv: string[]): Cli {
       case '--subscribers': opts.fanOutSubscribers = Math.round(num(v, a)); i++; break;
       case '--pairs': opts.pairs = Math.round(num(v, a)); i++; break;
       case '--window': opts.window = Math.round(num(v, a)); i++; break;
+      case '--inflight': opts.inflight = Math.max(0, Math.round(Number(v) || 0)); i++; break;
+      case '--connect-concurrency': opts.connectConcurrency = Math.round(num(v, a)); i++; break;
       case '--rate': opts.latencyRate = num(v, a); i++; break;
       case '--connections': opts.connections = Math.round(num(v, a)); i++; break;
       case '--retained': opts.retained = Math.round(num(v, a)); i++; break;

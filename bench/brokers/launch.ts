@@ -83,7 +83,12 @@ export function mosquittoConfig(port: number, dir: string): string {
 export function petrelConfig(port: number, dir: string, extra: Record<string, unknown> = {}): string {
   const base = {
     node: { data_dir: join(dir, 'data') },
-    listeners: { tcp: { default: { bind: `127.0.0.1:${port}` } } },
+    listeners: {
+      tcp: { default: { bind: `127.0.0.1:${port}` } },
+      // Kept on (as by default) but on free loopback ports, so runs never collide.
+      ws: { default: { bind: '127.0.0.1:0' } },
+    },
+    dashboard: { listeners: { http: { bind: '127.0.0.1:0' } } },
   };
   return yaml.dump(deepMerge(base, extra));
 }

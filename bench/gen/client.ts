@@ -9,6 +9,7 @@
  */
 import net from 'node:net';
 import { FrameSplitter, type FrameSink } from '../lib/frame-splitter.js';
+import { floodGate, type Pausable } from './flood-gate.js';
 import {
   connectPacket, subscribePacket, DISCONNECT, repeatFrame, publishPayloadStart,
   PUBACK, PUBREC, PUBREL, PUBCOMP, PAYLOAD_TS, PAYLOAD_STREAM, PAYLOAD_SEQ,
@@ -58,11 +59,11 @@ export class SequenceTracker {
 const MAX_PACKET_ID = 65535;
 const FLOOD_BATCHES_PER_TURN = 16;
 
-export class BenchClient implements FrameSink {
+export class BenchClient implements FrameSink, Pausable {
   readonly id: string;
   socket: net.Socket | null = null;
   private splitter: FrameSplitter;
-  private ackBuf = Buffer.allocUnsafe(16 * 1024);
+  private ackBuf = Buffer.allocUnsafe(512);
   private ackLen = 0;
   private connectWaiter: { resolve: (sp: boolean) => void; reject: (e: Error) => void } | null = null;
   private subWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
@@ -101,6 +102,9 @@ export class BenchClient implements FrameSink {
   private streamId = 0;
   private onIdle: (() => void) | null = null;
   private readonly pumpBound: () => void;
+  private turnScheduled = false;
+  private waitingDrain = false;
+  private waitingGate = false;
 
   constructor(id: string) {
     this.id = id;
@@ -128,7 +132,7 @@ export class BenchClient implements FrameSink {
       sock.on('data', (chunk: Buffer) => this.onData(chunk));
       sock.on('error', (e: Error) => this.onError(e));
       sock.on('close', () => this.onClose());
-      sock.on('drain', this.pumpBound);
+      sock.on('drain', () => this.onDrain());
       sock.write(connectPacket(this.id, clean, keepalive));
     });
   }
@@ -180,6 +184,7 @@ export class BenchClient implements FrameSink {
     this.floodCount = batch;
     this.stopAt = stopAt;
     this.running = true;
+    this.turnScheduled = true;
     setImmediate(this.pumpBound);
   }
 
@@ -221,17 +226,41 @@ export class BenchClient implements FrameSink {
     });
   }
 
+  /**
+   * The flood loop. Exactly one of these holds while running: a turn is scheduled
+   * (setImmediate), the socket is back-pressured (resumed on 'drain'), or the flood gate is
+   * shut (resumed by the gate).
+   */
   private pump(): void {
-    if (this.floodBuf === null) { if (this.qos > 0 && !this.pacer) this.fill(); return; }
+    this.turnScheduled = false;
     const sock = this.socket;
-    if (!sock || this.closed) return;
+    if (!sock || this.closed || this.floodBuf === null) return;
     for (let i = 0; i < FLOOD_BATCHES_PER_TURN; i++) {
       if (!this.running || performance.now() >= this.stopAt) { this.running = false; return; }
       if (this.limit > 0 && this.sent >= this.limit) { this.running = false; return; }
+      if (!floodGate.allow(this)) { this.waitingGate = true; return; }
       this.sent += this.floodCount;
-      if (!sock.write(this.floodBuf)) return; // resumes on 'drain'
+      floodGate.localSent += this.floodCount;
+      if (!sock.write(this.floodBuf)) { this.waitingDrain = true; return; }
     }
+    this.turnScheduled = true;
     setImmediate(this.pumpBound);
+  }
+
+  private onDrain(): void {
+    if (this.floodBuf !== null) {
+      if (this.waitingDrain) { this.waitingDrain = false; this.pump(); }
+    } else if (this.qos > 0 && this.pacer === null) {
+      this.fill();
+    }
+  }
+
+  resume(): void {
+    if (this.waitingGate && !this.turnScheduled) {
+      this.waitingGate = false;
+      this.turnScheduled = true;
+      setImmediate(this.pumpBound);
+    }
   }
 
   private buildBatch(n: number, stamp: number): Buffer {

@@ -19,6 +19,9 @@ export class Worker {
   private pending = new Map<number, Pending>();
   exited = false;
 
+  /** Receives the worker's flood-gate progress reports. */
+  onProgress: ((index: number, sent: number, received: number) => void) | null = null;
+
   constructor(index: number) {
     this.index = index;
     const self = import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js';
@@ -26,7 +29,8 @@ export class Worker {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: [...process.execArgv, '--max-old-space-size=2048'],
     });
-    this.child.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
+    this.child.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string; type?: string; sent?: number; received?: number }) => {
+      if (m.type === 'progress') { this.onProgress?.(this.index, m.sent ?? 0, m.received ?? 0); return; }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -61,6 +65,11 @@ export class Worker {
     });
   }
 
+  /** Fire-and-forget message (flood-gate credit). */
+  post(msg: object): void {
+    if (!this.exited && this.child.connected) this.child.send(msg);
+  }
+
   kill(): void {
     if (!this.exited) this.child.kill('SIGKILL');
   }
@@ -73,11 +82,35 @@ export class Pool {
   constructor(size: number) {
     this.size = size;
     for (let i = 0; i < size; i++) this.workers.push(new Worker(i));
+    this.heal();
   }
+
+  private sent: number[] = [];
+  private received: number[] = [];
 
   /** Replace dead workers (after a crash) so the next scenario starts clean. */
   heal(): void {
     this.workers = this.workers.map((w) => (w.exited ? new Worker(w.index) : w));
+    for (const w of this.workers) w.onProgress = (i, s, r) => this.relay(i, s, r);
+  }
+
+  /** Flood-gate relay: every progress report is answered with the totals of all workers. */
+  private relay(index: number, sent: number, received: number): void {
+    this.sent[index] = sent;
+    this.received[index] = received;
+    let totalSent = 0;
+    let totalReceived = 0;
+    for (let i = 0; i < this.workers.length; i++) {
+      totalSent += this.sent[i] ?? 0;
+      totalReceived += this.received[i] ?? 0;
+    }
+    for (const w of this.workers) w.post({ type: 'credit', otherSent: totalSent - (this.sent[w.index] ?? 0), delivered: totalReceived });
+  }
+
+  /** Forget relayed counters (before a new gated run). */
+  clearRelay(): void {
+    this.sent = [];
+    this.received = [];
   }
 
   all<T = unknown>(action: string, args: (i: number) => object, timeoutMs?: number): Promise<T[]> {

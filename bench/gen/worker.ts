@@ -8,6 +8,7 @@
  */
 import mqtt from 'mqtt-packet';
 import { BenchClient, LatencyRecorder, SequenceTracker } from './client.js';
+import { floodGate } from './flood-gate.js';
 import { publishTemplate, type QoS } from '../lib/packets.js';
 import { percentileSorted } from '../lib/stats.js';
 
@@ -243,7 +244,32 @@ function latencyResult() {
   };
 }
 
+let progressTimer: NodeJS.Timeout | null = null;
+
+/** Turn the flood gate on (limit > 0) and report progress to the coordinator every `reportMs`. */
+function gate(a: { limit: number; fanout: number; reportMs: number }) {
+  gateOff();
+  floodGate.configure(a.limit, a.fanout);
+  if (a.limit <= 0) return { ok: true };
+  const subs = group('sub');
+  progressTimer = setInterval(() => {
+    let received = 0;
+    for (const c of subs) received += c.received;
+    process.send?.({ type: 'progress', sent: floodGate.localSent, received });
+  }, a.reportMs);
+  return { ok: true };
+}
+
+function gateOff() {
+  if (progressTimer) clearInterval(progressTimer);
+  progressTimer = null;
+  const stalls = floodGate.stalls;
+  floodGate.configure(0, 1);
+  return { stalls };
+}
+
 function reset() {
+  gateOff();
   for (const g of groups.values()) for (const c of g) c.destroy();
   groups.clear();
   latency = null;
@@ -270,12 +296,15 @@ async function handle(req: Request): Promise<unknown> {
     case 'latencyWindow': return latencyWindow(a);
     case 'latencyResult': return latencyResult();
     case 'reset': return reset();
+    case 'gate': return gate(a);
+    case 'gateOff': return gateOff();
     case 'exit': reset(); setTimeout(() => process.exit(0), 10); return { ok: true };
     default: throw new Error(`unknown action ${req.action}`);
   }
 }
 
-process.on('message', (msg: Request) => {
+process.on('message', (msg: Request | { type: 'credit'; otherSent: number; delivered: number }) => {
+  if ('type' in msg) { floodGate.update(msg.otherSent, msg.delivered); return; }
   handle(msg).then(
     (result) => process.send?.({ id: msg.id, ok: true, result }),
     (e: Error) => process.send?.({ id: msg.id, ok: false, error: e.message }),

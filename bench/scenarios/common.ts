@@ -16,6 +16,8 @@ export interface RunOptions {
   fanOutSubscribers: number;
   pairs: number;
   window: number;
+  /** QoS 0 flood: most deliveries the broker may owe (sent × fanout − received); 0 = open loop. */
+  inflight: number;
   latencyRate: number;
   connections: number;
   connectConcurrency: number;

@@ -6,7 +6,7 @@
  */
 import { spread } from '../gen/pool.js';
 import { sampleProcess } from '../lib/proc-stat.js';
-import { type Scenario, type ScenarioResult, requireConnected, sleep } from './common.js';
+import { type Scenario, type ScenarioResult, type WorkerSnapshot, requireConnected, saturationNote, sleep } from './common.js';
 
 export const connections: Scenario = {
   name: 'connections',
@@ -15,6 +15,8 @@ export const connections: Scenario = {
     { key: 'rate', label: 'connect rate /s', unit: '/s', better: 'higher', digits: 0 },
     { key: 'cpuPerConn', label: 'broker CPU µs/connect', unit: 'µs', better: 'lower', digits: 1 },
     { key: 'kibPerConn', label: 'broker RSS KiB/connection', unit: 'KiB', better: 'lower', digits: 2 },
+    { key: 'brokerCpu', label: 'broker CPU % while connecting', unit: '%', better: 'none', digits: 0 },
+    { key: 'genCpu', label: 'generator CPU % (busiest worker)', unit: '%', better: 'none', digits: 0 },
     { key: 'connected', label: 'connected', unit: '', better: 'none', digits: 0 },
   ],
   async run(ctx): Promise<ScenarioResult> {
@@ -22,6 +24,7 @@ export const connections: Scenario = {
     await sleep(500);
     const before = sampleProcess(broker.pid);
     const parts = spread(opts.connections, pool.size);
+    const g0 = await pool.all<WorkerSnapshot>('snapshot', () => ({}));
     const t0 = performance.now();
     const res = await Promise.all(parts.map((idx, wi) => pool.workers[wi].call<{ connected: number; failed: number; firstError: string | null }>('connect', {
       group: 'idle', port: broker.port, ids: idx.map((i) => `bc-${ctx.tag}-${i}`), clean: true, keepalive: 600,
@@ -29,6 +32,12 @@ export const connections: Scenario = {
     }, 300_000)));
     const elapsed = performance.now() - t0;
     const afterConnect = sampleProcess(broker.pid);
+    const g1 = await pool.all<WorkerSnapshot>('snapshot', () => ({}));
+    let genCpu = 0;
+    for (let i = 0; i < g1.length; i++) {
+      const dt = (g1[i].wall - g0[i].wall) * 1000;
+      if (dt > 0) genCpu = Math.max(genCpu, ((g1[i].cpuUs - g0[i].cpuUs) / dt) * 100);
+    }
     const connected = res.reduce((s, r) => s + r.connected, 0);
     requireConnected(res, 'idle clients');
     // Let the broker settle (lazy allocations, GC) before reading its memory.
@@ -40,10 +49,12 @@ export const connections: Scenario = {
         rate: connected / (elapsed / 1000),
         cpuPerConn: (afterConnect.cpuUs - before.cpuUs) / connected,
         kibPerConn: (after.rssKiB - before.rssKiB) / connected,
+        genCpu,
+        brokerCpu: ((afterConnect.cpuUs - before.cpuUs) / (elapsed * 1000)) * 100,
         rssBeforeMiB: before.rssKiB / 1024,
         rssAfterMiB: after.rssKiB / 1024,
       },
-      notes: [],
+      notes: saturationNote(genCpu),
     };
   },
 };

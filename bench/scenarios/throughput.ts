@@ -64,6 +64,10 @@ async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<ScenarioRes
   await sleep(200);
 
   const maxMs = opts.warmupMs + opts.durationMs + 2000;
+  if (p.mode === 'flood') {
+    pool.clearRelay();
+    await pool.all('gate', () => ({ limit: opts.inflight, fanout: p.fanout, reportMs: 5 }));
+  }
   let streamBase = 0;
   await Promise.all(l.pubs.map((s) => {
     const base = streamBase;
@@ -78,6 +82,8 @@ async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<ScenarioRes
   await sleep(opts.durationMs);
   const m1 = await mark(ctx);
   await pool.all('stop', () => ({ group: 'pub' }));
+  const gateRes = await pool.all<{ stalls: number }>('gateOff', () => ({}));
+  const stalls = gateRes.reduce((n, g) => n + g.stalls, 0);
 
   const delivered = rate(m0, m1, 'sub', 'received');
   const published = rate(m0, m1, 'pub', 'sent');
@@ -91,6 +97,7 @@ async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<ScenarioRes
     genCpu: gen,
   };
   const notes = saturationNote(gen);
+  if (stalls > 0) notes.push(`flood gate stalled ${stalls}× (no delivery for 300 ms with ${opts.inflight} deliveries outstanding)`);
 
   if (reliable) await pool.all('waitIdle', () => ({ group: 'pub', timeoutMs: 10_000 }), 15_000);
   const after = await pool.all<WorkerSnapshot>('snapshot', () => ({}), 10_000);
