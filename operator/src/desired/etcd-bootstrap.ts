@@ -42,6 +42,9 @@ const base = {
   'initial-advertise-peer-urls': me.peer,
   'advertise-client-urls': me.client,
   'initial-cluster-token': E.ETCD_TOKEN,
+  // A config file starts from etcd's library defaults, where the JSON gateway is off; the script
+  // itself and the operator's health checks use it.
+  'enable-grpc-gateway': true,
 };
 const all = members.map((m) => m.name + '=' + m.peer).join(',');
 function write(state, cluster, why) {
