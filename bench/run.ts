@@ -42,7 +42,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --persist-burst N     messages queued per persistent client (default 100)
   --payload BYTES       payload size (default 64)
   --petrel-config FILE  YAML merged over the generated Petrel config
-  --quick               1 rep, 1 s runs, 2,000 connections: a smoke run
+  --quick               1 rep, 1 s runs, 2,000 connections: a smoke run (never replaces latest.md)
   --no-save             print only; write no result files
 `;
 
@@ -51,6 +51,7 @@ interface Cli {
   only: string[];
   brokers: BrokerName[];
   save: boolean;
+  quick: boolean;
   petrelExtra: Record<string, unknown>;
   opts: RunOptions;
 }
@@ -61,7 +62,7 @@ function parseArgs(argv: string[]): Cli {
     pairs: 20, window: 10, inflight: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
     persistClients: 1000, persistBurst: 100,
   };
-  const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], save: true, petrelExtra: {}, opts };
+  const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], save: true, quick: false, petrelExtra: {}, opts };
   const num = (v: string | undefined, name: string): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number`);
@@ -103,6 +104,7 @@ function parseArgs(argv: string[]): Cli {
       case '--payload': opts.payload = Math.max(16, Math.round(num(v, a))); i++; break;
       case '--petrel-config': cli.petrelExtra = (yaml.load(readFileSync(String(v), 'utf8')) ?? {}) as Record<string, unknown>; i++; break;
       case '--quick':
+        cli.quick = true;
         cli.reps = 1; opts.durationMs = 1000; opts.warmupMs = 500; opts.connections = 2000; opts.retained = 2000;
         opts.persistClients = 200; opts.persistBurst = 20;
         break;
@@ -197,7 +199,8 @@ async function main(): Promise<void> {
   if (cli.save) {
     const dir = join(repoRoot(), 'bench', 'results');
     mkdirSync(dir, { recursive: true });
-    const full = scenarios.length === SCENARIOS.length && cli.brokers.length === BROKERS.length;
+    // Only a complete, default-sized run replaces the published table.
+    const full = scenarios.length === SCENARIOS.length && cli.brokers.length === BROKERS.length && !cli.quick;
     const day = report.date.slice(0, 10);
     const name = full ? `${day}-${report.commit}.json` : `${day}-${report.commit}-partial-${report.date.slice(11, 19).replace(/:/g, '')}.json`;
     writeFileSync(join(dir, name), JSON.stringify(report, null, 2) + '\n');

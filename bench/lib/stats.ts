@@ -27,6 +27,7 @@ export function summarize(values: readonly number[]): Summary | null {
 export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   const n = sorted.length;
   if (n === 0) return NaN;
-  const rank = Math.ceil((p / 100) * n);
+  // The epsilon keeps 99.9 % of 1000 at rank 999 despite floating-point rounding.
+  const rank = Math.ceil((p * n) / 100 - 1e-9);
   return sorted[Math.min(n - 1, Math.max(0, rank - 1))];
 }

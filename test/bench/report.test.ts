@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { summarizeScenario, renderMarkdown, type BenchReport } from '../../bench/report.js';
+import { percentileSorted, median } from '../../bench/lib/stats.js';
+
+test('ratios are taken per repetition, then summarized; failed runs are named', () => {
+  const metrics = [{ key: 'msgs', label: 'msg/s', unit: 'msg/s', better: 'higher' as const, digits: 0 }];
+  const runs = [
+    { rep: 1, broker: 'mosquitto', ok: true, values: { msgs: 100 }, seconds: 1 },
+    { rep: 1, broker: 'petrel', ok: true, values: { msgs: 200 }, seconds: 1 },
+    { rep: 2, broker: 'mosquitto', ok: true, values: { msgs: 50 }, seconds: 1 },
+    { rep: 2, broker: 'petrel', ok: true, values: { msgs: 150 }, seconds: 1 },
+    { rep: 3, broker: 'mosquitto', ok: true, values: { msgs: 80 }, seconds: 1 },
+    { rep: 3, broker: 'petrel', ok: false, error: 'broker exited', seconds: 1 },
+  ];
+  const sc = summarizeScenario('fanin', 'fan-in', metrics, runs, ['mosquitto', 'petrel']);
+  assert.deepEqual(sc.summary.msgs.mosquitto, { median: 80, min: 50, max: 100, n: 3 });
+  assert.deepEqual(sc.summary.msgs.petrel, { median: 175, min: 150, max: 200, n: 2 });
+  assert.deepEqual(sc.ratios.msgs.mosquitto, { median: 2.5, min: 2, max: 3, n: 2 });
+  const report: BenchReport = {
+    date: '2026-01-01T00:00:00.000Z', commit: 'abc', brokers: ['mosquitto', 'petrel'], scenarios: [sc],
+    options: { reps: 3, durationMs: 5000, warmupMs: 1000, workers: 2 },
+    machine: { cores: 2, cpuModel: 'x', memoryGiB: 1, platform: 'linux', node: 'v20', versions: { mosquitto: '2.0.11' } },
+  };
+  const md = renderMarkdown(report);
+  assert.match(md, /\| fanin \| msg\/s \| 80 \[50–100\] \| 175 \[150–200\] \(1 failed\) \| 2\.50× \[2\.00–3\.00\] \|/);
+  assert.match(md, /petrel rep 3: FAILED: broker exited/);
+});
+
+test('percentiles and median', () => {
+  const s = Float64Array.from({ length: 1000 }, (_, i) => i + 1);
+  assert.equal(percentileSorted(s, 50), 500);
+  assert.equal(percentileSorted(s, 99), 990);
+  assert.equal(percentileSorted(s, 99.9), 999);
+  assert.equal(median([3, 1, 2, 10]), 2.5);
+});
