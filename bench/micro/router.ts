@@ -109,7 +109,29 @@ function retainedCase(n: number): void {
   }
 }
 
+/** Heap growth over 1M matches of cached topics (3 visits each, shared group included): ~0 means no per-match allocation. */
+function allocCase(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with --expose-gc');
+  const r = new Router({ strategy: 'round_robin' });
+  for (let i = 0; i < 1000; i++) r.add(sub(`c${i}`, i % 2 ? `a/${i}/+` : `a/${i}/x`));
+  r.add(sub('s1', '$share/g/a/#'));
+  r.add(sub('s2', '$share/g/a/#'));
+  r.add(sub('h', '#'));
+  const topics = Array.from({ length: 100 }, (_, k) => `a/${k * 7}/x`);
+  let v = 0;
+  const visit = (): void => { v++; };
+  for (let k = 0; k < 100_000; k++) r.match(topics[k % 100]!, 'p', visit);
+  gc();
+  const h0 = process.memoryUsage().heapUsed;
+  v = 0;
+  for (let k = 0; k < 1_000_000; k++) r.match(topics[k % 100]!, 'p', visit);
+  const h1 = process.memoryUsage().heapUsed;
+  console.log(`${'Router heap growth over 1M cached-topic matches'.padEnd(64)} ${(h1 - h0).toLocaleString('en').padStart(12)} bytes  (${v / 1e6} visits/match)`);
+}
+
 const CASES: Record<string, () => void> = {
+  'alloc': allocCase,
   'exact-10k': () => routerCase(10_000, 0, 10_000),
   'exact-100k': () => routerCase(100_000, 0, 100_000),
   'mixed-10k': () => routerCase(10_000, 0.5, 2_000),
@@ -129,7 +151,7 @@ if (only !== undefined) {
 } else {
   console.log(`node ${process.version}, ${BUDGET_MS} ms per case, load average ${os.loadavg()[0]!.toFixed(2)}`);
   for (const name of Object.keys(CASES)) {
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), name], { stdio: 'inherit', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', fileURLToPath(import.meta.url), name], { stdio: 'inherit', timeout: 120_000 });
     if (r.status !== 0) console.log(`${name}: failed (${r.status ?? r.signal})`);
   }
 }
