@@ -75,6 +75,20 @@ export class MqttParser implements DecodeContext {
         const first = chunk[pos++]!;
         if (!this.checkHeader(first)) return;
         this.first = first;
+        // Fast path: one-byte remaining length and the whole body in this chunk.
+        if (pos < len) {
+          const rl = chunk[pos]!;
+          if (rl < 128 && len - pos - 1 >= rl) {
+            if (2 + rl > this.maxPacketSize) {
+              this.fail(new CodecError('PACKET_TOO_LARGE', `packet of ${2 + rl} bytes exceeds maximum ${this.maxPacketSize}`));
+              return;
+            }
+            pos++;
+            this.dispatch(chunk, pos, pos + rl);
+            pos += rl;
+            continue;
+          }
+        }
         this.remaining = 0;
         this.mul = 1;
         this.lenBytes = 0;
