@@ -114,6 +114,10 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   const ticker = setInterval(() => {
     const now = Date.now();
     for (const ch of channels) ch.tick(now);
+    // Listeners count their own max_connections refusals; mirror the total into the metrics.
+    let rejected = 0;
+    for (const l of listeners.list()) rejected += l.rejected;
+    broker.metrics.counters['listener.rejected.max_connections'] = rejected;
   }, 1000);
   ticker.unref();
   const sys = new SysPublisher(broker, cfg, () => channels.size);
