@@ -90,6 +90,8 @@ export interface LayeredOptions {
   where: string;
   /** Called after the last commit on close(), e.g. to drop the directory lock. */
   onClosed?: () => void;
+  /** Called after each successful commit with the sequence number now durable (see writeSeq); for benchmarks. */
+  onCommitted?: (seq: number) => void;
 }
 
 const SCAN_PAGE = 512;
@@ -123,6 +125,11 @@ export class LayeredStore implements Store {
   constructor(backend: Backend, opts: LayeredOptions) {
     this.backend = backend;
     this.opts = opts;
+  }
+
+  /** Sequence number of the latest write (put, del or delPrefix), counting from 1. */
+  get writeSeq(): number {
+    return this.seq;
   }
 
   put(ns: Namespace, key: string, value: unknown): void {
@@ -264,6 +271,7 @@ export class LayeredStore implements Store {
       this.durableSeq = seq;
       this.retryDelay = 0;
       this.settleWaiters(seq, null);
+      this.opts.onCommitted?.(seq);
     } else {
       this.stats.commitErrors++;
       this.retryDelay = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.retryDelay * 2));
@@ -278,9 +286,10 @@ export class LayeredStore implements Store {
       }
       return;
     }
-    if (this.pending.ops > 0 && !this.closed) {
-      // Someone waits → go now (group commit); otherwise respect the interval.
-      this.schedule(this.waiters.length > 0 ? 0 : Math.max(0, this.lastCommitAt + this.opts.flushIntervalMs - Date.now()));
+    if (this.pending.ops > 0) {
+      // Closing or someone waits → go now (group commit); otherwise respect the interval.
+      const urgent = this.closed || this.waiters.length > 0;
+      this.schedule(urgent ? 0 : Math.max(0, this.lastCommitAt + this.opts.flushIntervalMs - Date.now()));
     }
   }
 

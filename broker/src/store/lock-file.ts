@@ -3,7 +3,8 @@
  * brokers writing one node's sessions would corrupt each other's view, so the store claims its
  * directory with a file holding the owner's pid, created exclusively. A lock whose pid is no longer
  * running (a crash, a kill -9) is stale and taken over; so is our own pid from a previous life
- * (a container restarts its broker as the same pid 1).
+ * (a container restarts its broker as the same pid 1), and a pid that now belongs to a program
+ * that is not node (checked in /proc/<pid>/cmdline where there is one).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,13 +15,19 @@ export const LOCK_FILE = 'petrel-store.lock';
 /** Directories this process holds, so a second open in the same process is refused too. */
 const heldHere = new Set<string>();
 
+/** True when `pid` runs and (where /proc tells) is a node process: a recycled pid of some other program is not a holder. */
 function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /node|petrel/i.test(cmdline);
+  } catch {
+    return true; // no /proc (or not readable): trust the signal check
   }
 }
 

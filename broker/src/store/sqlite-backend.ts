@@ -105,7 +105,8 @@ export class SqliteBackend implements Backend {
       workerData: {
         file,
         sqlitePath,
-        synchronous: o.mode === 'none' ? 'OFF' : 'FULL',
+        // 'none': no fsync per commit; NORMAL still fsyncs at WAL checkpoints, which keeps the file consistent.
+        synchronous: o.mode === 'none' ? 'NORMAL' : 'FULL',
         maxPageCount: o.maxBytes > 0 ? Math.max(1, Math.floor(o.maxBytes / pageSize)) : 0,
       },
     });

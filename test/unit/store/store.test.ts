@@ -158,6 +158,22 @@ describe('sqlite store on disk', () => {
     await r.close();
   });
 
+  test('close() while a commit is in flight still writes everything', async () => {
+    const dir = tmpDir();
+    const s = await openStore({ dir, mode: 'batched', flushIntervalMs: 0 });
+    for (let i = 0; i < 3000; i++) s.put('sessmsg', `a${i}`, { i, payload: Buffer.alloc(200, 3) });
+    await new Promise((r) => setTimeout(r, 2)); // the first batch is now with the writer
+    for (let i = 0; i < 3000; i++) s.put('sessmsg', `b${i}`, i);
+    s.delPrefix('sessmsg', 'a1');
+    await s.close();
+    const r = await openStore({ dir });
+    const keys = [...r.scan('sessmsg')].map(([k]) => k);
+    assert.equal(keys.length, 6000 - 1111);
+    assert.equal(r.get('sessmsg', 'b2999'), 2999);
+    assert.equal(r.get('sessmsg', 'a1000'), undefined);
+    await r.close();
+  });
+
   test('sync mode: concurrent flushes share commits (group commit)', async () => {
     const s = await openStore({ dir: tmpDir(), mode: 'sync', flushIntervalMs: 10 });
     const waits: Promise<void>[] = [];
@@ -207,6 +223,15 @@ describe('sqlite store on disk', () => {
     const s = await openStore({ dir });
     assert.equal(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim(), String(process.pid));
     await s.close();
+    // A live pid that is not a node process (where /proc can tell) is a recycled pid, not a holder.
+    if (fs.existsSync('/proc/1/cmdline') && !/node|petrel/i.test(fs.readFileSync('/proc/1/cmdline', 'utf8'))) {
+      fs.writeFileSync(path.join(dir, LOCK_FILE), '1\n');
+      const t = await openStore({ dir });
+      await t.close();
+    }
+    fs.writeFileSync(path.join(dir, LOCK_FILE), '999999999\n');
+    const s2 = await openStore({ dir });
+    await s2.close();
     assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false, 'lock released on close');
   });
 
