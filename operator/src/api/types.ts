@@ -410,7 +410,7 @@ export const specSchema = s.object({
         fields: {
           data: s.optional(
             s.string({
-              description: 'Broker config YAML; merged under what the operator owns (listeners, node.*, cluster.*, api.bind).',
+              description: 'Broker config YAML; merged under what the operator owns (listeners, node.*, cluster.*, dashboard.listeners.http).',
               maxLength: 262144,
             }),
           ),

@@ -2,7 +2,7 @@
  * The broker config file every Petrel pod reads (/etc/petrel/petrel.yaml), rendered into one
  * ConfigMap. The user's `spec.config.data` is the base; the operator's keys are merged over it and
  * win: `listeners` (replaced whole, so no port opens that the Services do not expose), `node.*`,
- * `cluster.*` and `api.bind`. What differs per pod (node name, role, region, etcd endpoints) comes
+ * `cluster.*` and `dashboard.listeners.http` (the status/drain endpoints the probes use). What differs per pod (node name, role, region, etcd endpoints) comes
  * from environment variables instead, so one file serves core and replica pods alike.
  *
  * The hash of the rendered file goes on the pod templates: changing the config rolls the pods.
@@ -47,23 +47,32 @@ export function enabledListeners(cr: ResolvedMqttCluster): ListenerSpec[] {
   return cr.spec.listeners.filter((l) => l.enabled);
 }
 
-/** The operator-owned part of the broker config. */
+/** Listener types the broker has default entries for (named `default`), which the operator removes. */
+const BROKER_DEFAULT_LISTENER_TYPES = ['tcp', 'ssl', 'ws', 'wss'] as const;
+
+/**
+ * The operator-owned part of the broker config (key names as in the broker's config schema):
+ * `listeners.<type>.<name>` for every enabled listener and `default: null` to drop the broker's
+ * built-in default listeners, `node.data_dir`, `cluster.*` and `dashboard.listeners.http`.
+ */
 export function ownedConfig(cr: ResolvedMqttCluster): Record<string, any> {
   const listeners: Record<string, Record<string, unknown>> = {};
+  for (const type of BROKER_DEFAULT_LISTENER_TYPES) listeners[type] = { default: null };
   for (const l of enabledListeners(cr)) {
-    const entry: Record<string, unknown> = { bind: `0.0.0.0:${l.port}` };
-    if (l.protocol === 'ws' || l.protocol === 'ocpp') entry.path = l.path ?? (l.protocol === 'ws' ? '/mqtt' : '/ocpp');
+    const entry: Record<string, unknown> = { enable: true, bind: `0.0.0.0:${l.port}` };
+    if (l.protocol === 'ws') entry.websocket = { mqtt_path: l.path ?? '/mqtt' };
+    if (l.protocol === 'ocpp') entry.path = l.path ?? '/ocpp';
     if (l.tls || l.protocol === 'quic') entry.ssl_options = { certfile: `${TLS_DIR}/tls.crt`, keyfile: `${TLS_DIR}/tls.key` };
     (listeners[listenerType(l)] ??= {})[l.name] = entry;
   }
   const etcd: Record<string, unknown> = { prefix: `/petrel/${cr.metadata.namespace}/${cr.metadata.name}` };
   if (cr.spec.etcd.external?.tlsSecretName) {
-    etcd.tls = { cafile: `${ETCD_TLS_DIR}/ca.crt`, certfile: `${ETCD_TLS_DIR}/tls.crt`, keyfile: `${ETCD_TLS_DIR}/tls.key` };
+    etcd.ssl_options = { cacertfile: `${ETCD_TLS_DIR}/ca.crt`, certfile: `${ETCD_TLS_DIR}/tls.crt`, keyfile: `${ETCD_TLS_DIR}/tls.key` };
   }
   return {
     node: { data_dir: DATA_DIR },
     cluster: { backend: 'etcd', etcd, link: { bind: `0.0.0.0:${CLUSTER_LINK_PORT}` } },
-    api: { bind: `0.0.0.0:${API_PORT}` },
+    dashboard: { listeners: { http: { enable: true, bind: `0.0.0.0:${API_PORT}` } } },
     listeners,
   };
 }

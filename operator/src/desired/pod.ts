@@ -4,7 +4,7 @@
  * merge of a user's podTemplate override over what the operator builds.
  *
  * The broker↔operator contract lives here and in config-map.ts (see docs/operator.md): the broker
- * reads CONFIG_PATH, takes PETREL_NODE__NAME / __ROLE / __REGION and
+ * reads CONFIG_PATH, takes PETREL_NODE__NAME ("pod@host") / __ROLE / __REGION and
  * PETREL_CLUSTER__ETCD__ENDPOINTS from env, serves GET /status on API_PORT (200 when it accepts
  * clients) and POST /api/v5/node/drain (returns once clients are moved away).
  */
@@ -54,16 +54,16 @@ export interface BrokerContainerOptions {
 }
 
 export function brokerContainer(cr: ResolvedMqttCluster, o: BrokerContainerOptions): Container {
+  // Node names are "name@host" (EMQX style): the pod name at its stable DNS name (core) or its IP.
+  const host = o.role === 'core' ? `$(POD_NAME).${names.coreHeadless(cr)}.${cr.metadata.namespace}.svc` : '$(POD_IP)';
   const env: EnvVar[] = [
-    { name: 'PETREL_NODE__NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: 'PETREL_NODE__NAME', value: `$(POD_NAME)@${host}` },
     { name: 'PETREL_NODE__ROLE', value: o.role },
   ];
   if (o.region !== undefined) env.push({ name: 'PETREL_NODE__REGION', value: o.region });
-  env.push(
-    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-    { name: 'PETREL_NODE__ADVERTISE_ADDRESS', value: '$(POD_IP)' },
-    { name: 'PETREL_CLUSTER__ETCD__ENDPOINTS', value: o.etcdEndpoints.join(',') },
-  );
+  env.push({ name: 'PETREL_CLUSTER__ETCD__ENDPOINTS', value: o.etcdEndpoints.join(',') });
   const c: Container = {
     name: BROKER_CONTAINER,
     image: cr.spec.image,

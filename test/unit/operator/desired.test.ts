@@ -92,7 +92,9 @@ test('three regions: core StatefulSet with etcd members on stable names and a co
   const e = env(broker);
   assert.equal(e.PETREL_NODE__ROLE, 'core');
   assert.equal(e.PETREL_CLUSTER__ETCD__ENDPOINTS, 'http://127.0.0.1:2379');
-  assert.deepEqual(e.PETREL_NODE__NAME, { fieldRef: { fieldPath: 'metadata.name' } });
+  assert.equal(e.PETREL_NODE__NAME, '$(POD_NAME)@$(POD_NAME).three-core-headless.iot.svc');
+  assert.deepEqual(e.POD_NAME, { fieldRef: { fieldPath: 'metadata.name' } });
+  assert.ok(broker.env.findIndex((x: any) => x.name === 'POD_NAME') < broker.env.findIndex((x: any) => x.name === 'PETREL_NODE__NAME'), 'defined before use');
   assert.equal(e.PETREL_NODE__REGION, undefined);
   assert.deepEqual(broker.args, ['--config', '/etc/petrel/petrel.yaml']);
 
@@ -131,6 +133,8 @@ test('three regions: a replica Deployment per region, pinned to the region, spre
     const e = env(b);
     assert.equal(e.PETREL_NODE__ROLE, 'replica');
     assert.equal(e.PETREL_NODE__REGION, region);
+    assert.equal(e.PETREL_NODE__NAME, '$(POD_NAME)@$(POD_IP)');
+    assert.deepEqual(e.POD_IP, { fieldRef: { fieldPath: 'status.podIP' } });
     assert.equal(e.PETREL_CLUSTER__ETCD__ENDPOINTS, 'http://three-core.iot.svc:2379');
     const http = b.ports.find((p: any) => p.name === 'http');
     assert.equal(http.containerPort, 18083);
@@ -227,7 +231,7 @@ test('external etcd: no etcd containers; brokers use the external endpoints and 
   assert.deepEqual(pod.volumes.find((v: any) => v.name === 'etcd-tls').secret, { secretName: 'etcd-client' });
   assert.ok(!find(objs, 'Service', 'ext-core-headless').spec.ports.some((p: any) => p.port === 2379 || p.port === 2380));
   const cfg = yaml.load(find(objs, 'ConfigMap', 'ext-config').data['petrel.yaml']) as any;
-  assert.deepEqual(cfg.cluster.etcd.tls, { cafile: '/etc/petrel/etcd-tls/ca.crt', certfile: '/etc/petrel/etcd-tls/tls.crt', keyfile: '/etc/petrel/etcd-tls/tls.key' });
+  assert.deepEqual(cfg.cluster.etcd.ssl_options, { cacertfile: '/etc/petrel/etcd-tls/ca.crt', certfile: '/etc/petrel/etcd-tls/tls.crt', keyfile: '/etc/petrel/etcd-tls/tls.key' });
 });
 
 test('TLS from a Secret: mounted, listeners get ssl_options, the Secret data hash rolls the pods', () => {
@@ -242,10 +246,11 @@ test('TLS from a Secret: mounted, listeners get ssl_options, the Secret data has
   assert.match(a1, /^[0-9a-f]{16}$/);
   assert.notEqual(a1, h2.spec.template.metadata.annotations[ANNOTATION_TLS_HASH]);
   const cfg = yaml.load(find(objs, 'ConfigMap', 'tls-config').data['petrel.yaml']) as any;
-  assert.deepEqual(Object.keys(cfg.listeners).sort(), ['coap', 'quic', 'ssl', 'tcp', 'wss']);
+  assert.deepEqual(Object.keys(cfg.listeners).sort(), ['coap', 'quic', 'ssl', 'tcp', 'ws', 'wss']);
+  assert.deepEqual(cfg.listeners.ws, { default: null }, "the broker's default ws listener is removed");
   assert.equal(cfg.listeners.ssl.mqtts.bind, '0.0.0.0:8883');
   assert.equal(cfg.listeners.ssl.mqtts.ssl_options.certfile, '/etc/petrel/tls/tls.crt');
-  assert.equal(cfg.listeners.wss.wss.path, '/mqtt');
+  assert.deepEqual(cfg.listeners.wss.wss.websocket, { mqtt_path: '/mqtt' });
   assert.ok(cfg.listeners.quic.quic.ssl_options);
   const svc = find(objs, 'Service', 'tls-eu-west-1');
   assert.equal(svc.spec.type, 'NodePort');
@@ -273,12 +278,20 @@ test('config: user data merged under the operator-owned keys; the hash follows t
   const cr = withDefaults(SAMPLE_SPECS.overrides!);
   const cfg = yaml.load(renderBrokerConfig(cr)) as any;
   assert.equal(cfg.mqtt.max_packet_size, '1MB', 'user key kept');
-  assert.equal(cfg.node.cookie, 'secret', 'user key under node.* kept');
-  assert.equal(cfg.node.data_dir, '/var/lib/petrel', 'operator key');
+  assert.equal(cfg.log.level, 'debug', 'user section kept');
+  assert.equal(cfg.node.data_dir, '/var/lib/petrel', 'operator key wins over the user value');
   assert.equal(cfg.listeners.tcp.evil, undefined, 'user listeners dropped');
-  assert.deepEqual(cfg.listeners, { tcp: { mqtt: { bind: '0.0.0.0:1883' } }, ws: { ws: { bind: '0.0.0.0:8083', path: '/mqtt' } } });
-  assert.equal(cfg.api.bind, '0.0.0.0:18083');
+  assert.deepEqual(cfg.listeners, {
+    tcp: { default: null, mqtt: { enable: true, bind: '0.0.0.0:1883' } },
+    ssl: { default: null },
+    ws: { default: null, ws: { enable: true, bind: '0.0.0.0:8083', websocket: { mqtt_path: '/mqtt' } } },
+    wss: { default: null },
+  });
+  assert.deepEqual(cfg.dashboard.listeners.http, { enable: true, bind: '0.0.0.0:18083' });
   assert.equal(cfg.cluster.etcd.prefix, '/petrel/iot/ovr');
+
+  const linked = yaml.load(renderBrokerConfig(withDefaults(cluster('m', { config: { data: 'cluster: {link: {batch: 10, bind: "0.0.0.0:1"}}' } })))) as any;
+  assert.deepEqual(linked.cluster.link, { batch: 10, bind: '0.0.0.0:5370' }, 'user keys kept inside owned sections, owned keys win');
 
   const base = cluster('h', { config: { data: 'mqtt: {max_qos_allowed: 2}' }, regions: [{ name: 'eu' }] });
   const h0 = configHash(withDefaults(base));

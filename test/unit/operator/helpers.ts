@@ -252,6 +252,6 @@ export const SAMPLE_SPECS: Record<string, MqttCluster> = {
       podTemplate: { metadata: { labels: { team: 'iot' } }, spec: { containers: [{ name: 'broker', env: [{ name: 'EXTRA', value: '1' }] }] } },
     },
     regions: [{ name: 'eu-west-1', nodeSelector: { pool: 'edge' }, zoneSpread: { enabled: false }, maxUnavailable: 2 }],
-    config: { data: 'mqtt:\n  max_packet_size: 1MB\nnode:\n  cookie: secret\nlisteners:\n  tcp: {evil: {bind: "0.0.0.0:9999"}}\n' },
+    config: { data: 'mqtt:\n  max_packet_size: 1MB\nlog:\n  level: debug\nnode:\n  data_dir: /elsewhere\nlisteners:\n  tcp: {evil: {bind: "0.0.0.0:9999"}}\n' },
   }),
 };
