@@ -12,8 +12,11 @@
  *   watch       ?watch=1 with resourceVersion (history replay, 410 Gone), timeoutSeconds
  *   printing    Accept: application/json;as=Table → columns from the CRD's additionalPrinterColumns
  *
+ *   openapi     /openapi/v3 index + per group-version documents with paths only (no schemas): enough
+ *               for kubectl to rely on server-side field validation
+ *
  * Not covered: authentication/authorization (anything is allowed), admission, schema defaulting,
- * pruning and CEL validation, protobuf, aggregated discovery, OpenAPI documents, and every built-in
+ * pruning and CEL validation, protobuf, aggregated discovery, OpenAPI schemas, and every built-in
  * controller (a Deployment never gets pods; tests write status themselves).
  */
 import http from 'node:http';
@@ -24,6 +27,7 @@ import yaml from 'js-yaml';
 import { FakeStore, KubeError, Selector } from './fake-kube/store.js';
 import { ResourceType, splitApiVersion } from './fake-kube/registry.js';
 import { toTable } from './fake-kube/table.js';
+import { openapiGroupVersion, openapiRoot } from './fake-kube/openapi.js';
 
 export { FakeStore, KubeError } from './fake-kube/store.js';
 export type { WriteRecord } from './fake-kube/store.js';
@@ -177,6 +181,11 @@ export async function startFakeKubeApiServer(opts: FakeKubeOptions = {}): Promis
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('ok');
       return;
+    }
+    if (segs[0] === 'openapi' && segs[1] === 'v3' && method === 'GET') {
+      if (segs.length === 2) return send(res, 200, openapiRoot(reg));
+      const doc = segs[2] === 'api' ? openapiGroupVersion(reg, '', segs[3]) : openapiGroupVersion(reg, segs[3], segs[4]);
+      if (doc) return send(res, 200, doc);
     }
     if (segs[0] !== 'api' && segs[0] !== 'apis') throw new KubeError(404, 'NotFound', 'the server could not find the requested resource');
     const r = route(segs);
