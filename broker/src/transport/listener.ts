@@ -49,6 +49,8 @@ export class Listener {
   private server: NetServer | HttpServer | null;
   private wss: WebSocketServer | null;
   private port: number;
+  /** The port of the last successful bind: a listener configured with port 0 keeps it across stop/start. */
+  private lastPort: number;
   private current: number;
   private accepted: number;
   private rejected: number;
@@ -63,6 +65,7 @@ export class Listener {
     this.server = null;
     this.wss = null;
     this.port = 0;
+    this.lastPort = 0;
     this.current = 0;
     this.accepted = 0;
     this.rejected = 0;
@@ -80,13 +83,13 @@ export class Listener {
     };
   }
 
-  /** Bind and accept. `portOverride` replaces a configured port 0 (restart keeps its port). */
-  async start(portOverride = 0): Promise<void> {
+  /** Bind and accept. A configured port 0 means the OS picks one the first time, then it is kept. */
+  async start(): Promise<void> {
     if (this.server) return;
     const parsed = parseBind(this.cfg.bind);
     if (!parsed.ok) throw new ListenerError(this.id, this.cfg.bind, 'EINVAL', `listener ${this.id} has a bad bind ${this.cfg.bind}: ${parsed.error}`);
     const { host } = parsed.value;
-    const port = parsed.value.port === 0 && portOverride ? portOverride : parsed.value.port;
+    const port = parsed.value.port === 0 ? this.lastPort : parsed.value.port;
     const server = this.createServer();
     server.maxConnections = this.cfg.max_connections;
     server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) => {
@@ -109,6 +112,7 @@ export class Listener {
     server.on('error', (err) => this.log.error({ err }, 'listener error'));
     const addr = server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : port;
+    if (parsed.value.port === 0) this.lastPort = this.port;
     this.server = server;
     this.log.info({ bind: this.cfg.bind, port: this.port }, 'listener started');
   }

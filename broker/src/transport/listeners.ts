@@ -56,14 +56,13 @@ export class Listeners {
 
   /**
    * Stop then start again, re-reading certificate files; with `cfg`, the listener takes that
-   * config first. A listener bound to port 0 keeps its actual port across the restart.
+   * config first. A listener bound to port 0 keeps its actual port (see Listener.start).
    */
   async restartOne(id: string, cfg?: AnyListenerConfig): Promise<void> {
     const l = this.get(id);
-    const port = l.boundPort;
     await l.stop();
     if (cfg) l.cfg = cfg;
-    await l.start(port);
+    await l.start();
   }
 
   list(): ListenerStatus[] {
