@@ -11,7 +11,7 @@
  * then entries" without losing order. Only one commit is in flight at a time: writes that arrive
  * while the disk syncs pile up in the next layer, which is what makes group commit work.
  * A failed commit keeps its layer (reads still see it), reports through onError, and is retried
- * together with newer layers after a back-off; flush() callers waiting on it are rejected.
+ * together with newer layers after a back-off; every flush() caller waiting at that moment is rejected.
  */
 import { OP_DEL, OP_DEL_PREFIX, OP_PUT, type Backend, type WriteOp } from './backend.js';
 import { compareKeys } from './key-order.js';
@@ -275,7 +275,8 @@ export class LayeredStore implements Store {
     } else {
       this.stats.commitErrors++;
       this.retryDelay = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.retryDelay * 2));
-      this.settleWaiters(seq, failure);
+      // Every waiter is behind the failed batch (later writes commit only with it): reject them all.
+      this.settleWaiters(Number.POSITIVE_INFINITY, failure);
       try {
         this.opts.onError?.(failure);
       } catch {

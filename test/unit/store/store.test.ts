@@ -174,6 +174,25 @@ describe('sqlite store on disk', () => {
     await r.close();
   });
 
+  test('a scan that spans a commit neither repeats nor misses keys', async () => {
+    const s = await openStore({ dir: tmpDir(), mode: 'batched', flushIntervalMs: 10_000 });
+    for (let i = 0; i < 1500; i += 2) s.put('q', String(i).padStart(5, '0'), i);
+    await s.flush();
+    for (let i = 1; i < 1500; i += 2) s.put('q', String(i).padStart(5, '0'), i); // pending when the scan starts
+    const got: number[] = [];
+    let flushed = false;
+    for (const [, v] of s.scan('q')) {
+      got.push(v as number);
+      if (got.length === 100 && !flushed) {
+        flushed = true;
+        s.put('q', '99999', 'late'); // a key written after the scan started may or may not show
+        await s.flush(); // the pending half moves to disk under the running scan
+      }
+    }
+    assert.deepEqual(got.filter((v) => v !== 'late' as unknown), Array.from({ length: 1500 }, (_, i) => i));
+    await s.close();
+  });
+
   test('sync mode: concurrent flushes share commits (group commit)', async () => {
     const s = await openStore({ dir: tmpDir(), mode: 'sync', flushIntervalMs: 10 });
     const waits: Promise<void>[] = [];
@@ -256,6 +275,19 @@ describe('sqlite store on disk', () => {
     await assert.rejects(openStore({ dir }), (e: unknown) => e instanceof StoreError && e.code === 'STORE_CORRUPT');
   });
 
+  test('close() on a store that cannot write gives up with STORE_WRITE_FAILED and releases the dir', async () => {
+    const dir = tmpDir();
+    const errors: Error[] = [];
+    const s = await openStore({ dir, mode: 'batched', flushIntervalMs: 5, maxBytes: 128 * 1024, onError: (e) => errors.push(e) });
+    for (let i = 0; i < 1000; i++) s.put('sessmsg', `k${i}`, { payload: Buffer.alloc(500, 1) });
+    await assert.rejects(s.close(), (e: unknown) => e instanceof StoreError && e.code === 'STORE_WRITE_FAILED' && /uncommitted/.test(e.message));
+    assert.ok(errors.length >= 1);
+    assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false);
+    const r = await openStore({ dir });
+    assert.equal([...r.scan('sessmsg')].length, 0, 'nothing half-written');
+    await r.close();
+  });
+
   test('a data dir that is a file gives STORE_OPEN_FAILED naming it', async () => {
     const file = path.join(tmpDir(), 'not-a-dir');
     fs.writeFileSync(file, 'x');
@@ -277,11 +309,14 @@ describe('sqlite store on disk', () => {
     assert.deepEqual(s.get('sessmsg', 'k1999'), { payload: Buffer.alloc(500, 1) });
     s.put('meta', 'after', 2);
     assert.equal(s.get('meta', 'after'), 2);
+    // A flush that is waiting when the retry fails again is rejected too (not left hanging).
+    await assert.rejects(s.flush(), (e: unknown) => e instanceof StoreError && e.code === 'STORE_DISK_FULL');
     // Free space by deleting the backlog: the retried commit succeeds.
     s.delPrefix('sessmsg', 'k');
     const t0 = Date.now();
     while (s.stats.pendingOps > 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
     assert.equal(s.stats.pendingOps, 0, 'retry committed once the batch fits');
+    await s.flush();
     await s.close();
     const r = await openStore({ dir });
     assert.equal(r.get('meta', 'after'), 2);
