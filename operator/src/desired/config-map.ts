@@ -14,6 +14,8 @@ import type { ListenerSpec, ResolvedMqttCluster } from '../api/types.js';
 import { meta, names } from './meta.js';
 
 export const CONFIG_FILE_KEY = 'petrel.yaml';
+/** ConfigMap key with the etcd member list the core pods' init container reads (managed etcd). */
+export const ETCD_MEMBERS_KEY = 'etcd-members.json';
 export const CONFIG_DIR = '/etc/petrel';
 export const CONFIG_PATH = `${CONFIG_DIR}/${CONFIG_FILE_KEY}`;
 export const TLS_DIR = '/etc/petrel/tls';
@@ -127,11 +129,17 @@ export function secretHash(secret: { data?: Record<string, string> | null; strin
   return shortHash(JSON.stringify(Object.keys(data).sort().map((k) => [k, data[k]])));
 }
 
-export function buildConfigMap(cr: ResolvedMqttCluster): IConfigMap {
+/**
+ * The ConfigMap: the broker config and, with managed etcd, the etcd member list (its changes on
+ * scaling reach new pods through the mounted file, not the pod template, so no pod restarts).
+ */
+export function buildConfigMap(cr: ResolvedMqttCluster, etcdMembers?: unknown[]): IConfigMap {
+  const data: Record<string, string> = { [CONFIG_FILE_KEY]: renderBrokerConfig(cr) };
+  if (etcdMembers) data[ETCD_MEMBERS_KEY] = JSON.stringify(etcdMembers, null, 2) + '\n';
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: meta(cr, names.config(cr), 'config'),
-    data: { [CONFIG_FILE_KEY]: renderBrokerConfig(cr) },
+    data,
   };
 }

@@ -13,7 +13,7 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { ResolvedMqttCluster } from '../api/types.js';
-import { API_PORT, CLUSTER_LINK_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, enabledListeners, listenerTransport } from './config-map.js';
+import { API_PORT, CLUSTER_LINK_PORT, ETCD_CLIENT_PORT, ETCD_MEMBERS_KEY, ETCD_PEER_PORT, enabledListeners, listenerTransport } from './config-map.js';
 import { ETCD_BOOTSTRAP_SCRIPT } from './etcd-bootstrap.js';
 import { corePodHost, meta, names, selectorLabels } from './meta.js';
 import {
@@ -30,6 +30,8 @@ import {
 export const ETCD_DATA_DIR = '/var/lib/etcd/data';
 export const ETCD_RUN_DIR = '/var/run/etcd';
 export const ETCD_CONFIG_FILE = `${ETCD_RUN_DIR}/etcd.conf.yml`;
+/** Where the init container sees the cluster ConfigMap (for the etcd member list). */
+export const INIT_CONFIG_DIR = '/etc/petrel-init';
 
 export interface EtcdMember {
   name: string;
@@ -69,7 +71,7 @@ function etcdInitContainer(cr: ResolvedMqttCluster): Container {
     command: ['node', '-e', ETCD_BOOTSTRAP_SCRIPT],
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'ETCD_MEMBERS', value: JSON.stringify(etcdMembers(cr)) },
+      { name: 'ETCD_MEMBERS_FILE', value: `${INIT_CONFIG_DIR}/${ETCD_MEMBERS_KEY}` },
       { name: 'ETCD_DATA_DIR', value: ETCD_DATA_DIR },
       { name: 'ETCD_TOKEN', value: `${cr.metadata.namespace}-${cr.metadata.name}` },
       { name: 'ETCD_CONFIG_OUT', value: ETCD_CONFIG_FILE },
@@ -77,6 +79,7 @@ function etcdInitContainer(cr: ResolvedMqttCluster): Container {
     volumeMounts: [
       { name: 'data', mountPath: '/var/lib/etcd', subPath: 'etcd' },
       { name: 'etcd-run', mountPath: ETCD_RUN_DIR },
+      { name: 'config', mountPath: INIT_CONFIG_DIR, readOnly: true },
     ],
     securityContext: containerSecurityContext(),
   };

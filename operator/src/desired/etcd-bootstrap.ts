@@ -10,14 +10,18 @@
  *                                         if the list lacks this pod, exit 1 and let kubelet retry;
  *   - nobody answers                    → first start of the cluster: "new" with every stable name.
  *
- * Members are described by env ETCD_MEMBERS (JSON [{name, peer, client}]), built from the stable
- * names `<name>-core-<i>.<name>-core-headless.<ns>.svc`.
+ * Members are described as JSON [{name, peer, client}], built from the stable names
+ * `<name>-core-<i>.<name>-core-headless.<ns>.svc`, in the file ETCD_MEMBERS_FILE (a key of the
+ * cluster's ConfigMap, so scaling the core changes no pod template and restarts no pod) or in
+ * env ETCD_MEMBERS.
  */
 
 /** Environment the script reads. */
 export interface EtcdBootstrapEnv {
   POD_NAME: string;
-  ETCD_MEMBERS: string;
+  /** JSON member list, or a file holding it. */
+  ETCD_MEMBERS?: string;
+  ETCD_MEMBERS_FILE?: string;
   ETCD_DATA_DIR: string;
   ETCD_TOKEN: string;
   ETCD_CONFIG_OUT: string;
@@ -31,9 +35,9 @@ export const ETCD_BOOTSTRAP_SCRIPT = `
 const fs = require('fs');
 const E = process.env;
 const self = E.POD_NAME;
-const members = JSON.parse(E.ETCD_MEMBERS);
+const members = JSON.parse(E.ETCD_MEMBERS || fs.readFileSync(E.ETCD_MEMBERS_FILE, 'utf8'));
 const me = members.find((m) => m.name === self);
-if (!me) { console.error('etcd bootstrap: ' + self + ' is not among ETCD_MEMBERS'); process.exit(1); }
+if (!me) { console.error('etcd bootstrap: ' + self + ' is not among the etcd members'); process.exit(1); }
 const base = {
   name: self,
   'data-dir': E.ETCD_DATA_DIR,

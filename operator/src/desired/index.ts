@@ -10,7 +10,7 @@
 import { validate, withDefaults, type MqttCluster, type ResolvedMqttCluster } from '../api/types.js';
 import { buildCertificate } from './certificate.js';
 import { buildConfigMap, configHash, secretHash } from './config-map.js';
-import { buildCoreClientService, buildCoreHeadlessService, buildCorePodDisruptionBudget, buildCoreStatefulSet } from './core.js';
+import { buildCoreClientService, buildCoreHeadlessService, buildCorePodDisruptionBudget, buildCoreStatefulSet, etcdMembers } from './core.js';
 import { buildGlobalDnsEndpoint, buildRegionDnsEndpoint, type ObservedService } from './dns-endpoint.js';
 import { ANNOTATION_CONFIG_HASH, ANNOTATION_TLS_HASH, names } from './meta.js';
 import {
@@ -88,7 +88,7 @@ export function desiredObjects(input: MqttCluster | ResolvedMqttCluster, observe
   const hashes = podTemplateHashes(cr, observed);
   const services = observed.services ?? {};
   const out: unknown[] = [
-    buildConfigMap(cr),
+    buildConfigMap(cr, cr.spec.etcd.external ? undefined : etcdMembers(cr)),
     buildCertificate(cr),
     buildCoreHeadlessService(cr),
     buildCoreClientService(cr),

@@ -78,7 +78,10 @@ test('three regions: core StatefulSet with etcd members on stable names and a co
   assert.deepEqual(etcd.ports.map((p: any) => [p.name, p.containerPort]), [['etcd-client', 2379], ['etcd-peer', 2380]]);
   assert.ok(etcd.volumeMounts.some((m: any) => m.name === 'data' && m.mountPath === '/var/lib/etcd'));
   const init = pod.initContainers[0];
-  const members = JSON.parse(env(init).ETCD_MEMBERS);
+  assert.equal(env(init).ETCD_MEMBERS_FILE, '/etc/petrel-init/etcd-members.json');
+  assert.ok(init.volumeMounts.some((m: any) => m.name === 'config' && m.mountPath === '/etc/petrel-init'));
+  const members = JSON.parse(find(objs, 'ConfigMap', 'three-config').data['etcd-members.json']);
+  assert.equal(members.length, 3);
   assert.deepEqual(members[2], {
     name: 'three-core-2',
     peer: 'http://three-core-2.three-core-headless.iot.svc:2380',
@@ -105,6 +108,16 @@ test('three regions: core StatefulSet with etcd members on stable names and a co
   const client = find(objs, 'Service', 'three-core');
   assert.ok(client.spec.ports.some((p: any) => p.port === 2379));
   assert.equal(find(objs, 'PodDisruptionBudget', 'three-core').spec.maxUnavailable, 1);
+});
+
+test('scaling the core changes the member list in the ConfigMap, not any pod template or hash', () => {
+  const at = (replicas: number) => desiredObjects(cluster('sc', { core: { replicas }, regions: [{ name: 'eu' }] }));
+  const [three, five] = [at(3), at(5)];
+  assert.equal(find(five, 'StatefulSet', 'sc-core').spec.replicas, 5);
+  assert.deepEqual(find(five, 'StatefulSet', 'sc-core').spec.template, find(three, 'StatefulSet', 'sc-core').spec.template);
+  assert.deepEqual(find(five, 'Deployment', 'sc-eu'), find(three, 'Deployment', 'sc-eu'));
+  assert.equal(find(five, 'ConfigMap', 'sc-config').data['petrel.yaml'], find(three, 'ConfigMap', 'sc-config').data['petrel.yaml']);
+  assert.deepEqual(JSON.parse(find(five, 'ConfigMap', 'sc-config').data['etcd-members.json']).map((m: any) => m.name), ['sc-core-0', 'sc-core-1', 'sc-core-2', 'sc-core-3', 'sc-core-4']);
 });
 
 test('three regions: a replica Deployment per region, pinned to the region, spread over zones, probed and drained', () => {
@@ -319,7 +332,7 @@ test('podTemplate overrides and placement: merged by name, operator labels and s
   assert.deepEqual(t.spec.nodeSelector, { pool: 'core' });
   assert.equal(t.spec.tolerations[0].key, 'dedicated');
   assert.deepEqual(t.spec.imagePullSecrets, [{ name: 'regcred' }]);
-  assert.equal(JSON.parse(env(t.spec.initContainers[0]).ETCD_MEMBERS).length, 5);
+  assert.equal(JSON.parse(find(objs, 'ConfigMap', 'ovr-config').data['etcd-members.json']).length, 5);
   const d = find(objs, 'Deployment', 'ovr-eu-west-1');
   assert.deepEqual(d.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions, [
     { key: 'pool', operator: 'In', values: ['edge'] },

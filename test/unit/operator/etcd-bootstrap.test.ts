@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,11 +34,14 @@ async function member(name: string): Promise<Member> {
 function runScript(self: Member, members: Member[], dir: string): { code: number | null; out: string; err: string; config: any } {
   const out = path.join(dir, `${self.name}.conf.yml`);
   rmSync(out, { force: true });
+  // The member list comes from a file, as in the pod (a key of the mounted ConfigMap).
+  const membersFile = path.join(dir, `${self.name}.members.json`);
+  writeFileSync(membersFile, JSON.stringify(members));
   const r = spawnSync(process.execPath, ['-e', ETCD_BOOTSTRAP_SCRIPT], {
     env: {
       PATH: process.env.PATH,
       POD_NAME: self.name,
-      ETCD_MEMBERS: JSON.stringify(members),
+      ETCD_MEMBERS_FILE: membersFile,
       ETCD_DATA_DIR: path.join(dir, self.name),
       ETCD_TOKEN: 'test-token',
       ETCD_CONFIG_OUT: out,
@@ -133,5 +136,5 @@ test('etcd bootstrap: new cluster, join after member add, refuse before, restart
   // A pod that is not among the members is refused outright.
   const stranger = runScript(await member('other-0'), [m0], dir);
   assert.equal(stranger.code, 1);
-  assert.match(stranger.err, /is not among ETCD_MEMBERS/);
+  assert.match(stranger.err, /is not among the etcd members/);
 });
