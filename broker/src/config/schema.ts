@@ -33,6 +33,7 @@ const websocket = obj({
   mqtt_path: str('/mqtt', 'HTTP path that accepts MQTT-over-WebSocket upgrades; other paths get 404.', {
     pattern: /^\/[^\s?#]*$/, patternHint: 'a path starting with "/"',
   }),
+  max_frame_size: size('16MB', 'Largest WebSocket message accepted; a bigger one closes the connection (1009).', { min: 2 }),
 }, 'WebSocket settings.');
 
 export const tcpListener = obj(listenerFields(1883));

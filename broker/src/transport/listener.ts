@@ -153,6 +153,7 @@ export class Listener {
         const path = this.cfg.websocket?.mqtt_path ?? '/mqtt';
         this.wss = new WebSocketServer({
           noServer: true, clientTracking: false, perMessageDeflate: false,
+          maxPayload: this.cfg.websocket?.max_frame_size ?? 16 * 1024 * 1024,
           handleProtocols: (protocols: Set<string>) => {
             for (const p of protocols) if (MQTT_SUBPROTOCOLS.includes(p)) return p;
             return false;

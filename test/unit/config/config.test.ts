@@ -147,6 +147,14 @@ test('PETREL_* env overrides the file; overrides win over env', () => {
   }
 });
 
+test('env: a map-valued key takes a YAML flow map; a value inside a single value is an error', () => {
+  const c = loadConfig({ env: { PETREL_LISTENERS__TCP__EDGE: '{bind: "127.0.0.1:0", max_connections: 10}' } });
+  assert.equal(c.listeners.tcp['edge']!.max_connections, 10);
+  const e = configError(() => loadConfig({ env: { PETREL_LOG__LEVEL__X: 'debug' } }));
+  assert.equal(e.path, 'log.level.x');
+  assert.match(e.message, /single value/);
+});
+
 test('unknown keys are rejected with their path and the closest known key', () => {
   const t = tmpYaml('mqtt:\n  max_paket_size: 1MB\n');
   try {

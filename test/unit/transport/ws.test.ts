@@ -171,3 +171,24 @@ test('wss: TLS + mutual TLS, peer certificate reported; refused without a certif
     assert.equal(acc.conns.length, 1);
   });
 });
+
+test('ws: a message above websocket.max_frame_size closes with 1009; stop() keeps open sockets', async () => {
+  await withWs('ws', { websocket: { max_frame_size: '1KB' } }, async (port, acc, ls) => {
+    const small = await open(`ws://127.0.0.1:${port}/mqtt`, 'mqtt') as WebSocket;
+    const big = await open(`ws://127.0.0.1:${port}/mqtt`, 'mqtt') as WebSocket;
+    try {
+      big.send(Buffer.alloc(2048));
+      const [code] = await once(big, 'close', { signal: signal() });
+      assert.equal(code, 1009);
+      await ls.stopOne('ws:default');
+      small.send(Buffer.alloc(1024, 1));
+      const [data] = await once(small, 'message', { signal: signal() });
+      assert.equal((data as Buffer).length, 1024, 'established connection still served after stop');
+      await assert.rejects(open(`ws://127.0.0.1:${port}/mqtt`, 'mqtt'), /ECONNREFUSED/);
+      assert.equal(acc.conns.length, 2);
+    } finally {
+      small.terminate();
+      big.terminate();
+    }
+  });
+});
