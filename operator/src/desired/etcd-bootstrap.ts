@@ -46,8 +46,8 @@ const base = {
   'initial-advertise-peer-urls': me.peer,
   'advertise-client-urls': me.client,
   'initial-cluster-token': E.ETCD_TOKEN,
-  // A config file starts from etcd's library defaults, where the JSON gateway is off; the script
-  // itself and the operator's health checks use it.
+  // A config file starts from etcd's library defaults, where the JSON gateway is off; joining
+  // members ask for the member list through it.
   'enable-grpc-gateway': true,
 };
 const all = members.map((m) => m.name + '=' + m.peer).join(',');
