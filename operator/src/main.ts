@@ -87,7 +87,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
   };
 }
 
-export async function runOperator(o: RunOptions, kc: KubeConfig): Promise<{ stop: () => Promise<void> }> {
+export async function runOperator(o: RunOptions, kc: KubeConfig): Promise<{ stop: () => Promise<void>; port: number; controller: Controller }> {
   const log = createOperatorLogger(o.logLevel, o.logFormat);
   const metrics = new OperatorMetrics(true);
   const controller = new Controller({
@@ -132,7 +132,7 @@ export async function runOperator(o: RunOptions, kc: KubeConfig): Promise<{ stop
     metrics.isLeader.set(1);
     startController();
   }
-  return { stop };
+  return { stop, port: http.port, controller };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -135,6 +135,10 @@ export class FakeStore {
     this.faults.push({ match, error, times });
   }
 
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   private checkFault(w: WriteRecord): void {
     const f = this.faults.find((x) => x.times > 0 && x.match(w));
     if (f) { f.times--; throw f.error; }
