@@ -21,8 +21,10 @@ test('canonical JSON ignores key order', () => {
 });
 
 test('the applied hash catches fields we stopped setting, which a subset check cannot see', () => {
-  const v1 = withAppliedHash({ metadata: { name: 'x', labels: { a: '1', b: '2' } } });
-  const v2 = withAppliedHash({ metadata: { name: 'x', labels: { a: '1' } } });
+  const o1: { metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> } } = { metadata: { name: 'x', labels: { a: '1', b: '2' } } };
+  const o2: typeof o1 = { metadata: { name: 'x', labels: { a: '1' } } };
+  const v1 = withAppliedHash(o1);
+  const v2 = withAppliedHash(o2);
   assert.notEqual(v1.metadata.annotations![ANNOTATION_APPLIED_HASH], v2.metadata.annotations![ANNOTATION_APPLIED_HASH]);
   assert.equal(applyReason(v1, v1), undefined);
   assert.equal(applyReason(v2, v1), 'desired state changed');
