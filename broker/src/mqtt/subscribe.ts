@@ -66,7 +66,7 @@ function subscribeOne(ch: Channel, raw: string, options: Subscription['options']
     const owner = b.router.exclusiveOwner(pf.topicFilter);
     if (owner !== null && owner !== ch.clientId) return RC.QUOTA_EXCEEDED; // EMQX: 0x97 when the exclusive topic is taken
   }
-  try { b.router.add(sub); } catch { return RC.QUOTA_EXCEEDED; }
+  try { b.router.add(sub); } catch (err) { return err instanceof MqttError ? err.reason : RC.QUOTA_EXCEEDED; }
   session.subscriptions.set(raw, sub);
   b.metrics.counters['client.subscribe']++;
   b.hooks.run('session.subscribed', ch.clientId, sub);
