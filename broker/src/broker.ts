@@ -39,6 +39,8 @@ export interface BrokerOptions {
   limits: SessionLimits;
   sharedStrategy: SharedStrategy;
   upgradeQos: boolean;
+  /** Never deliver a client its own publishes (EMQX's ignore_loop_deliver). */
+  ignoreLoopDeliver: boolean;
   retainer: { enable: boolean; maxRetained: number; maxPayloadSize: number; msgExpiryMs: number };
   delayed: { enable: boolean; maxDelayed: number };
   sysEvents: { connected: boolean; disconnected: boolean };
@@ -144,7 +146,7 @@ export class Broker {
     if (n === 1) {
       const sub = matched[0];
       matched.length = 0;
-      if (sub.group === null && sub.options.noLocal && sub.clientId === msg.from) { this.metrics.droppedDelivery('no_local'); return 0; }
+      if (sub.group === null && (sub.options.noLocal || this.opts.ignoreLoopDeliver) && sub.clientId === msg.from) { this.metrics.droppedDelivery('no_local'); return 0; }
       const id = sub.options.subscriptionId;
       this.deliverTo(sub.clientId, msg, sub.options.qos, sub.options.retainAsPublished, id !== 0 ? [id] : null, sub.group, sub.group === null ? null : sub.topicFilter);
       return 1;
@@ -157,7 +159,7 @@ export class Broker {
     for (const sub of subs) {
       const o = sub.options;
       if (sub.group !== null) { this.deliverTo(sub.clientId, msg, o.qos, o.retainAsPublished, o.subscriptionId ? [o.subscriptionId] : null, sub.group, sub.topicFilter); count++; continue; }
-      if (o.noLocal && sub.clientId === msg.from) { this.metrics.droppedDelivery('no_local'); continue; }
+      if ((o.noLocal || this.opts.ignoreLoopDeliver) && sub.clientId === msg.from) { this.metrics.droppedDelivery('no_local'); continue; }
       merged ??= new Map();
       const acc = merged.get(sub.clientId);
       if (acc === undefined) merged.set(sub.clientId, { qos: o.qos, rap: o.retainAsPublished, ids: o.subscriptionId ? [o.subscriptionId] : null });

@@ -57,6 +57,9 @@ export function channelSettings(cfg: Config): ChannelSettings {
     awaitRelTimeoutMs: m.await_rel_timeout,
     sessionExpirySec: secs(m.session_expiry_interval),
     durableAcks: cfg.durability.mode === 'sync',
+    retryIntervalMs: m.retry_interval === Infinity ? 0 : m.retry_interval,
+    maxWillDelaySec: secs(m.max_will_delay),
+    responseInformation: m.response_information,
     messageExpiryMaxMs: m.message_expiry_interval,
     highWaterMark: 4 * 1024 * 1024,
   };
@@ -83,6 +86,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     },
     sharedStrategy: m.shared_subscription_strategy,
     upgradeQos: m.upgrade_qos,
+    ignoreLoopDeliver: m.ignore_loop_deliver,
     retainer: {
       enable: cfg.retainer.enable && m.retain_available,
       maxRetained: cfg.retainer.max_retained_messages,

@@ -76,7 +76,7 @@ export const schema = obj({
     max_subscriptions: int(NO_LIMIT, 'Most subscriptions per client.', { min: 1 }),
     upgrade_qos: bool(false, 'Deliver at the subscription QoS even when the message QoS is lower.'),
     max_inflight: int(32, 'Most unacknowledged QoS 1/2 messages per client (v5 Receive Maximum towards the client).', { min: 1, max: 65535 }),
-    retry_interval: duration('30s', 'Resend an unacknowledged QoS 1/2 message after this long (0 = only on reconnect).'),
+    retry_interval: duration('30s', 'MQTT 3.x clients: resend an unacknowledged QoS 1/2 message after this long (0 = only on reconnect). MQTT 5 clients get resends only on reconnect, as the spec requires.'),
     max_awaiting_rel: int(100, 'Most incoming QoS 2 messages awaiting PUBREL per client (0 = no limit).', { min: 0 }),
     await_rel_timeout: duration('300s', 'Drop an incoming QoS 2 message whose PUBREL has not come after this long.'),
     session_expiry_interval: duration('2h', 'Session expiry for v3 clients with clean_session=false, and the cap for v5 clients.', { infinity: true }),
@@ -86,8 +86,7 @@ export const schema = obj({
     shared_subscription_strategy: oneOf(
       ['random', 'round_robin', 'round_robin_per_group', 'sticky', 'hash_clientid', 'hash_topic', 'local'] as const,
       'round_robin', 'How a message to a shared subscription group picks its member.'),
-    ignore_loop_deliver: bool(false, 'Do not deliver a v3 client its own publishes (like v5 No Local, for every subscription).'),
-    strict_mode: bool(false, 'Check topic names and UTF-8 strings strictly, as the spec allows but does not require.'),
+    ignore_loop_deliver: bool(false, 'Never deliver a client its own publishes (as if every subscription had v5 No Local).'),
     message_expiry_interval: duration(NO_LIMIT, 'Expiry of messages that carry none (queued and retained).', { infinity: true }),
     max_will_delay: duration(NO_LIMIT, 'Cap on a v5 Will Delay Interval.', { infinity: true }),
     response_information: str('', 'v5 Response Information returned when a client asks for it ("" = none).'),

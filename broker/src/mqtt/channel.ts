@@ -307,7 +307,9 @@ export class Channel implements Outlet, ClientChannel {
       this.fail('KEEP_ALIVE_TIMEOUT');
       return;
     }
-    const ar = this.session?.awaitingRel;
+    const s = this.session;
+    if (this.protocolVersion < 5 && this.cfg.retryIntervalMs > 0 && s !== null && s.inflight.size > 0) s.retry(now, this.cfg.retryIntervalMs);
+    const ar = s?.awaitingRel;
     if (ar !== undefined && ar.size > 0) {
       for (const [pid, t] of ar) {
         if (now - t > this.cfg.awaitRelTimeoutMs) {

@@ -166,7 +166,7 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
   }
   cancelWill(b, clientId);
   ch.session = session;
-  ch.will = c.will ? willFromConnect(c) : null;
+  ch.will = c.will ? willFromConnect(c, cfg.maxWillDelaySec) : null;
   ch.state = 'connected';
   ch.connectedAt = Date.now();
   b.channels.set(clientId, ch);
@@ -184,6 +184,8 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
     if (assigned) cp.assignedClientIdentifier = clientId;
     if (expiryCapped) cp.sessionExpiryInterval = expiry;
     if (cfg.serverKeepalive !== null) cp.serverKeepAlive = cfg.serverKeepalive;
+    // [MQTT-3.1.2-28] Response Information only when the client asked for it
+    if (props.requestResponseInformation === true && cfg.responseInformation !== '') cp.responseInformation = cfg.responseInformation;
     if (ch.authMethod !== null) { cp.authenticationMethod = ch.authMethod; if (authData) cp.authenticationData = authData; }
     ch.sendPacket({ cmd: 'connack', sessionPresent: present, reasonCode: 0, properties: cp } as Packet);
   } else {

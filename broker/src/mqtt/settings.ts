@@ -27,6 +27,12 @@ export interface ChannelSettings {
   sessionExpirySec: number;
   /** Hold PUBACK/PUBREC until the store has committed (durability.mode = sync). */
   durableAcks: boolean;
+  /** MQTT 3.x: resend unacknowledged messages after this long while connected (0 = only on reconnect). */
+  retryIntervalMs: number;
+  /** Cap on a v5 Will Delay Interval (seconds). */
+  maxWillDelaySec: number;
+  /** v5 Response Information for clients that request it ('' = none). */
+  responseInformation: string;
   /** Reject message expiry above this (ms) by capping it; Infinity = no cap. */
   messageExpiryMaxMs: number;
   /** Bytes buffered for a client above which QoS 0 deliveries are dropped. */
@@ -39,6 +45,6 @@ export function defaultChannelSettings(): ChannelSettings {
     maxTopicAlias: 65535, retainAvailable: true, wildcardSubscription: true, sharedSubscription: true,
     exclusiveSubscription: true, idleTimeoutMs: 15000, keepaliveMultiplier: 1.5, serverKeepalive: null,
     maxSubscriptions: Infinity, maxAwaitingRel: 100, awaitRelTimeoutMs: 300000, sessionExpirySec: 7200,
-    durableAcks: false, messageExpiryMaxMs: Infinity, highWaterMark: 4 * 1024 * 1024,
+    durableAcks: false, retryIntervalMs: 30000, maxWillDelaySec: 0xffffffff, responseInformation: '', messageExpiryMaxMs: Infinity, highWaterMark: 4 * 1024 * 1024,
   };
 }

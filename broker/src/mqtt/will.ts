@@ -24,14 +24,14 @@ export interface Will {
   delaySec: number;
 }
 
-export function willFromConnect(c: IConnectPacket): Will {
+export function willFromConnect(c: IConnectPacket, maxDelaySec: number): Will {
   const w = c.will!;
   const wp = (w.properties ?? {}) as Record<string, unknown>;
   const { willDelayInterval, ...rest } = wp;
   const props = Object.keys(rest).length > 0 ? rest as PublishProperties : null;
   return {
     clientId: c.clientId, topic: w.topic, payload: Buffer.from(w.payload ?? Buffer.alloc(0)), qos: (w.qos ?? 0) as QoS,
-    retain: !!w.retain, properties: props, delaySec: (willDelayInterval as number | undefined) ?? 0,
+    retain: !!w.retain, properties: props, delaySec: Math.min((willDelayInterval as number | undefined) ?? 0, maxDelaySec),
   };
 }
 

@@ -39,6 +39,8 @@ export interface Delivery {
   packetId: number;
   /** 0 = PUBLISH sent, awaiting PUBACK/PUBREC; 1 = PUBREL sent, awaiting PUBCOMP. */
   state: 0 | 1;
+  /** When the PUBLISH or PUBREL was last sent (ms), for retry_interval. */
+  sentAt: number;
 }
 
 export interface SessionLimits {
@@ -106,6 +108,7 @@ export class Session {
     this.window = Math.max(1, Math.min(receiveMaximum, this.limits.maxInflight));
     const now = Date.now();
     for (const [pid, d] of this.inflight) {
+      d.sentAt = now;
       if (d.state === 1) { outlet.sendPubrel(pid); continue; }
       if (d.msg.expiresAt !== 0 && d.msg.expiresAt <= now) { this.finish(pid, d, 'expired'); continue; }
       // [MQTT-4.4.0-1] resend unacknowledged PUBLISH packets with their original packet ids
@@ -172,6 +175,7 @@ export class Session {
     if (reasonCode >= 0x80) { this.finish(pid, d, null); this.drain(); return true; }
     if (d.state === 0) {
       d.state = 1;
+      d.sentAt = Date.now();
       if (d.seq !== 0) this.persist(d);
     }
     this.outlet?.sendPubrel(pid);
@@ -211,6 +215,24 @@ export class Session {
     if (this.qhead === this.queue.length) { this.queue = []; this.qhead = 0; }
   }
 
+  /**
+   * Resends (DUP) what has waited longer than `afterMs` for its acknowledgement, oldest first.
+   * Used for MQTT 3.x clients only: MQTT 5 forbids resending on a live connection [MQTT-4.4.0-1].
+   */
+  retry(now: number, afterMs: number): number {
+    const outlet = this.outlet;
+    if (outlet === null) return 0;
+    let n = 0;
+    for (const [pid, d] of this.inflight) {
+      if (now - d.sentAt < afterMs) continue;
+      d.sentAt = now;
+      if (d.state === 1) outlet.sendPubrel(pid);
+      else outlet.sendPublish(d.msg, d.qos, pid, true, d.retain, d.subIds);
+      n++;
+    }
+    return n;
+  }
+
   /** Removes and returns every delivery that came through a shared subscription (for re-dispatch). */
   takeShared(): Delivery[] {
     const out: Delivery[] = [];
@@ -242,7 +264,7 @@ export class Session {
   restore(records: Array<[number, DeliveryRecord]>): void {
     records.sort((a, b) => a[0] - b[0]);
     for (const [seq, r] of records) {
-      const d: Delivery = { msg: r.m, qos: r.q, retain: r.r, subIds: r.s, group: r.g, topicFilter: r.f, seq, packetId: r.p, state: r.st };
+      const d: Delivery = { msg: r.m, qos: r.q, retain: r.r, subIds: r.s, group: r.g, topicFilter: r.f, seq, packetId: r.p, state: r.st, sentAt: 0 };
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
       if (r.p !== 0 && !this.inflight.has(r.p)) this.inflight.set(r.p, d);
       else { d.packetId = 0; d.state = 0; this.queue.push(d); }
@@ -252,6 +274,7 @@ export class Session {
   private send(d: Delivery): void {
     const pid = this.allocPid();
     d.packetId = pid;
+    d.sentAt = Date.now();
     this.inflight.set(pid, d);
     if (d.seq !== 0) this.persist(d);
     if (this.outlet!.sendPublish(d.msg, d.qos, pid, false, d.retain, d.subIds)) this.events.delivered(this, d.msg);
@@ -281,5 +304,5 @@ export class Session {
 }
 
 function newDelivery(msg: Message, qos: QoS, retain: boolean, subIds: number[] | null, group: string | null, topicFilter: string | null): Delivery {
-  return { msg, qos, retain, subIds, group, topicFilter, seq: 0, packetId: 0, state: 0 };
+  return { msg, qos, retain, subIds, group, topicFilter, seq: 0, packetId: 0, state: 0, sentAt: 0 };
 }
