@@ -187,7 +187,7 @@ function packetIdOffset(encoded: Buffer): number {
 export function setPacketId(encodedPublish: Buffer, messageId: number): Buffer {
   const off = packetIdOffset(encodedPublish);
   const out = Buffer.allocUnsafe(encodedPublish.length);
-  encodedPublish.copy(out);
+  out.set(encodedPublish);
   out[off] = messageId >> 8;
   out[off + 1] = messageId & 0xff;
   return out;
@@ -197,7 +197,7 @@ export function setPacketId(encodedPublish: Buffer, messageId: number): Buffer {
 export function setDup(encodedPublish: Buffer, dup: boolean): Buffer {
   packetIdOffset(encodedPublish);
   const out = Buffer.allocUnsafe(encodedPublish.length);
-  encodedPublish.copy(out);
+  out.set(encodedPublish);
   out[0] = dup ? out[0]! | 0x08 : out[0]! & ~0x08;
   return out;
 }
