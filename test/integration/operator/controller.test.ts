@@ -83,8 +83,9 @@ test('a 3-region MqttCluster gets its StatefulSet, Deployments, Services, PDBs, 
   const cr = loadExample('three-regions.yaml');
   fake.put(cr);
   const uid = fleet().metadata.uid;
-  const sts = await waitFor(() => get('apps/v1', 'StatefulSet', 'fleet-core'), 'core StatefulSet');
-  await waitFor(() => get('apps/v1', 'Deployment', 'fleet-ap-southeast-1'), 'region Deployments');
+  // a status means the first reconcile applied everything
+  await waitFor(() => condition(fleet(), 'Ready'), 'the first reconcile to finish');
+  const sts = get('apps/v1', 'StatefulSet', 'fleet-core');
   assert.equal(sts.spec.replicas, 3);
   assert.equal(sts.spec.serviceName, 'fleet-core-headless');
   assert.deepEqual(sts.metadata.ownerReferences.map((r: any) => [r.kind, r.uid, r.controller]), [['MqttCluster', uid, true]]);
@@ -115,8 +116,7 @@ test('a 3-region MqttCluster gets its StatefulSet, Deployments, Services, PDBs, 
   const managers = sts.metadata.managedFields.filter((m: any) => !m.subresource).map((m: any) => `${m.manager}/${m.operation}`);
   assert.deepEqual(managers, ['petrel-operator/Apply']);
   // not ready yet: nothing is running
-  const st = await waitFor(() => condition(fleet(), 'Ready'), 'a Ready condition');
-  assert.equal(st.status, 'False');
+  assert.equal(condition(fleet(), 'Ready').status, 'False');
 });
 
 test('workloads ready + load balancers → DNSEndpoints and status Ready=True with observedGeneration', async () => {

@@ -264,6 +264,7 @@ export class FakeStore {
     }
     this.objects.set(k, next);
     this.emit(t, old ? 'MODIFIED' : 'ADDED', next, old);
+    if (!old && (meta.ownerReferences ?? []).length) this.collectIfOrphaned(t, k);
     if (t.kind === 'CustomResourceDefinition' && t.group === 'apiextensions.k8s.io') this.registry.registerCrd(next);
     return next;
   }
@@ -457,6 +458,22 @@ export class FakeStore {
           this.delete(dt, o.metadata.namespace ?? '', o.metadata.name, { manager: 'generic-garbage-collector' });
         } catch { /* already gone */ }
       }
+    });
+  }
+
+  /**
+   * Like the real garbage collector: an object created with owner references none of which exists
+   * (the owner was deleted meanwhile) is deleted in the background.
+   */
+  private collectIfOrphaned(t: ResourceType, k: string): void {
+    setImmediate(() => {
+      const o = this.objects.get(k);
+      if (!o) return;
+      const refs: any[] = o.metadata.ownerReferences ?? [];
+      if (!refs.length || refs.some((r) => this.ownerExists(r, o.metadata.namespace))) return;
+      try {
+        this.delete(t, o.metadata.namespace ?? '', o.metadata.name, { manager: 'generic-garbage-collector' });
+      } catch { /* already gone */ }
     });
   }
 
