@@ -35,5 +35,14 @@ bench: build
 	bash scripts/system-deps.sh bench
 	$(NODE) dist/bench/run.js $(ARGS)
 
+# Regenerate crds/ (and the chart's copy) from operator/src/api; `make crds CHECK=1` only compares.
+crds: build
+	$(NODE) dist/operator/src/api/gen-crd.js $(if $(CHECK),--check,)
+
+# No Docker engine runs on the development machines: this prints the commands to run where one does.
+image:
+	@echo "docker build -f broker/Dockerfile -t petrel/broker:0.1.0 ."
+	@echo "docker build -f operator/Dockerfile -t petrel/operator:0.1.0 ."
+
 clean:
 	rm -rf dist node_modules/.petrel-installed
