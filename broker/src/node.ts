@@ -66,6 +66,9 @@ export function channelSettings(cfg: Config): ChannelSettings {
 }
 
 export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
+  if (cfg.cluster.backend === 'etcd') {
+    log.warn({ endpoints: cfg.cluster.etcd.endpoints }, 'cluster.backend=etcd is not implemented in this version: this node runs standalone (local state only)');
+  }
   const dir = resolve(cfg.node.data_dir);
   const store = cfg.durability.mode === 'none' && dir === '' ? memoryStore()
     : await openStore({

@@ -153,7 +153,9 @@ export class ApiServer {
       return;
     }
     if (path === '/metrics' && req.method === 'GET') { res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.prometheus()); return; }
-    if (!this.authorized(req)) {
+    // The drain hook is called by the pod's own preStop (loopback) and needs no key.
+    const preStop = path === '/api/v5/node/drain' && isLoopback(req.socket.remoteAddress);
+    if (!preStop && !this.authorized(req)) {
       res.setHeader('www-authenticate', 'Basic realm="petrel"');
       return this.fail(res, 401, 'UNAUTHORIZED', this.keys.size === 0 ? 'no API keys configured: the API answers loopback clients only' : 'API key required (HTTP Basic)');
     }
@@ -175,10 +177,7 @@ export class ApiServer {
   }
 
   private authorized(req: IncomingMessage): boolean {
-    if (this.keys.size === 0) {
-      const a = req.socket.remoteAddress ?? '';
-      return a === '127.0.0.1' || a === '::1' || a === '::ffff:127.0.0.1' || a.startsWith('127.');
-    }
+    if (this.keys.size === 0) return isLoopback(req.socket.remoteAddress);
     const h = req.headers.authorization ?? '';
     if (!h.startsWith('Basic ')) return false;
     const [key, ...rest] = Buffer.from(h.slice(6), 'base64').toString('utf8').split(':');
@@ -234,6 +233,10 @@ export class ApiServer {
     if (res.headersSent) { res.end(); return; }
     this.json(res, status, { code, message });
   }
+}
+
+function isLoopback(a: string | undefined): boolean {
+  return a !== undefined && (a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.'));
 }
 
 function loadKeys(file: string): Map<string, string> {

@@ -114,6 +114,22 @@ export const schema = obj({
       client_disconnected: bool(true, 'Publish $SYS/brokers/{node}/clients/{id}/disconnected.'),
     }),
   }),
+  cluster: obj({
+    backend: oneOf(['local', 'etcd'] as const, 'local',
+      'local: a single node with its embedded store. etcd: the clustered mode the operator configures; not implemented in this version, so the node logs a warning and runs standalone.'),
+    etcd: obj({
+      endpoints: strList([], 'etcd client URLs, e.g. http://127.0.0.1:2379 (env: comma-separated).'),
+      prefix: str('/petrel', 'Key prefix of this cluster in etcd.'),
+      ssl_options: obj({
+        cacertfile: str('', 'CA for the etcd server certificate ("" = plain HTTP or system CAs).'),
+        certfile: str('', 'Client certificate for etcd.'),
+        keyfile: str('', 'Client key for etcd.'),
+      }, 'TLS towards etcd.'),
+    }),
+    link: obj({
+      bind: bind('0.0.0.0:5370', 'Address of the node-to-node message link.'),
+    }),
+  }),
   dashboard: obj({
     listeners: obj({
       http: obj({
