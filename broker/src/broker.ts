@@ -220,7 +220,9 @@ export class Broker {
     }
     if (r.maxPayloadSize > 0 && msg.payload.length > r.maxPayloadSize) return;
     if (r.maxRetained > 0 && this.retained.get(msg.topic) === undefined && this.retained.size >= r.maxRetained) return;
-    const stored = msg.expiresAt === 0 && r.msgExpiryMs > 0 ? { ...msg, expiresAt: msg.timestamp + r.msgExpiryMs } : msg;
+    // The payload may be a view into a large socket chunk: a retained copy must not pin it.
+    const payload = msg.payload.byteLength < msg.payload.buffer.byteLength ? Buffer.from(msg.payload) : msg.payload;
+    const stored = { ...msg, payload, expiresAt: msg.expiresAt === 0 && r.msgExpiryMs > 0 ? msg.timestamp + r.msgExpiryMs : msg.expiresAt };
     this.retained.set(stored);
     this.store.put('retained', msg.topic, stored);
     this.metrics.counters['messages.retained']++;

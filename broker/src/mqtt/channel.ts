@@ -99,8 +99,9 @@ export class Channel implements Outlet, ClientChannel {
     this.broker.metrics.counters['frame.error']++;
     const code: ErrorCode = e.reasonCode === 0x95 ? 'PACKET_TOO_LARGE' : e.reasonCode === 0x84 ? 'UNSUPPORTED_PROTOCOL_VERSION'
       : e.reasonCode === 0x82 ? 'PROTOCOL_ERROR' : 'MALFORMED_PACKET';
-    // [MQTT-3.1.2-2] unsupported version: v3-style CONNACK 0x01 for old clients, 0x84 for v5
-    if (this.state === 'new' && e.code === 'UNSUPPORTED_PROTOCOL_VERSION') this.protocolVersion = 4;
+    // The CONNACK (or DISCONNECT) speaks the version the parser learned from CONNECT; an
+    // unknown version or protocol name gets the v3 answer, CONNACK 0x01 [MQTT-3.1.2-2].
+    if (this.state === 'new') this.protocolVersion = this.parser.protocolVersion === 5 ? 5 : 4;
     this.fail(code, e.message);
   }
 
