@@ -33,7 +33,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --subscribers N       fan-out subscribers (default 100)
   --pairs N             QoS 1/2 pairs (default 20)
   --window N            in-flight window per QoS 1/2 publisher (default 10)
-  --inflight N          QoS 0 floods: most deliveries outstanding (default 20000; 0 = open loop)
+  --inflight N          QoS 0 floods: most deliveries outstanding (default 10000 fan-in,
+                        20000 fan-out; 0 = open loop)
   --rate N              latency scenario msg/s (default 5000)
   --connections N       idle connections (default 19000)
   --connect-concurrency N  CONNECTs in flight per worker (default 100)
@@ -59,7 +60,7 @@ interface Cli {
 function parseArgs(argv: string[]): Cli {
   const opts: RunOptions = {
     warmupMs: 1000, durationMs: 5000, payload: 64, workers: 2, fanInPublishers: 50, fanOutSubscribers: 100,
-    pairs: 20, window: 10, inflight: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
+    pairs: 20, window: 10, inflightFanIn: 10_000, inflightFanOut: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
     persistClients: 1000, persistBurst: 100,
   };
   const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], save: true, quick: false, petrelExtra: {}, opts };
@@ -94,7 +95,7 @@ function parseArgs(argv: string[]): Cli {
       case '--subscribers': opts.fanOutSubscribers = Math.round(num(v, a)); i++; break;
       case '--pairs': opts.pairs = Math.round(num(v, a)); i++; break;
       case '--window': opts.window = Math.round(num(v, a)); i++; break;
-      case '--inflight': opts.inflight = Math.max(0, Math.round(Number(v) || 0)); i++; break;
+      case '--inflight': opts.inflightFanIn = opts.inflightFanOut = Math.max(0, Math.round(Number(v) || 0)); i++; break;
       case '--connect-concurrency': opts.connectConcurrency = Math.round(num(v, a)); i++; break;
       case '--rate': opts.latencyRate = num(v, a); i++; break;
       case '--connections': opts.connections = Math.round(num(v, a)); i++; break;

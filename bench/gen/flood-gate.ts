@@ -6,8 +6,10 @@
  * The gate bounds the deliveries the broker owes: sent × fanout − received ≤ limit, counted over
  * all workers. Workers report their counters to the coordinator every few milliseconds and the
  * coordinator relays the totals (see Pool.relay). A broker that drops QoS 0 messages would keep
- * the gate shut forever, so when nothing arrives for `stallMs` while the gate is shut, the
- * outstanding count is written off (the loss is still counted at the end from sent vs received).
+ * the gate shut forever, so when nothing arrives for `stallMs` while the gate is shut AND the
+ * broker process is idle (it has nothing left to deliver: the rest was dropped), the outstanding
+ * count is written off; the loss is still counted at the end from sent vs received. A busy broker
+ * (backlog, garbage collection) is never written off, so it is not flooded into a death spiral.
  * limit = 0 disables the gate (open loop).
  */
 
@@ -27,6 +29,7 @@ export class FloodGate {
   delivered = 0;
   writtenOff = 0;
   stalls = 0;
+  brokerActive = true;
   private lastDelivered = 0;
   private lastProgress = 0;
   private waiting: Pausable[] = [];
@@ -41,6 +44,7 @@ export class FloodGate {
     this.stalls = 0;
     this.lastDelivered = 0;
     this.lastProgress = performance.now();
+    this.brokerActive = true;
     this.waiting = [];
   }
 
@@ -51,8 +55,9 @@ export class FloodGate {
   /** May a publisher send another batch? If not, it is resumed on the next update. */
   allow(p: Pausable): boolean {
     if (this.limit <= 0 || this.outstanding() < this.limit) return true;
-    if (performance.now() - this.lastProgress > this.stallMs) {
+    if (!this.brokerActive && performance.now() - this.lastProgress > this.stallMs) {
       this.stalls++;
+      if (process.env.BENCH_DEBUG) process.stderr.write(`gate write-off pid ${process.pid}: local ${this.localSent} other ${this.otherSent} delivered ${this.delivered} out ${this.outstanding()} sinceProgress ${(performance.now() - this.lastProgress).toFixed(0)} ms\n`);
       this.writtenOff += this.outstanding();
       this.lastProgress = performance.now();
       return true;
@@ -62,15 +67,16 @@ export class FloodGate {
   }
 
   /** Totals relayed by the coordinator. */
-  update(otherSent: number, delivered: number): void {
+  update(otherSent: number, delivered: number, brokerActive: boolean): void {
     this.otherSent = otherSent;
+    this.brokerActive = brokerActive;
     this.delivered = delivered;
     const now = performance.now();
     if (delivered !== this.lastDelivered) {
       this.lastDelivered = delivered;
       this.lastProgress = now;
     }
-    if (this.waiting.length > 0 && (this.outstanding() < this.limit || now - this.lastProgress > this.stallMs)) {
+    if (this.waiting.length > 0 && (this.outstanding() < this.limit || (!brokerActive && now - this.lastProgress > this.stallMs))) {
       const w = this.waiting;
       this.waiting = [];
       for (const p of w) p.resume();

@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cpuOfPids, processTree } from '../lib/proc-stat.js';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -94,6 +95,35 @@ export class Pool {
     for (const w of this.workers) w.onProgress = (i, s, r) => this.relay(i, s, r);
   }
 
+  private brokerTimer: NodeJS.Timeout | null = null;
+  private brokerCpu: { at: number; cpuUs: number }[] = [];
+  private brokerActive = true;
+
+  /**
+   * Watch the broker's CPU while a flood is gated: the gate only writes off outstanding
+   * deliveries when the broker is idle (it has nothing left to deliver, so it dropped them),
+   * never while it is busy working through a backlog or collecting garbage.
+   */
+  watchBroker(pid: number): void {
+    this.unwatchBroker();
+    this.brokerCpu = [];
+    this.brokerActive = true;
+    const pids = processTree(pid);
+    this.brokerTimer = setInterval(() => {
+      const s = { at: performance.now(), cpuUs: cpuOfPids(pids) };
+      this.brokerCpu.push({ at: s.at, cpuUs: s.cpuUs });
+      while (this.brokerCpu.length > 2 && s.at - this.brokerCpu[0].at > 300) this.brokerCpu.shift();
+      const first = this.brokerCpu[0];
+      // Active: at least 10 % of a core over the last ~300 ms (10 ms ticks: a few ticks).
+      this.brokerActive = this.brokerCpu.length < 2 || s.cpuUs - first.cpuUs >= 0.1 * (s.at - first.at) * 1000;
+    }, 50);
+  }
+
+  unwatchBroker(): void {
+    if (this.brokerTimer) clearInterval(this.brokerTimer);
+    this.brokerTimer = null;
+  }
+
   /** Flood-gate relay: every progress report is answered with the totals of all workers. */
   private relay(index: number, sent: number, received: number): void {
     this.sent[index] = sent;
@@ -104,7 +134,9 @@ export class Pool {
       totalSent += this.sent[i] ?? 0;
       totalReceived += this.received[i] ?? 0;
     }
-    for (const w of this.workers) w.post({ type: 'credit', otherSent: totalSent - (this.sent[w.index] ?? 0), delivered: totalReceived });
+    for (const w of this.workers) {
+      w.post({ type: 'credit', otherSent: totalSent - (this.sent[w.index] ?? 0), delivered: totalReceived, brokerActive: this.brokerActive });
+    }
   }
 
   /** Forget relayed counters (before a new gated run). */
@@ -118,11 +150,13 @@ export class Pool {
   }
 
   async reset(): Promise<void> {
+    this.unwatchBroker();
     this.heal();
     await this.all('reset', () => ({}), 10_000);
   }
 
   async close(): Promise<void> {
+    this.unwatchBroker();
     await Promise.allSettled(this.workers.map((w) => w.call('exit', {}, 2000)));
     for (const w of this.workers) w.kill();
   }

@@ -303,8 +303,8 @@ async function handle(req: Request): Promise<unknown> {
   }
 }
 
-process.on('message', (msg: Request | { type: 'credit'; otherSent: number; delivered: number }) => {
-  if ('type' in msg) { floodGate.update(msg.otherSent, msg.delivered); return; }
+process.on('message', (msg: Request | { type: 'credit'; otherSent: number; delivered: number; brokerActive: boolean }) => {
+  if ('type' in msg) { floodGate.update(msg.otherSent, msg.delivered, msg.brokerActive); return; }
   handle(msg).then(
     (result) => process.send?.({ id: msg.id, ok: true, result }),
     (e: Error) => process.send?.({ id: msg.id, ok: false, error: e.message }),

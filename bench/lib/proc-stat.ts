@@ -99,3 +99,13 @@ export function sampleProcess(root: number): ProcSample {
   }
   return { cpuUs: (ticks * 1e6) / tck, rssKiB: rss, at: performance.now() };
 }
+
+/** CPU microseconds of the given processes only (no /proc scan): for frequent sampling. */
+export function cpuOfPids(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const st = readStat(pid);
+    if (st !== null) ticks += st.ticks;
+  }
+  return (ticks * 1e6) / clockTicks();
+}

@@ -16,8 +16,9 @@ export interface RunOptions {
   fanOutSubscribers: number;
   pairs: number;
   window: number;
-  /** QoS 0 flood: most deliveries the broker may owe (sent × fanout − received); 0 = open loop. */
-  inflight: number;
+  /** QoS 0 floods: most deliveries the broker may owe (sent × fanout − received); 0 = open loop. */
+  inflightFanIn: number;
+  inflightFanOut: number;
   latencyRate: number;
   connections: number;
   connectConcurrency: number;
