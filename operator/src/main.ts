@@ -18,7 +18,9 @@
  *   --log-format FMT       LOG_FORMAT           json | pretty | auto               [auto]
  * The API server comes from KUBECONFIG / ~/.kube/config, or the in-cluster service account.
  */
+import { realpathSync } from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Controller, parseWatchNamespace } from './controller/controller.js';
 import { startHttpServer } from './controller/http-server.js';
@@ -160,8 +162,17 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /(^|[\\/])main\.(js|ts)$/.test(process.argv[1]) && process.argv[1].includes('operator');
-if (invokedDirectly) {
+/** True when this file is the program (node dist/operator/src/main.js, or the npm bin symlink). */
+function invokedDirectly(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
     process.stderr.write(`petrel-operator: ${(e as Error)?.stack ?? e}\n`);
     process.exitCode = 1;
