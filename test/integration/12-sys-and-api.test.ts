@@ -1,0 +1,180 @@
+/**
+ * 12 — $SYS topics and the REST API: $SYS/brokers/{node}/version (retained), client
+ * connected/disconnected events, periodic uptime/stats/metrics; /status and
+ * /api/v5/status for probes, /api/v5/clients (list, get, kick with DELETE), /api/v5/publish,
+ * subscriptions, retained messages, metrics, Prometheus text, API keys.
+ *
+ * v3 vs v5: a kicked v5 client gets DISCONNECT 0x98 (administrative action) before the
+ * connection closes; a v3 client is just disconnected. $SYS works the same for both.
+ */
+import { describe, it, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
+import { rawClient } from '../support/raw-client.js';
+import { VERSION } from '../../broker/src/version.js';
+
+const NODE = 'petrel-test@127.0.0.1';
+let b: TestBroker;
+let keyed: TestBroker;
+let keyDir: string;
+before(async () => {
+  keyDir = mkdtempSync(join(tmpdir(), 'petrel-keys-'));
+  writeFileSync(join(keyDir, 'keys'), '# test keys\nops:s3cret\n');
+  [b, keyed] = await Promise.all([
+    startBroker({ node: { name: NODE }, sys_topics: { sys_msg_interval: '300ms', sys_heartbeat_interval: '300ms' } }),
+    startBroker({ api_key: { bootstrap_file: join(keyDir, 'keys') } }),
+  ]);
+});
+after(async () => { await Promise.all([b.stop(), keyed.stop()]); rmSync(keyDir, { recursive: true, force: true }); });
+
+const api = (path: string, init: RequestInit = {}, tb: TestBroker = b) => fetch(`http://127.0.0.1:${tb.apiPort}${path}`, init);
+const post = (path: string, body: unknown) => api(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+const cases: Array<[string, () => Promise<void>]> = [];
+const test = (name: string, fn: () => Promise<void>): void => { cases.push([name, fn]); };
+
+test('$SYS/brokers/{node}/version is retained with the broker version', async () => {
+  const c = await client(b, { protocolVersion: 5 });
+  const got = collect(c);
+  await c.subscribeAsync(`$SYS/brokers/${NODE}/version`, { qos: 0 });
+  await until(() => got.length === 1);
+  assert.equal(got[0].payload, VERSION);
+  assert.equal(got[0].packet.retain, true);
+  await end(c);
+});
+
+for (const protocolVersion of [4, 5] as const) {
+  test(`v${protocolVersion}: $SYS client connected / disconnected events`, async () => {
+    const w = await client(b, { protocolVersion });
+    const got = collect(w);
+    const id = `sys-ev-${protocolVersion}`;
+    await w.subscribeAsync(`$SYS/brokers/${NODE}/clients/${id}/+`, { qos: 0 });
+    const c = await client(b, { protocolVersion, clientId: id, username: 'u1' });
+    await until(() => got.length === 1);
+    assert.equal(got[0].topic, `$SYS/brokers/${NODE}/clients/${id}/connected`);
+    const conn = JSON.parse(got[0].payload);
+    assert.equal(conn.clientid, id);
+    assert.equal(conn.username, 'u1');
+    assert.equal(conn.proto_ver, protocolVersion);
+    await new Promise<void>((r) => c.end(false, {}, () => r())); // with DISCONNECT
+    await until(() => got.length === 2);
+    assert.equal(got[1].topic, `$SYS/brokers/${NODE}/clients/${id}/disconnected`);
+    assert.equal(JSON.parse(got[1].payload).reason, 'normal');
+    await end(w);
+  });
+}
+
+test('$SYS uptime, stats and metrics are published periodically', async () => {
+  const c = await client(b, { protocolVersion: 4 });
+  const got = collect(c);
+  await c.subscribeAsync([`$SYS/brokers/${NODE}/uptime`, `$SYS/brokers/${NODE}/stats/connections/count`, `$SYS/brokers/${NODE}/metrics/messages/received`], { qos: 0 });
+  await until(() => new Set(got.map((m) => m.topic)).size === 3, 2000, 'three $SYS topics');
+  const conns = got.find((m) => m.topic.endsWith('/stats/connections/count'))!;
+  assert.ok(Number(conns.payload) >= 1);
+  assert.ok(Number.isInteger(Number(got.find((m) => m.topic.endsWith('/uptime'))!.payload)));
+  await end(c);
+});
+
+test('GET /status and /api/v5/status answer for probes', async () => {
+  const r = await api('/status');
+  assert.equal(r.status, 200);
+  assert.match(await r.text(), /is running/);
+  const j = await (await api('/api/v5/status')).json() as Record<string, unknown>;
+  assert.equal(j.status, 'running');
+  assert.equal(j.node, NODE);
+  assert.equal(j.version, VERSION);
+});
+
+test('GET /api/v5/clients lists connected clients; /api/v5/clients/:id shows one; unknown → 404', async () => {
+  const c = await client(b, { protocolVersion: 5, clientId: 'api-list', properties: { sessionExpiryInterval: 30 } });
+  await c.subscribeAsync(['api/x', 'api/y'], { qos: 1 });
+  const list = await (await api('/api/v5/clients?limit=10000')).json() as { data: Array<Record<string, unknown>>; meta: { count: number } };
+  const row = list.data.find((r) => r.clientid === 'api-list');
+  assert.ok(row, 'client listed');
+  assert.equal(row.proto_ver, 5);
+  assert.equal(row.subscriptions_cnt, 2);
+  assert.equal(row.expiry_interval, 30);
+  const one = await api('/api/v5/clients/api-list');
+  assert.equal(one.status, 200);
+  assert.equal(((await one.json()) as Record<string, unknown>).connected, true);
+  const subs = await (await api('/api/v5/clients/api-list/subscriptions')).json() as Array<Record<string, unknown>>;
+  assert.deepEqual(subs.map((s) => s.topic).sort(), ['api/x', 'api/y']);
+  assert.equal((await api('/api/v5/clients/nobody-here')).status, 404);
+  await new Promise<void>((r) => c.end(false, { properties: { sessionExpiryInterval: 0 } }, () => r()));
+});
+
+for (const protocolVersion of [4, 5] as const) {
+  test(`v${protocolVersion}: DELETE /api/v5/clients/:id kicks the client${protocolVersion === 5 ? ' (DISCONNECT 0x98)' : ''} and ends its session`, async () => {
+    const id = `kick-${protocolVersion}`;
+    const r = await rawClient(b.port, protocolVersion);
+    await r.connect({ clientId: id, clean: false, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 60 } } : {}) });
+    const res = await api(`/api/v5/clients/${id}`, { method: 'DELETE' });
+    assert.equal(res.status, 204);
+    await r.waitClosed(2000);
+    if (protocolVersion === 5) assert.equal(r.packets.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x98);
+    assert.equal(b.node.broker.sessions.get(id), undefined, 'session survived the kick');
+    assert.equal((await api(`/api/v5/clients/${id}`)).status, 404);
+    assert.equal((await api(`/api/v5/clients/${id}`, { method: 'DELETE' })).status, 404);
+  });
+}
+
+test('POST /api/v5/publish delivers to subscribers (QoS, retain, base64); 202 without subscribers; 400 for bad input', async () => {
+  const c = await client(b, { protocolVersion: 5 });
+  const got = collect(c);
+  await c.subscribeAsync('api/pub/#', { qos: 2 });
+  const r1 = await post('/api/v5/publish', { topic: 'api/pub/a', payload: 'hello', qos: 1 });
+  assert.equal(r1.status, 200);
+  assert.ok(((await r1.json()) as { id: string }).id);
+  const r2 = await post('/api/v5/publish', { topic: 'api/pub/b', payload: Buffer.from([0, 1, 2]).toString('base64'), payload_encoding: 'base64', qos: 2, retain: true });
+  assert.equal(r2.status, 200);
+  await until(() => got.length === 2);
+  assert.deepEqual(got.map((m) => [m.topic, m.packet.qos]), [['api/pub/a', 1], ['api/pub/b', 2]]);
+  assert.deepEqual([...got[1].packet.payload as Buffer], [0, 1, 2]);
+  assert.ok(b.node.broker.retained.get('api/pub/b'), 'retain:true stored');
+  const ret = await (await api('/api/v5/retainer/messages')).json() as { data: Array<{ topic: string }> };
+  assert.ok(ret.data.some((m) => m.topic === 'api/pub/b'));
+  assert.equal((await api(`/api/v5/retainer/message/${encodeURIComponent('api/pub/b')}`, { method: 'DELETE' })).status, 204);
+  assert.equal(b.node.broker.retained.get('api/pub/b'), undefined);
+  const r3 = await post('/api/v5/publish', { topic: 'api/nobody', payload: 'x' });
+  assert.equal(r3.status, 202);
+  assert.equal(((await r3.json()) as { reason_code: number }).reason_code, 0x10);
+  assert.equal((await post('/api/v5/publish', { topic: 'api/+/bad', payload: 'x' })).status, 400);
+  assert.equal((await post('/api/v5/publish', { topic: 'api/ok', qos: 3 })).status, 400);
+  assert.equal((await api('/api/v5/publish', { method: 'POST', body: '{not json' })).status, 400);
+  await end(c);
+});
+
+test('GET /api/v5/metrics, /api/v5/stats and Prometheus /metrics', async () => {
+  const m = await (await api('/api/v5/metrics')).json() as Record<string, number>;
+  assert.equal(typeof m['messages.received'], 'number');
+  assert.equal(typeof m['delivery.dropped.too_large'], 'number');
+  const s = await (await api('/api/v5/stats')).json() as Record<string, number>;
+  assert.equal(typeof s['connections.count'], 'number');
+  const p = await (await api('/metrics')).text();
+  assert.match(p, /^petrel_messages_received\{node="[^"]+"\} \d+$/m);
+  assert.equal((await api('/api/v5/nope')).status, 404);
+});
+
+test('API keys: with keys configured, /api/v5 needs HTTP Basic; /status stays open', async () => {
+  assert.equal((await api('/api/v5/clients', {}, keyed)).status, 401);
+  const bad = 'Basic ' + Buffer.from('ops:wrong').toString('base64');
+  assert.equal((await api('/api/v5/clients', { headers: { authorization: bad } }, keyed)).status, 401);
+  const good = 'Basic ' + Buffer.from('ops:s3cret').toString('base64');
+  assert.equal((await api('/api/v5/clients', { headers: { authorization: good } }, keyed)).status, 200);
+  assert.equal((await api('/status', {}, keyed)).status, 200);
+});
+
+test('SIGTERM-style stop: v5 clients get DISCONNECT 0x8B', async () => {
+  const tb = await startBroker();
+  const r = await rawClient(tb.port, 5);
+  await r.connect();
+  await tb.stop();
+  await r.waitClosed(2000);
+  assert.equal(r.packets.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x8b);
+  await sleep(10);
+});
+
+describe('12 $SYS and REST API', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
