@@ -190,7 +190,14 @@ export class Broker {
     const exclude = new Set([leaving]);
     for (const d of deliveries) {
       const sub = this.router.pickShared(d.group!, d.topicFilter!, d.msg.topic, d.msg.from, exclude, this.online);
-      if (sub === null) { this.metrics.droppedDelivery('no_subscribers'); continue; }
+      if (sub === null) {
+        // No other member online: a persistent leaving session keeps the message for its next
+        // connection instead of losing it ([MQTT-4.8.2], a QoS 1/2 message is not dropped).
+        const own = this.sessions.get(leaving);
+        if (own !== undefined && own.persistent) own.enqueue(d);
+        else this.metrics.droppedDelivery('no_subscribers');
+        continue;
+      }
       this.deliverTo(sub.clientId, d.msg, sub.options.qos, sub.options.retainAsPublished, d.subIds, d.group, d.topicFilter);
     }
   }
