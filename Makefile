@@ -25,11 +25,12 @@ run: build
 system-deps:
 	bash scripts/system-deps.sh
 
+# Only *.test.js files are tests (node 20 would otherwise run every file under a test/ folder).
 test: build system-deps
-	$(NODE) --test --test-timeout=180000 dist/test/
+	$(NODE) --test --test-timeout=180000 $$(find dist/test -name '*.test.js' | sort)
 
 test-unit: build
-	$(NODE) --test dist/test/unit/
+	$(NODE) --test $$(find dist/test/unit -name '*.test.js' | sort)
 
 bench: build
 	bash scripts/system-deps.sh bench
