@@ -136,6 +136,23 @@ export class ApiServer {
       const n = await this.node.drain(ref);
       this.json(res, 200, { drained: n });
     });
+    r('GET', '/api/v5/listeners', (_q, res) => {
+      this.json(res, 200, this.node.listeners.list().map((l) => ({ ...l, maxConnections: l.maxConnections === Infinity ? 'infinity' : l.maxConnections })));
+    });
+    // EMQX: PUT /api/v5/listeners/{id}/{start|stop|restart}
+    r('PUT', '/api/v5/listeners/:id/:action', async (_q, res, [id, action]) => {
+      const lid = decodeURIComponent(id);
+      if (!this.node.listeners.list().some((l) => l.id === lid)) return this.fail(res, 404, 'NOT_FOUND', `no listener ${lid}`);
+      try {
+        if (action === 'start') await this.node.listeners.startOne(lid);
+        else if (action === 'stop') await this.node.listeners.stopOne(lid);
+        else if (action === 'restart') await this.node.listeners.restartOne(lid);
+        else return this.fail(res, 400, 'BAD_REQUEST', 'action must be start, stop or restart');
+      } catch (err) {
+        return this.fail(res, 409, 'LISTENER_ERROR', (err as Error).message);
+      }
+      res.writeHead(204).end();
+    });
     r('GET', '/api/v5/prometheus/stats', (_q, res) => {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.prometheus());
     });
