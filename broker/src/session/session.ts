@@ -85,6 +85,8 @@ export class Session {
   private window: number;
   private nextPid = 1;
   private nextSeq = 1;
+  /** Inflight packet ids not yet resent after a reconnect because the client's Receive Maximum was reached. */
+  private deferred: number[] = [];
   private readonly limits: SessionLimits;
   private readonly store: Store;
   private readonly events: SessionEvents;
@@ -107,12 +109,18 @@ export class Session {
     this.disconnectedAt = 0;
     this.window = Math.max(1, Math.min(receiveMaximum, this.limits.maxInflight));
     const now = Date.now();
+    this.deferred = [];
+    let resent = 0;
     for (const [pid, d] of this.inflight) {
+      if (d.state === 0 && d.msg.expiresAt !== 0 && d.msg.expiresAt <= now) { this.finish(pid, d, 'expired'); continue; }
+      // [MQTT-3.3.4-9] never more unacknowledged QoS 1/2 than the client's Receive Maximum: the rest
+      // keep their packet ids and are resent as acknowledgements free the window (drain()).
+      if (resent >= this.window) { this.deferred.push(pid); continue; }
+      resent++;
       d.sentAt = now;
       if (d.state === 1) { outlet.sendPubrel(pid); continue; }
-      if (d.msg.expiresAt !== 0 && d.msg.expiresAt <= now) { this.finish(pid, d, 'expired'); continue; }
       // [MQTT-4.4.0-1] resend unacknowledged PUBLISH packets with their original packet ids
-      if (!outlet.sendPublish(d.msg, d.qos, pid, true, d.retain, d.subIds)) this.finish(pid, d, 'too_large');
+      if (!outlet.sendPublish(d.msg, d.qos, pid, true, d.retain, d.subIds)) { resent--; this.finish(pid, d, 'too_large'); }
     }
     this.drain();
   }
@@ -195,6 +203,15 @@ export class Session {
   drain(): void {
     const outlet = this.outlet;
     if (outlet === null) return;
+    // Resends held back at attach() go first, as the window allows (they count in inflight.size).
+    while (this.deferred.length > 0 && this.inflight.size - this.deferred.length < this.window) {
+      const pid = this.deferred.shift()!;
+      const d = this.inflight.get(pid);
+      if (d === undefined) continue;
+      d.sentAt = Date.now();
+      if (d.state === 1) outlet.sendPubrel(pid);
+      else if (!outlet.sendPublish(d.msg, d.qos, pid, true, d.retain, d.subIds)) this.finish(pid, d, 'too_large');
+    }
     const now = Date.now();
     while (this.qhead < this.queue.length && this.inflight.size < this.window) {
       const d = this.queue[this.qhead];
@@ -224,7 +241,7 @@ export class Session {
     if (outlet === null) return 0;
     let n = 0;
     for (const [pid, d] of this.inflight) {
-      if (now - d.sentAt < afterMs) continue;
+      if (now - d.sentAt < afterMs || (this.deferred.length > 0 && this.deferred.includes(pid))) continue;
       d.sentAt = now;
       if (d.state === 1) outlet.sendPubrel(pid);
       else outlet.sendPublish(d.msg, d.qos, pid, true, d.retain, d.subIds);
