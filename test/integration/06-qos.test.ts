@@ -184,4 +184,31 @@ test('v5: Receive Maximum counts QoS 2 until PUBCOMP (PUBREC alone does not open
   await end(pub);
 });
 
+test('v5: resuming with a smaller Receive Maximum: at most that many unacked resends, the rest follow acks in order with their ids', async () => {
+  const id = 'rm-resume';
+  const r = await rawClient(b.port, 5);
+  await r.connect({ clientId: id, clean: false, properties: { sessionExpiryInterval: 60, receiveMaximum: 10 } });
+  r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'v5/rmres', qos: 1 }] });
+  await r.next('suback');
+  const pub = await client(b, { protocolVersion: 5 });
+  for (let i = 0; i < 5; i++) await pub.publishAsync('v5/rmres', String(i), { qos: 1 });
+  const first = await publishes(r, 5); // max_inflight is 5 on this broker
+  r.destroy();
+  await r.waitClosed();
+  await sleep(50);
+  const r2 = await rawClient(b.port, 5);
+  await r2.connect({ clientId: id, clean: false, properties: { sessionExpiryInterval: 60, receiveMaximum: 2 } });
+  const seen = [];
+  for (let i = 0; i < 5; i++) {
+    const p = await r2.next('publish');
+    await sleep(30);
+    assert.ok(r2.packets.filter((x) => x.cmd === 'publish').length + 1 <= 2, 'more than Receive Maximum unacked after resume');
+    seen.push([p.payload.toString(), p.messageId, p.dup]);
+    r2.send({ cmd: 'puback', messageId: p.messageId });
+  }
+  assert.deepEqual(seen, first.map((p) => [p.payload.toString(), p.messageId, true]));
+  r2.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
+  await end(pub);
+});
+
 describe('06 QoS flows', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
