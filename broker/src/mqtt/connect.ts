@@ -147,6 +147,12 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
     old.kick('SESSION_TAKEN_OVER');
   }
   let session = b.sessions.get(clientId);
+  // [MQTT-3.1.2-23] a session whose expiry interval has passed is gone, even if the once-a-second sweep has not run yet
+  if (session !== undefined && session.outlet === null && session.disconnectedAt !== 0 && session.expiryInterval !== NEVER_EXPIRE
+    && Date.now() - session.disconnectedAt >= session.expiryInterval * 1000) {
+    b.sessions.terminate(session, 'expired');
+    session = undefined;
+  }
   let present = false;
   if (session !== undefined && c.clean !== false) {
     // [MQTT-3.1.2-4] clean start discards the existing session
