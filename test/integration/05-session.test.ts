@@ -120,6 +120,22 @@ test('v5: session expiry 1 s → session and its subscriptions are gone after it
   r.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
 });
 
+test('v5: reconnecting just after the session expiry interval finds no session (whatever the expiry sweep timing)', async () => {
+  for (const id of ['exp-edge-1', 'exp-edge-2']) {
+    const r = await rawClient(b.port, 5);
+    await r.connect({ clientId: id, clean: true, properties: { sessionExpiryInterval: 1 } });
+    r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'v5/exp-edge', qos: 1 }] });
+    await r.next('suback');
+    r.send({ cmd: 'disconnect', reasonCode: 0 });
+    await r.waitClosed();
+    await sleep(1030);
+    const r2 = await rawClient(b.port, 5);
+    const ack = await r2.connect({ clientId: id, clean: false, properties: { sessionExpiryInterval: 0 } });
+    assert.equal(ack.sessionPresent, false, 'expired session resumed');
+    r2.destroy();
+  }
+});
+
 test('v5: session expiry set to 0 at DISCONNECT ends the session at once', async () => {
   const id = 'exp-disc0';
   const r = await rawClient(b.port, 5);
