@@ -138,7 +138,8 @@ test('workloads ready + load balancers → DNSEndpoints and status Ready=True wi
   assert.deepEqual(cr.status.regions.find((r: any) => r.name === 'eu-west-1').endpoints.length, 1);
   const events = fake.listKind('v1', 'Event', NS).filter((e) => e.involvedObject.name === 'fleet');
   assert.ok(events.some((e) => e.reason === 'Created' && /StatefulSet fleet-core/.test(e.message)), 'Created event');
-  assert.ok(events.some((e) => e.reason === 'Ready'), 'Ready event');
+  // the Ready Event is recorded right after the status write
+  await waitFor(() => fake.listKind('v1', 'Event', NS).some((e) => e.involvedObject.name === 'fleet' && e.reason === 'Ready'), 'Ready event');
 });
 
 test('a config change rolls the pods: the pod-template config hash changes', async () => {

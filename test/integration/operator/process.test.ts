@@ -26,8 +26,9 @@ function elector(identity: string, events: string[], durationMs = 600): LeaderEl
 
 test('leader election: one of two candidates leads; the other takes over after release', async () => {
   const events: string[] = [];
-  const a = elector('a', events);
-  const b = elector('b', events);
+  // a long lease so that a loaded machine delaying a's renewals cannot hand b the lease early
+  const a = elector('a', events, 3000);
+  const b = elector('b', events, 3000);
   a.start();
   await waitFor(() => a.isLeader, 'a leads');
   b.start();
