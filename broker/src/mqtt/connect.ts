@@ -54,10 +54,6 @@ export function handleConnect(ch: Channel, p: Packet): void {
   }
   ch.keepalive = cfg.serverKeepalive ?? c.keepalive ?? 0;
 
-  const req: AuthRequest = {
-    client: ch.info(), password: c.password !== undefined ? Buffer.from(c.password) : null,
-    method: ch.authMethod, data: (props.authenticationData as Buffer | undefined) ?? null, phase: 'connect', state: ch.authState,
-  };
   const b = ch.broker;
   if (!b.hooks.active('client.authenticate')) {
     if (ch.authMethod !== null) throw new MqttError('BAD_AUTHENTICATION_METHOD', ch.authMethod);
@@ -65,6 +61,10 @@ export function handleConnect(ch: Channel, p: Packet): void {
     connected(ch, c, assigned, null);
     return;
   }
+  const req: AuthRequest = {
+    client: ch.info(), password: c.password !== undefined ? Buffer.from(c.password) : null,
+    method: ch.authMethod, data: (props.authenticationData as Buffer | undefined) ?? null, phase: 'connect', state: ch.authState,
+  };
   ch.state = 'auth';
   b.metrics.counters['client.authenticate']++;
   ch.pendingConnect = (data) => connected(ch, c, assigned, data);
@@ -106,10 +106,12 @@ export function handleAuth(ch: Channel, p: Packet): void {
   // [MQTT-4.12.0-?] AUTH is only valid with the method chosen in CONNECT
   if (ch.protocolVersion !== 5 || ch.authMethod === null || method !== ch.authMethod) throw new MqttError('PROTOCOL_ERROR', 'AUTH without matching authentication method');
   const rc = a.reasonCode ?? 0;
-  const phase = ch.state === 'auth' ? 'continue' : 'reauth';
-  if ((phase === 'continue' && rc !== RC.CONTINUE_AUTHENTICATION) || (phase === 'reauth' && rc !== RC.REAUTHENTICATE && rc !== RC.CONTINUE_AUTHENTICATION)) {
+  // During CONNECT only 0x18 (continue) is valid; once connected 0x19 starts a re-authentication
+  // and 0x18 continues it [MQTT-4.12.1-1].
+  if (rc !== RC.CONTINUE_AUTHENTICATION && !(rc === RC.REAUTHENTICATE && ch.state === 'connected')) {
     throw new MqttError('PROTOCOL_ERROR', `AUTH reason code 0x${rc.toString(16)} not valid here`);
   }
+  const phase = rc === RC.REAUTHENTICATE ? 'reauth' : 'continue';
   const req: AuthRequest = {
     client: ch.info(), password: null, method, data: (a.properties?.authenticationData as Buffer | undefined) ?? null, phase, state: ch.authState,
   };
