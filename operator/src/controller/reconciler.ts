@@ -46,6 +46,7 @@ export interface ReconcilerOptions {
 export interface ReconcileResult { requeueAfterMs?: number }
 
 const ETCD_NOT_READY = /unhealthy cluster|not enough started members|re-configuration failed due to not enough started members/i;
+const PENDING_TTL_MS = 10_000;
 const DNS_API_VERSION = 'externaldns.k8s.io/v1alpha1';
 const DNS_KIND = 'DNSEndpoint';
 
@@ -58,8 +59,11 @@ function ts(): string {
 }
 
 export class Reconciler {
-  /** Objects we applied whose watch event has not reached the cache yet: key → returned object. */
-  private readonly pending = new Map<string, KubeObject>();
+  /**
+   * Objects we applied whose watch event has not reached the cache yet: key → returned object.
+   * Bounded in time: a watch that relisted may never show that exact resourceVersion.
+   */
+  private readonly pending = new Map<string, { obj: KubeObject; at: number }>();
   private readonly etcd = new Map<string, { endpoints: string; membership: EtcdMembership }>();
   private readonly progressMs: number;
   private readonly resyncMs: number;
@@ -73,14 +77,14 @@ export class Reconciler {
   observed(obj: KubeObject): void {
     const k = objKey(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
     const p = this.pending.get(k);
-    if (p && p.metadata.resourceVersion === obj.metadata.resourceVersion) this.pending.delete(k);
+    if (p && p.obj.metadata.resourceVersion === obj.metadata.resourceVersion) this.pending.delete(k);
   }
 
   private live(apiVersion: string, kind: string, ns: string, name: string): KubeObject | undefined {
     const k = objKey(apiVersion, kind, ns, name);
     const cached = this.o.cache.get(apiVersion, kind, ns, name);
     const p = this.pending.get(k);
-    if (p && (!cached || cached.metadata.resourceVersion !== p.metadata.resourceVersion)) return p;
+    if (p && Date.now() - p.at < PENDING_TTL_MS && (!cached || cached.metadata.resourceVersion !== p.obj.metadata.resourceVersion)) return p.obj;
     if (p) this.pending.delete(k);
     return cached;
   }
@@ -218,7 +222,7 @@ export class Reconciler {
     if (!why) return;
     try {
       const res = await this.o.client.apply(want, { force: true });
-      this.pending.set(objKey(obj.apiVersion, obj.kind, ns, obj.metadata.name), { ...res, apiVersion: obj.apiVersion, kind: obj.kind });
+      this.pending.set(objKey(obj.apiVersion, obj.kind, ns, obj.metadata.name), { obj: { ...res, apiVersion: obj.apiVersion, kind: obj.kind }, at: Date.now() });
       const created = live === undefined;
       this.o.metrics.applies.inc({ kind: obj.kind, reason: created ? 'created' : 'changed' });
       await this.o.events.record(cr, 'Normal', created ? 'Created' : 'Updated',
@@ -240,7 +244,10 @@ export class Reconciler {
     const managed = !rcr.spec.etcd.external;
     let step: CoreScaleStep;
     try {
-      const members = managed && needsMembers(want, current) ? await this.membership(rcr).list() : undefined;
+      const scaling = managed && needsMembers(want, current);
+      // the etcd connection is only held while the core is being scaled
+      if (!scaling) await this.forget(`${rcr.metadata.namespace}/${rcr.metadata.name}`);
+      const members = scaling ? await this.membership(rcr).list() : undefined;
       step = planCoreScale({
         desired: want, current, ready: live?.status?.readyReplicas ?? 0, members,
         podPrefix: names.core(rcr),

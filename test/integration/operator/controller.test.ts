@@ -228,6 +228,16 @@ test('removing a region deletes its Deployment, Service, PDB and DNSEndpoint', a
   await waitFor(() => fleet().status.summary.regions === '2/2', 'status counts two regions');
 });
 
+test('drift: another manager changing an owned field is put back, with the field in the Event', async () => {
+  const t = fake.store.registry.byKind('apps', 'v1', 'Deployment')!;
+  fake.store.patch(t, NS, 'fleet-eu-west-1', 'application/merge-patch+json', { spec: { replicas: 9 }, metadata: { labels: { 'app.kubernetes.io/instance': 'hijacked' } } }, { manager: 'kubectl-edit' });
+  await waitFor(() => get('apps/v1', 'Deployment', 'fleet-eu-west-1').spec.replicas === 4, 'replicas restored');
+  const d = get('apps/v1', 'Deployment', 'fleet-eu-west-1');
+  assert.equal(d.metadata.labels['app.kubernetes.io/instance'], 'fleet');
+  const ev = await waitFor(() => fake.listKind('v1', 'Event', NS).find((e) => e.reason === 'Updated' && /fleet-eu-west-1: /.test(e.message) && /hijacked|9/.test(e.message)), 'Updated event');
+  assert.match(ev.message, /updated Deployment fleet-eu-west-1: (metadata\.labels\.app\.kubernetes\.io\/instance: "hijacked" → "fleet"|spec\.replicas: 9 → 4)/);
+});
+
 test('an invalid spec (the fake runs no CEL) → Degraded with a clear message and a Warning Event', async () => {
   const bad = loadExample('single-region.yaml');
   bad.metadata = { name: 'broken', namespace: NS };
