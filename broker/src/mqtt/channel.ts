@@ -11,12 +11,12 @@
  * encodes (topic alias, subscription ids, remaining expiry, client's Maximum Packet Size)
  * and writes. Writes in one event-loop turn are corked and flushed together.
  */
-import type { Connection } from '../transport/index.js';
+import type { Connection, ConnectionHandler } from '../transport/index.js';
 import type { Message, QoS } from '../types.js';
 import type { Outlet, Session } from '../session/session.js';
 import type { Broker, ClientChannel } from '../broker.js';
 import type { ClientInfo } from '../hooks.js';
-import { MqttParser, CodecError, encode, encodePublish, encodeAck, setPacketId, type Packet } from './codec/index.js';
+import { MqttParser, CodecError, encode, encodePublish, encodeAck, setPacketId, type Packet, type ParserHandler } from './codec/index.js';
 import { ERRORS, MqttError, type ErrorCode } from '../errors.js';
 import type { ChannelSettings } from './settings.js';
 import { handleConnect, handleAuth } from './connect.js';
@@ -62,12 +62,13 @@ export class Channel implements Outlet, ClientChannel {
   clientMaxPacket = Infinity;
   clientTopicAliasMax = 0;
   requestProblemInfo = true;
-  /** Inbound topic aliases (alias → topic) and outbound ones (topic → alias). */
-  readonly aliasIn = new Map<number, string>();
+  /** Outbound topic aliases (topic → alias); inbound ones are `aliasIn`. */
   aliasOut: Map<string, number> | null = null;
   /** MQTT 5 enhanced authentication in progress or done. */
   authMethod: string | null = null;
-  authState: Record<string, unknown> = {};
+  // Created on first use: most clients never need them, and an idle connection should cost little.
+  private aliasInMap: Map<number, string> | null = null;
+  private authStateObj: Record<string, unknown> | null = null;
   /** The rest of CONNECT handling, run when enhanced authentication succeeds. */
   pendingConnect: ((data: Buffer | null) => void) | null = null;
   /** Packets that arrived while authentication was running. */
@@ -83,19 +84,25 @@ export class Channel implements Outlet, ClientChannel {
     this.cfg = cfg;
     this.log = log;
     this.createdAt = this.lastRx = Date.now();
-    this.parser = new MqttParser({ packet: (p) => this.onPacket(p), error: (e) => this.onCodecError(e) }, { maxPacketSize: cfg.maxPacketSize });
-    conn.setHandler({ data: (b) => this.onData(b), drain: () => {}, close: (err) => this.close(err ? 'sock_error' : 'sock_closed', true) });
+    const io = new ChannelIo(this);
+    this.parser = new MqttParser(io, { maxPacketSize: cfg.maxPacketSize });
+    conn.setHandler(io);
   }
+
+  /** Inbound topic aliases (alias → topic), created on first use. */
+  get aliasIn(): Map<number, string> { return (this.aliasInMap ??= new Map()); }
+  /** State an authenticator keeps across the steps of enhanced authentication, created on first use. */
+  get authState(): Record<string, unknown> { return (this.authStateObj ??= {}); }
 
   // ---- input ---------------------------------------------------------------------------
 
-  private onData(buf: Buffer): void {
+  /** @internal */ onData(buf: Buffer): void {
     this.lastRx = Date.now();
     this.broker.metrics.counters['bytes.received'] += buf.length;
     this.parser.execute(buf);
   }
 
-  private onCodecError(e: CodecError): void {
+  /** @internal */ onCodecError(e: CodecError): void {
     this.broker.metrics.counters['frame.error']++;
     const code: ErrorCode = e.reasonCode === 0x95 ? 'PACKET_TOO_LARGE' : e.reasonCode === 0x84 ? 'UNSUPPORTED_PROTOCOL_VERSION'
       : e.reasonCode === 0x82 ? 'PROTOCOL_ERROR' : 'MALFORMED_PACKET';
@@ -309,9 +316,9 @@ export class Channel implements Outlet, ClientChannel {
       return;
     }
     const s = this.session;
-    if (this.protocolVersion < 5 && this.cfg.retryIntervalMs > 0 && s !== null && s.inflight.size > 0) s.retry(now, this.cfg.retryIntervalMs);
-    const ar = s?.awaitingRel;
-    if (ar !== undefined && ar.size > 0) {
+    if (this.protocolVersion < 5 && this.cfg.retryIntervalMs > 0 && s !== null && s.inflightCount > 0) s.retry(now, this.cfg.retryIntervalMs);
+    if (s !== null && s.awaitingRelCount > 0) {
+      const ar = s.awaitingRel;
       for (const [pid, t] of ar) {
         if (now - t > this.cfg.awaitRelTimeoutMs) {
           ar.delete(pid);
@@ -334,3 +341,17 @@ export class Channel implements Outlet, ClientChannel {
 }
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+/**
+ * The parser's and the connection's callbacks for one channel: one small object per channel
+ * instead of five closures (and their context) created in the constructor.
+ */
+class ChannelIo implements ParserHandler, ConnectionHandler {
+  private readonly ch: Channel;
+  constructor(ch: Channel) { this.ch = ch; }
+  packet(p: Packet): void { this.ch.onPacket(p); }
+  error(e: CodecError): void { this.ch.onCodecError(e); }
+  data(buf: Buffer): void { this.ch.onData(buf); }
+  drain(): void {}
+  close(err?: Error): void { this.ch.close(err ? 'sock_error' : 'sock_closed', true); }
+}

@@ -75,11 +75,10 @@ export class Session {
   outlet: Outlet | null = null;
   /** ms since epoch when the client went away (offline sessions only). */
   disconnectedAt = 0;
-  /** Filters of this session → subscription (the router holds the same objects). */
-  readonly subscriptions = new Map<string, import('../types.js').Subscription>();
-  readonly inflight = new Map<number, Delivery>();
-  /** Incoming QoS 2 packet ids that received PUBREC and wait for PUBREL → time received. */
-  readonly awaitingRel = new Map<number, number>();
+  // The three maps below are created on first use: an idle client should cost little memory.
+  private subsMap: Map<string, import('../types.js').Subscription> | null = null;
+  private inflightMap: Map<number, Delivery> | null = null;
+  private awaitingRelMap: Map<number, number> | null = null;
   private queue: Delivery[] = [];
   private qhead = 0;
   private window: number;
@@ -101,6 +100,15 @@ export class Session {
   }
 
   get persistent(): boolean { return this.expiryInterval > 0; }
+  /** Filters of this session → subscription (the router holds the same objects). */
+  get subscriptions(): Map<string, import('../types.js').Subscription> { return (this.subsMap ??= new Map()); }
+  /** Deliveries in flight by packet id. */
+  get inflight(): Map<number, Delivery> { return (this.inflightMap ??= new Map()); }
+  /** Incoming QoS 2 packet ids that received PUBREC and wait for PUBREL → time received. */
+  get awaitingRel(): Map<number, number> { return (this.awaitingRelMap ??= new Map()); }
+  /** Sizes that do not create the maps (read for every client once a second). */
+  get inflightCount(): number { return this.inflightMap === null ? 0 : this.inflightMap.size; }
+  get awaitingRelCount(): number { return this.awaitingRelMap === null ? 0 : this.awaitingRelMap.size; }
   get queued(): number { return this.queue.length - this.qhead; }
 
   /** Connects a client: resends what is in flight (DUP), then fills the window from the queue. */
@@ -111,7 +119,7 @@ export class Session {
     const now = Date.now();
     this.deferred = [];
     let resent = 0;
-    for (const [pid, d] of this.inflight) {
+    if (this.inflightMap !== null) for (const [pid, d] of this.inflightMap) {
       if (d.state === 0 && d.msg.expiresAt !== 0 && d.msg.expiresAt <= now) { this.finish(pid, d, 'expired'); continue; }
       // [MQTT-3.3.4-9] never more unacknowledged QoS 1/2 than the client's Receive Maximum: the rest
       // keep their packet ids and are resent as acknowledgements free the window (drain()).
@@ -253,7 +261,7 @@ export class Session {
   /** Removes and returns every delivery that came through a shared subscription (for re-dispatch). */
   takeShared(): Delivery[] {
     const out: Delivery[] = [];
-    for (const [pid, d] of this.inflight) {
+    if (this.inflightMap !== null) for (const [pid, d] of this.inflightMap) {
       if (d.group === null || d.state === 1) continue;
       this.inflight.delete(pid);
       if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));

@@ -55,6 +55,7 @@ export class Listener {
   private accepted: number;
   private rejected: number;
   private handshakeErrors: number;
+  private readonly release = (): void => { this.current--; };
 
   constructor(transport: TransportType, name: string, cfg: AnyListenerConfig, onConnection: (c: Connection) => void, log: Logger) {
     this.id = `${transport}:${name}`;
@@ -221,7 +222,9 @@ export class Listener {
   private accept(conn: Connection, socket: Socket): void {
     this.current++;
     this.accepted++;
-    socket.once('close', () => { this.current--; });
+    // A plain socket connection calls back itself (no per-socket 'close' listener and once-wrapper).
+    if (conn instanceof SocketConnection) conn.onFinished = this.release;
+    else socket.once('close', this.release);
     try {
       this.onConnection(conn);
     } catch (err) {

@@ -20,6 +20,8 @@ export class SocketConnection implements Connection {
   private finished: boolean;
   private error: Error | undefined;
   private endTimer: NodeJS.Timeout | null;
+  /** Called once when the socket has closed (the listener counts its connections with it). */
+  onFinished: (() => void) | null;
 
   constructor(socket: Socket, info: ConnectionInfo) {
     this.info = info;
@@ -31,6 +33,7 @@ export class SocketConnection implements Connection {
     this.finished = false;
     this.error = undefined;
     this.endTimer = null;
+    this.onFinished = null;
     this.socket[kConn] = this;
     socket.setNoDelay(true);
     socket.on('data', socketOnData);
@@ -99,6 +102,7 @@ export class SocketConnection implements Connection {
     this.finished = true;
     if (this.endTimer) clearTimeout(this.endTimer);
     if (this.handler) this.handler.close(this.error);
+    if (this.onFinished !== null) this.onFinished();
   }
 }
 

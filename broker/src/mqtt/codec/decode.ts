@@ -35,14 +35,16 @@ export interface DecodeContext {
   bridgeMode: boolean;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+const TOPIC_CACHE_MAX = 128;
+
 /** Cursor over one packet body. One instance per parser, reused for every packet. */
 export class BodyReader {
-  buf: Buffer = Buffer.alloc(0);
+  buf: Buffer = NO_BYTES;
   pos = 0;
   end = 0;
   type = 0;
-  /** Last PUBLISH topic (ASCII, up to 128 bytes) and its string, see topic(). */
-  private topicBytes = new Uint8Array(128);
+  /** Last PUBLISH topic if ASCII and up to 128 bytes (its bytes are its char codes), see topic(). */
   private topicLen = -1;
   private topicStr = '';
 
@@ -112,11 +114,11 @@ export class BodyReader {
     const start = this.pos;
     const end = start + len;
     if (end > this.end) this.fail('MALFORMED', 'topic runs past end of packet');
-    const cached = this.topicBytes;
-    if (len !== this.topicLen || len > cached.length) return this.newTopic(start, end);
+    if (len !== this.topicLen) return this.newTopic(start, end);
+    const cached = this.topicStr;
     const buf = this.buf;
     for (let i = 0; i < len; i++) {
-      if (buf[start + i] !== cached[i]) return this.newTopic(start, end);
+      if (buf[start + i] !== cached.charCodeAt(i)) return this.newTopic(start, end);
     }
     this.pos = end;
     return this.topicStr;
@@ -126,9 +128,8 @@ export class BodyReader {
     this.pos = start - 2;
     const s = this.string();
     const len = end - start;
-    if (len <= this.topicBytes.length && len === s.length) {
-      // ASCII only (one byte per UTF-16 unit), so the bytes identify the string.
-      this.topicBytes.set(this.buf.subarray(start, end));
+    if (len <= TOPIC_CACHE_MAX && len === s.length) {
+      // ASCII only (one byte per UTF-16 unit), so the string's char codes are its bytes.
       this.topicLen = len;
       this.topicStr = s;
     }
