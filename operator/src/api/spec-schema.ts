@@ -246,12 +246,12 @@ const listener = s.object({
   fields: {
     name: s.required(s.string({ description: 'Listener name (DNS-1123 label, at most 15 characters: it names the Service port).', pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$', maxLength: 15 })),
     protocol: s.required(
-      s.string({ description: 'Protocol served on the port.', enum: ['mqtt', 'ws', 'quic', 'coap', 'mqttsn', 'ocpp'] as const }),
+      s.string({ description: 'Protocol served on the port: mqtt (TCP, or TLS with tls: true) or ws (WebSocket, or WSS with tls: true). The QUIC, CoAP, MQTT-SN and OCPP gateways are not in this broker version yet.', enum: ['mqtt', 'ws'] as const }),
     ),
     port: s.required(s.int({ description: 'Port number.', minimum: 1, maximum: 65535, format: 'int32' })),
-    tls: s.withDefault(s.bool({ description: 'Serve over TLS using spec.tls (mqtt → mqtts, ws → wss; quic always uses TLS).' }), false),
+    tls: s.withDefault(s.bool({ description: 'Serve over TLS using spec.tls (mqtt → mqtts, ws → wss).' }), false),
     enabled: s.withDefault(s.bool({ description: 'false keeps the listener in the spec but closes it.' }), true),
-    path: s.optional(s.string({ description: 'HTTP path for ws/ocpp listeners (default /mqtt for ws, /ocpp for ocpp).', pattern: '^/', maxLength: 256 })),
+    path: s.optional(s.string({ description: 'HTTP path for ws listeners (default /mqtt).', pattern: '^/', maxLength: 256 })),
   },
 });
 
@@ -305,12 +305,12 @@ const dns = s.object({
   },
 });
 
-const TLS_LISTENER = (l: any) => l.tls === true || l.protocol === 'quic';
+const TLS_LISTENER = (l: any) => l.tls === true;
 
 const specRules: Rule[] = [
   {
-    cel: "!self.listeners.exists(l, l.tls || l.protocol == 'quic') || has(self.tls)",
-    message: 'a listener with tls: true (or protocol quic) needs spec.tls',
+    cel: "!self.listeners.exists(l, l.tls) || has(self.tls)",
+    message: 'a listener with tls: true needs spec.tls',
     check: (sp) => !(sp.listeners ?? []).some(TLS_LISTENER) || has(sp, 'tls'),
   },
   {

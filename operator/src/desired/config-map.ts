@@ -40,9 +40,9 @@ export function listenerType(l: ListenerSpec): string {
   }
 }
 
-/** UDP for quic, coap and mqtt-sn; TCP otherwise. */
-export function listenerTransport(l: ListenerSpec): 'TCP' | 'UDP' {
-  return l.protocol === 'quic' || l.protocol === 'coap' || l.protocol === 'mqttsn' ? 'UDP' : 'TCP';
+/** Every listener the broker serves today (mqtt, ws) is TCP; the UDP gateways will add UDP here. */
+export function listenerTransport(_l: ListenerSpec): 'TCP' | 'UDP' {
+  return 'TCP';
 }
 
 export function enabledListeners(cr: ResolvedMqttCluster): ListenerSpec[] {
@@ -63,8 +63,7 @@ export function ownedConfig(cr: ResolvedMqttCluster): Record<string, any> {
   for (const l of enabledListeners(cr)) {
     const entry: Record<string, unknown> = { enable: true, bind: `0.0.0.0:${l.port}` };
     if (l.protocol === 'ws') entry.websocket = { mqtt_path: l.path ?? '/mqtt' };
-    if (l.protocol === 'ocpp') entry.path = l.path ?? '/ocpp';
-    if (l.tls || l.protocol === 'quic') entry.ssl_options = { certfile: `${TLS_DIR}/tls.crt`, keyfile: `${TLS_DIR}/tls.key` };
+    if (l.tls) entry.ssl_options = { certfile: `${TLS_DIR}/tls.crt`, keyfile: `${TLS_DIR}/tls.key` };
     (listeners[listenerType(l)] ??= {})[l.name] = entry;
   }
   const etcd: Record<string, unknown> = { prefix: `/petrel/${cr.metadata.namespace}/${cr.metadata.name}` };

@@ -67,7 +67,7 @@ const EDGES: Record<string, unknown> = {
   portNextToReserved: { listeners: [L('a', 2378), L('b', 18084)] },
   regionNameDigits: { regions: [{ name: '1a' }, { name: 'a-1' }, { name: 'cores' }] },
   geoCountry: { dns: { provider: 'ExternalDNS', globalHostname: 'm.example.com', routing: 'Geolocation' }, regions: [{ name: 'eu', dns: { geo: { country: 'DE' } } }] },
-  quicWithTls: { tls: { secretName: 's' }, listeners: [{ name: 'q', protocol: 'quic', port: 14567 }] },
+  tlsListenerWithTls: { tls: { secretName: 's' }, listeners: [{ name: 'q', protocol: 'mqtt', port: 8883, tls: true }] },
 };
 const BAD_NAMES = ['x'.repeat(41), '9lives'];
 

@@ -259,17 +259,16 @@ test('TLS from a Secret: mounted, listeners get ssl_options, the Secret data has
   assert.match(a1, /^[0-9a-f]{16}$/);
   assert.notEqual(a1, h2.spec.template.metadata.annotations[ANNOTATION_TLS_HASH]);
   const cfg = yaml.load(find(objs, 'ConfigMap', 'tls-config').data['petrel.yaml']) as any;
-  assert.deepEqual(Object.keys(cfg.listeners).sort(), ['coap', 'quic', 'ssl', 'tcp', 'ws', 'wss']);
+  assert.deepEqual(Object.keys(cfg.listeners).sort(), ['ssl', 'tcp', 'ws', 'wss']);
   assert.deepEqual(cfg.listeners.ws, { default: null }, "the broker's default ws listener is removed");
   assert.equal(cfg.listeners.ssl.mqtts.bind, '0.0.0.0:8883');
   assert.equal(cfg.listeners.ssl.mqtts.ssl_options.certfile, '/etc/petrel/tls/tls.crt');
   assert.deepEqual(cfg.listeners.wss.wss.websocket, { mqtt_path: '/mqtt' });
-  assert.ok(cfg.listeners.quic.quic.ssl_options);
   const svc = find(objs, 'Service', 'tls-eu-west-1');
   assert.equal(svc.spec.type, 'NodePort');
   assert.equal(svc.spec.externalTrafficPolicy, 'Local');
   assert.deepEqual(svc.spec.ports.map((p: any) => [p.name, p.port, p.protocol]), [
-    ['mqtt', 1883, 'TCP'], ['mqtts', 8883, 'TCP'], ['wss', 8084, 'TCP'], ['quic', 14567, 'UDP'], ['coap', 5683, 'UDP'],
+    ['mqtt', 1883, 'TCP'], ['mqtts', 8883, 'TCP'], ['wss', 8084, 'TCP'],
   ]);
   assert.ok(!JSON.stringify(objs).includes('1884'), 'disabled listener appears nowhere');
 });
