@@ -7,7 +7,7 @@
  * carries every matching Subscription Identifier. Bad filters: v5 SUBACK 0x8F, v3 0x80.
  * UNSUBACK: v5 per-filter 0x00 / 0x11, v3 carries no codes.
  */
-import { test, after, before } from 'node:test';
+import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
@@ -15,6 +15,10 @@ import { rawClient } from '../support/raw-client.js';
 let b: TestBroker;
 before(async () => { b = await startBroker(); });
 after(async () => { await b.stop(); });
+
+// Tests use distinct topics and client ids, so they run concurrently.
+const cases: Array<[string, () => Promise<void>]> = [];
+const test = (name: string, fn: () => Promise<void>): void => { cases.push([name, fn]); };
 
 for (const protocolVersion of [4, 5] as const) {
   const v = `v${protocolVersion}`;
@@ -63,9 +67,9 @@ for (const protocolVersion of [4, 5] as const) {
     const pub = await client(b, { protocolVersion });
     const got = collect(sub);
     const gotSys = collect(sys);
-    await sub.subscribeAsync(['#', '+/dollar/t'], { qos: 0 });
-    await sys.subscribeAsync('$dollar/#', { qos: 0 });
-    await pub.publishAsync('$dollar/dollar/t', 'no', { qos: 1 });
+    await sub.subscribeAsync(['#', `+/dollar${v}/t`], { qos: 0 });
+    await sys.subscribeAsync(`$dollar${v}/#`, { qos: 0 });
+    await pub.publishAsync(`$dollar${v}/dollar${v}/t`, 'no', { qos: 1 });
     await until(() => gotSys.length === 1);
     await sleep(100);
     assert.equal(got.filter((m) => m.topic.startsWith('$')).length, 0, 'wildcard subscriber got a $ topic');
@@ -170,3 +174,5 @@ test('v3.1.1: a client gets its own publishes (no No Local in v3)', async () => 
   await until(() => got.length === 1);
   await end(a);
 });
+
+describe('02 publish/subscribe', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

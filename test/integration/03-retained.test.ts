@@ -6,13 +6,17 @@
  * v3 vs v5: both store/replace/delete alike; v5 adds Retain Handling 0/1/2 and Retain As
  * Published, and sends the remaining Message Expiry Interval.
  */
-import { test, after, before } from 'node:test';
+import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 
 let b: TestBroker;
 before(async () => { b = await startBroker(); });
 after(async () => { await b.stop(); });
+
+// Tests use distinct topics and client ids, so they run concurrently.
+const cases: Array<[string, () => Promise<void>]> = [];
+const test = (name: string, fn: () => Promise<void>): void => { cases.push([name, fn]); };
 
 for (const protocolVersion of [4, 5] as const) {
   const v = `v${protocolVersion}`;
@@ -113,3 +117,5 @@ test('v5: retained message with expiry: remaining interval sent, gone after expi
   assert.equal(got2.length, 0, 'expired retained message delivered');
   await end(pub, s1, s2);
 });
+
+describe('03 retained messages', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

@@ -86,7 +86,7 @@ test('v5: server_keepalive 1 is announced in CONNACK and enforced (client asked 
   assert.equal(a.properties?.serverKeepAlive, 1);
   await r.waitClosed(4000);
   const dt = r.closedAt - t0;
-  assert.ok(dt >= 1400 && dt <= 2700, `closed after ${dt} ms`);
+  assert.ok(dt >= 1400 && dt <= 3200, `closed after ${dt} ms`);
   assert.equal(r.packets.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x8d);
 });
 
