@@ -63,7 +63,7 @@ async function waitHealthy(clientURLs: string[], procs: ChildProcess[], output: 
   }
 }
 
-export async function startEtcdCluster(names: string[], timeoutMs = 15_000): Promise<EtcdTestCluster> {
+export async function startEtcdCluster(names: string[], timeoutMs = 30_000): Promise<EtcdTestCluster> {
   requireEtcd();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-etcd-'));
   const members = [];
@@ -82,7 +82,8 @@ export async function startEtcdCluster(names: string[], timeoutMs = 15_000): Pro
       '--initial-cluster', cluster,
       '--initial-cluster-state', state,
       '--initial-cluster-token', `petrel-test-${process.pid}`,
-      '--heartbeat-interval', '50', '--election-timeout', '500',
+      // etcd's defaults: tighter timings flap leadership on a loaded 2-core machine
+      '--heartbeat-interval', '100', '--election-timeout', '1000',
       '--log-level', 'error', '--logger', 'zap',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     p.stdout!.on('data', (b: Buffer) => { log += b.toString(); });
@@ -102,12 +103,16 @@ export async function startEtcdCluster(names: string[], timeoutMs = 15_000): Pro
     await Promise.all([...byName.values()].map(killProc));
     rmSync(dir, { recursive: true, force: true });
   };
-  const join = async (name: string, peerURL: string, timeoutMs = 15_000): Promise<void> => {
+  const join = async (name: string, peerURL: string, timeoutMs = 30_000): Promise<void> => {
     const client = new Etcd3({ hosts: clientURLs, dialTimeout: 1000 });
     try {
       const list = (await client.cluster.memberList({})).members ?? [];
       const cluster = list.map((m) => `${m.name || (m.peerURLs.includes(peerURL) ? name : '')}=${m.peerURLs[0]}`).filter((e) => !e.startsWith('='));
-      const p = spawnMember(name, peerURL, await freePort(), cluster.join(','), 'existing');
+      // idempotent: a retry after a slow start waits for the process already running
+      const running = byName.get(name);
+      const p = running && running.exitCode === null && running.signalCode === null
+        ? running
+        : spawnMember(name, peerURL, await freePort(), cluster.join(','), 'existing');
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         if (p.exitCode !== null) throw new Error(`etcd member ${name} exited while joining:\n${log.slice(-2000)}`);
