@@ -193,4 +193,31 @@ test('v5: client receives the session expiry it asked for unless it exceeds the 
   r.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
 });
 
+test('v3.1 (MQIsdp): zero-length client id → CONNACK 2', async () => {
+  const r = await rawClient(b.port, 3);
+  // mqtt-packet refuses to encode this CONNECT: "MQIsdp" level 3, clean, keepalive 60, empty id
+  r.sock.write(Buffer.from([0x10, 0x0e, 0x00, 0x06, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70, 0x03, 0x02, 0x00, 0x3c, 0x00, 0x00]));
+  assert.equal((await r.next('connack')).returnCode, 2);
+  await r.waitClosed();
+});
+
 describe('05 sessions', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+
+// Runs after the concurrent block: every clean client above has gone, so nothing may be left over.
+it('nothing leaks: 40 clean clients with subscriptions and wills come and go', async () => {
+  const broker = b.node.broker;
+  const channelsBefore = b.node.channels.size;
+  const cs = [];
+  for (let i = 0; i < 40; i++) {
+    const c = await client(b, { protocolVersion: i % 2 === 0 ? 5 : 4, clientId: `leak-${i}`, will: { topic: 'leak/will', payload: Buffer.from('w'), qos: 0, retain: false } });
+    await c.subscribeAsync([`leak/${i}/#`, '$share/leak/x', 'leak/+'], { qos: 1 });
+    cs.push(c);
+  }
+  assert.equal(broker.router.groupMembers('leak', 'x').length, 40);
+  await Promise.all(cs.map((c, i) => (i % 4 === 0 ? new Promise<void>((r) => { c.stream.destroy(); r(); }) : new Promise<void>((r) => c.end(false, {}, () => r())))));
+  const mine = (ids: Iterable<string>) => [...ids].filter((k) => k.startsWith('leak-'));
+  await until(() => mine([...broker.sessions.values()].map((s) => s.clientId)).length === 0 && mine(broker.channels.keys()).length === 0, 3000, 'leak-* sessions and channels gone');
+  for (let i = 0; i < 40; i++) assert.deepEqual(broker.router.subscriptionsOf(`leak-${i}`), []);
+  assert.equal(broker.router.groupMembers('leak', 'x').length, 0);
+  await until(() => b.node.channels.size <= channelsBefore, 2000, 'connections closed');
+});
