@@ -260,7 +260,9 @@ export class Broker {
       clientid: info.clientId, username: info.username, ipaddress: info.peerHost, proto_ver: info.protocolVersion, ts: Date.now(),
     };
     if (kind === 'disconnected') payload.reason = reason;
-    const topic = `$SYS/brokers/${this.nodeName}/clients/${info.clientId}/${kind}`;
+    // [MQTT-3.3.2-2] a topic name never holds wildcards: + # (and NUL) in a client id are %-encoded
+    const id = /[+#\u0000]/.test(info.clientId) ? info.clientId.replace(/[+#\u0000]/g, (ch) => encodeURIComponent(ch)) : info.clientId;
+    const topic = `$SYS/brokers/${this.nodeName}/clients/${id}/${kind}`;
     this.publish(this.newMessage(topic, Buffer.from(JSON.stringify(payload)), 0, false, null, ''));
   }
 
