@@ -67,6 +67,18 @@ for (const protocolVersion of [4, 5] as const) {
   });
 }
 
+test('$SYS client events never carry wildcard characters in the topic name (client id "odd+id#")', async () => {
+  const w = await client(b, { protocolVersion: 5 });
+  const got = collect(w);
+  await w.subscribeAsync(`$SYS/brokers/${NODE}/clients/#`, { qos: 0 });
+  const c = await client(b, { protocolVersion: 5, clientId: 'odd+id#' });
+  await until(() => got.some((m) => JSON.parse(m.payload).clientid === 'odd+id#'), 2000, 'event');
+  const ev = got.find((m) => JSON.parse(m.payload).clientid === 'odd+id#')!;
+  assert.doesNotMatch(ev.topic, /[+#]/, `topic name ${ev.topic}`);
+  assert.equal(ev.topic, `$SYS/brokers/${NODE}/clients/odd%2Bid%23/connected`);
+  await end(c, w);
+});
+
 test('$SYS uptime, stats and metrics are published periodically', async () => {
   const c = await client(b, { protocolVersion: 4 });
   const got = collect(c);
