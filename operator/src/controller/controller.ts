@@ -37,6 +37,8 @@ export interface ControllerOptions {
   resyncMs?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** How often kinds the server did not serve at start (CRD not installed) are looked for again. */
+  retryMissingKindsMs?: number;
 }
 
 /** WATCH_NAMESPACE: "" → all namespaces; "a" → one; "a,b" → several. */
@@ -63,7 +65,8 @@ export class Controller {
       { apiVersion: API_VERSION, kind: KIND },
       ...OWNED_KINDS.map((k) => ({ apiVersion: k.apiVersion, kind: k.kind, labelSelector: `${LABEL_MANAGED_BY}=${MANAGER}` })),
     ];
-    this.informers = new Informers(opts.kubeConfig, this.client, opts.namespaces, kinds, (ev, obj) => this.onEvent(ev, obj), this.log);
+    this.informers = new Informers(opts.kubeConfig, this.client, opts.namespaces, kinds, (ev, obj) => this.onEvent(ev, obj), this.log,
+      opts.retryMissingKindsMs ?? 30_000, () => this.requeueAll());
     const events = new EventRecorder(this.client, MANAGER, opts.identity ?? MANAGER, this.log);
     this.reconciler = new Reconciler({
       client: this.client, cache: this.informers, events, metrics: this.metrics, log: this.log,
@@ -99,6 +102,12 @@ export class Controller {
     const owner = obj.metadata.ownerReferences?.find((r) => r.kind === KIND && r.apiVersion.startsWith('mqtt.petrel.dev/') && r.controller);
     const name = owner?.name ?? obj.metadata.labels?.[LABEL_INSTANCE];
     if (name) this.queue.add(`${ns}/${name}`);
+  }
+
+  /** Queues every known MqttCluster (a kind they may own became available). */
+  private requeueAll(): void {
+    if (!this.started) return;
+    for (const cr of this.informers.list(API_VERSION, KIND)) this.queue.add(`${cr.metadata.namespace}/${cr.metadata.name}`);
   }
 
   async start(): Promise<void> {

@@ -6,7 +6,8 @@
  *
  * Owned kinds are watched through the managed-by label so the cache holds only Petrel's objects.
  * A kind the server does not serve (the DNSEndpoint CRD of external-dns is often missing) is
- * skipped and reported by `served()`; a watch that fails is restarted with backoff.
+ * skipped, reported by `served()`, and picked up when its CRD appears (discovery re-checked every
+ * 30 s); a watch that fails is restarted with backoff.
  */
 import { ListWatch, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -31,6 +32,7 @@ export class Informers {
   private readonly entries: Entry[] = [];
   private readonly servedKinds = new Set<string>();
   private stopped = false;
+  private missingTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -39,32 +41,69 @@ export class Informers {
     private readonly kinds: WatchedKind[],
     private readonly listener: InformerListener,
     private readonly log: Logger,
+    private readonly retryMissingMs = 30_000,
+    private readonly onServed?: (kind: WatchedKind) => void,
   ) {}
 
   /** Lists every kind (the cache is synced when this resolves) and starts the watches. */
   async start(): Promise<void> {
-    const watch = new Watch(this.kc);
+    const missing: WatchedKind[] = [];
     for (const kind of this.kinds) {
-      const info = await this.client.resource(kind.apiVersion, kind.kind);
-      if (!info) {
-        this.log.warn({ apiVersion: kind.apiVersion, kind: kind.kind }, 'kind not served by the API server; not watching it');
-        continue;
-      }
-      this.servedKinds.add(kindKey(kind.apiVersion, kind.kind));
-      const nss: (string | undefined)[] = this.namespaces === 'all' || !info.namespaced ? [undefined] : this.namespaces;
-      for (const ns of nss) {
-        const path = await this.client.collectionPath(kind.apiVersion, kind.kind, ns);
-        const listFn = async (): Promise<any> => (await this.client.list(kind.apiVersion, kind.kind, ns, kind.labelSelector)).raw;
-        const lw = new ListWatch<any>(path, watch, listFn, false, kind.labelSelector);
-        const entry: Entry = { kind, namespace: ns, lw, failures: 0 };
-        lw.on('add', (o) => { entry.failures = 0; this.listener('add', withKind(o, kind), kind); });
-        lw.on('update', (o) => { entry.failures = 0; this.listener('update', withKind(o, kind), kind); });
-        lw.on('delete', (o) => this.listener('delete', withKind(o, kind), kind));
-        lw.on('error', (err) => this.restart(entry, err));
-        this.entries.push(entry);
-        await lw.start();
-      }
+      if (!(await this.startKind(kind))) missing.push(kind);
     }
+    if (missing.length) this.retryMissing(missing);
+  }
+
+  /**
+   * Kinds whose CRD is installed after the operator started (external-dns, cert-manager) are
+   * picked up by re-checking discovery every `retryMissingMs`.
+   */
+  private retryMissing(kinds: WatchedKind[]): void {
+    if (this.stopped || !kinds.length) return;
+    this.missingTimer = setTimeout(() => {
+      void (async () => {
+        const still: WatchedKind[] = [];
+        for (const k of kinds) {
+          try {
+            if (!(await this.startKind(k))) still.push(k);
+            else {
+              this.log.info({ apiVersion: k.apiVersion, kind: k.kind }, 'kind is served now; watching it');
+              this.onServed?.(k);
+            }
+          } catch {
+            still.push(k);
+          }
+        }
+        this.retryMissing(still);
+      })();
+    }, this.retryMissingMs);
+    this.missingTimer.unref?.();
+  }
+
+  /** Lists and watches one kind (per namespace); false when the server does not serve it. */
+  private async startKind(kind: WatchedKind): Promise<boolean> {
+    if (this.stopped) return true;
+    const info = await this.client.resource(kind.apiVersion, kind.kind);
+    if (!info) {
+      this.log.warn({ apiVersion: kind.apiVersion, kind: kind.kind }, 'kind not served by the API server; not watching it (yet)');
+      return false;
+    }
+    this.servedKinds.add(kindKey(kind.apiVersion, kind.kind));
+    const watch = new Watch(this.kc);
+    const nss: (string | undefined)[] = this.namespaces === 'all' || !info.namespaced ? [undefined] : this.namespaces;
+    for (const ns of nss) {
+      const path = await this.client.collectionPath(kind.apiVersion, kind.kind, ns);
+      const listFn = async (): Promise<any> => (await this.client.list(kind.apiVersion, kind.kind, ns, kind.labelSelector)).raw;
+      const lw = new ListWatch<any>(path, watch, listFn, false, kind.labelSelector);
+      const entry: Entry = { kind, namespace: ns, lw, failures: 0 };
+      lw.on('add', (o) => { entry.failures = 0; this.listener('add', withKind(o, kind), kind); });
+      lw.on('update', (o) => { entry.failures = 0; this.listener('update', withKind(o, kind), kind); });
+      lw.on('delete', (o) => this.listener('delete', withKind(o, kind), kind));
+      lw.on('error', (err) => this.restart(entry, err));
+      this.entries.push(entry);
+      await lw.start();
+    }
+    return true;
   }
 
   private restart(entry: Entry, err: unknown): void {
@@ -102,6 +141,7 @@ export class Informers {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.missingTimer) clearTimeout(this.missingTimer);
     for (const e of this.entries) {
       if (e.timer) clearTimeout(e.timer);
       await e.lw.stop();

@@ -9,8 +9,10 @@ import { LeaderElector } from '../../../operator/src/controller/leader-election.
 import { KubeClient } from '../../../operator/src/controller/kube-client.js';
 import { silentOperatorLogger } from '../../../operator/src/controller/logger.js';
 import { parseRunOptions, runOperator } from '../../../operator/src/main.js';
-import { KubeError, type FakeKubeApiServer } from '../../support/fake-kube-apiserver.js';
-import { MQC, condition, fakeKubelet, kubeConfigFor, loadExample, newController, sleep, startFake, waitFor } from './harness.js';
+import { KubeError, startFakeKubeApiServer, type FakeKubeApiServer } from '../../support/fake-kube-apiserver.js';
+import { DNSENDPOINT_CRD } from '../../support/fake-kube/third-party-crds.js';
+import { MQC, condition, fakeKubelet, kubeConfigFor, loadExample, newController, repoRoot, sleep, startFake, waitFor } from './harness.js';
+import path from 'node:path';
 
 let fake: FakeKubeApiServer;
 before(async () => { fake = await startFake(['default', 'iot', 'edge', 'ops']); });
@@ -137,5 +139,27 @@ test('a 409 conflict on apply is retried with backoff and the cluster converges'
     assert.match(warn.message, /Deployment conf-eu-west-1: .*modified/);
   } finally {
     await c.stop();
+  }
+});
+
+test('external-dns installed after the operator started: DNSReady goes from DNSEndpointUnavailable to True', async () => {
+  const bare = await startFakeKubeApiServer({ namespaces: ['default'] });
+  bare.installCrd(path.join(repoRoot(), 'crds', 'mqtt.petrel.dev_mqttclusters.yaml'));
+  const c = newController(bare, { namespaces: ['default'], retryMissingKindsMs: 100 });
+  await c.start();
+  try {
+    const cr = loadExample('single-region.yaml');
+    cr.spec.regions[0].dns = { hostname: 'eu.example.com' };
+    cr.spec.dns = { provider: 'ExternalDNS', routing: 'None' };
+    bare.put(cr);
+    await waitFor(() => { fakeKubelet(bare, 'default'); return condition(bare.find(MQC, 'MqttCluster', 'default', 'petrel'), 'DNSReady')?.reason === 'DNSEndpointUnavailable'; }, 'DNSEndpointUnavailable');
+    assert.match(condition(bare.find(MQC, 'MqttCluster', 'default', 'petrel'), 'DNSReady').message, /install external-dns/);
+    bare.installCrd(DNSENDPOINT_CRD);
+    const dns = await waitFor(() => bare.find('externaldns.k8s.io/v1alpha1', 'DNSEndpoint', 'default', 'petrel-eu-west-1'), 'DNSEndpoint once the CRD exists');
+    assert.equal(dns.spec.endpoints[0].dnsName, 'eu.example.com');
+    await waitFor(() => condition(bare.find(MQC, 'MqttCluster', 'default', 'petrel'), 'Ready')?.status === 'True', 'Ready with DNS');
+  } finally {
+    await c.stop();
+    await bare.close();
   }
 });
