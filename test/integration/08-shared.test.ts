@@ -25,7 +25,6 @@ after(async () => { await Promise.all([rr.stop(), sticky.stop(), hash.stop()]); 
 
 const cases: Array<[string, () => Promise<void>]> = [];
 const test = (name: string, fn: () => Promise<void>): void => { cases.push([name, fn]); };
-const plainTodo = (name: string, fn: () => Promise<void>): void => { nodeTest(name, { todo: 'open defect, see comment' }, fn); };
 
 async function members(b: TestBroker, filter: string, n: number, protocolVersion: 4 | 5 = 5) {
   const cs = [];
@@ -142,9 +141,8 @@ test('a lone persistent shared member that drops keeps its unacknowledged QoS 1 
   await end(pub);
 });
 
-// Open defect (router/router.ts visitBucket): a group whose members are all offline persistent
-// sessions skips the message instead of queueing it in one member's session.
-plainTodo('a shared group whose only members are offline persistent sessions queues the message for one of them', async () => {
+// A group whose members are all offline persistent sessions queues the message in one of them.
+test('a shared group whose only members are offline persistent sessions queues the message for one of them', async () => {
   const m = await client(rr, { protocolVersion: 5, clientId: 'offline-sh', clean: false, properties: { sessionExpiryInterval: 60 } });
   await m.subscribeAsync('$share/off/v5/offsh', { qos: 1 });
   await end(m);

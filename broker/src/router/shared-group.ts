@@ -102,7 +102,7 @@ export class SharedGroup {
 
   /**
    * One member chosen by the strategy among those that are eligible, not excluded, and not the
-   * publisher with No Local set; null when there is none.
+   * publisher with No Local set; when none is eligible, one among the rest; null when there is none.
    */
   pick(
     strategy: SharedStrategy,
@@ -145,6 +145,9 @@ export class SharedGroup {
       else if (strategy === 'sticky') this.sticky = m;
       return m;
     }
+    // Nobody eligible (e.g. every member offline): any member will do — an offline persistent
+    // member's session queues the message, so a QoS 1/2 message is not lost.
+    if (eligible !== undefined) return this.pick(strategy, random, topic, publisher, exclude, undefined);
     return null;
   }
 }
