@@ -97,6 +97,16 @@ for (const V of ['mqttv311', 'mqttv5'] as const) {
   });
 }
 
+test('mqttv31 (MQIsdp): mosquitto_pub → mosquitto_sub at QoS 1', async () => {
+  const id = 'msub-mqttv31';
+  const s = run(SUB, ['-V', 'mqttv31', '-i', id, '-t', 'v31/m', '-q', '1', '-C', '1']);
+  await subscribed(id);
+  assert.equal((await pub(['-V', 'mqttv31', '-i', 'mpub-mqttv31', '-t', 'v31/m', '-q', '1', '-m', 'hello31'])).code, 0);
+  const r = await s.done;
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out.trim(), 'hello31');
+});
+
 test('mqttv5: properties set with mosquitto_pub -D arrive at MQTT.js and at mosquitto_sub -F', async () => {
   const id = 'mprops-sub';
   const s = run(SUB, ['-V', 'mqttv5', '-i', id, '-t', 'v5/mprops', '-C', '1', '-F', '%t|%p|%C|%R|%D']);
