@@ -26,6 +26,8 @@ export interface PetrelNode {
   readonly store: Store;
   /** All live MQTT channels, connected or not. */
   readonly channels: Set<Channel>;
+  /** Gauges: connections, sessions, subscriptions, topics, retained, delayed (REST /stats and $SYS stats/). */
+  stats(): Record<string, number>;
   /** Port a listener is bound to (useful with port 0), e.g. port('tcp:default'). */
   port(id: string): number;
   /** Stops accepting, closes every client (v5: DISCONNECT with the reason), persists, closes the store. */
@@ -136,6 +138,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     config: cfg, broker, listeners, store, channels, api: null,
     get draining() { return draining; },
     port: (id) => listeners.boundPort(id),
+    stats: () => sys.statsSnapshot(),
     async drain(serverReference) {
       draining = true;
       await listeners.stop();

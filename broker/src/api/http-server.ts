@@ -60,7 +60,7 @@ export class ApiServer {
       this.routes.push({ method, re: new RegExp('^' + path.replace(/:(\w+)/g, '([^/]+)') + '$'), h });
     };
     const b = this.node.broker;
-    r('GET', '/api/v5/stats', (_q, res) => this.json(res, 200, this.stats()));
+    r('GET', '/api/v5/stats', (_q, res) => this.json(res, 200, this.node.stats()));
     r('GET', '/api/v5/metrics', (_q, res) => this.json(res, 200, { node: this.cfg.node.name, ...b.metrics.snapshot() }));
     r('GET', '/api/v5/nodes', (_q, res) => this.json(res, 200, [this.nodeInfo()]));
     r('GET', '/api/v5/clients', (q, res) => {
@@ -203,19 +203,6 @@ export class ApiServer {
     return want !== undefined && want.length === got.length && timingSafeEqual(Buffer.from(want), got);
   }
 
-  stats(): Record<string, number> {
-    const b = this.node.broker;
-    return {
-      'connections.count': this.node.channels.size,
-      'live_connections.count': b.channels.size,
-      'sessions.count': b.sessions.size,
-      'subscriptions.count': b.router.size,
-      'topics.count': b.router.topics().length,
-      'retained.count': b.retained.size,
-      'delayed.count': b.delayed.size,
-    };
-  }
-
   private nodeInfo(): object {
     const mem = process.memoryUsage();
     return {
@@ -231,7 +218,7 @@ export class ApiServer {
   private prometheus(): string {
     const lines: string[] = [];
     const node = this.cfg.node.name.replace(/"/g, '');
-    for (const [k, v] of Object.entries(this.stats())) {
+    for (const [k, v] of Object.entries(this.node.stats())) {
       const name = 'petrel_' + k.replace(/[.]/g, '_');
       lines.push(`# TYPE ${name} gauge`, `${name}{node="${node}"} ${v}`);
     }
