@@ -44,6 +44,8 @@ export function handlePublish(ch: Channel, p: Packet): void {
     }
     // [MQTT-3.3.4-6] a client must not send a Subscription Identifier
     if (pp.subscriptionIdentifier !== undefined) throw new MqttError('PROTOCOL_ERROR', 'subscription identifier in PUBLISH');
+    // [MQTT-3.3.2-13/14] a Response Topic is a topic name: no wildcards
+    if (pp.responseTopic !== undefined && !validTopicName(pp.responseTopic, cfg.maxTopicLevels)) throw new MqttError('PROTOCOL_ERROR', 'response topic is not a valid topic name');
     props = carriedProperties(pp);
   }
   if (!validTopicName(topic, cfg.maxTopicLevels)) throw new MqttError('TOPIC_NAME_INVALID', topic.length === 0 ? 'empty topic' : `'${topic}'`); // [MQTT-3.3.2-2]
