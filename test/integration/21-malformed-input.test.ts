@@ -127,3 +127,15 @@ test('slowloris: 200 connections that never finish CONNECT are closed after idle
   await Promise.all(all);
   await until(() => b.node.channels.size === 0, 3000, 'all channels gone');
 });
+
+test('v5 PUBLISH with a wildcard Response Topic: DISCONNECT 0x82', async () => {
+  const s = await rawSocket(b.port);
+  const done = closed(s);
+  s.write(CONNECT_V5);
+  await sleep(20);
+  s.write(encode({ cmd: 'publish', topic: 'req/x', payload: Buffer.from('q'), qos: 0, retain: false, dup: false, properties: { responseTopic: 'resp/#' } } as never, 5));
+  const out = await done;
+  const i = out.indexOf(0xe0);
+  assert.ok(i > 0, 'DISCONNECT sent');
+  assert.equal(out[i + 2], 0x82);
+});
