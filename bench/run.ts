@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { Pool } from './gen/pool.js';
-import { launchBroker, BROKERS, type BrokerName, type BrokerHandle } from './brokers/launch.js';
+import { launchBroker, snapshotPetrel, removePetrelSnapshot, BROKERS, type BrokerName, type BrokerHandle } from './brokers/launch.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { RunOptions, Scenario } from './scenarios/common.js';
 import { summarizeScenario, renderText, renderMarkdown, type RunRecord, type BenchReport } from './report.js';
@@ -43,6 +43,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --persist-burst N     messages queued per persistent client (default 100)
   --payload BYTES       payload size (default 64)
   --petrel-config FILE  YAML merged over the generated Petrel config
+  --petrel-node-args "A B"  node options for Petrel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   --quick               1 rep, 1 s runs, 2,000 connections: a smoke run (never replaces latest.md)
   --no-save             print only; write no result files
 `;
@@ -54,6 +55,8 @@ interface Cli {
   save: boolean;
   quick: boolean;
   petrelExtra: Record<string, unknown>;
+  petrelNodeArgs: string[];
+  petrelMain?: string;
   opts: RunOptions;
 }
 
@@ -63,7 +66,7 @@ function parseArgs(argv: string[]): Cli {
     pairs: 20, window: 10, inflightFanIn: 10_000, inflightFanOut: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
     persistClients: 1000, persistBurst: 100,
   };
-  const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], save: true, quick: false, petrelExtra: {}, opts };
+  const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
   const num = (v: string | undefined, name: string): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number`);
@@ -104,6 +107,7 @@ function parseArgs(argv: string[]): Cli {
       case '--persist-burst': opts.persistBurst = Math.round(num(v, a)); i++; break;
       case '--payload': opts.payload = Math.max(16, Math.round(num(v, a))); i++; break;
       case '--petrel-config': cli.petrelExtra = (yaml.load(readFileSync(String(v), 'utf8')) ?? {}) as Record<string, unknown>; i++; break;
+      case '--petrel-node-args': cli.petrelNodeArgs = String(v ?? '').split(' ').filter(Boolean); i++; break;
       case '--quick':
         cli.quick = true;
         cli.reps = 1; opts.durationMs = 1000; opts.warmupMs = 500; opts.connections = 2000; opts.retained = 2000;
@@ -132,7 +136,7 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
   const rec: RunRecord = { rep, broker, ok: false, seconds: 0 };
   try {
     await pool.reset();
-    handle = await launchBroker(broker, { readyTimeoutMs: 15_000, petrelExtra: cli.petrelExtra });
+    handle = await launchBroker(broker, { readyTimeoutMs: 15_000, petrelExtra: cli.petrelExtra, petrelNodeArgs: cli.petrelNodeArgs, petrelMain: cli.petrelMain });
     const tag = `${rep}${broker[0]}${Math.random().toString(36).slice(2, 7)}`;
     let timer: NodeJS.Timeout | undefined;
     const budget = runBudgetMs(cli.opts);
@@ -151,6 +155,8 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
   } catch (e) {
     rec.error = (e as Error).message;
     if (handle?.exited()) rec.error += ` (broker exited; output: ${handle.output().trim().slice(-300)})`;
+    // One line, bounded: the reason goes into a table note.
+    rec.error = rec.error.replace(/\s*\n\s*/g, ' | ').slice(0, 500);
   } finally {
     await pool.reset().catch(() => undefined);
     await handle?.stop();
@@ -169,6 +175,13 @@ async function main(): Promise<void> {
   const cli = parseArgs(process.argv.slice(2));
   const scenarios = SCENARIOS.filter((s) => cli.only.includes(s.name));
   const started = new Date();
+  if (cli.brokers.includes('petrel')) {
+    try {
+      cli.petrelMain = snapshotPetrel();
+    } catch (e) {
+      log(`bench: ${(e as Error).message}; Petrel runs will fail`);
+    }
+  }
   const pool = new Pool(cli.opts.workers);
   const report: BenchReport = {
     date: started.toISOString(),
@@ -178,7 +191,10 @@ async function main(): Promise<void> {
     brokers: cli.brokers,
     scenarios: [],
   };
-  const stopAll = () => { pool.close().finally(() => process.exit(130)); };
+  const stopAll = () => {
+    if (cli.petrelMain) removePetrelSnapshot(cli.petrelMain);
+    pool.close().finally(() => process.exit(130));
+  };
   process.once('SIGINT', stopAll);
   process.once('SIGTERM', stopAll);
   try {
@@ -195,6 +211,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await pool.close();
+    if (cli.petrelMain) removePetrelSnapshot(cli.petrelMain);
   }
   process.stdout.write(`\n${renderText(report)}\n`);
   if (cli.save) {

@@ -8,7 +8,7 @@
  * with the tail of the broker's output, and the caller reports the scenario as failed.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,10 +21,34 @@ export type BrokerName = 'aedes' | 'mosquitto' | 'petrel';
 export const BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel'];
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
+/**
+ * Petrel runs from a private copy of dist/broker taken when the benchmark starts, so a rebuild of
+ * dist/ by someone else during a long run cannot change (or half-break) the broker under test.
+ * The copy stays inside dist/ so node_modules still resolves by walking up.
+ */
+export function snapshotPetrel(): string {
+  const root = repoRoot();
+  const src = join(root, 'dist', 'broker');
+  if (!existsSync(join(src, 'src', 'main.js'))) throw new Error(`${src}/src/main.js not found: build first (npx tsc -p tsconfig.json)`);
+  const dest = join(root, 'dist', `.bench-snapshot-${process.pid}`);
+  rmSync(dest, { recursive: true, force: true });
+  cpSync(src, join(dest, 'broker'), { recursive: true });
+  return join(dest, 'broker', 'src', 'main.js');
+}
+
+export function removePetrelSnapshot(main: string): void {
+  const dir = join(main, '..', '..', '..');
+  if (dir.includes('.bench-snapshot-')) rmSync(dir, { recursive: true, force: true });
+}
+
 export interface LaunchOptions {
   /** Extra YAML merged over the generated Petrel config (keys the benchmark does not know). */
   petrelExtra?: Record<string, unknown>;
   readyTimeoutMs: number;
+  /** Extra node options for the Petrel process, e.g. ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"]. */
+  petrelNodeArgs?: string[];
+  /** Petrel entry point (a snapshot from snapshotPetrel()); default dist/broker/src/main.js. */
+  petrelMain?: string;
 }
 
 export interface BrokerHandle {
@@ -107,11 +131,11 @@ function spawnBroker(name: BrokerName, port: number, dir: string, opts: LaunchOp
     const entry = fileURLToPath(new URL(self, import.meta.url));
     return spawn(process.execPath, [...process.execArgv, entry, String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
   }
-  const main = join(root, 'dist', 'broker', 'src', 'main.js');
+  const main = opts.petrelMain ?? join(root, 'dist', 'broker', 'src', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} not found: build first (npx tsc -p tsconfig.json)`);
   const conf = join(dir, 'petrel.yaml');
   writeFileSync(conf, petrelConfig(port, dir, opts.petrelExtra));
-  return spawn(process.execPath, [main, '--config', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
+  return spawn(process.execPath, [...(opts.petrelNodeArgs ?? []), main, '--config', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -128,11 +128,15 @@ export class BenchClient implements FrameSink, Pausable {
         resolve: (sp) => { clearTimeout(timer); resolve(sp); },
         reject: (e) => { clearTimeout(timer); reject(e); },
       };
+      // A fresh framer per connection: a frame cut off by the previous close must not leak in.
+      this.splitter = new FrameSplitter(this);
+      this.ackLen = 0;
       sock.setNoDelay(true);
-      sock.on('data', (chunk: Buffer) => this.onData(chunk));
-      sock.on('error', (e: Error) => this.onError(e));
-      sock.on('close', () => this.onClose());
-      sock.on('drain', () => this.onDrain());
+      // Events of an earlier socket of this client (reconnects) are ignored.
+      sock.on('data', (chunk: Buffer) => { if (this.socket === sock) this.onData(chunk); });
+      sock.on('error', (e: Error) => { if (this.socket === sock) this.onError(e); });
+      sock.on('close', () => { if (this.socket === sock) this.onClose(); });
+      sock.on('drain', () => { if (this.socket === sock) this.onDrain(); });
       sock.write(connectPacket(this.id, clean, keepalive));
     });
   }
