@@ -92,6 +92,13 @@ export async function startEtcdCluster(names: string[], timeoutMs = 30_000): Pro
     return p;
   };
   const procs = members.map((m) => spawnMember(m.name, `http://127.0.0.1:${m.peer}`, m.client, initialCluster, 'new'));
+  // a test process that ends without calling stop() (a crash, an unhandled error) must not leave
+  // etcd members running: kill them synchronously on exit
+  const onExit = (): void => {
+    for (const p of byName.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
   const clientURLs = members.map((m) => `http://127.0.0.1:${m.client}`);
   const killProc = (p: ChildProcess): Promise<void> => new Promise<void>((resolve) => {
     if (p.exitCode !== null || p.signalCode !== null) return resolve();
@@ -100,6 +107,7 @@ export async function startEtcdCluster(names: string[], timeoutMs = 30_000): Pro
     setTimeout(() => { if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); }, 3000).unref();
   });
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', onExit);
     await Promise.all([...byName.values()].map(killProc));
     rmSync(dir, { recursive: true, force: true });
   };
