@@ -11,7 +11,7 @@ import { Broker } from './broker.js';
 import { Channel } from './mqtt/channel.js';
 import type { Logger } from './log.js';
 import type { ChannelSettings } from './mqtt/settings.js';
-import { flushWill } from './mqtt/will.js';
+import { flushWill, restoreWills } from './mqtt/will.js';
 import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
 import { NEVER_EXPIRE } from './session/registry.js';
@@ -104,6 +104,8 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   // A session that ends while its will is delayed publishes the will at once [MQTT-3.1.3-9].
   broker.hooks.add('session.terminated', (cid) => flushWill(broker, cid));
   broker.start();
+  // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
+  restoreWills(broker);
 
   const settings = channelSettings(cfg);
   const channels = new Set<Channel>();

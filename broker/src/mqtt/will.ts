@@ -48,23 +48,45 @@ export function scheduleWill(b: Broker, will: Will, session: Session): void {
   const delay = Math.min(will.delaySec, session.expiryInterval);
   if (delay <= 0) { publishWill(b, will); return; }
   cancelWill(b, will.clientId);
-  const timer = setTimeout(() => { table(b).delete(will.clientId); publishWill(b, will); }, delay * 1000);
+  armWill(b, will, Date.now() + delay * 1000);
+}
+
+/** Stored form of a pending will ('will' table, key = client id), so a restart does not lose it. */
+interface StoredWill { will: Will; due: number }
+
+function armWill(b: Broker, will: Will, due: number): void {
+  const timer = setTimeout(() => { table(b).delete(will.clientId); b.store.del('will', will.clientId); publishWill(b, will); }, Math.max(0, due - Date.now()));
   timer.unref();
   table(b).set(will.clientId, { timer, will });
+  b.store.put('will', will.clientId, { will, due } satisfies StoredWill);
+}
+
+/**
+ * Re-arms the delayed wills that were pending when the node stopped (or crashed); a will
+ * whose time has passed goes out at once. Call after the broker has loaded its sessions.
+ */
+export function restoreWills(b: Broker): number {
+  let n = 0;
+  for (const [, v] of b.store.scan('will')) {
+    const s = v as StoredWill;
+    armWill(b, { ...s.will, payload: Buffer.from(s.will.payload) }, s.due);
+    n++;
+  }
+  return n;
 }
 
 /** A new connection for the session arrived in time: the will is not sent [MQTT-3.1.3-9]. */
 export function cancelWill(b: Broker, clientId: string): void {
   const t = pending.get(b);
   const e = t?.get(clientId);
-  if (e !== undefined) { clearTimeout(e.timer); t!.delete(clientId); }
+  if (e !== undefined) { clearTimeout(e.timer); t!.delete(clientId); b.store.del('will', clientId); }
 }
 
 /** The session ended before the will delay: publish now. */
 export function flushWill(b: Broker, clientId: string): void {
   const t = pending.get(b);
   const e = t?.get(clientId);
-  if (e !== undefined) { clearTimeout(e.timer); t!.delete(clientId); publishWill(b, e.will); }
+  if (e !== undefined) { clearTimeout(e.timer); t!.delete(clientId); b.store.del('will', clientId); publishWill(b, e.will); }
 }
 
 /** Publishes every pending will (used on shutdown is NOT wanted: wills wait for the restart). */
