@@ -11,7 +11,7 @@ import { Broker } from './broker.js';
 import { Channel } from './mqtt/channel.js';
 import type { Logger } from './log.js';
 import type { ChannelSettings } from './mqtt/settings.js';
-import { flushWill, restoreWills } from './mqtt/will.js';
+import { flushWill, restoreWills, stopWills } from './mqtt/will.js';
 import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
 import { NEVER_EXPIRE } from './session/registry.js';
@@ -157,6 +157,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       await listeners.stop();
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
+      stopWills(broker);
       if (node.api) await node.api.close();
       await store.close();
       log.info({ node: cfg.node.name }, 'node stopped');

@@ -89,6 +89,14 @@ export function flushWill(b: Broker, clientId: string): void {
   if (e !== undefined) { clearTimeout(e.timer); t!.delete(clientId); b.store.del('will', clientId); publishWill(b, e.will); }
 }
 
+/** On node stop: pending wills are not published; their timers stop and the stored copies wait for the restart. */
+export function stopWills(b: Broker): void {
+  const t = pending.get(b);
+  if (t === undefined) return;
+  for (const e of t.values()) clearTimeout(e.timer);
+  t.clear();
+}
+
 /** Publishes every pending will (used on shutdown is NOT wanted: wills wait for the restart). */
 export function pendingWills(b: Broker): number { return pending.get(b)?.size ?? 0; }
 
