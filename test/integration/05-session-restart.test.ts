@@ -116,3 +116,27 @@ test('sessions, queues, inflight, QoS 2 state, retained and delayed messages sur
   for (const r of [r5, r3, q2b]) r.destroy();
   await end(watch, rsub);
 });
+
+test('a delayed will pending at shutdown is published after the restart, unless its client came back in time', async () => {
+  let tb = b ?? await start();
+  const mk = (id: string) => ({
+    protocolVersion: 5 as const, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 },
+    will: { topic: `rsw/${id}`, payload: Buffer.from(id), qos: 1 as const, retain: false, properties: { willDelayInterval: 2 } },
+  });
+  const gone = await client(tb, mk('will-gone'));
+  const back = await client(tb, mk('will-back'));
+  gone.stream.destroy(); back.stream.destroy();
+  await sleep(100);
+  const t0 = Date.now();
+  tb = await restart();
+  const w = await client(tb, { protocolVersion: 5 });
+  const got = collect(w);
+  await w.subscribeAsync('rsw/#', { qos: 1 });
+  const again = await client(tb, { ...mk('will-back'), will: undefined });
+  await until(() => got.length >= 1, 4000, 'will after restart');
+  await sleep(300);
+  assert.deepEqual(got.map((m) => m.topic), ['rsw/will-gone']);
+  assert.ok(Date.now() - t0 >= 1500, 'will published before its delay');
+  await new Promise<void>((r) => again.end(false, { properties: { sessionExpiryInterval: 0 } }, () => r()));
+  await end(w, gone, back);
+});
