@@ -12,6 +12,10 @@ import { validTopicName } from '../router/index.js';
 import { NEVER_EXPIRE } from '../session/registry.js';
 import { cancelWill, willFromConnect } from './will.js';
 
+/** MQTT 3.1/3.1.1 CONNACK accepted (return code 0), without and with Session Present. */
+const CONNACK_V3_NEW = Buffer.from([0x20, 0x02, 0x00, 0x00]);
+const CONNACK_V3_PRESENT = Buffer.from([0x20, 0x02, 0x01, 0x00]);
+
 export function handleConnect(ch: Channel, p: Packet): void {
   const c = p as IConnectPacket;
   const cfg = ch.cfg;
@@ -197,7 +201,7 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
     if (ch.authMethod !== null) { cp.authenticationMethod = ch.authMethod; if (authData) cp.authenticationData = authData; }
     ch.sendPacket({ cmd: 'connack', sessionPresent: present, reasonCode: 0, properties: cp } as Packet);
   } else {
-    ch.sendPacket({ cmd: 'connack', sessionPresent: present, returnCode: 0 } as Packet);
+    ch.send(present ? CONNACK_V3_PRESENT : CONNACK_V3_NEW);
   }
   ch.count('packets.connack.sent');
   ch.count('client.connack');

@@ -215,7 +215,8 @@ export class Listener {
       transport: this.transport,
       remoteAddress: plainAddress(socket.remoteAddress),
       remotePort: socket.remotePort ?? 0,
-      localPort: socket.localPort ?? 0,
+      // An accepted socket's local port is the listening port (saves a getsockname per connection).
+      localPort: this.port || (socket.localPort ?? 0),
     };
   }
 
