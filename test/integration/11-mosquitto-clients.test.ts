@@ -9,7 +9,8 @@
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { startBroker, client, collect, until, end, sleep, requireBinary, type TestBroker } from '../support/broker.js';
+import { join } from 'node:path';
+import { startBroker, client, collect, until, end, sleep, requireBinary, repoRoot, type TestBroker } from '../support/broker.js';
 
 const PUB = '/usr/bin/mosquitto_pub';
 const SUB = '/usr/bin/mosquitto_sub';
@@ -18,14 +19,17 @@ let b: TestBroker;
 before(async () => {
   requireBinary(PUB, 'mosquitto-clients');
   requireBinary(SUB, 'mosquitto-clients');
-  b = await startBroker();
+  const fx = (f: string) => join(repoRoot(), 'test', 'fixtures', 'tls', f);
+  b = await startBroker({ listeners: { ssl: { default: { enable: true, bind: '127.0.0.1:0', ssl_options: {
+    certfile: fx('server.crt'), keyfile: fx('server.key'), cacertfile: fx('ca.crt'), verify: 'verify_peer', fail_if_no_peer_cert: false,
+  } } } } });
 });
 after(async () => { await b?.stop(); });
 
 interface Run { code: number | null; out: string; err: string }
 /** Runs a mosquitto client with -h/-p set, killed after `ms`. */
-function run(bin: string, args: string[], ms = 5000): { done: Promise<Run>; started: Promise<void> } {
-  const p = spawn(bin, ['-h', '127.0.0.1', '-p', String(b.port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(bin: string, args: string[], ms = 5000, port = b.port): { done: Promise<Run>; started: Promise<void> } {
+  const p = spawn(bin, ['-h', '127.0.0.1', '-p', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   p.stdout.on('data', (d) => { out += d; });
   p.stderr.on('data', (d) => { err += d; });
@@ -105,6 +109,21 @@ test('mqttv31 (MQIsdp): mosquitto_pub → mosquitto_sub at QoS 1', async () => {
   const r = await s.done;
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out.trim(), 'hello31');
+});
+
+test('mqttv5 over TLS: mosquitto_sub --cafile and mosquitto_pub with a client certificate (--cert/--key)', async () => {
+  const tls = (f: string) => join(repoRoot(), 'test', 'fixtures', 'tls', f);
+  const port = b.node.port('ssl:default');
+  const id = 'msub-tls';
+  const s = run(SUB, ['-V', 'mqttv5', '--cafile', tls('ca.crt'), '-i', id, '-t', 'v5/tls/m', '-q', '1', '-C', '1'], 5000, port);
+  await subscribed(id);
+  const r = await run(PUB, ['-V', 'mqttv5', '--cafile', tls('ca.crt'), '--cert', tls('client.crt'), '--key', tls('client.key'), '-t', 'v5/tls/m', '-q', '1', '-m', 'over-tls'], 5000, port).done;
+  assert.equal(r.code, 0, r.err);
+  const out = await s.done;
+  assert.equal(out.code, 0, out.err);
+  assert.equal(out.out.trim(), 'over-tls');
+  const bad = await run(PUB, ['-V', 'mqttv5', '--cafile', tls('ca.crt'), '--cert', tls('rogue-client.crt'), '--key', tls('rogue-client.key'), '-t', 'v5/tls/m', '-m', 'x'], 5000, port).done;
+  assert.notEqual(bad.code, 0, 'client certificate from another CA accepted');
 });
 
 test('mqttv5: properties set with mosquitto_pub -D arrive at MQTT.js and at mosquitto_sub -F', async () => {
