@@ -211,4 +211,56 @@ test('v5: resuming with a smaller Receive Maximum: at most that many unacked res
   await end(pub);
 });
 
+for (const protocolVersion of [4, 5] as const) {
+  test(`v${protocolVersion}: takeover with a live old connection: the new one gets the unacked PUBLISH (DUP) and PUBREL with the same ids`, async () => {
+    const id = `tk-inflight-${protocolVersion}`;
+    const persist = protocolVersion === 5 ? { clean: false, properties: { sessionExpiryInterval: 60 } } : { clean: false };
+    const old = await rawClient(b.port, protocolVersion);
+    await old.connect({ clientId: id, ...persist });
+    old.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `v${protocolVersion}/tkin`, qos: 2 }] });
+    await old.next('suback');
+    const pub = await client(b, { protocolVersion: 5 });
+    await pub.publishAsync(`v${protocolVersion}/tkin`, 'a', { qos: 1 });
+    await pub.publishAsync(`v${protocolVersion}/tkin`, 'b', { qos: 2 });
+    const m1 = await old.next('publish');
+    const m2 = await old.next('publish');
+    old.send({ cmd: 'pubrec', messageId: m2.messageId });
+    await old.next('pubrel');
+    const neu = await rawClient(b.port, protocolVersion);
+    assert.equal((await neu.connect({ clientId: id, ...persist })).sessionPresent, true);
+    const again = await neu.next('publish');
+    assert.deepEqual([again.payload.toString(), again.messageId, again.dup], ['a', m1.messageId, true]);
+    assert.equal((await neu.next('pubrel')).messageId, m2.messageId);
+    await old.waitClosed();
+    neu.send({ cmd: 'puback', messageId: again.messageId });
+    neu.send({ cmd: 'pubcomp', messageId: m2.messageId });
+    await until(() => b.node.broker.sessions.get(id)?.inflight.size === 0, 2000, 'inflight empty');
+    neu.send({ cmd: 'disconnect', ...(protocolVersion === 5 ? { reasonCode: 0, properties: { sessionExpiryInterval: 0 } } : {}) });
+    await end(pub);
+  });
+}
+
+test('fan-out / fan-in: 10 publishers × 30 QoS 2 messages reach each of 10 subscribers exactly once, per-publisher order kept', async () => {
+  const subs = [];
+  for (let i = 0; i < 10; i++) {
+    const c = await client(b, { protocolVersion: i % 2 === 0 ? 5 : 4 });
+    await c.subscribeAsync('fan/+', { qos: 2 });
+    subs.push({ c, got: collect(c) });
+  }
+  const pubs = [];
+  for (let p = 0; p < 10; p++) pubs.push(await client(b, { protocolVersion: p % 2 === 0 ? 4 : 5 }));
+  await Promise.all(pubs.map(async (c, p) => { for (let i = 0; i < 30; i++) await c.publishAsync(`fan/${p}`, `${p}:${i}`, { qos: 2 }); }));
+  await until(() => subs.every((s) => s.got.length >= 300), 10000, '300 messages at every subscriber');
+  await sleep(100);
+  for (const s of subs) {
+    assert.equal(s.got.length, 300);
+    assert.equal(new Set(s.got.map((m) => m.payload)).size, 300, 'duplicate delivery');
+    for (let p = 0; p < 10; p++) {
+      const seq = s.got.filter((m) => m.topic === `fan/${p}`).map((m) => Number(m.payload.split(':')[1]));
+      assert.deepEqual(seq, Array.from({ length: 30 }, (_, i) => i), `order of publisher ${p}`);
+    }
+  }
+  await end(...subs.map((s) => s.c), ...pubs);
+});
+
 describe('06 QoS flows', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
