@@ -85,6 +85,20 @@ test('server → client topic alias when the client allows it; none when it does
   await end(pub);
 });
 
+test('MQTT.js with autoAssignTopicAlias publishing to an MQTT.js subscriber with topicAliasMaximum: topics resolved both ways', async () => {
+  const sub = await client(b, { protocolVersion: 5, properties: { topicAliasMaximum: 5 } });
+  const got = collect(sub);
+  await sub.subscribeAsync('v5/autoalias/+', { qos: 1 });
+  const pub = await client(b, { protocolVersion: 5, autoAssignTopicAlias: true });
+  const sent: string[] = [];
+  pub.on('packetsend', (p) => { if (p.cmd === 'publish') sent.push((p as { topic: string }).topic); });
+  for (let i = 0; i < 6; i++) await pub.publishAsync(`v5/autoalias/${i % 2}`, String(i), { qos: 1 });
+  await until(() => got.length === 6);
+  assert.deepEqual(got.map((m) => [m.topic, m.payload]), Array.from({ length: 6 }, (_, i) => [`v5/autoalias/${i % 2}`, String(i)]));
+  assert.ok(sent.some((t) => t === ''), 'MQTT.js never used an alias (broker announced none?)');
+  await end(sub, pub);
+});
+
 test('client Maximum Packet Size: larger messages are not sent to it, counted as delivery.dropped.too_large', async () => {
   const before = b.node.broker.metrics.counters['delivery.dropped.too_large'];
   const small = await client(b, { protocolVersion: 5, properties: { maximumPacketSize: 200 } });
