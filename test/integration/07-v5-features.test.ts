@@ -185,8 +185,10 @@ for (const protocolVersion of [4, 5] as const) {
     r.send({ cmd: 'publish', topic: 'a/+/b', payload: Buffer.from('x'), qos: 1, messageId: 1 });
     await r.waitClosed();
     const d = r.packets.find((p) => p.cmd === 'disconnect');
-    if (protocolVersion === 5) assert.equal(d?.reasonCode, 0x90);
-    else assert.equal(d, undefined);
+    if (protocolVersion === 5) {
+      assert.equal(d?.reasonCode, 0x90);
+      assert.equal(typeof d?.properties?.reasonString, 'string', 'v5 DISCONNECT carries a reason string by default');
+    } else assert.equal(d, undefined);
     assert.equal(r.packets.find((p) => p.cmd === 'puback'), undefined);
   });
 }

@@ -13,15 +13,16 @@ import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
 
-let rr: TestBroker, sticky: TestBroker, hash: TestBroker;
+let rr: TestBroker, sticky: TestBroker, hash: TestBroker, htopic: TestBroker;
 before(async () => {
-  [rr, sticky, hash] = await Promise.all([
+  [rr, sticky, hash, htopic] = await Promise.all([
     startBroker({ mqtt: { shared_subscription_strategy: 'round_robin' } }),
     startBroker({ mqtt: { shared_subscription_strategy: 'sticky' } }),
     startBroker({ mqtt: { shared_subscription_strategy: 'hash_clientid' } }),
+    startBroker({ mqtt: { shared_subscription_strategy: 'hash_topic' } }),
   ]);
 });
-after(async () => { await Promise.all([rr.stop(), sticky.stop(), hash.stop()]); });
+after(async () => { await Promise.all([rr.stop(), sticky.stop(), hash.stop(), htopic.stop()]); });
 
 const cases: Array<[string, () => Promise<void>]> = [];
 const test = (name: string, fn: () => Promise<void>): void => { cases.push([name, fn]); };
@@ -98,6 +99,18 @@ test('hash_clientid: one publisher always lands on the same member; publishers s
   for (const [p, set] of byPub) assert.equal(set.size, 1, `publisher ${p} spread over members ${[...set]}`);
   assert.ok(new Set([...byPub.values()].map((s) => [...s][0])).size >= 2, '8 publishers all hashed to one member');
   await end(...g.map((m) => m.c), ...pubs);
+});
+
+test('hash_topic: one topic always lands on the same member; topics spread', async () => {
+  const g = await members(htopic, '$share/ht/v5/ht/+', 3);
+  const pub = await client(htopic, { protocolVersion: 5 });
+  for (let i = 0; i < 3; i++) for (let t = 0; t < 8; t++) await pub.publishAsync(`v5/ht/${t}`, `${t}:${i}`, { qos: 1 });
+  await until(() => g.reduce((n, m) => n + m.got.length, 0) === 24);
+  const byTopic = new Map<string, Set<number>>();
+  g.forEach((m, idx) => { for (const x of m.got) (byTopic.get(x.topic) ?? byTopic.set(x.topic, new Set()).get(x.topic)!).add(idx); });
+  for (const [t, set] of byTopic) assert.equal(set.size, 1, `topic ${t} spread over members ${[...set]}`);
+  assert.ok(new Set([...byTopic.values()].map((s) => [...s][0])).size >= 2, '8 topics all hashed to one member');
+  await end(...g.map((m) => m.c), pub);
 });
 
 test('unacknowledged QoS 1 messages of a leaving member are re-dispatched to another member', async () => {
