@@ -136,6 +136,9 @@ export class Session {
   detach(): void {
     this.outlet = null;
     this.disconnectedAt = Date.now();
+    // QoS 1 deliveries sent from the queue were not rewritten with their packet id (see send()):
+    // write them now, so that a restart resends them with their ids and DUP [MQTT-4.4.0-1].
+    if (this.inflightMap !== null) for (const d of this.inflightMap.values()) if (d.seq !== 0 && d.qos === 1) this.persist(d);
   }
 
   /** Hands one message to the session: sent now, queued, or dropped with a reason. */
@@ -235,7 +238,7 @@ export class Session {
         else this.events.dropped(this, d.msg, 'too_large');
         continue;
       }
-      this.send(d);
+      this.send(d, true);
     }
     if (this.qhead === this.queue.length) { this.queue = []; this.qhead = 0; }
   }
@@ -296,12 +299,19 @@ export class Session {
     }
   }
 
-  private send(d: Delivery): void {
+  /**
+   * Sends a delivery and puts it in flight. `stored` means its record is already in the store
+   * (it was queued): then a QoS 1 record is not rewritten just to add the packet id, which halves
+   * the store writes of a draining queue. detach() writes those ids when the client goes away; only
+   * after a crash while it is connected does such a message go out again from the queue with a
+   * new packet id, which QoS 1 (at least once) allows. QoS 2 ids are always written (exactly once).
+   */
+  private send(d: Delivery, stored = false): void {
     const pid = this.allocPid();
     d.packetId = pid;
     d.sentAt = Date.now();
     this.inflight.set(pid, d);
-    if (d.seq !== 0) this.persist(d);
+    if (d.seq !== 0 && (!stored || d.qos !== 1)) this.persist(d);
     if (this.outlet!.sendPublish(d.msg, d.qos, pid, false, d.retain, d.subIds)) this.events.delivered(this, d.msg);
     else this.finish(pid, d, 'too_large');
   }
