@@ -243,7 +243,10 @@ export class Channel implements Outlet, ClientChannel {
     if (this.state === 'new' || this.state === 'auth') {
       if (this.protocolVersion === 5) {
         const properties = this.requestProblemInfo && detail ? { reasonString: detail } : undefined;
-        this.sendPacket({ cmd: 'connack', sessionPresent: false, reasonCode: spec.reason, properties } as Packet);
+        let buf = encode({ cmd: 'connack', sessionPresent: false, reasonCode: spec.reason, properties } as Packet, 5);
+        // [MQTT-3.2.2-19] no Reason String when it would exceed the client's Maximum Packet Size
+        if (buf.length > this.clientMaxPacket && properties !== undefined) buf = encode({ cmd: 'connack', sessionPresent: false, reasonCode: spec.reason } as Packet, 5);
+        this.send(buf);
         this.count('packets.connack.error');
       } else if (spec.v3connack !== 0) {
         this.sendPacket({ cmd: 'connack', sessionPresent: false, returnCode: spec.v3connack } as Packet);
@@ -260,7 +263,13 @@ export class Channel implements Outlet, ClientChannel {
     const properties: Record<string, unknown> = {};
     if (reasonString) properties.reasonString = reasonString;
     if (serverReference) properties.serverReference = serverReference;
-    this.sendPacket({ cmd: 'disconnect', reasonCode, properties } as Packet);
+    let buf = encode({ cmd: 'disconnect', reasonCode, properties } as Packet, 5);
+    // [MQTT-3.14.2-3] no Reason String when it would exceed the client's Maximum Packet Size
+    if (buf.length > this.clientMaxPacket && properties.reasonString !== undefined) {
+      delete properties.reasonString;
+      buf = encode({ cmd: 'disconnect', reasonCode, properties } as Packet, 5);
+    }
+    this.send(buf);
     this.count('packets.disconnect.sent');
   }
 

@@ -25,6 +25,8 @@ export function handleConnect(ch: Channel, p: Packet): void {
   const v5 = ch.protocolVersion === 5;
   const props = (c.properties ?? {}) as NonNullable<IConnectPacket['properties']>;
   if (v5 && props.requestProblemInformation === false) ch.requestProblemInfo = false;
+  // Known before any CONNACK is sent, so that even a refusal respects it [MQTT-3.2.2-19]
+  if (v5 && typeof props.maximumPacketSize === 'number' && props.maximumPacketSize > 0) ch.clientMaxPacket = props.maximumPacketSize;
   ch.parser.protocolVersion = ch.protocolVersion;
 
   // Client identifier [MQTT-3.1.3-6..8]
