@@ -241,7 +241,7 @@ for (const protocolVersion of [4, 5] as const) {
 }
 
 test('fan-out / fan-in: 10 publishers × 30 QoS 2 messages reach each of 10 subscribers exactly once, per-publisher order kept', async () => {
-  const subs = [];
+  const subs: Array<{ c: import('mqtt').MqttClient; got: ReturnType<typeof collect> }> = [];
   for (let i = 0; i < 10; i++) {
     const c = await client(b, { protocolVersion: i % 2 === 0 ? 5 : 4 });
     await c.subscribeAsync('fan/+', { qos: 2 });

@@ -212,4 +212,20 @@ test('v5: Request Problem Information 0 → no reason string on DISCONNECT', asy
   assert.equal(d?.properties?.reasonString, undefined);
 });
 
+test('reason strings are left out when they would push DISCONNECT / CONNACK above the client Maximum Packet Size', async () => {
+  const r = await rawClient(b.port, 5);
+  await r.connect({ properties: { maximumPacketSize: 20 } });
+  r.send({ cmd: 'publish', topic: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaa/+', payload: Buffer.from('x'), qos: 0 });
+  await r.waitClosed();
+  const d = r.packets.find((p) => p.cmd === 'disconnect');
+  assert.equal(d?.reasonCode, 0x90);
+  assert.ok(d.length + 2 <= 20, `DISCONNECT of ${d.length + 2} bytes sent to a client accepting 20`);
+  const r2 = await rawClient(b.port, 5);
+  r2.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 60, clientId: 'c', properties: { maximumPacketSize: 16, authenticationMethod: 'NO-SUCH-METHOD-WITH-A-LONG-NAME' } });
+  await r2.waitClosed();
+  const a = r2.packets.find((p) => p.cmd === 'connack');
+  assert.equal(a?.reasonCode, 0x8c);
+  assert.ok(a.length + 2 <= 16, `CONNACK of ${a.length + 2} bytes sent to a client accepting 16`);
+});
+
 describe('07 MQTT 5 features', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
