@@ -18,7 +18,7 @@ let timers: TestBroker;
 before(async () => {
   [off, timers] = await Promise.all([
     startBroker({ mqtt: { max_qos_allowed: 1, retain_available: false, wildcard_subscription: false, shared_subscription: false } }),
-    startBroker({ mqtt: { server_keepalive: 1, idle_timeout: '1s' } }),
+    startBroker({ mqtt: { server_keepalive: 1, idle_timeout: '1s', max_mqueue_len: 2, mqueue_drop_policy: 'drop_new', max_inflight: 1 } }),
   ]);
 });
 after(async () => { await Promise.all([off.stop(), timers.stop()]); });
@@ -97,6 +97,32 @@ test('idle_timeout 1 s: a connection that never sends CONNECT is closed', async 
   const dt = r.closedAt - t0;
   assert.ok(dt >= 900 && dt <= 2600, `closed after ${dt} ms`);
   assert.deepEqual(r.packets, []);
+});
+
+test('mqueue_drop_policy drop_new: a full queue refuses the newest; an online client with a full window queues too', async () => {
+  const id = 'dropnew';
+  const persist = { clean: false, properties: { sessionExpiryInterval: 60 } };
+  const s = await client(timers, { protocolVersion: 5, clientId: id, ...persist });
+  await s.subscribeAsync('v5/dropnew', { qos: 1 });
+  await end(s);
+  const pub = await client(timers, { protocolVersion: 5 });
+  for (let i = 0; i < 4; i++) await pub.publishAsync('v5/dropnew', String(i), { qos: 1 });
+  const r = await rawClient(timers.port, 5);
+  await r.connect({ clientId: id, ...persist });
+  const got = [];
+  for (let i = 0; i < 2; i++) { const p = await r.next('publish'); got.push(p.payload.toString()); r.send({ cmd: 'puback', messageId: p.messageId }); }
+  await sleep(100);
+  assert.deepEqual(got, ['0', '1']);
+  assert.equal(r.packets.filter((p) => p.cmd === 'publish').length, 0);
+  // online, window of 1 (max_inflight) and queue of 2: of 5 quick messages 1 in flight + 2 queued, 2 dropped
+  for (let i = 0; i < 5; i++) await pub.publishAsync('v5/dropnew', `o${i}`, { qos: 1 });
+  const online = [];
+  for (let i = 0; i < 3; i++) { const p = await r.next('publish'); online.push(p.payload.toString()); r.send({ cmd: 'puback', messageId: p.messageId }); }
+  await sleep(100);
+  assert.deepEqual(online, ['o0', 'o1', 'o2']);
+  assert.equal(r.packets.filter((p) => p.cmd === 'publish').length, 0);
+  r.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
+  await end(pub);
 });
 
 test('unsupported protocol version: level 6 → CONNACK 0x84 (v5 format) or 1 (v3 format), then closed', async () => {
