@@ -101,7 +101,9 @@ test('MQTT.js with autoAssignTopicAlias publishing to an MQTT.js subscriber with
 
 test('client Maximum Packet Size: larger messages are not sent to it, counted as delivery.dropped.too_large', async () => {
   const before = b.node.broker.metrics.counters['delivery.dropped.too_large'];
-  const small = await client(b, { protocolVersion: 5, properties: { maximumPacketSize: 200 } });
+  const small = await client(b, { protocolVersion: 5, clientId: 'mps-small', properties: { maximumPacketSize: 200 } });
+  const drops: string[] = [];
+  const unhook = b.node.broker.hooks.add('message.dropped', (msg, cid, reason) => { if (cid === 'mps-small') drops.push(`${reason}:${msg.topic}`); });
   const got = collect(small);
   await small.subscribeAsync('v5/mps/#', { qos: 1 });
   const pub = await client(b, { protocolVersion: 5 });
@@ -111,9 +113,31 @@ test('client Maximum Packet Size: larger messages are not sent to it, counted as
   await until(() => got.length === 1);
   await sleep(100);
   assert.deepEqual(got.map((m) => m.topic), ['v5/mps/small']);
-  assert.equal(b.node.broker.metrics.counters['delivery.dropped.too_large'] - before, 2);
+  unhook();
+  assert.deepEqual(drops, ['too_large:v5/mps/big', 'too_large:v5/mps/big0']);
+  assert.ok(b.node.broker.metrics.counters['delivery.dropped.too_large'] - before >= 2, 'delivery.dropped.too_large counted');
   assert.equal(small.connected, true, 'client disconnected instead of skipping the message');
   await end(small, pub);
+});
+
+test('client Maximum Packet Size is the whole packet: a 100-byte PUBLISH goes to a client accepting 100, not to one accepting 99', async () => {
+  const rs = [];
+  for (const max of [100, 99]) {
+    const r = await rawClient(b.port, 5);
+    await r.connect({ properties: { maximumPacketSize: max } });
+    r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'v5/mpsb', qos: 0 }] });
+    await r.next('suback');
+    rs.push(r);
+  }
+  const pub = await client(b, { protocolVersion: 5 });
+  // fixed header 2 + topic "v5/mpsb" 9 + property length 1 = 12 bytes around the payload
+  await pub.publishAsync('v5/mpsb', Buffer.alloc(100 - 12, 2), { qos: 0 });
+  const p = await rs[0].next('publish');
+  assert.equal(p.length + 2, 100);
+  await sleep(100);
+  assert.equal(rs[1].packets.filter((x) => x.cmd === 'publish').length, 0);
+  for (const r of rs) r.destroy();
+  await end(pub);
 });
 
 test('queued message expires while the client is offline; remaining interval sent for the rest', async () => {

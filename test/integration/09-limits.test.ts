@@ -10,6 +10,7 @@
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
+import mqttPacket from 'mqtt-packet';
 import { rawClient } from '../support/raw-client.js';
 
 let b: TestBroker;
@@ -98,6 +99,22 @@ for (const protocolVersion of [4, 5] as const) {
     await end(pub);
   });
 }
+
+test('v5: max_packet_size is the whole packet: 1024 bytes accepted, 1025 refused with 0x95', async () => {
+  for (const total of [1024, 1025]) {
+    const r = await rawClient(b.port, 5);
+    await r.connect();
+    // PUBLISH QoS 0 to "t": fixed header 3 bytes (remaining length ≥ 128), topic 3, property length 1
+    const pkt = mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.alloc(total - 7, 1), qos: 0, retain: false, dup: false } as never, { protocolVersion: 5 });
+    assert.equal(pkt.length, total);
+    r.sock.write(pkt);
+    r.send({ cmd: 'pingreq' });
+    if (total === 1024) { await r.next('pingresp'); assert.equal(r.closed, false); r.destroy(); } else {
+      await r.waitClosed();
+      assert.equal(r.packets.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x95);
+    }
+  }
+});
 
 test('v5: max_awaiting_rel 2: a third QoS 2 PUBLISH without PUBREL → DISCONNECT 0x93; CONNACK Receive Maximum 2', async () => {
   const r = await rawClient(b.port, 5);
