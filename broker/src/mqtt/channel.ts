@@ -277,7 +277,9 @@ export class Channel implements Outlet, ClientChannel {
   kick(code: ErrorCode, serverReference?: string): void {
     if (this.state === 'closed') return;
     if (this.protocolVersion === 5 && this.state === 'connected') this.sendDisconnect(ERRORS[code].reason, undefined, serverReference);
-    this.close(code.toLowerCase(), code !== 'SERVER_SHUTTING_DOWN');
+    // The server closes without the client's DISCONNECT 0x00, so the will goes out (delayed wills
+    // are stored and survive a shutdown) [MQTT-3.1.2-8].
+    this.close(code.toLowerCase(), true);
   }
 
   /**

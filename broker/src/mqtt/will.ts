@@ -97,7 +97,7 @@ export function stopWills(b: Broker): void {
   t.clear();
 }
 
-/** Publishes every pending will (used on shutdown is NOT wanted: wills wait for the restart). */
+/** How many delayed wills are waiting. */
 export function pendingWills(b: Broker): number { return pending.get(b)?.size ?? 0; }
 
 function publishWill(b: Broker, will: Will): void {
