@@ -16,6 +16,9 @@
 
 const T_NULL = 0, T_FALSE = 1, T_TRUE = 2, T_INT = 3, T_FLOAT = 4, T_STR = 5, T_BYTES = 6, T_ARR = 7, T_OBJ = 8, T_UNDEF = 9;
 
+/** Strings up to this length are tried as ASCII by hand before the native UTF-8 encoder. */
+const ASCII_INLINE_MAX = 64;
+
 /** A growable output buffer. */
 export class Writer {
   buf: Buffer;
@@ -45,10 +48,25 @@ export class Writer {
 
   /** u32 byte length, then the UTF-8 bytes. */
   str(s: string): void {
-    this.ensure(4 + s.length * 3);
-    const n = this.buf.write(s, this.off + 4, 'utf8');
-    this.buf.writeUInt32LE(n, this.off);
-    this.off += 4 + n;
+    const len = s.length;
+    this.ensure(4 + len * 3);
+    const buf = this.buf;
+    const start = this.off + 4;
+    let n = -1;
+    if (len <= ASCII_INLINE_MAX) {
+      // Short strings (object keys, topics, client ids) are nearly always ASCII: copying the char
+      // codes here is several times cheaper than a call into the native UTF-8 encoder.
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[start + i] = c;
+      }
+      if (i === len) n = len;
+    }
+    if (n < 0) n = buf.write(s, start, 'utf8');
+    buf.writeUInt32LE(n, this.off);
+    this.off = start + n;
   }
 
   bytes(b: Uint8Array): void {
