@@ -292,7 +292,7 @@ export class Session {
   restore(records: Array<[number, DeliveryRecord]>): void {
     records.sort((a, b) => a[0] - b[0]);
     for (const [seq, r] of records) {
-      const d: Delivery = { msg: r.m, qos: r.q, retain: r.r, subIds: r.s, group: r.g, topicFilter: r.f, seq, packetId: r.p, state: r.st, sentAt: 0 };
+      const d: Delivery = { msg: r.m, qos: r.q, retain: r.r, subIds: r.s, group: r.g, topicFilter: r.f, seq, packetId: r.p, state: r.st, sentAt: NOT_SENT };
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
       if (r.p !== 0 && !this.inflight.has(r.p)) this.inflight.set(r.p, d);
       else { d.packetId = 0; d.state = 0; this.queue.push(d); }
@@ -338,6 +338,14 @@ export class Session {
   }
 }
 
+/**
+ * Delivery.sentAt before the first send: -0 rather than 0, because -0 is not a small integer, so V8
+ * gives the field a double representation from the start. With 0, the first Date.now() stored into
+ * any delivery deprecates the object layout, and every delivery already queued is then migrated one
+ * by one when first touched (the drain of 100,000 queued deliveries spent ~20% of its time on it).
+ */
+const NOT_SENT = -0;
+
 function newDelivery(msg: Message, qos: QoS, retain: boolean, subIds: number[] | null, group: string | null, topicFilter: string | null): Delivery {
-  return { msg, qos, retain, subIds, group, topicFilter, seq: 0, packetId: 0, state: 0, sentAt: 0 };
+  return { msg, qos, retain, subIds, group, topicFilter, seq: 0, packetId: 0, state: 0, sentAt: NOT_SENT };
 }
