@@ -131,7 +131,9 @@ test('a 409 conflict on apply is retried with backoff and the cluster converges'
     const cr = loadExample('single-region.yaml');
     cr.metadata = { name: 'conf', namespace: 'iot' };
     fake.put(cr);
-    await waitFor(() => condition(fake.find(MQC, 'MqttCluster', 'iot', 'conf'), 'Degraded')?.status === 'True', 'Degraded while the conflict lasts');
+    // The Warning Event stays; the Degraded condition may already be back to False by the time a
+    // poll looks (two conflicts are retried within a second), so the Event is what is waited for.
+    await waitFor(() => fake.listKind('v1', 'Event', 'iot').find((e) => e.involvedObject.name === 'conf' && e.reason === 'ApplyFailed'), 'ApplyFailed Event while the conflict lasts');
     await waitFor(() => fake.find('apps/v1', 'Deployment', 'iot', 'conf-eu-west-1'), 'Deployment applied after retries');
     await waitFor(() => { fakeKubelet(fake, 'iot'); return condition(fake.find(MQC, 'MqttCluster', 'iot', 'conf'), 'Ready')?.status === 'True'; }, 'Ready after the conflict');
     assert.equal(condition(fake.find(MQC, 'MqttCluster', 'iot', 'conf'), 'Degraded').status, 'False');
