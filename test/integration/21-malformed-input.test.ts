@@ -139,3 +139,22 @@ test('v5 PUBLISH with a wildcard Response Topic: DISCONNECT 0x82', async () => {
   assert.ok(i > 0, 'DISCONNECT sent');
   assert.equal(out[i + 2], 0x82);
 });
+
+test('v5: Payload Format Indicator 1 with invalid UTF-8 → PUBACK 0x99, not published; UNSUBACK 0x8F for a bad filter', async () => {
+  const s = await rawSocket(b.port);
+  const chunks: Buffer[] = [];
+  s.on('data', (d) => chunks.push(d));
+  s.write(CONNECT_V5);
+  await sleep(20);
+  s.write(encode({ cmd: 'publish', topic: 'pfi/t', payload: Buffer.from([0xff, 0xfe]), qos: 1, messageId: 7, retain: false, dup: false, properties: { payloadFormatIndicator: true } } as never, 5));
+  s.write(encode({ cmd: 'unsubscribe', messageId: 8, unsubscriptions: ['a/#/b', 'never/subscribed'] } as never, 5));
+  // CONNACK (16 bytes with our properties), PUBACK with reason (5), UNSUBACK with two codes (7)
+  await until(() => Buffer.concat(chunks).length >= 16 + 5 + 7, 3000, 'PUBACK and UNSUBACK');
+  const out = Buffer.concat(chunks);
+  const puback = out.indexOf(0x40, 16);
+  assert.deepEqual([...out.subarray(puback, puback + 5)], [0x40, 0x03, 0x00, 0x07, 0x99]);
+  const unsuback = out.indexOf(0xb0, 16);
+  assert.deepEqual([...out.subarray(unsuback + 5, unsuback + 7)], [0x8f, 0x11]);
+  s.destroy();
+  await stillServing();
+});

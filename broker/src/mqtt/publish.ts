@@ -7,6 +7,7 @@
  * published again [MQTT-4.3.3-9]. For persistent sessions that id set is in the store, so it
  * holds across a broker restart too.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Packet, IPublishPacket, IPubrelPacket } from './codec/index.js';
 import { encodeAck } from './codec/index.js';
 import type { Channel } from './channel.js';
@@ -70,6 +71,14 @@ export function handlePublish(ch: Channel, p: Packet): void {
       return;
     }
     c['authorization.allow']++;
+  }
+
+  // [MQTT-3.3.2-?] Payload Format Indicator 1 promises UTF-8; the server MAY check and answer 0x99.
+  if (props !== null && props.payloadFormatIndicator === true && !isUtf8(pk.payload as Buffer)) {
+    c['packets.publish.error']++;
+    if (qos === 1) ack(ch, 'puback', pid, RC.PAYLOAD_FORMAT_INVALID);
+    else if (qos === 2) ack(ch, 'pubrec', pid, RC.PAYLOAD_FORMAT_INVALID);
+    return;
   }
 
   let delay = -1;

@@ -86,7 +86,11 @@ export function handleUnsubscribe(ch: Channel, p: Packet): void {
       b.metrics.counters['client.unsubscribe']++;
       b.hooks.run('session.unsubscribed', ch.clientId, raw);
       codes.push(RC.SUCCESS);
-    } else codes.push(RC.NO_SUBSCRIPTION_EXISTED);
+    } else {
+      // [MQTT-3.11.3] an invalid filter says so; a valid one that was not subscribed gets 0x11
+      const pf = parseFilter(raw);
+      codes.push(pf.kind === 'invalid' || !validTopicFilter(pf.topicFilter, ch.cfg.maxTopicLevels) ? RC.TOPIC_FILTER_INVALID : RC.NO_SUBSCRIPTION_EXISTED);
+    }
   }
   const pkt: Record<string, unknown> = { cmd: 'unsuback', messageId: up.messageId };
   if (ch.protocolVersion === 5) pkt.granted = codes;
