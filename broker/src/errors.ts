@@ -2,8 +2,7 @@
  * The error catalog. Every error the broker reports to a client or an operator has a code,
  * a message and (where MQTT decides) the MQTT 5 reason code plus the MQTT 3 CONNACK return
  * code it maps to. The channel maps these to CONNACK / DISCONNECT in one place (channel.ts
- * `fail()`); handlers never send DISCONNECT themselves. docs/errors.md lists them all and a
- * test keeps the two in agreement.
+ * `fail()`); handlers never send DISCONNECT themselves.
  */
 
 export interface ErrorSpec {
@@ -39,7 +38,6 @@ export const ERRORS = {
   RETAIN_NOT_SUPPORTED: { reason: 0x9a, v3connack: 0, message: 'retain not supported' },
   QOS_NOT_SUPPORTED: { reason: 0x9b, v3connack: 0, message: 'QoS not supported' },
   USE_ANOTHER_SERVER: { reason: 0x9c, v3connack: 3, message: 'use another server' },
-  CONNECT_TIMEOUT: { reason: 0x8d, v3connack: 0, message: 'no CONNECT within idle_timeout' },
   SHARED_SUBSCRIPTIONS_NOT_SUPPORTED: { reason: 0x9e, v3connack: 0, message: 'shared subscriptions not supported' },
   WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: { reason: 0xa2, v3connack: 0, message: 'wildcard subscriptions not supported' },
   SUBSCRIPTION_IDS_NOT_SUPPORTED: { reason: 0xa1, v3connack: 0, message: 'subscription identifiers not supported' },

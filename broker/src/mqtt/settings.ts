@@ -38,13 +38,3 @@ export interface ChannelSettings {
   /** Bytes buffered for a client above which QoS 0 deliveries are dropped. */
   highWaterMark: number;
 }
-
-export function defaultChannelSettings(): ChannelSettings {
-  return {
-    maxPacketSize: 1024 * 1024, maxClientIdLen: 65535, maxTopicLevels: 128, maxQosAllowed: 2,
-    maxTopicAlias: 65535, retainAvailable: true, wildcardSubscription: true, sharedSubscription: true,
-    exclusiveSubscription: true, idleTimeoutMs: 15000, keepaliveMultiplier: 1.5, serverKeepalive: null,
-    maxSubscriptions: Infinity, maxAwaitingRel: 100, awaitRelTimeoutMs: 300000, sessionExpirySec: 7200,
-    durableAcks: false, retryIntervalMs: 30000, maxWillDelaySec: 0xffffffff, responseInformation: '', messageExpiryMaxMs: Infinity, highWaterMark: 4 * 1024 * 1024,
-  };
-}

@@ -97,9 +97,6 @@ export function stopWills(b: Broker): void {
   t.clear();
 }
 
-/** How many delayed wills are waiting. */
-export function pendingWills(b: Broker): number { return pending.get(b)?.size ?? 0; }
-
 function publishWill(b: Broker, will: Will): void {
   if (b.hooks.active('client.authorize')) {
     const client = { clientId: will.clientId, username: null, peerHost: '', peerPort: 0, listener: '', protocolVersion: 5 as const };
