@@ -10,7 +10,8 @@
  * - each matching shared group gets one copy, to one member picked by the strategy;
  * - QoS is downgraded to the subscription's QoS [MQTT-3.8.4-8] (or upgraded with `upgrade_qos`);
  * - RETAIN is cleared unless the subscription asked for Retain As Published [MQTT-3.3.1-12/13];
- * - No Local subscriptions skip the publisher itself [MQTT-3.8.3-3].
+ * - No Local subscriptions (and every one with `ignore_loop_deliver`) skip the publisher itself
+ *   [MQTT-3.8.3-3]; the router does that while matching.
  */
 import type { Message, PublishProperties, QoS, Subscription } from './types.js';
 import type { Store } from './store/index.js';
@@ -72,7 +73,7 @@ export class Broker {
     this.nodeName = opts.nodeName;
     this.store = opts.store;
     this.hooks = new Hooks((name, err) => opts.log.error({ hook: name, err }, 'hook callback failed; skipped'));
-    this.router = new Router({ strategy: opts.sharedStrategy });
+    this.router = new Router({ strategy: opts.sharedStrategy, ignoreLoopDeliver: opts.ignoreLoopDeliver });
     const events: SessionEvents = {
       dropped: (s, msg, reason) => {
         this.metrics.droppedDelivery(reason);
@@ -146,7 +147,6 @@ export class Broker {
     if (n === 1) {
       const sub = matched[0];
       matched.length = 0;
-      if (sub.group === null && (sub.options.noLocal || this.opts.ignoreLoopDeliver) && sub.clientId === msg.from) { this.metrics.droppedDelivery('no_local'); return 0; }
       const id = sub.options.subscriptionId;
       this.deliverTo(sub.clientId, msg, sub.options.qos, sub.options.retainAsPublished, id !== 0 ? [id] : null, sub.group, sub.group === null ? null : sub.topicFilter);
       return 1;
@@ -159,7 +159,6 @@ export class Broker {
     for (const sub of subs) {
       const o = sub.options;
       if (sub.group !== null) { this.deliverTo(sub.clientId, msg, o.qos, o.retainAsPublished, o.subscriptionId ? [o.subscriptionId] : null, sub.group, sub.topicFilter); count++; continue; }
-      if ((o.noLocal || this.opts.ignoreLoopDeliver) && sub.clientId === msg.from) { this.metrics.droppedDelivery('no_local'); continue; }
       merged ??= new Map();
       const acc = merged.get(sub.clientId);
       if (acc === undefined) merged.set(sub.clientId, { qos: o.qos, rap: o.retainAsPublished, ids: o.subscriptionId ? [o.subscriptionId] : null });

@@ -171,7 +171,7 @@ export class Channel implements Outlet, ClientChannel {
   // ---- output --------------------------------------------------------------------------
 
   send(buf: Buffer): boolean {
-    if (this.state === 'closed' && !this.conn) return false;
+    if (this.conn.closed) return false;
     if (!this.corked) {
       this.corked = true;
       this.conn.cork();

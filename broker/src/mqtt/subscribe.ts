@@ -89,7 +89,9 @@ export function handleUnsubscribe(ch: Channel, p: Packet): void {
     } else {
       // [MQTT-3.11.3] an invalid filter says so; a valid one that was not subscribed gets 0x11
       const pf = parseFilter(raw);
-      codes.push(pf.kind === 'invalid' || !validTopicFilter(pf.topicFilter, ch.cfg.maxTopicLevels) ? RC.TOPIC_FILTER_INVALID : RC.NO_SUBSCRIPTION_EXISTED);
+      const invalid = pf.kind === 'invalid' || !validTopicFilter(pf.topicFilter, ch.cfg.maxTopicLevels);
+      if (invalid) ch.count('packets.unsubscribe.error');
+      codes.push(invalid ? RC.TOPIC_FILTER_INVALID : RC.NO_SUBSCRIPTION_EXISTED);
     }
   }
   const pkt: Record<string, unknown> = { cmd: 'unsuback', messageId: up.messageId };

@@ -43,6 +43,8 @@ export interface RouterOptions {
   random?: () => number;
   /** Topics whose split levels are cached (two generations of this size); default 16384. */
   levelCacheSize?: number;
+  /** Treat every plain subscription as No Local (EMQX's `ignore_loop_deliver`); default false. */
+  ignoreLoopDeliver?: boolean;
 }
 
 export interface RouterStats {
@@ -114,6 +116,7 @@ const DOLLAR = 36;
 export class Router {
   readonly strategy: SharedStrategy;
   private readonly random: () => number;
+  private readonly ignoreLoop: boolean;
   /** topicFilter → bucket, for every filter (the exact-match index and the route table). */
   private readonly buckets: Map<string, Bucket>;
   private readonly root: TrieNode;
@@ -131,6 +134,7 @@ export class Router {
     if (!SHARED_STRATEGIES.includes(strategy)) throw new TypeError(`unknown shared strategy: ${String(strategy)}`);
     this.strategy = strategy;
     this.random = opts.random ?? Math.random;
+    this.ignoreLoop = opts.ignoreLoopDeliver ?? false;
     this.buckets = new Map();
     this.root = new TrieNode(null, '');
     this.trieNodes = 0;
@@ -313,7 +317,7 @@ export class Router {
     const d = b.direct;
     for (let i = 0; i < d.length; i++) {
       const s = d[i]!;
-      if (s.options.noLocal && s.clientId === publisher) continue; // [MQTT-3.8.3-3]
+      if ((s.options.noLocal || this.ignoreLoop) && s.clientId === publisher) continue; // [MQTT-3.8.3-3]
       visit(s);
     }
     const gl = b.groupList;
