@@ -8,7 +8,7 @@
  * with the tail of the broker's output, and the caller reports the scenario as failed.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync, cpSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync, cpSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,7 +147,14 @@ export async function launchBroker(name: BrokerName, opts: LaunchOptions): Promi
   let out = '';
   let exitInfo: string | null = null;
   const child = spawnBroker(name, port, dir, opts);
-  const keep = (b: Buffer) => { out = (out + b.toString('utf8')).slice(-4000); };
+  // BENCH_BROKER_LOG=DIR keeps each broker's whole output in DIR/<name>-<port>.log (diagnostics,
+  // e.g. with --petrel-node-args "--trace-gc").
+  const logDir = process.env.BENCH_BROKER_LOG;
+  const logFd = logDir ? openSync(join(logDir, `${name}-${port}.log`), 'w') : -1;
+  const keep = (b: Buffer) => {
+    out = (out + b.toString('utf8')).slice(-4000);
+    if (logFd >= 0) writeSync(logFd, b);
+  };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   child.on('exit', (code, signal) => { exitInfo = `exited (${code ?? signal})`; });

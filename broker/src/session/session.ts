@@ -13,6 +13,7 @@
  */
 import type { Message, QoS } from '../types.js';
 import type { Store } from '../store/index.js';
+import { IntMap } from '../util/int-map.js';
 
 /** What the session needs from a connected client. The channel implements it. */
 export interface Outlet {
@@ -77,8 +78,8 @@ export class Session {
   disconnectedAt = 0;
   // The three maps below are created on first use: an idle client should cost little memory.
   private subsMap: Map<string, import('../types.js').Subscription> | null = null;
-  private inflightMap: Map<number, Delivery> | null = null;
-  private awaitingRelMap: Map<number, number> | null = null;
+  private inflightMap: IntMap<Delivery> | null = null;
+  private awaitingRelMap: IntMap<number> | null = null;
   private queue: Delivery[] = [];
   private qhead = 0;
   private window: number;
@@ -103,9 +104,9 @@ export class Session {
   /** Filters of this session → subscription (the router holds the same objects). */
   get subscriptions(): Map<string, import('../types.js').Subscription> { return (this.subsMap ??= new Map()); }
   /** Deliveries in flight by packet id. */
-  get inflight(): Map<number, Delivery> { return (this.inflightMap ??= new Map()); }
+  get inflight(): IntMap<Delivery> { return (this.inflightMap ??= new IntMap()); }
   /** Incoming QoS 2 packet ids that received PUBREC and wait for PUBREL → time received. */
-  get awaitingRel(): Map<number, number> { return (this.awaitingRelMap ??= new Map()); }
+  get awaitingRel(): IntMap<number> { return (this.awaitingRelMap ??= new IntMap()); }
   /** Sizes that do not create the maps (read for every client once a second). */
   get inflightCount(): number { return this.inflightMap === null ? 0 : this.inflightMap.size; }
   get awaitingRelCount(): number { return this.awaitingRelMap === null ? 0 : this.awaitingRelMap.size; }

@@ -16,6 +16,7 @@ import { SQLITE_WRITER_SOURCE as SQLITE_WRITER } from './sqlite-writer-source.js
 import { StoreError } from './store-error.js';
 import { Writer, decodeValue } from './value-codec.js';
 import type { DurabilityMode } from './types.js';
+import { IntMap } from '../util/int-map.js';
 
 export const DB_FILE = 'petrel-store.db';
 const SCHEMA_VERSION = 1;
@@ -53,7 +54,7 @@ export class SqliteBackend implements Backend {
   private readonly nextBounded: Statement;
   private readonly nextOpen: Statement;
   private nextId = 1;
-  private readonly inflight = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly inflight = new IntMap<{ resolve: () => void; reject: (e: Error) => void }>();
   private dead: Error | null = null;
 
   private constructor(file: string, db: Database.Database, worker: Worker) {
@@ -150,7 +151,8 @@ export class SqliteBackend implements Backend {
   commit(ops: WriteOp[]): Promise<void> {
     if (this.dead !== null) return Promise.reject(this.dead);
     const buf = packOps(ops);
-    const id = this.nextId++;
+    const id = this.nextId;
+    this.nextId = id === 0x7fffffff ? 1 : id + 1;
     // Transfer the whole backing store: packOps allocated it for this message alone.
     return new Promise<void>((resolve, reject) => {
       this.inflight.set(id, { resolve, reject });

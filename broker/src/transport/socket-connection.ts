@@ -8,6 +8,8 @@ import type { Socket } from 'node:net';
 import { END_GRACE_MS, type Connection, type ConnectionHandler, type ConnectionInfo } from './types.js';
 
 const kConn = Symbol('petrel.connection');
+/** Corked writes up to this many bytes in total are copied into one buffer; larger ones go out as a writev. */
+const CONCAT_MAX = 64 * 1024;
 type OwnedSocket = Socket & { [kConn]?: SocketConnection };
 
 export class SocketConnection implements Connection {
@@ -20,6 +22,9 @@ export class SocketConnection implements Connection {
   private finished: boolean;
   private error: Error | undefined;
   private endTimer: NodeJS.Timeout | null;
+  /** Writes gathered between cork() and uncork() (null when not corked). */
+  private corked: Buffer[] | null;
+  private corkedBytes: number;
   /** Called once when the socket has closed (the listener counts its connections with it). */
   onFinished: (() => void) | null;
 
@@ -33,6 +38,8 @@ export class SocketConnection implements Connection {
     this.finished = false;
     this.error = undefined;
     this.endTimer = null;
+    this.corked = null;
+    this.corkedBytes = 0;
     this.onFinished = null;
     this.socket[kConn] = this;
     socket.setNoDelay(true);
@@ -54,20 +61,44 @@ export class SocketConnection implements Connection {
 
   write(buf: Buffer): boolean {
     if (this.ending || this.socket.destroyed) return false;
+    const c = this.corked;
+    if (c !== null) {
+      c.push(buf);
+      this.corkedBytes += buf.length;
+      return this.corkedBytes + this.socket.writableLength < this.socket.writableHighWaterMark;
+    }
     return this.socket.write(buf);
   }
 
   writev(bufs: Buffer[]): boolean {
     if (this.ending || this.socket.destroyed) return false;
     let ok = true;
-    this.socket.cork();
-    for (const b of bufs) ok = this.socket.write(b);
-    this.socket.uncork();
+    this.cork();
+    for (const b of bufs) ok = this.write(b);
+    this.uncork();
     return ok;
   }
 
-  cork(): void { this.socket.cork(); }
-  uncork(): void { this.socket.uncork(); }
+  /**
+   * Gathers writes here rather than in the socket's own cork buffer: the stream's buffered-write
+   * bookkeeping (a request object per chunk, then writev) costs more than copying a few small
+   * packets into one buffer, and a single write takes the socket's fast path.
+   */
+  cork(): void { this.corked ??= []; }
+
+  uncork(): void {
+    const c = this.corked;
+    if (c === null) return;
+    this.corked = null;
+    const bytes = this.corkedBytes;
+    this.corkedBytes = 0;
+    if (c.length === 0 || this.ending || this.socket.destroyed) return;
+    if (c.length === 1) { this.socket.write(c[0]!); return; }
+    if (bytes <= CONCAT_MAX) { this.socket.write(Buffer.concat(c, bytes)); return; }
+    this.socket.cork();
+    for (let i = 0; i < c.length; i++) this.socket.write(c[i]!);
+    this.socket.uncork();
+  }
 
   pause(): void { this.userPaused = true; this.socket.pause(); }
   resume(): void {
@@ -77,6 +108,7 @@ export class SocketConnection implements Connection {
 
   end(): void {
     if (this.ending || this.socket.destroyed) return;
+    if (this.corked !== null) this.uncork(); // what was written before end() still goes out
     this.ending = true;
     this.socket.end();
     this.endTimer = setTimeout(endTimeout, END_GRACE_MS, this.socket);
@@ -88,7 +120,7 @@ export class SocketConnection implements Connection {
     this.socket.destroy();
   }
 
-  get bufferedAmount(): number { return this.socket.writableLength; }
+  get bufferedAmount(): number { return this.socket.writableLength + this.corkedBytes; }
   get closed(): boolean { return this.ending || this.finished || this.socket.destroyed; }
 
   /** @internal */ onData(buf: Buffer): void {
