@@ -36,7 +36,10 @@ const websocket = obj({
   max_frame_size: size('16MB', 'Largest WebSocket message accepted; a bigger one closes the connection (1009).', { min: 2 }),
 }, 'WebSocket settings.');
 
-export const tcpListener = obj(listenerFields(1883));
+export const tcpListener = obj({
+  ...listenerFields(1883),
+  raw_sockets: bool(true, 'Serve connections on bare libuv TCP handles instead of one net.Socket each (less memory and CPU per connection); false uses net.Socket. Falls back to net.Socket when this Node lacks the handle API.'),
+});
 export const sslListener = obj({ ...listenerFields(8883), ssl_options: sslOptions });
 export const wsListener = obj({ ...listenerFields(8083), websocket });
 export const wssListener = obj({ ...listenerFields(8084), websocket, ssl_options: sslOptions });

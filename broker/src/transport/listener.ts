@@ -13,6 +13,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { parseBind, type ListenerConfig, type SslListenerConfig, type WsListenerConfig } from '../config/index.js';
 import { ListenerError } from './errors.js';
 import { SocketConnection } from './socket-connection.js';
+import { RawConnection, RawTcpServer, rawTcpSupported } from './raw-tcp.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { buildTlsOptions, peerCertOf } from './tls-options.js';
 import type { Connection, ConnectionInfo, TransportType } from './types.js';
 import { WsConnection } from './ws-connection.js';
@@ -47,6 +50,8 @@ export class Listener {
   private readonly onConnection: (c: Connection) => void;
   private readonly log: Logger;
   private server: NetServer | HttpServer | null;
+  /** Plain TCP on bare handles (raw-tcp.ts), instead of `server`. */
+  private raw: RawTcpServer | null;
   private wss: WebSocketServer | null;
   private port: number;
   /** The port of the last successful bind: a listener configured with port 0 keeps it across stop/start. */
@@ -64,6 +69,7 @@ export class Listener {
     this.onConnection = onConnection;
     this.log = log.child({ listener: this.id });
     this.server = null;
+    this.raw = null;
     this.wss = null;
     this.port = 0;
     this.lastPort = 0;
@@ -73,7 +79,7 @@ export class Listener {
     this.handshakeErrors = 0;
   }
 
-  get running(): boolean { return this.server !== null; }
+  get running(): boolean { return this.server !== null || this.raw !== null; }
   get boundPort(): number { return this.port; }
 
   status(): ListenerStatus {
@@ -86,11 +92,17 @@ export class Listener {
 
   /** Bind and accept. A configured port 0 means the OS picks one the first time, then it is kept. */
   async start(): Promise<void> {
-    if (this.server) return;
+    if (this.running) return;
     const parsed = parseBind(this.cfg.bind);
     if (!parsed.ok) throw new ListenerError(this.id, this.cfg.bind, 'EINVAL', `listener ${this.id} has a bad bind ${this.cfg.bind}: ${parsed.error}`);
     const { host } = parsed.value;
     const port = parsed.value.port === 0 ? this.lastPort : parsed.value.port;
+    if (this.transport === 'tcp' && this.cfg.raw_sockets !== false && rawTcpSupported()) {
+      await this.startRaw(host, port);
+      if (parsed.value.port === 0) this.lastPort = this.port;
+      this.log.info({ bind: this.cfg.bind, port: this.port }, 'listener started');
+      return;
+    }
     const server = this.createServer();
     server.maxConnections = this.cfg.max_connections;
     server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) => {
@@ -120,6 +132,13 @@ export class Listener {
 
   /** Stop accepting; established connections stay open (their owner drains them). */
   async stop(): Promise<void> {
+    if (this.raw !== null) {
+      this.raw.close();
+      this.raw = null;
+      this.port = 0;
+      this.log.info('listener stopped');
+      return;
+    }
     const server = this.server;
     if (!server) return;
     this.server = null;
@@ -127,6 +146,35 @@ export class Listener {
     server.close();
     if (this.wss) { this.wss.close(); this.wss = null; }
     this.log.info('listener stopped');
+  }
+
+  private async startRaw(host: string, port: number): Promise<void> {
+    let address = host;
+    if (isIP(host) === 0) {
+      try {
+        address = (await lookup(host)).address;
+      } catch (err) {
+        throw ListenerError.cannotBind(this.id, this.cfg.bind, err as NodeJS.ErrnoException);
+      }
+    }
+    const raw = new RawTcpServer(
+      () => this.current < this.cfg.max_connections,
+      (conn) => this.accept(conn, null),
+      (peer) => {
+        this.rejected++;
+        this.log.debug({ remote: `${peer.address}:${peer.port}`, max: this.cfg.max_connections }, 'max_connections reached, connection closed');
+      },
+      (err) => this.log.warn({ err: err.message }, 'accept failed'),
+      () => this.port,
+      { listener: this.id },
+    );
+    try {
+      raw.listen(address, port);
+    } catch (err) {
+      throw ListenerError.cannotBind(this.id, this.cfg.bind, err as NodeJS.ErrnoException);
+    }
+    this.port = raw.port;
+    this.raw = raw;
   }
 
   private createServer(): NetServer | HttpServer {
@@ -220,12 +268,12 @@ export class Listener {
     };
   }
 
-  private accept(conn: Connection, socket: Socket): void {
+  private accept(conn: Connection, socket: Socket | null): void {
     this.current++;
     this.accepted++;
-    // A plain socket connection calls back itself (no per-socket 'close' listener and once-wrapper).
-    if (conn instanceof SocketConnection) conn.onFinished = this.release;
-    else socket.once('close', this.release);
+    // Plain socket and raw connections call back themselves (no per-socket 'close' listener and once-wrapper).
+    if (conn instanceof SocketConnection || conn instanceof RawConnection) conn.onFinished = this.release;
+    else socket!.once('close', this.release);
     try {
       this.onConnection(conn);
     } catch (err) {

@@ -1,0 +1,336 @@
+/**
+ * Plain-TCP listener and connection straight on Node's libuv TCP handle, without a `net.Socket`
+ * per connection.
+ *
+ * Why: an idle MQTT connection is mostly transport. A `net.Socket` brings a Duplex stream with
+ * its ReadableState and WritableState, an event emitter, bound callbacks and peer-address objects:
+ * ≈ 0.7 KiB of JavaScript heap per connection before MQTT adds anything, and creating it was ≈ 30 %
+ * of the CPU of a connect (docs/performance.md). Here a connection is the handle (the same C++
+ * `TCP` object a Socket wraps), one small object, and module-level callbacks.
+ *
+ * The handle API (`process.binding('tcp_wrap')` / `'stream_wrap'`) is Node's own, used by `net`;
+ * it is internal, so `rawTcpSupported()` checks every piece before the listener uses it and the
+ * listener falls back to `net` when anything is missing (and `listeners.tcp.<name>.raw_sockets:
+ * false` turns it off). TLS and WebSocket listeners always use `net`/`tls`.
+ *
+ * Semantics follow SocketConnection: data is delivered as it arrives (fresh Buffers), write()
+ * returns false past the high-water mark and drain() follows once libuv's queue is empty,
+ * end() flushes, half-closes and closes when the peer does (or after END_GRACE_MS), a peer's
+ * FIN closes the connection, close() fires exactly once.
+ */
+import { isIPv6 } from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { END_GRACE_MS, type Connection, type ConnectionHandler, type ConnectionInfo } from './types.js';
+
+interface StreamState { [i: number]: number }
+
+interface TcpHandle {
+  onconnection: ((err: number, client?: TcpHandle) => void) | null;
+  onread: ((ab?: ArrayBuffer) => void) | null;
+  readonly writeQueueSize: number;
+  bind(addr: string, port: number): number;
+  bind6(addr: string, port: number, flags: number): number;
+  listen(backlog: number): number;
+  getsockname(out: Record<string, unknown>): number;
+  getpeername(out: Record<string, unknown>): number;
+  setNoDelay(on: boolean): number;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: WriteReq, buf: Buffer): number;
+  shutdown(req: ShutdownReq): number;
+  close(cb?: () => void): void;
+  [kConn]?: RawConnection;
+}
+interface WriteReq { handle: TcpHandle; oncomplete: (status: number) => void; async: boolean }
+interface ShutdownReq { handle: TcpHandle; oncomplete: (status: number) => void }
+
+interface Bindings {
+  TCP: new (type: number) => TcpHandle;
+  SERVER: number;
+  WriteWrap: new () => WriteReq;
+  ShutdownWrap: new () => ShutdownReq;
+  state: StreamState;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+  kLastWriteWasAsync: number;
+}
+
+const kConn = Symbol('petrel.rawConnection');
+/** libuv's UV_EOF (the same on every platform). */
+const UV_EOF = -4095;
+/** write() answers false once this many bytes wait in libuv's queue (net.Socket's default). */
+const HIGH_WATER_MARK = 16 * 1024;
+/** Corked writes up to this many bytes in total are copied into one buffer; larger ones are written one by one. */
+const CONCAT_MAX = 64 * 1024;
+
+let bindings: Bindings | null | undefined;
+
+function load(): Bindings | null {
+  try {
+    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+    const tcp = binding('tcp_wrap') as { TCP?: Bindings['TCP']; constants?: { SERVER?: number } };
+    const sw = binding('stream_wrap') as Record<string, unknown>;
+    const b: Bindings = {
+      TCP: tcp.TCP!, SERVER: tcp.constants!.SERVER!,
+      WriteWrap: sw.WriteWrap as Bindings['WriteWrap'], ShutdownWrap: sw.ShutdownWrap as Bindings['ShutdownWrap'],
+      state: sw.streamBaseState as StreamState,
+      kReadBytesOrError: sw.kReadBytesOrError as number,
+      kArrayBufferOffset: sw.kArrayBufferOffset as number,
+      kLastWriteWasAsync: sw.kLastWriteWasAsync as number,
+    };
+    const proto = b.TCP?.prototype as unknown as Record<string, unknown> | undefined;
+    const methods = ['bind', 'bind6', 'listen', 'getsockname', 'getpeername', 'setNoDelay', 'readStart', 'readStop', 'writeBuffer', 'shutdown', 'close'];
+    if (typeof b.TCP !== 'function' || typeof b.SERVER !== 'number' || typeof b.WriteWrap !== 'function' ||
+        typeof b.ShutdownWrap !== 'function' || b.state === undefined || proto === undefined ||
+        typeof b.kReadBytesOrError !== 'number' || typeof b.kArrayBufferOffset !== 'number' || typeof b.kLastWriteWasAsync !== 'number' ||
+        methods.some((m) => typeof proto[m] !== 'function')) return null;
+    return b;
+  } catch {
+    return null;
+  }
+}
+
+/** True when this Node exposes the TCP handle API the raw listener needs. */
+export function rawTcpSupported(): boolean {
+  if (bindings === undefined) bindings = load();
+  return bindings !== null;
+}
+
+function uvError(code: number, syscall: string, extra = ''): NodeJS.ErrnoException {
+  let name: string;
+  try { name = getSystemErrorName(code); } catch { name = `E${-code}`; }
+  const err = new Error(`${syscall} ${name}${extra}`) as NodeJS.ErrnoException;
+  err.code = name;
+  err.errno = code;
+  err.syscall = syscall;
+  return err;
+}
+
+/** A listening TCP handle. `onConnection` gets a RawConnection (or null when refused by `admit`). */
+export class RawTcpServer {
+  private handle: TcpHandle | null = null;
+  port = 0;
+
+  constructor(
+    private readonly admit: () => boolean,
+    private readonly onConnection: (conn: RawConnection) => void,
+    private readonly onRefused: (peer: { address: string; port: number }) => void,
+    private readonly onAcceptError: (err: NodeJS.ErrnoException) => void,
+    private readonly localPortOf: () => number,
+    private readonly infoBase: { listener: string },
+  ) {}
+
+  /** Binds and listens on an IP address (resolve host names first). Throws an errno-style error. */
+  listen(address: string, port: number, backlog = 511): void {
+    const b = bindings ?? load();
+    if (b === null) throw new Error('raw TCP handles are not available in this Node');
+    bindings = b;
+    const h = new b.TCP(b.SERVER);
+    let err = isIPv6(address) ? h.bind6(address, port, 0) : h.bind(address, port);
+    if (err === 0) err = h.listen(backlog);
+    if (err !== 0) { h.close(); throw uvError(err, 'listen', ` ${address}:${port}`); }
+    const out: Record<string, unknown> = {};
+    h.getsockname(out);
+    this.port = typeof out.port === 'number' ? out.port : port;
+    h.onconnection = (status: number, client?: TcpHandle) => this.accepted(status, client);
+    this.handle = h;
+  }
+
+  close(): void {
+    const h = this.handle;
+    this.handle = null;
+    if (h !== null) { h.onconnection = ignoreConnection; h.close(); }
+  }
+
+  private accepted(status: number, client: TcpHandle | undefined): void {
+    if (status !== 0 || client === undefined) { this.onAcceptError(uvError(status, 'accept')); return; }
+    const peer: Record<string, unknown> = {};
+    client.getpeername(peer);
+    let address = typeof peer.address === 'string' ? peer.address : '';
+    if (address.startsWith('::ffff:')) address = address.slice(7);
+    const remotePort = typeof peer.port === 'number' ? peer.port : 0;
+    if (!this.admit()) { client.close(); this.onRefused({ address, port: remotePort }); return; }
+    client.setNoDelay(true);
+    const info: ConnectionInfo = { listener: this.infoBase.listener, transport: 'tcp', remoteAddress: address, remotePort, localPort: this.localPortOf() };
+    this.onConnection(new RawConnection(client, info));
+  }
+}
+
+export class RawConnection implements Connection {
+  readonly info: ConnectionInfo;
+  private readonly handle: TcpHandle;
+  private handler: ConnectionHandler | null = null;
+  /** Writes gathered between cork() and uncork() (null when not corked). */
+  private corked: Buffer[] | null = null;
+  private corkedBytes = 0;
+  /** Writes libuv has not finished yet. */
+  private asyncWrites = 0;
+  private needDrain = false;
+  private reading = false;
+  private userPaused = false;
+  private ending = false;
+  private shutdownSent = false;
+  private finished = false;
+  private error: Error | undefined = undefined;
+  private endTimer: NodeJS.Timeout | null = null;
+  /** Called once when the connection has closed (the listener counts its connections with it). */
+  onFinished: (() => void) | null = null;
+
+  constructor(handle: TcpHandle, info: ConnectionInfo) {
+    this.handle = handle;
+    this.info = info;
+    handle[kConn] = this;
+    handle.onread = onRead;
+  }
+
+  setHandler(h: ConnectionHandler): void {
+    this.handler = h;
+    if (this.finished) { h.close(this.error); return; }
+    if (!this.userPaused) this.startReading();
+  }
+
+  write(buf: Buffer): boolean {
+    if (this.ending || this.finished) return false;
+    const c = this.corked;
+    if (c !== null) {
+      c.push(buf);
+      this.corkedBytes += buf.length;
+      return this.corkedBytes + this.handle.writeQueueSize < HIGH_WATER_MARK;
+    }
+    return this.writeNow(buf);
+  }
+
+  writev(bufs: Buffer[]): boolean {
+    let ok = true;
+    this.cork();
+    for (const b of bufs) ok = this.write(b);
+    this.uncork();
+    return ok;
+  }
+
+  cork(): void { this.corked ??= []; }
+
+  uncork(): void {
+    const c = this.corked;
+    if (c === null) return;
+    this.corked = null;
+    const bytes = this.corkedBytes;
+    this.corkedBytes = 0;
+    if (c.length === 0 || this.finished) return;
+    if (c.length === 1) { this.writeNow(c[0]!); return; }
+    if (bytes <= CONCAT_MAX) { this.writeNow(Buffer.concat(c, bytes)); return; }
+    for (let i = 0; i < c.length && !this.finished; i++) this.writeNow(c[i]!);
+  }
+
+  pause(): void {
+    this.userPaused = true;
+    if (this.reading && !this.finished) { this.reading = false; this.handle.readStop(); }
+  }
+
+  resume(): void {
+    this.userPaused = false;
+    if (this.handler !== null) this.startReading();
+  }
+
+  end(): void {
+    if (this.ending || this.finished) return;
+    if (this.corked !== null) this.uncork(); // what was written before end() still goes out
+    this.ending = true;
+    if (this.asyncWrites === 0) this.shutdown();
+    this.endTimer = setTimeout(endTimeout, END_GRACE_MS, this);
+    this.endTimer.unref();
+  }
+
+  destroy(): void {
+    this.ending = true;
+    this.closeHandle();
+  }
+
+  get bufferedAmount(): number { return this.finished ? 0 : this.handle.writeQueueSize + this.corkedBytes; }
+  get closed(): boolean { return this.ending || this.finished; }
+
+  private startReading(): void {
+    if (this.reading || this.finished) return;
+    const err = this.handle.readStart();
+    if (err !== 0) { this.fail(uvError(err, 'read')); return; }
+    this.reading = true;
+  }
+
+  private writeNow(buf: Buffer): boolean {
+    const b = bindings!;
+    const req = new b.WriteWrap();
+    req.handle = this.handle;
+    req.oncomplete = onWriteComplete;
+    req.async = false;
+    const err = this.handle.writeBuffer(req, buf);
+    if (err !== 0) { this.fail(uvError(err, 'write')); return false; }
+    if (b.state[b.kLastWriteWasAsync] !== 0) {
+      // libuv keeps the request (and, through it, the buffer) until the kernel took the bytes.
+      req.async = true;
+      this.asyncWrites++;
+    }
+    if (this.handle.writeQueueSize < HIGH_WATER_MARK) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  private shutdown(): void {
+    if (this.shutdownSent || this.finished) return;
+    this.shutdownSent = true;
+    const req = new bindings!.ShutdownWrap();
+    req.handle = this.handle;
+    req.oncomplete = onShutdownComplete;
+    const err = this.handle.shutdown(req);
+    if (err !== 0) this.closeHandle();
+  }
+
+  private fail(err: Error): void {
+    this.error ??= err;
+    this.closeHandle();
+  }
+
+  private closeHandle(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.corked = null;
+    this.corkedBytes = 0;
+    if (this.endTimer !== null) { clearTimeout(this.endTimer); this.endTimer = null; }
+    this.handle.onread = ignoreRead; // must stay a function (the binding checks)
+    this.handle.close(onHandleClosed.bind(this));
+  }
+
+  /** @internal */ onData(buf: Buffer): void { if (!this.finished) this.handler!.data(buf); }
+  /** @internal */ onEof(): void { this.closeHandle(); }
+  /** @internal */ onReadError(err: Error): void { this.fail(err); }
+  /** @internal */ onWritten(status: number): void {
+    this.asyncWrites--;
+    if (this.finished) return;
+    if (status < 0) { this.fail(uvError(status, 'write')); return; }
+    if (this.asyncWrites === 0) {
+      if (this.ending) { this.shutdown(); return; }
+      if (this.needDrain) { this.needDrain = false; this.handler?.drain(); }
+    }
+  }
+  /** @internal */ onClosed(): void {
+    if (this.handler !== null) this.handler.close(this.error);
+    if (this.onFinished !== null) this.onFinished();
+  }
+}
+
+function onRead(this: TcpHandle, ab?: ArrayBuffer): void {
+  const b = bindings!;
+  const nread = b.state[b.kReadBytesOrError]!;
+  const conn = this[kConn];
+  if (conn === undefined) return;
+  if (nread > 0) { conn.onData(Buffer.from(ab!, b.state[b.kArrayBufferOffset]!, nread)); return; }
+  if (nread === 0) return;
+  if (nread === UV_EOF) conn.onEof();
+  else conn.onReadError(uvError(nread, 'read'));
+}
+
+function ignoreRead(): void {}
+function ignoreConnection(this: TcpHandle, _status: number, client?: TcpHandle): void { client?.close(); }
+function onWriteComplete(this: WriteReq, status: number): void { this.handle[kConn]?.onWritten(status); }
+function onShutdownComplete(this: ShutdownReq, status: number): void { if (status < 0) this.handle[kConn]?.destroy(); }
+function onHandleClosed(this: RawConnection): void { this.onClosed(); }
+function endTimeout(conn: RawConnection): void { conn.destroy(); }
