@@ -311,7 +311,7 @@ export class Channel implements Outlet, ClientChannel {
     const info = this.info();
     b.hooks.run('client.disconnected', info, reason);
     b.sysEvent('disconnected', info, reason);
-    this.log.info({ clientid: this.clientId, peer: this.peer(), reason }, 'client disconnected');
+    this.log.debug({ clientid: this.clientId, peer: this.peer(), reason }, 'client disconnected');
   }
 
   /** Called once a second by the node: CONNECT timeout, keep alive ×1.5, QoS 2 await_rel timeout. */

@@ -37,11 +37,12 @@ interface TcpHandle {
   readStart(): number;
   readStop(): number;
   writeBuffer(req: WriteReq, buf: Buffer): number;
+  writev(req: WriteReq, chunks: Buffer[], allBuffers: boolean): number;
   shutdown(req: ShutdownReq): number;
   close(cb?: () => void): void;
   [kConn]?: RawConnection;
 }
-interface WriteReq { handle: TcpHandle; oncomplete: (status: number) => void; async: boolean }
+interface WriteReq { handle: TcpHandle; oncomplete: (status: number) => void; async: boolean; data?: Buffer | Buffer[] }
 interface ShutdownReq { handle: TcpHandle; oncomplete: (status: number) => void }
 
 interface Bindings {
@@ -79,7 +80,7 @@ function load(): Bindings | null {
       kLastWriteWasAsync: sw.kLastWriteWasAsync as number,
     };
     const proto = b.TCP?.prototype as unknown as Record<string, unknown> | undefined;
-    const methods = ['bind', 'bind6', 'listen', 'getsockname', 'getpeername', 'setNoDelay', 'readStart', 'readStop', 'writeBuffer', 'shutdown', 'close'];
+    const methods = ['bind', 'bind6', 'listen', 'getsockname', 'getpeername', 'setNoDelay', 'readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close'];
     if (typeof b.TCP !== 'function' || typeof b.SERVER !== 'number' || typeof b.WriteWrap !== 'function' ||
         typeof b.ShutdownWrap !== 'function' || b.state === undefined || proto === undefined ||
         typeof b.kReadBytesOrError !== 'number' || typeof b.kArrayBufferOffset !== 'number' || typeof b.kLastWriteWasAsync !== 'number' ||
@@ -160,11 +161,16 @@ export class RawConnection implements Connection {
   readonly info: ConnectionInfo;
   private readonly handle: TcpHandle;
   private handler: ConnectionHandler | null = null;
-  /** Writes gathered between cork() and uncork() (null when not corked). */
-  private corked: Buffer[] | null = null;
-  private corkedBytes = 0;
-  /** Writes libuv has not finished yet. */
-  private asyncWrites = 0;
+  /**
+   * Output gathered while corked or while a write is in flight (null when empty). As with
+   * net.Socket, at most one write is handed to libuv at a time; what arrives meanwhile goes out
+   * together when it completes, so a slow reader gets few large writes rather than many small ones.
+   */
+  private out: Buffer[] | null = null;
+  private outBytes = 0;
+  private corked = false;
+  /** A write libuv has not finished yet. */
+  private inFlight = false;
   private needDrain = false;
   private reading = false;
   private userPaused = false;
@@ -191,13 +197,15 @@ export class RawConnection implements Connection {
 
   write(buf: Buffer): boolean {
     if (this.ending || this.finished) return false;
-    const c = this.corked;
-    if (c !== null) {
-      c.push(buf);
-      this.corkedBytes += buf.length;
-      return this.corkedBytes + this.handle.writeQueueSize < HIGH_WATER_MARK;
+    if (this.corked || this.inFlight) {
+      (this.out ??= []).push(buf);
+      this.outBytes += buf.length;
+    } else {
+      this.writeNow(buf);
     }
-    return this.writeNow(buf);
+    if (this.bufferedAmount < HIGH_WATER_MARK) return true;
+    this.needDrain = true;
+    return false;
   }
 
   writev(bufs: Buffer[]): boolean {
@@ -208,18 +216,12 @@ export class RawConnection implements Connection {
     return ok;
   }
 
-  cork(): void { this.corked ??= []; }
+  cork(): void { this.corked = true; }
 
   uncork(): void {
-    const c = this.corked;
-    if (c === null) return;
-    this.corked = null;
-    const bytes = this.corkedBytes;
-    this.corkedBytes = 0;
-    if (c.length === 0 || this.finished) return;
-    if (c.length === 1) { this.writeNow(c[0]!); return; }
-    if (bytes <= CONCAT_MAX) { this.writeNow(Buffer.concat(c, bytes)); return; }
-    for (let i = 0; i < c.length && !this.finished; i++) this.writeNow(c[i]!);
+    if (!this.corked) return;
+    this.corked = false;
+    if (!this.inFlight) this.flushOut();
   }
 
   pause(): void {
@@ -234,9 +236,9 @@ export class RawConnection implements Connection {
 
   end(): void {
     if (this.ending || this.finished) return;
-    if (this.corked !== null) this.uncork(); // what was written before end() still goes out
+    this.uncork(); // what was written before end() still goes out
     this.ending = true;
-    if (this.asyncWrites === 0) this.shutdown();
+    if (!this.inFlight) this.shutdown();
     this.endTimer = setTimeout(endTimeout, END_GRACE_MS, this);
     this.endTimer.unref();
   }
@@ -246,7 +248,7 @@ export class RawConnection implements Connection {
     this.closeHandle();
   }
 
-  get bufferedAmount(): number { return this.finished ? 0 : this.handle.writeQueueSize + this.corkedBytes; }
+  get bufferedAmount(): number { return this.finished ? 0 : this.handle.writeQueueSize + this.outBytes; }
   get closed(): boolean { return this.ending || this.finished; }
 
   private startReading(): void {
@@ -256,22 +258,45 @@ export class RawConnection implements Connection {
     this.reading = true;
   }
 
-  private writeNow(buf: Buffer): boolean {
+  private flushOut(): void {
+    const out = this.out;
+    if (out === null || this.finished) return;
+    this.out = null;
+    const bytes = this.outBytes;
+    this.outBytes = 0;
+    if (out.length === 1) this.writeNow(out[0]!);
+    else if (bytes <= CONCAT_MAX) this.writeNow(Buffer.concat(out, bytes));
+    else this.writevNow(out);
+  }
+
+  private writeNow(buf: Buffer): void {
     const b = bindings!;
     const req = new b.WriteWrap();
     req.handle = this.handle;
     req.oncomplete = onWriteComplete;
     req.async = false;
     const err = this.handle.writeBuffer(req, buf);
-    if (err !== 0) { this.fail(uvError(err, 'write')); return false; }
+    if (err !== 0) { this.fail(uvError(err, 'write')); return; }
     if (b.state[b.kLastWriteWasAsync] !== 0) {
-      // libuv keeps the request (and, through it, the buffer) until the kernel took the bytes.
       req.async = true;
-      this.asyncWrites++;
+      req.data = buf; // libuv reads from it until the request completes
+      this.inFlight = true;
     }
-    if (this.handle.writeQueueSize < HIGH_WATER_MARK) return true;
-    this.needDrain = true;
-    return false;
+  }
+
+  private writevNow(chunks: Buffer[]): void {
+    const b = bindings!;
+    const req = new b.WriteWrap();
+    req.handle = this.handle;
+    req.oncomplete = onWriteComplete;
+    req.async = false;
+    const err = this.handle.writev(req, chunks, true);
+    if (err !== 0) { this.fail(uvError(err, 'write')); return; }
+    if (b.state[b.kLastWriteWasAsync] !== 0) {
+      req.async = true;
+      req.data = chunks;
+      this.inFlight = true;
+    }
   }
 
   private shutdown(): void {
@@ -292,8 +317,8 @@ export class RawConnection implements Connection {
   private closeHandle(): void {
     if (this.finished) return;
     this.finished = true;
-    this.corked = null;
-    this.corkedBytes = 0;
+    this.out = null;
+    this.outBytes = 0;
     if (this.endTimer !== null) { clearTimeout(this.endTimer); this.endTimer = null; }
     this.handle.onread = ignoreRead; // must stay a function (the binding checks)
     this.handle.close(onHandleClosed.bind(this));
@@ -303,13 +328,15 @@ export class RawConnection implements Connection {
   /** @internal */ onEof(): void { this.closeHandle(); }
   /** @internal */ onReadError(err: Error): void { this.fail(err); }
   /** @internal */ onWritten(status: number): void {
-    this.asyncWrites--;
+    this.inFlight = false;
     if (this.finished) return;
     if (status < 0) { this.fail(uvError(status, 'write')); return; }
-    if (this.asyncWrites === 0) {
-      if (this.ending) { this.shutdown(); return; }
-      if (this.needDrain) { this.needDrain = false; this.handler?.drain(); }
+    if (!this.corked && this.out !== null) {
+      this.flushOut();
+      if (this.inFlight || this.finished) return;
     }
+    if (this.ending) { this.shutdown(); return; }
+    if (this.needDrain && this.bufferedAmount < HIGH_WATER_MARK) { this.needDrain = false; this.handler?.drain(); }
   }
   /** @internal */ onClosed(): void {
     if (this.handler !== null) this.handler.close(this.error);
