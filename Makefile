@@ -19,7 +19,7 @@ build: deps
 
 # Start one broker node with the default config (or ARGS="--config petrel.yaml").
 run: build
-	$(NODE) dist/broker/src/main.js $(ARGS)
+	NODE=$(NODE) ./bin/petrel $(ARGS)
 
 # Debian packages the integration tests use; installed when root, named otherwise.
 system-deps:

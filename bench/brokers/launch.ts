@@ -16,6 +16,7 @@ import net from 'node:net';
 import yaml from 'js-yaml';
 import { BenchClient } from '../gen/client.js';
 import { repoRoot } from '../lib/repo.js';
+import { NODE_FLAGS } from '../../broker/src/runtime.js';
 
 export type BrokerName = 'aedes' | 'mosquitto' | 'petrel';
 export const BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel'];
@@ -135,7 +136,8 @@ function spawnBroker(name: BrokerName, port: number, dir: string, opts: LaunchOp
   if (!existsSync(main)) throw new Error(`${main} not found: build first (npx tsc -p tsconfig.json)`);
   const conf = join(dir, 'petrel.yaml');
   writeFileSync(conf, petrelConfig(port, dir, opts.petrelExtra));
-  return spawn(process.execPath, [...(opts.petrelNodeArgs ?? []), main, '--config', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
+  // As bin/petrel starts it: the broker's own Node options, then any given for this run.
+  return spawn(process.execPath, [...NODE_FLAGS, ...(opts.petrelNodeArgs ?? []), main, '--config', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -109,10 +109,12 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
 
   const settings = channelSettings(cfg);
   const channels = new Set<Channel>();
+  // One function for every channel (called as ch.onClosed()), not a closure per connection.
+  const forget = function (this: Channel): void { channels.delete(this); };
   const listeners = new Listeners(cfg.listeners, (conn) => {
     const ch = new Channel(conn, broker, settings, log);
     channels.add(ch);
-    ch.onClosed = () => channels.delete(ch);
+    ch.onClosed = forget;
   }, log);
   try {
     await listeners.start();

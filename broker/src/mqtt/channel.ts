@@ -29,6 +29,7 @@ export type ChannelState = 'new' | 'auth' | 'connected' | 'closed';
 export interface Logger {
   info(o: object, m?: string): void; warn(o: object, m?: string): void;
   error(o: object, m?: string): void; debug(o: object, m?: string): void;
+  isLevelEnabled?(level: string): boolean;
 }
 
 /** Channels written to during this event-loop turn; uncorked together in one setImmediate. */
@@ -54,7 +55,6 @@ export class Channel implements Outlet, ClientChannel {
   /** Keep alive in seconds, 0 = off. */
   keepalive = 0;
   lastRx: number;
-  readonly createdAt: number;
   connectedAt = 0;
   session: Session | null = null;
   will: Will | null = null;
@@ -76,14 +76,14 @@ export class Channel implements Outlet, ClientChannel {
   corked = false;
   closeReason = '';
   /** Called once when the channel closes (the node's channel set uses it). */
-  onClosed: (() => void) | null = null;
+  onClosed: ((this: Channel) => void) | null = null;
 
   constructor(conn: Connection, broker: Broker, cfg: ChannelSettings, log: Logger) {
     this.conn = conn;
     this.broker = broker;
     this.cfg = cfg;
     this.log = log;
-    this.createdAt = this.lastRx = Date.now();
+    this.connectedAt = this.lastRx = Date.now(); // until CONNECT: when the connection was accepted
     const io = new ChannelIo(this);
     this.parser = new MqttParser(io, { maxPacketSize: cfg.maxPacketSize });
     conn.setHandler(io);
@@ -311,13 +311,13 @@ export class Channel implements Outlet, ClientChannel {
     const info = this.info();
     b.hooks.run('client.disconnected', info, reason);
     b.sysEvent('disconnected', info, reason);
-    this.log.debug({ clientid: this.clientId, peer: this.peer(), reason }, 'client disconnected');
+    if (this.log.isLevelEnabled?.('debug') !== false) this.log.debug({ clientid: this.clientId, peer: this.peer(), reason }, 'client disconnected');
   }
 
   /** Called once a second by the node: CONNECT timeout, keep alive ×1.5, QoS 2 await_rel timeout. */
   tick(now: number): void {
     if (this.state === 'new' || this.state === 'auth') {
-      if (now - this.createdAt > this.cfg.idleTimeoutMs) this.close('connect_timeout', false);
+      if (now - this.connectedAt > this.cfg.idleTimeoutMs) this.close('connect_timeout', false);
       return;
     }
     if (this.state !== 'connected') return;

@@ -213,7 +213,7 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
   const info = ch.info();
   b.hooks.run('client.connected', info);
   b.sysEvent('connected', info, '');
-  ch.log.debug({ clientid: clientId, peer: ch.peer(), proto: ch.protocolVersion, clean: c.clean, keepalive: ch.keepalive, present }, 'client connected');
+  if (ch.log.isLevelEnabled?.('debug') !== false) ch.log.debug({ clientid: clientId, peer: ch.peer(), proto: ch.protocolVersion, clean: c.clean, keepalive: ch.keepalive, present }, 'client connected');
   ch.releaseHeld();
 }
 

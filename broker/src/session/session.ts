@@ -80,13 +80,13 @@ export class Session {
   private subsMap: Map<string, import('../types.js').Subscription> | null = null;
   private inflightMap: IntMap<Delivery> | null = null;
   private awaitingRelMap: IntMap<number> | null = null;
-  private queue: Delivery[] = [];
+  private queue: Delivery[] = NO_DELIVERIES;
   private qhead = 0;
   private window: number;
   private nextPid = 1;
   private nextSeq = 1;
   /** Inflight packet ids not yet resent after a reconnect because the client's Receive Maximum was reached. */
-  private deferred: number[] = [];
+  private deferred: number[] = NO_PIDS;
   private readonly limits: SessionLimits;
   private readonly store: Store;
   private readonly events: SessionEvents;
@@ -118,13 +118,13 @@ export class Session {
     this.disconnectedAt = 0;
     this.window = Math.max(1, Math.min(receiveMaximum, this.limits.maxInflight));
     const now = Date.now();
-    this.deferred = [];
+    this.deferred = NO_PIDS;
     let resent = 0;
     if (this.inflightMap !== null) for (const [pid, d] of this.inflightMap) {
       if (d.state === 0 && d.msg.expiresAt !== 0 && d.msg.expiresAt <= now) { this.finish(pid, d, 'expired'); continue; }
       // [MQTT-3.3.4-9] never more unacknowledged QoS 1/2 than the client's Receive Maximum: the rest
       // keep their packet ids and are resent as acknowledgements free the window (drain()).
-      if (resent >= this.window) { this.deferred.push(pid); continue; }
+      if (resent >= this.window) { (this.deferred === NO_PIDS ? (this.deferred = []) : this.deferred).push(pid); continue; }
       resent++;
       d.sentAt = now;
       if (d.state === 1) { outlet.sendPubrel(pid); continue; }
@@ -175,6 +175,7 @@ export class Session {
       d.seq = this.nextSeq++;
       this.persist(d);
     }
+    if (this.queue === NO_DELIVERIES) this.queue = [];
     this.queue.push(d);
     if (this.qhead > 1024 && this.qhead * 2 > this.queue.length) { this.queue = this.queue.slice(this.qhead); this.qhead = 0; }
   }
@@ -241,7 +242,7 @@ export class Session {
       }
       this.send(d, true);
     }
-    if (this.qhead === this.queue.length) { this.queue = []; this.qhead = 0; }
+    if (this.qhead === this.queue.length) { this.queue = NO_DELIVERIES; this.qhead = 0; }
   }
 
   /**
@@ -296,7 +297,7 @@ export class Session {
       const d: Delivery = { msg: r.m, qos: r.q, retain: r.r, subIds: r.s, group: r.g, topicFilter: r.f, seq, packetId: r.p, state: r.st, sentAt: NOT_SENT };
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
       if (r.p !== 0 && !this.inflight.has(r.p)) this.inflight.set(r.p, d);
-      else { d.packetId = 0; d.state = 0; this.queue.push(d); }
+      else { d.packetId = 0; d.state = 0; if (this.queue === NO_DELIVERIES) this.queue = []; this.queue.push(d); }
     }
   }
 
@@ -346,6 +347,13 @@ export class Session {
  * by one when first touched (the drain of 100,000 queued deliveries spent ~20% of its time on it).
  */
 const NOT_SENT = -0;
+
+/**
+ * Shared empty arrays for a session with nothing queued or deferred (most of them): an idle
+ * connection should not carry two empty arrays. Never pushed to: code that adds replaces them first.
+ */
+const NO_DELIVERIES: Delivery[] = [];
+const NO_PIDS: number[] = [];
 
 function newDelivery(msg: Message, qos: QoS, retain: boolean, subIds: number[] | null, group: string | null, topicFilter: string | null): Delivery {
   return { msg, qos, retain, subIds, group, topicFilter, seq: 0, packetId: 0, state: 0, sentAt: NOT_SENT };

@@ -40,7 +40,6 @@ interface TcpHandle {
   writev(req: WriteReq, chunks: Buffer[], allBuffers: boolean): number;
   shutdown(req: ShutdownReq): number;
   close(cb?: () => void): void;
-  [kConn]?: RawConnection;
 }
 interface WriteReq { handle: TcpHandle; oncomplete: (status: number) => void; async: boolean; data?: Buffer | Buffer[] }
 interface ShutdownReq { handle: TcpHandle; oncomplete: (status: number) => void }
@@ -56,7 +55,23 @@ interface Bindings {
   kLastWriteWasAsync: number;
 }
 
-const kConn = Symbol('petrel.rawConnection');
+/**
+ * Handle → connection, for the callbacks libuv makes with the handle as `this`. A Map rather than a
+ * property on the handle: a property added to the C++-made handle object costs a 64-byte property
+ * array per connection; a Map entry about a third of that.
+ */
+const byHandle = new Map<TcpHandle, RawConnection>();
+/** Peer addresses seen recently, so connections from one address (a NAT, a load balancer) share one string. */
+const addresses = new Map<string, string>();
+const MAX_ADDRESSES = 4096;
+
+function intern(address: string): string {
+  const known = addresses.get(address);
+  if (known !== undefined) return known;
+  if (addresses.size >= MAX_ADDRESSES) addresses.clear();
+  addresses.set(address, address);
+  return address;
+}
 /** libuv's UV_EOF (the same on every platform). */
 const UV_EOF = -4095;
 /** write() answers false once this many bytes wait in libuv's queue (net.Socket's default). */
@@ -149,6 +164,7 @@ export class RawTcpServer {
     client.getpeername(peer);
     let address = typeof peer.address === 'string' ? peer.address : '';
     if (address.startsWith('::ffff:')) address = address.slice(7);
+    address = intern(address);
     const remotePort = typeof peer.port === 'number' ? peer.port : 0;
     if (!this.admit()) { client.close(); this.onRefused({ address, port: remotePort }); return; }
     client.setNoDelay(true);
@@ -185,7 +201,7 @@ export class RawConnection implements Connection {
   constructor(handle: TcpHandle, info: ConnectionInfo) {
     this.handle = handle;
     this.info = info;
-    handle[kConn] = this;
+    byHandle.set(handle, this);
     handle.onread = onRead;
   }
 
@@ -339,6 +355,7 @@ export class RawConnection implements Connection {
     if (this.needDrain && this.bufferedAmount < HIGH_WATER_MARK) { this.needDrain = false; this.handler?.drain(); }
   }
   /** @internal */ onClosed(): void {
+    byHandle.delete(this.handle);
     if (this.handler !== null) this.handler.close(this.error);
     if (this.onFinished !== null) this.onFinished();
   }
@@ -347,7 +364,7 @@ export class RawConnection implements Connection {
 function onRead(this: TcpHandle, ab?: ArrayBuffer): void {
   const b = bindings!;
   const nread = b.state[b.kReadBytesOrError]!;
-  const conn = this[kConn];
+  const conn = byHandle.get(this);
   if (conn === undefined) return;
   if (nread > 0) { conn.onData(Buffer.from(ab!, b.state[b.kArrayBufferOffset]!, nread)); return; }
   if (nread === 0) return;
@@ -357,7 +374,7 @@ function onRead(this: TcpHandle, ab?: ArrayBuffer): void {
 
 function ignoreRead(): void {}
 function ignoreConnection(this: TcpHandle, _status: number, client?: TcpHandle): void { client?.close(); }
-function onWriteComplete(this: WriteReq, status: number): void { this.handle[kConn]?.onWritten(status); }
-function onShutdownComplete(this: ShutdownReq, status: number): void { if (status < 0) this.handle[kConn]?.destroy(); }
+function onWriteComplete(this: WriteReq, status: number): void { byHandle.get(this.handle)?.onWritten(status); }
+function onShutdownComplete(this: ShutdownReq, status: number): void { if (status < 0) byHandle.get(this.handle)?.destroy(); }
 function onHandleClosed(this: RawConnection): void { this.onClosed(); }
 function endTimeout(conn: RawConnection): void { conn.destroy(); }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinModules } from 'node:module';
+import { NODE_FLAGS } from '../../../broker/src/runtime.js';
 import { CONFIG_PATH } from '../../../operator/src/desired/config-map.js';
 import { desiredObjects } from '../../../operator/src/desired/index.js';
 import { repoRoot, SAMPLE_SPECS } from './helpers.js';
@@ -26,7 +27,10 @@ test('broker/Dockerfile: node:20-slim, multi-stage, non-root; runs node dist/bro
   const d = parse('broker/Dockerfile');
   assert.ok(d.from.length >= 2 && d.from.every((f) => f.startsWith('node:20-slim')), d.from.join());
   assert.deepEqual(d.user, ['node']);
-  assert.deepEqual([...d.entrypoint, ...d.cmd], ['node', 'dist/broker/src/main.js', '--config', CONFIG_PATH]);
+  assert.deepEqual([...d.entrypoint, ...d.cmd], ['node', ...NODE_FLAGS, 'dist/broker/src/main.js', '--config', CONFIG_PATH]);
+  // bin/petrel (make run) starts the broker with the same Node options.
+  const launcher = readFileSync(join(root, 'bin/petrel'), 'utf8');
+  assert.ok(launcher.includes(`"\${NODE:-node}" ${NODE_FLAGS.join(' ')} $PETREL_NODE_ARGS`), 'bin/petrel passes NODE_FLAGS');
   assert.ok(existsSync(join(root, 'broker/src/main.ts')), 'dist/broker/src/main.js comes from broker/src/main.ts');
   assert.ok(d.copy.some((c) => c.includes('package.json ./')), 'package.json ("type": "module") is in the image');
   // The pods the operator builds pass the same arguments the image's CMD has.
