@@ -174,7 +174,11 @@ export class RawTcpServer {
 }
 
 export class RawConnection implements Connection {
-  readonly info: ConnectionInfo;
+  // ConnectionInfo, held here rather than in an object of its own (`info` is this connection).
+  readonly listener: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localPort: number;
   private readonly handle: TcpHandle;
   private handler: ConnectionHandler | null = null;
   /**
@@ -184,15 +188,8 @@ export class RawConnection implements Connection {
    */
   private out: Buffer[] | null = null;
   private outBytes = 0;
-  private corked = false;
-  /** A write libuv has not finished yet. */
-  private inFlight = false;
-  private needDrain = false;
-  private reading = false;
-  private userPaused = false;
-  private ending = false;
-  private shutdownSent = false;
-  private finished = false;
+  /** The booleans below, one bit each (an idle connection should be small: one field, not eight). */
+  private flags = 0;
   private error: Error | undefined = undefined;
   private endTimer: NodeJS.Timeout | null = null;
   /** Called once when the connection has closed (the listener counts its connections with it). */
@@ -200,10 +197,33 @@ export class RawConnection implements Connection {
 
   constructor(handle: TcpHandle, info: ConnectionInfo) {
     this.handle = handle;
-    this.info = info;
+    this.listener = info.listener;
+    this.remoteAddress = info.remoteAddress;
+    this.remotePort = info.remotePort;
+    this.localPort = info.localPort;
     byHandle.set(handle, this);
     handle.onread = onRead;
   }
+
+  get info(): ConnectionInfo { return this; }
+  get transport(): 'tcp' { return 'tcp'; }
+
+  private get corked(): boolean { return (this.flags & 1) !== 0; }
+  private set corked(on: boolean) { this.flags = on ? this.flags | 1 : this.flags & ~1; }
+  private get inFlight(): boolean { return (this.flags & 2) !== 0; }
+  private set inFlight(on: boolean) { this.flags = on ? this.flags | 2 : this.flags & ~2; }
+  private get needDrain(): boolean { return (this.flags & 4) !== 0; }
+  private set needDrain(on: boolean) { this.flags = on ? this.flags | 4 : this.flags & ~4; }
+  private get reading(): boolean { return (this.flags & 8) !== 0; }
+  private set reading(on: boolean) { this.flags = on ? this.flags | 8 : this.flags & ~8; }
+  private get userPaused(): boolean { return (this.flags & 16) !== 0; }
+  private set userPaused(on: boolean) { this.flags = on ? this.flags | 16 : this.flags & ~16; }
+  private get ending(): boolean { return (this.flags & 32) !== 0; }
+  private set ending(on: boolean) { this.flags = on ? this.flags | 32 : this.flags & ~32; }
+  private get shutdownSent(): boolean { return (this.flags & 64) !== 0; }
+  private set shutdownSent(on: boolean) { this.flags = on ? this.flags | 64 : this.flags & ~64; }
+  private get finished(): boolean { return (this.flags & 128) !== 0; }
+  private set finished(on: boolean) { this.flags = on ? this.flags | 128 : this.flags & ~128; }
 
   setHandler(h: ConnectionHandler): void {
     this.handler = h;
