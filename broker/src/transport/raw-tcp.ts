@@ -72,6 +72,7 @@ function intern(address: string): string {
   addresses.set(address, address);
   return address;
 }
+const INHERITS_NODELAY = process.platform === 'linux';
 /** libuv's UV_EOF (the same on every platform). */
 const UV_EOF = -4095;
 /** write() answers false once this many bytes wait in libuv's queue (net.Socket's default). */
@@ -145,6 +146,8 @@ export class RawTcpServer {
     let err = isIPv6(address) ? h.bind6(address, port, 0) : h.bind(address, port);
     if (err === 0) err = h.listen(backlog);
     if (err !== 0) { h.close(); throw uvError(err, 'listen', ` ${address}:${port}`); }
+    // Linux copies TCP_NODELAY from the listening socket to every accepted one: set it once here.
+    if (INHERITS_NODELAY) h.setNoDelay(true);
     const out: Record<string, unknown> = {};
     h.getsockname(out);
     this.port = typeof out.port === 'number' ? out.port : port;
@@ -167,7 +170,7 @@ export class RawTcpServer {
     address = intern(address);
     const remotePort = typeof peer.port === 'number' ? peer.port : 0;
     if (!this.admit()) { client.close(); this.onRefused({ address, port: remotePort }); return; }
-    client.setNoDelay(true);
+    if (!INHERITS_NODELAY) client.setNoDelay(true);
     const info: ConnectionInfo = { listener: this.infoBase.listener, transport: 'tcp', remoteAddress: address, remotePort, localPort: this.localPortOf() };
     this.onConnection(new RawConnection(client, info));
   }
