@@ -255,6 +255,12 @@ export class Broker {
   /** Client lifecycle events on `$SYS/brokers/{node}/clients/{clientid}/{connected|disconnected}`. */
   sysEvent(kind: 'connected' | 'disconnected', info: ClientInfo, reason: string): void {
     if (!this.opts.sysEvents[kind]) return;
+    if (!this.router.hasSysSubscriptions && !this.hooks.active('message.publish')) {
+      // Nobody can receive it (and no hook sees publishes): count it as publish() would and stop here.
+      this.metrics.counters['messages.publish']++;
+      this.metrics.counters['messages.dropped.no_subscribers']++;
+      return;
+    }
     // [MQTT-3.3.2-2] a topic name never holds wildcards: + # (and NUL) in a client id are %-encoded
     const id = /[+#\u0000]/.test(info.clientId) ? info.clientId.replace(/[+#\u0000]/g, (ch) => encodeURIComponent(ch)) : info.clientId;
     const topic = `$SYS/brokers/${this.nodeName}/clients/${id}/${kind}`;

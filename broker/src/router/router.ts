@@ -128,6 +128,8 @@ export class Router {
   private readonly cache: LevelCache;
   private total: number;
   private groupCount: number;
+  /** Subscriptions whose filter starts with the `$SYS` level (the only ones a `$SYS/…` topic can match). */
+  private sysCount: number;
 
   constructor(opts: RouterOptions = {}) {
     const strategy = opts.strategy ?? 'random';
@@ -143,7 +145,15 @@ export class Router {
     this.cache = new LevelCache(opts.levelCacheSize ?? 16384);
     this.total = 0;
     this.groupCount = 0;
+    this.sysCount = 0;
   }
+
+  /**
+   * False when no subscription can match a `$SYS/…` topic: wildcards in the first level never match
+   * a topic starting with `$` [MQTT-4.7.2-1], so only filters whose first level is `$SYS` can. Lets the
+   * broker skip building per-client `$SYS` events nobody would receive.
+   */
+  get hasSysSubscriptions(): boolean { return this.sysCount > 0; }
 
   /** Total number of subscriptions. */
   get size(): number {
@@ -195,6 +205,7 @@ export class Router {
     if (sub.exclusive) this.exclusive.set(tf, sub.clientId);
     bucket.count++;
     this.total++;
+    if (isSysFilter(tf)) this.sysCount++;
     if (mine === undefined) {
       mine = new Map();
       this.byClient.set(sub.clientId, mine);
@@ -233,6 +244,7 @@ export class Router {
     if (sub.exclusive && this.exclusive.get(sub.topicFilter) === clientId) this.exclusive.delete(sub.topicFilter);
     bucket.count--;
     this.total--;
+    if (isSysFilter(sub.topicFilter)) this.sysCount--;
     if (bucket.count === 0) this.dropBucket(bucket);
     return true;
   }
@@ -418,4 +430,8 @@ export class Router {
       node = parent;
     }
   }
+}
+
+function isSysFilter(tf: string): boolean {
+  return tf.startsWith('$SYS') && (tf.length === 4 || tf.charCodeAt(4) === 0x2f);
 }

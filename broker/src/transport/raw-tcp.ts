@@ -227,6 +227,8 @@ export class RawConnection implements Connection {
   private set shutdownSent(on: boolean) { this.flags = on ? this.flags | 64 : this.flags & ~64; }
   private get finished(): boolean { return (this.flags & 128) !== 0; }
   private set finished(on: boolean) { this.flags = on ? this.flags | 128 : this.flags & ~128; }
+  private get peerEnded(): boolean { return (this.flags & 256) !== 0; }
+  private set peerEnded(on: boolean) { this.flags = on ? this.flags | 256 : this.flags & ~256; }
 
   setHandler(h: ConnectionHandler): void {
     this.handler = h;
@@ -364,7 +366,16 @@ export class RawConnection implements Connection {
   }
 
   /** @internal */ onData(buf: Buffer): void { if (!this.finished) this.handler!.data(buf); }
-  /** @internal */ onEof(): void { this.closeHandle(); }
+  /**
+   * The peer sent FIN. As net.Socket does (allowHalfOpen false): what is still queued goes out,
+   * then our FIN, then the handle closes; with nothing queued it closes at once.
+   */
+  /** @internal */ onEof(): void {
+    this.peerEnded = true;
+    if (this.out === null && !this.inFlight) { this.closeHandle(); return; }
+    if (!this.ending) this.end();
+  }
+  /** @internal */ onShutdown(status: number): void { if (status < 0 || this.peerEnded) this.closeHandle(); }
   /** @internal */ onReadError(err: Error): void { this.fail(err); }
   /** @internal */ onWritten(status: number): void {
     this.inFlight = false;
@@ -398,6 +409,6 @@ function onRead(this: TcpHandle, ab?: ArrayBuffer): void {
 function ignoreRead(): void {}
 function ignoreConnection(this: TcpHandle, _status: number, client?: TcpHandle): void { client?.close(); }
 function onWriteComplete(this: WriteReq, status: number): void { byHandle.get(this.handle)?.onWritten(status); }
-function onShutdownComplete(this: ShutdownReq, status: number): void { if (status < 0) byHandle.get(this.handle)?.destroy(); }
+function onShutdownComplete(this: ShutdownReq, status: number): void { byHandle.get(this.handle)?.onShutdown(status); }
 function onHandleClosed(this: RawConnection): void { this.onClosed(); }
 function endTimeout(conn: RawConnection): void { conn.destroy(); }

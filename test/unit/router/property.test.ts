@@ -51,9 +51,13 @@ test('Router.match agrees with topicMatches', () => {
       r.match(t, 'pub', (s) => got.push(`${s.clientId}|${s.filter}`));
       const want = subs.filter((s) => topicMatches(s.topicFilter, t)).map((s) => `${s.clientId}|${s.filter}`);
       assert.deepEqual(got.sort(), want.sort(), `seed ${seed} topic ${JSON.stringify(t)}`);
+      // hasSysSubscriptions = false promises that no $SYS topic matches anything
+      if (t.startsWith('$SYS') && !r.hasSysSubscriptions) assert.deepEqual(got, [], `seed ${seed}: ${t} matched without $SYS filters`);
     }
+    assert.equal(r.hasSysSubscriptions, subs.some((s) => s.topicFilter === '$SYS' || s.topicFilter.startsWith('$SYS/')), `seed ${seed}`);
     for (const c of ['c0', 'c1', 'c2', 'c4', 'c5', 'c6']) r.removeClient(c);
     assert.equal(r.size, 0);
+    assert.equal(r.hasSysSubscriptions, false);
     assert.equal(r.stats().trieNodes, 0, `seed ${seed}: trie pruned`);
   }
 });

@@ -104,6 +104,50 @@ const mode = raw ? 'raw handles' : 'net.Socket';
     }
   });
 
+  test(`tcp (${mode}): a reset by the peer closes the connection once, with the error; others keep working`, async () => {
+    const acc = new Accepted(true);
+    const ls = new Listeners(listenersCfg({ tcp: { default: { bind: '127.0.0.1:0', raw_sockets: raw } } }), acc.onConnection, log);
+    await ls.start();
+    try {
+      const port = ls.boundPort('tcp:default');
+      const a = await client(port);
+      const b = await client(port);
+      await acc.count(2);
+      a.resetAndDestroy(); // RST instead of FIN
+      await acc.recs[0]!.until(() => acc.recs[0]!.closes.length === 1, 'close after reset');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(acc.recs[0]!.closes.length, 1, 'close reported exactly once');
+      assert.equal(acc.conns[0]!.closed, true);
+      // a write after the peer is gone is refused, not thrown
+      assert.equal(acc.conns[0]!.write(Buffer.from('late')), false);
+      b.write('still here');
+      const [echo] = await once(b, 'data', { signal: signal() });
+      assert.equal(echo.toString(), 'still here');
+      b.destroy();
+    } finally {
+      await ls.stop();
+    }
+  });
+
+  test(`tcp (${mode}): a host name in bind is resolved`, async () => {
+    const acc = new Accepted(true);
+    const ls = new Listeners(listenersCfg({ tcp: { default: { bind: 'localhost:0', raw_sockets: raw } } }), acc.onConnection, log);
+    await ls.start();
+    try {
+      const port = ls.boundPort('tcp:default');
+      assert.ok(port > 0);
+      const c = connect({ host: 'localhost', port });
+      await once(c, 'connect', { signal: signal() });
+      await acc.count(1);
+      c.write('hi');
+      const [echo] = await once(c, 'data', { signal: signal() });
+      assert.equal(echo.toString(), 'hi');
+      c.destroy();
+    } finally {
+      await ls.stop();
+    }
+  });
+
   test(`tcp (${mode}): max_connections closes the excess at once and counts it`, async () => {
     const acc = new Accepted();
     const ls = new Listeners(listenersCfg({ tcp: { default: { bind: '127.0.0.1:0', raw_sockets: raw, max_connections: 2 } } }), acc.onConnection, log);
