@@ -56,10 +56,10 @@ export class SessionRegistry {
     if (this.sessions.get(s.clientId) !== s) return;
     this.sessions.delete(s.clientId);
     this.router.removeClient(s.clientId);
-    s.subscriptions.clear();
-    this.store.del('session', s.clientId);
-    this.store.delPrefix('sessmsg', sessionPrefix(s.clientId));
-    this.store.delPrefix('qos2in', sessionPrefix(s.clientId));
+    s.clearSubscriptions();
+    // Only a persistent session has records: one that stopped being persistent lost them in setExpiry(),
+    // and a clean one never had any (no store writes for every clean client that leaves).
+    if (s.persistent) this.forget(s.clientId);
     this.onTerminate(s, reason);
   }
 
@@ -68,7 +68,14 @@ export class SessionRegistry {
     const was = s.persistent;
     s.expiryInterval = expiryInterval;
     if (s.persistent) this.save(s);
-    else if (was) { this.store.del('session', s.clientId); this.store.delPrefix('sessmsg', sessionPrefix(s.clientId)); }
+    else if (was) this.forget(s.clientId);
+  }
+
+  /** Removes a session's records from the store. */
+  private forget(clientId: string): void {
+    this.store.del('session', clientId);
+    this.store.delPrefix('sessmsg', sessionPrefix(clientId));
+    this.store.delPrefix('qos2in', sessionPrefix(clientId));
   }
 
   /** Writes the session's metadata and subscriptions (after subscribe/unsubscribe/disconnect). */

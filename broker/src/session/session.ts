@@ -103,6 +103,8 @@ export class Session {
   get persistent(): boolean { return this.expiryInterval > 0; }
   /** Filters of this session → subscription (the router holds the same objects). */
   get subscriptions(): Map<string, import('../types.js').Subscription> { return (this.subsMap ??= new Map()); }
+  /** Drops every subscription (without creating the map when there is none). */
+  clearSubscriptions(): void { this.subsMap?.clear(); }
   /** Deliveries in flight by packet id. */
   get inflight(): IntMap<Delivery> { return (this.inflightMap ??= new IntMap()); }
   /** Incoming QoS 2 packet ids that received PUBREC and wait for PUBREL → time received. */
