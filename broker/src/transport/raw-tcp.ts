@@ -189,7 +189,7 @@ export class RawConnection implements Connection {
    * net.Socket, at most one write is handed to libuv at a time; what arrives meanwhile goes out
    * together when it completes, so a slow reader gets few large writes rather than many small ones.
    */
-  private out: Buffer[] | null = null;
+  private out: Buffer | Buffer[] | null = null; // one buffer alone is kept as is: no array per turn for a single packet
   private outBytes = 0;
   /** The booleans below, one bit each (an idle connection should be small: one field, not eight). */
   private flags = 0;
@@ -239,7 +239,10 @@ export class RawConnection implements Connection {
   write(buf: Buffer): boolean {
     if (this.ending || this.finished) return false;
     if (this.corked || this.inFlight) {
-      (this.out ??= []).push(buf);
+      const out = this.out;
+      if (out === null) this.out = buf;
+      else if (Array.isArray(out)) out.push(buf);
+      else this.out = [out, buf];
       this.outBytes += buf.length;
     } else {
       this.writeNow(buf);
@@ -305,7 +308,7 @@ export class RawConnection implements Connection {
     this.out = null;
     const bytes = this.outBytes;
     this.outBytes = 0;
-    if (out.length === 1) this.writeNow(out[0]!);
+    if (!Array.isArray(out)) this.writeNow(out);
     else if (bytes <= CONCAT_MAX) this.writeNow(Buffer.concat(out, bytes));
     else this.writevNow(out);
   }
