@@ -244,6 +244,9 @@ export class RawConnection implements Connection {
       else if (Array.isArray(out)) out.push(buf);
       else this.out = [out, buf];
       this.outBytes += buf.length;
+      // A long burst in one turn (retained messages on SUBSCRIBE, a queue drained on reconnect) goes
+      // out in 64 KiB writes as it is produced, so the client reads while the broker still works.
+      if (this.outBytes >= CONCAT_MAX && !this.inFlight) this.flushOut();
     } else {
       this.writeNow(buf);
     }

@@ -65,6 +65,13 @@ export class SocketConnection implements Connection {
     if (c !== null) {
       c.push(buf);
       this.corkedBytes += buf.length;
+      // A long burst in one turn goes out in 64 KiB writes as it is produced (see raw-tcp.ts).
+      if (this.corkedBytes >= CONCAT_MAX) {
+        const bytes = this.corkedBytes;
+        this.corked = [];
+        this.corkedBytes = 0;
+        this.socket.write(Buffer.concat(c, bytes));
+      }
       return this.corkedBytes + this.socket.writableLength < this.socket.writableHighWaterMark;
     }
     return this.socket.write(buf);
