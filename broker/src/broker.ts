@@ -255,33 +255,31 @@ export class Broker {
   /** Client lifecycle events on `$SYS/brokers/{node}/clients/{clientid}/{connected|disconnected}`. */
   sysEvent(kind: 'connected' | 'disconnected', info: ClientInfo, reason: string): void {
     if (!this.opts.sysEvents[kind]) return;
-    if (!this.router.hasSysSubscriptions && !this.hooks.active('message.publish')) {
-      // Nobody can receive it (and no hook sees publishes): count it as publish() would and stop here.
-      this.metrics.counters['messages.publish']++;
-      this.metrics.counters['messages.dropped.no_subscribers']++;
-      return;
-    }
+    // Usually nobody subscribes to these: then the event is counted as publish() would count it, and
+    // the topic (when no filter starts with $SYS), the JSON payload and the message are never built.
+    const hooked = this.hooks.active('message.publish');
+    if (!hooked && !this.router.hasSysSubscriptions) { this.countUndeliverable(); return; }
     // [MQTT-3.3.2-2] a topic name never holds wildcards: + # (and NUL) in a client id are %-encoded
     const id = /[+#\u0000]/.test(info.clientId) ? info.clientId.replace(/[+#\u0000]/g, (ch) => encodeURIComponent(ch)) : info.clientId;
     const topic = `$SYS/brokers/${this.nodeName}/clients/${id}/${kind}`;
-    if (!this.hooks.active('message.publish')) {
-      // Usually nobody subscribes to these: then count the event as publish() would count it and
-      // skip building the JSON payload and the message (most of what an event costs per connect).
+    if (!hooked) {
       const matched = this.matched;
       this.router.match(topic, '', this.onMatch, this.online);
       const n = matched.length;
       matched.length = 0;
-      if (n === 0) {
-        this.metrics.counters['messages.publish']++;
-        this.metrics.counters['messages.dropped.no_subscribers']++;
-        return;
-      }
+      if (n === 0) { this.countUndeliverable(); return; }
     }
     const payload: Record<string, unknown> = {
       clientid: info.clientId, username: info.username, ipaddress: info.peerHost, proto_ver: info.protocolVersion, ts: Date.now(),
     };
     if (kind === 'disconnected') payload.reason = reason;
     this.publish(this.newMessage(topic, Buffer.from(JSON.stringify(payload)), 0, false, null, ''));
+  }
+
+  /** Counts a message nobody can receive, as publish() → dispatch() would. */
+  private countUndeliverable(): void {
+    this.metrics.counters['messages.publish']++;
+    this.metrics.counters['messages.dropped.no_subscribers']++;
   }
 
   private sweep(): void {

@@ -177,8 +177,7 @@ export class Session {
       d.seq = this.nextSeq++;
       this.persist(d);
     }
-    if (this.queue === NO_DELIVERIES) this.queue = [];
-    this.queue.push(d);
+    this.pushQueue(d);
     if (this.qhead > 1024 && this.qhead * 2 > this.queue.length) { this.queue = this.queue.slice(this.qhead); this.qhead = 0; }
   }
 
@@ -299,7 +298,7 @@ export class Session {
       const d: Delivery = { msg: r.m, qos: r.q, retain: r.r, subIds: r.s, group: r.g, topicFilter: r.f, seq, packetId: r.p, state: r.st, sentAt: NOT_SENT };
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
       if (r.p !== 0 && !this.inflight.has(r.p)) this.inflight.set(r.p, d);
-      else { d.packetId = 0; d.state = 0; if (this.queue === NO_DELIVERIES) this.queue = []; this.queue.push(d); }
+      else { d.packetId = 0; d.state = 0; this.pushQueue(d); }
     }
   }
 
@@ -330,6 +329,12 @@ export class Session {
   private persist(d: Delivery): void {
     const rec: DeliveryRecord = { m: d.msg, q: d.qos, r: d.retain, s: d.subIds, g: d.group, f: d.topicFilter, p: d.packetId, st: d.state };
     this.store.put('sessmsg', seqKey(this.clientId, d.seq), rec);
+  }
+
+  /** Appends to the queue, replacing the shared empty array first. */
+  private pushQueue(d: Delivery): void {
+    if (this.queue === NO_DELIVERIES) this.queue = [];
+    this.queue.push(d);
   }
 
   private allocPid(): number {

@@ -158,6 +158,7 @@ export class Listener {
       }
     }
     const raw = new RawTcpServer(
+      this.id,
       () => this.current < this.cfg.max_connections,
       (conn) => this.accept(conn, null),
       (peer) => {
@@ -165,8 +166,6 @@ export class Listener {
         this.log.debug({ remote: `${peer.address}:${peer.port}`, max: this.cfg.max_connections }, 'max_connections reached, connection closed');
       },
       (err) => this.log.warn({ err: err.message }, 'accept failed'),
-      () => this.port,
-      { listener: this.id },
     );
     try {
       raw.listen(address, port);

@@ -123,18 +123,18 @@ function uvError(code: number, syscall: string, extra = ''): NodeJS.ErrnoExcepti
   return err;
 }
 
-/** A listening TCP handle. `onConnection` gets a RawConnection (or null when refused by `admit`). */
+/** A listening TCP handle. `onConnection` gets each accepted connection that `admit` lets in. */
 export class RawTcpServer {
   private handle: TcpHandle | null = null;
+  /** The bound port (the local port of every accepted connection). */
   port = 0;
 
   constructor(
+    private readonly listenerId: string,
     private readonly admit: () => boolean,
     private readonly onConnection: (conn: RawConnection) => void,
     private readonly onRefused: (peer: { address: string; port: number }) => void,
     private readonly onAcceptError: (err: NodeJS.ErrnoException) => void,
-    private readonly localPortOf: () => number,
-    private readonly infoBase: { listener: string },
   ) {}
 
   /** Binds and listens on an IP address (resolve host names first). Throws an errno-style error. */
@@ -171,8 +171,7 @@ export class RawTcpServer {
     const remotePort = typeof peer.port === 'number' ? peer.port : 0;
     if (!this.admit()) { client.close(); this.onRefused({ address, port: remotePort }); return; }
     if (!INHERITS_NODELAY) client.setNoDelay(true);
-    const info: ConnectionInfo = { listener: this.infoBase.listener, transport: 'tcp', remoteAddress: address, remotePort, localPort: this.localPortOf() };
-    this.onConnection(new RawConnection(client, info));
+    this.onConnection(new RawConnection(client, this.listenerId, address, remotePort, this.port));
   }
 }
 
@@ -198,12 +197,12 @@ export class RawConnection implements Connection {
   /** Called once when the connection has closed (the listener counts its connections with it). */
   onFinished: (() => void) | null = null;
 
-  constructor(handle: TcpHandle, info: ConnectionInfo) {
+  constructor(handle: TcpHandle, listener: string, remoteAddress: string, remotePort: number, localPort: number) {
     this.handle = handle;
-    this.listener = info.listener;
-    this.remoteAddress = info.remoteAddress;
-    this.remotePort = info.remotePort;
-    this.localPort = info.localPort;
+    this.listener = listener;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.localPort = localPort;
     byHandle.set(handle, this);
     handle.onread = onRead;
   }
@@ -295,7 +294,8 @@ export class RawConnection implements Connection {
     this.closeHandle();
   }
 
-  get bufferedAmount(): number { return this.finished ? 0 : this.handle.writeQueueSize + this.outBytes; }
+  /** libuv's queue is empty unless a write is in flight: no native call per packet otherwise. */
+  get bufferedAmount(): number { return this.finished ? 0 : (this.inFlight ? this.handle.writeQueueSize : 0) + this.outBytes; }
   get closed(): boolean { return this.ending || this.finished; }
 
   private startReading(): void {
@@ -311,37 +311,21 @@ export class RawConnection implements Connection {
     this.out = null;
     const bytes = this.outBytes;
     this.outBytes = 0;
-    if (!Array.isArray(out)) this.writeNow(out);
-    else if (bytes <= CONCAT_MAX) this.writeNow(Buffer.concat(out, bytes));
-    else this.writevNow(out);
+    this.writeNow(Array.isArray(out) && bytes <= CONCAT_MAX ? Buffer.concat(out, bytes) : out);
   }
 
-  private writeNow(buf: Buffer): void {
+  /** Hands one buffer (or, past CONCAT_MAX, the list as one writev) to libuv. */
+  private writeNow(data: Buffer | Buffer[]): void {
     const b = bindings!;
     const req = new b.WriteWrap();
     req.handle = this.handle;
     req.oncomplete = onWriteComplete;
     req.async = false;
-    const err = this.handle.writeBuffer(req, buf);
+    const err = Array.isArray(data) ? this.handle.writev(req, data, true) : this.handle.writeBuffer(req, data);
     if (err !== 0) { this.fail(uvError(err, 'write')); return; }
     if (b.state[b.kLastWriteWasAsync] !== 0) {
       req.async = true;
-      req.data = buf; // libuv reads from it until the request completes
-      this.inFlight = true;
-    }
-  }
-
-  private writevNow(chunks: Buffer[]): void {
-    const b = bindings!;
-    const req = new b.WriteWrap();
-    req.handle = this.handle;
-    req.oncomplete = onWriteComplete;
-    req.async = false;
-    const err = this.handle.writev(req, chunks, true);
-    if (err !== 0) { this.fail(uvError(err, 'write')); return; }
-    if (b.state[b.kLastWriteWasAsync] !== 0) {
-      req.async = true;
-      req.data = chunks;
+      req.data = data; // libuv reads from it until the request completes
       this.inFlight = true;
     }
   }

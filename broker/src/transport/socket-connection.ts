@@ -66,12 +66,7 @@ export class SocketConnection implements Connection {
       c.push(buf);
       this.corkedBytes += buf.length;
       // A long burst in one turn goes out in 64 KiB writes as it is produced (see raw-tcp.ts).
-      if (this.corkedBytes >= CONCAT_MAX) {
-        const bytes = this.corkedBytes;
-        this.corked = [];
-        this.corkedBytes = 0;
-        this.socket.write(Buffer.concat(c, bytes));
-      }
+      if (this.corkedBytes >= CONCAT_MAX) { this.flushGathered(); this.corked = []; }
       return this.corkedBytes + this.socket.writableLength < this.socket.writableHighWaterMark;
     }
     return this.socket.write(buf);
@@ -93,7 +88,10 @@ export class SocketConnection implements Connection {
    */
   cork(): void { this.corked ??= []; }
 
-  uncork(): void {
+  uncork(): void { this.flushGathered(); }
+
+  /** Writes what cork() gathered (one buffer up to CONCAT_MAX, else one socket writev) and stops gathering. */
+  private flushGathered(): void {
     const c = this.corked;
     if (c === null) return;
     this.corked = null;
