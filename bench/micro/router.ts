@@ -1,5 +1,5 @@
 /**
- * Micro benchmark of the router area (not a test): Router.match throughput with 10k and 100k
+ * Micro benchmark of the router area (not a test): SubscriberIndex.match throughput with 10k and 100k
  * subscriptions, and RetainedIndex.match('#') over 10k / 100k retained topics.
  *
  *   node --import tsx bench/micro/router.ts            (about 15 s)
@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { Router, RetainedIndex, topicMatches, parseFilter } from '../../broker/src/router/index.js';
+import { SubscriberIndex, RetainedIndex, topicMatches, parseFilter } from '../../broker/src/router/index.js';
 import type { Message, Subscription } from '../../broker/src/types.js';
 
 const BUDGET_MS = Number(process.env.BENCH_MS ?? 700);
@@ -46,7 +46,7 @@ function rate(label: string, topics: readonly string[], run: (topic: string) => 
 }
 
 function routerCase(n: number, wildcardShare: number, topicPool: number): void {
-  const r = new Router({ strategy: 'round_robin' });
+  const r = new SubscriberIndex({ strategy: 'round_robin' });
   for (let i = 0; i < n; i++) {
     const wild = wildcardShare > 0 && i % Math.round(1 / wildcardShare) === 0;
     const f = wild ? `site/${i % 500}/dev/${i}/+` : `site/${i % 500}/dev/${i}/temp`;
@@ -64,7 +64,7 @@ function routerCase(n: number, wildcardShare: number, topicPool: number): void {
   }
   let visits = 0;
   const visit = (): void => { visits++; };
-  const label = `Router ${n / 1000}k subs, ${Math.round(wildcardShare * 100)}% wildcard, ${topicPool.toLocaleString('en')} distinct topics`;
+  const label = `SubscriberIndex ${n / 1000}k subs, ${Math.round(wildcardShare * 100)}% wildcard, ${topicPool.toLocaleString('en')} distinct topics`;
   rate(label, topics, (t) => { visits = 0; r.match(t, 'pub', visit); return visits; });
 }
 
@@ -113,7 +113,7 @@ function retainedCase(n: number): void {
 function allocCase(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run with --expose-gc');
-  const r = new Router({ strategy: 'round_robin' });
+  const r = new SubscriberIndex({ strategy: 'round_robin' });
   for (let i = 0; i < 1000; i++) r.add(sub(`c${i}`, i % 2 ? `a/${i}/+` : `a/${i}/x`));
   r.add(sub('s1', '$share/g/a/#'));
   r.add(sub('s2', '$share/g/a/#'));
@@ -127,7 +127,7 @@ function allocCase(): void {
   v = 0;
   for (let k = 0; k < 1_000_000; k++) r.match(topics[k % 100]!, 'p', visit);
   const h1 = process.memoryUsage().heapUsed;
-  console.log(`${'Router heap growth over 1M cached-topic matches'.padEnd(64)} ${(h1 - h0).toLocaleString('en').padStart(12)} bytes  (${v / 1e6} visits/match)`);
+  console.log(`${'SubscriberIndex heap growth over 1M cached-topic matches'.padEnd(64)} ${(h1 - h0).toLocaleString('en').padStart(12)} bytes  (${v / 1e6} visits/match)`);
 }
 
 const CASES: Record<string, () => void> = {

@@ -1,7 +1,18 @@
 /**
- * The broker: publish → match → deliver, and the place where retained messages, sessions,
- * wills, delayed messages and hooks meet. It holds no sockets; channels (MQTT and the
- * gateways) call `publish()` and own an `Outlet` that their session writes to.
+ * The broker: publish → match → deliver, for every protocol. It holds no sockets and speaks
+ * no protocol: channels (MQTT now, the gateways later) turn packets into calls on the broker
+ * and the client manager, and own the `Outlet` their session writes to.
+ *
+ * The publish path, top to bottom:
+ *   publish(msg)            counters; the `message.publish` hook may replace or drop it
+ *   → retain(msg)           retained set/delete through the ClusterState
+ *   → dispatch(msg)         local: the subscriber index finds this node's sessions;
+ *   → forward(msg)          remote: the route table names the other nodes that want it
+ *   → deliverTo(session)    QoS and flags per subscription, then Session.deliver → Outlet
+ *
+ * It is also the one place where a subscription, and so a route, appears or disappears:
+ * subscribe(), unsubscribe() and dropSubscriptions() keep the subscriber index, the route
+ * table and the session's own list in step.
  *
  * Delivery semantics for one PUBLISH:
  * - every matching non-shared subscription of a client is merged into ONE delivery per
@@ -11,69 +22,77 @@
  * - QoS is downgraded to the subscription's QoS [MQTT-3.8.4-8] (or upgraded with `upgrade_qos`);
  * - RETAIN is cleared unless the subscription asked for Retain As Published [MQTT-3.3.1-12/13];
  * - No Local subscriptions (and every one with `ignore_loop_deliver`) skip the publisher itself
- *   [MQTT-3.8.3-3]; the router does that while matching.
+ *   [MQTT-3.8.3-3]; the subscriber index does that while matching.
  */
 import type { Message, PublishProperties, QoS, Subscription } from './types.js';
 import type { Store } from './store/index.js';
-import { Router, RetainedIndex, type SharedStrategy } from './router/index.js';
+import { SubscriberIndex, type SharedStrategy } from './router/index.js';
 import { SessionRegistry } from './session/registry.js';
 import type { Delivery, Session, SessionEvents, SessionLimits } from './session/session.js';
 import { Hooks, type ClientInfo } from './hooks.js';
 import { Metrics } from './metrics.js';
-import { DelayedPublisher } from './delayed.js';
-import type { ErrorCode } from './errors.js';
-import { encodePublish } from './mqtt/codec/index.js';
+import { MqttError, RC } from './errors.js';
+import type { ClusterState } from './cluster/state.js';
+import { Authorizer, type AuthorizerOptions } from './access/authorizer.js';
+import type { Will } from './clients/wills.js';
 
-/** What the broker needs to know about a connected client's channel. */
-export interface ClientChannel {
-  readonly clientId: string;
-  readonly connectedAt: number;
-  info(): ClientInfo;
-  /** Closes the connection for a server-side reason (takeover, kick, shutdown). */
-  kick(code: ErrorCode, serverReference?: string): void;
+export interface BrokerLog {
+  info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug(o: object, m?: string): void;
 }
 
 export interface BrokerOptions {
   nodeName: string;
   store: Store;
-  log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug(o: object, m?: string): void };
+  state: ClusterState;
+  log: BrokerLog;
   limits: SessionLimits;
   sharedStrategy: SharedStrategy;
   upgradeQos: boolean;
   /** Never deliver a client its own publishes (EMQX's ignore_loop_deliver). */
   ignoreLoopDeliver: boolean;
   retainer: { enable: boolean; maxRetained: number; maxPayloadSize: number; msgExpiryMs: number };
-  delayed: { enable: boolean; maxDelayed: number };
+  delayed: { enable: boolean };
   sysEvents: { connected: boolean; disconnected: boolean };
+  authorization: AuthorizerOptions;
 }
+
+/** Forwards a message to another node that has a route for it (the cluster link). */
+export type Forwarder = (node: string, msg: Message) => void;
 
 export class Broker {
   readonly nodeName: string;
-  readonly router: Router;
-  readonly retained = new RetainedIndex();
+  /** This node's subscriptions: topic → local sessions. */
+  readonly index: SubscriberIndex;
+  readonly state: ClusterState;
   readonly sessions: SessionRegistry;
   readonly hooks: Hooks;
+  readonly authorizer: Authorizer;
   readonly metrics = new Metrics();
   readonly store: Store;
-  readonly delayed: DelayedPublisher;
-  /** Online channels by client id. */
-  readonly channels = new Map<string, ClientChannel>();
   readonly opts: BrokerOptions;
+  /** Set by the cluster backend; null on a single node. */
+  forwarder: Forwarder | null = null;
+  /** Called when a session ends (the client manager flushes its delayed will). */
+  onSessionEnd: ((clientId: string) => void) | null = null;
   private nextId = 1;
   // Scratch state for one dispatch, reused to avoid allocating per message.
   private readonly matched: Subscription[] = [];
   private readonly onMatch = (sub: Subscription): void => { this.matched.push(sub); };
-  private readonly online = (clientId: string): boolean => this.channels.has(clientId);
-  private sweepTimer: NodeJS.Timeout | null = null;
-  private encMsg: Message | null = null;
-  private readonly encBufs: Array<Buffer | undefined> = new Array(12).fill(undefined);
+  private readonly online = (clientId: string): boolean => {
+    const s = this.sessions.get(clientId);
+    return s !== undefined && s.outlet !== null;
+  };
+  private fwdMsg: Message | null = null;
+  private readonly onRemote = (node: string): void => { this.forwarder!(node, this.fwdMsg!); };
 
   constructor(opts: BrokerOptions) {
     this.opts = opts;
     this.nodeName = opts.nodeName;
     this.store = opts.store;
+    this.state = opts.state;
     this.hooks = new Hooks((name, err) => opts.log.error({ hook: name, err }, 'hook callback failed; skipped'));
-    this.router = new Router({ strategy: opts.sharedStrategy, ignoreLoopDeliver: opts.ignoreLoopDeliver });
+    this.authorizer = new Authorizer(this.hooks, this.metrics.counters, opts.authorization);
+    this.index = new SubscriberIndex({ strategy: opts.sharedStrategy, ignoreLoopDeliver: opts.ignoreLoopDeliver });
     const events: SessionEvents = {
       dropped: (s, msg, reason) => {
         this.metrics.droppedDelivery(reason);
@@ -87,37 +106,35 @@ export class Broker {
         this.metrics.counters['messages.acked']++;
         if (this.hooks.active('message.acked')) this.hooks.run('message.acked', s.clientId, msg);
       },
+      awaitRelExpired: () => { this.metrics.counters['messages.dropped.await_pubrel_timeout']++; },
     };
-    this.sessions = new SessionRegistry(opts.store, this.router, opts.limits, events, (s, reason) => {
-      this.metrics.counters['session.terminated']++;
-      this.hooks.run('session.terminated', s.clientId, reason);
+    this.sessions = new SessionRegistry(opts.store, opts.limits, events, {
+      dropRoutes: (s) => this.dropSubscriptions(s),
+      terminated: (s, reason) => {
+        this.metrics.counters['session.terminated']++;
+        this.state.unregisterClient(s.clientId);
+        this.hooks.run('session.terminated', s.clientId, reason);
+        if (this.onSessionEnd !== null) this.onSessionEnd(s.clientId);
+      },
     });
-    this.delayed = new DelayedPublisher(opts.store, (m) => this.publish(m), opts.delayed.maxDelayed);
   }
 
-  /** Loads retained messages, persistent sessions and delayed messages; starts the expiry sweep. */
+  /** Loads retained messages, persistent sessions (and their routes) and delayed messages. */
   start(): void {
-    const now = Date.now();
-    for (const [, v] of this.store.scan('retained')) {
-      const m = v as Message;
-      if (m.expiresAt !== 0 && m.expiresAt <= now) { this.store.del('retained', m.topic); continue; }
-      this.retained.set(m);
-      if (m.id >= this.nextId) this.nextId = m.id + 1;
+    const maxId = this.state.start((m) => this.publish(m));
+    if (maxId >= this.nextId) this.nextId = maxId + 1;
+    const loaded = this.sessions.load(Date.now());
+    for (const s of loaded) {
+      this.state.registerClient(s.clientId);
+      for (const sub of [...s.subscriptions.values()]) {
+        try { this.addRoute(sub); } catch { s.subscriptions.delete(sub.filter); }
+      }
+      for (const d of s.pending()) if (d.msg.id >= this.nextId) this.nextId = d.msg.id + 1;
     }
-    const n = this.sessions.load(now);
-    for (const s of this.sessions.values()) for (const d of s.pending()) if (d.msg.id >= this.nextId) this.nextId = d.msg.id + 1;
-    const maxDelayedId = this.delayed.load();
-    if (maxDelayedId >= this.nextId) this.nextId = maxDelayedId + 1;
-    this.opts.log.info({ retained: this.retained.size, sessions: n, delayed: this.delayed.size }, 'state restored');
-    this.sweepTimer = setInterval(() => this.sweep(), 1000);
-    this.sweepTimer.unref();
+    this.opts.log.info({ retained: this.state.retained.size, sessions: loaded.length, delayed: this.state.delayedCount }, 'state restored');
   }
 
-  stop(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.sweepTimer = null;
-    this.delayed.stop();
-  }
+  stop(): void { this.state.stop(); }
 
   /** Builds a Message with a fresh id; expiry from the MQTT 5 Message Expiry Interval. */
   newMessage(topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: PublishProperties | null, from: string): Message {
@@ -129,19 +146,27 @@ export class Broker {
     };
   }
 
+  // ---- the publish path ----------------------------------------------------------------------
+
   /** Publishes a message: retained store, then every matching subscriber. Returns the number of deliveries. */
   publish(msg: Message): number {
     this.metrics.counters['messages.publish']++;
-    if (this.hooks.active('message.publish')) this.hooks.run('message.publish', msg);
+    if (this.hooks.active('message.publish')) {
+      const m = this.hooks.transform(msg);
+      if (m === null) { this.metrics.counters['messages.dropped.hook']++; return 0; }
+      msg = m;
+    }
     if (msg.retain) this.retain(msg);
-    return this.dispatch(msg);
+    const n = this.dispatch(msg);
+    if (this.state.routes.remoteRoutes !== 0 && this.forwarder !== null) this.forward(msg);
+    return n;
   }
 
-  /** Routes a message to matching sessions (no retained handling). */
+  /** Routes a message to this node's matching sessions (no retained handling). */
   dispatch(msg: Message): number {
     const matched = this.matched;
     matched.length = 0;
-    this.router.match(msg.topic, msg.from, this.onMatch, this.online);
+    this.index.match(msg.topic, msg.from, this.onMatch, this.online);
     const n = matched.length;
     if (n === 0) { this.metrics.counters['messages.dropped.no_subscribers']++; return 0; }
     if (n === 1) {
@@ -172,23 +197,111 @@ export class Broker {
     return count;
   }
 
+  /** Hands the message to every other node whose routes match its topic, once per node. */
+  private forward(msg: Message): void {
+    this.fwdMsg = msg;
+    this.state.routes.matchRemote(msg.topic, this.onRemote);
+    this.fwdMsg = null;
+  }
+
+  private deliverTo(clientId: string, msg: Message, subQos: QoS, rap: boolean, ids: number[] | null, group: string | null, topicFilter: string | null): void {
+    const s = this.sessions.get(clientId);
+    if (s === undefined) return;
+    const qos = this.opts.upgradeQos ? (msg.qos > subQos ? msg.qos : subQos) : (msg.qos < subQos ? msg.qos : subQos);
+    s.deliver(msg, qos, rap ? msg.retain : false, ids, group, topicFilter);
+  }
+
+  // ---- retained messages ---------------------------------------------------------------------
+
+  private retain(msg: Message): void {
+    const r = this.opts.retainer;
+    if (!r.enable) return;
+    if (msg.payload.length === 0) {
+      // [MQTT-3.3.1-6/7] an empty retained message deletes the topic's retained message and is not stored
+      this.state.deleteRetained(msg.topic);
+      return;
+    }
+    if (r.maxPayloadSize > 0 && msg.payload.length > r.maxPayloadSize) return;
+    const retained = this.state.retained;
+    if (r.maxRetained > 0 && retained.get(msg.topic) === undefined && retained.size >= r.maxRetained) return;
+    // The payload may be a view into a large socket chunk: a retained copy must not pin it.
+    const payload = msg.payload.byteLength < msg.payload.buffer.byteLength ? Buffer.from(msg.payload) : msg.payload;
+    const stored = { ...msg, payload, expiresAt: msg.expiresAt === 0 && r.msgExpiryMs > 0 ? msg.timestamp + r.msgExpiryMs : msg.expiresAt };
+    this.state.putRetained(stored);
+    this.metrics.counters['messages.retained']++;
+  }
+
+  /** Deletes a topic's retained message (REST API); false when there was none. */
+  deleteRetained(topic: string): boolean { return this.state.deleteRetained(topic); }
+
+  /** The topic's retained message, if any (not expired). */
+  getRetained(topic: string): Message | undefined { return this.state.retained.get(topic); }
+
   /** Sends the retained messages matching a new subscription, per its Retain Handling option. */
   deliverRetained(session: Session, sub: Subscription, isNew: boolean): void {
     // [MQTT-3.3.1-9..11] retain handling; shared subscriptions get no retained messages [MQTT-4.8.2].
     if (sub.group !== null || sub.options.retainHandling === 2 || (sub.options.retainHandling === 1 && !isNew)) return;
     const o = sub.options;
     const ids = o.subscriptionId ? [o.subscriptionId] : null;
-    this.retained.match(sub.topicFilter, Date.now(), (msg) => {
+    this.state.retained.match(sub.topicFilter, Date.now(), (msg) => {
       const qos = this.opts.upgradeQos ? Math.max(msg.qos, o.qos) as QoS : Math.min(msg.qos, o.qos) as QoS;
       session.deliver(msg, qos, true, ids, null, null); // [MQTT-3.3.1-8] RETAIN=1 for retained messages sent on subscribe
     });
+  }
+
+  // ---- subscriptions: the one place where a route appears or disappears ----------------------
+
+  /**
+   * Adds (or replaces) a session's subscription. Returns the granted QoS, or a reason code ≥ 0x80:
+   * 0x97 when another client holds the `$exclusive` filter.
+   */
+  subscribe(session: Session, sub: Subscription): { code: number; isNew: boolean } {
+    if (sub.exclusive) {
+      const owner = this.index.exclusiveOwner(sub.topicFilter);
+      if (owner !== null && owner !== session.clientId) return { code: RC.QUOTA_EXCEEDED, isNew: false }; // EMQX: 0x97 when the exclusive topic is taken
+    }
+    const isNew = !session.subscriptions.has(sub.filter);
+    try { this.addRoute(sub); } catch (err) { return { code: err instanceof MqttError ? err.reason : RC.QUOTA_EXCEEDED, isNew: false }; }
+    session.subscriptions.set(sub.filter, sub);
+    this.metrics.counters['client.subscribe']++;
+    this.hooks.run('session.subscribed', session.clientId, sub);
+    return { code: sub.options.qos, isNew };
+  }
+
+  /** Removes a session's subscription by the filter as subscribed; false when it had none. */
+  unsubscribe(session: Session, filter: string): boolean {
+    const sub = session.subscriptions.get(filter);
+    if (sub === undefined) return false;
+    session.subscriptions.delete(filter);
+    this.removeRoute(sub);
+    this.metrics.counters['client.unsubscribe']++;
+    this.hooks.run('session.unsubscribed', session.clientId, filter);
+    return true;
+  }
+
+  /** Removes every route of a session that is ending (its subscriptions stay on the object). */
+  dropSubscriptions(s: Session): void {
+    for (const sub of s.subscriptions.values()) this.removeRoute(sub);
+  }
+
+  private addRoute(sub: Subscription): void {
+    const before = this.index.filterCount(sub.topicFilter);
+    const { replaced } = this.index.add(sub);
+    if (before === 0) this.state.addRoute(sub.topicFilter);
+    if (!replaced && sub.group !== null) this.state.joinGroup(sub.group, sub.topicFilter);
+  }
+
+  private removeRoute(sub: Subscription): void {
+    if (!this.index.remove(sub.clientId, sub.filter)) return;
+    if (sub.group !== null) this.state.leaveGroup(sub.group, sub.topicFilter);
+    if (this.index.filterCount(sub.topicFilter) === 0) this.state.removeRoute(sub.topicFilter);
   }
 
   /** Moves unacknowledged shared-subscription deliveries of a leaving member to the rest of its group. */
   redispatch(deliveries: Delivery[], leaving: string): void {
     const exclude = new Set([leaving]);
     for (const d of deliveries) {
-      const sub = this.router.pickShared(d.group!, d.topicFilter!, d.msg.topic, d.msg.from, exclude, this.online);
+      const sub = this.index.pickShared(d.group!, d.topicFilter!, d.msg.topic, d.msg.from, exclude, this.online);
       if (sub === null) {
         // No other member online: a persistent leaving session keeps the message for its next
         // connection instead of losing it ([MQTT-4.8.2], a QoS 1/2 message is not dropped).
@@ -201,56 +314,26 @@ export class Broker {
     }
   }
 
+  // ---- delayed messages and wills --------------------------------------------------------------
+
   /** Starts a `$delayed/{seconds}/{topic}` publish; false when the delayed store is full or disabled. */
   publishDelayed(msg: Message, delaySec: number): boolean {
     if (!this.opts.delayed.enable) return false;
-    if (!this.delayed.add(msg, delaySec)) return false;
+    if (!this.state.addDelayed(msg, delaySec)) return false;
     this.metrics.counters['messages.delayed']++;
     return true;
   }
 
-  private deliverTo(clientId: string, msg: Message, subQos: QoS, rap: boolean, ids: number[] | null, group: string | null, topicFilter: string | null): void {
-    const s = this.sessions.get(clientId);
-    if (s === undefined) return;
-    const qos = this.opts.upgradeQos ? (msg.qos > subQos ? msg.qos : subQos) : (msg.qos < subQos ? msg.qos : subQos);
-    s.deliver(msg, qos, rap ? msg.retain : false, ids, group, topicFilter);
+  /** Publishes a will whose time has come, authorized as the client that set it. */
+  publishWill(will: Will): void {
+    const go = (): void => { this.publish(this.newMessage(will.topic, will.payload, will.qos, will.retain, will.properties, will.client.clientId)); };
+    const verdict = this.authorizer.check(will.client, 'publish', will.topic, will.qos, will.retain);
+    if (verdict === 'allow') { go(); return; }
+    if (verdict === 'deny') return;
+    verdict.then((v) => { if (v === 'allow') go(); }, (err) => this.opts.log.error({ err, clientid: will.client.clientId }, 'will authorization failed; will not published'));
   }
 
-  private retain(msg: Message): void {
-    const r = this.opts.retainer;
-    if (!r.enable) return;
-    if (msg.payload.length === 0) {
-      // [MQTT-3.3.1-6/7] an empty retained message deletes the topic's retained message and is not stored
-      if (this.retained.delete(msg.topic)) this.store.del('retained', msg.topic);
-      return;
-    }
-    if (r.maxPayloadSize > 0 && msg.payload.length > r.maxPayloadSize) return;
-    if (r.maxRetained > 0 && this.retained.get(msg.topic) === undefined && this.retained.size >= r.maxRetained) return;
-    // The payload may be a view into a large socket chunk: a retained copy must not pin it.
-    const payload = msg.payload.byteLength < msg.payload.buffer.byteLength ? Buffer.from(msg.payload) : msg.payload;
-    const stored = { ...msg, payload, expiresAt: msg.expiresAt === 0 && r.msgExpiryMs > 0 ? msg.timestamp + r.msgExpiryMs : msg.expiresAt };
-    this.retained.set(stored);
-    this.store.put('retained', msg.topic, stored);
-    this.metrics.counters['messages.retained']++;
-  }
-
-  /**
-   * The bytes of a PUBLISH without per-subscriber properties, encoded once per
-   * (message, wire format, QoS, retain) and shared by every subscriber it goes to. MQTT 3.1
-   * and 3.1.1 PUBLISH bytes are identical, so they share a slot. The packet id is patched in
-   * by the caller for QoS > 0.
-   */
-  encodeCached(msg: Message, version: 3 | 4 | 5, qos: QoS, retain: boolean, dup: boolean): Buffer {
-    if (dup) return encodePublish({ topic: msg.topic, payload: msg.payload, qos, retain, dup, messageId: 1 }, version);
-    if (this.encMsg !== msg) { this.encMsg = msg; this.encBufs.fill(undefined); }
-    const slot = (version === 5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
-    let buf = this.encBufs[slot];
-    if (buf === undefined) {
-      buf = encodePublish({ topic: msg.topic, payload: msg.payload, qos, retain, dup: false, messageId: qos === 0 ? undefined : 1 }, version);
-      this.encBufs[slot] = buf;
-    }
-    return buf;
-  }
+  // ---- $SYS client events ------------------------------------------------------------------------
 
   /** Client lifecycle events on `$SYS/brokers/{node}/clients/{clientid}/{connected|disconnected}`. */
   sysEvent(kind: 'connected' | 'disconnected', info: ClientInfo, reason: string): void {
@@ -258,19 +341,19 @@ export class Broker {
     // Usually nobody subscribes to these: then the event is counted as publish() would count it, and
     // the topic (when no filter starts with $SYS), the JSON payload and the message are never built.
     const hooked = this.hooks.active('message.publish');
-    if (!hooked && !this.router.hasSysSubscriptions) { this.countUndeliverable(); return; }
+    if (!hooked && !this.index.hasSysSubscriptions && this.state.routes.remoteRoutes === 0) { this.countUndeliverable(); return; }
     // [MQTT-3.3.2-2] a topic name never holds wildcards: + # (and NUL) in a client id are %-encoded
     const id = /[+#\u0000]/.test(info.clientId) ? info.clientId.replace(/[+#\u0000]/g, (ch) => encodeURIComponent(ch)) : info.clientId;
     const topic = `$SYS/brokers/${this.nodeName}/clients/${id}/${kind}`;
-    if (!hooked) {
+    if (!hooked && this.state.routes.remoteRoutes === 0) {
       const matched = this.matched;
-      this.router.match(topic, '', this.onMatch, this.online);
+      this.index.match(topic, '', this.onMatch, this.online);
       const n = matched.length;
       matched.length = 0;
       if (n === 0) { this.countUndeliverable(); return; }
     }
     const payload: Record<string, unknown> = {
-      clientid: info.clientId, username: info.username, ipaddress: info.peerHost, proto_ver: info.protocolVersion, ts: Date.now(),
+      clientid: info.clientId, username: info.username, ipaddress: info.peerHost, proto_name: info.protocol, proto_ver: info.protocolVersion, ts: Date.now(),
     };
     if (kind === 'disconnected') payload.reason = reason;
     this.publish(this.newMessage(topic, Buffer.from(JSON.stringify(payload)), 0, false, null, ''));
@@ -280,9 +363,5 @@ export class Broker {
   private countUndeliverable(): void {
     this.metrics.counters['messages.publish']++;
     this.metrics.counters['messages.dropped.no_subscribers']++;
-  }
-
-  private sweep(): void {
-    this.sessions.sweep(Date.now());
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { Message } from './types.js';
 import type { Store } from './store/index.js';
+import { T, delayedDue, delayedKey } from './store/keys.js';
 
 /** Longest delay accepted, in seconds (EMQX: 4294967). */
 export const MAX_DELAY_SECONDS = 4294967;
@@ -44,8 +45,8 @@ export class DelayedPublisher {
   add(msg: Message, delaySec: number): boolean {
     if (this.max > 0 && this.held.length >= this.max) return false;
     const due = Date.now() + delaySec * 1000;
-    const key = due.toString().padStart(15, '0') + ':' + msg.id.toString().padStart(15, '0');
-    this.store.put('delayed', key, msg);
+    const key = delayedKey(due, msg.id);
+    this.store.put(T.delayed, key, msg);
     this.insert({ due, key, msg });
     return true;
   }
@@ -53,9 +54,9 @@ export class DelayedPublisher {
   /** Loads held messages from the store; returns the highest message id seen. */
   load(): number {
     let maxId = 0;
-    for (const [key, v] of this.store.scan('delayed')) {
+    for (const [key, v] of this.store.scan(T.delayed)) {
       const msg = v as Message;
-      this.held.push({ due: Number(key.slice(0, key.indexOf(':'))), key, msg });
+      this.held.push({ due: delayedDue(key), key, msg });
       if (msg.id > maxId) maxId = msg.id;
     }
     this.arm();
@@ -94,7 +95,7 @@ export class DelayedPublisher {
     while (n < this.held.length && this.held[n].due <= now) n++;
     const ready = this.held.splice(0, n);
     for (const h of ready) {
-      this.store.del('delayed', h.key);
+      this.store.del(T.delayed, h.key);
       this.publish({ ...h.msg, timestamp: now });
     }
     this.arm();

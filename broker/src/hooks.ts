@@ -2,25 +2,46 @@
  * Hook points: the closed list of places where authentication, authorization, rules,
  * metrics and future features plug into the broker without touching the channel.
  *
- * Two kinds:
- * - decision hooks (`client.authenticate`, `client.authorize`) run in priority order and the
- *   first callback that returns a decision wins; `undefined` means "no opinion, ask the next";
+ * Three kinds:
+ * - decision hooks (`client.connect`, `client.authenticate`, `client.authorize`) run in
+ *   priority order and the first callback that returns a decision wins; `undefined` means "no
+ *   opinion, ask the next". They may answer with a promise (a database, an HTTP service);
+ *   `client.authorize` is asked through access/authorizer.ts, which keeps a synchronous fast
+ *   path and a per-client result cache;
+ * - the transforming hook `message.publish` runs before routing: a callback may return a
+ *   replacement message, or null to drop the message (counted in messages.dropped.hook);
  * - notification hooks run every callback; a callback that throws is logged and skipped.
+ *   Slow consumers register with `addAsync`, which puts a bounded queue (util/bounded-dispatch.ts)
+ *   between the broker and the callback: nothing slow ever runs inside publish.
  *
  * The hot path asks `hooks.active(name)` (one array length check) before building arguments,
  * so an unused hook costs nothing per message.
  */
 import type { Message, Subscription, QoS } from './types.js';
+import { BoundedDispatch, type BoundedDispatchOptions } from './util/bounded-dispatch.js';
 
+/**
+ * Who a client is, built once when it connects (whatever its protocol) and kept for its
+ * whole connection — by the will too, so a will is authorized as its client was.
+ */
 export interface ClientInfo {
-  clientId: string;
-  username: string | null;
-  peerHost: string;
-  peerPort: number;
-  listener: string;
-  protocolVersion: 3 | 4 | 5;
-  peerCert?: { cn?: string; subject?: Record<string, string> } | null;
+  readonly clientId: string;
+  readonly username: string | null;
+  readonly peerHost: string;
+  readonly peerPort: number;
+  /** Listener id, e.g. 'tcp:default'. */
+  readonly listener: string;
+  /** 'mqtt' (gateways: 'coap', 'mqttsn', 'ocpp'). */
+  readonly protocol: string;
+  /** MQTT: 3, 4 or 5; other protocols their own version number. */
+  readonly protocolVersion: number;
+  readonly peerCert?: { cn?: string; subject?: Record<string, string> } | null;
+  /** Set by authentication: superusers skip authorization. */
+  isSuperuser: boolean;
 }
+
+/** Answer of the pre-authentication hook `client.connect` (banned lists, flapping, rate limits). */
+export type ConnectVerdict = { result: 'deny'; reason: 'BANNED' | 'NOT_AUTHORIZED' | 'SERVER_BUSY' | 'QUOTA_EXCEEDED' | 'CLIENT_ID_NOT_VALID' };
 
 /** Input to `client.authenticate`: CONNECT credentials, or one step of an MQTT 5 AUTH exchange. */
 export interface AuthRequest {
@@ -51,8 +72,10 @@ export interface AuthzRequest {
 export type AuthzResult = 'allow' | 'deny';
 
 export interface HookSignatures {
+  /** Before authentication: may refuse the client (banned, flapping…). */
+  'client.connect': (client: ClientInfo) => ConnectVerdict | undefined | Promise<ConnectVerdict | undefined>;
   'client.authenticate': (req: AuthRequest) => AuthResult | undefined | Promise<AuthResult | undefined>;
-  'client.authorize': (req: AuthzRequest) => AuthzResult | undefined;
+  'client.authorize': (req: AuthzRequest) => AuthzResult | undefined | Promise<AuthzResult | undefined>;
   'client.connected': (client: ClientInfo) => void;
   'client.disconnected': (client: ClientInfo, reason: string) => void;
   'session.created': (clientId: string) => void;
@@ -60,15 +83,18 @@ export interface HookSignatures {
   'session.terminated': (clientId: string, reason: string) => void;
   'session.subscribed': (clientId: string, sub: Subscription) => void;
   'session.unsubscribed': (clientId: string, filter: string) => void;
-  'message.publish': (msg: Message) => void;
+  /** Before routing: return a message to replace it, null to drop it, nothing to keep it. */
+  'message.publish': (msg: Message) => Message | null | undefined | void;
   'message.delivered': (clientId: string, msg: Message) => void;
   'message.acked': (clientId: string, msg: Message) => void;
   'message.dropped': (msg: Message, clientId: string | null, reason: string) => void;
 }
 
 export type HookName = keyof HookSignatures;
+/** Hooks whose callbacks return nothing the broker uses: the ones addAsync accepts. */
+export type NotificationHook = Exclude<HookName, 'client.connect' | 'client.authenticate' | 'client.authorize' | 'message.publish'>;
 export const HOOK_NAMES: readonly HookName[] = [
-  'client.authenticate', 'client.authorize', 'client.connected', 'client.disconnected',
+  'client.connect', 'client.authenticate', 'client.authorize', 'client.connected', 'client.disconnected',
   'session.created', 'session.resumed', 'session.terminated', 'session.subscribed', 'session.unsubscribed',
   'message.publish', 'message.delivered', 'message.acked', 'message.dropped',
 ];
@@ -77,6 +103,8 @@ interface Entry<F> { fn: F; priority: number }
 
 export class Hooks {
   private readonly table = new Map<HookName, Entry<unknown>[]>();
+  /** Bumped on every add and remove: caches of hook answers (the authorizer's) compare it. */
+  generation = 0;
   private readonly onError: (name: HookName, err: unknown) => void;
 
   constructor(onError: (name: HookName, err: unknown) => void = () => {}) {
@@ -91,7 +119,8 @@ export class Hooks {
     const entry = { fn, priority };
     list.push(entry);
     list.sort((a, b) => b.priority - a.priority);
-    return () => { const i = list.indexOf(entry); if (i >= 0) list.splice(i, 1); };
+    this.generation++;
+    return () => { const i = list.indexOf(entry); if (i >= 0) { list.splice(i, 1); this.generation++; } };
   }
 
   active(name: HookName): boolean { return this.table.get(name)!.length > 0; }
@@ -104,14 +133,55 @@ export class Hooks {
     }
   }
 
-  /** Runs a synchronous decision hook: the first defined answer wins. */
-  decide<N extends 'client.authorize'>(name: N, ...args: Parameters<HookSignatures[N]>): AuthzResult | undefined {
-    const list = this.table.get(name)!;
+  /**
+   * Registers a notification callback behind a bounded queue: the broker only enqueues the
+   * arguments; the callback runs on a later turn. Past `maxQueue` waiting calls new ones are
+   * dropped and counted (`dispatch.dropped`). Returns the dispatch (for its counters) and a
+   * function that removes the callback.
+   */
+  addAsync<N extends NotificationHook>(name: N, fn: HookSignatures[N], opts: BoundedDispatchOptions & { priority?: number }): { dispatch: BoundedDispatch<Parameters<HookSignatures[N]>>; remove: () => void } {
+    const call = fn as (...a: unknown[]) => unknown;
+    const dispatch = new BoundedDispatch<Parameters<HookSignatures[N]>>((args) => call(...args), {
+      ...opts, onError: opts.onError ?? ((err) => this.onError(name, err)),
+    });
+    const enqueue = ((...args: Parameters<HookSignatures[N]>) => { dispatch.push(args); }) as unknown as HookSignatures[N];
+    const remove = this.add(name, enqueue, opts.priority ?? 0);
+    return { dispatch, remove };
+  }
+
+  /**
+   * Runs `message.publish`: each callback may replace the message or drop it (null). Returns
+   * the message to route, or null when a callback dropped it.
+   */
+  transform(msg: Message): Message | null {
+    const list = this.table.get('message.publish')!;
+    let m = msg;
     for (let i = 0; i < list.length; i++) {
       try {
-        const r = (list[i].fn as (...a: unknown[]) => AuthzResult | undefined)(...args);
+        const r = (list[i].fn as HookSignatures['message.publish'])(m);
+        if (r === null) return null;
+        if (r !== undefined) m = r;
+      } catch (err) { this.onError('message.publish', err); }
+    }
+    return m;
+  }
+
+  /** The callbacks of a decision hook in order (the authorizer and the connect gate walk them). */
+  chain<N extends 'client.connect' | 'client.authorize'>(name: N): ReadonlyArray<HookSignatures[N]> {
+    return this.table.get(name)!.map((e) => e.fn as HookSignatures[N]);
+  }
+
+  /** Reports a failed callback (for callers that run a chain themselves). */
+  failed(name: HookName, err: unknown): void { this.onError(name, err); }
+
+  /** Runs the pre-authentication chain (`client.connect`): the first defined answer wins; an error refuses. */
+  async connect(client: ClientInfo): Promise<ConnectVerdict | undefined> {
+    const list = this.table.get('client.connect')!;
+    for (let i = 0; i < list.length; i++) {
+      try {
+        const r = await (list[i].fn as HookSignatures['client.connect'])(client);
         if (r !== undefined) return r;
-      } catch (err) { this.onError(name, err); return 'deny'; }
+      } catch (err) { this.onError('client.connect', err); return { result: 'deny', reason: 'NOT_AUTHORIZED' }; }
     }
     return undefined;
   }

@@ -22,14 +22,14 @@ export const COUNTER_NAMES = [
   'messages.received', 'messages.sent', 'messages.acked',
   'messages.qos0.received', 'messages.qos0.sent', 'messages.qos1.received', 'messages.qos1.sent',
   'messages.qos2.received', 'messages.qos2.sent',
-  'messages.publish', 'messages.dropped.no_subscribers', 'messages.dropped.await_pubrel_timeout',
+  'messages.publish', 'messages.dropped.no_subscribers', 'messages.dropped.await_pubrel_timeout', 'messages.dropped.hook',
   'messages.delayed', 'messages.delivered', 'messages.retained',
   'delivery.dropped', 'delivery.dropped.too_large',
   'delivery.dropped.queue_full', 'delivery.dropped.expired', 'delivery.dropped.busy', 'delivery.dropped.offline',
   'client.connect', 'client.connack', 'client.connected', 'client.authenticate', 'client.auth.anonymous',
   'client.authorize', 'client.subscribe', 'client.unsubscribe', 'client.disconnected',
   'session.created', 'session.resumed', 'session.takenover', 'session.discarded', 'session.terminated',
-  'authorization.allow', 'authorization.deny',
+  'authorization.allow', 'authorization.deny', 'authorization.cache_hit', 'client.connect.denied',
   'listener.rejected.max_connections', 'frame.error',
 ] as const;
 

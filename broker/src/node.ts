@@ -11,7 +11,8 @@ import { Broker } from './broker.js';
 import { Channel } from './mqtt/channel.js';
 import type { Logger } from './log.js';
 import type { ChannelSettings } from './mqtt/settings.js';
-import { flushWill, restoreWills, stopWills } from './mqtt/will.js';
+import { ClientManager } from './clients/client-manager.js';
+import { LocalClusterState } from './cluster/local.js';
 import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
 import { NEVER_EXPIRE } from './session/registry.js';
@@ -21,6 +22,8 @@ import type { ErrorCode } from './errors.js';
 export interface PetrelNode {
   readonly config: Config;
   readonly broker: Broker;
+  /** Connected clients and their lifecycle (takeover, wills, expiry). */
+  readonly clients: ClientManager;
   readonly listeners: Listeners;
   readonly api: ApiServer | null;
   readonly store: Store;
@@ -56,10 +59,8 @@ export function channelSettings(cfg: Config): ChannelSettings {
     serverKeepalive: typeof m.server_keepalive === 'number' ? m.server_keepalive : null,
     maxSubscriptions: m.max_subscriptions,
     maxAwaitingRel: m.max_awaiting_rel === 0 ? 65535 : m.max_awaiting_rel,
-    awaitRelTimeoutMs: m.await_rel_timeout,
     sessionExpirySec: secs(m.session_expiry_interval),
     durableAcks: cfg.durability.mode === 'sync',
-    retryIntervalMs: m.retry_interval === Infinity ? 0 : m.retry_interval,
     maxWillDelaySec: secs(m.max_will_delay),
     responseInformation: m.response_information,
     messageExpiryMaxMs: m.message_expiry_interval,
@@ -78,9 +79,11 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       onError: (err) => log.error({ err }, 'store commit failed; retrying'),
     });
   const m = cfg.mqtt;
+  const state = new LocalClusterState(cfg.node.name, store, { maxDelayed: cfg.delayed.max_delayed_messages });
   const broker = new Broker({
     nodeName: cfg.node.name,
     store,
+    state,
     log,
     limits: {
       maxInflight: m.max_inflight,
@@ -88,6 +91,8 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       storeQos0: m.mqueue_store_qos0,
       dropPolicy: m.mqueue_drop_policy,
       maxAwaitingRel: m.max_awaiting_rel,
+      awaitRelTimeoutMs: m.await_rel_timeout,
+      retryIntervalMs: m.retry_interval === Infinity ? 0 : m.retry_interval,
     },
     sharedStrategy: m.shared_subscription_strategy,
     upgradeQos: m.upgrade_qos,
@@ -98,21 +103,25 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       maxPayloadSize: cfg.retainer.max_payload_size,
       msgExpiryMs: cfg.retainer.msg_expiry_interval,
     },
-    delayed: { enable: cfg.delayed.enable, maxDelayed: cfg.delayed.max_delayed_messages },
+    delayed: { enable: cfg.delayed.enable },
     sysEvents: { connected: cfg.sys_topics.sys_event_messages.client_connected, disconnected: cfg.sys_topics.sys_event_messages.client_disconnected },
+    authorization: {
+      cache: { enable: cfg.authorization.cache.enable, maxSize: cfg.authorization.cache.max_size, ttlMs: cfg.authorization.cache.ttl },
+      noMatch: cfg.authorization.no_match,
+    },
   });
-  // A session that ends while its will is delayed publishes the will at once [MQTT-3.1.3-9].
-  broker.hooks.add('session.terminated', (cid) => flushWill(broker, cid));
+  const clients = new ClientManager(broker, log);
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
-  restoreWills(broker);
+  clients.start();
 
   const settings = channelSettings(cfg);
   const channels = new Set<Channel>();
   // One function for every channel (called as ch.onClosed()), not a closure per connection.
   const forget = function (this: Channel): void { channels.delete(this); };
+  const mqttListener = { highWaterMark: settings.highWaterMark };
   const listeners = new Listeners(cfg.listeners, (conn) => {
-    const ch = new Channel(conn, broker, settings, log);
+    const ch = new Channel(conn, broker, clients, settings, mqttListener, log);
     channels.add(ch);
     ch.onClosed = forget;
   }, log);
@@ -121,25 +130,27 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   } catch (err) {
     await listeners.stop().catch(() => {});
     broker.stop();
+    clients.stop();
     await store.close();
     throw err;
   }
   const ticker = setInterval(() => {
     const now = Date.now();
     for (const ch of channels) ch.tick(now);
+    clients.tick(now);
     // Listeners count their own max_connections refusals; mirror the total into the metrics.
     let rejected = 0;
     for (const l of listeners.list()) rejected += l.rejected;
     broker.metrics.counters['listener.rejected.max_connections'] = rejected;
   }, 1000);
   ticker.unref();
-  const sys = new SysPublisher(broker, cfg, () => channels.size);
+  const sys = new SysPublisher(broker, cfg, () => channels.size, () => clients.size);
   sys.start();
 
   let draining = false;
   let stopped = false;
   const node: PetrelNode = {
-    config: cfg, broker, listeners, store, channels, api: null,
+    config: cfg, broker, clients, listeners, store, channels, api: null,
     get draining() { return draining; },
     port: (id) => listeners.boundPort(id),
     stats: () => sys.statsSnapshot(),
@@ -159,7 +170,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       await listeners.stop();
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
-      stopWills(broker);
+      clients.stop();
       if (node.api) await node.api.close();
       await store.close();
       log.info({ node: cfg.node.name }, 'node stopped');

@@ -11,13 +11,15 @@ export class SysPublisher {
   private readonly broker: Broker;
   private readonly cfg: Config;
   private readonly connections: () => number;
+  private readonly liveConnections: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly prefix: string;
 
-  constructor(broker: Broker, cfg: Config, connections: () => number) {
+  constructor(broker: Broker, cfg: Config, connections: () => number, liveConnections: () => number) {
     this.broker = broker;
     this.cfg = cfg;
     this.connections = connections;
+    this.liveConnections = liveConnections;
     this.prefix = `$SYS/brokers/${cfg.node.name}`;
   }
 
@@ -37,12 +39,12 @@ export class SysPublisher {
     const b = this.broker;
     return {
       'connections.count': this.connections(),
-      'live_connections.count': b.channels.size,
+      'live_connections.count': this.liveConnections(),
       'sessions.count': b.sessions.size,
-      'subscriptions.count': b.router.size,
-      'topics.count': b.router.topics().length,
-      'retained.count': b.retained.size,
-      'delayed.count': b.delayed.size,
+      'subscriptions.count': b.index.size,
+      'topics.count': b.state.routes.size,
+      'retained.count': b.state.retained.size,
+      'delayed.count': b.state.delayedCount,
     };
   }
 

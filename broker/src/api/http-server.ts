@@ -64,8 +64,8 @@ export class ApiServer {
     r('GET', '/api/v5/metrics', (_q, res) => this.json(res, 200, { node: this.cfg.node.name, ...b.metrics.snapshot() }));
     r('GET', '/api/v5/nodes', (_q, res) => this.json(res, 200, [this.nodeInfo()]));
     r('GET', '/api/v5/clients', (q, res) => {
-      const rows = [...b.channels.values()].map((ch) => {
-        const i = ch.info();
+      const rows = [...this.node.clients.connections()].map((ch) => {
+        const i = ch.info;
         const s = b.sessions.get(i.clientId);
         return {
           clientid: i.clientId, username: i.username, ip_address: i.peerHost, port: i.peerPort, listener: i.listener,
@@ -77,10 +77,10 @@ export class ApiServer {
       this.json(res, 200, page(q, rows));
     });
     r('GET', '/api/v5/clients/:id', (_q, res, [id]) => {
-      const ch = b.channels.get(id);
+      const ch = this.node.clients.get(id);
       const s = b.sessions.get(id);
       if (!ch && !s) return this.fail(res, 404, 'CLIENTID_NOT_FOUND', 'client not found');
-      const i = ch?.info();
+      const i = ch?.info;
       this.json(res, 200, {
         clientid: id, connected: !!ch, username: i?.username ?? null, ip_address: i?.peerHost, proto_ver: i?.protocolVersion,
         subscriptions_cnt: s?.subscriptions.size ?? 0, inflight_cnt: s?.inflight.size ?? 0, mqueue_len: s?.queued ?? 0,
@@ -88,12 +88,7 @@ export class ApiServer {
       });
     });
     r('DELETE', '/api/v5/clients/:id', (_q, res, [id]) => {
-      const ch = b.channels.get(id);
-      const s = b.sessions.get(id);
-      if (!ch && !s) return this.fail(res, 404, 'CLIENTID_NOT_FOUND', 'client not found');
-      ch?.kick('ADMINISTRATIVE_ACTION');
-      const s2 = b.sessions.get(id);
-      if (s2) b.sessions.terminate(s2, 'kicked');
+      if (!this.node.clients.discard(id)) return this.fail(res, 404, 'CLIENTID_NOT_FOUND', 'client not found');
       res.writeHead(204).end();
     });
     r('GET', '/api/v5/clients/:id/subscriptions', (_q, res, [id]) => {
@@ -106,18 +101,18 @@ export class ApiServer {
       for (const s of b.sessions.values()) for (const sub of s.subscriptions.values()) rows.push(subRow(sub));
       this.json(res, 200, page(q, rows));
     });
-    r('GET', '/api/v5/topics', (q, res) => this.json(res, 200, page(q, b.router.topics().map((t) => ({ topic: t, node: this.cfg.node.name })))));
+    r('GET', '/api/v5/topics', (q, res) => this.json(res, 200, page(q, b.state.routes.list())));
     r('GET', '/api/v5/retainer/messages', (q, res) => {
-      this.json(res, 200, page(q, [...b.retained.values()].map((m) => msgRow(m, false))));
+      this.json(res, 200, page(q, [...b.state.retained.values()].map((m) => msgRow(m, false))));
     });
     r('GET', '/api/v5/retainer/message/:topic', (_q, res, [topic]) => {
-      const m = b.retained.get(decodeURIComponent(topic));
+      const m = b.getRetained(decodeURIComponent(topic));
       if (!m) return this.fail(res, 404, 'NOT_FOUND', 'no retained message on this topic');
       this.json(res, 200, msgRow(m, true));
     });
     r('DELETE', '/api/v5/retainer/message/:topic', (_q, res, [topic]) => {
       const t = decodeURIComponent(topic);
-      if (b.retained.delete(t)) b.store.del('retained', t);
+      b.deleteRetained(t);
       res.writeHead(204).end();
     });
     r('POST', '/api/v5/publish', (_q, res, _p, body) => {

@@ -117,6 +117,14 @@ export const schema = obj({
       client_disconnected: bool(true, 'Publish $SYS/brokers/{node}/clients/{id}/disconnected.'),
     }),
   }),
+  authorization: obj({
+    no_match: oneOf(['allow', 'deny'] as const, 'allow', 'Answer when no authorization source decides.'),
+    cache: obj({
+      enable: bool(true, 'Cache authorization answers per client.'),
+      max_size: int(32, 'Most cached answers per client (the oldest is evicted first).', { min: 1, max: 1_000_000 }),
+      ttl: duration('1m', 'How long a cached answer is used.'),
+    }, 'Per-client cache of authorization answers; emptied whenever a source or rule changes.'),
+  }),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
       'local: a single node with its embedded store. etcd: the clustered mode the operator configures; not implemented in this version, so the node logs a warning and runs standalone.'),

@@ -7,24 +7,39 @@
  * protocol errors by throwing MqttError; `fail()` is the one place that turns an error into
  * CONNACK (during CONNECT) or DISCONNECT (v5, after CONNECT) and closes the connection.
  *
- * The channel is the session's Outlet: the session calls sendPublish/sendPubrel, the channel
- * encodes (topic alias, subscription ids, remaining expiry, client's Maximum Packet Size)
- * and writes. Writes in one event-loop turn are corked and flushed together.
+ * The channel only translates: a client's life across connections (takeover, resume, wills,
+ * expiry) is the client manager's (clients/), routing is the broker's. The channel is the
+ * session's Outlet: the session calls deliver/release, the channel encodes (topic alias,
+ * subscription ids, remaining expiry, client's Maximum Packet Size) and writes. Writes in one
+ * event-loop turn are corked and flushed together.
+ *
+ * Holding: while authentication runs, or an authorization answer is awaited, later packets
+ * are held in arrival order (and the connection stops reading) so nothing overtakes.
+ * Back-pressure: when more than the listener's high-water mark is buffered towards the client,
+ * the channel stops reading from it until the output drains.
  */
 import type { Connection, ConnectionHandler } from '../transport/index.js';
 import type { Message, QoS } from '../types.js';
-import type { Outlet, Session } from '../session/session.js';
-import type { Broker, ClientChannel } from '../broker.js';
+import type { Session } from '../session/session.js';
+import type { Broker } from '../broker.js';
 import type { ClientInfo } from '../hooks.js';
+import type { ClientConnection, ClientManager } from '../clients/client-manager.js';
 import { MqttParser, CodecError, encode, encodePublish, encodeAck, setPacketId, type Packet, type ParserHandler } from './codec/index.js';
 import { ERRORS, MqttError, type ErrorCode } from '../errors.js';
 import type { ChannelSettings } from './settings.js';
+import { encodeShared } from './publish-encoder.js';
 import { handleConnect, handleAuth } from './connect.js';
 import { handlePublish, handlePubrel } from './publish.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
-import { handleDisconnect, scheduleWill, type Will } from './will.js';
+import { handleDisconnect } from './disconnect.js';
 
 export type ChannelState = 'new' | 'auth' | 'connected' | 'closed';
+
+/** Fixed per-listener facts a channel needs (one object per listener, shared by its connections). */
+export interface ChannelListener {
+  /** Bytes buffered towards a client above which it is not read from (and QoS 0 to it is dropped). */
+  readonly highWaterMark: number;
+}
 
 export interface Logger {
   info(o: object, m?: string): void; warn(o: object, m?: string): void;
@@ -41,23 +56,23 @@ function flushCorked(): void {
   corked.length = 0;
 }
 
-export class Channel implements Outlet, ClientChannel {
+export class Channel implements ClientConnection {
   readonly conn: Connection;
   readonly broker: Broker;
+  readonly clients: ClientManager;
   readonly cfg: ChannelSettings;
   readonly log: Logger;
   readonly parser: MqttParser;
+  private readonly hwm: number;
   state: ChannelState = 'new';
   protocolVersion: 3 | 4 | 5 = 4;
-  clientId = '';
-  username: string | null = null;
-  isSuperuser = false;
+  /** Who the client is: built once at CONNECT (NO_CLIENT before). */
+  info: ClientInfo = NO_CLIENT;
   /** Keep alive in seconds, 0 = off. */
   keepalive = 0;
   lastRx: number;
   connectedAt = 0;
   session: Session | null = null;
-  will: Will | null = null;
   /** MQTT 5: limits the client announced in CONNECT. */
   clientMaxPacket = Infinity;
   clientTopicAliasMax = 0;
@@ -71,17 +86,23 @@ export class Channel implements Outlet, ClientChannel {
   private authStateObj: Record<string, unknown> | null = null;
   /** The rest of CONNECT handling, run when enhanced authentication succeeds. */
   pendingConnect: ((data: Buffer | null) => void) | null = null;
-  /** Packets that arrived while authentication was running. */
+  /** Packets that arrived while authentication or an authorization check was running. */
   held: Packet[] | null = null;
+  /** True while packets are held (see the module comment). */
+  holding = false;
+  /** True while reading is paused because the client does not read what we send. */
+  private outputFull = false;
   corked = false;
   closeReason = '';
   /** Called once when the channel closes (the node's channel set uses it). */
   onClosed: ((this: Channel) => void) | null = null;
 
-  constructor(conn: Connection, broker: Broker, cfg: ChannelSettings, log: Logger) {
+  constructor(conn: Connection, broker: Broker, clients: ClientManager, cfg: ChannelSettings, listener: ChannelListener, log: Logger) {
     this.conn = conn;
     this.broker = broker;
+    this.clients = clients;
     this.cfg = cfg;
+    this.hwm = listener.highWaterMark;
     this.log = log;
     this.connectedAt = this.lastRx = Date.now(); // until CONNECT: when the connection was accepted
     const io = new ChannelIo(this);
@@ -93,6 +114,7 @@ export class Channel implements Outlet, ClientChannel {
   get aliasIn(): Map<number, string> { return (this.aliasInMap ??= new Map()); }
   /** State an authenticator keeps across the steps of enhanced authentication, created on first use. */
   get authState(): Record<string, unknown> { return (this.authStateObj ??= {}); }
+  get clientId(): string { return this.info.clientId; }
 
   // ---- input ---------------------------------------------------------------------------
 
@@ -115,7 +137,7 @@ export class Channel implements Outlet, ClientChannel {
   onPacket(p: Packet): void {
     if (this.state === 'closed') return;
     this.broker.metrics.counters['packets.received']++;
-    if (this.state === 'auth' && p.cmd !== 'auth') { (this.held ??= []).push(p); return; }
+    if (this.holding && !(this.state === 'auth' && p.cmd === 'auth')) { (this.held ??= []).push(p); return; }
     try {
       this.dispatch(p);
     } catch (err) {
@@ -159,11 +181,25 @@ export class Channel implements Outlet, ClientChannel {
     }
   }
 
-  /** Replays packets held while authentication ran. */
+  /**
+   * Holds later packets until releaseHeld(). `pauseReading` also stops reading the connection
+   * (an authorization answer is awaited); during enhanced authentication reading goes on, since
+   * the client's AUTH packets must get through.
+   */
+  hold(pauseReading: boolean): void {
+    if (this.holding) return;
+    this.holding = true;
+    if (pauseReading) this.conn.pause();
+  }
+
+  /** Replays the held packets in order; stops again if one of them holds. */
   releaseHeld(): void {
+    this.holding = false;
     const held = this.held;
+    while (held !== null && held.length > 0 && !this.holding && this.state !== 'closed') this.onPacket(held.shift()!);
+    if (this.holding || this.state === 'closed') return;
     this.held = null;
-    if (held) for (const p of held) this.onPacket(p);
+    if (!this.outputFull) this.conn.resume();
   }
 
   count(name: Parameters<Broker['metrics']['inc']>[0]): void { this.broker.metrics.counters[name]++; }
@@ -180,19 +216,29 @@ export class Channel implements Outlet, ClientChannel {
     }
     this.broker.metrics.counters['packets.sent']++;
     this.broker.metrics.counters['bytes.sent'] += buf.length;
-    return this.conn.write(buf);
+    const ok = this.conn.write(buf);
+    // The client does not read what we send: stop reading what it sends until the output drains.
+    if (!ok && !this.outputFull && this.conn.bufferedAmount >= this.hwm) { this.outputFull = true; this.conn.pause(); }
+    return ok;
+  }
+
+  /** @internal The transport flushed its queue: read again if we stopped for output. */
+  onDrain(): void {
+    if (!this.outputFull) return;
+    this.outputFull = false;
+    if (!this.holding) this.conn.resume();
   }
 
   sendPacket(p: Packet): boolean { return this.send(encode(p, this.protocolVersion)); }
 
-  writable(): boolean { return this.conn.bufferedAmount < this.cfg.highWaterMark; }
+  writable(): boolean { return this.conn.bufferedAmount < this.hwm; }
 
-  sendPubrel(packetId: number): void {
+  release(packetId: number): void {
     this.send(encodeAck('pubrel', packetId, this.protocolVersion));
     this.count('packets.pubrel.sent');
   }
 
-  sendPublish(msg: Message, qos: QoS, packetId: number, dup: boolean, retain: boolean, subIds: number[] | null): boolean {
+  deliver(msg: Message, qos: QoS, packetId: number, dup: boolean, retain: boolean, subIds: number[] | null): boolean {
     let topic = msg.topic;
     let props: Record<string, unknown> | null = null;
     if (this.protocolVersion === 5) {
@@ -216,7 +262,7 @@ export class Channel implements Outlet, ClientChannel {
     let buf: Buffer;
     if (props === null) {
       // Same bytes for every subscriber of this (message, version, QoS, retain): encode once.
-      buf = this.broker.encodeCached(msg, this.protocolVersion, qos, retain, dup);
+      buf = encodeShared(msg, this.protocolVersion, qos, retain, dup);
       if (qos !== 0) buf = setPacketId(buf, packetId);
     } else {
       buf = encodePublish({ topic, payload: msg.payload, qos, retain, dup, messageId: packetId, properties: props }, this.protocolVersion);
@@ -283,38 +329,22 @@ export class Channel implements Outlet, ClientChannel {
   }
 
   /**
-   * Closes the connection once: detaches the session (ending it when its expiry is 0),
-   * schedules the will unless the client disconnected normally, and reports the disconnect.
+   * Closes the connection once. A connected client's end goes to the client manager (session
+   * detached or ended, will scheduled unless `publishWill` is false, disconnect reported).
    */
   close(reason: string, publishWill: boolean): void {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     this.closeReason = reason;
+    this.held = null;
     if (this.corked) { this.corked = false; this.conn.uncork(); }
     this.conn.end();
     if (this.onClosed !== null) this.onClosed();
-    const b = this.broker;
-    if (!wasConnected) return;
-    if (b.channels.get(this.clientId) === this) b.channels.delete(this.clientId);
-    const s = this.session;
-    if (s !== null && s.outlet === this) {
-      s.detach();
-      const shared = s.takeShared();
-      if (shared.length > 0) b.redispatch(shared, this.clientId);
-      if (publishWill && this.will !== null) scheduleWill(b, this.will, s);
-      if (!s.persistent) b.sessions.terminate(s, 'disconnected');
-      else b.sessions.save(s);
-    }
-    this.will = null;
-    b.metrics.counters['client.disconnected']++;
-    const info = this.info();
-    b.hooks.run('client.disconnected', info, reason);
-    b.sysEvent('disconnected', info, reason);
-    if (this.log.isLevelEnabled?.('debug') !== false) this.log.debug({ clientid: this.clientId, peer: this.peer(), reason }, 'client disconnected');
+    if (wasConnected) this.clients.closed(this, this.session, reason, publishWill);
   }
 
-  /** Called once a second by the node: CONNECT timeout, keep alive ×1.5, QoS 2 await_rel timeout. */
+  /** Called once a second by the node: CONNECT timeout and keep alive (the session runs its own timers). */
   tick(now: number): void {
     if (this.state === 'new' || this.state === 'auth') {
       if (now - this.connectedAt > this.cfg.idleTimeoutMs) this.close('connect_timeout', false);
@@ -322,34 +352,25 @@ export class Channel implements Outlet, ClientChannel {
     }
     if (this.state !== 'connected') return;
     // [MQTT-3.1.2-24] close after 1.5 × keep alive without a packet from the client
-    if (this.keepalive > 0 && now - this.lastRx > this.keepalive * 1000 * this.cfg.keepaliveMultiplier) {
-      this.fail('KEEP_ALIVE_TIMEOUT');
-      return;
-    }
-    const s = this.session;
-    if (this.protocolVersion < 5 && this.cfg.retryIntervalMs > 0 && s !== null && s.inflightCount > 0) s.retry(now, this.cfg.retryIntervalMs);
-    if (s !== null && s.awaitingRelCount > 0) {
-      const ar = s.awaitingRel;
-      for (const [pid, t] of ar) {
-        if (now - t > this.cfg.awaitRelTimeoutMs) {
-          ar.delete(pid);
-          this.broker.store.del('qos2in', this.clientId + '\u0000' + pid);
-          this.count('messages.dropped.await_pubrel_timeout');
-        }
-      }
-    }
+    if (this.keepalive > 0 && now - this.lastRx > this.keepalive * 1000 * this.cfg.keepaliveMultiplier) this.fail('KEEP_ALIVE_TIMEOUT');
   }
 
   peer(): string { return `${this.conn.info.remoteAddress}:${this.conn.info.remotePort}`; }
 
-  info(): ClientInfo {
+  /** Builds the client's ClientInfo, once, when CONNECT names it. */
+  identify(clientId: string, username: string | null): void {
     const ci = this.conn.info;
-    return {
-      clientId: this.clientId, username: this.username, peerHost: ci.remoteAddress, peerPort: ci.remotePort,
-      listener: ci.listener, protocolVersion: this.protocolVersion, peerCert: ci.peerCert ?? null,
+    this.info = {
+      clientId, username, peerHost: ci.remoteAddress, peerPort: ci.remotePort, listener: ci.listener,
+      protocol: 'mqtt', protocolVersion: this.protocolVersion, peerCert: ci.peerCert ?? null, isSuperuser: false,
     };
   }
 }
+
+/** The ClientInfo of a channel that has not sent CONNECT yet. */
+const NO_CLIENT: ClientInfo = Object.freeze({
+  clientId: '', username: null, peerHost: '', peerPort: 0, listener: '', protocol: 'mqtt', protocolVersion: 4, peerCert: null, isSuperuser: false,
+}) as ClientInfo;
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
@@ -363,6 +384,6 @@ class ChannelIo implements ParserHandler, ConnectionHandler {
   packet(p: Packet): void { this.ch.onPacket(p); }
   error(e: CodecError): void { this.ch.onCodecError(e); }
   data(buf: Buffer): void { this.ch.onData(buf); }
-  drain(): void {}
+  drain(): void { this.ch.onDrain(); }
   close(err?: Error): void { this.ch.close(err ? 'sock_error' : 'sock_closed', true); }
 }

@@ -1,7 +1,8 @@
 /**
- * CONNECT and AUTH: validating the CONNECT packet, authentication (including the MQTT 5
- * enhanced-authentication exchange and re-authentication), session takeover and
- * resumption, and the CONNACK with the server's limits.
+ * CONNECT and AUTH: validating the CONNECT packet, the pre-authentication gate
+ * (`client.connect`: banned lists, flapping), authentication (including the MQTT 5
+ * enhanced-authentication exchange and re-authentication), and the CONNACK with the server's
+ * limits. Takeover, resumption and wills are the client manager's: this file only asks it.
  */
 import { randomBytes } from 'node:crypto';
 import type { Packet, IConnectPacket, IAuthPacket } from './codec/index.js';
@@ -10,7 +11,7 @@ import { MqttError, RC } from '../errors.js';
 import type { AuthRequest, AuthResult } from '../hooks.js';
 import { validTopicName } from '../router/index.js';
 import { NEVER_EXPIRE } from '../session/registry.js';
-import { cancelWill, willFromConnect } from './will.js';
+import { willFromConnect } from './disconnect.js';
 
 /** MQTT 3.1/3.1.1 CONNACK accepted (return code 0), without and with Session Present. */
 const CONNACK_V3_NEW = Buffer.from([0x20, 0x02, 0x00, 0x00]);
@@ -39,8 +40,7 @@ export function handleConnect(ch: Channel, p: Packet): void {
     assigned = true;
   }
   if (clientId.length > cfg.maxClientIdLen) throw new MqttError('CLIENT_ID_NOT_VALID', `client id longer than ${cfg.maxClientIdLen}`);
-  ch.clientId = clientId;
-  ch.username = c.username ?? null;
+  ch.identify(clientId, c.username ?? null);
 
   // Will [MQTT-3.1.2-9..] — validate now, publish only on abnormal close.
   if (c.will) {
@@ -58,9 +58,32 @@ export function handleConnect(ch: Channel, p: Packet): void {
     if (props.authenticationData !== undefined && props.authenticationMethod === undefined) throw new MqttError('PROTOCOL_ERROR', 'authentication data without method');
     ch.authMethod = props.authenticationMethod ?? null;
   }
-  ch.keepalive = cfg.serverKeepalive ?? c.keepalive ?? 0;
+  // Server Keep Alive is an MQTT 5 feature: a v3 client is never told, so its own keep alive holds.
+  ch.keepalive = v5 && cfg.serverKeepalive !== null ? cfg.serverKeepalive : (c.keepalive ?? 0);
 
   const b = ch.broker;
+  if (b.hooks.active('client.connect')) {
+    // Pre-authentication gate: banned lists, flapping detection, rate limits.
+    ch.state = 'auth';
+    ch.hold(true);
+    b.hooks.connect(ch.info).then((v) => {
+      if (ch.state === 'closed') return;
+      if (v !== undefined) { b.metrics.counters['client.connect.denied']++; ch.fail(v.reason); return; }
+      ch.state = 'new';
+      ch.holding = false;
+      ch.conn.resume();
+      try { authenticate(ch, c, assigned, props); } catch (err) {
+        if (err instanceof MqttError) ch.fail(err.code, err.message); else ch.fail('UNSPECIFIED_ERROR', 'internal error');
+      }
+    }, (err) => { ch.log.error({ clientid: clientId, err }, 'client.connect hook failed'); ch.fail('NOT_AUTHORIZED', 'connect check error'); });
+    return;
+  }
+  authenticate(ch, c, assigned, props);
+}
+
+function authenticate(ch: Channel, c: IConnectPacket, assigned: boolean, props: NonNullable<IConnectPacket['properties']>): void {
+  const b = ch.broker;
+  const clientId = ch.clientId;
   if (!b.hooks.active('client.authenticate')) {
     if (ch.authMethod !== null) throw new MqttError('BAD_AUTHENTICATION_METHOD', ch.authMethod);
     b.metrics.counters['client.auth.anonymous']++;
@@ -68,10 +91,11 @@ export function handleConnect(ch: Channel, p: Packet): void {
     return;
   }
   const req: AuthRequest = {
-    client: ch.info(), password: c.password !== undefined ? Buffer.from(c.password) : null,
+    client: ch.info, password: c.password !== undefined ? Buffer.from(c.password) : null,
     method: ch.authMethod, data: (props.authenticationData as Buffer | undefined) ?? null, phase: 'connect', state: ch.authState,
   };
   ch.state = 'auth';
+  ch.hold(false);
   b.metrics.counters['client.authenticate']++;
   ch.pendingConnect = (data) => connected(ch, c, assigned, data);
   b.hooks.authenticate(req).then((r) => authStep(ch, r, ch.pendingConnect!), (err) => {
@@ -100,7 +124,7 @@ function authStep(ch: Channel, r: AuthResult | undefined, done: (data: Buffer | 
     ch.count('packets.auth.sent');
     return;
   }
-  if (r.isSuperuser) ch.isSuperuser = true;
+  if (r.isSuperuser) ch.info.isSuperuser = true;
   done(r.data ?? null);
 }
 
@@ -117,9 +141,10 @@ export function handleAuth(ch: Channel, p: Packet): void {
   if (rc !== RC.CONTINUE_AUTHENTICATION && !(rc === RC.REAUTHENTICATE && ch.state === 'connected')) {
     throw new MqttError('PROTOCOL_ERROR', `AUTH reason code 0x${rc.toString(16)} not valid here`);
   }
+  if (ch.state === 'auth' && ch.pendingConnect === null) throw new MqttError('PROTOCOL_ERROR', 'AUTH before authentication started');
   const phase = rc === RC.REAUTHENTICATE ? 'reauth' : 'continue';
   const req: AuthRequest = {
-    client: ch.info(), password: null, method, data: (a.properties?.authenticationData as Buffer | undefined) ?? null, phase, state: ch.authState,
+    client: ch.info, password: null, method, data: (a.properties?.authenticationData as Buffer | undefined) ?? null, phase, state: ch.authState,
   };
   const wasConnected = ch.state === 'connected';
   ch.broker.hooks.authenticate(req).then((r) => {
@@ -148,42 +173,12 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
   if (v5 && expiry !== NEVER_EXPIRE && expiry > cfg.sessionExpirySec) { expiry = cfg.sessionExpirySec; expiryCapped = true; }
   if (v5 && expiry === NEVER_EXPIRE && cfg.sessionExpirySec !== NEVER_EXPIRE) { expiry = cfg.sessionExpirySec; expiryCapped = true; }
 
-  // Takeover: the old connection gets DISCONNECT 0x8E and goes [MQTT-3.1.4-3]
-  const old = b.channels.get(clientId);
-  if (old !== undefined && old !== ch) {
-    b.metrics.counters['session.takenover']++;
-    old.kick('SESSION_TAKEN_OVER');
-  }
-  let session = b.sessions.get(clientId);
-  // [MQTT-3.1.2-23] a session whose expiry interval has passed is gone, even if the once-a-second sweep has not run yet
-  if (session !== undefined && session.outlet === null && session.disconnectedAt !== 0 && session.expiryInterval !== NEVER_EXPIRE
-    && Date.now() - session.disconnectedAt >= session.expiryInterval * 1000) {
-    b.sessions.terminate(session, 'expired');
-    session = undefined;
-  }
-  let present = false;
-  if (session !== undefined && c.clean !== false) {
-    // [MQTT-3.1.2-4] clean start discards the existing session
-    b.metrics.counters['session.discarded']++;
-    b.sessions.terminate(session, 'discarded');
-    session = undefined;
-  }
-  if (session === undefined) {
-    session = b.sessions.create(clientId, expiry);
-    b.metrics.counters['session.created']++;
-    b.hooks.run('session.created', clientId);
-  } else {
-    present = true;
-    b.sessions.setExpiry(session, expiry);
-    b.metrics.counters['session.resumed']++;
-    b.hooks.run('session.resumed', clientId);
-  }
-  cancelWill(b, clientId);
+  const { session, present } = ch.clients.open(ch, {
+    cleanStart: c.clean !== false, expiry, will: c.will ? willFromConnect(c, ch.info, cfg.maxWillDelaySec) : null,
+  });
   ch.session = session;
-  ch.will = c.will ? willFromConnect(c, cfg.maxWillDelaySec) : null;
   ch.state = 'connected';
   ch.connectedAt = Date.now();
-  b.channels.set(clientId, ch);
 
   if (v5) {
     const cp: Record<string, unknown> = {
@@ -207,12 +202,7 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
   }
   ch.count('packets.connack.sent');
   ch.count('client.connack');
-  ch.count('client.connected');
-  // [MQTT-4.4.0-1] resend unacknowledged messages, then what was queued while away
-  session.attach(ch, v5 ? (props.receiveMaximum ?? 65535) : 65535);
-  const info = ch.info();
-  b.hooks.run('client.connected', info);
-  b.sysEvent('connected', info, '');
+  ch.clients.activate(ch, session, { receiveMaximum: v5 ? (props.receiveMaximum ?? 65535) : 65535, resendOnLive: !v5 });
   if (ch.log.isLevelEnabled?.('debug') !== false) ch.log.debug({ clientid: clientId, peer: ch.peer(), proto: ch.protocolVersion, clean: c.clean, keepalive: ch.keepalive, present }, 'client connected');
   ch.releaseHeld();
 }

@@ -4,14 +4,19 @@
  *
  * QoS 2 is "exactly once" on the receiving side by remembering the packet id from PUBLISH
  * until PUBREL: a PUBLISH with a packet id still awaiting PUBREL is a resend and is not
- * published again [MQTT-4.3.3-9]. For persistent sessions that id set is in the store, so it
- * holds across a broker restart too.
+ * published again [MQTT-4.3.3-9]. The session keeps that id set (in the store for persistent
+ * sessions, so it holds across a broker restart too).
+ *
+ * Authorization is asked of the broker's authorizer: synchronous in the common case; when a
+ * source answers with a promise, the channel holds the client's later packets until it settles,
+ * so messages keep their order.
  */
 import { isUtf8 } from 'node:buffer';
 import type { Packet, IPublishPacket, IPubrelPacket } from './codec/index.js';
 import { encodeAck } from './codec/index.js';
 import type { Channel } from './channel.js';
-import type { PublishProperties, QoS } from '../types.js';
+import type { Message, PublishProperties, QoS } from '../types.js';
+import type { AuthzResult } from '../hooks.js';
 import { MqttError, RC } from '../errors.js';
 import { validTopicName } from '../router/index.js';
 import { DelayedPublisher } from '../delayed.js';
@@ -53,26 +58,45 @@ export function handlePublish(ch: Channel, p: Packet): void {
 
   const pid = pk.messageId ?? 0;
   const session = ch.session!;
-  if (qos === 2 && session.awaitingRel.has(pid)) {
+  if (qos === 2 && session.isAwaitingRel(pid)) {
     // A resent QoS 2 PUBLISH whose first copy we already have: acknowledge, don't publish again.
     ack(ch, 'pubrec', pid, 0);
     return;
   }
-  if (qos === 2 && session.awaitingRel.size >= cfg.maxAwaitingRel) throw new MqttError('RECEIVE_MAXIMUM_EXCEEDED', `more than ${cfg.maxAwaitingRel} QoS 2 messages awaiting PUBREL`); // [MQTT-3.3.4-9]
+  if (qos === 2 && session.awaitingRelCount >= cfg.maxAwaitingRel) throw new MqttError('RECEIVE_MAXIMUM_EXCEEDED', `more than ${cfg.maxAwaitingRel} QoS 2 messages awaiting PUBREL`); // [MQTT-3.3.4-9]
 
-  if (!ch.isSuperuser && b.hooks.active('client.authorize')) {
-    c['client.authorize']++;
-    const verdict = b.hooks.decide('client.authorize', { client: ch.info(), action: 'publish', topic, qos, retain: pk.retain });
-    if (verdict === 'deny') {
-      c['authorization.deny']++;
-      c['packets.publish.auth_error']++;
-      if (qos === 1) ack(ch, 'puback', pid, RC.NOT_AUTHORIZED);
-      else if (qos === 2) ack(ch, 'pubrec', pid, RC.NOT_AUTHORIZED);
-      return;
+  if (b.authorizer.open) { accept(ch, pk, topic, props, pid); return; }
+  const verdict = b.authorizer.check(ch.info, 'publish', topic, qos, pk.retain);
+  if (typeof verdict === 'string') { decided(ch, pk, topic, props, pid, verdict); return; }
+  ch.hold(true);
+  verdict.then((v) => {
+    if (ch.state === 'closed') return;
+    try { decided(ch, pk, topic, props, pid, v); } catch (err) {
+      if (err instanceof MqttError) { ch.fail(err.code, err.message); return; }
+      throw err;
     }
-    c['authorization.allow']++;
-  }
+    ch.releaseHeld();
+  }, (err) => { ch.log.error({ err, clientid: ch.clientId }, 'authorization failed'); ch.fail('UNSPECIFIED_ERROR', 'authorization error'); });
+}
 
+/** Applies an authorization answer: refused with its reason code, or accepted. */
+function decided(ch: Channel, pk: IPublishPacket, topic: string, props: PublishProperties | null, pid: number, verdict: AuthzResult): void {
+  if (verdict === 'deny') {
+    ch.count('packets.publish.auth_error');
+    if (pk.qos === 1) ack(ch, 'puback', pid, RC.NOT_AUTHORIZED);
+    else if (pk.qos === 2) ack(ch, 'pubrec', pid, RC.NOT_AUTHORIZED);
+    return;
+  }
+  accept(ch, pk, topic, props, pid);
+}
+
+/** An authorized PUBLISH: payload format check, `$delayed/…`, publish, acknowledgement. */
+function accept(ch: Channel, pk: IPublishPacket, topic: string, props: PublishProperties | null, pid: number): void {
+  const b = ch.broker;
+  const c = b.metrics.counters;
+  const cfg = ch.cfg;
+  const qos = pk.qos as QoS;
+  const v5 = ch.protocolVersion === 5;
   // [MQTT-3.3.2-?] Payload Format Indicator 1 promises UTF-8; the server MAY check and answer 0x99.
   if (props !== null && props.payloadFormatIndicator === true && !isUtf8(pk.payload as Buffer)) {
     c['packets.publish.error']++;
@@ -88,7 +112,7 @@ export function handlePublish(ch: Channel, p: Packet): void {
     topic = d.topic;
     delay = d.delay;
   }
-  const msg = b.newMessage(topic, pk.payload as Buffer, qos, pk.retain, props, ch.clientId);
+  const msg: Message = b.newMessage(topic, pk.payload as Buffer, qos, pk.retain, props, ch.clientId);
   if (cfg.messageExpiryMaxMs !== Infinity && (msg.expiresAt === 0 || msg.expiresAt - msg.timestamp > cfg.messageExpiryMaxMs)) {
     msg.expiresAt = msg.timestamp + cfg.messageExpiryMaxMs;
   }
@@ -99,19 +123,15 @@ export function handlePublish(ch: Channel, p: Packet): void {
   if (qos === 0) return;
   const rc = delivered === 0 && v5 ? RC.NO_MATCHING_SUBSCRIBERS : RC.SUCCESS;
   if (qos === 1) { ack(ch, 'puback', pid, rc); return; }
-  session.awaitingRel.set(pid, Date.now());
-  if (session.persistent) b.store.put('qos2in', ch.clientId + '\u0000' + pid, 1);
+  ch.session!.awaitRel(pid, Date.now());
   ack(ch, 'pubrec', pid, rc);
 }
 
 export function handlePubrel(ch: Channel, p: Packet): void {
   const pid = (p as IPubrelPacket).messageId!;
   ch.count('packets.pubrel.received');
-  const s = ch.session!;
   let rc: number = RC.SUCCESS;
-  if (s.awaitingRel.delete(pid)) {
-    if (s.persistent) ch.broker.store.del('qos2in', ch.clientId + '\u0000' + pid);
-  } else {
+  if (!ch.session!.releaseRel(pid)) {
     ch.count('packets.pubrel.missed');
     rc = RC.PACKET_ID_NOT_FOUND; // [MQTT-4.3.3] still answer so the client can free the id
   }

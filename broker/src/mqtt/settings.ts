@@ -22,13 +22,10 @@ export interface ChannelSettings {
   serverKeepalive: number | null;
   maxSubscriptions: number;
   maxAwaitingRel: number;
-  awaitRelTimeoutMs: number;
   /** Session expiry for MQTT 3 clean_session=0 and the cap for MQTT 5 (seconds). */
   sessionExpirySec: number;
   /** Hold PUBACK/PUBREC until the store has committed (durability.mode = sync). */
   durableAcks: boolean;
-  /** MQTT 3.x: resend unacknowledged messages after this long while connected (0 = only on reconnect). */
-  retryIntervalMs: number;
   /** Cap on a v5 Will Delay Interval (seconds). */
   maxWillDelaySec: number;
   /** v5 Response Information for clients that request it ('' = none). */

@@ -7,71 +7,86 @@
 import type { Packet, ISubscribePacket, IUnsubscribePacket } from './codec/index.js';
 import type { Channel } from './channel.js';
 import type { QoS, Subscription } from '../types.js';
+import type { AuthzResult } from '../hooks.js';
 import { ERRORS, MqttError, RC } from '../errors.js';
 import { parseFilter, validTopicFilter } from '../router/index.js';
 
 const V3_FAILURE = 0x80;
 
+/** One filter of a SUBSCRIBE: a reason code already decided, or a subscription to authorize and add. */
+type Entry = { code: number; sub: null } | { code: -1; sub: Subscription };
+
 export function handleSubscribe(ch: Channel, p: Packet): void {
   const sp = p as ISubscribePacket;
-  const b = ch.broker;
-  const cfg = ch.cfg;
-  const session = ch.session!;
   const v5 = ch.protocolVersion === 5;
   ch.count('packets.subscribe.received');
   const subId = (sp.properties?.subscriptionIdentifier as number | undefined) ?? 0;
   if (subId === 0 && sp.properties?.subscriptionIdentifier !== undefined) throw new MqttError('PROTOCOL_ERROR', 'subscription identifier 0');
-  const granted: number[] = [];
-  const retainedAfter: Array<[Subscription, boolean]> = [];
+  const entries: Entry[] = [];
   for (const s of sp.subscriptions) {
-    const code = subscribeOne(ch, s.topic, {
+    entries.push(validate(ch, s.topic, {
       qos: s.qos as QoS, noLocal: v5 ? !!s.nl : false, retainAsPublished: v5 ? !!s.rap : false,
       retainHandling: v5 ? ((s.rh ?? 0) as 0 | 1 | 2) : 0, subscriptionId: subId,
-    }, retainedAfter);
+    }));
+  }
+  const auth = ch.broker.authorizer;
+  if (auth.open) { finish(ch, sp.messageId!, entries, null); return; }
+  let pending: Array<Promise<AuthzResult>> | null = null;
+  const verdicts: Array<AuthzResult | Promise<AuthzResult>> = entries.map((e) => {
+    if (e.sub === null) return 'allow';
+    const v = auth.check(ch.info, 'subscribe', e.sub.topicFilter, e.sub.options.qos, false);
+    if (typeof v !== 'string') (pending ??= []).push(v);
+    return v;
+  });
+  if (pending === null) { finish(ch, sp.messageId!, entries, verdicts as AuthzResult[]); return; }
+  ch.hold(true);
+  Promise.all(verdicts).then((vs) => {
+    if (ch.state === 'closed') return;
+    finish(ch, sp.messageId!, entries, vs);
+    ch.releaseHeld();
+  }, (err) => { ch.log.error({ err, clientid: ch.clientId }, 'authorization failed'); ch.fail('UNSPECIFIED_ERROR', 'authorization error'); });
+}
+
+/** Checks one filter against the protocol rules and feature switches. */
+function validate(ch: Channel, raw: string, options: Subscription['options']): Entry {
+  const cfg = ch.cfg;
+  const pf = parseFilter(raw);
+  if (pf.kind === 'invalid' || !validTopicFilter(pf.topicFilter, cfg.maxTopicLevels)) { ch.count('packets.subscribe.error'); return { code: ERRORS.TOPIC_FILTER_INVALID.reason, sub: null }; }
+  if (pf.group !== null && !cfg.sharedSubscription) return { code: ERRORS.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED.reason, sub: null };
+  if (pf.exclusive && !cfg.exclusiveSubscription) return { code: ERRORS.TOPIC_FILTER_INVALID.reason, sub: null };
+  // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error
+  if (pf.group !== null && options.noLocal) throw new MqttError('PROTOCOL_ERROR', 'no local on a shared subscription');
+  if (!cfg.wildcardSubscription && /[+#]/.test(pf.topicFilter)) return { code: ERRORS.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED.reason, sub: null };
+  if (options.qos > cfg.maxQosAllowed) options.qos = cfg.maxQosAllowed;
+  return { code: -1, sub: { clientId: ch.clientId, filter: raw, topicFilter: pf.topicFilter, group: pf.group, exclusive: pf.exclusive, options } };
+}
+
+/** Adds the authorized subscriptions through the broker, answers SUBACK, then sends retained messages. */
+function finish(ch: Channel, messageId: number, entries: Entry[], verdicts: AuthzResult[] | null): void {
+  const b = ch.broker;
+  const session = ch.session!;
+  const v5 = ch.protocolVersion === 5;
+  const granted: number[] = [];
+  const retainedAfter: Array<[Subscription, boolean]> = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    let code = e.code;
+    if (e.sub !== null) {
+      if (verdicts !== null && verdicts[i] === 'deny') { ch.count('packets.subscribe.auth_error'); code = RC.NOT_AUTHORIZED; }
+      else if (!session.subscriptions.has(e.sub.filter) && session.subscriptions.size >= ch.cfg.maxSubscriptions) code = RC.QUOTA_EXCEEDED;
+      else {
+        const r = b.subscribe(session, e.sub);
+        code = r.code;
+        if (code < 0x80) retainedAfter.push([e.sub, r.isNew]);
+      }
+    }
     granted.push(code >= 0x80 && !v5 ? V3_FAILURE : code);
   }
-  ch.sendPacket({ cmd: 'suback', messageId: sp.messageId, granted } as unknown as Packet);
+  ch.sendPacket({ cmd: 'suback', messageId, granted } as unknown as Packet);
   ch.count('packets.suback.sent');
   if (session.persistent) b.sessions.save(session);
   // [MQTT-3.8.4-?] retained messages go out after the SUBACK
   for (const [sub, isNew] of retainedAfter) b.deliverRetained(session, sub, isNew);
-}
-
-function subscribeOne(ch: Channel, raw: string, options: Subscription['options'], retainedAfter: Array<[Subscription, boolean]>): number {
-  const b = ch.broker;
-  const cfg = ch.cfg;
-  const session = ch.session!;
-  const pf = parseFilter(raw);
-  if (pf.kind === 'invalid' || !validTopicFilter(pf.topicFilter, cfg.maxTopicLevels)) { ch.count('packets.subscribe.error'); return ERRORS.TOPIC_FILTER_INVALID.reason; }
-  if (pf.group !== null && !cfg.sharedSubscription) return ERRORS.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED.reason;
-  if (pf.exclusive && !cfg.exclusiveSubscription) return ERRORS.TOPIC_FILTER_INVALID.reason;
-  // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error
-  if (pf.group !== null && options.noLocal) throw new MqttError('PROTOCOL_ERROR', 'no local on a shared subscription');
-  if (!cfg.wildcardSubscription && /[+#]/.test(pf.topicFilter)) return ERRORS.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED.reason;
-  if (!ch.isSuperuser && b.hooks.active('client.authorize')) {
-    b.metrics.counters['client.authorize']++;
-    const verdict = b.hooks.decide('client.authorize', { client: ch.info(), action: 'subscribe', topic: pf.topicFilter, qos: options.qos, retain: false });
-    if (verdict === 'deny') {
-      b.metrics.counters['authorization.deny']++;
-      ch.count('packets.subscribe.auth_error');
-      return RC.NOT_AUTHORIZED;
-    }
-    b.metrics.counters['authorization.allow']++;
-  }
-  const existing = session.subscriptions.get(raw);
-  if (existing === undefined && session.subscriptions.size >= cfg.maxSubscriptions) return RC.QUOTA_EXCEEDED;
-  if (options.qos > cfg.maxQosAllowed) options.qos = cfg.maxQosAllowed;
-  const sub: Subscription = { clientId: ch.clientId, filter: raw, topicFilter: pf.topicFilter, group: pf.group, exclusive: pf.exclusive, options };
-  if (pf.exclusive) {
-    const owner = b.router.exclusiveOwner(pf.topicFilter);
-    if (owner !== null && owner !== ch.clientId) return RC.QUOTA_EXCEEDED; // EMQX: 0x97 when the exclusive topic is taken
-  }
-  try { b.router.add(sub); } catch (err) { return err instanceof MqttError ? err.reason : RC.QUOTA_EXCEEDED; }
-  session.subscriptions.set(raw, sub);
-  b.metrics.counters['client.subscribe']++;
-  b.hooks.run('session.subscribed', ch.clientId, sub);
-  retainedAfter.push([sub, existing === undefined]);
-  return options.qos;
 }
 
 export function handleUnsubscribe(ch: Channel, p: Packet): void {
@@ -81,12 +96,8 @@ export function handleUnsubscribe(ch: Channel, p: Packet): void {
   ch.count('packets.unsubscribe.received');
   const codes: number[] = [];
   for (const raw of up.unsubscriptions) {
-    if (session.subscriptions.delete(raw)) {
-      b.router.remove(ch.clientId, raw);
-      b.metrics.counters['client.unsubscribe']++;
-      b.hooks.run('session.unsubscribed', ch.clientId, raw);
-      codes.push(RC.SUCCESS);
-    } else {
+    if (b.unsubscribe(session, raw)) codes.push(RC.SUCCESS);
+    else {
       // [MQTT-3.11.3] an invalid filter says so; a valid one that was not subscribed gets 0x11
       const pf = parseFilter(raw);
       const invalid = pf.kind === 'invalid' || !validTopicFilter(pf.topicFilter, ch.cfg.maxTopicLevels);

@@ -37,7 +37,7 @@
  *   `$queue/{filter}`          a shared subscription of the group `$queue`;
  *   `$exclusive/{filter}`      only one client may hold the filter at a time.
  *
- * `topicMatches` is the slow, obviously-correct reference; the Router's trie and the
+ * `topicMatches` is the slow, obviously-correct reference; the SubscriberIndex's trie and the
  * RetainedIndex's tree must agree with it (a property test checks this).
  */
 
@@ -136,7 +136,7 @@ export function hasWildcard(filter: string): boolean {
 
 /**
  * Reference matcher: splits both strings, so it allocates; use it for tests, ACL checks off the
- * hot path, and one-off comparisons. The Router and RetainedIndex do not call it.
+ * hot path, and one-off comparisons. The SubscriberIndex and RetainedIndex do not call it.
  */
 export function topicMatches(filter: string, topic: string): boolean {
   if (topic.length === 0 || filter.length === 0) return false;

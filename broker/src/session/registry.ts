@@ -1,17 +1,26 @@
 /**
  * The session registry: client id → Session, for online and offline sessions alike.
  *
- * It owns session lifetime: creation on CONNECT, resumption (clean start = 0), expiry of
- * offline sessions after their Session Expiry Interval [MQTT-3.1.2-23], and termination,
- * which removes the session's subscriptions from the router and its records from the store.
+ * It keeps session state: creation, expiry bookkeeping, termination (the session's records
+ * leave the store; its routes leave through the broker, which the `SessionOwner` callbacks
+ * reach) and the sessions' durable form. *When* those happen — CONNECT, takeover, clean start,
+ * the expiry sweep — is the client manager's decision (clients/client-manager.ts).
  * Persistent sessions (expiry > 0) are written to the store ('session' table: metadata and
  * subscriptions; 'sessmsg': queued/inflight deliveries; 'qos2in': QoS 2 packet ids awaiting
  * PUBREL), and `load()` rebuilds them after a restart.
  */
 import type { Store } from '../store/index.js';
-import type { Router } from '../router/index.js';
+import { T, clientPrefix, deliverySeq, splitClientKey } from '../store/keys.js';
 import type { SubOptions, Subscription } from '../types.js';
-import { Session, sessionPrefix, type DeliveryRecord, type SessionEvents, type SessionLimits } from './session.js';
+import { Session, type DeliveryRecord, type SessionEvents, type SessionLimits } from './session.js';
+
+/** What the registry tells its owner (the broker): routes to drop, a session that ended. */
+export interface SessionOwner {
+  /** The session is ending: remove its subscriptions' routes. */
+  dropRoutes(s: Session): void;
+  /** The session ended (hooks, metrics, wills). */
+  terminated(s: Session, reason: string): void;
+}
 
 /** The 'session' table's value. */
 export interface SessionRecord {
@@ -27,17 +36,15 @@ export const NEVER_EXPIRE = 0xffffffff;
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
   private readonly store: Store;
-  private readonly router: Router;
   private readonly limits: SessionLimits;
   private readonly events: SessionEvents;
-  private readonly onTerminate: (s: Session, reason: string) => void;
+  private readonly owner: SessionOwner;
 
-  constructor(store: Store, router: Router, limits: SessionLimits, events: SessionEvents, onTerminate: (s: Session, reason: string) => void) {
+  constructor(store: Store, limits: SessionLimits, events: SessionEvents, owner: SessionOwner) {
     this.store = store;
-    this.router = router;
     this.limits = limits;
     this.events = events;
-    this.onTerminate = onTerminate;
+    this.owner = owner;
   }
 
   get size(): number { return this.sessions.size; }
@@ -51,16 +58,16 @@ export class SessionRegistry {
     return s;
   }
 
-  /** Ends a session: its subscriptions leave the router, its records leave the store. */
+  /** Ends a session: its subscriptions' routes go (through the owner), its records leave the store. */
   terminate(s: Session, reason: string): void {
     if (this.sessions.get(s.clientId) !== s) return;
     this.sessions.delete(s.clientId);
-    this.router.removeClient(s.clientId);
+    this.owner.dropRoutes(s);
     s.clearSubscriptions();
     // Only a persistent session has records: one that stopped being persistent lost them in setExpiry(),
     // and a clean one never had any (no store writes for every clean client that leaves).
     if (s.persistent) this.forget(s.clientId);
-    this.onTerminate(s, reason);
+    this.owner.terminated(s, reason);
   }
 
   /** Changes a session's expiry interval, writing it to or removing it from the store. */
@@ -73,9 +80,9 @@ export class SessionRegistry {
 
   /** Removes a session's records from the store. */
   private forget(clientId: string): void {
-    this.store.del('session', clientId);
-    this.store.delPrefix('sessmsg', sessionPrefix(clientId));
-    this.store.delPrefix('qos2in', sessionPrefix(clientId));
+    this.store.del(T.session, clientId);
+    this.store.delPrefix(T.sessmsg, clientPrefix(clientId));
+    this.store.delPrefix(T.qos2in, clientPrefix(clientId));
   }
 
   /** Writes the session's metadata and subscriptions (after subscribe/unsubscribe/disconnect). */
@@ -87,31 +94,37 @@ export class SessionRegistry {
       disconnectedAt: s.disconnectedAt,
       subs: [...s.subscriptions.values()].map((x) => ({ filter: x.filter, topicFilter: x.topicFilter, group: x.group, exclusive: x.exclusive, options: x.options })),
     };
-    this.store.put('session', s.clientId, rec);
+    this.store.put(T.session, s.clientId, rec);
+  }
+
+  /** True when an offline session's expiry interval has passed [MQTT-3.1.2-23]. */
+  static expired(s: Session, now: number): boolean {
+    return s.outlet === null && s.disconnectedAt !== 0 && s.expiryInterval !== NEVER_EXPIRE && now - s.disconnectedAt >= s.expiryInterval * 1000;
   }
 
   /** Ends offline sessions whose expiry interval has passed. Returns how many ended. */
   sweep(now: number): number {
     let n = 0;
     for (const s of this.sessions.values()) {
-      if (s.outlet !== null || s.disconnectedAt === 0 || s.expiryInterval === NEVER_EXPIRE) continue;
-      if (now - s.disconnectedAt >= s.expiryInterval * 1000) { this.terminate(s, 'expired'); n++; }
+      if (SessionRegistry.expired(s, now)) { this.terminate(s, 'expired'); n++; }
     }
     return n;
   }
 
-  /** Rebuilds persistent sessions from the store after a restart; all start offline. */
-  load(now: number): number {
+  /**
+   * Rebuilds persistent sessions from the store after a restart; all start offline, with their
+   * subscriptions in `subscriptions` (the caller adds their routes). Returns the sessions.
+   */
+  load(now: number): Session[] {
     const byClient = new Map<string, Array<[number, DeliveryRecord]>>();
-    for (const [key, value] of this.store.scan('sessmsg')) {
-      const i = key.lastIndexOf('\u0000');
-      const cid = key.slice(0, i);
+    for (const [key, value] of this.store.scan(T.sessmsg)) {
+      const { clientId: cid, suffix } = splitClientKey(key);
       let list = byClient.get(cid);
       if (list === undefined) { list = []; byClient.set(cid, list); }
-      list.push([parseInt(key.slice(i + 1), 36), value as DeliveryRecord]);
+      list.push([deliverySeq(suffix), value as DeliveryRecord]);
     }
-    let n = 0;
-    for (const [cid, value] of this.store.scan('session')) {
+    const out: Session[] = [];
+    for (const [cid, value] of this.store.scan(T.session)) {
       const rec = value as SessionRecord;
       const s = new Session(cid, rec.expiryInterval, this.limits, this.store, this.events);
       // A broker that was down counts as the client being away since the last record.
@@ -119,18 +132,17 @@ export class SessionRegistry {
       for (const x of rec.subs) {
         const sub: Subscription = { clientId: cid, filter: x.filter, topicFilter: x.topicFilter, group: x.group, exclusive: x.exclusive, options: x.options };
         s.subscriptions.set(x.filter, sub);
-        try { this.router.add(sub); } catch { s.subscriptions.delete(x.filter); }
       }
       s.restore(byClient.get(cid) ?? []);
       byClient.delete(cid);
-      for (const [key] of this.store.scan('qos2in', sessionPrefix(cid))) {
-        s.awaitingRel.set(Number(key.slice(key.lastIndexOf('\u0000') + 1)), now);
+      for (const [key] of this.store.scan(T.qos2in, clientPrefix(cid))) {
+        s.awaitingRel.set(Number(splitClientKey(key).suffix), now);
       }
       this.sessions.set(cid, s);
-      n++;
+      out.push(s);
     }
     // Deliveries whose session record is gone (terminated just before a crash) are garbage.
-    for (const cid of byClient.keys()) this.store.delPrefix('sessmsg', sessionPrefix(cid));
-    return n;
+    for (const cid of byClient.keys()) this.store.delPrefix(T.sessmsg, clientPrefix(cid));
+    return out;
   }
 }

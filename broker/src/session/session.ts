@@ -11,18 +11,31 @@
  * Ordering: messages enter the inflight window in the order they were queued and are resent
  * in that order on reconnect with DUP set [MQTT-4.4.0-1], [MQTT-4.6.0-1].
  */
-import type { Message, QoS } from '../types.js';
+import type { Message, QoS, Subscription } from '../types.js';
 import type { Store } from '../store/index.js';
+import { T, deliveryKey, qos2InKey } from '../store/keys.js';
 import { IntMap } from '../util/int-map.js';
 
-/** What the session needs from a connected client. The channel implements it. */
+/**
+ * What the session needs from a connected client, whatever its protocol: the MQTT channel
+ * implements it, and so will the gateways' channels. Encoding (MQTT versions, topic aliases,
+ * CoAP notifications…) is the outlet's business; the session only decides what goes out when.
+ */
 export interface Outlet {
-  readonly protocolVersion: 3 | 4 | 5;
-  /** Encodes and writes one PUBLISH; false when it could not be sent (bigger than the client's Maximum Packet Size). */
-  sendPublish(msg: Message, qos: QoS, packetId: number, dup: boolean, retain: boolean, subIds: number[] | null): boolean;
-  sendPubrel(packetId: number): void;
+  /** Encodes and writes one message; false when it could not be sent (e.g. above the client's Maximum Packet Size). */
+  deliver(msg: Message, qos: QoS, packetId: number, dup: boolean, retain: boolean, subIds: number[] | null): boolean;
+  /** QoS 2 second step: tells the client the message may be released (MQTT PUBREL). */
+  release(packetId: number): void;
   /** False while the connection's write buffer is above its high-water mark. */
   writable(): boolean;
+}
+
+/** How a connected client wants its session driven (from its protocol and CONNECT). */
+export interface AttachOptions {
+  /** Most unacknowledged QoS 1/2 deliveries the client accepts (MQTT 5 Receive Maximum). */
+  receiveMaximum: number;
+  /** Resend unacknowledged deliveries on the live connection after limits.retryIntervalMs (MQTT 3.x; never MQTT 5 [MQTT-4.4.0-1]). */
+  resendOnLive: boolean;
 }
 
 /** A message on its way to this session's client. */
@@ -50,12 +63,18 @@ export interface SessionLimits {
   storeQos0: boolean;
   dropPolicy: 'drop_oldest' | 'drop_new';
   maxAwaitingRel: number;
+  /** Drop an incoming QoS 2 packet id whose PUBREL has not come after this long (ms). */
+  awaitRelTimeoutMs: number;
+  /** Resend interval for clients attached with resendOnLive (ms; 0 = only on reconnect). */
+  retryIntervalMs: number;
 }
 
 export interface SessionEvents {
   dropped(session: Session, msg: Message, reason: string): void;
   delivered(session: Session, msg: Message): void;
   acked(session: Session, msg: Message): void;
+  /** An incoming QoS 2 packet id was forgotten because its PUBREL did not come in time. */
+  awaitRelExpired(session: Session, packetId: number): void;
 }
 
 /** Serialized form of a queued / inflight delivery in the store's 'sessmsg' table. */
@@ -63,11 +82,6 @@ export interface DeliveryRecord {
   m: Message; q: QoS; r: boolean; s: number[] | null; g: string | null; f: string | null; p: number; st: 0 | 1;
 }
 
-const SEP = '\u0000';
-export function seqKey(clientId: string, seq: number): string {
-  return clientId + SEP + seq.toString(36).padStart(11, '0');
-}
-export function sessionPrefix(clientId: string): string { return clientId + SEP; }
 
 export class Session {
   readonly clientId: string;
@@ -77,7 +91,7 @@ export class Session {
   /** ms since epoch when the client went away (offline sessions only). */
   disconnectedAt = 0;
   // The three maps below are created on first use: an idle client should cost little memory.
-  private subsMap: Map<string, import('../types.js').Subscription> | null = null;
+  private subsMap: Map<string, Subscription> | null = null;
   private inflightMap: IntMap<Delivery> | null = null;
   private awaitingRelMap: IntMap<number> | null = null;
   private queue: Delivery[] = NO_DELIVERIES;
@@ -87,6 +101,7 @@ export class Session {
   private nextSeq = 1;
   /** Inflight packet ids not yet resent after a reconnect because the client's Receive Maximum was reached. */
   private deferred: number[] = NO_PIDS;
+  private resendOnLive = false;
   private readonly limits: SessionLimits;
   private readonly store: Store;
   private readonly events: SessionEvents;
@@ -102,7 +117,7 @@ export class Session {
 
   get persistent(): boolean { return this.expiryInterval > 0; }
   /** Filters of this session → subscription (the router holds the same objects). */
-  get subscriptions(): Map<string, import('../types.js').Subscription> { return (this.subsMap ??= new Map()); }
+  get subscriptions(): Map<string, Subscription> { return (this.subsMap ??= new Map()); }
   /** Drops every subscription (without creating the map when there is none). */
   clearSubscriptions(): void { this.subsMap?.clear(); }
   /** Deliveries in flight by packet id. */
@@ -115,10 +130,11 @@ export class Session {
   get queued(): number { return this.queue.length - this.qhead; }
 
   /** Connects a client: resends what is in flight (DUP), then fills the window from the queue. */
-  attach(outlet: Outlet, receiveMaximum: number): void {
+  attach(outlet: Outlet, opts: AttachOptions): void {
     this.outlet = outlet;
     this.disconnectedAt = 0;
-    this.window = Math.max(1, Math.min(receiveMaximum, this.limits.maxInflight));
+    this.resendOnLive = opts.resendOnLive;
+    this.window = Math.max(1, Math.min(opts.receiveMaximum, this.limits.maxInflight));
     const now = Date.now();
     this.deferred = NO_PIDS;
     let resent = 0;
@@ -129,9 +145,9 @@ export class Session {
       if (resent >= this.window) { (this.deferred === NO_PIDS ? (this.deferred = []) : this.deferred).push(pid); continue; }
       resent++;
       d.sentAt = now;
-      if (d.state === 1) { outlet.sendPubrel(pid); continue; }
+      if (d.state === 1) { outlet.release(pid); continue; }
       // [MQTT-4.4.0-1] resend unacknowledged PUBLISH packets with their original packet ids
-      if (!outlet.sendPublish(d.msg, d.qos, pid, true, d.retain, d.subIds)) { resent--; this.finish(pid, d, 'too_large'); }
+      if (!outlet.deliver(d.msg, d.qos, pid, true, d.retain, d.subIds)) { resent--; this.finish(pid, d, 'too_large'); }
     }
     this.drain();
   }
@@ -150,7 +166,7 @@ export class Session {
     const outlet = this.outlet;
     if (qos === 0 && outlet !== null) {
       if (!outlet.writable()) { this.events.dropped(this, msg, 'busy'); return; }
-      if (outlet.sendPublish(msg, 0, 0, false, retain, subIds)) this.events.delivered(this, msg);
+      if (outlet.deliver(msg, 0, 0, false, retain, subIds)) this.events.delivered(this, msg);
       else this.events.dropped(this, msg, 'too_large');
       return;
     }
@@ -170,7 +186,7 @@ export class Session {
       if (this.limits.dropPolicy === 'drop_new' || this.limits.maxQueue === 0) { this.events.dropped(this, d.msg, 'queue_full'); return; }
       const old = this.queue[this.qhead];
       this.queue[this.qhead++] = undefined as unknown as Delivery;
-      if (old.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, old.seq));
+      if (old.seq !== 0) this.store.del(T.sessmsg, deliveryKey(this.clientId, old.seq));
       this.events.dropped(this, old.msg, 'queue_full');
     }
     if (this.persistent) {
@@ -200,7 +216,7 @@ export class Session {
       d.sentAt = Date.now();
       if (d.seq !== 0) this.persist(d);
     }
-    this.outlet?.sendPubrel(pid);
+    this.outlet?.release(pid);
     return true;
   }
 
@@ -223,21 +239,21 @@ export class Session {
       const d = this.inflight.get(pid);
       if (d === undefined) continue;
       d.sentAt = Date.now();
-      if (d.state === 1) outlet.sendPubrel(pid);
-      else if (!outlet.sendPublish(d.msg, d.qos, pid, true, d.retain, d.subIds)) this.finish(pid, d, 'too_large');
+      if (d.state === 1) outlet.release(pid);
+      else if (!outlet.deliver(d.msg, d.qos, pid, true, d.retain, d.subIds)) this.finish(pid, d, 'too_large');
     }
     const now = Date.now();
     while (this.qhead < this.queue.length && this.inflight.size < this.window) {
       const d = this.queue[this.qhead];
       this.queue[this.qhead++] = undefined as unknown as Delivery;
       if (d.msg.expiresAt !== 0 && d.msg.expiresAt <= now) {
-        if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
+        if (d.seq !== 0) this.store.del(T.sessmsg, deliveryKey(this.clientId, d.seq));
         this.events.dropped(this, d.msg, 'expired');
         continue;
       }
       if (d.qos === 0) {
-        if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
-        if (outlet.sendPublish(d.msg, 0, 0, false, d.retain, d.subIds)) this.events.delivered(this, d.msg);
+        if (d.seq !== 0) this.store.del(T.sessmsg, deliveryKey(this.clientId, d.seq));
+        if (outlet.deliver(d.msg, 0, 0, false, d.retain, d.subIds)) this.events.delivered(this, d.msg);
         else this.events.dropped(this, d.msg, 'too_large');
         continue;
       }
@@ -257,11 +273,47 @@ export class Session {
     for (const [pid, d] of this.inflight) {
       if (now - d.sentAt < afterMs || (this.deferred.length > 0 && this.deferred.includes(pid))) continue;
       d.sentAt = now;
-      if (d.state === 1) outlet.sendPubrel(pid);
-      else outlet.sendPublish(d.msg, d.qos, pid, true, d.retain, d.subIds);
+      if (d.state === 1) outlet.release(pid);
+      else outlet.deliver(d.msg, d.qos, pid, true, d.retain, d.subIds);
       n++;
     }
     return n;
+  }
+
+  /**
+   * The session's own timers, run once a second by the client manager while the client is
+   * connected: MQTT 3.x resends after retry_interval, and incoming QoS 2 packet ids whose PUBREL
+   * did not come within await_rel_timeout are forgotten (and counted).
+   */
+  tick(now: number): void {
+    const l = this.limits;
+    if (this.resendOnLive && l.retryIntervalMs > 0 && this.inflightCount > 0) this.retry(now, l.retryIntervalMs);
+    if (this.awaitingRelMap === null || this.awaitingRelMap.size === 0) return;
+    for (const [pid, t] of this.awaitingRelMap) {
+      if (now - t <= l.awaitRelTimeoutMs) continue;
+      this.awaitingRelMap.delete(pid);
+      if (this.persistent) this.store.del(T.qos2in, qos2InKey(this.clientId, pid));
+      this.events.awaitRelExpired(this, pid);
+    }
+  }
+
+  /** True when an incoming QoS 2 message with this packet id was received and awaits PUBREL. */
+  isAwaitingRel(pid: number): boolean { return this.awaitingRelMap !== null && this.awaitingRelMap.has(pid); }
+
+  /**
+   * Remembers an incoming QoS 2 packet id until PUBREL, so a resend is not published twice
+   * [MQTT-4.3.3-9]; persistent sessions keep it in the store across restarts.
+   */
+  awaitRel(pid: number, now: number): void {
+    this.awaitingRel.set(pid, now);
+    if (this.persistent) this.store.put(T.qos2in, qos2InKey(this.clientId, pid), 1);
+  }
+
+  /** PUBREL: forgets the packet id; false when it was not awaited. */
+  releaseRel(pid: number): boolean {
+    if (this.awaitingRelMap === null || !this.awaitingRelMap.delete(pid)) return false;
+    if (this.persistent) this.store.del(T.qos2in, qos2InKey(this.clientId, pid));
+    return true;
   }
 
   /** Removes and returns every delivery that came through a shared subscription (for re-dispatch). */
@@ -270,7 +322,7 @@ export class Session {
     if (this.inflightMap !== null) for (const [pid, d] of this.inflightMap) {
       if (d.group === null || d.state === 1) continue;
       this.inflight.delete(pid);
-      if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
+      if (d.seq !== 0) this.store.del(T.sessmsg, deliveryKey(this.clientId, d.seq));
       d.packetId = 0; d.seq = 0;
       out.push(d);
     }
@@ -278,7 +330,7 @@ export class Session {
     for (let i = this.qhead; i < this.queue.length; i++) {
       const d = this.queue[i];
       if (d.group === null) { rest.push(d); continue; }
-      if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
+      if (d.seq !== 0) this.store.del(T.sessmsg, deliveryKey(this.clientId, d.seq));
       d.seq = 0;
       out.push(d);
     }
@@ -315,20 +367,20 @@ export class Session {
     d.sentAt = Date.now();
     this.inflight.set(pid, d);
     if (d.seq !== 0 && (!stored || d.qos !== 1)) this.persist(d);
-    if (this.outlet!.sendPublish(d.msg, d.qos, pid, false, d.retain, d.subIds)) this.events.delivered(this, d.msg);
+    if (this.outlet!.deliver(d.msg, d.qos, pid, false, d.retain, d.subIds)) this.events.delivered(this, d.msg);
     else this.finish(pid, d, 'too_large');
   }
 
   private finish(pid: number, d: Delivery, dropReason: string | null): void {
     this.inflight.delete(pid);
-    if (d.seq !== 0) this.store.del('sessmsg', seqKey(this.clientId, d.seq));
+    if (d.seq !== 0) this.store.del(T.sessmsg, deliveryKey(this.clientId, d.seq));
     if (dropReason === null) this.events.acked(this, d.msg);
     else this.events.dropped(this, d.msg, dropReason);
   }
 
   private persist(d: Delivery): void {
     const rec: DeliveryRecord = { m: d.msg, q: d.qos, r: d.retain, s: d.subIds, g: d.group, f: d.topicFilter, p: d.packetId, st: d.state };
-    this.store.put('sessmsg', seqKey(this.clientId, d.seq), rec);
+    this.store.put(T.sessmsg, deliveryKey(this.clientId, d.seq), rec);
   }
 
   /** Appends to the queue, replacing the shared empty array first. */

@@ -1,10 +1,10 @@
 /**
- * Property test: for random (seeded, bounded) sets of filters and topics, Router.match and
+ * Property test: for random (seeded, bounded) sets of filters and topics, SubscriberIndex.match and
  * RetainedIndex.match agree with the reference matcher topicMatches.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Router, RetainedIndex, topicMatches, validTopicFilter, validTopicName } from '../../../broker/src/router/index.js';
+import { SubscriberIndex, RetainedIndex, topicMatches, validTopicFilter, validTopicName } from '../../../broker/src/router/index.js';
 import { sub, msg, seeded } from './helpers.js';
 
 const LEVELS = ['a', 'b', '', '$SYS', '$x', 'c'];
@@ -30,10 +30,10 @@ function randomFilter(rnd: () => number): string {
   return f === '' ? '+' : f;
 }
 
-test('Router.match agrees with topicMatches', () => {
+test('SubscriberIndex.match agrees with topicMatches', () => {
   for (let seed = 1; seed <= 20; seed++) {
     const rnd = seeded(seed);
-    const r = new Router({ random: rnd, levelCacheSize: 16 });
+    const r = new SubscriberIndex({ random: rnd, levelCacheSize: 16 });
     const filters = new Set<string>();
     for (let i = 0; i < 60; i++) {
       const f = randomFilter(rnd);

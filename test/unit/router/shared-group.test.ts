@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Router, SHARED_STRATEGIES, type SharedStrategy } from '../../../broker/src/router/index.js';
+import { SubscriberIndex, SHARED_STRATEGIES, type SharedStrategy } from '../../../broker/src/router/index.js';
 import { sub, seeded } from './helpers.js';
 
 const MEMBERS = ['m0', 'm1', 'm2', 'm3'];
 
-function router(strategy: SharedStrategy, seed = 42): Router {
-  const r = new Router({ strategy, random: seeded(seed) });
+function router(strategy: SharedStrategy, seed = 42): SubscriberIndex {
+  const r = new SubscriberIndex({ strategy, random: seeded(seed) });
   for (const m of MEMBERS) r.add(sub(m, '$share/g/s/+'));
   return r;
 }
 
-function pick(r: Router, topic: string, publisher: string, eligible?: (c: string) => boolean): string | null {
+function pick(r: SubscriberIndex, topic: string, publisher: string, eligible?: (c: string) => boolean): string | null {
   let got: string | null = null;
   let n = 0;
   r.match(topic, publisher, (s) => { got = s.clientId; n++; }, eligible);
@@ -19,7 +19,7 @@ function pick(r: Router, topic: string, publisher: string, eligible?: (c: string
   return got;
 }
 
-function counts(r: Router, rounds: number, topicOf: (i: number) => string, pubOf: (i: number) => string): Map<string, number> {
+function counts(r: SubscriberIndex, rounds: number, topicOf: (i: number) => string, pubOf: (i: number) => string): Map<string, number> {
   const c = new Map<string, number>();
   for (let i = 0; i < rounds; i++) {
     const m = pick(r, topicOf(i), pubOf(i))!;
@@ -114,7 +114,7 @@ test('every strategy: members leaving and joining keep picks inside the group', 
 });
 
 test('No Local on a shared member never sends the publisher its own message', () => {
-  const r = new Router({ strategy: 'round_robin' });
+  const r = new SubscriberIndex({ strategy: 'round_robin' });
   r.add(sub('a', '$share/g/t', { noLocal: true }));
   r.add(sub('b', '$share/g/t'));
   for (let i = 0; i < 10; i++) assert.equal(pick(r, 't', 'a'), 'b');

@@ -1,5 +1,7 @@
 /**
- * The Router: which subscriptions want a message published to a topic.
+ * The subscriber index: which of THIS node's subscriptions want a message published to a
+ * topic. (Which nodes want it is the route table's job, route-table.ts; the broker keeps the
+ * two in step — it is the one place where a subscription, and so a route, appears or goes.)
  *
  * Subscriptions are grouped by topic filter into buckets. A bucket holds the plain subscriptions
  * (including `$exclusive/…` ones) of every client to that filter, and the shared groups
@@ -36,7 +38,7 @@ import { hasWildcard, validTopicFilter } from './topic.js';
 import { SharedGroup, subKey, type SharedStrategy, SHARED_STRATEGIES } from './shared-group.js';
 import { LevelCache } from './level-cache.js';
 
-export interface RouterOptions {
+export interface SubscriberIndexOptions {
   /** How a shared group picks its member; default 'random'. */
   strategy?: SharedStrategy;
   /** Source of randomness in [0, 1) for 'random', 'local' and 'sticky'; default Math.random. */
@@ -47,7 +49,7 @@ export interface RouterOptions {
   ignoreLoopDeliver?: boolean;
 }
 
-export interface RouterStats {
+export interface SubscriberIndexStats {
   subscriptions: number;
   filters: number;
   trieNodes: number;
@@ -113,7 +115,7 @@ const ADDED: { replaced: boolean } = Object.freeze({ replaced: false });
 const REPLACED: { replaced: boolean } = Object.freeze({ replaced: true });
 const DOLLAR = 36;
 
-export class Router {
+export class SubscriberIndex {
   readonly strategy: SharedStrategy;
   private readonly random: () => number;
   private readonly ignoreLoop: boolean;
@@ -131,7 +133,7 @@ export class Router {
   /** Subscriptions whose filter starts with the `$SYS` level (the only ones a `$SYS/…` topic can match). */
   private sysCount: number;
 
-  constructor(opts: RouterOptions = {}) {
+  constructor(opts: SubscriberIndexOptions = {}) {
     const strategy = opts.strategy ?? 'random';
     if (!SHARED_STRATEGIES.includes(strategy)) throw new TypeError(`unknown shared strategy: ${String(strategy)}`);
     this.strategy = strategy;
@@ -301,6 +303,18 @@ export class Router {
     return mine === undefined ? [] : Array.from(mine.values());
   }
 
+  /** Client ids with at least one subscription. */
+  clients(): string[] { return Array.from(this.byClient.keys()); }
+
+  /** True when the client holds a subscription with exactly this filter. */
+  has(clientId: string, filter: string): boolean { return this.byClient.get(clientId)?.has(filter) ?? false; }
+
+  /** Subscriptions (plain, shared or exclusive) to one topic filter; 0 when none. */
+  filterCount(topicFilter: string): number {
+    const b = this.buckets.get(topicFilter);
+    return b === undefined ? 0 : b.count;
+  }
+
   /** Distinct topic filters with at least one subscription (plain, shared or exclusive). */
   topics(): string[] {
     return Array.from(this.buckets.keys());
@@ -313,7 +327,7 @@ export class Router {
   }
 
   /** Counters for metrics, the REST API, and tests that check nothing leaks. */
-  stats(): RouterStats {
+  stats(): SubscriberIndexStats {
     return {
       subscriptions: this.total,
       filters: this.buckets.size,

@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Router } from '../../../broker/src/router/index.js';
+import { SubscriberIndex } from '../../../broker/src/router/index.js';
 import { MqttError } from '../../../broker/src/errors.js';
 import type { Subscription } from '../../../broker/src/types.js';
 import { sub } from './helpers.js';
 
-function collect(r: Router, topic: string, publisher = 'pub', eligible?: (c: string) => boolean): string[] {
+function collect(r: SubscriberIndex, topic: string, publisher = 'pub', eligible?: (c: string) => boolean): string[] {
   const out: string[] = [];
   r.match(topic, publisher, (s: Subscription) => out.push(`${s.clientId}:${s.filter}`), eligible);
   return out.sort();
 }
 
-function assertEmpty(r: Router): void {
+function assertEmpty(r: SubscriberIndex): void {
   assert.equal(r.size, 0);
   assert.deepEqual(r.topics(), []);
   const s = r.stats();
@@ -24,7 +24,7 @@ function assertEmpty(r: Router): void {
 }
 
 test('exact and wildcard filters match', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   r.add(sub('c1', 'a/b'));
   r.add(sub('c2', 'a/+'));
   r.add(sub('c3', 'a/#'));
@@ -41,7 +41,7 @@ test('exact and wildcard filters match', () => {
 });
 
 test('$-topics are not matched by leading wildcards [MQTT-4.7.2-1]', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   r.add(sub('c1', '#'));
   r.add(sub('c2', '+/x'));
   r.add(sub('c3', '$SYS/#'));
@@ -56,7 +56,7 @@ test('$-topics are not matched by leading wildcards [MQTT-4.7.2-1]', () => {
 });
 
 test('overlapping subscriptions of one client are each visited', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   r.add(sub('c1', 'a/+', { qos: 1, subscriptionId: 1 }));
   r.add(sub('c1', 'a/#', { qos: 2, subscriptionId: 2 }));
   r.add(sub('c1', 'a/b', { qos: 0, subscriptionId: 3 }));
@@ -66,7 +66,7 @@ test('overlapping subscriptions of one client are each visited', () => {
 });
 
 test('add replaces options for the same (client, filter)', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   assert.deepEqual(r.add(sub('c1', 'a/+', { qos: 0 })), { replaced: false });
   assert.deepEqual(r.add(sub('c1', 'a/+', { qos: 2 })), { replaced: true });
   assert.equal(r.size, 1);
@@ -81,7 +81,7 @@ test('add replaces options for the same (client, filter)', () => {
 });
 
 test('No Local: a plain subscription skips its own client publications [MQTT-3.8.3-3]', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   r.add(sub('c1', 'a', { noLocal: true }));
   r.add(sub('c2', 'a', { noLocal: true }));
   assert.deepEqual(collect(r, 'a', 'c1'), ['c2:a']);
@@ -89,7 +89,7 @@ test('No Local: a plain subscription skips its own client publications [MQTT-3.8
 });
 
 test('remove and removeClient clean up every structure', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   const filters = ['a/b', 'a/+', 'a/#', '#', '+/+/c', 'x/y/z/#', '$share/g/a/+', '$queue/q/#', '$exclusive/e/+', '+', '/+/'];
   for (const c of ['c1', 'c2', 'c3']) for (const f of filters) {
     if (c !== 'c1' && f.startsWith('$exclusive')) continue;
@@ -117,7 +117,7 @@ test('remove and removeClient clean up every structure', () => {
 });
 
 test('removing one of two filters sharing a trie path keeps the other', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   r.add(sub('c1', 'a/b/+'));
   r.add(sub('c1', 'a/b/#'));
   r.add(sub('c1', 'a/+/c'));
@@ -132,7 +132,7 @@ test('removing one of two filters sharing a trie path keeps the other', () => {
 });
 
 test('$exclusive: one owner per filter, released on remove', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   r.add(sub('c1', '$exclusive/t/1'));
   assert.equal(r.exclusiveOwner('t/1'), 'c1');
   assert.throws(() => r.add(sub('c2', '$exclusive/t/1')), (e: unknown) => e instanceof MqttError && e.reason === 0x97);
@@ -148,14 +148,14 @@ test('$exclusive: one owner per filter, released on remove', () => {
 });
 
 test('invalid topic filter is refused with 0x8F', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   const bad = { ...sub('c1', 'a'), filter: 'a/#/b', topicFilter: 'a/#/b' };
   assert.throws(() => r.add(bad), (e: unknown) => e instanceof MqttError && e.reason === 0x8f);
   assertEmpty(r);
 });
 
 test('shared groups: one member per group, groups independent of plain subscriptions', () => {
-  const r = new Router({ strategy: 'round_robin' });
+  const r = new SubscriberIndex({ strategy: 'round_robin' });
   r.add(sub('c1', '$share/g1/a/+'));
   r.add(sub('c2', '$share/g1/a/+'));
   r.add(sub('c3', '$share/g2/a/+'));
@@ -174,7 +174,7 @@ test('shared groups: one member per group, groups independent of plain subscript
 });
 
 test('shared groups: eligibility prefers eligible members and falls back to any member when none is', () => {
-  const r = new Router({ strategy: 'random' });
+  const r = new SubscriberIndex({ strategy: 'random' });
   r.add(sub('c1', '$share/g/t'));
   r.add(sub('c2', '$share/g/t'));
   r.add(sub('c3', '$share/g/t'));
@@ -184,7 +184,7 @@ test('shared groups: eligibility prefers eligible members and falls back to any 
 });
 
 test('pickShared re-dispatches to a member not excluded', () => {
-  const r = new Router({ strategy: 'sticky' });
+  const r = new SubscriberIndex({ strategy: 'sticky' });
   for (const c of ['c1', 'c2', 'c3']) r.add(sub(c, '$share/g/a/#'));
   const first = r.pickShared('g', 'a/#', 'a/b', 'p', new Set())!;
   assert.ok(first);
@@ -199,11 +199,11 @@ test('pickShared re-dispatches to a member not excluded', () => {
 });
 
 test('unknown strategy is rejected', () => {
-  assert.throws(() => new Router({ strategy: 'nope' as never }), TypeError);
+  assert.throws(() => new SubscriberIndex({ strategy: 'nope' as never }), TypeError);
 });
 
 test('100k distinct exact subscriptions: match touches only the topic bucket', () => {
-  const r = new Router();
+  const r = new SubscriberIndex();
   for (let i = 0; i < 100_000; i++) r.add(sub(`c${i}`, `dev/${i}/temp`));
   assert.equal(r.stats().trieNodes, 0);
   assert.deepEqual(collect(r, 'dev/77777/temp'), ['c77777:dev/77777/temp']);
@@ -214,7 +214,7 @@ test('100k distinct exact subscriptions: match touches only the topic bucket', (
 });
 
 test('level cache stays bounded while matching many distinct topics', () => {
-  const r = new Router({ levelCacheSize: 8 });
+  const r = new SubscriberIndex({ levelCacheSize: 8 });
   r.add(sub('c1', 'd/+'));
   let n = 0;
   for (let i = 0; i < 1000; i++) r.match(`d/${i}`, 'p', () => { n++; });
@@ -223,7 +223,7 @@ test('level cache stays bounded while matching many distinct topics', () => {
 });
 
 test('$share group named like $queue on the same filter stays consistent', () => {
-  const r = new Router({ strategy: 'round_robin' });
+  const r = new SubscriberIndex({ strategy: 'round_robin' });
   r.add(sub('c1', '$queue/t'));
   r.add(sub('c1', '$share/$queue/t'));
   assert.equal(r.size, 2);

@@ -1,0 +1,81 @@
+/**
+ * The `local` ClusterState: one node, no external service. The route table and client
+ * registry are in-process (rebuilt from the sessions at start), retained and delayed messages
+ * live in the embedded store as well as in memory, so they survive a restart.
+ */
+import type { Message } from '../types.js';
+import type { Store } from '../store/index.js';
+import { T } from '../store/keys.js';
+import { RouteTable, RetainedIndex } from '../router/index.js';
+import { DelayedPublisher } from '../delayed.js';
+import type { ClusterState } from './state.js';
+
+export class LocalClusterState implements ClusterState {
+  readonly backend = 'local' as const;
+  readonly nodeName: string;
+  readonly routes: RouteTable;
+  readonly retained = new RetainedIndex();
+  private readonly store: Store;
+  private readonly clients = new Set<string>();
+  private readonly groups = new Map<string, number>();
+  private readonly delayed: DelayedPublisher;
+  private due: (msg: Message) => void = () => {};
+
+  constructor(nodeName: string, store: Store, opts: { maxDelayed: number }) {
+    this.nodeName = nodeName;
+    this.store = store;
+    this.routes = new RouteTable(nodeName);
+    this.delayed = new DelayedPublisher(store, (m) => this.due(m), opts.maxDelayed);
+  }
+
+  registerClient(clientId: string): string | null { this.clients.add(clientId); return null; }
+  unregisterClient(clientId: string): void { this.clients.delete(clientId); }
+  clientNode(clientId: string): string | null { return this.clients.has(clientId) ? this.nodeName : null; }
+  get clientCount(): number { return this.clients.size; }
+
+  addRoute(topicFilter: string): void { this.routes.add(topicFilter, this.nodeName); }
+  removeRoute(topicFilter: string): void { this.routes.remove(topicFilter, this.nodeName); }
+
+  joinGroup(group: string, topicFilter: string): void {
+    const k = group + '\u0000' + topicFilter;
+    this.groups.set(k, (this.groups.get(k) ?? 0) + 1);
+  }
+  leaveGroup(group: string, topicFilter: string): void {
+    const k = group + '\u0000' + topicFilter;
+    const n = (this.groups.get(k) ?? 0) - 1;
+    if (n > 0) this.groups.set(k, n); else this.groups.delete(k);
+  }
+  groupNodes(group: string, topicFilter: string): string[] {
+    return this.groups.has(group + '\u0000' + topicFilter) ? [this.nodeName] : [];
+  }
+
+  putRetained(msg: Message): void {
+    this.retained.set(msg);
+    this.store.put(T.retained, msg.topic, msg);
+  }
+  deleteRetained(topic: string): boolean {
+    if (!this.retained.delete(topic)) return false;
+    this.store.del(T.retained, topic);
+    return true;
+  }
+
+  addDelayed(msg: Message, delaySec: number): boolean { return this.delayed.add(msg, delaySec); }
+  get delayedCount(): number { return this.delayed.size; }
+  listDelayed(): Array<{ due: number; msg: Message }> { return this.delayed.list(); }
+
+  start(due: (msg: Message) => void): number {
+    this.due = due;
+    const now = Date.now();
+    let maxId = 0;
+    for (const [, v] of this.store.scan(T.retained)) {
+      const m = v as Message;
+      if (m.expiresAt !== 0 && m.expiresAt <= now) { this.store.del(T.retained, m.topic); continue; }
+      this.retained.set(m);
+      if (m.id > maxId) maxId = m.id;
+    }
+    const d = this.delayed.load();
+    return d > maxId ? d : maxId;
+  }
+
+  stop(): void { this.delayed.stop(); }
+}

@@ -1,0 +1,65 @@
+/**
+ * ClusterState: everything the broker keeps that a cluster shares — which node holds a client,
+ * which nodes want which topics (routes), retained messages, shared-group membership and
+ * delayed messages — behind one small interface with one implementation per backend:
+ *
+ * - `local` (local.ts): a single node; in-process tables plus the embedded store. The default.
+ * - `etcd`: the clustered backend (cluster issue); it drops in here without touching channels,
+ *   sessions or the subscriber index.
+ *
+ * Reads on the publish path (`routes`, `retained`) are local copies, never a network call.
+ * Writes return at once; a backend that replicates does so behind the caller's back.
+ */
+import type { Message } from '../types.js';
+import type { RouteTable, RetainedIndex } from '../router/index.js';
+
+export interface ClusterState {
+  readonly backend: 'local' | 'etcd';
+  /** This node's name (the route table's `self`). */
+  readonly nodeName: string;
+  /** Local copy of the route table: topic filter → nodes. */
+  readonly routes: RouteTable;
+  /** Local copy of the retained messages (topic → message), matched on SUBSCRIBE. */
+  readonly retained: RetainedIndex;
+
+  // ---- client registry: client id → node, for takeover and clean start across nodes
+  /** Records that this node now holds the client; returns the node that held it before (null = none or this one). */
+  registerClient(clientId: string): string | null;
+  /** The client's session ended here (not on a takeover: the new node re-registers it). */
+  unregisterClient(clientId: string): void;
+  /** The node holding the client's session, or null. */
+  clientNode(clientId: string): string | null;
+  /** Clients registered to any node (the registry's size). */
+  readonly clientCount: number;
+
+  // ---- routes: this node's; other nodes' arrive through the backend
+  /** This node has its first subscriber to the filter. */
+  addRoute(topicFilter: string): void;
+  /** This node's last subscriber to the filter went. */
+  removeRoute(topicFilter: string): void;
+
+  // ---- shared groups: which nodes have members of which group
+  joinGroup(group: string, topicFilter: string): void;
+  leaveGroup(group: string, topicFilter: string): void;
+  /** Nodes with at least one member of the group (this one included). */
+  groupNodes(group: string, topicFilter: string): string[];
+
+  // ---- retained messages
+  /** Stores (or replaces) the topic's retained message. */
+  putRetained(msg: Message): void;
+  /** Deletes the topic's retained message; false when there was none. */
+  deleteRetained(topic: string): boolean;
+
+  // ---- delayed messages ($delayed/{seconds}/…)
+  /** Holds the message for delaySec; false when the delayed store is full. */
+  addDelayed(msg: Message, delaySec: number): boolean;
+  readonly delayedCount: number;
+  listDelayed(): Array<{ due: number; msg: Message }>;
+
+  /**
+   * Loads what the backend holds and starts its timers; `due` receives delayed messages when
+   * their time comes. Returns the highest message id seen (message ids continue after it).
+   */
+  start(due: (msg: Message) => void): number;
+  stop(): void;
+}
