@@ -205,18 +205,19 @@ async function main(): Promise<void> {
   const cli = parseArgs(process.argv.slice(2));
   const scenarios = SCENARIOS.filter((s) => cli.only.includes(s.name));
   const started = new Date();
+  if (cli.baselineDir) {
+    // Unlike a missing build of this checkout, a bad --baseline stops the run before it starts
+    // (and before Petrel's snapshot exists, so nothing is left behind).
+    cli.baseline = await prepareBaseline(cli.baselineDir);
+    log(`bench: petrel-baseline = ${cli.baseline.commit} from ${cli.baseline.dir} (node options ${cli.baseline.nodeFlags.join(' ') || 'none'}, ` +
+      `from ${cli.baseline.nodeFlagsFrom === 'baseline' ? "the baseline's" : "this checkout's"} runtime.ts)`);
+  }
   if (cli.brokers.includes('petrel')) {
     try {
       cli.petrelMain = snapshotPetrel();
     } catch (e) {
       log(`bench: ${(e as Error).message}; Petrel runs will fail`);
     }
-  }
-  if (cli.baselineDir) {
-    // Unlike a missing build of this checkout, a bad --baseline stops the run before it starts.
-    cli.baseline = await prepareBaseline(cli.baselineDir);
-    log(`bench: petrel-baseline = ${cli.baseline.commit} from ${cli.baseline.dir} (node options ${cli.baseline.nodeFlags.join(' ') || 'none'}, ` +
-      `from ${cli.baseline.nodeFlagsFrom === 'baseline' ? "the baseline's" : "this checkout's"} runtime.ts)`);
   }
   const pool = new Pool(cli.opts.workers);
   const report: BenchReport = {
