@@ -3,6 +3,10 @@
  * over repetitions for each broker, and the ratio Petrel / peer computed per repetition (so a
  * noisy repetition affects both sides alike), then summarized. Renders a plain-text table for
  * the terminal and a Markdown table for bench/results/latest.md.
+ *
+ * With a baseline Petrel (petrel-baseline, an earlier commit) the ratio petrel/petrel-baseline is
+ * given for every metric, also those without a better direction (CPU %, achieved rate): between
+ * two builds of the same broker any of them moving is worth seeing.
  */
 import type { MetricDef } from './scenarios/common.js';
 import { summarize, type Summary } from './lib/stats.js';
@@ -27,9 +31,19 @@ export interface ScenarioReport {
   ratios: Record<string, Record<string, Summary | null>>;
 }
 
+/** The earlier commit a before/after run compares against (run with --baseline DIR). */
+export interface BaselineInfo {
+  commit: string;
+  dir: string;
+  nodeFlags: string[];
+  /** Whose broker/src/runtime.ts the Node options came from. */
+  nodeFlagsFrom: 'baseline' | 'current';
+}
+
 export interface BenchReport {
   date: string;
   commit: string;
+  baseline?: BaselineInfo;
   machine: MachineInfo;
   options: Record<string, unknown>;
   brokers: string[];
@@ -37,6 +51,7 @@ export interface BenchReport {
 }
 
 const SUBJECT = 'petrel';
+const BASELINE = 'petrel-baseline';
 
 export function summarizeScenario(name: string, title: string, metrics: MetricDef[], runs: RunRecord[], brokers: string[]): ScenarioReport {
   const summary: ScenarioReport['summary'] = {};
@@ -47,9 +62,11 @@ export function summarizeScenario(name: string, title: string, metrics: MetricDe
     for (const b of brokers) {
       summary[m.key][b] = summarize(runs.filter((r) => r.broker === b && r.ok).map((r) => r.values?.[m.key] ?? NaN));
     }
-    if (!brokers.includes(SUBJECT) || m.better === 'none') continue;
+    if (!brokers.includes(SUBJECT)) continue;
+    const peers = brokers.filter((b) => b !== SUBJECT && (m.better !== 'none' || b === BASELINE));
+    if (peers.length === 0) continue;
     ratios[m.key] = {};
-    for (const peer of brokers.filter((b) => b !== SUBJECT)) {
+    for (const peer of peers) {
       const per: number[] = [];
       for (const rep of reps) {
         const a = runs.find((r) => r.rep === rep && r.broker === SUBJECT && r.ok)?.values?.[m.key];
@@ -90,7 +107,7 @@ export function tableRows(report: BenchReport): { header: string[]; rows: string
         const failed = sc.runs.filter((r) => r.broker === b && !r.ok).length;
         row.push(cell(sc.summary[m.key]?.[b], m.digits, failed));
       }
-      for (const p of peers) row.push(m.better === 'none' ? '' : ratioCell(sc.ratios[m.key]?.[p]));
+      for (const p of peers) row.push(m.better === 'none' && p !== BASELINE ? '' : ratioCell(sc.ratios[m.key]?.[p]));
       rows.push(row);
     });
   }
@@ -108,11 +125,21 @@ export function notesOf(report: BenchReport): string[] {
   return out;
 }
 
+/** One line naming both sides of a before/after run, or null without a baseline. */
+export function baselineLine(report: BenchReport): string | null {
+  const b = report.baseline;
+  if (!b) return null;
+  return `petrel = ${report.commit} (this checkout), petrel-baseline = ${b.commit} (${b.dir}; node options ${b.nodeFlags.join(' ') || 'none'} ` +
+    `from ${b.nodeFlagsFrom === 'baseline' ? 'its own' : "this checkout's"} runtime.ts). Ratios petrel/petrel-baseline per repetition, for every metric.`;
+}
+
 export function renderText(report: BenchReport): string {
   const { header, rows } = tableRows(report);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  const base = baselineLine(report);
+  if (base) out.unshift(base, '');
   const notes = notesOf(report);
   if (notes.length) out.push('', 'notes:', ...notes.map((n) => `  ${n}`));
   return out.join('\n');
@@ -123,9 +150,14 @@ export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
   const o = report.options;
   const lines = [
-    `Benchmark ${report.date.slice(0, 16).replace('T', ' ')} UTC, commit \`${report.commit}\`: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ` +
+    `${report.baseline ? 'Before/after benchmark' : 'Benchmark'} ${report.date.slice(0, 16).replace('T', ' ')} UTC, commit \`${report.commit}\`` +
+      `${report.baseline ? ` against baseline \`${report.baseline.commit}\` (petrel-baseline)` : ''}: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ` +
       `Mosquitto ${m.versions.mosquitto ?? '?'}, Aedes ${m.versions.aedes ?? '?'}; ${o.reps} repetitions of ${Number(o.durationMs) / 1000} s ` +
-      `(after ${Number(o.warmupMs) / 1000} s warm-up), ${o.workers} generator workers. Cells: median [min–max]; ratios per repetition.`,
+      `(after ${Number(o.warmupMs) / 1000} s warm-up), ${o.workers} generator workers. Cells: median [min–max]; ratios per repetition.` +
+      (report.baseline
+        ? ` petrel/petrel-baseline is given for every metric; the baseline ran from its own build with node options ` +
+          `\`${report.baseline.nodeFlags.join(' ') || 'none'}\` (from ${report.baseline.nodeFlagsFrom === 'baseline' ? 'its' : "this checkout's"} runtime.ts).`
+        : ''),
     '',
     `| ${header.join(' | ')} |`,
     `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`,

@@ -8,14 +8,23 @@
  * ratio Petrel/peer per repetition) and writes bench/results/<date>-<commit>.json and
  * bench/results/latest.md.
  *
+ * With --baseline DIR (a built checkout of an earlier commit, see scripts/bench-baseline.sh) a
+ * fourth broker, petrel-baseline, runs from DIR exactly as Petrel runs from here, in the same
+ * rotation (the two swap places on even repetitions), and the table gains the ratio
+ * petrel/petrel-baseline: a before/after in one run.
+ *
  *   node dist/bench/run.js [--reps 3] [--duration 5] [--warmup 1] [--only fanin,latency]
  *                          [--brokers petrel,mosquitto] [--workers 2] [--quick] [--help]
+ *                          [--baseline DIR]
  */
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { Pool } from './gen/pool.js';
-import { launchBroker, snapshotPetrel, removePetrelSnapshot, BROKERS, type BrokerName, type BrokerHandle } from './brokers/launch.js';
+import {
+  launchBroker, snapshotPetrel, removePetrelSnapshot, prepareBaseline, repetitionOrder, BROKERS, ALL_BROKERS, BASELINE,
+  type BrokerName, type BrokerHandle, type Baseline,
+} from './brokers/launch.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { RunOptions, Scenario } from './scenarios/common.js';
 import { summarizeScenario, renderText, renderMarkdown, type RunRecord, type BenchReport } from './report.js';
@@ -27,7 +36,11 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --duration S          measured seconds per throughput/latency run (default 5)
   --warmup S            warm-up seconds before measuring (default 1)
   --only a,b            scenarios: ${SCENARIOS.map((s) => s.name).join(',')}
-  --brokers a,b         brokers: ${BROKERS.join(',')} (default all)
+  --brokers a,b         brokers: ${ALL_BROKERS.join(',')} (default: ${BROKERS.join(',')},
+                        and petrel-baseline with --baseline)
+  --baseline DIR        also run petrel-baseline: Petrel from DIR, a built checkout of an
+                        earlier commit (scripts/bench-baseline.sh REF makes one), started as
+                        Petrel is; adds the ratio petrel/petrel-baseline (never replaces latest.md)
   --workers N           load-generator worker processes (default 2)
   --publishers N        fan-in publishers (default 50)
   --subscribers N       fan-out subscribers (default 100)
@@ -57,6 +70,10 @@ interface Cli {
   petrelExtra: Record<string, unknown>;
   petrelNodeArgs: string[];
   petrelMain?: string;
+  baselineDir?: string;
+  baseline?: Baseline;
+  /** --brokers was given (else the default set, plus petrel-baseline with --baseline). */
+  brokersGiven: boolean;
   opts: RunOptions;
 }
 
@@ -66,7 +83,7 @@ function parseArgs(argv: string[]): Cli {
     pairs: 20, window: 10, inflightFanIn: 10_000, inflightFanOut: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
     persistClients: 1000, persistBurst: 100,
   };
-  const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
+  const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], brokersGiven: false, save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
   const num = (v: string | undefined, name: string): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number`);
@@ -88,11 +105,16 @@ function parseArgs(argv: string[]): Cli {
       }
       case '--brokers': {
         const list = (v ?? '').split(',').filter(Boolean); i++;
-        const bad = list.filter((b) => !(BROKERS as string[]).includes(b));
+        const bad = list.filter((b) => !(ALL_BROKERS as string[]).includes(b));
         if (bad.length || list.length === 0) throw new Error(`unknown broker(s): ${bad.join(',')}`);
-        cli.brokers = BROKERS.filter((b) => list.includes(b));
+        cli.brokers = ALL_BROKERS.filter((b) => list.includes(b));
+        cli.brokersGiven = true;
         break;
       }
+      case '--baseline':
+        if (!v) throw new Error('--baseline needs a directory (a built checkout; see scripts/bench-baseline.sh)');
+        cli.baselineDir = v; i++;
+        break;
       case '--workers': opts.workers = Math.round(num(v, a)); i++; break;
       case '--publishers': opts.fanInPublishers = Math.round(num(v, a)); i++; break;
       case '--subscribers': opts.fanOutSubscribers = Math.round(num(v, a)); i++; break;
@@ -117,6 +139,12 @@ function parseArgs(argv: string[]): Cli {
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
+  if (cli.baselineDir) {
+    if (!cli.brokersGiven) cli.brokers = [...ALL_BROKERS];
+    else if (!cli.brokers.includes(BASELINE)) throw new Error('--baseline given but --brokers leaves out petrel-baseline');
+  } else if (cli.brokers.includes(BASELINE)) {
+    throw new Error('petrel-baseline needs --baseline DIR');
+  }
   // Each worker process is limited to 20,000 open files here: keep every share well under it.
   const perWorker = Math.ceil(opts.connections / opts.workers);
   if (perWorker > 19_500) throw new Error(`${opts.connections} connections over ${opts.workers} workers exceeds the per-process file limit; add --workers`);
@@ -136,8 +164,10 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
   const rec: RunRecord = { rep, broker, ok: false, seconds: 0 };
   try {
     await pool.reset();
-    handle = await launchBroker(broker, { readyTimeoutMs: 15_000, petrelExtra: cli.petrelExtra, petrelNodeArgs: cli.petrelNodeArgs, petrelMain: cli.petrelMain });
-    const tag = `${rep}${broker[0]}${Math.random().toString(36).slice(2, 7)}`;
+    handle = await launchBroker(broker, {
+      readyTimeoutMs: 15_000, petrelExtra: cli.petrelExtra, petrelNodeArgs: cli.petrelNodeArgs, petrelMain: cli.petrelMain, baseline: cli.baseline,
+    });
+    const tag = `${rep}${broker === BASELINE ? 'B' : broker[0]}${Math.random().toString(36).slice(2, 7)}`;
     let timer: NodeJS.Timeout | undefined;
     const budget = runBudgetMs(cli.opts);
     const timeout = new Promise<never>((_, reject) => {
@@ -175,6 +205,13 @@ async function main(): Promise<void> {
   const cli = parseArgs(process.argv.slice(2));
   const scenarios = SCENARIOS.filter((s) => cli.only.includes(s.name));
   const started = new Date();
+  if (cli.baselineDir) {
+    // Unlike a missing build of this checkout, a bad --baseline stops the run before it starts
+    // (and before Petrel's snapshot exists, so nothing is left behind).
+    cli.baseline = await prepareBaseline(cli.baselineDir);
+    log(`bench: petrel-baseline = ${cli.baseline.commit} from ${cli.baseline.dir} (node options ${cli.baseline.nodeFlags.join(' ') || 'none'}, ` +
+      `from ${cli.baseline.nodeFlagsFrom === 'baseline' ? "the baseline's" : "this checkout's"} runtime.ts)`);
+  }
   if (cli.brokers.includes('petrel')) {
     try {
       cli.petrelMain = snapshotPetrel();
@@ -191,8 +228,16 @@ async function main(): Promise<void> {
     brokers: cli.brokers,
     scenarios: [],
   };
-  const stopAll = () => {
+  if (cli.baseline) {
+    const b = cli.baseline;
+    report.baseline = { commit: b.commit, dir: b.dir, nodeFlags: [...b.nodeFlags], nodeFlagsFrom: b.nodeFlagsFrom };
+  }
+  const removeSnapshots = () => {
     if (cli.petrelMain) removePetrelSnapshot(cli.petrelMain);
+    if (cli.baseline) removePetrelSnapshot(cli.baseline.main);
+  };
+  const stopAll = () => {
+    removeSnapshots();
     pool.close().finally(() => process.exit(130));
   };
   process.once('SIGINT', stopAll);
@@ -201,7 +246,7 @@ async function main(): Promise<void> {
     for (const sc of scenarios) {
       const runs: RunRecord[] = [];
       for (let rep = 1; rep <= cli.reps; rep++) {
-        for (const b of cli.brokers) {
+        for (const b of repetitionOrder(cli.brokers, rep)) {
           const rec = await runOnce(sc, b, rep, pool, cli);
           runs.push(rec);
           log(`${sc.name} rep ${rep} ${b} (${rec.seconds.toFixed(1)} s): ${brief(sc, rec)}`);
@@ -211,19 +256,31 @@ async function main(): Promise<void> {
     }
   } finally {
     await pool.close();
-    if (cli.petrelMain) removePetrelSnapshot(cli.petrelMain);
+    removeSnapshots();
   }
   process.stdout.write(`\n${renderText(report)}\n`);
   if (cli.save) {
     const dir = join(repoRoot(), 'bench', 'results');
     mkdirSync(dir, { recursive: true });
-    // Only a complete, default-sized run replaces the published table.
-    const full = scenarios.length === SCENARIOS.length && cli.brokers.length === BROKERS.length && !cli.quick;
+    // Only a complete, default-sized run of the default brokers replaces the published table; a
+    // run with a baseline is a comparison and keeps its own Markdown next to its JSON.
+    const complete = scenarios.length === SCENARIOS.length && !cli.quick;
+    const full = complete && !cli.baseline && cli.brokers.length === BROKERS.length;
     const day = report.date.slice(0, 10);
-    const name = full ? `${day}-${report.commit}.json` : `${day}-${report.commit}-partial-${report.date.slice(11, 19).replace(/:/g, '')}.json`;
+    const time = report.date.slice(11, 19).replace(/:/g, '');
+    let name: string;
+    if (report.baseline) {
+      name = `${day}-${report.commit}-baseline-${report.baseline.commit}${complete ? '' : '-partial'}-${time}.json`;
+    } else {
+      name = full ? `${day}-${report.commit}.json` : `${day}-${report.commit}-partial-${time}.json`;
+    }
     writeFileSync(join(dir, name), JSON.stringify(report, null, 2) + '\n');
     log(`results: bench/results/${name}`);
-    if (full) {
+    if (report.baseline) {
+      const md = name.replace(/\.json$/, '.md');
+      writeFileSync(join(dir, md), renderMarkdown(report));
+      log(`table: bench/results/${md}`);
+    } else if (full) {
       writeFileSync(join(dir, 'latest.md'), renderMarkdown(report));
       log('table: bench/results/latest.md');
     }

@@ -4,34 +4,53 @@
  *   - aedes:     bench/brokers/aedes-server.js (npm aedes 1.x, in-memory persistence)
  *   - mosquitto: /usr/sbin/mosquitto with a generated config (persistence file in the temp dir)
  *   - petrel:    node dist/broker/src/main.js --config <generated yaml> (defaults, persistence on)
+ *   - petrel-baseline (with --baseline DIR): the same, from DIR's build of an earlier commit
  * A broker is ready when it answers CONNECT with CONNACK. Failing to start or to answer throws,
  * with the tail of the broker's output, and the caller reports the scenario as failed.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync, cpSync, openSync, writeSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync, cpSync, openSync, writeSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import net from 'node:net';
 import yaml from 'js-yaml';
 import { BenchClient } from '../gen/client.js';
 import { repoRoot } from '../lib/repo.js';
 import { NODE_FLAGS } from '../../broker/src/runtime.js';
 
-export type BrokerName = 'aedes' | 'mosquitto' | 'petrel';
+export type BrokerName = 'aedes' | 'mosquitto' | 'petrel' | 'petrel-baseline';
+/** The brokers of a default run. */
 export const BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel'];
+/** Every broker the benchmark knows, in run order; petrel-baseline needs --baseline DIR. */
+export const ALL_BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel', 'petrel-baseline'];
+export const BASELINE: BrokerName = 'petrel-baseline';
+
+/**
+ * The order of one repetition: the brokers as listed, except that with both Petrel and the
+ * baseline, the two swap places on every even repetition, so that neither always runs right
+ * after the other (or after the same peer) and an order effect cannot pass for a code change.
+ */
+export function repetitionOrder(brokers: readonly BrokerName[], rep: number): BrokerName[] {
+  const order = [...brokers];
+  const a = order.indexOf('petrel');
+  const b = order.indexOf(BASELINE);
+  if (rep % 2 === 0 && a >= 0 && b >= 0) [order[a], order[b]] = [order[b], order[a]];
+  return order;
+}
+
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
 /**
  * Petrel runs from a private copy of dist/broker taken when the benchmark starts, so a rebuild of
  * dist/ by someone else during a long run cannot change (or half-break) the broker under test.
- * The copy stays inside dist/ so node_modules still resolves by walking up.
+ * The copy stays inside dist/ so node_modules still resolves by walking up. `root` is the checkout
+ * (this one, or the --baseline checkout); `label` keeps two snapshots of one checkout apart.
  */
-export function snapshotPetrel(): string {
-  const root = repoRoot();
+export function snapshotPetrel(root: string = repoRoot(), label = ''): string {
   const src = join(root, 'dist', 'broker');
   if (!existsSync(join(src, 'src', 'main.js'))) throw new Error(`${src}/src/main.js not found: build first (npx tsc -p tsconfig.json)`);
-  const dest = join(root, 'dist', `.bench-snapshot-${process.pid}`);
+  const dest = join(root, 'dist', `.bench-snapshot-${process.pid}${label}`);
   rmSync(dest, { recursive: true, force: true });
   cpSync(src, join(dest, 'broker'), { recursive: true });
   return join(dest, 'broker', 'src', 'main.js');
@@ -42,6 +61,74 @@ export function removePetrelSnapshot(main: string): void {
   if (dir.includes('.bench-snapshot-')) rmSync(dir, { recursive: true, force: true });
 }
 
+/** The baseline Petrel of a before/after run (--baseline DIR). */
+export interface Baseline {
+  /** The checkout, absolute. */
+  dir: string;
+  /** `git -C DIR rev-parse --short HEAD` (with "-dirty" when its tracked files differ), or the build marker's. */
+  commit: string;
+  /** Entry point: a snapshot of DIR/dist/broker, as for Petrel. */
+  main: string;
+  /** Node options: NODE_FLAGS of DIR's broker/src/runtime.ts when it has one, else this checkout's. */
+  nodeFlags: readonly string[];
+  nodeFlagsFrom: 'baseline' | 'current';
+}
+
+function git(dir: string, args: string[]): string {
+  return execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+}
+
+/**
+ * The commit of a baseline checkout: its git HEAD when DIR is the top of a git work tree (a
+ * `git worktree add`), else the marker scripts/bench-baseline.sh writes into DIR/dist, else
+ * "unknown". A directory inside some other repository is not taken for that repository's HEAD.
+ */
+export function baselineCommit(dir: string): string {
+  try {
+    if (realpathSync(git(dir, ['rev-parse', '--show-toplevel'])) === realpathSync(dir)) {
+      const id = git(dir, ['rev-parse', '--short', 'HEAD']);
+      return git(dir, ['status', '--porcelain', '--untracked-files=no']) ? `${id}-dirty` : id;
+    }
+  } catch {
+    // not a git work tree: try the marker
+  }
+  try {
+    return readFileSync(join(dir, 'dist', '.bench-baseline-commit'), 'utf8').trim().slice(0, 7) || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Prepare the baseline Petrel from DIR (a built checkout of an earlier commit): snapshot its
+ * dist/broker, read its Node options from the snapshot's runtime.js (compiled from
+ * broker/src/runtime.ts), and name its commit. Throws when DIR has no build.
+ */
+export async function prepareBaseline(dirArg: string): Promise<Baseline> {
+  const dir = resolve(dirArg);
+  if (!existsSync(join(dir, 'dist', 'broker', 'src', 'main.js'))) {
+    throw new Error(`--baseline ${dir}: dist/broker/src/main.js not found (build it: scripts/bench-baseline.sh REF)`);
+  }
+  const commit = baselineCommit(dir);
+  const main = snapshotPetrel(dir, '-baseline');
+  let nodeFlags: readonly string[] = NODE_FLAGS;
+  let nodeFlagsFrom: Baseline['nodeFlagsFrom'] = 'current';
+  const runtime = join(main, '..', 'runtime.js');
+  if (existsSync(runtime)) {
+    try {
+      const mod = (await import(pathToFileURL(runtime).href)) as { NODE_FLAGS?: unknown };
+      if (Array.isArray(mod.NODE_FLAGS) && mod.NODE_FLAGS.every((f) => typeof f === 'string')) {
+        nodeFlags = mod.NODE_FLAGS as string[];
+        nodeFlagsFrom = 'baseline';
+      }
+    } catch (e) {
+      removePetrelSnapshot(main);
+      throw new Error(`--baseline ${dir}: cannot load ${runtime}: ${(e as Error).message}`);
+    }
+  }
+  return { dir, commit, main, nodeFlags, nodeFlagsFrom };
+}
+
 export interface LaunchOptions {
   /** Extra YAML merged over the generated Petrel config (keys the benchmark does not know). */
   petrelExtra?: Record<string, unknown>;
@@ -50,6 +137,8 @@ export interface LaunchOptions {
   petrelNodeArgs?: string[];
   /** Petrel entry point (a snapshot from snapshotPetrel()); default dist/broker/src/main.js. */
   petrelMain?: string;
+  /** For petrel-baseline: its entry point and Node options (prepareBaseline()). */
+  baseline?: Baseline;
 }
 
 export interface BrokerHandle {
@@ -132,12 +221,22 @@ function spawnBroker(name: BrokerName, port: number, dir: string, opts: LaunchOp
     const entry = fileURLToPath(new URL(self, import.meta.url));
     return spawn(process.execPath, [...process.execArgv, entry, String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
   }
-  const main = opts.petrelMain ?? join(root, 'dist', 'broker', 'src', 'main.js');
+  let main: string;
+  let flags: readonly string[];
+  if (name === 'petrel-baseline') {
+    if (!opts.baseline) throw new Error('petrel-baseline needs --baseline DIR');
+    main = opts.baseline.main;
+    flags = opts.baseline.nodeFlags;
+  } else {
+    main = opts.petrelMain ?? join(root, 'dist', 'broker', 'src', 'main.js');
+    flags = NODE_FLAGS;
+  }
   if (!existsSync(main)) throw new Error(`${main} not found: build first (npx tsc -p tsconfig.json)`);
   const conf = join(dir, 'petrel.yaml');
+  // Petrel and the baseline get the same generated config and the same extra options.
   writeFileSync(conf, petrelConfig(port, dir, opts.petrelExtra));
   // As bin/petrel starts it: the broker's own Node options, then any given for this run.
-  return spawn(process.execPath, [...NODE_FLAGS, ...(opts.petrelNodeArgs ?? []), main, '--config', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
+  return spawn(process.execPath, [...flags, ...(opts.petrelNodeArgs ?? []), main, '--config', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { summarizeScenario, renderMarkdown, type BenchReport } from '../../bench/report.js';
+import { summarizeScenario, renderMarkdown, renderText, type BenchReport } from '../../bench/report.js';
+import { repetitionOrder } from '../../bench/brokers/launch.js';
 import { percentileSorted, median } from '../../bench/lib/stats.js';
 
 test('ratios are taken per repetition, then summarized; failed runs are named', () => {
@@ -33,4 +34,40 @@ test('percentiles and median', () => {
   assert.equal(percentileSorted(s, 99), 990);
   assert.equal(percentileSorted(s, 99.9), 999);
   assert.equal(median([3, 1, 2, 10]), 2.5);
+});
+
+test('with a baseline: petrel/petrel-baseline for every metric, peers only where a direction is defined', () => {
+  const metrics = [
+    { key: 'msgs', label: 'msg/s', unit: 'msg/s', better: 'higher' as const, digits: 0 },
+    { key: 'cpu', label: 'broker CPU %', unit: '%', better: 'none' as const, digits: 0 },
+  ];
+  const runs = [1, 2].flatMap((rep) => [
+    { rep, broker: 'aedes', ok: true, values: { msgs: 50, cpu: 100 }, seconds: 1 },
+    { rep, broker: 'petrel', ok: true, values: { msgs: 100 * rep, cpu: 90 }, seconds: 1 },
+    { rep, broker: 'petrel-baseline', ok: true, values: { msgs: 100, cpu: 60 }, seconds: 1 },
+  ]);
+  const brokers = ['aedes', 'petrel', 'petrel-baseline'];
+  const sc = summarizeScenario('fanin', 'fan-in', metrics, runs, brokers);
+  assert.deepEqual(sc.ratios.msgs['petrel-baseline'], { median: 1.5, min: 1, max: 2, n: 2 });
+  assert.deepEqual(sc.ratios.cpu['petrel-baseline'], { median: 1.5, min: 1.5, max: 1.5, n: 2 });
+  assert.equal(sc.ratios.cpu.aedes, undefined);
+  const report: BenchReport = {
+    date: '2026-01-01T00:00:00.000Z', commit: 'new', brokers, scenarios: [sc],
+    baseline: { commit: 'old', dir: '/tmp/old', nodeFlags: ['--max-semi-space-size=4'], nodeFlagsFrom: 'baseline' },
+    options: { reps: 2, durationMs: 5000, warmupMs: 1000, workers: 2 },
+    machine: { cores: 2, cpuModel: 'x', memoryGiB: 1, platform: 'linux', node: 'v20', versions: {} },
+  };
+  const md = renderMarkdown(report);
+  assert.match(md, /commit `new` against baseline `old` \(petrel-baseline\)/);
+  assert.match(md, /\| petrel\/aedes \| petrel\/petrel-baseline \|/);
+  assert.match(md, /\| fanin \| msg\/s \| 50 \| 150 \[100–200\] \| 100 \| 3\.00× \[2\.00–4\.00\] \| 1\.50× \[1\.00–2\.00\] \|/);
+  assert.match(md, /\|  \| broker CPU % \| 100 \| 90 \| 60 \|  \| 1\.50× \|/);
+  assert.match(renderText(report), /^petrel = new \(this checkout\), petrel-baseline = old/);
+});
+
+test('Petrel and the baseline swap places on even repetitions', () => {
+  const all = ['aedes', 'mosquitto', 'petrel', 'petrel-baseline'] as const;
+  assert.deepEqual(repetitionOrder([...all], 1), ['aedes', 'mosquitto', 'petrel', 'petrel-baseline']);
+  assert.deepEqual(repetitionOrder([...all], 2), ['aedes', 'mosquitto', 'petrel-baseline', 'petrel']);
+  assert.deepEqual(repetitionOrder(['aedes', 'mosquitto', 'petrel'], 2), ['aedes', 'mosquitto', 'petrel']);
 });
