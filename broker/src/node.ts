@@ -15,6 +15,7 @@ import { ClientManager } from './clients/client-manager.js';
 import { LocalClusterState } from './cluster/local.js';
 import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
+import { nodeAdmin } from './node-admin.js';
 import { NEVER_EXPIRE } from './session/registry.js';
 import type { QoS } from './types.js';
 import type { ErrorCode } from './errors.js';
@@ -177,7 +178,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     },
   };
   if (cfg.dashboard.listeners.http.enable) {
-    const api = new ApiServer(node, cfg, log);
+    const api = new ApiServer(nodeAdmin(node), { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);
     try { await api.listen(); } catch (err) { await node.stop(); throw err; }
     (node as { api: ApiServer | null }).api = api;
   }

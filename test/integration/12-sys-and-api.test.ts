@@ -103,7 +103,8 @@ test('GET /status and /api/v5/status answer for probes', async () => {
 test('GET /api/v5/clients lists connected clients; /api/v5/clients/:id shows one; unknown → 404', async () => {
   const c = await client(b, { protocolVersion: 5, clientId: 'api-list', properties: { sessionExpiryInterval: 30 } });
   await c.subscribeAsync(['api/x', 'api/y'], { qos: 1 });
-  const list = await (await api('/api/v5/clients?limit=10000')).json() as { data: Array<Record<string, unknown>>; meta: { count: number } };
+  const list = await (await api('/api/v5/clients?limit=10000')).json() as { data: Array<Record<string, unknown>>; meta: { count: number; hasnext: boolean } };
+  assert.equal(list.meta.hasnext, false);
   const row = list.data.find((r) => r.clientid === 'api-list');
   assert.ok(row, 'client listed');
   assert.equal(row.proto_ver, 5);
@@ -168,6 +169,9 @@ test('GET /api/v5/metrics, /api/v5/stats and Prometheus /metrics', async () => {
   const p = await (await api('/metrics')).text();
   assert.match(p, /^petrel_messages_received\{node="[^"]+"\} \d+$/m);
   assert.equal((await api('/api/v5/nope')).status, 404);
+  const wrong = await api('/api/v5/stats', { method: 'DELETE' });
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.get('allow'), 'GET');
 });
 
 test('API keys: with keys configured, /api/v5 needs HTTP Basic; /status stays open', async () => {

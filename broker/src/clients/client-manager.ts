@@ -28,6 +28,10 @@ export interface ClientConnection extends Outlet {
   /** Built once when the client connected. */
   readonly info: ClientInfo;
   readonly connectedAt: number;
+  /** The client asked for a new session (MQTT clean start / clean session). */
+  readonly cleanStart: boolean;
+  /** Keep alive in seconds (0 = none). */
+  readonly keepalive: number;
   /** Closes the connection for a server-side reason (takeover, kick, shutdown, drain); the will goes out. */
   kick(code: ErrorCode, serverReference?: string): void;
 }

@@ -68,6 +68,8 @@ export class Channel implements ClientConnection {
   protocolVersion: 3 | 4 | 5 = 4;
   /** Who the client is: built once at CONNECT (NO_CLIENT before). */
   info: ClientInfo = NO_CLIENT;
+  /** The client asked for a new session. */
+  cleanStart = true;
   /** Keep alive in seconds, 0 = off. */
   keepalive = 0;
   lastRx: number;

@@ -177,6 +177,7 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
     cleanStart: c.clean !== false, expiry, will: c.will ? willFromConnect(c, ch.info, cfg.maxWillDelaySec) : null,
   });
   ch.session = session;
+  ch.cleanStart = c.clean !== false;
   ch.state = 'connected';
   ch.connectedAt = Date.now();
 

@@ -1,0 +1,77 @@
+/**
+ * What a route module exports: a list of `Route`s. A route is data: method, path (OpenAPI
+ * style, `/api/v5/clients/{clientid}`), who may call it, JSON Schemas for its path parameters,
+ * query and body, and a handler that gets the validated request and the AdminApi and returns
+ * a `Reply` (or throws an ApiError). Handlers never see the socket, so they are plain
+ * functions; the schemas are plain JSON Schema objects, which is also what an OpenAPI
+ * document is made of.
+ */
+import type { AdminApi } from './admin.js';
+
+/** A JSON Schema (draft 7 subset as ajv reads it). */
+export type JsonSchema = Record<string, unknown>;
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/**
+ * - `open`: anyone (health probes, Prometheus scrapes);
+ * - `key`: an API key by HTTP Basic, or, while no keys are configured, loopback clients only;
+ * - `key-or-loopback`: like `key`, and loopback clients need no key even when keys exist
+ *   (the drain hook, called by the pod's own preStop).
+ */
+export type Access = 'open' | 'key' | 'key-or-loopback';
+
+export interface ApiRequest {
+  /** Decoded path parameters, by name. */
+  params: Record<string, string>;
+  /** Query parameters (first value of each), coerced and defaulted by the route's query schema. */
+  query: Record<string, unknown>;
+  /** The parsed JSON body, validated by the route's body schema; null for routes without one. */
+  body: unknown;
+}
+
+export interface Reply {
+  status: number;
+  /** Serialised as JSON unless `text` is set. */
+  body?: unknown;
+  /** A non-JSON body (Prometheus, /status), sent with `contentType`. */
+  text?: string;
+  contentType?: string;
+}
+
+export interface Route {
+  method: Method;
+  path: string;
+  summary: string;
+  access?: Access;
+  params?: JsonSchema;
+  query?: JsonSchema;
+  body?: JsonSchema;
+  handler(req: ApiRequest, admin: AdminApi): Reply | Promise<Reply>;
+}
+
+export const json = (status: number, body: unknown): Reply => ({ status, body });
+export const noContent = (): Reply => ({ status: 204 });
+export const text = (status: number, t: string, contentType: string): Reply => ({ status, text: t, contentType });
+
+/** EMQX's paging parameters: `page` from 1, `limit` rows per page (100 by default). */
+export const PAGE_QUERY: JsonSchema = {
+  type: 'object',
+  properties: {
+    page: { type: 'integer', minimum: 1, default: 1, description: 'Page number, from 1.' },
+    limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100, description: 'Rows per page.' },
+  },
+};
+
+export interface Page<T> {
+  data: T[];
+  meta: { page: number; limit: number; count: number; hasnext: boolean };
+}
+
+/** One page of rows, from a query validated by PAGE_QUERY. */
+export function paginate<T>(rows: T[], query: Record<string, unknown>): Page<T> {
+  const page = query.page as number;
+  const limit = query.limit as number;
+  const start = (page - 1) * limit;
+  return { data: rows.slice(start, start + limit), meta: { page, limit, count: rows.length, hasnext: start + limit < rows.length } };
+}

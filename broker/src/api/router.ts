@@ -1,0 +1,108 @@
+/**
+ * The route table, compiled once at start: a regular expression per path, an ajv validator per
+ * schema. `find` tells apart "no such path" (404) from "path exists, not with this method"
+ * (405, with the methods for the Allow header); `validate` turns the first schema violation
+ * into a 400 BAD_REQUEST that names the field (`body.qos`, `query.limit`, `path.action`).
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { ApiError } from './errors.js';
+import type { ApiRequest, JsonSchema, Method, Route } from './route.js';
+
+interface Compiled {
+  route: Route;
+  re: RegExp;
+  names: string[];
+  params: ValidateFunction | null;
+  query: ValidateFunction | null;
+  body: ValidateFunction | null;
+}
+
+export type Match =
+  | { kind: 'route'; route: Route; compiled: Compiled; rawParams: string[] }
+  | { kind: 'method'; allow: Method[] }
+  | { kind: 'none' };
+
+export class Router {
+  private readonly table: Compiled[];
+
+  constructor(routes: readonly Route[]) {
+    // Bodies are JSON already: no type coercion, defaults filled in. Query strings and path
+    // segments are text: "2" becomes 2 where the schema wants an integer.
+    const bodies = new Ajv({ useDefaults: true, strict: true });
+    const strings = new Ajv({ useDefaults: true, coerceTypes: true, strict: true });
+    const seen = new Set<string>();
+    this.table = routes.map((route) => {
+      const key = `${route.method} ${route.path}`;
+      if (seen.has(key)) throw new Error(`duplicate API route ${key}`);
+      seen.add(key);
+      const names: string[] = [];
+      const re = new RegExp('^' + route.path.replace(/[.]/g, '\\.').replace(/\{(\w+)\}/g, (_, n: string) => { names.push(n); return '([^/]+)'; }) + '$');
+      return {
+        route, re, names,
+        params: route.params ? strings.compile(route.params) : null,
+        query: route.query ? strings.compile(route.query) : null,
+        body: route.body ? bodies.compile(route.body) : null,
+      };
+    });
+  }
+
+  /** The routes, in table order (for docs and tests). */
+  routes(): Route[] { return this.table.map((c) => c.route); }
+
+  find(method: string, path: string): Match {
+    let allow: Method[] | null = null;
+    for (const c of this.table) {
+      const m = c.re.exec(path);
+      if (m === null) continue;
+      if (c.route.method === method) return { kind: 'route', route: c.route, compiled: c, rawParams: m.slice(1) };
+      (allow ??= []).push(c.route.method);
+    }
+    return allow === null ? { kind: 'none' } : { kind: 'method', allow };
+  }
+
+  /** Decodes and checks path parameters and the query; throws ApiError(BAD_REQUEST). */
+  request(c: Compiled, rawParams: string[], search: URLSearchParams): Omit<ApiRequest, 'body'> {
+    const params: Record<string, string> = {};
+    for (let i = 0; i < c.names.length; i++) {
+      try { params[c.names[i]] = decodeURIComponent(rawParams[i]); } catch {
+        throw new ApiError('BAD_REQUEST', `path.${c.names[i]} is not valid percent-encoding`);
+      }
+    }
+    if (c.params !== null) check(c.params, params, 'path');
+    const query: Record<string, unknown> = {};
+    for (const [k, v] of search) if (!(k in query)) query[k] = v;
+    if (c.query !== null) check(c.query, query, 'query');
+    return { params, query };
+  }
+
+  /** Checks a parsed body against the route's schema (filling defaults in); throws ApiError(BAD_REQUEST). */
+  body(c: Compiled, body: unknown): void {
+    if (c.body !== null) check(c.body, body, 'body');
+  }
+}
+
+function check(v: ValidateFunction, data: unknown, where: string): void {
+  if (v(data)) return;
+  throw new ApiError('BAD_REQUEST', describe(v.errors![0], where));
+}
+
+/** `/a/0/b` → `where.a[0].b` */
+function fieldName(where: string, instancePath: string): string {
+  let s = where;
+  for (const seg of instancePath.split('/').slice(1)) {
+    const k = seg.replace(/~1/g, '/').replace(/~0/g, '~');
+    s += /^\d+$/.test(k) ? `[${k}]` : `.${k}`;
+  }
+  return s;
+}
+
+function describe(e: ErrorObject, where: string): string {
+  const at = fieldName(where, e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required': return `${at}.${String(p.missingProperty)} is required`;
+    case 'additionalProperties': return `${at}.${String(p.additionalProperty)} is not a known field`;
+    case 'enum': return `${at} must be one of ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}`;
+    default: return `${at} ${e.message ?? 'is invalid'}`;
+  }
+}

@@ -1,0 +1,25 @@
+/** Every route of the REST API, by resource; the order is the order of docs/api.md. */
+import type { Route } from '../route.js';
+import { statusRoutes } from './status.js';
+import { statsMetricsRoutes } from './stats-metrics.js';
+import { nodesRoutes } from './nodes.js';
+import { clientsRoutes } from './clients.js';
+import { subscriptionsRoutes } from './subscriptions.js';
+import { topicsRoutes } from './topics.js';
+import { retainerRoutes } from './retainer.js';
+import { publishRoutes } from './publish.js';
+import { listenersRoutes } from './listeners.js';
+import { nodeDrainRoutes } from './node-drain.js';
+
+export const ROUTES: readonly Route[] = [
+  ...statusRoutes,
+  ...statsMetricsRoutes,
+  ...nodesRoutes,
+  ...clientsRoutes,
+  ...subscriptionsRoutes,
+  ...topicsRoutes,
+  ...retainerRoutes,
+  ...publishRoutes,
+  ...listenersRoutes,
+  ...nodeDrainRoutes,
+];

@@ -1,0 +1,26 @@
+/** Listener status, and start / stop / restart of one listener (EMQX: PUT /api/v5/listeners/{id}/{action}). */
+import { ApiError } from '../errors.js';
+import { json, noContent, type Route } from '../route.js';
+
+export const listenersRoutes: Route[] = [
+  { method: 'GET', path: '/api/v5/listeners', summary: 'Listeners: id, transport, bind, running, connections, counters', handler: (_r, admin) => json(200, admin.listListeners()) },
+  {
+    method: 'PUT', path: '/api/v5/listeners/{id}/{action}', summary: 'Start, stop or restart one listener (id is type:name, e.g. tcp:default)',
+    params: {
+      type: 'object',
+      properties: { id: { type: 'string' }, action: { enum: ['start', 'stop', 'restart'] } },
+    },
+    handler: async ({ params }, admin) => {
+      const action = params.action as 'start' | 'stop' | 'restart';
+      // Starting a listener on a node that is draining would take clients back in.
+      if (action !== 'stop' && !admin.running()) throw new ApiError('SERVICE_UNAVAILABLE', `the node is draining: cannot ${action} ${params.id}`);
+      try {
+        await admin.listenerAction(params.id, action);
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 'UNKNOWN_LISTENER') throw new ApiError('NOT_FOUND', `no listener ${params.id}`);
+        throw new ApiError('LISTENER_ERROR', (err as Error).message);
+      }
+      return noContent();
+    },
+  },
+];

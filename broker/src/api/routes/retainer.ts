@@ -1,0 +1,28 @@
+/** Retained messages: list (without payloads), show one (payload in base64), delete one. */
+import type { RetainedView } from '../admin.js';
+import { ApiError } from '../errors.js';
+import { json, noContent, paginate, PAGE_QUERY, type Route } from '../route.js';
+
+const row = (m: RetainedView, withPayload: boolean): Record<string, unknown> => {
+  const { payload, ...rest } = m;
+  return withPayload ? { ...rest, payload: payload.toString('base64') } : rest;
+};
+
+export const retainerRoutes: Route[] = [
+  {
+    method: 'GET', path: '/api/v5/retainer/messages', summary: 'Retained messages without payloads (paged)', query: PAGE_QUERY,
+    handler: ({ query }, admin) => json(200, paginate(admin.listRetained().map((m) => row(m, false)), query)),
+  },
+  {
+    method: 'GET', path: '/api/v5/retainer/message/{topic}', summary: 'One retained message, payload in base64 (topic percent-encoded)',
+    handler: ({ params }, admin) => {
+      const m = admin.getRetained(params.topic);
+      if (m === null) throw new ApiError('NOT_FOUND', `no retained message on ${params.topic}`);
+      return json(200, row(m, true));
+    },
+  },
+  {
+    method: 'DELETE', path: '/api/v5/retainer/message/{topic}', summary: 'Delete the retained message of a topic (204 also when there was none)',
+    handler: ({ params }, admin) => { admin.deleteRetained(params.topic); return noContent(); },
+  },
+];
