@@ -17,12 +17,17 @@ import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
 import { nodeAdmin } from './node-admin.js';
 import { NEVER_EXPIRE } from './session/registry.js';
-import type { QoS } from './types.js';
+import type { PublishProperties, QoS } from './types.js';
+import { validTopicName } from './router/index.js';
 import type { ErrorCode } from './errors.js';
 
 export interface PetrelNode {
   readonly config: Config;
   readonly broker: Broker;
+  /** The broker's hook points (node.broker.hooks): authentication, authorization, message and client events. */
+  readonly hooks: Broker['hooks'];
+  /** Publishes a message as the broker itself (like Aedes' publish); returns how many deliveries it made on this node. */
+  publish(topic: string, payload: string | Buffer, opts?: { qos?: QoS; retain?: boolean; properties?: PublishProperties | null }): number;
   /** Connected clients and their lifecycle (takeover, wills, expiry). */
   readonly clients: ClientManager;
   readonly listeners: Listeners;
@@ -151,7 +156,12 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let draining = false;
   let stopped = false;
   const node: PetrelNode = {
-    config: cfg, broker, clients, listeners, store, channels, api: null,
+    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks,
+    publish(topic, payload, opts = {}) {
+      if (!validTopicName(topic, cfg.mqtt.max_topic_levels)) throw new TypeError(`not a valid topic name: '${topic}'`);
+      const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+      return broker.publish(broker.newMessage(topic, body, opts.qos ?? 0, opts.retain ?? false, opts.properties ?? null, ''));
+    },
     get draining() { return draining; },
     port: (id) => listeners.boundPort(id),
     stats: () => sys.statsSnapshot(),
