@@ -12,6 +12,7 @@ import { describe, it, after, before, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
+import { clientInfo } from '../support/api.js';
 
 let rr: TestBroker, sticky: TestBroker, hash: TestBroker, htopic: TestBroker;
 before(async () => {
@@ -162,8 +163,11 @@ test('a shared group whose only members are offline persistent sessions queues t
   const pub = await client(rr, { protocolVersion: 5 });
   await pub.publishAsync('v5/offsh', 'x', { qos: 1 });
   await sleep(50);
-  const queued = rr.node.broker.sessions.get('offline-sh')?.queued;
-  const again = await client(rr, { protocolVersion: 5, clientId: 'offline-sh', clean: true });
+  const queued = (await clientInfo(rr, 'offline-sh'))?.mqueue_len;
+  const again = await client(rr, { protocolVersion: 5, clientId: 'offline-sh', clean: false, properties: { sessionExpiryInterval: 0 } });
+  const got = collect(again);
+  await until(() => got.length === 1, 2000, 'queued message delivered on resume');
+  assert.deepEqual(got.map((m) => [m.topic, m.payload]), [['v5/offsh', 'x']]);
   await end(pub, again);
   assert.equal(queued, 1);
 });

@@ -12,6 +12,7 @@ import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
+import { clientSubscriptions, retainedMessage } from '../support/api.js';
 
 let off: TestBroker;
 let timers: TestBroker;
@@ -61,7 +62,7 @@ for (const protocolVersion of [4, 5] as const) {
     r.send({ cmd: 'publish', topic: 'sw/ret', payload: Buffer.from('x'), qos: 1, messageId: 1, retain: true });
     await r.waitClosed();
     if (protocolVersion === 5) assert.equal(r.packets.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x9a);
-    assert.equal(off.node.broker.retained.get('sw/ret'), undefined);
+    assert.equal(await retainedMessage(off, 'sw/ret'), undefined);
   });
 
   test(`v${protocolVersion}: will with QoS above max_qos_allowed${protocolVersion === 5 ? ' → CONNACK 0x9B; retained will → 0x9A' : ' → closed without a successful CONNACK'}`, async () => {
@@ -147,7 +148,8 @@ for (const protocolVersion of [4, 5] as const) {
     await sleep(100);
     assert.equal(got.length, 1);
     assert.equal(got[0].packet.qos, 0);
-    assert.equal(timers.node.broker.sessions.get(c.options.clientId!)?.subscriptions.size, 1);
+    const subs = await clientSubscriptions(timers, c.options.clientId!);
+    assert.deepEqual(subs?.map((s) => [s.topic, s.qos]), [[`v${protocolVersion}/resub`, 0]]);
     await end(c, pub);
   });
 }

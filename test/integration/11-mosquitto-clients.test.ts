@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startBroker, client, collect, until, end, sleep, requireBinary, repoRoot, type TestBroker } from '../support/broker.js';
+import { clientInfo, retainedMessage } from '../support/api.js';
 
 const PUB = '/usr/bin/mosquitto_pub';
 const SUB = '/usr/bin/mosquitto_sub';
@@ -42,7 +43,7 @@ function run(bin: string, args: string[], ms = 5000, port = b.port): { done: Pro
 const pub = (args: string[]) => run(PUB, args).done;
 
 /** Waits until the broker has a subscription for `clientId` (so a publish cannot race the subscriber). */
-const subscribed = (clientId: string) => until(() => (b.node.broker.sessions.get(clientId)?.subscriptions.size ?? 0) > 0, 3000, `${clientId} subscribed`);
+const subscribed = (clientId: string) => until(async () => ((await clientInfo(b, clientId))?.subscriptions_cnt ?? 0) > 0, 3000, `${clientId} subscribed`);
 
 const cases: Array<[string, () => Promise<void>]> = [];
 const test = (name: string, fn: () => Promise<void>): void => { cases.push([name, fn]); };
@@ -68,7 +69,7 @@ for (const V of ['mqttv311', 'mqttv5'] as const) {
     assert.equal(r.out.trim(), `1 ${t} stay`);
     assert.equal((await pub(['-V', V, '-t', t, '-r', '-n'])).code, 0);
     await sleep(50);
-    assert.equal(b.node.broker.retained.get(t), undefined);
+    assert.equal(await retainedMessage(b, t), undefined);
   });
 
   test(`${V}: persistent mosquitto_sub session (-c) gets QoS 1 messages published while it was away`, async () => {
@@ -77,7 +78,9 @@ for (const V of ['mqttv311', 'mqttv5'] as const) {
     const first = await run(SUB, ['-V', V, '-i', id, '-c', '-q', '1', '-t', t, '-E', ...(V === 'mqttv5' ? ['-x', '60'] : [])]).done;
     assert.equal(first.code, 0, first.err);
     await sleep(50);
-    assert.ok(b.node.broker.sessions.get(id), 'session kept');
+    const kept = await clientInfo(b, id);
+    assert.equal(kept?.connected, false, 'session kept');
+    assert.equal(kept?.subscriptions_cnt, 1);
     for (const m of ['a', 'b']) assert.equal((await pub(['-V', V, '-t', t, '-q', '1', '-m', m])).code, 0);
     const r = await run(SUB, ['-V', V, '-i', id, '-c', '-q', '1', '-t', t, '-C', '2', ...(V === 'mqttv5' ? ['-x', '0'] : [])]).done;
     assert.equal(r.code, 0, r.err);
