@@ -195,9 +195,10 @@ test('v5: client receives the session expiry it asked for unless it exceeds the 
   const r = await rawClient(b.port, 5);
   const ack = await r.connect({ clientId: 'exp-cap', clean: true, properties: { sessionExpiryInterval: 10 } });
   assert.equal(ack.properties?.sessionExpiryInterval, undefined);
-  assert.equal(typeof ack.properties?.receiveMaximum, 'number');
-  assert.equal(typeof ack.properties?.topicAliasMaximum, 'number');
-  assert.equal(typeof ack.properties?.maximumPacketSize, 'number');
+  // the defaults of mqtt.max_awaiting_rel, max_topic_alias and max_packet_size (1MB)
+  assert.equal(ack.properties?.receiveMaximum, 100);
+  assert.equal(ack.properties?.topicAliasMaximum, 65535);
+  assert.equal(ack.properties?.maximumPacketSize, 1024 * 1024);
   r.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
 });
 

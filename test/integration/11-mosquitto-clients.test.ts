@@ -125,8 +125,14 @@ test('mqttv5 over TLS: mosquitto_sub --cafile and mosquitto_pub with a client ce
   const out = await s.done;
   assert.equal(out.code, 0, out.err);
   assert.equal(out.out.trim(), 'over-tls');
-  const bad = await run(PUB, ['-V', 'mqttv5', '--cafile', tls('ca.crt'), '--cert', tls('rogue-client.crt'), '--key', tls('rogue-client.key'), '-t', 'v5/tls/m', '-m', 'x'], 5000, port).done;
+  const watch = await client(b, { protocolVersion: 5 });
+  const seen = collect(watch);
+  await watch.subscribeAsync('v5/tls/m', { qos: 1 });
+  const bad = await run(PUB, ['-V', 'mqttv5', '--cafile', tls('ca.crt'), '--cert', tls('rogue-client.crt'), '--key', tls('rogue-client.key'), '-t', 'v5/tls/m', '-q', '1', '-m', 'rogue'], 5000, port).done;
   assert.notEqual(bad.code, 0, 'client certificate from another CA accepted');
+  await sleep(200);
+  assert.deepEqual(seen.map((m) => m.payload), [], 'a client with a rogue certificate published');
+  await end(watch);
 });
 
 test('mqttv5: properties set with mosquitto_pub -D arrive at MQTT.js and at mosquitto_sub -F', async () => {

@@ -87,7 +87,8 @@ test('$SYS uptime, stats and metrics are published periodically', async () => {
   await until(() => new Set(got.map((m) => m.topic)).size === 3, 2000, 'three $SYS topics');
   const conns = got.find((m) => m.topic.endsWith('/stats/connections/count'))!;
   assert.ok(Number(conns.payload) >= 1);
-  assert.ok(Number.isInteger(Number(got.find((m) => m.topic.endsWith('/uptime'))!.payload)));
+  assert.match(got.find((m) => m.topic.endsWith('/uptime'))!.payload, /^\d+$/);
+  assert.match(got.find((m) => m.topic.endsWith('/metrics/messages/received'))!.payload, /^\d+$/);
   await end(c);
 });
 
