@@ -1,5 +1,5 @@
 /**
- * 12 — $SYS topics and the REST API: $SYS/brokers/{node}/version (retained), client
+ * 16 — $SYS topics and the REST API: $SYS/brokers/{node}/version (retained), client
  * connected/disconnected events, periodic uptime/stats/metrics; /status and
  * /api/v5/status for probes, /api/v5/clients (list, get, kick with DELETE), /api/v5/publish,
  * subscriptions, retained messages, metrics, Prometheus text, API keys.
@@ -234,4 +234,4 @@ test('SIGTERM-style stop: v5 clients get DISCONNECT 0x8B', async () => {
   await sleep(10);
 });
 
-describe('12 $SYS and REST API', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('16 $SYS and REST API', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

@@ -1,5 +1,5 @@
 /**
- * 14 — MQTT 5 enhanced authentication (AUTH packets) through the `client.authenticate`
+ * 10 — MQTT 5 enhanced authentication (AUTH packets) through the `client.authenticate`
  * hook: a two-step challenge/response at CONNECT, re-authentication on a live connection,
  * a wrong answer refused, an unknown method refused with 0x8C, and password checks for
  * v3.1.1 clients (CONNACK return code 4/5).

@@ -1,5 +1,5 @@
 /**
- * 07 (auth) — authentication and authorization through the broker's hooks, seen from the
+ * 09 — authentication and authorization through the broker's hooks, seen from the
  * wire: CONNACK codes for refused credentials, MQTT 5 enhanced authentication (CONNECT →
  * AUTH 0x18 ↔ AUTH 0x18 → CONNACK with method/data), re-authentication (AUTH 0x19 → AUTH 0x00,
  * or DISCONNECT 0x87 when refused), packets sent while an async authenticator runs, and
@@ -157,4 +157,4 @@ test('will to a forbidden topic is not published', async () => {
   await end(w, c);
 });
 
-describe('07 auth hooks on the wire', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('09 auth hooks on the wire', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

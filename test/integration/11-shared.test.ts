@@ -1,5 +1,5 @@
 /**
- * 08 — shared and special subscriptions: `$share/{group}/filter` load balancing (each message
+ * 11 — shared and special subscriptions: `$share/{group}/filter` load balancing (each message
  * to one member of each group), `$queue/filter`, strategies round_robin / sticky /
  * hash_clientid (mqtt.shared_subscription_strategy), re-dispatch of unacknowledged QoS 1
  * messages when a member disconnects, `$exclusive/filter` (second subscriber refused), and
@@ -246,4 +246,4 @@ test('$delayed/2/t arrives ~2 s later on t, not before; bad delayed topic refuse
   await end(sub, pub);
 });
 
-describe('08 shared, exclusive and delayed', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('11 shared, exclusive and delayed', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

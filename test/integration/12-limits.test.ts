@@ -1,5 +1,5 @@
 /**
- * 09 — configured limits and the reason codes they produce: mqtt.max_packet_size (0x95),
+ * 12 — configured limits and the reason codes they produce: mqtt.max_packet_size (0x95),
  * max_clientid_len (CONNACK 0x85 / 2), max_topic_levels (0x90 on PUBLISH, 0x8F on SUBSCRIBE),
  * max_subscriptions (0x97), max_mqueue_len with drop_oldest (counted), mqueue_store_qos0,
  * max_awaiting_rel (0x93), await_rel_timeout, max_qos_allowed, per-listener max_connections.
@@ -169,4 +169,4 @@ test('listener max_connections 2: the third connection on that listener is close
   await end(c, ok, again);
 });
 
-describe('09 limits', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('12 limits', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

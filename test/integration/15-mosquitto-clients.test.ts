@@ -1,5 +1,5 @@
 /**
- * 11 — Debian's mosquitto_pub / mosquitto_sub (package mosquitto-clients) against Petrel,
+ * 15 — Debian's mosquitto_pub / mosquitto_sub (package mosquitto-clients) against Petrel,
  * with `-V mqttv311` and `-V mqttv5`: publish/subscribe at QoS 0/1/2, retained messages
  * (--retained-only, -R), MQTT 5 properties set with -D and shown with -F, a persistent
  * session (-c) that collects messages while away, and MQTT.js ↔ mosquitto interop.
@@ -173,4 +173,4 @@ test('mqttv311: mosquitto_sub with an over-long client id is refused (CONNACK 2)
   } finally { await b2.stop(); }
 });
 
-describe('11 mosquitto clients', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('15 mosquitto clients', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

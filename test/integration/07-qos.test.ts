@@ -1,5 +1,5 @@
 /**
- * 06 — QoS 1/2 flows with a raw client that acknowledges only when told: redelivery of
+ * 07 — QoS 1/2 flows with a raw client that acknowledges only when told: redelivery of
  * unacknowledged messages on reconnect with DUP=1 and the same packet ids in order, QoS 2
  * exactly once across a reconnect in both directions, inflight windows (v5 Receive Maximum,
  * mqtt.max_inflight), and PUBREL for an unknown packet id.
@@ -264,4 +264,4 @@ test('fan-out / fan-in: 10 publishers × 30 QoS 2 messages reach each of 10 subs
   await end(...subs.map((s) => s.c), ...pubs);
 });
 
-describe('06 QoS flows', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('07 QoS flows', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

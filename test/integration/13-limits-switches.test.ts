@@ -1,5 +1,5 @@
 /**
- * 09 (switches) — feature switches and timers of the `mqtt` config seen from the wire:
+ * 13 — feature switches and timers of the `mqtt` config seen from the wire:
  * max_qos_allowed, retain_available, wildcard_subscription, shared_subscription,
  * server_keepalive, idle_timeout (CONNECT timeout), unsupported protocol versions,
  * re-subscribing with new options.
@@ -154,4 +154,4 @@ for (const protocolVersion of [4, 5] as const) {
   });
 }
 
-describe('09 feature switches and timers', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('13 feature switches and timers', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

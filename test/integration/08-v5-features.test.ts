@@ -1,5 +1,5 @@
 /**
- * 07 — MQTT 5 features with MQTT.js v5 and a raw client: topic aliases both ways, the
+ * 08 — MQTT 5 features with MQTT.js v5 and a raw client: topic aliases both ways, the
  * client's Maximum Packet Size (too-large deliveries dropped and counted), message expiry of
  * queued messages (remaining interval sent), properties passed through unchanged
  * (user properties, response topic, correlation data, content type, payload format),
@@ -253,4 +253,4 @@ test('reason strings are left out when they would push DISCONNECT / CONNACK abov
   assert.ok(a.length + 2 <= 16, `CONNACK of ${a.length + 2} bytes sent to a client accepting 16`);
 });
 
-describe('07 MQTT 5 features', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('08 MQTT 5 features', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

@@ -1,5 +1,5 @@
 /**
- * 10 — transports with MQTT.js: WebSocket (ws://127.0.0.1:PORT/mqtt), TLS, mutual TLS and
+ * 14 — transports with MQTT.js: WebSocket (ws://127.0.0.1:PORT/mqtt), TLS, mutual TLS and
  * secure WebSocket, each talking to clients on the other transports through one broker.
  *
  * v3 vs v5: identical over every transport; both are exercised over WebSocket.
@@ -128,4 +128,4 @@ test('mutual TLS: client certificate from the CA accepted; none or a rogue one r
     /alert unknown ca|alert bad certificate|closed before CONNACK/);
 });
 
-describe('10 transports', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('14 transports', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
