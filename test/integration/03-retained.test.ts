@@ -9,6 +9,7 @@
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
+import { retainedMessage } from '../support/api.js';
 
 let b: TestBroker;
 before(async () => { b = await startBroker(); });
@@ -45,7 +46,7 @@ for (const protocolVersion of [4, 5] as const) {
     await s2.subscribeAsync(`${v}/ret/#`, { qos: 1 });
     await sleep(200);
     assert.equal(got2.length, 0, 'deleted retained message still delivered');
-    assert.equal(b.node.broker.retained.get(`${v}/ret/a`), undefined);
+    assert.equal(await retainedMessage(b, `${v}/ret/a`), undefined, 'retainer still holds the deleted message');
     await end(pub, s1, s2);
   });
 

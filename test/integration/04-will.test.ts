@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
+import { retainedMessage } from '../support/api.js';
 
 let b: TestBroker;
 let watcher: MqttClient;
@@ -129,7 +130,10 @@ test('v5: will delay longer than session expiry → will sent when the session e
 test('v5: retained will is stored as retained', async () => {
   const c = await client(b, { protocolVersion: 5, will: { topic: 'will/v5/retained', payload: Buffer.from('r'), qos: 1, retain: true } });
   c.stream.destroy();
-  await until(() => b.node.broker.retained.get('will/v5/retained') !== undefined, 2000, 'retained will');
+  await until(async () => (await retainedMessage(b, 'will/v5/retained')) !== undefined, 2000, 'retained will');
+  const m = await retainedMessage(b, 'will/v5/retained');
+  assert.equal(Buffer.from(m!.payload, 'base64').toString(), 'r');
+  assert.equal(m!.qos, 1);
   await end(c);
 });
 

@@ -9,8 +9,10 @@
  */
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import type { MqttClient } from 'mqtt';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
+import { api, clientInfo, clientSubscriptions, subscriptions, topics, stats } from '../support/api.js';
 
 let b: TestBroker;
 before(async () => { b = await startBroker(); });
@@ -31,7 +33,9 @@ for (const protocolVersion of [4, 5] as const) {
     const pub = await client(b, { protocolVersion });
     for (let i = 0; i < 6; i++) await pub.publishAsync(`${v}/off/t`, String(i), { qos: (i % 3) as 0 | 1 | 2 });
     await sleep(50);
-    assert.equal(b.node.broker.sessions.get(id)?.queued, 6);
+    const off = await clientInfo(b, id);
+    assert.equal(off?.connected, false, 'offline session listed as disconnected');
+    assert.equal(off?.mqueue_len, 6);
     // A raw client records PUBLISH packets in arrival order (MQTT.js emits QoS 2 at PUBREL).
     const r = await rawClient(b.port, protocolVersion);
     const ack = await r.connect({ clientId: id, ...persist });
@@ -63,7 +67,7 @@ for (const protocolVersion of [4, 5] as const) {
     await c.subscribeAsync(`${v}/np/t`, { qos: 1 });
     await end(c);
     await sleep(50);
-    assert.equal(b.node.broker.sessions.get(id), undefined);
+    await until(async () => (await clientInfo(b, id)) === undefined, 1000, 'clean session gone at disconnect');
     const r = await rawClient(b.port, protocolVersion);
     const ack = await r.connect({ clientId: id, clean: protocolVersion === 5 ? false : true });
     assert.equal(ack.sessionPresent, false);
@@ -112,8 +116,12 @@ test('v5: session expiry 1 s → session and its subscriptions are gone after it
   await c.subscribeAsync('v5/exp/t', { qos: 1 });
   await end(c);
   await sleep(300);
-  assert.ok(b.node.broker.sessions.get(id), 'session kept during its expiry interval');
-  await until(() => b.node.broker.sessions.get(id) === undefined, 3000, 'session expiry');
+  const kept = await clientInfo(b, id);
+  assert.equal(kept?.connected, false, 'session kept during its expiry interval');
+  assert.equal(kept?.expiry_interval, 1);
+  assert.deepEqual((await clientSubscriptions(b, id))?.map((s) => s.topic), ['v5/exp/t']);
+  await until(async () => (await clientInfo(b, id)) === undefined, 3000, 'session expiry');
+  assert.equal(await clientSubscriptions(b, id), undefined, 'subscriptions outlived the session');
   const r = await rawClient(b.port, 5);
   const ack = await r.connect({ clientId: id, clean: false, properties: { sessionExpiryInterval: 10 } });
   assert.equal(ack.sessionPresent, false);
@@ -142,7 +150,7 @@ test('v5: session expiry set to 0 at DISCONNECT ends the session at once', async
   await r.connect({ clientId: id, clean: true, properties: { sessionExpiryInterval: 60 } });
   r.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
   await r.waitClosed(2000);
-  await until(() => b.node.broker.sessions.get(id) === undefined, 1000, 'session gone');
+  await until(async () => (await clientInfo(b, id)) === undefined, 1000, 'session gone');
 });
 
 test('v5: DISCONNECT setting expiry after CONNECT had 0 is a protocol error (0x82)', async () => {
@@ -187,9 +195,10 @@ test('v5: client receives the session expiry it asked for unless it exceeds the 
   const r = await rawClient(b.port, 5);
   const ack = await r.connect({ clientId: 'exp-cap', clean: true, properties: { sessionExpiryInterval: 10 } });
   assert.equal(ack.properties?.sessionExpiryInterval, undefined);
-  assert.equal(typeof ack.properties?.receiveMaximum, 'number');
-  assert.equal(typeof ack.properties?.topicAliasMaximum, 'number');
-  assert.equal(typeof ack.properties?.maximumPacketSize, 'number');
+  // the defaults of mqtt.max_awaiting_rel, max_topic_alias and max_packet_size (1MB)
+  assert.equal(ack.properties?.receiveMaximum, 100);
+  assert.equal(ack.properties?.topicAliasMaximum, 65535);
+  assert.equal(ack.properties?.maximumPacketSize, 1024 * 1024);
   r.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
 });
 
@@ -205,19 +214,30 @@ describe('05 sessions', { concurrency: true }, () => { for (const [n, f] of case
 
 // Runs after the concurrent block: every clean client above has gone, so nothing may be left over.
 it('nothing leaks: 40 clean clients with subscriptions and wills come and go', async () => {
-  const broker = b.node.broker;
-  const channelsBefore = b.node.channels.size;
-  const cs = [];
+  const before = await stats(b);
+  const cs: MqttClient[] = [];
   for (let i = 0; i < 40; i++) {
     const c = await client(b, { protocolVersion: i % 2 === 0 ? 5 : 4, clientId: `leak-${i}`, will: { topic: 'leak/will', payload: Buffer.from('w'), qos: 0, retain: false } });
     await c.subscribeAsync([`leak/${i}/#`, '$share/leak/x', 'leak/+'], { qos: 1 });
     cs.push(c);
   }
-  assert.equal(broker.router.groupMembers('leak', 'x').length, 40);
+  const mine = <T extends { clientid: string }>(rows: T[]): T[] => rows.filter((r) => r.clientid.startsWith('leak-'));
+  const leakFilters = (ts: string[]) => ts.filter((t) => t === 'x' || t.startsWith('leak/')).sort();
+  const subs = mine(await subscriptions(b));
+  assert.equal(subs.length, 120);
+  assert.equal(subs.filter((s) => s.topic === '$share/leak/x').length, 40, 'members of $share/leak/x');
+  assert.deepEqual(leakFilters(await topics(b)), ['leak/+', ...Array.from({ length: 40 }, (_, i) => `leak/${i}/#`), 'x'].sort());
+  const grown = await stats(b);
+  assert.equal(grown['subscriptions.count'] - before['subscriptions.count'], 120);
   await Promise.all(cs.map((c, i) => (i % 4 === 0 ? new Promise<void>((r) => { c.stream.destroy(); r(); }) : new Promise<void>((r) => c.end(false, {}, () => r())))));
-  const mine = (ids: Iterable<string>) => [...ids].filter((k) => k.startsWith('leak-'));
-  await until(() => mine([...broker.sessions.values()].map((s) => s.clientId)).length === 0 && mine(broker.channels.keys()).length === 0, 3000, 'leak-* sessions and channels gone');
-  for (let i = 0; i < 40; i++) assert.deepEqual(broker.router.subscriptionsOf(`leak-${i}`), []);
-  assert.equal(broker.router.groupMembers('leak', 'x').length, 0);
-  await until(() => b.node.channels.size <= channelsBefore, 2000, 'connections closed');
+  await until(async () => (await Promise.all(cs.map((_, i) => clientInfo(b, `leak-${i}`)))).every((x) => x === undefined), 3000, 'leak-* clients and sessions gone');
+  for (let i = 0; i < 40; i++) assert.equal(await clientSubscriptions(b, `leak-${i}`), undefined, `leak-${i} subscriptions`);
+  assert.deepEqual(mine(await subscriptions(b)), []);
+  assert.deepEqual(leakFilters(await topics(b)), [], 'routes left behind');
+  // Nothing routes to the shared group any more: the REST publish finds no subscriber.
+  const r = await api(b, '/api/v5/publish', { method: 'POST', body: JSON.stringify({ topic: 'x', payload: 'p' }), headers: { 'content-type': 'application/json' } });
+  assert.equal(r.status, 202, 'a $share/leak/x member is left');
+  await r.body?.cancel();
+  await until(async () => (await stats(b))['connections.count'] <= before['connections.count'], 2000, 'connections closed');
+  assert.equal((await stats(b))['subscriptions.count'], before['subscriptions.count'], 'subscriptions left in the router');
 });

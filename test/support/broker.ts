@@ -99,10 +99,10 @@ export function collect(c: MqttClient): Received[] {
   return out;
 }
 
-/** Waits until `cond()` holds, polling; fails after `ms`. */
-export async function until(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
+/** Waits until `cond()` holds, polling (it may be async, e.g. a REST call); fails after `ms`. */
+export async function until(cond: () => boolean | Promise<boolean>, ms = 3000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(10);
   }

@@ -1,5 +1,5 @@
 /**
- * 14 — MQTT 5 enhanced authentication (AUTH packets) through the `client.authenticate`
+ * 10 — MQTT 5 enhanced authentication (AUTH packets) through the `client.authenticate`
  * hook: a two-step challenge/response at CONNECT, re-authentication on a live connection,
  * a wrong answer refused, an unknown method refused with 0x8C, and password checks for
  * v3.1.1 clients (CONNACK return code 4/5).
@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { startBroker, rawSocket, client, type TestBroker } from '../support/broker.js';
-import { MqttParser, encode, type Packet } from '../../broker/src/mqtt/codec/index.js';
+import mqttPacket from 'mqtt-packet';
+import type { Pkt as Packet } from '../support/raw-client.js';
 import type { AuthRequest, AuthResult } from '../../broker/src/hooks.js';
 
 /** A toy challenge/response: the server sends a nonce, the client must answer "nonce:secret". */
@@ -34,12 +35,15 @@ async function raw(port: number): Promise<{ s: Socket; next: () => Promise<Packe
   const s = await rawSocket(port);
   const queue: Packet[] = [];
   const waiters: Array<(p: Packet) => void> = [];
-  const parser = new MqttParser({ packet: (p) => { const w = waiters.shift(); if (w) w(p); else queue.push(p); }, error: () => {} }, { maxPacketSize: 1 << 20, protocolVersion: 5 });
-  s.on('data', (d) => parser.execute(d));
+  // mqtt-packet, not the broker's own codec: the wire format is checked by an independent parser.
+  const parser = mqttPacket.parser({ protocolVersion: 5 });
+  parser.on('packet', (p: Packet) => { const w = waiters.shift(); if (w) w(p); else queue.push(p); });
+  parser.on('error', () => { s.destroy(); });
+  s.on('data', (d) => parser.parse(d));
   const closed = new Promise<void>((r) => s.once('close', () => r()));
   return {
     s, closed,
-    send: (p) => s.write(encode(p as Packet, 5)),
+    send: (p) => s.write(mqttPacket.generate(p as never, { protocolVersion: 5 })),
     next: () => new Promise((resolve, reject) => {
       const q = queue.shift();
       if (q) return resolve(q);

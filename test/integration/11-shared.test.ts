@@ -1,5 +1,5 @@
 /**
- * 08 — shared and special subscriptions: `$share/{group}/filter` load balancing (each message
+ * 11 — shared and special subscriptions: `$share/{group}/filter` load balancing (each message
  * to one member of each group), `$queue/filter`, strategies round_robin / sticky /
  * hash_clientid (mqtt.shared_subscription_strategy), re-dispatch of unacknowledged QoS 1
  * messages when a member disconnects, `$exclusive/filter` (second subscriber refused), and
@@ -12,6 +12,7 @@ import { describe, it, after, before, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
+import { clientInfo } from '../support/api.js';
 
 let rr: TestBroker, sticky: TestBroker, hash: TestBroker, htopic: TestBroker;
 before(async () => {
@@ -162,8 +163,11 @@ test('a shared group whose only members are offline persistent sessions queues t
   const pub = await client(rr, { protocolVersion: 5 });
   await pub.publishAsync('v5/offsh', 'x', { qos: 1 });
   await sleep(50);
-  const queued = rr.node.broker.sessions.get('offline-sh')?.queued;
-  const again = await client(rr, { protocolVersion: 5, clientId: 'offline-sh', clean: true });
+  const queued = (await clientInfo(rr, 'offline-sh'))?.mqueue_len;
+  const again = await client(rr, { protocolVersion: 5, clientId: 'offline-sh', clean: false, properties: { sessionExpiryInterval: 0 } });
+  const got = collect(again);
+  await until(() => got.length === 1, 2000, 'queued message delivered on resume');
+  assert.deepEqual(got.map((m) => [m.topic, m.payload]), [['v5/offsh', 'x']]);
   await end(pub, again);
   assert.equal(queued, 1);
 });
@@ -242,4 +246,4 @@ test('$delayed/2/t arrives ~2 s later on t, not before; bad delayed topic refuse
   await end(sub, pub);
 });
 
-describe('08 shared, exclusive and delayed', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('11 shared, exclusive and delayed', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

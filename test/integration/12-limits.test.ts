@@ -1,5 +1,5 @@
 /**
- * 09 — configured limits and the reason codes they produce: mqtt.max_packet_size (0x95),
+ * 12 — configured limits and the reason codes they produce: mqtt.max_packet_size (0x95),
  * max_clientid_len (CONNACK 0x85 / 2), max_topic_levels (0x90 on PUBLISH, 0x8F on SUBSCRIBE),
  * max_subscriptions (0x97), max_mqueue_len with drop_oldest (counted), mqueue_store_qos0,
  * max_awaiting_rel (0x93), await_rel_timeout, max_qos_allowed, per-listener max_connections.
@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import mqttPacket from 'mqtt-packet';
 import { rawClient } from '../support/raw-client.js';
+import { metrics } from '../support/api.js';
 
 let b: TestBroker;
 before(async () => {
@@ -27,7 +28,7 @@ after(async () => { await b.stop(); });
 
 const cases: Array<[string, () => Promise<void>]> = [];
 const test = (name: string, fn: () => Promise<void>): void => { cases.push([name, fn]); };
-const counters = () => b.node.broker.metrics.counters;
+const counters = () => metrics(b);
 
 for (const protocolVersion of [4, 5] as const) {
   const v = `v${protocolVersion}`;
@@ -78,7 +79,7 @@ for (const protocolVersion of [4, 5] as const) {
     const s = await client(b, { protocolVersion, clientId: id, ...persist });
     await s.subscribeAsync(`${v}/mq`, { qos: 1 });
     await end(s);
-    const before = counters()['delivery.dropped.queue_full'];
+    const before = (await counters())['delivery.dropped.queue_full'];
     const drops: string[] = [];
     const unhook = b.node.broker.hooks.add('message.dropped', (msg, cid, reason) => { if (cid === id) drops.push(`${reason}:${msg.payload}`); });
     const pub = await client(b, { protocolVersion });
@@ -87,7 +88,7 @@ for (const protocolVersion of [4, 5] as const) {
     await sleep(50);
     unhook();
     assert.deepEqual(drops, ['queue_full:0', 'queue_full:1', 'queue_full:2', 'offline:q0']);
-    assert.ok(counters()['delivery.dropped.queue_full'] - before >= 3, 'delivery.dropped.queue_full counted');
+    assert.ok((await counters())['delivery.dropped.queue_full'] - before >= 3, 'delivery.dropped.queue_full counted');
     const r = await rawClient(b.port, protocolVersion);
     await r.connect({ clientId: id, ...persist });
     const got = [];
@@ -141,12 +142,12 @@ test('v3.1.1: max_awaiting_rel 2: a third QoS 2 PUBLISH without PUBREL closes th
 });
 
 test('await_rel_timeout 1 s: a QoS 2 id without PUBREL is forgotten and counted', async () => {
-  const before = counters()['messages.dropped.await_pubrel_timeout'];
+  const before = (await counters())['messages.dropped.await_pubrel_timeout'];
   const r = await rawClient(b.port, 5);
   await r.connect();
   r.send({ cmd: 'publish', topic: 'v5/art', payload: Buffer.from('x'), qos: 2, messageId: 9 });
   await r.next('pubrec');
-  await until(() => counters()['messages.dropped.await_pubrel_timeout'] > before, 3500, 'await_rel timeout');
+  await until(async () => (await counters())['messages.dropped.await_pubrel_timeout'] > before, 3500, 'await_rel timeout');
   r.send({ cmd: 'pubrel', messageId: 9 });
   assert.equal((await r.next('pubcomp')).reasonCode, 0x92);
   r.destroy();
@@ -161,11 +162,11 @@ test('listener max_connections 2: the third connection on that listener is close
   await r.waitClosed(2000);
   assert.equal(r.packets.length, 0);
   const ok = await client(b, { protocolVersion: 5 });
-  await until(() => counters()['listener.rejected.max_connections'] >= 1, 2500, 'listener.rejected.max_connections counted');
+  await until(async () => (await counters())['listener.rejected.max_connections'] >= 1, 2500, 'listener.rejected.max_connections counted');
   await end(a);
   await sleep(50);
   const again = await client(port, { protocolVersion: 5 });
   await end(c, ok, again);
 });
 
-describe('09 limits', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('12 limits', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

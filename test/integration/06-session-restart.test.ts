@@ -1,5 +1,5 @@
 /**
- * 05 (restart) — what a graceful restart (node stopped, a new node started on the same data
+ * 06 — what a graceful restart (node stopped, a new node started on the same data
  * directory) keeps: persistent sessions with their subscriptions and options (subscription
  * id), queued messages in order with expiry still applied, unacknowledged deliveries resent
  * with DUP and their packet ids, QoS 2 ids awaiting PUBREL (no duplicate after restart),

@@ -1,5 +1,5 @@
 /**
- * 13 — listeners are independently restartable through the REST API
+ * 17 — listeners are independently restartable through the REST API
  * (`PUT /api/v5/listeners/{id}/{stop|start|restart}`), the drain endpoint sends v5 clients
  * DISCONNECT 0x9C and flips /status to 503, and the unsupported-version CONNECT gets the v3 answer.
  */

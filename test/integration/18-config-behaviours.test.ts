@@ -1,5 +1,5 @@
 /**
- * 15 — config keys whose effect shows on the wire: `mqtt.retry_interval` (MQTT 3.x only: an
+ * 18 — config keys whose effect shows on the wire: `mqtt.retry_interval` (MQTT 3.x only: an
  * unacknowledged QoS 1 message is resent with DUP on the live connection; v5 clients are not resent
  * to until they reconnect [MQTT-4.4.0-1]), `mqtt.ignore_loop_deliver`, `mqtt.max_will_delay` and
  * `mqtt.response_information`.

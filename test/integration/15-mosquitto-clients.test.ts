@@ -1,5 +1,5 @@
 /**
- * 11 — Debian's mosquitto_pub / mosquitto_sub (package mosquitto-clients) against Petrel,
+ * 15 — Debian's mosquitto_pub / mosquitto_sub (package mosquitto-clients) against Petrel,
  * with `-V mqttv311` and `-V mqttv5`: publish/subscribe at QoS 0/1/2, retained messages
  * (--retained-only, -R), MQTT 5 properties set with -D and shown with -F, a persistent
  * session (-c) that collects messages while away, and MQTT.js ↔ mosquitto interop.
@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startBroker, client, collect, until, end, sleep, requireBinary, repoRoot, type TestBroker } from '../support/broker.js';
+import { clientInfo, retainedMessage } from '../support/api.js';
 
 const PUB = '/usr/bin/mosquitto_pub';
 const SUB = '/usr/bin/mosquitto_sub';
@@ -42,7 +43,7 @@ function run(bin: string, args: string[], ms = 5000, port = b.port): { done: Pro
 const pub = (args: string[]) => run(PUB, args).done;
 
 /** Waits until the broker has a subscription for `clientId` (so a publish cannot race the subscriber). */
-const subscribed = (clientId: string) => until(() => (b.node.broker.sessions.get(clientId)?.subscriptions.size ?? 0) > 0, 3000, `${clientId} subscribed`);
+const subscribed = (clientId: string) => until(async () => ((await clientInfo(b, clientId))?.subscriptions_cnt ?? 0) > 0, 3000, `${clientId} subscribed`);
 
 const cases: Array<[string, () => Promise<void>]> = [];
 const test = (name: string, fn: () => Promise<void>): void => { cases.push([name, fn]); };
@@ -68,7 +69,7 @@ for (const V of ['mqttv311', 'mqttv5'] as const) {
     assert.equal(r.out.trim(), `1 ${t} stay`);
     assert.equal((await pub(['-V', V, '-t', t, '-r', '-n'])).code, 0);
     await sleep(50);
-    assert.equal(b.node.broker.retained.get(t), undefined);
+    assert.equal(await retainedMessage(b, t), undefined);
   });
 
   test(`${V}: persistent mosquitto_sub session (-c) gets QoS 1 messages published while it was away`, async () => {
@@ -77,7 +78,9 @@ for (const V of ['mqttv311', 'mqttv5'] as const) {
     const first = await run(SUB, ['-V', V, '-i', id, '-c', '-q', '1', '-t', t, '-E', ...(V === 'mqttv5' ? ['-x', '60'] : [])]).done;
     assert.equal(first.code, 0, first.err);
     await sleep(50);
-    assert.ok(b.node.broker.sessions.get(id), 'session kept');
+    const kept = await clientInfo(b, id);
+    assert.equal(kept?.connected, false, 'session kept');
+    assert.equal(kept?.subscriptions_cnt, 1);
     for (const m of ['a', 'b']) assert.equal((await pub(['-V', V, '-t', t, '-q', '1', '-m', m])).code, 0);
     const r = await run(SUB, ['-V', V, '-i', id, '-c', '-q', '1', '-t', t, '-C', '2', ...(V === 'mqttv5' ? ['-x', '0'] : [])]).done;
     assert.equal(r.code, 0, r.err);
@@ -122,8 +125,14 @@ test('mqttv5 over TLS: mosquitto_sub --cafile and mosquitto_pub with a client ce
   const out = await s.done;
   assert.equal(out.code, 0, out.err);
   assert.equal(out.out.trim(), 'over-tls');
-  const bad = await run(PUB, ['-V', 'mqttv5', '--cafile', tls('ca.crt'), '--cert', tls('rogue-client.crt'), '--key', tls('rogue-client.key'), '-t', 'v5/tls/m', '-m', 'x'], 5000, port).done;
+  const watch = await client(b, { protocolVersion: 5 });
+  const seen = collect(watch);
+  await watch.subscribeAsync('v5/tls/m', { qos: 1 });
+  const bad = await run(PUB, ['-V', 'mqttv5', '--cafile', tls('ca.crt'), '--cert', tls('rogue-client.crt'), '--key', tls('rogue-client.key'), '-t', 'v5/tls/m', '-q', '1', '-m', 'rogue'], 5000, port).done;
   assert.notEqual(bad.code, 0, 'client certificate from another CA accepted');
+  await sleep(200);
+  assert.deepEqual(seen.map((m) => m.payload), [], 'a client with a rogue certificate published');
+  await end(watch);
 });
 
 test('mqttv5: properties set with mosquitto_pub -D arrive at MQTT.js and at mosquitto_sub -F', async () => {
@@ -164,4 +173,4 @@ test('mqttv311: mosquitto_sub with an over-long client id is refused (CONNACK 2)
   } finally { await b2.stop(); }
 });
 
-describe('11 mosquitto clients', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('15 mosquitto clients', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

@@ -1,5 +1,5 @@
 /**
- * 06 — QoS 1/2 flows with a raw client that acknowledges only when told: redelivery of
+ * 07 — QoS 1/2 flows with a raw client that acknowledges only when told: redelivery of
  * unacknowledged messages on reconnect with DUP=1 and the same packet ids in order, QoS 2
  * exactly once across a reconnect in both directions, inflight windows (v5 Receive Maximum,
  * mqtt.max_inflight), and PUBREL for an unknown packet id.
@@ -11,6 +11,7 @@ import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient, type RawClient } from '../support/raw-client.js';
+import { clientInfo } from '../support/api.js';
 
 let b: TestBroker;
 before(async () => { b = await startBroker({ mqtt: { max_inflight: 5 } }); });
@@ -61,7 +62,7 @@ for (const protocolVersion of [4, 5] as const) {
     r2.send({ cmd: 'pubrec', messageId: again[2].messageId });
     await r2.next('pubrel');
     r2.send({ cmd: 'pubcomp', messageId: again[2].messageId });
-    await until(() => b.node.broker.sessions.get(id)?.inflight.size === 0, 2000, 'inflight empty');
+    await until(async () => (await clientInfo(b, id))?.inflight_cnt === 0, 2000, 'inflight empty');
     r2.send({ cmd: 'disconnect' });
     await end(pub);
   });
@@ -234,7 +235,7 @@ for (const protocolVersion of [4, 5] as const) {
     await old.waitClosed();
     neu.send({ cmd: 'puback', messageId: again.messageId });
     neu.send({ cmd: 'pubcomp', messageId: m2.messageId });
-    await until(() => b.node.broker.sessions.get(id)?.inflight.size === 0, 2000, 'inflight empty');
+    await until(async () => (await clientInfo(b, id))?.inflight_cnt === 0, 2000, 'inflight empty');
     neu.send({ cmd: 'disconnect', ...(protocolVersion === 5 ? { reasonCode: 0, properties: { sessionExpiryInterval: 0 } } : {}) });
     await end(pub);
   });
@@ -263,4 +264,4 @@ test('fan-out / fan-in: 10 publishers × 30 QoS 2 messages reach each of 10 subs
   await end(...subs.map((s) => s.c), ...pubs);
 });
 
-describe('06 QoS flows', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('07 QoS flows', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

@@ -1,9 +1,9 @@
 /**
- * 07 (auth) — authentication and authorization through the broker's hooks, seen from the
+ * 09 — authentication and authorization through the broker's hooks, seen from the
  * wire: CONNACK codes for refused credentials, MQTT 5 enhanced authentication (CONNECT →
  * AUTH 0x18 ↔ AUTH 0x18 → CONNACK with method/data), re-authentication (AUTH 0x19 → AUTH 0x00,
  * or DISCONNECT 0x87 when refused), packets sent while an async authenticator runs, and
- * publish/subscribe authorization results.
+ * publish/subscribe authorization results, and wills authorized as the client that left them.
  *
  * v3 vs v5: refused credentials are CONNACK 4 / 5 in v3 and 0x86 / 0x87 in v5; enhanced auth
  * is v5 only; a refused PUBLISH is PUBACK 0x87 in v5 and a plain PUBACK (dropped) in v3; a
@@ -13,6 +13,7 @@ import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
+import { clientInfo } from '../support/api.js';
 
 let b: TestBroker;
 let plain: TestBroker;
@@ -34,6 +35,8 @@ before(async () => {
     return undefined; // anonymous allowed
   });
   h.add('client.authorize', (req) => (req.topic.startsWith('forbidden/') ? 'deny' : undefined));
+  // Only alice may publish to wills/…: decided on the client's own info, as for a will.
+  h.add('client.authorize', (req) => (req.action === 'publish' && req.topic.startsWith('wills/') ? (req.client.username === 'alice' ? 'allow' : 'deny') : undefined));
 });
 after(async () => { await Promise.all([b.stop(), plain.stop()]); });
 
@@ -157,4 +160,33 @@ test('will to a forbidden topic is not published', async () => {
   await end(w, c);
 });
 
-describe('07 auth hooks on the wire', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+// The will is published on the client's behalf, so it is authorized as that client: with its
+// client id and username, exactly like a PUBLISH it would send itself.
+for (const [clientId, username, allowed] of [['w1', 'alice', true], ['w2', 'bob', false]] as const) {
+  test(`will authorized with the client's own info: ${username}'s will on wills/${clientId} is ${allowed ? 'published' : 'not published'}`, async () => {
+    const w = await client(b, { protocolVersion: 5 });
+    const got = collect(w);
+    await w.subscribeAsync('wills/#', { qos: 1 });
+    const c = await client(b, {
+      protocolVersion: 5, clientId, username,
+      will: { topic: `wills/${clientId}`, payload: Buffer.from(`${username} is gone`), qos: 1, retain: false },
+    });
+    c.stream.destroy(); // abnormal close: the will is due at once
+    const mine = () => got.filter((m) => m.topic === `wills/${clientId}`);
+    if (allowed) {
+      await until(() => mine().length === 1, 2000, `${username}'s will`);
+      assert.deepEqual([mine()[0].payload, mine()[0].packet.qos], [`${username} is gone`, 1]);
+    } else {
+      // The will is published when the connection ends; once the node has no trace of the
+      // client, a permitted will would already be on its way.
+      await until(async () => (await clientInfo(b, clientId)) === undefined, 2000, `${clientId} gone`);
+      await sleep(300);
+      assert.deepEqual(mine(), [], `${username}'s will published`);
+    }
+    await sleep(100);
+    assert.equal(mine().length, allowed ? 1 : 0, 'one will, once');
+    await end(w, c);
+  });
+}
+
+describe('09 auth hooks on the wire', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

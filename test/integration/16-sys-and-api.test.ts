@@ -1,5 +1,5 @@
 /**
- * 12 — $SYS topics and the REST API: $SYS/brokers/{node}/version (retained), client
+ * 16 — $SYS topics and the REST API: $SYS/brokers/{node}/version (retained), client
  * connected/disconnected events, periodic uptime/stats/metrics; /status and
  * /api/v5/status for probes, /api/v5/clients (list, get, kick with DELETE), /api/v5/publish,
  * subscriptions, retained messages, metrics, Prometheus text, API keys.
@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
+import { metrics, stats } from '../support/api.js';
 import { VERSION } from '../../broker/src/version.js';
 
 const NODE = 'petrel-test@127.0.0.1';
@@ -86,7 +87,8 @@ test('$SYS uptime, stats and metrics are published periodically', async () => {
   await until(() => new Set(got.map((m) => m.topic)).size === 3, 2000, 'three $SYS topics');
   const conns = got.find((m) => m.topic.endsWith('/stats/connections/count'))!;
   assert.ok(Number(conns.payload) >= 1);
-  assert.ok(Number.isInteger(Number(got.find((m) => m.topic.endsWith('/uptime'))!.payload)));
+  assert.match(got.find((m) => m.topic.endsWith('/uptime'))!.payload, /^\d+$/);
+  assert.match(got.find((m) => m.topic.endsWith('/metrics/messages/received'))!.payload, /^\d+$/);
   await end(c);
 });
 
@@ -128,9 +130,12 @@ for (const protocolVersion of [4, 5] as const) {
     assert.equal(res.status, 204);
     await r.waitClosed(2000);
     if (protocolVersion === 5) assert.equal(r.packets.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x98);
-    assert.equal(b.node.broker.sessions.get(id), undefined, 'session survived the kick');
     assert.equal((await api(`/api/v5/clients/${id}`)).status, 404);
     assert.equal((await api(`/api/v5/clients/${id}`, { method: 'DELETE' })).status, 404);
+    const r2 = await rawClient(b.port, protocolVersion);
+    const ack = await r2.connect({ clientId: id, clean: false, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}) });
+    assert.equal(ack.sessionPresent, false, 'session survived the kick');
+    r2.destroy();
   });
 }
 
@@ -146,11 +151,14 @@ test('POST /api/v5/publish delivers to subscribers (QoS, retain, base64); 202 wi
   await until(() => got.length === 2);
   assert.deepEqual(got.map((m) => [m.topic, m.packet.qos]), [['api/pub/a', 1], ['api/pub/b', 2]]);
   assert.deepEqual([...got[1].packet.payload as Buffer], [0, 1, 2]);
-  assert.ok(b.node.broker.retained.get('api/pub/b'), 'retain:true stored');
+  const stored = await api(`/api/v5/retainer/message/${encodeURIComponent('api/pub/b')}`);
+  assert.equal(stored.status, 200, 'retain:true stored');
+  const row = await stored.json() as { topic: string; qos: number; payload: string };
+  assert.deepEqual([row.topic, row.qos, row.payload], ['api/pub/b', 2, Buffer.from([0, 1, 2]).toString('base64')]);
   const ret = await (await api('/api/v5/retainer/messages')).json() as { data: Array<{ topic: string }> };
   assert.ok(ret.data.some((m) => m.topic === 'api/pub/b'));
   assert.equal((await api(`/api/v5/retainer/message/${encodeURIComponent('api/pub/b')}`, { method: 'DELETE' })).status, 204);
-  assert.equal(b.node.broker.retained.get('api/pub/b'), undefined);
+  assert.equal((await api(`/api/v5/retainer/message/${encodeURIComponent('api/pub/b')}`)).status, 404);
   const r3 = await post('/api/v5/publish', { topic: 'api/nobody', payload: 'x' });
   assert.equal(r3.status, 202);
   assert.equal(((await r3.json()) as { reason_code: number }).reason_code, 0x10);
@@ -160,14 +168,51 @@ test('POST /api/v5/publish delivers to subscribers (QoS, retain, base64); 202 wi
   await end(c);
 });
 
-test('GET /api/v5/metrics, /api/v5/stats and Prometheus /metrics', async () => {
-  const m = await (await api('/api/v5/metrics')).json() as Record<string, number>;
-  assert.equal(typeof m['messages.received'], 'number');
-  assert.equal(typeof m['delivery.dropped.too_large'], 'number');
-  const s = await (await api('/api/v5/stats')).json() as Record<string, number>;
-  assert.equal(typeof s['connections.count'], 'number');
-  const p = await (await api('/metrics')).text();
-  assert.match(p, /^petrel_messages_received\{node="[^"]+"\} \d+$/m);
+// A node of its own: the other tests of this file run concurrently, so counts on `b` move under us.
+test('GET /api/v5/metrics, /api/v5/stats and Prometheus /metrics count what the clients did', async () => {
+  const tb = await startBroker();
+  try {
+    const m0 = await metrics(tb);
+    const s0 = await stats(tb);
+    assert.equal(s0['connections.count'], 0);
+    assert.equal(s0['sessions.count'], 0);
+    assert.equal(s0['subscriptions.count'], 0);
+    const sub = await client(tb, { protocolVersion: 5, clientId: 'm-sub' });
+    const small = await client(tb, { protocolVersion: 5, clientId: 'm-small', properties: { maximumPacketSize: 100 } });
+    const pub = await client(tb, { protocolVersion: 4, clientId: 'm-pub' });
+    const got = collect(sub);
+    await sub.subscribeAsync(['m/q/+', 'm/other'], { qos: 2 });
+    await small.subscribeAsync('m/q/+', { qos: 2 });
+    await pub.publishAsync('m/q/0', 'zero', { qos: 0, retain: true });
+    await pub.publishAsync('m/q/1', Buffer.alloc(200, 1), { qos: 1 }); // too large for m-small
+    await pub.publishAsync('m/q/2', 'two', { qos: 2 });
+    await until(() => got.length === 3, 2000, 'three deliveries to m-sub');
+    await sleep(50);
+    const m = await metrics(tb);
+    const d = (k: string): number => m[k] - m0[k];
+    assert.equal(d('messages.received'), 3);
+    assert.deepEqual([d('messages.qos0.received'), d('messages.qos1.received'), d('messages.qos2.received')], [1, 1, 1]);
+    assert.equal(d('delivery.dropped.too_large'), 1);
+    assert.equal(d('packets.subscribe.received'), 2);
+    assert.equal(d('client.connected'), 3);
+    const s = await stats(tb);
+    assert.equal(s['connections.count'], 3);
+    assert.equal(s['sessions.count'], 3);
+    assert.equal(s['subscriptions.count'], 3);
+    assert.equal(s['topics.count'], 2);
+    assert.equal(s['retained.count'] - s0['retained.count'], 1);
+    const p = await (await api('/metrics', {}, tb)).text();
+    const prom = (name: string): number => Number(new RegExp(`^${name}\\{node="[^"]+"\\} (\\d+)$`, 'm').exec(p)?.[1]);
+    assert.equal(prom('petrel_messages_received'), m['messages.received']);
+    assert.equal(prom('petrel_delivery_dropped_too_large'), m['delivery.dropped.too_large']);
+    assert.equal(prom('petrel_subscriptions_count'), 3);
+    await end(sub, small, pub);
+    await until(async () => (await stats(tb))['connections.count'] === 0, 2000, 'connections.count back to 0');
+    const s2 = await stats(tb);
+    assert.deepEqual([s2['sessions.count'], s2['subscriptions.count'], s2['topics.count']], [0, 0, 0]);
+  } finally {
+    await tb.stop();
+  }
   assert.equal((await api('/api/v5/nope')).status, 404);
   const wrong = await api('/api/v5/stats', { method: 'DELETE' });
   assert.equal(wrong.status, 405);
@@ -193,4 +238,4 @@ test('SIGTERM-style stop: v5 clients get DISCONNECT 0x8B', async () => {
   await sleep(10);
 });
 
-describe('12 $SYS and REST API', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('16 $SYS and REST API', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });

@@ -1,5 +1,5 @@
 /**
- * 09 (switches) — feature switches and timers of the `mqtt` config seen from the wire:
+ * 13 — feature switches and timers of the `mqtt` config seen from the wire:
  * max_qos_allowed, retain_available, wildcard_subscription, shared_subscription,
  * server_keepalive, idle_timeout (CONNECT timeout), unsupported protocol versions,
  * re-subscribing with new options.
@@ -7,21 +7,25 @@
  * v3 vs v5: v5 clients learn the switches from CONNACK properties (Maximum QoS, Retain
  * Available, Wildcard/Shared Subscription Available, Server Keep Alive) and get reason codes
  * (0x9B, 0x9A, 0xA2, 0x9E); v3 clients get SUBACK 0x80 or a closed connection.
+ * server_keepalive is v5 only: a v3 client keeps the keep alive it asked for.
  */
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
+import { clientSubscriptions, retainedMessage } from '../support/api.js';
 
 let off: TestBroker;
 let timers: TestBroker;
+let ska: TestBroker;
 before(async () => {
-  [off, timers] = await Promise.all([
+  [off, timers, ska] = await Promise.all([
     startBroker({ mqtt: { max_qos_allowed: 1, retain_available: false, wildcard_subscription: false, shared_subscription: false } }),
     startBroker({ mqtt: { server_keepalive: 1, idle_timeout: '1s', max_mqueue_len: 2, mqueue_drop_policy: 'drop_new', max_inflight: 1 } }),
+    startBroker({ mqtt: { server_keepalive: 5 } }),
   ]);
 });
-after(async () => { await Promise.all([off.stop(), timers.stop()]); });
+after(async () => { await Promise.all([off.stop(), timers.stop(), ska.stop()]); });
 
 const cases: Array<[string, () => Promise<void>]> = [];
 const test = (name: string, fn: () => Promise<void>): void => { cases.push([name, fn]); };
@@ -61,7 +65,7 @@ for (const protocolVersion of [4, 5] as const) {
     r.send({ cmd: 'publish', topic: 'sw/ret', payload: Buffer.from('x'), qos: 1, messageId: 1, retain: true });
     await r.waitClosed();
     if (protocolVersion === 5) assert.equal(r.packets.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x9a);
-    assert.equal(off.node.broker.retained.get('sw/ret'), undefined);
+    assert.equal(await retainedMessage(off, 'sw/ret'), undefined);
   });
 
   test(`v${protocolVersion}: will with QoS above max_qos_allowed${protocolVersion === 5 ? ' → CONNACK 0x9B; retained will → 0x9A' : ' → closed without a successful CONNACK'}`, async () => {
@@ -87,6 +91,35 @@ test('v5: server_keepalive 1 is announced in CONNACK and enforced (client asked 
   await r.waitClosed(4000);
   const dt = r.closedAt - t0;
   assert.ok(dt >= 1400 && dt <= 3200, `closed after ${dt} ms`);
+  assert.equal(r.packets.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x8d);
+});
+
+// Server Keep Alive is an MQTT 5 CONNACK property [MQTT-3.2.2-21]; a 3.1.1 client cannot be told
+// about it, so its own keep alive (60 s here) must stay in force. Both clients stay idle: the raw
+// client sends nothing it is not told to (no PINGREQ).
+test('v3.1.1: server_keepalive 5 does not apply: a client with keep alive 60 idle for 10 s stays connected', async () => {
+  const r = await rawClient(ska.port, 4);
+  const a = await r.connect({ clientId: 'ska-v4', keepalive: 60 });
+  assert.equal(a.returnCode, 0);
+  const idle = Date.now();
+  await sleep(10_000);
+  assert.equal(r.closed, false, `dropped ${r.closedAt - idle} ms into a 10 s idle period: server_keepalive applied to a v3.1.1 client`);
+  const from = r.packets.length;
+  r.send({ cmd: 'pingreq' });
+  await r.next('pingresp', 2000, from);
+  r.send({ cmd: 'disconnect' });
+  await r.waitClosed();
+});
+
+test('v5: server_keepalive 5 is announced in CONNACK and an idle client (keep alive 60) is dropped after ~7.5 s', async () => {
+  const r = await rawClient(ska.port, 5);
+  const t0 = Date.now();
+  const a = await r.connect({ clientId: 'ska-v5', keepalive: 60 });
+  assert.equal(a.reasonCode, 0);
+  assert.equal(a.properties?.serverKeepAlive, 5);
+  await r.waitClosed(12_000);
+  const dt = r.closedAt - t0;
+  assert.ok(dt >= 7000 && dt <= 9500, `closed after ${dt} ms, want 7.5 s (5 s × 1.5)`);
   assert.equal(r.packets.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x8d);
 });
 
@@ -147,9 +180,10 @@ for (const protocolVersion of [4, 5] as const) {
     await sleep(100);
     assert.equal(got.length, 1);
     assert.equal(got[0].packet.qos, 0);
-    assert.equal(timers.node.broker.sessions.get(c.options.clientId!)?.subscriptions.size, 1);
+    const subs = await clientSubscriptions(timers, c.options.clientId!);
+    assert.deepEqual(subs?.map((s) => [s.topic, s.qos]), [[`v${protocolVersion}/resub`, 0]]);
     await end(c, pub);
   });
 }
 
-describe('09 feature switches and timers', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
+describe('13 feature switches and timers', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
