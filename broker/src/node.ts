@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Config } from './config/index.js';
 import { openStore, memoryStore, type Store } from './store/index.js';
-import { Listeners } from './transport/index.js';
+import { Listeners, type Connection, type ListenerSpec } from './transport/index.js';
 import { Broker } from './broker.js';
 import { Channel } from './mqtt/channel.js';
 import type { Logger } from './log.js';
@@ -111,10 +111,29 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   const channels = new Set<Channel>();
   // One function for every channel (called as ch.onClosed()), not a closure per connection.
   const forget = function (this: Channel): void { channels.delete(this); };
-  const listeners = new Listeners(cfg.listeners, (conn) => {
-    const ch = new Channel(conn, broker, settings, log);
-    channels.add(ch);
-    ch.onClosed = forget;
+  // Each listener's channels get the shared settings with its own high-water mark
+  // (tcp_options.high_watermark): one settings object per ListenerSpec, not per connection.
+  const settingsBySpec = new WeakMap<ListenerSpec, ChannelSettings>();
+  const settingsFor = (spec: ListenerSpec): ChannelSettings => {
+    let s = settingsBySpec.get(spec);
+    if (s === undefined) settingsBySpec.set(spec, s = { ...settings, highWaterMark: spec.highWaterMark });
+    return s;
+  };
+  // The channel for each protocol a listener can name (gateways add theirs).
+  const channelFactories: Readonly<Record<string, (conn: Connection, spec: ListenerSpec) => void>> = {
+    mqtt: (conn, spec) => {
+      const ch = new Channel(conn, broker, settingsFor(spec), log);
+      channels.add(ch);
+      ch.onClosed = forget;
+    },
+  };
+  const listeners = new Listeners(cfg.listeners, (conn, spec) => {
+    if (!Object.hasOwn(channelFactories, spec.protocol)) {
+      log.error({ listener: spec.id, protocol: spec.protocol }, 'no channel for this protocol; connection closed');
+      conn.destroy();
+      return;
+    }
+    channelFactories[spec.protocol]!(conn, spec);
   }, log);
   try {
     await listeners.start();
