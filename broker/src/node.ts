@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Config } from './config/index.js';
 import { openStore, memoryStore, type Store } from './store/index.js';
-import { Listeners } from './transport/index.js';
+import { Listeners, type Connection, type ListenerSpec } from './transport/index.js';
 import { Broker } from './broker.js';
 import { Channel } from './mqtt/channel.js';
 import type { Logger } from './log.js';
@@ -70,7 +70,6 @@ export function channelSettings(cfg: Config): ChannelSettings {
     maxWillDelaySec: secs(m.max_will_delay),
     responseInformation: m.response_information,
     messageExpiryMaxMs: m.message_expiry_interval,
-    highWaterMark: 4 * 1024 * 1024,
   };
 }
 
@@ -125,11 +124,22 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   const channels = new Set<Channel>();
   // One function for every channel (called as ch.onClosed()), not a closure per connection.
   const forget = function (this: Channel): void { channels.delete(this); };
-  const mqttListener = { highWaterMark: settings.highWaterMark };
-  const listeners = new Listeners(cfg.listeners, (conn) => {
-    const ch = new Channel(conn, broker, clients, settings, mqttListener, log);
-    channels.add(ch);
-    ch.onClosed = forget;
+  // The channel for each protocol a listener can name (gateways add theirs). The listener's spec
+  // (one object per listener) carries its high-water mark (tcp_options.high_watermark).
+  const channelFactories: Readonly<Record<string, (conn: Connection, spec: ListenerSpec) => void>> = {
+    mqtt: (conn, spec) => {
+      const ch = new Channel(conn, broker, clients, settings, spec, log);
+      channels.add(ch);
+      ch.onClosed = forget;
+    },
+  };
+  const listeners = new Listeners(cfg.listeners, (conn, spec) => {
+    if (!Object.hasOwn(channelFactories, spec.protocol)) {
+      log.error({ listener: spec.id, protocol: spec.protocol }, 'no channel for this protocol; connection closed');
+      conn.destroy();
+      return;
+    }
+    channelFactories[spec.protocol]!(conn, spec);
   }, log);
   try {
     await listeners.start();

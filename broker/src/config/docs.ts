@@ -24,7 +24,7 @@ function typeOf(l: Leaf<unknown>): string {
     case 'duration': return `duration${l.infinity ? ' \\| infinity' : ''}${range(' ms')}`;
     case 'size': return `size${range()}`;
     case 'enum': return (l.values ?? []).map((v) => `\`${v}\``).join(' \\| ');
-    case 'list': return l.values ? `list of ${l.values.map((v) => `\`${v}\``).join(', ')}` : 'list of strings';
+    case 'list': return l.values ? `list of ${l.values.map((v) => `\`${v}\``).join(', ')}` : `list of strings${l.min ? ` (≥ ${l.min})` : ''}`;
     case 'bind': return 'address';
   }
 }

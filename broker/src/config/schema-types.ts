@@ -73,7 +73,8 @@ export const oneOf = <const V extends readonly string[]>(values: V, def: V[numbe
   leaf<V[number]>('enum', def, description, { values });
 export const listOf = <const V extends readonly string[]>(values: V, def: V[number][], description: string) =>
   leaf<readonly V[number][]>('list', def, description, { values });
-export const strList = (def: string[], description: string) => leaf<readonly string[]>('list', def, description);
+/** A list of free strings; `min` is the fewest items, `pattern` applies to each item. */
+export const strList = (def: string[], description: string, o: Opts = {}) => leaf<readonly string[]>('list', def, description, o);
 export const intOrDisabled = (def: number | 'disabled', description: string, o: Opts = {}) =>
   leaf<number | 'disabled'>('int', def, description, { disabled: true, ...o });
 

@@ -16,6 +16,9 @@ function listenerFields(port: number) {
     enable: bool(true, 'Accept connections on this listener.'),
     bind: bind(`0.0.0.0:${port}`, 'Address to listen on: "port", "host:port" or "[ipv6]:port". Port 0 picks a free port.'),
     max_connections: int(NO_LIMIT, 'Most concurrent connections; excess ones are closed at once and counted.', { min: 1 }),
+    tcp_options: obj({
+      high_watermark: size('4MB', 'Output bytes queued for one connection (not yet taken by the kernel) above which it counts as slow: QoS 0 messages to it are dropped until it drains below this.', { min: 1 }),
+    }, 'Socket settings.'),
   };
 }
 
@@ -34,11 +37,15 @@ const websocket = obj({
     pattern: /^\/[^\s?#]*$/, patternHint: 'a path starting with "/"',
   }),
   max_frame_size: size('16MB', 'Largest WebSocket message accepted; a bigger one closes the connection (1009).', { min: 2 }),
+  supported_subprotocols: strList(['mqtt', 'mqttv3.1', 'mqttv5'], 'WebSocket subprotocols accepted; the first one the client offers that is in this list is chosen. A client that offers only others gets HTTP 400.', {
+    min: 1, pattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, patternHint: 'a subprotocol token (letters, digits, and !#$%&\'*+-.^_`|~)',
+  }),
+  fail_if_no_subprotocol: bool(false, 'Refuse (HTTP 400) a client that offers no subprotocol at all; false accepts it.'),
 }, 'WebSocket settings.');
 
 export const tcpListener = obj({
   ...listenerFields(1883),
-  raw_sockets: bool(true, 'Serve connections on bare libuv TCP handles instead of one net.Socket each (less memory and CPU per connection); false uses net.Socket. Falls back to net.Socket when this Node lacks the handle API.'),
+  raw_sockets: bool(true, 'Serve connections on bare libuv TCP handles instead of one net.Socket each (less memory and CPU per connection); false uses net.Socket. Falls back to net.Socket (with a warning at start) on a Node major the raw handles were not tested on, or when this Node lacks the handle API.'),
 });
 export const sslListener = obj({ ...listenerFields(8883), ssl_options: sslOptions });
 export const wsListener = obj({ ...listenerFields(8083), websocket });

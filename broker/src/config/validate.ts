@@ -133,8 +133,9 @@ export function parseLeaf(leaf: Leaf<unknown>, v: unknown): Parsed<unknown> {
       for (const item of v) {
         if (typeof item !== 'string') return { ok: false, error: `expected a list of strings, got an item ${describe(item)}` };
         if (leaf.values && !leaf.values.includes(item)) return { ok: false, error: `list item ${JSON.stringify(item)} is not one of ${leaf.values.join(', ')}` };
+        if (leaf.pattern && !leaf.pattern.test(item)) return { ok: false, error: `list item ${JSON.stringify(item)}: expected ${leaf.patternHint ?? `a match for ${leaf.pattern}`}` };
       }
-      if (leaf.values && v.length === 0) return { ok: false, error: 'the list must not be empty' };
+      if ((leaf.values || leaf.min) && v.length < (leaf.min ?? 1)) return { ok: false, error: v.length === 0 ? 'the list must not be empty' : `the list needs at least ${leaf.min} items` };
       return { ok: true, value: [...v] };
     }
     case 'bind': {

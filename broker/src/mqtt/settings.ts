@@ -32,6 +32,4 @@ export interface ChannelSettings {
   responseInformation: string;
   /** Reject message expiry above this (ms) by capping it; Infinity = no cap. */
   messageExpiryMaxMs: number;
-  /** Bytes buffered for a client above which QoS 0 deliveries are dropped. */
-  highWaterMark: number;
 }

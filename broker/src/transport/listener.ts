@@ -1,8 +1,9 @@
 /**
  * One listener: a server socket of one transport type bound to one address, turning accepted
- * sockets into Connections. Limits and failures stay here: beyond max_connections a socket is
- * closed at once (Node's server.maxConnections) and counted; TLS and WebSocket handshake
- * failures are logged at debug and counted, never thrown.
+ * sockets into Connections and handing each to `onConnection(conn, spec)` with the listener's
+ * one ListenerSpec (its id, transport, protocol and output high-water mark). Limits and failures
+ * stay here: beyond max_connections a socket is closed at once (Node's server.maxConnections)
+ * and counted; TLS and WebSocket handshake failures are logged at debug and counted, never thrown.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,19 +14,20 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { parseBind, type ListenerConfig, type SslListenerConfig, type WsListenerConfig } from '../config/index.js';
 import { ListenerError } from './errors.js';
 import { SocketConnection } from './socket-connection.js';
-import { RawConnection, RawTcpServer, rawTcpSupported } from './raw-tcp.js';
+import { RawConnection, RawTcpServer, rawTcpChoice, type RawTcpChoice } from './raw-tcp.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { buildTlsOptions, peerCertOf } from './tls-options.js';
-import type { Connection, ConnectionInfo, TransportType } from './types.js';
+import type { Connection, ConnectionInfo, ListenerSpec, OnConnection, TransportType } from './types.js';
 import { WsConnection } from './ws-connection.js';
 
-/** WebSocket subprotocols accepted, in the order a client may offer them. */
+/** The MQTT WebSocket subprotocols (the default of `websocket.supported_subprotocols`). */
 export const MQTT_SUBPROTOCOLS: readonly string[] = ['mqtt', 'mqttv3.1', 'mqttv5'];
 
 export interface ListenerStatus {
   id: string;
   transport: TransportType;
+  protocol: string;
   bind: string;
   running: boolean;
   currentConnections: number;
@@ -35,8 +37,20 @@ export interface ListenerStatus {
   accepted: number;
   /** Connections closed at once because max_connections was reached. */
   rejected: number;
-  /** Failed TLS / WebSocket handshakes (bad certificate, wrong path, no MQTT subprotocol…). */
+  /** Failed TLS / WebSocket handshakes (bad certificate, wrong path, no accepted subprotocol…). */
   handshakeErrors: number;
+  /** tcp: true while serving on raw TCP handles (raw-tcp.ts), false on net.Socket; false for other types. */
+  rawSockets: boolean;
+}
+
+/** The transports of stream listeners (datagrams go through udp.ts). */
+export type StreamTransportType = Exclude<TransportType, 'udp'>;
+
+export interface ListenerOptions {
+  /** What the listener's connections speak ('mqtt'); the owner picks its channel by it. */
+  protocol: string;
+  /** tcp with raw_sockets: whether raw TCP handles may be used on this Node (rawTcpChoice()). */
+  rawTcp?: RawTcpChoice;
 }
 
 export type AnyListenerConfig = ListenerConfig & Partial<Pick<SslListenerConfig, 'ssl_options'>> & Partial<Pick<WsListenerConfig, 'websocket'>>;
@@ -45,9 +59,13 @@ const plainAddress = (a: string | undefined) => (a && a.startsWith('::ffff:') ? 
 
 export class Listener {
   readonly id: string;
-  readonly transport: TransportType;
+  readonly transport: StreamTransportType;
+  readonly protocol: string;
   cfg: AnyListenerConfig;
-  private readonly onConnection: (c: Connection) => void;
+  /** Handed to onConnection with every connection; rebuilt by start() only when the config changed it. */
+  private spec: ListenerSpec;
+  private readonly rawGate: RawTcpChoice;
+  private readonly onConnection: OnConnection;
   private readonly log: Logger;
   private server: NetServer | HttpServer | null;
   /** Plain TCP on bare handles (raw-tcp.ts), instead of `server`. */
@@ -62,10 +80,13 @@ export class Listener {
   private handshakeErrors: number;
   private readonly release = (): void => { this.current--; };
 
-  constructor(transport: TransportType, name: string, cfg: AnyListenerConfig, onConnection: (c: Connection) => void, log: Logger) {
+  constructor(transport: StreamTransportType, name: string, cfg: AnyListenerConfig, onConnection: OnConnection, log: Logger, opts: ListenerOptions) {
     this.id = `${transport}:${name}`;
     this.transport = transport;
+    this.protocol = opts.protocol;
     this.cfg = cfg;
+    this.spec = Object.freeze({ id: this.id, transport, protocol: opts.protocol, highWaterMark: cfg.tcp_options.high_watermark });
+    this.rawGate = opts.rawTcp ?? rawTcpChoice();
     this.onConnection = onConnection;
     this.log = log.child({ listener: this.id });
     this.server = null;
@@ -81,12 +102,17 @@ export class Listener {
 
   get running(): boolean { return this.server !== null || this.raw !== null; }
   get boundPort(): number { return this.port; }
+  /** tcp with raw_sockets true: whether start() uses raw TCP handles on this Node, and why. */
+  get rawTcp(): RawTcpChoice | null {
+    return this.transport === 'tcp' && this.cfg.raw_sockets !== false ? this.rawGate : null;
+  }
 
   status(): ListenerStatus {
     return {
-      id: this.id, transport: this.transport, bind: this.cfg.bind, running: this.running,
+      id: this.id, transport: this.transport, protocol: this.protocol, bind: this.cfg.bind, running: this.running,
       currentConnections: this.current, maxConnections: this.cfg.max_connections, port: this.port,
       accepted: this.accepted, rejected: this.rejected, handshakeErrors: this.handshakeErrors,
+      rawSockets: this.raw !== null,
     };
   }
 
@@ -97,7 +123,9 @@ export class Listener {
     if (!parsed.ok) throw new ListenerError(this.id, this.cfg.bind, 'EINVAL', `listener ${this.id} has a bad bind ${this.cfg.bind}: ${parsed.error}`);
     const { host } = parsed.value;
     const port = parsed.value.port === 0 ? this.lastPort : parsed.value.port;
-    if (this.transport === 'tcp' && this.cfg.raw_sockets !== false && rawTcpSupported()) {
+    const hwm = this.cfg.tcp_options.high_watermark;
+    if (hwm !== this.spec.highWaterMark) this.spec = Object.freeze({ ...this.spec, highWaterMark: hwm });
+    if (this.rawTcp?.raw === true) {
       await this.startRaw(host, port);
       if (parsed.value.port === 0) this.lastPort = this.port;
       this.log.info({ bind: this.cfg.bind, port: this.port }, 'listener started');
@@ -199,11 +227,13 @@ export class Listener {
           ? createHttpServer()
           : createHttpsServer(buildTlsOptions(this.id, this.cfg.bind, this.cfg.ssl_options!));
         const path = this.cfg.websocket?.mqtt_path ?? '/mqtt';
+        const supported = this.cfg.websocket?.supported_subprotocols ?? MQTT_SUBPROTOCOLS;
         this.wss = new WebSocketServer({
           noServer: true, clientTracking: false, perMessageDeflate: false,
           maxPayload: this.cfg.websocket?.max_frame_size ?? 16 * 1024 * 1024,
+          // Called only when the client offers at least one; the client's order decides.
           handleProtocols: (protocols: Set<string>) => {
-            for (const p of protocols) if (MQTT_SUBPROTOCOLS.includes(p)) return p;
+            for (const p of protocols) if (supported.includes(p)) return p;
             return false;
           },
         });
@@ -216,7 +246,7 @@ export class Listener {
           res.writeHead(ok ? 426 : 404, { 'Content-Type': 'text/plain', Connection: 'close', ...(ok ? { Upgrade: 'websocket' } : {}) });
           res.end(ok ? 'WebSocket upgrade required\n' : 'Not Found\n');
         });
-        s.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, path));
+        s.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, path, supported));
         s.on('clientError', (err: Error, socket: Socket) => {
           this.handshakeFailed(err, socket);
           if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -228,17 +258,20 @@ export class Listener {
     }
   }
 
-  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer, path: string): void {
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer, path: string, supported: readonly string[]): void {
     const reject = (status: string, why: string) => {
       this.handshakeErrors++;
       this.log.debug({ remote: plainAddress(socket.remoteAddress), url: req.url, why }, 'websocket upgrade refused');
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     if (pathOf(req.url) !== path) return reject('404 Not Found', 'wrong path');
-    // Like EMQX: a client that offers subprotocols must offer an MQTT one; offering none is fine.
+    // Like EMQX: a client that offers subprotocols must offer a supported one; one that offers
+    // none is accepted unless websocket.fail_if_no_subprotocol.
     const offered = req.headers['sec-websocket-protocol'];
-    if (offered !== undefined && !offered.split(',').some((p) => MQTT_SUBPROTOCOLS.includes(p.trim()))) {
-      return reject('400 Bad Request', `no MQTT subprotocol in "${offered}"`);
+    if (offered === undefined || offered.trim() === '') {
+      if (this.cfg.websocket?.fail_if_no_subprotocol === true) return reject('400 Bad Request', 'no subprotocol offered');
+    } else if (!offered.split(',').some((p) => supported.includes(p.trim()))) {
+      return reject('400 Bad Request', `no supported subprotocol in "${offered}"`);
     }
     let peerCert: ConnectionInfo['peerCert'];
     if (this.transport === 'wss') {
@@ -274,7 +307,7 @@ export class Listener {
     if (conn instanceof SocketConnection || conn instanceof RawConnection) conn.onFinished = this.release;
     else socket!.once('close', this.release);
     try {
-      this.onConnection(conn);
+      this.onConnection(conn, this.spec);
     } catch (err) {
       this.log.error({ err }, 'connection handler threw; connection closed');
       conn.destroy();

@@ -3,23 +3,38 @@
  * stopped and restarted by id ('tcp:default', 'wss:internal'), with live counters for the
  * API and metrics. start() binds every enabled listener or none: on the first failure the
  * ones already bound are closed and a ListenerError names the listener and its address.
+ * Every listener here speaks MQTT (`spec.protocol` 'mqtt'); gateway listeners name their own.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { ListenerError } from './errors.js';
-import { Listener, type AnyListenerConfig, type ListenerStatus } from './listener.js';
-import type { Connection, TransportType } from './types.js';
+import { Listener, type AnyListenerConfig, type ListenerStatus, type StreamTransportType } from './listener.js';
+import { rawTcpChoice, type RawTcpChoice } from './raw-tcp.js';
+import type { OnConnection } from './types.js';
 
-const TYPES: readonly TransportType[] = ['tcp', 'ssl', 'ws', 'wss'];
+const TYPES: readonly StreamTransportType[] = ['tcp', 'ssl', 'ws', 'wss'];
+const PROTOCOL = 'mqtt';
+
+export interface ListenersOptions {
+  /** The Node version the raw TCP gate judges (tests pass another); default process.version. */
+  nodeVersion?: string;
+}
 
 export class Listeners {
   private readonly byId: Map<string, Listener>;
+  private readonly log: Logger;
+  /** Whether tcp listeners with raw_sockets may use raw handles on this Node; decided once. */
+  private readonly rawTcp: RawTcpChoice;
+  private rawTcpLogged: boolean;
 
-  constructor(cfg: Config['listeners'], onConnection: (c: Connection) => void, log: Logger) {
+  constructor(cfg: Config['listeners'], onConnection: OnConnection, log: Logger, opts: ListenersOptions = {}) {
     this.byId = new Map();
+    this.log = log;
+    this.rawTcp = rawTcpChoice(opts.nodeVersion ?? process.version);
+    this.rawTcpLogged = false;
     for (const type of TYPES) {
       for (const [name, l] of Object.entries(cfg[type])) {
-        const listener = new Listener(type, name, l as AnyListenerConfig, onConnection, log);
+        const listener = new Listener(type, name, l as AnyListenerConfig, onConnection, log, { protocol: PROTOCOL, rawTcp: this.rawTcp });
         this.byId.set(listener.id, listener);
       }
     }
@@ -27,6 +42,7 @@ export class Listeners {
 
   /** Start every enabled listener; all or nothing. */
   async start(): Promise<void> {
+    this.logRawTcpOnce();
     const started: Listener[] = [];
     for (const l of this.byId.values()) {
       if (!l.cfg.enable || l.running) continue;
@@ -74,6 +90,20 @@ export class Listeners {
     const l = this.get(id);
     if (!l.running) throw new ListenerError(id, l.cfg.bind, 'NOT_RUNNING', `listener ${id} is not running`);
     return l.boundPort;
+  }
+
+  /**
+   * Says once, at the first start(), which implementation the tcp listeners that ask for raw
+   * sockets get and why: info on a tested Node, warn when they fall back to net.Socket.
+   */
+  private logRawTcpOnce(): void {
+    if (this.rawTcpLogged) return;
+    const ids = [...this.byId.values()].filter((l) => l.cfg.enable && l.rawTcp !== null).map((l) => l.id);
+    if (ids.length === 0) return;
+    this.rawTcpLogged = true;
+    const msg = `tcp listeners with raw_sockets: ${this.rawTcp.reason}`;
+    if (this.rawTcp.raw) this.log.info({ listeners: ids }, msg);
+    else this.log.warn({ listeners: ids }, msg);
   }
 
   private get(id: string): Listener {

@@ -9,9 +9,11 @@
  * `TCP` object a Socket wraps), one small object, and module-level callbacks.
  *
  * The handle API (`process.binding('tcp_wrap')` / `'stream_wrap'`) is Node's own, used by `net`;
- * it is internal, so `rawTcpSupported()` checks every piece before the listener uses it and the
- * listener falls back to `net` when anything is missing (and `listeners.tcp.<name>.raw_sockets:
- * false` turns it off). TLS and WebSocket listeners always use `net`/`tls`.
+ * it is internal and may change in any major, so it is used only on the Node majors a test run
+ * has covered (RAW_TCP_TESTED_MAJORS, decided by `rawTcpChoice()`), and `rawTcpSupported()` checks
+ * every piece before the listener uses it; otherwise the listener falls back to `net` (and
+ * `listeners.tcp.<name>.raw_sockets: false` turns it off). TLS and WebSocket listeners always use
+ * `net`/`tls`.
  *
  * Semantics follow SocketConnection: data is delivered as it arrives (fresh Buffers), write()
  * returns false past the high-water mark and drain() follows once libuv's queue is empty,
@@ -111,6 +113,39 @@ function load(): Bindings | null {
 export function rawTcpSupported(): boolean {
   if (bindings === undefined) bindings = load();
   return bindings !== null;
+}
+
+/**
+ * Node majors on which the transport tests (test/unit/transport, both modes) and the benchmarks
+ * have run on raw handles. Add a major here only after running them on it: the handle API is
+ * internal and a new major may change it in ways the availability check cannot see.
+ */
+export const RAW_TCP_TESTED_MAJORS: readonly number[] = [20];
+
+/** Whether raw handles may be used, and why (for the start-up log and the listener status). */
+export interface RawTcpChoice {
+  readonly raw: boolean;
+  readonly reason: string;
+}
+
+/**
+ * The gate on the Node version alone: a pure function of a version string such as 'v20.11.1'
+ * (process.version). An unparsable version is treated as untested.
+ */
+export function rawTcpVersionGate(version: string, tested: readonly number[] = RAW_TCP_TESTED_MAJORS): RawTcpChoice {
+  const m = /^v?(\d+)\./.exec(version);
+  const major = m ? Number(m[1]) : NaN;
+  const list = tested.join(', ');
+  if (tested.includes(major)) return { raw: true, reason: `Node ${version} is a tested major (${list}): raw TCP handles` };
+  return { raw: false, reason: `Node ${version} is not a major raw TCP handles were tested on (${list}): net.Socket` };
+}
+
+/** The version gate, then the availability check of the handle API (only when the gate passes). */
+export function rawTcpChoice(version: string = process.version, available: () => boolean = rawTcpSupported): RawTcpChoice {
+  const gate = rawTcpVersionGate(version);
+  if (!gate.raw) return gate;
+  if (!available()) return { raw: false, reason: `Node ${version} lacks part of the TCP handle API: net.Socket` };
+  return gate;
 }
 
 function uvError(code: number, syscall: string, extra = ''): NodeJS.ErrnoException {

@@ -2,7 +2,9 @@
  * Connection over a net.Socket or tls.TLSSocket (listeners tcp and ssl). Socket events go
  * straight to the handler through module-level functions (no per-connection closures, no
  * stream piping); back-pressure is the socket's own: write() returns what socket.write()
- * returns and 'drain' is forwarded.
+ * returns and 'drain' is forwarded. pause() stops the socket's flow (the stream then stops
+ * reading once its buffer is full, so the peer's TCP window closes); chunks that arrive before
+ * setHandler() or while paused are held and delivered, in order, after resume().
  */
 import type { Socket } from 'node:net';
 import { END_GRACE_MS, type Connection, type ConnectionHandler, type ConnectionInfo } from './types.js';
@@ -16,7 +18,8 @@ export class SocketConnection implements Connection {
   readonly info: ConnectionInfo;
   private readonly socket: OwnedSocket;
   private handler: ConnectionHandler | null;
-  private pending: Buffer[] | null;
+  /** Chunks read but not yet delivered (before setHandler() or while paused); null when none. */
+  private held: Buffer[] | null;
   private userPaused: boolean;
   private ending: boolean;
   private finished: boolean;
@@ -32,7 +35,7 @@ export class SocketConnection implements Connection {
     this.info = info;
     this.socket = socket as OwnedSocket;
     this.handler = null;
-    this.pending = [];
+    this.held = null;
     this.userPaused = false;
     this.ending = false;
     this.finished = false;
@@ -52,9 +55,7 @@ export class SocketConnection implements Connection {
 
   setHandler(h: ConnectionHandler): void {
     this.handler = h;
-    const pending = this.pending;
-    this.pending = null;
-    if (pending) for (const b of pending) h.data(b);
+    if (this.held !== null && !this.deliverHeld()) return; // paused from inside data()
     if (this.finished) { h.close(this.error); return; }
     if (!this.userPaused) this.socket.resume();
   }
@@ -106,9 +107,13 @@ export class SocketConnection implements Connection {
   }
 
   pause(): void { this.userPaused = true; this.socket.pause(); }
+
+  /** Held chunks go out on the next tick (not inside resume(): the caller may be mid-drain()). */
   resume(): void {
     this.userPaused = false;
-    if (this.handler) this.socket.resume();
+    if (this.handler === null || this.finished) return;
+    if (this.held !== null) process.nextTick(resumeHeld, this);
+    else this.socket.resume();
   }
 
   end(): void {
@@ -128,9 +133,26 @@ export class SocketConnection implements Connection {
   get bufferedAmount(): number { return this.socket.writableLength + this.corkedBytes; }
   get closed(): boolean { return this.ending || this.finished || this.socket.destroyed; }
 
+  /** Delivers held chunks in order until paused again (all of them once closed); true when none is left. */
+  private deliverHeld(): boolean {
+    const held = this.held!;
+    while (held.length > 0) {
+      if (this.userPaused && !this.finished) return false;
+      this.handler!.data(held.shift()!);
+    }
+    this.held = null;
+    return true;
+  }
+
+  /** @internal */ onResumeHeld(): void {
+    if (this.userPaused || this.finished || this.handler === null) return;
+    if (this.held === null || this.deliverHeld()) { if (!this.userPaused) this.socket.resume(); }
+  }
+
   /** @internal */ onData(buf: Buffer): void {
-    if (this.handler) this.handler.data(buf);
-    else { this.pending!.push(buf); this.socket.pause(); }
+    if (this.handler !== null && !this.userPaused && this.held === null) { this.handler.data(buf); return; }
+    (this.held ??= []).push(buf);
+    this.socket.pause();
   }
   /** @internal */ onDrain(): void { if (this.handler && !this.finished) this.handler.drain(); }
   /** @internal */ onError(err: Error): void { this.error ??= err; }
@@ -138,7 +160,11 @@ export class SocketConnection implements Connection {
     if (this.finished) return;
     this.finished = true;
     if (this.endTimer) clearTimeout(this.endTimer);
-    if (this.handler) this.handler.close(this.error);
+    if (this.handler) {
+      // What was read before the close still reaches the handler, paused or not.
+      if (this.held !== null) this.deliverHeld();
+      this.handler.close(this.error);
+    }
     if (this.onFinished !== null) this.onFinished();
   }
 }
@@ -147,4 +173,5 @@ function socketOnData(this: OwnedSocket, buf: Buffer): void { this[kConn]!.onDat
 function socketOnDrain(this: OwnedSocket): void { this[kConn]!.onDrain(); }
 function socketOnError(this: OwnedSocket, err: Error): void { this[kConn]!.onError(err); }
 function socketOnClose(this: OwnedSocket): void { this[kConn]!.onClose(); }
+function resumeHeld(conn: SocketConnection): void { conn.onResumeHeld(); }
 function endTimeout(socket: Socket): void { socket.destroy(); }

@@ -3,13 +3,38 @@
  * MQTT. Each listener type (tcp, ssl, ws, wss) produces the same Connection, so the protocol
  * layer above has one driver for all of them.
  *
- * Flow: the listener calls `onConnection(conn)`; the owner calls `conn.setHandler(h)` (bytes
- * that arrive before that are held, the socket paused). `h.data(buf)` gets every chunk as it
- * arrives (a fresh Buffer the handler may keep), `h.drain()` fires after `write()` returned
- * false and the queued output was flushed, and `h.close(err?)` fires exactly once at the end.
+ * Flow: the listener calls `onConnection(conn, spec)`; the owner picks the protocol by
+ * `spec.protocol` and calls `conn.setHandler(h)` (bytes that arrive before that are held, the
+ * socket paused). `h.data(buf)` gets every chunk as it arrives (a fresh Buffer the handler may
+ * keep), `h.drain()` fires after `write()` returned false and the queued output was flushed, and
+ * `h.close(err?)` fires exactly once at the end. Between `pause()` and `resume()` no `data()`
+ * is delivered on any transport.
+ *
+ * Datagram transports (udp.ts) have no Connection: an endpoint hands out one DatagramPeer per
+ * remote address:port instead.
  */
 
-export type TransportType = 'tcp' | 'ssl' | 'ws' | 'wss';
+export type TransportType = 'tcp' | 'ssl' | 'ws' | 'wss' | 'udp';
+
+/**
+ * What a listener tells the owner of each of its connections. One object per listener (shared by
+ * all its connections, replaced only when the listener restarts with a new config), so it costs
+ * nothing per connection.
+ */
+export interface ListenerSpec {
+  /** Listener id, e.g. 'tcp:default' (the same as ConnectionInfo.listener). */
+  readonly id: string;
+  readonly transport: TransportType;
+  /** The protocol spoken on it: 'mqtt' for tcp/ssl/ws/wss; gateways add 'coap', 'mqttsn', 'ocpp'. */
+  readonly protocol: string;
+  /**
+   * Output bytes queued for one connection above which the owner treats it as slow
+   * (`listeners.<type>.<name>.tcp_options.high_watermark`).
+   */
+  readonly highWaterMark: number;
+}
+
+export type OnConnection = (conn: Connection, spec: ListenerSpec) => void;
 
 export interface PeerCert {
   /** Subject fields, e.g. { CN: 'device-1', O: 'Acme' } (multi-valued fields joined by ","). */
@@ -46,7 +71,11 @@ export interface Connection {
   /** Batch the following writes until uncork() (one TCP segment / one WebSocket frame). */
   cork(): void;
   uncork(): void;
-  /** Stop / restart delivering data (inbound flow control). */
+  /**
+   * Stop / restart delivering data (inbound flow control). After pause() no data() is delivered
+   * and the transport stops reading, so the peer's sending backs up into its TCP window; data
+   * already read off the socket is held and delivered after resume().
+   */
   pause(): void;
   resume(): void;
   /** Flush what is queued, then close. */

@@ -5,6 +5,10 @@
  * [MQTT-6.0.0-2]). A text frame is a protocol error for MQTT over WebSocket [MQTT-6.0.0-1],
  * so it closes the connection with status 1003. Back-pressure follows the underlying socket:
  * write() returns false while it needs draining, and its 'drain' is forwarded.
+ *
+ * pause() pauses the socket, but `ws` still emits the messages of bytes it has already read
+ * (its receiver parses a whole chunk at once), so messages that arrive before setHandler() or
+ * while paused are held here and delivered, in order, after resume().
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -21,7 +25,8 @@ export class WsConnection implements Connection {
   private readonly ws: OwnedWs;
   private readonly socket: OwnedSocket;
   private handler: ConnectionHandler | null;
-  private pending: Buffer[] | null;
+  /** Messages received but not yet delivered (before setHandler() or while paused); null when none. */
+  private held: Buffer[] | null;
   private corked: Buffer[] | null;
   private corkDepth: number;
   private corkedBytes: number;
@@ -36,7 +41,7 @@ export class WsConnection implements Connection {
     this.ws = ws as OwnedWs;
     this.socket = socket as OwnedSocket;
     this.handler = null;
-    this.pending = [];
+    this.held = null;
     this.corked = null;
     this.corkDepth = 0;
     this.corkedBytes = 0;
@@ -58,9 +63,7 @@ export class WsConnection implements Connection {
 
   setHandler(h: ConnectionHandler): void {
     this.handler = h;
-    const pending = this.pending;
-    this.pending = null;
-    if (pending) for (const b of pending) h.data(b);
+    if (this.held !== null && !this.deliverHeld()) return; // paused from inside data()
     if (this.finished) { h.close(this.error); return; }
     if (!this.userPaused) this.ws.resume();
   }
@@ -100,9 +103,13 @@ export class WsConnection implements Connection {
   }
 
   pause(): void { this.userPaused = true; this.ws.pause(); }
+
+  /** Held messages go out on the next tick (not inside resume(): the caller may be mid-drain()). */
   resume(): void {
     this.userPaused = false;
-    if (this.handler) this.ws.resume();
+    if (this.handler === null || this.finished) return;
+    if (this.held !== null) process.nextTick(resumeHeld, this);
+    else this.ws.resume();
   }
 
   end(): void {
@@ -129,8 +136,25 @@ export class WsConnection implements Connection {
       this.ws.close(1003, 'binary frames only');
       return;
     }
-    if (this.handler) this.handler.data(data);
-    else { this.pending!.push(data); this.ws.pause(); }
+    if (this.handler !== null && !this.userPaused && this.held === null) { this.handler.data(data); return; }
+    (this.held ??= []).push(data);
+    this.ws.pause();
+  }
+
+  /** Delivers held messages in order until paused again (all of them once closed); true when none is left. */
+  private deliverHeld(): boolean {
+    const held = this.held!;
+    while (held.length > 0) {
+      if (this.userPaused && !this.finished) return false;
+      this.handler!.data(held.shift()!);
+    }
+    this.held = null;
+    return true;
+  }
+
+  /** @internal */ onResumeHeld(): void {
+    if (this.userPaused || this.finished || this.handler === null) return;
+    if (this.held === null || this.deliverHeld()) { if (!this.userPaused) this.ws.resume(); }
   }
   /** @internal */ onDrain(): void { if (this.handler && !this.finished) this.handler.drain(); }
   /** @internal */ onError(err: Error): void { this.error ??= err; }
@@ -138,7 +162,11 @@ export class WsConnection implements Connection {
     if (this.finished) return;
     this.finished = true;
     if (this.endTimer) clearTimeout(this.endTimer);
-    if (this.handler) this.handler.close(this.error);
+    if (this.handler) {
+      // What was received before the close still reaches the handler, paused or not.
+      if (this.held !== null) this.deliverHeld();
+      this.handler.close(this.error);
+    }
   }
 }
 
@@ -146,4 +174,5 @@ function wsOnMessage(this: OwnedWs, data: Buffer, isBinary: boolean): void { thi
 function wsOnError(this: OwnedWs, err: Error): void { this[kConn]!.onError(err); }
 function wsOnClose(this: OwnedWs): void { this[kConn]!.onClose(); }
 function socketOnDrain(this: OwnedSocket): void { this[kConn]!.onDrain(); }
+function resumeHeld(conn: WsConnection): void { conn.onResumeHeld(); }
 function endTimeout(ws: WebSocket): void { ws.terminate(); }

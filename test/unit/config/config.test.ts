@@ -59,6 +59,9 @@ test('defaults match the documented EMQX-like values', () => {
   assert.equal(c.sys_topics.sys_msg_interval, 60_000);
   assert.equal(c.sys_topics.sys_event_messages.client_connected, true);
   assert.equal(c.dashboard.listeners.http.bind, '0.0.0.0:18083');
+  for (const t of ['tcp', 'ssl', 'ws', 'wss'] as const) assert.equal(c.listeners[t]['default']!.tcp_options.high_watermark, 4 * 1024 * 1024, t);
+  assert.deepEqual(c.listeners.ws['default']!.websocket.supported_subprotocols, ['mqtt', 'mqttv3.1', 'mqttv5']);
+  assert.equal(c.listeners.ws['default']!.websocket.fail_if_no_subprotocol, false);
 });
 
 test('the result is deep-frozen', () => {
@@ -128,6 +131,8 @@ test('PETREL_* env overrides the file; overrides win over env', () => {
         PETREL_MQTT__RETRY_INTERVAL: '5s',
         PETREL_LISTENERS__SSL__DEFAULT__SSL_OPTIONS__VERSIONS: 'tlsv1.3',
         PETREL_LISTENERS__TCP__EXTRA__BIND: '127.0.0.1:0',
+        PETREL_LISTENERS__TCP__DEFAULT__TCP_OPTIONS__HIGH_WATERMARK: '1MB',
+        PETREL_LISTENERS__WS__DEFAULT__WEBSOCKET__SUPPORTED_SUBPROTOCOLS: 'mqtt,mqttv5',
         PETREL_LOG__LEVEL: 'debug',
         PETREL_CONFIG: '/not/a/key', // no "__": not a config key
         HOME: '/root',
@@ -141,6 +146,8 @@ test('PETREL_* env overrides the file; overrides win over env', () => {
     assert.equal(c.mqtt.retry_interval, 5000);
     assert.deepEqual(c.listeners.ssl['default']!.ssl_options.versions, ['tlsv1.3']);
     assert.equal(c.listeners.tcp['extra']!.bind, '127.0.0.1:0');
+    assert.equal(c.listeners.tcp['default']!.tcp_options.high_watermark, 1024 * 1024);
+    assert.deepEqual(c.listeners.ws['default']!.websocket.supported_subprotocols, ['mqtt', 'mqttv5']);
     assert.equal(c.log.level, 'warn');
   } finally {
     t.done();
@@ -193,6 +200,10 @@ test('bad units, types and out-of-range values are errors, never clamped', () =>
     [{ listeners: { tcp: { Bad_Name: {} } } }, 'listeners.tcp.Bad_Name', /lowercase/],
     [{ listeners: { ssl: { default: { ssl_options: { versions: ['tlsv1.0'] } } } } }, 'listeners.ssl.default.ssl_options.versions', /tlsv1\.0/],
     [{ node: { name: 'nohost' } }, 'node.name', /name@host/],
+    [{ listeners: { tcp: { default: { tcp_options: { high_watermark: '0' } } } } }, 'listeners.tcp.default.tcp_options.high_watermark', /below the minimum 1/],
+    [{ listeners: { ws: { default: { websocket: { supported_subprotocols: [] } } } } }, 'listeners.ws.default.websocket.supported_subprotocols', /must not be empty/],
+    [{ listeners: { ws: { default: { websocket: { supported_subprotocols: ['mqtt', 'bad proto'] } } } } }, 'listeners.ws.default.websocket.supported_subprotocols', /"bad proto".*subprotocol token/],
+    [{ listeners: { wss: { default: { websocket: { supported_subprotocols: 'mqtt' } } } } }, 'listeners.wss.default.websocket.supported_subprotocols', /expected a list/],
     [{ mqtt: 5 }, 'mqtt', /expected a map/],
   ];
   for (const [overrides, path, re] of cases) {

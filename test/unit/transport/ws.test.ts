@@ -192,3 +192,48 @@ test('ws: a message above websocket.max_frame_size closes with 1009; stop() keep
     }
   });
 });
+
+test('ws: a listener with its own websocket.supported_subprotocols accepts those and refuses others, MQTT ones included', async () => {
+  await withWs('ws', { websocket: { supported_subprotocols: ['mqttv5', 'x-custom'] } }, async (port, acc, ls) => {
+    const url = `ws://127.0.0.1:${port}/mqtt`;
+    const custom = await open(url, ['mqtt', 'x-custom']);
+    assert.ok(custom instanceof WebSocket);
+    assert.equal(custom.protocol, 'x-custom', 'the first offered that the listener supports');
+    const v5 = await open(url, 'mqttv5');
+    assert.equal((v5 as WebSocket).protocol, 'mqttv5');
+    assert.equal(await open(url, 'mqtt'), 400);
+    assert.equal(await open(url, ['mqttv3.1', 'chat']), 400);
+    const none = await open(url);
+    assert.ok(none instanceof WebSocket, 'no subprotocol offered: accepted (fail_if_no_subprotocol defaults to false)');
+    await acc.count(3);
+    assert.deepEqual(acc.conns.map((c) => c.info.subprotocol), ['x-custom', 'mqttv5', '']);
+    assert.equal(status(ls, 'ws:default').handshakeErrors, 2);
+    custom.terminate();
+    (v5 as WebSocket).terminate();
+    none.terminate();
+  });
+});
+
+test('ws: websocket.fail_if_no_subprotocol refuses a client that offers none', async () => {
+  await withWs('ws', { websocket: { fail_if_no_subprotocol: true } }, async (port, acc, ls) => {
+    const url = `ws://127.0.0.1:${port}/mqtt`;
+    assert.equal(await open(url), 400);
+    assert.equal(status(ls, 'ws:default').handshakeErrors, 1);
+    const ok = await open(url, 'mqtt');
+    assert.ok(ok instanceof WebSocket);
+    ok.terminate();
+    assert.equal(acc.conns.length, 1);
+  });
+});
+
+test('wss: supported_subprotocols is per listener on secure WebSocket too', async () => {
+  await withWs('wss', { websocket: { supported_subprotocols: ['x-only'], fail_if_no_subprotocol: true } }, async (port) => {
+    const url = `wss://localhost:${port}/mqtt`;
+    const opts = { ca: tlsRead('ca.crt') };
+    const ok = await open(url, 'x-only', opts);
+    assert.equal((ok as WebSocket).protocol, 'x-only');
+    (ok as WebSocket).terminate();
+    assert.equal(await open(url, 'mqtt', opts), 400);
+    assert.equal(await open(url, undefined, opts), 400);
+  });
+});
