@@ -58,6 +58,38 @@ test('an embedded node: object config, hooks, broker-side publish, stop', async 
   }
 });
 
+test('client.connect refuses a client before authentication (banned): v5 CONNACK 0x8A, v3 return code 5', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'petrel-lib-'));
+  const { pino } = await import('pino');
+  const node = await createNode({
+    config: {
+      node: { data_dir: dir },
+      listeners: { tcp: { default: { bind: '127.0.0.1:0' } }, ws: { default: { enable: false } } },
+      dashboard: { listeners: { http: { enable: false } } },
+    },
+    logger: pino({ level: 'silent' }, silent as never),
+  });
+  try {
+    const authenticated: string[] = [];
+    node.hooks.add('client.connect', async (client) => (client.clientId.startsWith('banned-') ? { result: 'deny', reason: 'BANNED' } : undefined));
+    node.hooks.add('client.authenticate', ({ client }) => { authenticated.push(client.clientId); return { result: 'allow' }; });
+    const url = `mqtt://127.0.0.1:${node.port('tcp:default')}`;
+    for (const [protocolVersion, want] of [[5, 0x8a], [4, 5]] as const) {
+      const c = mqtt.connect(url, { clientId: `banned-${protocolVersion}`, reconnectPeriod: 0, protocolVersion });
+      const code = await new Promise<number>((ok) => c.once('error', (e: Error & { code?: number }) => ok(e.code ?? -1)));
+      assert.equal(code, want, `v${protocolVersion} refusal code`);
+      c.end(true);
+    }
+    const ok = mqtt.connect(url, { clientId: 'fine-1', reconnectPeriod: 0, protocolVersion: 5 });
+    await new Promise((res, rej) => { ok.once('connect', res); ok.once('error', rej); });
+    await ok.endAsync();
+    assert.deepEqual(authenticated, ['fine-1'], 'a refused client never reaches authentication');
+  } finally {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a bad config key is a ConfigError naming the key', async () => {
   await assert.rejects(createNode({ config: { mqtt: { max_packet_sise: 10 } } }), (err: unknown) =>
     err instanceof ConfigError && /max_packet_sise/.test((err as Error).message));
