@@ -193,6 +193,20 @@ test('a leaving shared-group member\'s unacked deliveries go to another member',
   assert.deepEqual(other.conn.payloads(), ['j1']);
 });
 
+test('a redispatched delivery carries the new member\'s subscription id and QoS, not the leaver\'s', () => {
+  const tb = makeBroker();
+  const m1 = tb.connect('m1');
+  const m2 = tb.connect('m2');
+  tb.subscribe(m1.session, '$share/g/jobs', { qos: 2, subscriptionId: 11 });
+  tb.subscribe(m2.session, '$share/g/jobs', { qos: 1, subscriptionId: 22 });
+  tb.publish('jobs', 'j1', { qos: 2 });
+  const [got, other] = m1.conn.delivered.length === 1 ? [m1, m2] : [m2, m1];
+  got.conn.close('network_error', true);
+  const d = other.conn.delivered[0];
+  const mine = other === m1 ? { id: 11, qos: 2 } : { id: 22, qos: 1 };
+  assert.deepEqual([d.payload, d.subIds, d.qos], ['j1', [mine.id], mine.qos]);
+});
+
 test('a persistent member alone in its group keeps its unacked shared delivery for next time', () => {
   const tb = makeBroker();
   const m = tb.connect('m', { expiry: 60, cleanStart: false });
