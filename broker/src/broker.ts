@@ -310,7 +310,9 @@ export class Broker {
         else this.metrics.droppedDelivery('no_subscribers');
         continue;
       }
-      this.deliverTo(sub.clientId, d.msg, sub.options.qos, sub.options.retainAsPublished, d.subIds, d.group, d.topicFilter);
+      // The subscription identifier is the new member's own [MQTT-3.3.4-3], as dispatch() gives it.
+      const id = sub.options.subscriptionId;
+      this.deliverTo(sub.clientId, d.msg, sub.options.qos, sub.options.retainAsPublished, id !== 0 ? [id] : null, d.group, d.topicFilter);
     }
   }
 

@@ -140,10 +140,14 @@ export class ClientManager {
   closed(conn: ClientConnection, session: Session | null, reason: string, publishWill: boolean): void {
     const b = this.broker;
     const clientId = conn.info.clientId;
-    if (this.conns.get(clientId) === conn) this.conns.delete(clientId);
+    const current = this.conns.get(clientId) === conn;
+    if (current) this.conns.delete(clientId);
     const will = this.liveWills.get(conn);
     if (will !== undefined) this.liveWills.delete(conn);
-    if (session !== null && session.outlet === conn) {
+    // A connection that ended between open() and activate() never attached, yet the session is
+    // its own (a newer connection would have taken it over first): without this, an expiry-0
+    // session would stay forever (disconnectedAt 0 never expires) and the will would be lost.
+    if (session !== null && (session.outlet === conn || (current && session.outlet === null))) {
       session.detach();
       const shared = session.takeShared();
       if (shared.length > 0) b.redispatch(shared, clientId);

@@ -56,12 +56,19 @@ export class RouteTable {
   /** Calls visit once per node (other than this one) with a route matching the topic. */
   matchRemote(topic: string, visit: (node: string) => void): void {
     if (this.remote === 0) return;
-    let last = '';
+    // A node with several matching filters is met once per filter, and not necessarily in a row
+    // (filter a/# → n2, n3 then a/+ → n2, n3): remember every node reported. The set is made
+    // only when a second node matches, so the usual single-destination case allocates nothing.
+    let first = '';
+    let seen: Set<string> | null = null;
     this.index.match(topic, '', (sub) => {
-      // A node with several matching filters is visited once per filter: report it once.
-      if (sub.clientId === this.self || sub.clientId === last) return;
-      last = sub.clientId;
-      visit(sub.clientId);
+      const node = sub.clientId;
+      if (node === this.self || node === first) return;
+      if (first === '') { first = node; visit(node); return; }
+      if (seen === null) seen = new Set();
+      else if (seen.has(node)) return;
+      seen.add(node);
+      visit(node);
     });
   }
 

@@ -66,8 +66,9 @@ export class BoundedDispatch<T> {
     if (this.head === this.queue.length) { this.queue = []; this.head = 0; }
     else {
       if (this.head > 4096) { this.queue = this.queue.slice(this.head); this.head = 0; }
-      this.scheduled = true;
-      setImmediate(this.runBound);
+      // A handler that pushed has scheduled the next run already: a second one would double the
+      // runs (and the batches) per turn each time.
+      if (!this.scheduled) { this.scheduled = true; setImmediate(this.runBound); }
     }
   }
 }
