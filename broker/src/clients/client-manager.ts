@@ -135,7 +135,7 @@ export class ClientManager {
 
   /**
    * A connection that was opened has ended. `publishWill` is false only for a normal
-   * disconnect. Returns false when the connection was not (or no longer) this client's.
+   * disconnect.
    */
   closed(conn: ClientConnection, session: Session | null, reason: string, publishWill: boolean): void {
     const b = this.broker;
