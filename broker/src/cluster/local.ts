@@ -37,16 +37,16 @@ export class LocalClusterState implements ClusterState {
   removeRoute(topicFilter: string): void { this.routes.remove(topicFilter, this.nodeName); }
 
   joinGroup(group: string, topicFilter: string): void {
-    const k = group + '\u0000' + topicFilter;
+    const k = groupKey(group, topicFilter);
     this.groups.set(k, (this.groups.get(k) ?? 0) + 1);
   }
   leaveGroup(group: string, topicFilter: string): void {
-    const k = group + '\u0000' + topicFilter;
+    const k = groupKey(group, topicFilter);
     const n = (this.groups.get(k) ?? 0) - 1;
     if (n > 0) this.groups.set(k, n); else this.groups.delete(k);
   }
   groupNodes(group: string, topicFilter: string): string[] {
-    return this.groups.has(group + '\u0000' + topicFilter) ? [this.nodeName] : [];
+    return this.groups.has(groupKey(group, topicFilter)) ? [this.nodeName] : [];
   }
 
   putRetained(msg: Message): void {
@@ -79,3 +79,6 @@ export class LocalClusterState implements ClusterState {
 
   stop(): void { this.delayed.stop(); }
 }
+
+/** A shared group is named by group and topic filter (`$share/g/a` and `$share/g/b` are two groups). */
+function groupKey(group: string, topicFilter: string): string { return group + '\u0000' + topicFilter; }
