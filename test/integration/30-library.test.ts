@@ -13,7 +13,8 @@ import { createNode, ConfigError, type Message } from 'petrel';
 
 const silent = { write() {} };
 
-test('an embedded node: object config, hooks, broker-side publish, stop', async () => {
+/** An embedded node on a loopback port 0 with a temp data dir, TCP only, silent. */
+async function embedded(): Promise<{ node: Awaited<ReturnType<typeof createNode>>; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'petrel-lib-'));
   const { pino } = await import('pino');
   const node = await createNode({
@@ -24,6 +25,11 @@ test('an embedded node: object config, hooks, broker-side publish, stop', async 
     },
     logger: pino({ level: 'silent' }, silent as never),
   });
+  return { node, dir };
+}
+
+test('an embedded node: object config, hooks, broker-side publish, stop', async () => {
+  const { node, dir } = await embedded();
   try {
     const seen: string[] = [];
     node.hooks.add('client.authenticate', ({ client, password }) =>
@@ -59,16 +65,7 @@ test('an embedded node: object config, hooks, broker-side publish, stop', async 
 });
 
 test('client.connect refuses a client before authentication (banned): v5 CONNACK 0x8A, v3 return code 5', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'petrel-lib-'));
-  const { pino } = await import('pino');
-  const node = await createNode({
-    config: {
-      node: { data_dir: dir },
-      listeners: { tcp: { default: { bind: '127.0.0.1:0' } }, ws: { default: { enable: false } } },
-      dashboard: { listeners: { http: { enable: false } } },
-    },
-    logger: pino({ level: 'silent' }, silent as never),
-  });
+  const { node, dir } = await embedded();
   try {
     const authenticated: string[] = [];
     node.hooks.add('client.connect', async (client) => (client.clientId.startsWith('banned-') ? { result: 'deny', reason: 'BANNED' } : undefined));

@@ -61,7 +61,8 @@ export class Authorizer {
     if (client.isSuperuser || !this.hooks.active('client.authorize')) return 'allow';
     const c = this.counters;
     c['client.authorize']++;
-    const gen = this.generation + this.hooks.generation * 0x100000;
+    const chain = this.chain(); // first: a changed hook list empties the cache
+    const gen = this.generation;
     let cache: ClientCache | undefined;
     let key = '';
     const now = Date.now();
@@ -73,7 +74,6 @@ export class Authorizer {
       if (hit !== undefined && hit.until > now) { c['authorization.cache_hit']++; return this.count(hit.result); }
     }
     const req = { client, action, topic, qos, retain };
-    const chain = this.chain();
     for (let i = 0; i < chain.length; i++) {
       let r: AuthzResult | undefined | Promise<AuthzResult | undefined>;
       try { r = chain[i](req); } catch (err) { this.hooks.failed('client.authorize', err); return this.store(cache, key, now, 'deny'); }
@@ -115,6 +115,7 @@ export class Authorizer {
     if (this.chainGeneration !== this.hooks.generation) {
       this.chainList = this.hooks.chain('client.authorize');
       this.chainGeneration = this.hooks.generation;
+      this.generation++; // cached answers came from the old chain
     }
     return this.chainList;
   }

@@ -16,7 +16,6 @@ export class LocalClusterState implements ClusterState {
   readonly routes: RouteTable;
   readonly retained = new RetainedIndex();
   private readonly store: Store;
-  private readonly clients = new Set<string>();
   private readonly groups = new Map<string, number>();
   private readonly delayed: DelayedPublisher;
   private due: (msg: Message) => void = () => {};
@@ -28,10 +27,9 @@ export class LocalClusterState implements ClusterState {
     this.delayed = new DelayedPublisher(store, (m) => this.due(m), opts.maxDelayed);
   }
 
-  registerClient(clientId: string): string | null { this.clients.add(clientId); return null; }
-  unregisterClient(clientId: string): void { this.clients.delete(clientId); }
-  clientNode(clientId: string): string | null { return this.clients.has(clientId) ? this.nodeName : null; }
-  get clientCount(): number { return this.clients.size; }
+  // One node: the session registry already knows every client; nothing to share.
+  registerClient(): string | null { return null; }
+  unregisterClient(): void {}
 
   addRoute(topicFilter: string): void { this.routes.add(topicFilter, this.nodeName); }
   removeRoute(topicFilter: string): void { this.routes.remove(topicFilter, this.nodeName); }

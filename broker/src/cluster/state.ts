@@ -27,10 +27,6 @@ export interface ClusterState {
   registerClient(clientId: string): string | null;
   /** The client's session ended here (not on a takeover: the new node re-registers it). */
   unregisterClient(clientId: string): void;
-  /** The node holding the client's session, or null. */
-  clientNode(clientId: string): string | null;
-  /** Clients registered to any node (the registry's size). */
-  readonly clientCount: number;
 
   // ---- routes: this node's; other nodes' arrive through the backend
   /** This node has its first subscriber to the filter. */
