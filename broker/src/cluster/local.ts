@@ -8,7 +8,8 @@ import type { Store } from '../store/index.js';
 import { T } from '../store/keys.js';
 import { RouteTable, RetainedIndex } from '../router/index.js';
 import { DelayedPublisher } from '../delayed.js';
-import type { ClusterState } from './state.js';
+import type { ClusterCallHandler, ClusterState, MemberView } from './state.js';
+import { VERSION } from '../version.js';
 
 export class LocalClusterState implements ClusterState {
   readonly backend = 'local' as const;
@@ -19,9 +20,12 @@ export class LocalClusterState implements ClusterState {
   private readonly groups = new Map<string, number>();
   private readonly delayed: DelayedPublisher;
   private due: (msg: Message) => void = () => {};
+  private readonly handlers = new Map<string, ClusterCallHandler>();
+  private readonly self: MemberView;
 
-  constructor(nodeName: string, store: Store, opts: { maxDelayed: number }) {
+  constructor(nodeName: string, store: Store, opts: { maxDelayed: number; role?: 'core' | 'replica'; region?: string }) {
     this.nodeName = nodeName;
+    this.self = { name: nodeName, role: opts.role ?? 'core', region: opts.region ?? '', version: VERSION, startedAt: Date.now(), link: '', self: true, linkState: 'self' };
     this.store = store;
     this.routes = new RouteTable(nodeName);
     this.delayed = new DelayedPublisher(store, (m) => this.due(m), opts.maxDelayed);
@@ -60,6 +64,15 @@ export class LocalClusterState implements ClusterState {
   addDelayed(msg: Message, delaySec: number): boolean { return this.delayed.add(msg, delaySec); }
   get delayedCount(): number { return this.delayed.size; }
   listDelayed(): Array<{ due: number; msg: Message }> { return this.delayed.list(); }
+
+  members(): MemberView[] { return [{ ...this.self }]; }
+  handle(method: string, fn: ClusterCallHandler): void { this.handlers.set(method, fn); }
+  async call(node: string, method: string, args: unknown): Promise<unknown> {
+    const fn = this.handlers.get(method);
+    if (node !== this.nodeName) throw new Error(`node ${node} is not a member of this cluster`);
+    if (fn === undefined) throw new Error(`no cluster call named ${method}`);
+    return fn(args, this.nodeName);
+  }
 
   start(due: (msg: Message) => void): number {
     this.due = due;

@@ -13,6 +13,27 @@
 import type { Message } from '../types.js';
 import type { RouteTable, RetainedIndex } from '../router/index.js';
 
+/** A live node of the cluster, as its membership record says (etcd: under the node's lease). */
+export interface Member {
+  name: string;
+  role: 'core' | 'replica';
+  region: string;
+  version: string;
+  /** ms since the epoch. */
+  startedAt: number;
+  /** host:port other nodes dial for the node-to-node link ('' for a single node). */
+  link: string;
+}
+
+/** A member as seen from this node: itself, or a peer whose link is up or down. */
+export interface MemberView extends Member {
+  self: boolean;
+  linkState: 'self' | 'up' | 'down';
+}
+
+/** A handler of a cluster call (cluster-wide REST reads, kick, session takeover). */
+export type ClusterCallHandler = (args: unknown, from: string) => unknown | Promise<unknown>;
+
 export interface ClusterState {
   readonly backend: 'local' | 'etcd';
   /** This node's name (the route table's `self`). */
@@ -51,6 +72,17 @@ export interface ClusterState {
   addDelayed(msg: Message, delaySec: number): boolean;
   readonly delayedCount: number;
   listDelayed(): Array<{ due: number; msg: Message }>;
+
+  // ---- membership and node-to-node calls
+  /** Live nodes, this one first. */
+  members(): MemberView[];
+  /** Registers the handler of a call other nodes (and this one) can make by name. */
+  handle(method: string, fn: ClusterCallHandler): void;
+  /**
+   * Calls `method` on `node` (this node's own handler when node is nodeName). Rejects when the
+   * node is not a member, its link is down, or it does not answer within timeoutMs (default 5 s).
+   */
+  call(node: string, method: string, args: unknown, timeoutMs?: number): Promise<unknown>;
 
   /**
    * Loads what the backend holds and starts its timers; `due` receives delayed messages when

@@ -134,7 +134,7 @@ export const schema = obj({
   }),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
-      'local: a single node with its embedded store. etcd: the clustered mode the operator configures; not implemented in this version, so the node logs a warning and runs standalone.'),
+      'local: a single node with its embedded store. etcd: a member of a cluster whose shared state (membership, routes, client registry, retained messages, shared groups) lives in etcd; messages cross between nodes on the node-to-node link.'),
     etcd: obj({
       endpoints: strList([], 'etcd client URLs, e.g. http://127.0.0.1:2379 (env: comma-separated).'),
       prefix: str('/petrel', 'Key prefix of this cluster in etcd.'),
@@ -143,9 +143,19 @@ export const schema = obj({
         certfile: str('', 'Client certificate for etcd.'),
         keyfile: str('', 'Client key for etcd.'),
       }, 'TLS towards etcd.'),
+      lease_ttl: duration('10s', 'TTL of the lease under which this node registers itself, its routes and its clients: a node that stops renewing it (dead, or cut off from etcd) leaves the cluster this long after.', { min: 2000 }),
+      dial_timeout: duration('5s', 'How long one connection attempt to etcd may take.'),
     }),
     link: obj({
       bind: bind('0.0.0.0:5370', 'Address of the node-to-node message link.'),
+      advertise: str('', 'host:port other nodes dial for this node\'s link. "" = the bind address when it names a host, else the host part of node.name, with the bound port.'),
+      max_pending: int(100_000, 'Most QoS 1/2 messages kept per peer until it acknowledges them (QoS 0 beyond the link\'s buffer is dropped); beyond it a message is dropped and counted.', { min: 1 }),
+      ssl_options: obj({
+        enable: bool(false, 'Mutual TLS on the node link (every node needs the same CA).'),
+        cacertfile: str('', 'CA that signed every node\'s certificate.'),
+        certfile: str('', 'This node\'s certificate (server and client).'),
+        keyfile: str('', 'This node\'s key.'),
+      }, 'TLS on the node-to-node link.'),
     }),
   }),
   dashboard: obj({
