@@ -56,8 +56,15 @@ export interface BrokerOptions {
   authorization: AuthorizerOptions;
 }
 
-/** Forwards a message to another node that has a route for it (the cluster link). */
-export type Forwarder = (node: string, msg: Message) => void;
+/**
+ * Forwards a message to another node that has a route for it (the cluster link): `plain` when
+ * the node has plain subscribers to it, `groups` the shared groups (group, filter) it must serve.
+ */
+export type Forwarder = (node: string, msg: Message, plain: boolean, groups: Array<[string, string]>) => void;
+
+/** Where a clustered publish goes besides this node: per other node, plain and/or groups. */
+interface NodePlan { plain: boolean; groups: Array<[string, string]> }
+const NO_GROUPS: ReadonlySet<string> = new Set();
 
 export class Broker {
   readonly nodeName: string;
@@ -77,13 +84,19 @@ export class Broker {
   private nextId = 1;
   // Scratch state for one dispatch, reused to avoid allocating per message.
   private readonly matched: Subscription[] = [];
-  private readonly onMatch = (sub: Subscription): void => { this.matched.push(sub); };
+  // In a cluster, which matches this node serves: plain subscribers (not when a message came from
+  // another node only for a shared group), and the shared groups assigned here (null = all).
+  private plainHere = true;
+  private groupsHere: ReadonlySet<string> | null = null;
+  private readonly onMatch = (sub: Subscription): void => {
+    if (sub.group === null ? !this.plainHere : this.groupsHere !== null && !this.groupsHere.has(groupKey(sub.group, sub.topicFilter))) return;
+    this.matched.push(sub);
+  };
   private readonly online = (clientId: string): boolean => {
     const s = this.sessions.get(clientId);
     return s !== undefined && s.outlet !== null;
   };
-  private fwdMsg: Message | null = null;
-  private readonly onRemote = (node: string): void => { this.forwarder!(node, this.fwdMsg!); };
+  private readonly usable = (node: string): boolean => this.state.usable(node);
 
   constructor(opts: BrokerOptions) {
     this.opts = opts;
@@ -157,9 +170,49 @@ export class Broker {
       msg = m;
     }
     if (msg.retain) this.retain(msg);
-    const n = this.dispatch(msg);
-    if (this.state.routes.remoteRoutes !== 0 && this.forwarder !== null) this.forward(msg);
+    if (this.state.routes.remoteRoutes !== 0 && this.forwarder !== null) return this.publishClustered(msg);
+    return this.dispatch(msg);
+  }
+
+  /**
+   * Publish with other nodes in the route table: the table says which nodes get the message (once
+   * each, however many subscribers they have) and which node serves each matching shared group;
+   * this node serves its plain subscribers and the groups assigned to it.
+   */
+  private publishClustered(msg: Message): number {
+    const self = this.nodeName;
+    let plans: Map<string, NodePlan> | null = null;
+    let here: Set<string> | null = null;
+    this.state.routes.match(msg.topic, msg.from, (node, group, topicFilter) => {
+      if (group !== null && node === self) { (here ??= new Set()).add(groupKey(group, topicFilter)); return; }
+      plans ??= new Map();
+      let p = plans.get(node);
+      if (p === undefined) { p = { plain: false, groups: [] }; plans.set(node, p); }
+      if (group === null) p.plain = true; else p.groups.push([group, topicFilter]);
+    }, this.usable);
+    this.groupsHere = here ?? NO_GROUPS;
+    let n: number;
+    try { n = this.dispatch(msg); } finally { this.groupsHere = null; }
+    if (plans !== null) {
+      for (const [node, p] of plans as Map<string, NodePlan>) {
+        this.metrics.counters['messages.forward']++;
+        this.forwarder!(node, msg, p.plain, p.groups);
+      }
+    }
     return n;
+  }
+
+  /**
+   * A message another node forwarded here: delivered to this node's plain subscribers (when
+   * `plain`) and to one member of each listed shared group. Not retained again, not forwarded.
+   */
+  dispatchRemote(msg: Message, plain: boolean, groups: ReadonlyArray<[string, string]>): number {
+    this.metrics.counters['messages.forward.received']++;
+    // Message ids are per node: the copy gets one of this node's, so nothing keyed by id collides.
+    const local: Message = { ...msg, id: this.nextId++ };
+    this.plainHere = plain;
+    this.groupsHere = groups.length === 0 ? NO_GROUPS : new Set(groups.map(([g, f]) => groupKey(g, f)));
+    try { return this.dispatch(local); } finally { this.plainHere = true; this.groupsHere = null; }
   }
 
   /** Routes a message to this node's matching sessions (no retained handling). */
@@ -195,13 +248,6 @@ export class Broker {
     }
     if (merged !== null) for (const [cid, acc] of merged) { this.deliverTo(cid, msg, acc.qos, acc.rap, acc.ids, null, null); count++; }
     return count;
-  }
-
-  /** Hands the message to every other node whose routes match its topic, once per node. */
-  private forward(msg: Message): void {
-    this.fwdMsg = msg;
-    this.state.routes.matchRemote(msg.topic, this.onRemote);
-    this.fwdMsg = null;
   }
 
   private deliverTo(clientId: string, msg: Message, subQos: QoS, rap: boolean, ids: number[] | null, group: string | null, topicFilter: string | null): void {
@@ -367,3 +413,6 @@ export class Broker {
     this.metrics.counters['messages.dropped.no_subscribers']++;
   }
 }
+
+/** A shared group is named by group and topic filter (`$share/g/a` and `$share/g/b` are two groups). */
+function groupKey(group: string, topicFilter: string): string { return group + '\u0000' + topicFilter; }

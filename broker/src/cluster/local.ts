@@ -17,7 +17,6 @@ export class LocalClusterState implements ClusterState {
   readonly routes: RouteTable;
   readonly retained = new RetainedIndex();
   private readonly store: Store;
-  private readonly groups = new Map<string, number>();
   private readonly delayed: DelayedPublisher;
   private due: (msg: Message) => void = () => {};
   private readonly handlers = new Map<string, ClusterCallHandler>();
@@ -38,18 +37,8 @@ export class LocalClusterState implements ClusterState {
   addRoute(topicFilter: string): void { this.routes.add(topicFilter, this.nodeName); }
   removeRoute(topicFilter: string): void { this.routes.remove(topicFilter, this.nodeName); }
 
-  joinGroup(group: string, topicFilter: string): void {
-    const k = groupKey(group, topicFilter);
-    this.groups.set(k, (this.groups.get(k) ?? 0) + 1);
-  }
-  leaveGroup(group: string, topicFilter: string): void {
-    const k = groupKey(group, topicFilter);
-    const n = (this.groups.get(k) ?? 0) - 1;
-    if (n > 0) this.groups.set(k, n); else this.groups.delete(k);
-  }
-  groupNodes(group: string, topicFilter: string): string[] {
-    return this.groups.has(groupKey(group, topicFilter)) ? [this.nodeName] : [];
-  }
+  joinGroup(group: string, topicFilter: string): void { this.routes.add(topicFilter, this.nodeName, group); }
+  leaveGroup(group: string, topicFilter: string): void { this.routes.remove(topicFilter, this.nodeName, group); }
 
   putRetained(msg: Message): void {
     this.retained.set(msg);
@@ -65,6 +54,7 @@ export class LocalClusterState implements ClusterState {
   get delayedCount(): number { return this.delayed.size; }
   listDelayed(): Array<{ due: number; msg: Message }> { return this.delayed.list(); }
 
+  usable(node: string): boolean { return node === this.nodeName; }
   members(): MemberView[] { return [{ ...this.self }]; }
   handle(method: string, fn: ClusterCallHandler): void { this.handlers.set(method, fn); }
   async call(node: string, method: string, args: unknown): Promise<unknown> {
@@ -90,6 +80,3 @@ export class LocalClusterState implements ClusterState {
 
   stop(): void { this.delayed.stop(); }
 }
-
-/** A shared group is named by group and topic filter (`$share/g/a` and `$share/g/b` are two groups). */
-function groupKey(group: string, topicFilter: string): string { return group + '\u0000' + topicFilter; }

@@ -55,11 +55,11 @@ export interface ClusterState {
   /** This node's last subscriber to the filter went. */
   removeRoute(topicFilter: string): void;
 
-  // ---- shared groups: which nodes have members of which group
+  // ---- shared groups: which nodes have members of which group (kept in `routes`)
+  /** This node has its first member of the group. */
   joinGroup(group: string, topicFilter: string): void;
+  /** This node's last member of the group went. */
   leaveGroup(group: string, topicFilter: string): void;
-  /** Nodes with at least one member of the group (this one included). */
-  groupNodes(group: string, topicFilter: string): string[];
 
   // ---- retained messages
   /** Stores (or replaces) the topic's retained message. */
@@ -74,6 +74,8 @@ export interface ClusterState {
   listDelayed(): Array<{ due: number; msg: Message }>;
 
   // ---- membership and node-to-node calls
+  /** This node, or another member whose link is up (a shared group prefers usable nodes). */
+  usable(node: string): boolean;
   /** Live nodes, this one first. */
   members(): MemberView[];
   /** Registers the handler of a call other nodes (and this one) can make by name. */

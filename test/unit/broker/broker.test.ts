@@ -130,9 +130,9 @@ test('subscribe / unsubscribe keep the subscriber index, the route table and the
   tb.subscribe(a.session, '$share/g/y');
   tb.subscribe(b.session, 'y');
   assert.deepEqual(routes(), ['y@petrel@test'], 'shared subscriptions route on their topic filter');
-  assert.deepEqual(tb.state.groupNodes('g', 'y'), ['petrel@test']);
+  assert.deepEqual(tb.state.routes.groupNodes('g', 'y'), ['petrel@test']);
   tb.broker.sessions.terminate(a.session, 'test');
-  assert.deepEqual(tb.state.groupNodes('g', 'y'), []);
+  assert.deepEqual(tb.state.routes.groupNodes('g', 'y'), []);
   assert.deepEqual(routes(), ['y@petrel@test']);
   tb.broker.sessions.terminate(b.session, 'test');
   assert.deepEqual(routes(), [], 'terminate removes the routes');
