@@ -33,6 +33,7 @@ import { Hooks, type ClientInfo } from './hooks.js';
 import { Metrics } from './metrics.js';
 import { MqttError, RC } from './errors.js';
 import type { ClusterState } from './cluster/state.js';
+import { messageFromJson, messageToJson, type SessionTransfer } from './cluster/wire.js';
 import { Authorizer, type AuthorizerOptions } from './access/authorizer.js';
 import type { Will } from './clients/wills.js';
 
@@ -360,6 +361,35 @@ export class Broker {
       const id = sub.options.subscriptionId;
       this.deliverTo(sub.clientId, d.msg, sub.options.qos, sub.options.retainAsPublished, id !== 0 ? [id] : null, d.group, d.topicFilter);
     }
+  }
+
+  // ---- sessions moving between nodes (cluster takeover) ---------------------------------------
+
+  /** The session as another node takes it over: subscriptions, queued and in-flight messages, QoS 2 state. */
+  exportSession(s: Session): SessionTransfer {
+    return {
+      clientId: s.clientId,
+      expiryInterval: s.expiryInterval,
+      subs: [...s.subscriptions.values()].map((x) => ({ filter: x.filter, topicFilter: x.topicFilter, group: x.group, exclusive: x.exclusive, options: x.options })),
+      deliveries: s.pending().map((d) => [d.seq, { m: messageToJson(d.msg), q: d.qos, r: d.retain, s: d.subIds, g: d.group, f: d.topicFilter, p: d.packetId, st: d.state }]),
+      awaitingRel: [...s.awaitingRel].map(([pid]) => pid),
+    };
+  }
+
+  /** Rebuilds a session handed over by another node (its routes added here, its messages stored here). */
+  adoptSession(t: SessionTransfer): Session {
+    const old = this.sessions.get(t.clientId);
+    if (old !== undefined) this.sessions.terminate(old, 'takenover');
+    const s = this.sessions.create(t.clientId, t.expiryInterval);
+    for (const x of t.subs) {
+      const sub: Subscription = { clientId: t.clientId, filter: x.filter, topicFilter: x.topicFilter, group: x.group, exclusive: x.exclusive, options: x.options };
+      try { this.addRoute(sub); s.subscriptions.set(sub.filter, sub); } catch { /* an exclusive filter held here by another client */ }
+    }
+    this.sessions.save(s);
+    s.adopt(t.deliveries.map(([seq, d]) => [seq, { ...d, m: { ...messageFromJson(d.m), id: this.nextId++ } }]));
+    const now = Date.now();
+    for (const pid of t.awaitingRel) s.awaitRel(pid, now);
+    return s;
   }
 
   // ---- delayed messages and wills --------------------------------------------------------------

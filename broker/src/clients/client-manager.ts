@@ -22,6 +22,7 @@ import type { ErrorCode } from '../errors.js';
 import { SessionRegistry, NEVER_EXPIRE } from '../session/registry.js';
 import type { AttachOptions, Outlet, Session } from '../session/session.js';
 import { WillScheduler, type Will } from './wills.js';
+import type { SessionTransfer } from '../cluster/wire.js';
 
 /** What the client manager needs of a live connection, whatever its protocol. */
 export interface ClientConnection extends Outlet {
@@ -44,7 +45,7 @@ export interface OpenRequest {
   will: Will | null;
 }
 
-export interface Logger { debug(o: object, m?: string): void; isLevelEnabled?(level: string): boolean }
+export interface Logger { debug(o: object, m?: string): void; warn?(o: object, m?: string): void; isLevelEnabled?(level: string): boolean }
 
 export class ClientManager {
   private readonly broker: Broker;
@@ -61,6 +62,41 @@ export class ClientManager {
     this.wills = new WillScheduler(broker.store, (w) => broker.publishWill(w));
     // A session that ends while its will is delayed publishes the will at once [MQTT-3.1.3-9].
     broker.onSessionEnd = (clientId) => this.wills.flush(clientId);
+    broker.state.handle('session.takeover', (args) => this.handOver(args as { clientId: string; discard: boolean }));
+  }
+
+  /**
+   * Before open(), in a cluster: claims the client id cluster-wide; when another node held it,
+   * that node closes its connection (DISCONNECT 0x8E) and hands the session over (or discards it
+   * on clean start). null when there is nothing to wait for (a single node). A node that does not
+   * answer costs the session, not the connection: the client gets a new one.
+   */
+  claim(clientId: string, cleanStart: boolean): Promise<void> | null {
+    const b = this.broker;
+    const claimed = b.state.claimClient(clientId);
+    if (claimed === null) return null;
+    return claimed.then(async (prev) => {
+      if (prev === null) return;
+      b.metrics.counters['session.takenover']++;
+      try {
+        const t = await b.state.call(prev, 'session.takeover', { clientId, discard: cleanStart });
+        if (t !== null && !cleanStart) b.adoptSession(t as SessionTransfer);
+      } catch (err) {
+        this.log.warn?.({ clientid: clientId, node: prev, err: (err as Error).message }, 'session takeover from another node failed; the client gets a new session');
+      }
+    });
+  }
+
+  /** Another node took the client over: close its connection here and hand the session over. */
+  private handOver(args: { clientId: string; discard: boolean }): SessionTransfer | null {
+    const b = this.broker;
+    const conn = this.conns.get(args.clientId);
+    if (conn !== undefined) conn.kick('SESSION_TAKEN_OVER');
+    const s = b.sessions.get(args.clientId);
+    if (s === undefined) return null;
+    const t = args.discard ? null : b.exportSession(s);
+    b.sessions.terminate(s, args.discard ? 'discarded' : 'takenover');
+    return t;
   }
 
   /** Connected clients. */

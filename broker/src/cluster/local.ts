@@ -6,7 +6,7 @@
 import type { Message } from '../types.js';
 import type { Store } from '../store/index.js';
 import { T } from '../store/keys.js';
-import { RouteTable, RetainedIndex } from '../router/index.js';
+import { RouteTable, RetainedIndex, type SharedStrategy } from '../router/index.js';
 import { DelayedPublisher } from '../delayed.js';
 import type { ClusterCallHandler, ClusterState, MemberView } from './state.js';
 import { VERSION } from '../version.js';
@@ -22,16 +22,17 @@ export class LocalClusterState implements ClusterState {
   private readonly handlers = new Map<string, ClusterCallHandler>();
   private readonly self: MemberView;
 
-  constructor(nodeName: string, store: Store, opts: { maxDelayed: number; role?: 'core' | 'replica'; region?: string }) {
+  constructor(nodeName: string, store: Store, opts: { maxDelayed: number; role?: 'core' | 'replica'; region?: string; strategy?: SharedStrategy }) {
     this.nodeName = nodeName;
     this.self = { name: nodeName, role: opts.role ?? 'core', region: opts.region ?? '', version: VERSION, startedAt: Date.now(), link: '', self: true, linkState: 'self' };
     this.store = store;
-    this.routes = new RouteTable(nodeName);
+    this.routes = new RouteTable(nodeName, opts.strategy);
     this.delayed = new DelayedPublisher(store, (m) => this.due(m), opts.maxDelayed);
   }
 
   // One node: the session registry already knows every client; nothing to share.
   registerClient(): string | null { return null; }
+  claimClient(): null { return null; }
   unregisterClient(): void {}
 
   addRoute(topicFilter: string): void { this.routes.add(topicFilter, this.nodeName); }

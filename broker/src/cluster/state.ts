@@ -46,6 +46,12 @@ export interface ClusterState {
   // ---- client registry: client id → node, for takeover and clean start across nodes
   /** Records that this node now holds the client; returns the node that held it before (null = none or this one). */
   registerClient(clientId: string): string | null;
+  /**
+   * Before a connection of the client opens: claims the client id cluster-wide (a transaction;
+   * of two nodes racing, one commits first and the other takes over from it). Resolves to the
+   * node that held it before (null: none, or this one). null instead of a promise on a single node.
+   */
+  claimClient(clientId: string): Promise<string | null> | null;
   /** The client's session ended here (not on a takeover: the new node re-registers it). */
   unregisterClient(clientId: string): void;
 

@@ -159,8 +159,21 @@ export function handleAuth(ch: Channel, p: Packet): void {
 }
 
 /** After authentication: takeover, session, CONNACK, resend. */
-function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: Buffer | null): void {
+function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: Buffer | null, claimed = false): void {
   if (ch.state === 'closed') return;
+  if (!claimed) {
+    // In a cluster the client id is claimed cluster-wide first (takeover from another node).
+    const claim = ch.clients.claim(ch.clientId, c.clean !== false);
+    if (claim !== null) {
+      ch.state = 'auth';
+      ch.hold(true);
+      claim.then(() => connected(ch, c, assigned, authData, true), (err) => {
+        ch.log.error({ clientid: ch.clientId, err }, 'client claim failed');
+        ch.fail('SERVER_UNAVAILABLE', 'client registry unavailable');
+      });
+      return;
+    }
+  }
   const b = ch.broker;
   const cfg = ch.cfg;
   const v5 = ch.protocolVersion === 5;

@@ -343,6 +343,12 @@ export class Session {
     return [...this.inflight.values(), ...this.queue.slice(this.qhead)];
   }
 
+  /** Takes over deliveries from the session's previous node, writing them to this node's store. */
+  adopt(records: Array<[number, DeliveryRecord]>): void {
+    this.restore(records);
+    if (this.persistent) for (const d of this.pending()) this.persist(d);
+  }
+
   /** Rebuilds queue and inflight window from the store after a restart. */
   restore(records: Array<[number, DeliveryRecord]>): void {
     records.sort((a, b) => a[0] - b[0]);

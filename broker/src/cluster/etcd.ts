@@ -1,0 +1,446 @@
+/**
+ * The `etcd` ClusterState: a member of a cluster whose shared state lives in etcd.
+ *
+ * - Membership: the node grants a lease (cluster.etcd.lease_ttl) and puts its record under it;
+ *   every key it owns (record, routes, client registrations) carries the lease, so a node that
+ *   dies — or stays cut off from etcd longer than the TTL — leaves with all of them. A node whose
+ *   lease was lost grants a new one and writes everything it owns again.
+ * - Routes: this node's routes and shared-group memberships are written in batches (one
+ *   transaction per turn, up to etcd's 128 operations each) when its first subscriber to a filter
+ *   comes and its last goes; every node watches the others' and keeps a local copy (RouteTable)
+ *   — resuming from the last revision after a disconnect, reloading everything after a compaction.
+ * - Client registry: CONNECT claims the client id with a transaction (one winner when two nodes
+ *   race); the node that held it hands the session over through a node call (clients/ does it).
+ * - Retained messages: one key per topic, watched into every node's RetainedIndex.
+ * - Delayed messages stay with the node that received them (in its embedded store).
+ *
+ * Reads on the publish path are the local copies. When etcd is unreachable the node keeps serving
+ * with its last copy, queues its writes, and catches up when etcd answers again.
+ */
+import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import type { Message } from '../types.js';
+import type { Store } from '../store/index.js';
+import { RouteTable, RetainedIndex, type SharedStrategy } from '../router/index.js';
+import { DelayedPublisher } from '../delayed.js';
+import { VERSION } from '../version.js';
+import type { ClusterCallHandler, ClusterState, Member, MemberView } from './state.js';
+import { ClusterKeys } from './keys.js';
+import { messageFromJson, messageToJson, type MessageJson } from './wire.js';
+
+/** What the state needs of the node-to-node link (cluster/link.ts). */
+export interface NodeLink {
+  setPeer(node: string, address: string): void;
+  removePeer(node: string): void;
+  peerState(node: string): 'up' | 'down';
+  call(node: string, method: string, args: unknown, timeoutMs?: number): Promise<unknown>;
+}
+
+export interface EtcdStateOptions {
+  nodeName: string;
+  role: 'core' | 'replica';
+  region: string;
+  endpoints: string[];
+  prefix: string;
+  tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } | null;
+  leaseTtlSec: number;
+  dialTimeoutMs: number;
+  strategy: SharedStrategy;
+  maxDelayed: number;
+  store: Store;
+  log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug(o: object, m?: string): void };
+}
+
+type Op = { put: string; value: Buffer } | { del: string };
+const MAX_TXN_OPS = 128;
+const EMPTY = Buffer.alloc(0);
+
+export class EtcdClusterState implements ClusterState {
+  readonly backend = 'etcd' as const;
+  readonly nodeName: string;
+  readonly routes: RouteTable;
+  readonly retained = new RetainedIndex();
+  readonly keys: ClusterKeys;
+  /** Set by the node once the link runs: peers are dialled as members appear. */
+  link: NodeLink | null = null;
+  /** Counters for metrics: writes, watch events, resyncs, lease losses, replication lag. */
+  readonly counters = { writes: 0, writeErrors: 0, watchEvents: 0, resyncs: 0, leaseLost: 0, lagMs: 0 };
+
+  private readonly opts: EtcdStateOptions;
+  private readonly client: Etcd3;
+  private readonly self: Member;
+  private readonly memberMap = new Map<string, Member>();
+  private readonly handlers = new Map<string, ClusterCallHandler>();
+  private readonly delayed: DelayedPublisher;
+  private due: (msg: Message) => void = () => {};
+  private lease: Lease | null = null;
+  private leaseId = '';
+  /** Every key this node owns under its lease → its value: written again when a lease is lost. */
+  private readonly owned = new Map<string, Buffer>();
+  /** Writes not yet in etcd, in order, last one per key wins. */
+  private readonly pending = new Map<string, Op>();
+  private flushing = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private retryMs = 0;
+  private readonly watchers: Watcher[] = [];
+  private stopped = false;
+  private regranting = false;
+
+  constructor(opts: EtcdStateOptions) {
+    this.opts = opts;
+    this.nodeName = opts.nodeName;
+    this.keys = new ClusterKeys(opts.prefix);
+    this.routes = new RouteTable(opts.nodeName, opts.strategy);
+    this.self = { name: opts.nodeName, role: opts.role, region: opts.region, version: VERSION, startedAt: Date.now(), link: '' };
+    this.delayed = new DelayedPublisher(opts.store, (m) => this.due(m), opts.maxDelayed);
+    const credentials = opts.tls !== null && opts.tls.ca !== undefined
+      ? { rootCertificate: opts.tls.ca, privateKey: opts.tls.key, certChain: opts.tls.cert } : undefined;
+    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: opts.dialTimeoutMs, credentials });
+  }
+
+  /** host:port of this node's link, announced in its membership record. */
+  set linkAddress(address: string) { this.self.link = address; }
+
+  /**
+   * Joins: grants the lease, loads members, routes and retained messages, starts the watches and
+   * writes this node's record. Rejects (clearly) when etcd cannot be reached within the dial timeout.
+   */
+  async connect(): Promise<void> {
+    const timeout = Math.max(this.opts.dialTimeoutMs * 2, 5000);
+    await withTimeout(this.grantLease(), timeout, `etcd ${this.opts.endpoints.join(',')} did not answer within ${timeout} ms (cluster.etcd.endpoints)`);
+    for (const prefix of [this.keys.nodes, this.keys.routes, this.keys.retained]) await this.sync(prefix);
+    this.own(this.keys.node(this.nodeName), Buffer.from(JSON.stringify(this.self)));
+    await this.flush();
+    this.opts.log.info({ node: this.nodeName, members: this.memberMap.size + 1, routes: this.routes.size, retained: this.retained.size }, 'joined the cluster');
+  }
+
+  // ---- lease ---------------------------------------------------------------------------------
+
+  private async grantLease(): Promise<void> {
+    const lease = this.client.lease(Math.ceil(this.opts.leaseTtlSec), { autoKeepAlive: true });
+    lease.on('lost', (err) => {
+      if (this.stopped || this.lease !== lease) return;
+      this.counters.leaseLost++;
+      this.opts.log.warn({ err: err.message }, 'etcd lease lost: this node left the cluster until a new lease is granted');
+      void this.regrant();
+    });
+    this.leaseId = await lease.grant();
+    this.lease = lease;
+  }
+
+  /** After a lost lease: a new one, then every owned key written again (routes, registrations, record). */
+  private async regrant(): Promise<void> {
+    if (this.regranting) return;
+    this.regranting = true;
+    try {
+      while (!this.stopped) {
+        try {
+          await this.grantLease();
+          for (const [key, value] of this.owned) if (!this.pending.has(key)) this.pending.set(key, { put: key, value });
+          await this.flush();
+          this.opts.log.info({ keys: this.owned.size }, 'etcd lease granted again; this node rejoined');
+          return;
+        } catch (err) {
+          this.opts.log.warn({ err: (err as Error).message }, 'etcd unreachable; retrying the lease');
+          await sleep(1000);
+        }
+      }
+    } finally { this.regranting = false; }
+  }
+
+  // ---- batched writes ------------------------------------------------------------------------
+
+  private own(key: string, value: Buffer): void {
+    this.owned.set(key, value);
+    this.pending.set(key, { put: key, value });
+    this.schedule();
+  }
+
+  private disown(key: string): void {
+    if (!this.owned.delete(key)) return;
+    this.pending.set(key, { del: key });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushTimer !== null || this.flushing || this.stopped || this.leaseId === '') return;
+    this.flushTimer = setTimeout(() => { this.flushTimer = null; void this.flush(); }, this.retryMs);
+  }
+
+  /** Writes what is pending, MAX_TXN_OPS per transaction; on failure keeps it and retries with backoff. */
+  private async flush(): Promise<void> {
+    if (this.flushing || this.leaseId === '') return;
+    this.flushing = true;
+    try {
+      while (this.pending.size > 0 && !this.stopped) {
+        const batch: Op[] = [];
+        for (const op of this.pending.values()) { batch.push(op); if (batch.length === MAX_TXN_OPS) break; }
+        const lease = this.leaseId;
+        await this.client.kv.txn({
+          success: batch.map((op) => 'put' in op
+            ? { request_put: { key: Buffer.from(op.put), value: op.value, lease } }
+            : { request_delete_range: { key: Buffer.from(op.del) } }),
+        });
+        this.counters.writes += batch.length;
+        // A key written again while the transaction ran keeps its newer pending operation.
+        for (const op of batch) { const k = 'put' in op ? op.put : op.del; if (this.pending.get(k) === op) this.pending.delete(k); }
+        this.retryMs = 0;
+      }
+    } catch (err) {
+      this.counters.writeErrors++;
+      this.retryMs = Math.min(Math.max(this.retryMs * 2, 200), 5000);
+      if (this.retryMs >= 5000 || this.counters.writeErrors % 10 === 1) this.opts.log.warn({ err: (err as Error).message, pending: this.pending.size }, 'etcd write failed; retrying');
+    } finally {
+      this.flushing = false;
+      if (this.pending.size > 0) this.schedule();
+    }
+  }
+
+  // ---- watches -------------------------------------------------------------------------------
+
+  /** Loads one prefix, applies it as a whole (removing what is gone), then watches it from there. */
+  private async sync(prefix: string): Promise<void> {
+    const res = await this.client.getAll().prefix(prefix).exec();
+    const rev = BigInt(res.header.revision);
+    this.reload(prefix, res.kvs.map((kv) => [kv.key.toString(), kv.value] as [string, Buffer]));
+    const w = await this.client.watch().prefix(prefix).startRevision(String(rev + 1n)).create();
+    w.on('put', (kv) => { this.counters.watchEvents++; this.apply(kv.key.toString(), kv.value); });
+    w.on('delete', (kv) => { this.counters.watchEvents++; this.apply(kv.key.toString(), null); });
+    w.on('error', (err) => {
+      // A compacted revision (or a cancelled watch): reload everything under the prefix.
+      if (this.stopped) return;
+      this.counters.resyncs++;
+      this.opts.log.warn({ prefix, err: err.message }, 'etcd watch cancelled; full resync');
+      const i = this.watchers.indexOf(w);
+      if (i >= 0) this.watchers.splice(i, 1);
+      void this.resync(prefix);
+    });
+    this.watchers.push(w);
+  }
+
+  private async resync(prefix: string): Promise<void> {
+    while (!this.stopped) {
+      try { await this.sync(prefix); return; } catch (err) {
+        this.opts.log.warn({ prefix, err: (err as Error).message }, 'etcd resync failed; retrying');
+        await sleep(1000);
+      }
+    }
+  }
+
+  /** Replaces the local copy of a prefix with `kvs`. */
+  private reload(prefix: string, kvs: Array<[string, Buffer]>): void {
+    const seen = new Set<string>();
+    for (const [k, v] of kvs) { seen.add(k); this.apply(k, v); }
+    if (prefix === this.keys.nodes) {
+      for (const name of [...this.memberMap.keys()]) if (!seen.has(this.keys.node(name))) this.apply(this.keys.node(name), null);
+    } else if (prefix === this.keys.routes) {
+      for (const node of new Set(this.routes.list().map((r) => r.node).concat([...this.memberMap.keys()]))) {
+        if (node === this.nodeName) continue;
+        for (const r of this.routes.routesOf(node)) {
+          const key = this.keys.route(node, r.topicFilter, r.group);
+          if (!seen.has(key)) this.routes.remove(r.topicFilter, node, r.group);
+        }
+      }
+    } else if (prefix === this.keys.retained) {
+      for (const m of [...this.retained.values()]) if (!seen.has(this.keys.retainedTopic(m.topic))) this.retained.delete(m.topic);
+    }
+  }
+
+  /** One key changed (value null: deleted). */
+  private apply(key: string, value: Buffer | null): void {
+    const k = this.keys;
+    if (key.startsWith(k.routes)) {
+      const r = k.parseRoute(key);
+      if (r === null || r.node === this.nodeName) return;
+      if (value !== null) this.routes.add(r.topicFilter, r.node, r.group); else this.routes.remove(r.topicFilter, r.node, r.group);
+    } else if (key.startsWith(k.nodes)) {
+      const name = key.slice(k.nodes.length);
+      if (name === this.nodeName) return;
+      if (value === null) { this.memberLeft(name); return; }
+      let m: Member;
+      try { m = JSON.parse(value.toString()) as Member; } catch { this.opts.log.warn({ key }, 'unreadable membership record; ignored'); return; }
+      const before = this.memberMap.get(name);
+      this.memberMap.set(name, m);
+      if (before === undefined) this.opts.log.info({ node: name, role: m.role, region: m.region, link: m.link }, 'node joined');
+      if (m.link !== '' && (before === undefined || before.link !== m.link)) this.link?.setPeer(name, m.link);
+    } else if (key.startsWith(k.retained)) {
+      const topic = key.slice(k.retained.length);
+      if (value === null) { this.retained.delete(topic); return; }
+      try {
+        const m = messageFromJson(JSON.parse(value.toString()) as MessageJson);
+        this.counters.lagMs = Math.max(0, Date.now() - m.timestamp);
+        this.retained.set(m);
+      } catch { this.opts.log.warn({ topic }, 'unreadable retained message in etcd; ignored'); }
+    }
+  }
+
+  private memberLeft(name: string): void {
+    if (!this.memberMap.delete(name)) return;
+    const n = this.routes.removeNode(name);
+    this.link?.removePeer(name);
+    this.opts.log.warn({ node: name, routes: n }, 'node left the cluster');
+  }
+
+  // ---- ClusterState --------------------------------------------------------------------------
+
+  /** Sessions restored from this node's store at start: registered without a takeover check. */
+  registerClient(clientId: string): string | null {
+    this.own(this.keys.client(clientId), Buffer.from(this.nodeName));
+    return null;
+  }
+
+  /**
+   * Claims the client id for this node before its connection opens: one transaction that puts
+   * this node's name if the key is absent or still names the node read just before (so of two
+   * nodes racing, one commits first and the other then takes over from it). Returns the node
+   * that held the client, or null. When etcd does not answer in time the claim is local only
+   * (written when etcd is back) and the node serves the client anyway.
+   */
+  async claimClient(clientId: string): Promise<string | null> {
+    const key = this.keys.client(clientId);
+    const kb = Buffer.from(key);
+    const value = Buffer.from(this.nodeName);
+    const attempt = async (): Promise<string | null> => {
+      for (let i = 0; i < 8; i++) {
+        const cur = await this.client.kv.range({ key: kb });
+        const kv = cur.kvs[0];
+        const compare = kv === undefined
+          ? [{ key: kb, target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }]
+          : [{ key: kb, target: 'Mod' as const, result: 'Equal' as const, mod_revision: kv.mod_revision }];
+        const r = await this.client.kv.txn({ compare, success: [{ request_put: { key: kb, value, lease: this.leaseId } }] });
+        if (r.succeeded) {
+          this.owned.set(key, value);
+          const prev = kv === undefined ? null : kv.value.toString();
+          return prev === this.nodeName ? null : prev;
+        }
+      }
+      throw new Error(`client id ${clientId} is being claimed by other nodes at this moment`);
+    };
+    try {
+      return await withTimeout(attempt(), this.opts.dialTimeoutMs, 'etcd did not answer the client claim');
+    } catch (err) {
+      this.opts.log.warn({ clientid: clientId, err: (err as Error).message }, 'client registered on this node only; written to etcd when it answers');
+      this.own(key, value);
+      return null;
+    }
+  }
+
+  /** The client's session ended here: the registration goes unless another node holds it now. */
+  unregisterClient(clientId: string): void {
+    const key = this.keys.client(clientId);
+    if (!this.owned.delete(key)) return;
+    this.pending.delete(key);
+    const kb = Buffer.from(key);
+    this.client.kv.txn({
+      compare: [{ key: kb, target: 'Value', result: 'Equal', value: Buffer.from(this.nodeName) }],
+      success: [{ request_delete_range: { key: kb } }],
+    }).catch(() => { /* the lease removes it when this node goes; another node overwrites it on claim */ });
+  }
+
+  /** The node holding a client according to etcd (null: none). */
+  async clientNode(clientId: string): Promise<string | null> {
+    const v = await this.client.get(this.keys.client(clientId)).string();
+    return v ?? null;
+  }
+
+  addRoute(topicFilter: string): void {
+    this.routes.add(topicFilter, this.nodeName);
+    this.own(this.keys.route(this.nodeName, topicFilter, null), EMPTY);
+  }
+  removeRoute(topicFilter: string): void {
+    this.routes.remove(topicFilter, this.nodeName);
+    this.disown(this.keys.route(this.nodeName, topicFilter, null));
+  }
+  joinGroup(group: string, topicFilter: string): void {
+    this.routes.add(topicFilter, this.nodeName, group);
+    this.own(this.keys.route(this.nodeName, topicFilter, group), EMPTY);
+  }
+  leaveGroup(group: string, topicFilter: string): void {
+    this.routes.remove(topicFilter, this.nodeName, group);
+    this.disown(this.keys.route(this.nodeName, topicFilter, group));
+  }
+
+  putRetained(msg: Message): void {
+    this.retained.set(msg);
+    const key = this.keys.retainedTopic(msg.topic);
+    // Retained messages carry no lease: they outlive the node that stored them.
+    this.client.put(key).value(JSON.stringify(messageToJson(msg))).exec().catch((err: Error) => {
+      this.counters.writeErrors++;
+      this.opts.log.warn({ topic: msg.topic, err: err.message }, 'retained message not stored in etcd (kept on this node)');
+    });
+  }
+  deleteRetained(topic: string): boolean {
+    const had = this.retained.delete(topic);
+    this.client.delete().key(this.keys.retainedTopic(topic)).exec().catch((err: Error) => {
+      this.opts.log.warn({ topic, err: err.message }, 'retained message not deleted in etcd');
+    });
+    return had;
+  }
+
+  addDelayed(msg: Message, delaySec: number): boolean { return this.delayed.add(msg, delaySec); }
+  get delayedCount(): number { return this.delayed.size; }
+  listDelayed(): Array<{ due: number; msg: Message }> { return this.delayed.list(); }
+
+  usable(node: string): boolean {
+    return node === this.nodeName || (this.memberMap.has(node) && this.link !== null && this.link.peerState(node) === 'up');
+  }
+
+  members(): MemberView[] {
+    const out: MemberView[] = [{ ...this.self, self: true, linkState: 'self' }];
+    for (const m of this.memberMap.values()) out.push({ ...m, self: false, linkState: this.link?.peerState(m.name) ?? 'down' });
+    return out;
+  }
+
+  handle(method: string, fn: ClusterCallHandler): void { this.handlers.set(method, fn); }
+
+  /** Runs a call another node made (the link hands it here). */
+  async answer(method: string, args: unknown, from: string): Promise<unknown> {
+    const fn = this.handlers.get(method);
+    if (fn === undefined) throw new Error(`no cluster call named ${method}`);
+    return fn(args, from);
+  }
+
+  async call(node: string, method: string, args: unknown, timeoutMs = 5000): Promise<unknown> {
+    if (node === this.nodeName) return this.answer(method, args, node);
+    if (!this.memberMap.has(node)) throw new Error(`node ${node} is not a member of this cluster`);
+    if (this.link === null) throw new Error('the node link is not running');
+    return this.link.call(node, method, args, timeoutMs);
+  }
+
+  start(due: (msg: Message) => void): number {
+    this.due = due;
+    let maxId = 0;
+    for (const m of this.retained.values()) if (m.id > maxId) maxId = m.id;
+    const d = this.delayed.load();
+    return d > maxId ? d : maxId;
+  }
+
+  /** Leaves: watches cancelled, the lease revoked (so routes and registrations go at once), client closed. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.delayed.stop();
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    for (const w of this.watchers) void w.cancel().catch(() => {});
+    const lease = this.lease;
+    void (async () => {
+      try { if (lease !== null) await withTimeout(lease.revoke(), 2000, 'lease revoke timed out'); } catch { /* it expires by itself */ }
+      this.client.close();
+    })();
+  }
+
+  /** Waits until every queued write is in etcd (tests, orderly stop). */
+  async settle(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.pending.size > 0 || this.flushing) && Date.now() < deadline) await sleep(10);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_, reject) => { t = setTimeout(() => reject(new Error(message)), ms); }),
+  ]);
+}
