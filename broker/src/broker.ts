@@ -124,6 +124,8 @@ export class Broker {
     };
     this.sessions = new SessionRegistry(opts.store, opts.limits, events, {
       dropRoutes: (s) => this.dropSubscriptions(s),
+      saved: (rec) => this.state.saveSession(rec),
+      forgotten: (clientId) => this.state.dropSession(clientId),
       terminated: (s, reason) => {
         this.metrics.counters['session.terminated']++;
         this.state.unregisterClient(s.clientId);

@@ -19,7 +19,7 @@
 import type { Broker } from '../broker.js';
 import type { ClientInfo } from '../hooks.js';
 import type { ErrorCode } from '../errors.js';
-import { SessionRegistry, NEVER_EXPIRE } from '../session/registry.js';
+import { SessionRegistry, NEVER_EXPIRE, type SessionRecord } from '../session/registry.js';
 import type { AttachOptions, Outlet, Session } from '../session/session.js';
 import { WillScheduler, type Will } from './wills.js';
 import type { SessionTransfer } from '../cluster/wire.js';
@@ -63,6 +63,7 @@ export class ClientManager {
     // A session that ends while its will is delayed publishes the will at once [MQTT-3.1.3-9].
     broker.onSessionEnd = (clientId) => this.wills.flush(clientId);
     broker.state.handle('session.takeover', (args) => this.handOver(args as { clientId: string; discard: boolean }));
+    broker.state.onOrphans = (node, recs) => { void this.adoptOrphans(node, recs); };
   }
 
   /**
@@ -76,7 +77,11 @@ export class ClientManager {
     const claimed = b.state.claimClient(clientId);
     if (claimed === null) return null;
     return claimed.then(async (prev) => {
-      if (prev === null) return;
+      if (prev === null) {
+        // Nobody holds the client: a persistent session whose node died lives on in its record.
+        if (!cleanStart && b.sessions.get(clientId) === undefined) await this.resumeFromRecord(clientId);
+        return;
+      }
       b.metrics.counters['session.takenover']++;
       try {
         const t = await b.state.call(prev, 'session.takeover', { clientId, discard: cleanStart });
@@ -87,16 +92,58 @@ export class ClientManager {
     });
   }
 
-  /** Another node took the client over: close its connection here and hand the session over. */
-  private handOver(args: { clientId: string; discard: boolean }): SessionTransfer | null {
+  /**
+   * Another node took the client over: its connection here closes, the session is handed over
+   * (or discarded), and this node's writes reach the cluster before the answer does — so the new
+   * node's writes (routes, session record) come after them.
+   */
+  private async handOver(args: { clientId: string; discard: boolean }): Promise<SessionTransfer | null> {
     const b = this.broker;
     const conn = this.conns.get(args.clientId);
     if (conn !== undefined) conn.kick('SESSION_TAKEN_OVER');
     const s = b.sessions.get(args.clientId);
-    if (s === undefined) return null;
-    const t = args.discard ? null : b.exportSession(s);
-    b.sessions.terminate(s, args.discard ? 'discarded' : 'takenover');
+    let t: SessionTransfer | null = null;
+    if (s !== undefined) {
+      if (!args.discard) t = b.exportSession(s);
+      b.sessions.terminate(s, args.discard ? 'discarded' : 'takenover');
+    }
+    await b.state.settle();
     return t;
+  }
+
+  /** Rebuilds a persistent session from the cluster's record (its node died before handing it over). */
+  private async resumeFromRecord(clientId: string): Promise<void> {
+    const b = this.broker;
+    const rec = await b.state.loadSession(clientId);
+    if (rec === null || rec.node === b.nodeName || b.sessions.get(clientId) !== undefined) return;
+    const now = Date.now();
+    const away = rec.disconnectedAt || now;
+    if (rec.expiryInterval !== NEVER_EXPIRE && now - away >= rec.expiryInterval * 1000) { b.state.dropSession(clientId); return; }
+    const s = b.adoptSession({ clientId, expiryInterval: rec.expiryInterval, subs: rec.subs, deliveries: [], awaitingRel: [] });
+    s.disconnectedAt = away;
+  }
+
+  /**
+   * This node adopts the persistent sessions of a node that died: each one not yet claimed
+   * elsewhere becomes an offline session here (its subscriptions routed, messages queued for it)
+   * until its client comes back (anywhere) or it expires.
+   */
+  private async adoptOrphans(node: string, recs: SessionRecord[]): Promise<void> {
+    const b = this.broker;
+    const now = Date.now();
+    let adopted = 0;
+    for (const rec of recs) {
+      const away = rec.disconnectedAt || now;
+      if (rec.expiryInterval !== NEVER_EXPIRE && now - away >= rec.expiryInterval * 1000) { b.state.dropSession(rec.clientId); continue; }
+      if (b.sessions.get(rec.clientId) !== undefined) continue;
+      try { if (!(await b.state.claimFree(rec.clientId))) continue; } catch { continue; }
+      if (b.sessions.get(rec.clientId) !== undefined) continue;
+      const s = b.adoptSession({ clientId: rec.clientId, expiryInterval: rec.expiryInterval, subs: rec.subs, deliveries: [], awaitingRel: [] });
+      s.disconnectedAt = away;
+      b.sessions.save(s);
+      adopted++;
+    }
+    this.log.warn?.({ node, adopted, records: recs.length }, 'adopted the persistent sessions of a departed node');
   }
 
   /** Connected clients. */

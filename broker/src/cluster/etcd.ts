@@ -26,6 +26,7 @@ import { VERSION } from '../version.js';
 import type { ClusterCallHandler, ClusterState, Member, MemberView } from './state.js';
 import { ClusterKeys } from './keys.js';
 import { messageFromJson, messageToJson, type MessageJson } from './wire.js';
+import type { SessionRecord } from '../session/registry.js';
 
 /** What the state needs of the node-to-node link (cluster/link.ts). */
 export interface NodeLink {
@@ -50,7 +51,8 @@ export interface EtcdStateOptions {
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug(o: object, m?: string): void };
 }
 
-type Op = { put: string; value: Buffer } | { del: string };
+/** A queued write; `lease` false for keys that outlive the node (session records). */
+type Op = { put: string; value: Buffer; lease: boolean } | { del: string };
 const MAX_TXN_OPS = 128;
 const EMPTY = Buffer.alloc(0);
 
@@ -135,7 +137,7 @@ export class EtcdClusterState implements ClusterState {
       while (!this.stopped) {
         try {
           await this.grantLease();
-          for (const [key, value] of this.owned) if (!this.pending.has(key)) this.pending.set(key, { put: key, value });
+          for (const [key, value] of this.owned) if (!this.pending.has(key)) this.pending.set(key, { put: key, value, lease: true });
           await this.flush();
           this.opts.log.info({ keys: this.owned.size }, 'etcd lease granted again; this node rejoined');
           return;
@@ -151,7 +153,7 @@ export class EtcdClusterState implements ClusterState {
 
   private own(key: string, value: Buffer): void {
     this.owned.set(key, value);
-    this.pending.set(key, { put: key, value });
+    this.pending.set(key, { put: key, value, lease: true });
     this.schedule();
   }
 
@@ -177,7 +179,7 @@ export class EtcdClusterState implements ClusterState {
         const lease = this.leaseId;
         await this.client.kv.txn({
           success: batch.map((op) => 'put' in op
-            ? { request_put: { key: Buffer.from(op.put), value: op.value, lease } }
+            ? { request_put: { key: Buffer.from(op.put), value: op.value, lease: op.lease ? lease : 0 } }
             : { request_delete_range: { key: Buffer.from(op.del) } }),
         });
         this.counters.writes += batch.length;
@@ -278,6 +280,31 @@ export class EtcdClusterState implements ClusterState {
     const n = this.routes.removeNode(name);
     this.link?.removePeer(name);
     this.opts.log.warn({ node: name, routes: n }, 'node left the cluster');
+    if (this.onOrphans !== null && this.adopter() === this.nodeName) void this.adoptFrom(name);
+  }
+
+  /** The node that adopts a departed node's persistent sessions: the first live core by name (else the first member). */
+  private adopter(): string {
+    const all = this.members();
+    const cores = all.filter((m) => m.role === 'core').map((m) => m.name).sort();
+    return cores[0] ?? all.map((m) => m.name).sort()[0]!;
+  }
+
+  private async adoptFrom(node: string): Promise<void> {
+    try {
+      const all = await this.client.getAll().prefix(this.keys.sessions).strings();
+      const recs: SessionRecord[] = [];
+      for (const v of Object.values(all)) {
+        try {
+          const r = JSON.parse(v) as SessionRecord & { node: string };
+          if (r.node === node) recs.push(r);
+        } catch { /* an unreadable record is skipped */ }
+      }
+      this.opts.log.info({ node, sessions: recs.length }, 'adopting the persistent sessions of a departed node');
+      if (recs.length > 0) this.onOrphans!(node, recs);
+    } catch (err) {
+      this.opts.log.error({ node, err: (err as Error).message }, 'could not read the sessions of a departed node; their clients resume from their records when they reconnect');
+    }
   }
 
   // ---- ClusterState --------------------------------------------------------------------------
@@ -340,6 +367,45 @@ export class EtcdClusterState implements ClusterState {
   async clientNode(clientId: string): Promise<string | null> {
     const v = await this.client.get(this.keys.client(clientId)).string();
     return v ?? null;
+  }
+
+  // ---- persistent sessions
+
+  onOrphans: ((node: string, sessions: SessionRecord[]) => void) | null = null;
+
+  saveSession(rec: SessionRecord): void {
+    const key = this.keys.session(rec.clientId);
+    this.pending.set(key, { put: key, value: Buffer.from(JSON.stringify({ ...rec, node: this.nodeName })), lease: false });
+    this.schedule();
+  }
+
+  dropSession(clientId: string): void {
+    const key = this.keys.session(clientId);
+    this.pending.set(key, { del: key });
+    this.schedule();
+  }
+
+  async loadSession(clientId: string): Promise<(SessionRecord & { node: string }) | null> {
+    try {
+      const v = await withTimeout(this.client.get(this.keys.session(clientId)).string(), this.opts.dialTimeoutMs, 'etcd did not answer');
+      return v === null ? null : JSON.parse(v) as SessionRecord & { node: string };
+    } catch (err) {
+      this.opts.log.warn({ clientid: clientId, err: (err as Error).message }, 'session record not readable');
+      return null;
+    }
+  }
+
+  /** Claims a client id only if no node holds it (adopting an orphaned session); true when claimed. */
+  async claimFree(clientId: string): Promise<boolean> {
+    const key = this.keys.client(clientId);
+    const kb = Buffer.from(key);
+    const value = Buffer.from(this.nodeName);
+    const r = await this.client.kv.txn({
+      compare: [{ key: kb, target: 'Create', result: 'Equal', create_revision: 0 }],
+      success: [{ request_put: { key: kb, value, lease: this.leaseId } }],
+    });
+    if (r.succeeded) this.owned.set(key, value);
+    return r.succeeded;
   }
 
   addRoute(topicFilter: string): void {

@@ -33,6 +33,13 @@ export class LocalClusterState implements ClusterState {
   // One node: the session registry already knows every client; nothing to share.
   registerClient(): string | null { return null; }
   claimClient(): null { return null; }
+  // The embedded store holds session records on a single node.
+  saveSession(): void {}
+  dropSession(): void {}
+  loadSession(): null { return null; }
+  async settle(): Promise<void> {}
+  async claimFree(): Promise<boolean> { return true; }
+  onOrphans = null;
   unregisterClient(): void {}
 
   addRoute(topicFilter: string): void { this.routes.add(topicFilter, this.nodeName); }

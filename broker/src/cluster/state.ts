@@ -12,6 +12,7 @@
  */
 import type { Message } from '../types.js';
 import type { RouteTable, RetainedIndex } from '../router/index.js';
+import type { SessionRecord } from '../session/registry.js';
 
 /** A live node of the cluster, as its membership record says (etcd: under the node's lease). */
 export interface Member {
@@ -54,6 +55,23 @@ export interface ClusterState {
   claimClient(clientId: string): Promise<string | null> | null;
   /** The client's session ended here (not on a takeover: the new node re-registers it). */
   unregisterClient(clientId: string): void;
+
+  // ---- persistent sessions: a copy of each record (subscriptions, expiry) outlives the node
+  /** Stores the record of a persistent session held here. */
+  saveSession(rec: SessionRecord): void;
+  /** The session ended for good (expired, discarded, kicked). */
+  dropSession(clientId: string): void;
+  /** The cluster's record of a session held (or last held) by another node; null when none (or a single node). */
+  loadSession(clientId: string): Promise<(SessionRecord & { node: string }) | null> | null;
+  /** Claims a client id only if no node holds it (adopting an orphaned session); true when claimed. */
+  claimFree(clientId: string): Promise<boolean>;
+  /** Waits until this node's queued writes are in the backend (before a session is handed over). */
+  settle(): Promise<void>;
+  /**
+   * Called with a node that left the cluster when THIS node is the one to adopt its persistent
+   * sessions (the first live core by name), with their records.
+   */
+  onOrphans: ((node: string, sessions: SessionRecord[]) => void) | null;
 
   // ---- routes: this node's; other nodes' arrive through the backend
   /** This node has its first subscriber to the filter. */

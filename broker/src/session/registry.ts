@@ -20,6 +20,10 @@ export interface SessionOwner {
   dropRoutes(s: Session): void;
   /** The session ended (hooks, metrics, wills). */
   terminated(s: Session, reason: string): void;
+  /** A persistent session's record was written (the cluster keeps a copy of it). */
+  saved?(rec: SessionRecord): void;
+  /** A persistent session's record went (not called when the session moved to another node). */
+  forgotten?(clientId: string): void;
 }
 
 /** The 'session' table's value. */
@@ -66,7 +70,7 @@ export class SessionRegistry {
     s.clearSubscriptions();
     // Only a persistent session has records: one that stopped being persistent lost them in setExpiry(),
     // and a clean one never had any (no store writes for every clean client that leaves).
-    if (s.persistent) this.forget(s.clientId);
+    if (s.persistent) this.forget(s.clientId, reason !== 'takenover');
     this.owner.terminated(s, reason);
   }
 
@@ -79,7 +83,8 @@ export class SessionRegistry {
   }
 
   /** Removes a session's records from the store. */
-  private forget(clientId: string): void {
+  private forget(clientId: string, everywhere = true): void {
+    if (everywhere) this.owner.forgotten?.(clientId);
     this.store.del(T.session, clientId);
     this.store.delPrefix(T.sessmsg, clientPrefix(clientId));
     this.store.delPrefix(T.qos2in, clientPrefix(clientId));
@@ -95,6 +100,7 @@ export class SessionRegistry {
       subs: [...s.subscriptions.values()].map((x) => ({ filter: x.filter, topicFilter: x.topicFilter, group: x.group, exclusive: x.exclusive, options: x.options })),
     };
     this.store.put(T.session, s.clientId, rec);
+    this.owner.saved?.(rec);
   }
 
   /** True when an offline session's expiry interval has passed [MQTT-3.1.2-23]. */
