@@ -394,6 +394,11 @@ export class Broker {
     return s;
   }
 
+  /** Delivers the queued and in-flight messages of a transferred session to a session that lives on here. */
+  mergeDeliveries(s: Session, t: SessionTransfer): void {
+    for (const [, d] of t.deliveries) s.deliver({ ...messageFromJson(d.m), id: this.nextId++ }, d.q, d.r, d.s, d.g, d.f);
+  }
+
   // ---- delayed messages and wills --------------------------------------------------------------
 
   /** Starts a `$delayed/{seconds}/{topic}` publish; false when the delayed store is full or disabled. */

@@ -45,6 +45,7 @@ export class SysPublisher {
       'topics.count': b.state.routes.size,
       'retained.count': b.state.retained.size,
       'delayed.count': b.state.delayedCount,
+      ...b.state.stats(),
     };
   }
 

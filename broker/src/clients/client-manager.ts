@@ -64,6 +64,7 @@ export class ClientManager {
     broker.onSessionEnd = (clientId) => this.wills.flush(clientId);
     broker.state.handle('session.takeover', (args) => this.handOver(args as { clientId: string; discard: boolean }));
     broker.state.onOrphans = (node, recs) => { void this.adoptOrphans(node, recs); };
+    broker.state.onReclaimed = (clientId, from) => { void this.reclaim(clientId, from); };
   }
 
   /**
@@ -109,6 +110,23 @@ export class ClientManager {
     }
     await b.state.settle();
     return t;
+  }
+
+  /**
+   * After a partition: `from` adopted this node's session of the client while this node was cut
+   * off; what it queued meanwhile comes back and is delivered to the session here.
+   */
+  private async reclaim(clientId: string, from: string): Promise<void> {
+    const b = this.broker;
+    let t: SessionTransfer | null;
+    try { t = await b.state.call(from, 'session.takeover', { clientId, discard: false }) as SessionTransfer | null; } catch (err) {
+      this.log.warn?.({ clientid: clientId, node: from, err: (err as Error).message }, 'could not take back a session adopted during a partition');
+      return;
+    }
+    if (t === null) return;
+    const s = b.sessions.get(clientId);
+    if (s === undefined) { b.adoptSession(t); return; }
+    b.mergeDeliveries(s, t);
   }
 
   /** Rebuilds a persistent session from the cluster's record (its node died before handing it over). */

@@ -137,8 +137,17 @@ export class EtcdClusterState implements ClusterState {
       while (!this.stopped) {
         try {
           await this.grantLease();
-          for (const [key, value] of this.owned) if (!this.pending.has(key)) this.pending.set(key, { put: key, value, lease: true });
+          const clients: string[] = [];
+          for (const [key, value] of this.owned) {
+            if (key.startsWith(this.keys.clients)) clients.push(key.slice(this.keys.clients.length));
+            else if (!this.pending.has(key)) this.pending.set(key, { put: key, value, lease: true });
+          }
           await this.flush();
+          // A client another node claimed meanwhile (it adopted this node's sessions) is claimed back.
+          for (const clientId of clients) {
+            const prev = await this.claimClient(clientId);
+            if (prev !== null && this.onReclaimed !== null) this.onReclaimed(clientId, prev);
+          }
           this.opts.log.info({ keys: this.owned.size }, 'etcd lease granted again; this node rejoined');
           return;
         } catch (err) {
@@ -177,9 +186,11 @@ export class EtcdClusterState implements ClusterState {
         const batch: Op[] = [];
         for (const op of this.pending.values()) { batch.push(op); if (batch.length === MAX_TXN_OPS) break; }
         const lease = this.leaseId;
+        // A route's value is the time it was written: the nodes that watch it measure replication lag.
+        const now = Buffer.from(String(Date.now()));
         await this.client.kv.txn({
           success: batch.map((op) => 'put' in op
-            ? { request_put: { key: Buffer.from(op.put), value: op.value, lease: op.lease ? lease : 0 } }
+            ? { request_put: { key: Buffer.from(op.put), value: op.value.length === 0 ? now : op.value, lease: op.lease ? lease : 0 } }
             : { request_delete_range: { key: Buffer.from(op.del) } }),
         });
         this.counters.writes += batch.length;
@@ -253,7 +264,10 @@ export class EtcdClusterState implements ClusterState {
     if (key.startsWith(k.routes)) {
       const r = k.parseRoute(key);
       if (r === null || r.node === this.nodeName) return;
-      if (value !== null) this.routes.add(r.topicFilter, r.node, r.group); else this.routes.remove(r.topicFilter, r.node, r.group);
+      if (value === null) { this.routes.remove(r.topicFilter, r.node, r.group); return; }
+      this.routes.add(r.topicFilter, r.node, r.group);
+      const at = Number(value.toString());
+      if (at > 0) this.counters.lagMs = Math.max(0, Date.now() - at);
     } else if (key.startsWith(k.nodes)) {
       const name = key.slice(k.nodes.length);
       if (name === this.nodeName) return;
@@ -372,6 +386,7 @@ export class EtcdClusterState implements ClusterState {
   // ---- persistent sessions
 
   onOrphans: ((node: string, sessions: SessionRecord[]) => void) | null = null;
+  onReclaimed: ((clientId: string, from: string) => void) | null = null;
 
   saveSession(rec: SessionRecord): void {
     const key = this.keys.session(rec.clientId);
@@ -457,6 +472,22 @@ export class EtcdClusterState implements ClusterState {
   }
 
   handle(method: string, fn: ClusterCallHandler): void { this.handlers.set(method, fn); }
+
+  stats(): Record<string, number> {
+    const c = this.counters;
+    return {
+      'cluster.nodes.count': this.memberMap.size + 1,
+      'cluster.routes.count': this.routes.size,
+      'cluster.routes.remote': this.routes.remoteRoutes,
+      'cluster.replication.lag_ms': c.lagMs,
+      'cluster.etcd.writes': c.writes,
+      'cluster.etcd.write_errors': c.writeErrors,
+      'cluster.etcd.pending_writes': this.pending.size,
+      'cluster.etcd.watch_events': c.watchEvents,
+      'cluster.etcd.resyncs': c.resyncs,
+      'cluster.etcd.lease_lost': c.leaseLost,
+    };
+  }
 
   /** Runs a call another node made (the link hands it here). */
   async answer(method: string, args: unknown, from: string): Promise<unknown> {

@@ -40,6 +40,7 @@ export class LocalClusterState implements ClusterState {
   async settle(): Promise<void> {}
   async claimFree(): Promise<boolean> { return true; }
   onOrphans = null;
+  onReclaimed = null;
   unregisterClient(): void {}
 
   addRoute(topicFilter: string): void { this.routes.add(topicFilter, this.nodeName); }
@@ -62,6 +63,7 @@ export class LocalClusterState implements ClusterState {
   get delayedCount(): number { return this.delayed.size; }
   listDelayed(): Array<{ due: number; msg: Message }> { return this.delayed.list(); }
 
+  stats(): Record<string, number> { return {}; }
   usable(node: string): boolean { return node === this.nodeName; }
   members(): MemberView[] { return [{ ...this.self }]; }
   handle(method: string, fn: ClusterCallHandler): void { this.handlers.set(method, fn); }

@@ -72,6 +72,11 @@ export interface ClusterState {
    * sessions (the first live core by name), with their records.
    */
   onOrphans: ((node: string, sessions: SessionRecord[]) => void) | null;
+  /**
+   * Called when this node, back in the cluster after losing its lease, claimed back a client that
+   * `from` had taken meanwhile (it adopted the session while this node was cut off).
+   */
+  onReclaimed: ((clientId: string, from: string) => void) | null;
 
   // ---- routes: this node's; other nodes' arrive through the backend
   /** This node has its first subscriber to the filter. */
@@ -100,7 +105,9 @@ export interface ClusterState {
   // ---- membership and node-to-node calls
   /** This node, or another member whose link is up (a shared group prefers usable nodes). */
   usable(node: string): boolean;
-  /** Live nodes, this one first. */
+  /** Gauges of the backend for /api/v5/stats and Prometheus (none on a single node). */
+  stats(): Record<string, number>;
+    /** Live nodes, this one first. */
   members(): MemberView[];
   /** Registers the handler of a call other nodes (and this one) can make by name. */
   handle(method: string, fn: ClusterCallHandler): void;
