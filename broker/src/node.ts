@@ -13,6 +13,8 @@ import type { Logger } from './log.js';
 import type { ChannelSettings } from './mqtt/settings.js';
 import { ClientManager } from './clients/client-manager.js';
 import { LocalClusterState } from './cluster/local.js';
+import type { ClusterState } from './cluster/state.js';
+import { joinCluster, type Joined } from './cluster/join.js';
 import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
 import { nodeAdmin } from './node-admin.js';
@@ -74,9 +76,6 @@ export function channelSettings(cfg: Config): ChannelSettings {
 }
 
 export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
-  if (cfg.cluster.backend === 'etcd') {
-    log.warn({ endpoints: cfg.cluster.etcd.endpoints }, 'cluster.backend=etcd is not implemented in this version: this node runs standalone (local state only)');
-  }
   const dir = resolve(cfg.node.data_dir);
   const store = cfg.durability.mode === 'none' && dir === '' ? memoryStore()
     : await openStore({
@@ -84,7 +83,16 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       onError: (err) => log.error({ err }, 'store commit failed; retrying'),
     });
   const m = cfg.mqtt;
-  const state = new LocalClusterState(cfg.node.name, store, { maxDelayed: cfg.delayed.max_delayed_messages });
+  let joined: Joined | null = null;
+  let state: ClusterState;
+  if (cfg.cluster.backend === 'etcd') {
+    try { joined = await joinCluster(cfg, store, log); } catch (err) { await store.close(); throw err; }
+    state = joined.state;
+  } else {
+    state = new LocalClusterState(cfg.node.name, store, {
+      maxDelayed: cfg.delayed.max_delayed_messages, role: cfg.node.role, region: cfg.node.region, strategy: m.shared_subscription_strategy,
+    });
+  }
   const broker = new Broker({
     nodeName: cfg.node.name,
     store,
@@ -115,6 +123,11 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       noMatch: cfg.authorization.no_match,
     },
   });
+  if (joined !== null) {
+    const link = joined.link;
+    broker.forwarder = (to, msg, plain, groups) => link.forward(to, msg, plain, groups);
+    joined.onDeliver = (_from, msg, plain, groups) => { broker.dispatchRemote(msg, plain, groups); };
+  }
   const clients = new ClientManager(broker, log);
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
@@ -147,6 +160,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await listeners.stop().catch(() => {});
     broker.stop();
     clients.stop();
+    if (joined !== null) await joined.leave();
     await store.close();
     throw err;
   }
@@ -192,6 +206,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
       clients.stop();
+      if (joined !== null) await joined.leave();
       if (node.api) await node.api.close();
       await store.close();
       log.info({ node: cfg.node.name }, 'node stopped');

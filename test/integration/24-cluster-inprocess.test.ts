@@ -1,0 +1,120 @@
+/**
+ * Three nodes of one cluster in this process (real etcd, real node link on loopback), driven
+ * through MQTT only: messages cross nodes for every QoS, once per node; shared groups serve each
+ * message once cluster-wide; retained messages and persistent sessions follow the client.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startEtcdCluster, type EtcdTestCluster } from '../support/etcd-cluster.js';
+import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
+
+let etcd: EtcdTestCluster;
+const nodes: TestBroker[] = [];
+let clusterNo = 0;
+
+async function cluster(n: number): Promise<TestBroker[]> {
+  const prefix = `/c${process.pid}-${++clusterNo}`;
+  const out: TestBroker[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(await startBroker({
+      node: { name: `n${i}@127.0.0.1`, role: i < 2 ? 'core' : 'replica', region: i < 2 ? 'r1' : 'r2' },
+      cluster: { backend: 'etcd', etcd: { endpoints: etcd.clientURLs, prefix, lease_ttl: '3s' }, link: { bind: '127.0.0.1:0' } },
+    }));
+  }
+  nodes.push(...out);
+  // every node sees every other, and its link is up
+  await until(() => out.every((b) => b.node.broker.state.members().filter((m) => m.linkState !== 'down').length === n), 10_000, 'all nodes joined');
+  return out;
+}
+
+/** Waits until every node's route table knows `filter` on `owner`. */
+async function routed(ns: TestBroker[], owner: TestBroker): Promise<void> {
+  const name = owner.node.config.node.name;
+  await until(() => ns.every((b) => b === owner || b.node.broker.state.routes.remoteRoutes > 0 || b.node.broker.state.routes.list().some((r) => r.node === name)), 5000, 'routes replicated');
+}
+
+before(async () => { etcd = await startEtcdCluster(['e0', 'e1', 'e2']); });
+after(async () => {
+  for (const b of nodes) await b.stop().catch(() => {});
+  await etcd.stop();
+});
+
+test('a message published on one node reaches subscribers on the others, QoS 0/1/2, once each', async () => {
+  const [a, b, c] = await cluster(3);
+  const sb = await client(b, { clientId: 'sub-b', protocolVersion: 5 });
+  const sc = await client(c, { clientId: 'sub-c' });
+  await sb.subscribeAsync('t/+', { qos: 2 });
+  await sc.subscribeAsync('t/#', { qos: 1 });
+  await sc.subscribeAsync('t/x', { qos: 1 }); // overlapping: still one copy crosses to c
+  await routed([a], b);
+  await until(() => a.node.broker.state.routes.nodesOf('t/#').length === 1 && a.node.broker.state.routes.nodesOf('t/+').length === 1, 5000, 'routes on a');
+  const p = await client(a, { clientId: 'pub-a' });
+  for (const qos of [0, 1, 2] as const) await p.publishAsync('t/x', `q${qos}`, { qos });
+  await until(() => collect(sb).length === 3 && collect(sc).length >= 3, 5000, 'deliveries');
+  await sleep(200);
+  assert.deepEqual(collect(sb).map((m) => [m.payload, m.packet.qos]), [['q0', 0], ['q1', 1], ['q2', 2]]);
+  // MQTT 3.1.1: one copy per client at the highest matching QoS
+  assert.deepEqual(collect(sc).map((m) => [m.payload, m.packet.qos]), [['q0', 0], ['q1', 1], ['q2', 1]]);
+  await end(sb, sc, p);
+});
+
+test('a shared group with members on two nodes gets each message once', async () => {
+  const [a, b, c] = await cluster(3);
+  const m1 = await client(b, { clientId: 'm1' });
+  const m2 = await client(c, { clientId: 'm2' });
+  await m1.subscribeAsync('$share/g/s/#', { qos: 1 });
+  await m2.subscribeAsync('$share/g/s/#', { qos: 1 });
+  await until(() => a.node.broker.state.routes.groupNodes('g', 's/#').length === 2, 5000, 'group routes on a');
+  const p = await client(a, { clientId: 'pub' });
+  for (let i = 0; i < 100; i++) await p.publishAsync(`s/${i}`, String(i), { qos: 1 });
+  await until(() => collect(m1).length + collect(m2).length >= 100, 10_000, 'all 100 delivered');
+  await sleep(300);
+  const got = [...collect(m1), ...collect(m2)].map((m) => Number(m.payload)).sort((x, y) => x - y);
+  assert.deepEqual(got, [...Array(100).keys()], 'each message exactly once');
+  assert.ok(collect(m1).length > 0 && collect(m2).length > 0, `both nodes served (${collect(m1).length}/${collect(m2).length})`);
+  await end(m1, m2, p);
+});
+
+test('a retained message published on one node is sent to a new subscriber on another', async () => {
+  const [a, , c] = await cluster(3);
+  const p = await client(a, { clientId: 'rp' });
+  await p.publishAsync('r/1', 'kept', { qos: 1, retain: true });
+  await until(() => c.node.broker.getRetained('r/1') !== undefined, 5000, 'retained replicated');
+  const s = await client(c, { clientId: 'rs' });
+  await s.subscribeAsync('r/#', { qos: 1 });
+  await until(() => collect(s).length === 1, 5000, 'retained delivered');
+  assert.equal(collect(s)[0]!.payload, 'kept');
+  assert.equal(collect(s)[0]!.packet.retain, true);
+  await end(p, s);
+});
+
+test('a persistent session moves to the node its client reconnects to, with its queued messages', async () => {
+  const [a, b] = await cluster(2);
+  const x = await client(a, { clientId: 'x', clean: false });
+  await x.subscribeAsync('q/1', { qos: 1 });
+  await end(x);
+  const p = await client(b, { clientId: 'qp' });
+  await until(() => b.node.broker.state.routes.nodesOf('q/1').length === 1, 5000, 'route of x on b');
+  for (let i = 0; i < 5; i++) await p.publishAsync('q/1', `m${i}`, { qos: 1 });
+  await until(() => (a.node.broker.sessions.get('x')?.queued ?? 0) === 5, 5000, 'queued on a');
+  const x2 = await client(b, { clientId: 'x', clean: false });
+  assert.equal((x2 as unknown as { connackPacket?: { sessionPresent: boolean } }).connackPacket?.sessionPresent ?? true, true);
+  await until(() => collect(x2).length === 5, 5000, 'queued messages on b');
+  assert.deepEqual(collect(x2).map((m) => m.payload), ['m0', 'm1', 'm2', 'm3', 'm4']);
+  assert.equal(a.node.broker.sessions.get('x'), undefined, 'the session left a');
+  // and it keeps its subscription on b
+  await p.publishAsync('q/1', 'after', { qos: 1 });
+  await until(() => collect(x2).length === 6, 5000, 'live delivery after the move');
+  await end(x2, p);
+});
+
+test('a live connection taken over on another node gets DISCONNECT 0x8E', async () => {
+  const [a, b] = await cluster(2);
+  const first = await client(a, { clientId: 'dup', protocolVersion: 5 });
+  const reason = new Promise<number>((r) => first.on('disconnect', (pkt) => r(pkt.reasonCode ?? -1)));
+  const second = await client(b, { clientId: 'dup', protocolVersion: 5 });
+  assert.equal(await reason, 0x8e);
+  await until(() => a.node.clients.get('dup') === undefined, 3000, 'gone from a');
+  assert.ok(b.node.clients.get('dup') !== undefined);
+  await end(first, second);
+});
