@@ -473,9 +473,12 @@ export class EtcdClusterState implements ClusterState {
 
   handle(method: string, fn: ClusterCallHandler): void { this.handlers.set(method, fn); }
 
+  /** The link's figures per peer (set by joinCluster), added to stats(). */
+  linkStats: (() => Record<string, { state: string; forwarded: number; pending: number; dropped: number; duplicates: number; received: number; rttMs: number }>) | null = null;
+
   stats(): Record<string, number> {
     const c = this.counters;
-    return {
+    const out: Record<string, number> = {
       'cluster.nodes.count': this.memberMap.size + 1,
       'cluster.routes.count': this.routes.size,
       'cluster.routes.remote': this.routes.remoteRoutes,
@@ -487,6 +490,28 @@ export class EtcdClusterState implements ClusterState {
       'cluster.etcd.resyncs': c.resyncs,
       'cluster.etcd.lease_lost': c.leaseLost,
     };
+    if (this.linkStats !== null) {
+      // Totals, then per region (the peers' regions): round-trip time and forwarded messages.
+      let fwd = 0, pending = 0, dropped = 0, dup = 0, rx = 0, up = 0;
+      const regions = new Map<string, { rtt: number; fwd: number }>();
+      for (const [node, p] of Object.entries(this.linkStats())) {
+        fwd += p.forwarded; pending += p.pending; dropped += p.dropped; dup += p.duplicates; rx += p.received;
+        if (p.state === 'up') up++;
+        const region = this.memberMap.get(node)?.region || 'none';
+        const r = regions.get(region) ?? { rtt: 0, fwd: 0 };
+        r.rtt = Math.max(r.rtt, p.rttMs); r.fwd += p.forwarded;
+        regions.set(region, r);
+      }
+      Object.assign(out, {
+        'cluster.link.peers_up': up, 'cluster.link.forwarded': fwd, 'cluster.link.received': rx, 'cluster.link.pending': pending,
+        'cluster.link.dropped': dropped, 'cluster.link.duplicates': dup,
+      });
+      for (const [region, r] of regions) {
+        out[`cluster.region.${region}.link_rtt_ms`] = r.rtt;
+        out[`cluster.region.${region}.forwarded`] = r.fwd;
+      }
+    }
+    return out;
   }
 
   /** Runs a call another node made (the link hands it here). */

@@ -65,6 +65,7 @@ export async function joinCluster(cfg: Config, store: Store, log: Log): Promise<
   await link.start();
   state.linkAddress = advertise(cfg, link.port);
   state.link = link;
+  state.linkStats = () => link.stats();
   try {
     await state.connect();
   } catch (err) {

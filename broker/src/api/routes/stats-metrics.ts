@@ -10,7 +10,7 @@ export function prometheusText(admin: AdminApi): string {
   const node = admin.nodeName.replace(/["\\\n]/g, '');
   const emit = (values: Record<string, number>, type: string): void => {
     for (const [k, v] of Object.entries(values)) {
-      const name = 'petrel_' + k.replace(/[.]/g, '_');
+      const name = 'petrel_' + k.replace(/[^A-Za-z0-9_]/g, '_');
       lines.push(`# TYPE ${name} ${type}`, `${name}{node="${node}"} ${v}`);
     }
   };
