@@ -133,3 +133,15 @@ test('a live connection taken over on another node gets DISCONNECT 0x8E', async 
   assert.ok(second.connected);
   await end(first, second);
 });
+
+test('$exclusive: one holder cluster-wide; free again when it unsubscribes', async () => {
+  const [a, b] = await cluster(2);
+  const x = await client(a, { clientId: 'ex1', protocolVersion: 5 });
+  const y = await client(b, { clientId: 'ex2', protocolVersion: 5 });
+  const gx = await x.subscribeAsync('$exclusive/e/1', { qos: 1 });
+  assert.equal(gx[0]!.qos, 1);
+  await assert.rejects(y.subscribeAsync('$exclusive/e/1', { qos: 1 }), /Quota exceeded/, 'taken on the other node: SUBACK 0x97');
+  await x.unsubscribeAsync('$exclusive/e/1');
+  await until(async () => y.subscribeAsync('$exclusive/e/1', { qos: 1 }).then(() => true, () => false), 5000, 'free after unsubscribe');
+  await end(x, y);
+});

@@ -431,6 +431,41 @@ export class EtcdClusterState implements ClusterState {
     this.routes.remove(topicFilter, this.nodeName);
     this.disown(this.keys.route(this.nodeName, topicFilter, null));
   }
+  async claimExclusive(topicFilter: string, clientId: string): Promise<boolean> {
+    const key = this.keys.exclusive(topicFilter);
+    const kb = Buffer.from(key);
+    const value = Buffer.from(clientId);
+    try {
+      const r = await withTimeout(this.client.kv.txn({
+        compare: [{ key: kb, target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [{ request_put: { key: kb, value, lease: this.leaseId } }],
+        failure: [{ request_range: { key: kb } }],
+      }), this.opts.dialTimeoutMs, 'etcd did not answer');
+      if (r.succeeded) { this.owned.set(key, value); return true; }
+      const holder = r.responses[0]?.response_range?.kvs[0]?.value.toString();
+      if (holder !== clientId) return false;
+      // Held by this client through another node (it moved): this node's lease carries it now.
+      await this.client.kv.put({ key: kb, value, lease: this.leaseId });
+      this.owned.set(key, value);
+      return true;
+    } catch (err) {
+      this.opts.log.warn({ topic: topicFilter, err: (err as Error).message }, 'exclusive subscription refused: etcd unreachable');
+      return false;
+    }
+  }
+
+  releaseExclusive(topicFilter: string): void {
+    const key = this.keys.exclusive(topicFilter);
+    if (!this.owned.delete(key)) return;
+    this.pending.delete(key);
+    const kb = Buffer.from(key);
+    // Only while this node's lease carries it: a node the client moved to may hold it now.
+    this.client.kv.txn({
+      compare: [{ key: kb, target: 'Lease', result: 'Equal', lease: this.leaseId }],
+      success: [{ request_delete_range: { key: kb } }],
+    }).catch(() => { /* the lease removes it when this node goes */ });
+  }
+
   joinGroup(group: string, topicFilter: string): void {
     this.routes.add(topicFilter, this.nodeName, group);
     this.own(this.keys.route(this.nodeName, topicFilter, group), EMPTY);

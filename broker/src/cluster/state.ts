@@ -84,6 +84,12 @@ export interface ClusterState {
   /** This node's last subscriber to the filter went. */
   removeRoute(topicFilter: string): void;
 
+  // ---- $exclusive/{filter}: one holder cluster-wide
+  /** Claims the filter for the client (true also when it holds it already); false when another client does. */
+  claimExclusive(topicFilter: string, clientId: string): boolean | Promise<boolean>;
+  /** The client's exclusive subscription went on this node. */
+  releaseExclusive(topicFilter: string, clientId: string): void;
+
   // ---- shared groups: which nodes have members of which group (kept in `routes`)
   /** This node has its first member of the group. */
   joinGroup(group: string, topicFilter: string): void;
