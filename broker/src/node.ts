@@ -86,7 +86,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let joined: Joined | null = null;
   let state: ClusterState;
   if (cfg.cluster.backend === 'etcd') {
-    try { joined = await joinCluster(cfg, store, log); } catch (err) { await store.close(); throw err; }
+    try { joined = await joinCluster(cfg, log); } catch (err) { await store.close(); throw err; }
     state = joined.state;
   } else {
     state = new LocalClusterState(cfg.node.name, store, {

@@ -145,3 +145,19 @@ test('$exclusive: one holder cluster-wide; free again when it unsubscribes', asy
   await until(async () => y.subscribeAsync('$exclusive/e/1', { qos: 1 }).then(() => true, () => false), 5000, 'free after unsubscribe');
   await end(x, y);
 });
+
+test('delayed messages are published once, by the next node when the one publishing them leaves', async () => {
+  const [a, b, c] = await cluster(3); // a (n0, the first core) publishes delayed messages
+  const s = await client(c, { clientId: 'ds' });
+  await s.subscribeAsync('d/#', { qos: 1 });
+  const p = await client(b, { clientId: 'dp' });
+  await crossed(p, [s], 'd/probe');
+  await p.publishAsync('$delayed/1/d/1', 'soon', { qos: 1 });
+  await p.publishAsync('$delayed/4/d/2', 'later', { qos: 1 });
+  await until(() => collect(s).some((m) => m.payload === 'soon'), 5000, 'the first delayed message');
+  await a.stop(); // the publishing node leaves (its lease is revoked): n1 takes over
+  await until(() => collect(s).some((m) => m.payload === 'later'), 10_000, 'the second delayed message after a left');
+  await sleep(500);
+  assert.deepEqual(collect(s).map((m) => m.payload).sort(), ['later', 'soon']);
+  await end(s, p);
+});

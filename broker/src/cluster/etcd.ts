@@ -12,16 +12,15 @@
  * - Client registry: CONNECT claims the client id with a transaction (one winner when two nodes
  *   race); the node that held it hands the session over through a node call (clients/ does it).
  * - Retained messages: one key per topic, watched into every node's RetainedIndex.
- * - Delayed messages stay with the node that received them (in its embedded store).
+ * - Delayed messages: held in etcd, published by one elected node (delayed.ts).
  *
  * Reads on the publish path are the local copies. When etcd is unreachable the node keeps serving
  * with its last copy, queues its writes, and catches up when etcd answers again.
  */
 import { Etcd3, type Lease, type Watcher } from 'etcd3';
 import type { Message } from '../types.js';
-import type { Store } from '../store/index.js';
 import { RouteTable, RetainedIndex, type SharedStrategy } from '../router/index.js';
-import { DelayedPublisher } from '../delayed.js';
+import { ClusterDelayed } from './delayed.js';
 import { VERSION } from '../version.js';
 import type { ClusterCallHandler, ClusterState, Member, MemberView } from './state.js';
 import { ClusterKeys } from './keys.js';
@@ -47,7 +46,6 @@ export interface EtcdStateOptions {
   dialTimeoutMs: number;
   strategy: SharedStrategy;
   maxDelayed: number;
-  store: Store;
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug(o: object, m?: string): void };
 }
 
@@ -72,8 +70,9 @@ export class EtcdClusterState implements ClusterState {
   private readonly self: Member;
   private readonly memberMap = new Map<string, Member>();
   private readonly handlers = new Map<string, ClusterCallHandler>();
-  private readonly delayed: DelayedPublisher;
+  private readonly delayed: ClusterDelayed;
   private due: (msg: Message) => void = () => {};
+  private started = false;
   private lease: Lease | null = null;
   private leaseId = '';
   /** Every key this node owns under its lease → its value: written again when a lease is lost. */
@@ -93,7 +92,11 @@ export class EtcdClusterState implements ClusterState {
     this.keys = new ClusterKeys(opts.prefix);
     this.routes = new RouteTable(opts.nodeName, opts.strategy);
     this.self = { name: opts.nodeName, role: opts.role, region: opts.region, version: VERSION, startedAt: Date.now(), link: '' };
-    this.delayed = new DelayedPublisher(opts.store, (m) => this.due(m), opts.maxDelayed);
+    this.delayed = new ClusterDelayed(this.keys.delayed, opts.nodeName, opts.maxDelayed, {
+      put: (key, value) => { this.pending.set(key, { put: key, value, lease: false }); this.schedule(); },
+      del: (key) => { this.pending.set(key, { del: key }); this.schedule(); },
+      log: opts.log,
+    });
     const credentials = opts.tls !== null && opts.tls.ca !== undefined
       ? { rootCertificate: opts.tls.ca, privateKey: opts.tls.key, certChain: opts.tls.cert } : undefined;
     this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: opts.dialTimeoutMs, credentials });
@@ -109,7 +112,7 @@ export class EtcdClusterState implements ClusterState {
   async connect(): Promise<void> {
     const timeout = Math.max(this.opts.dialTimeoutMs * 2, 5000);
     await withTimeout(this.grantLease(), timeout, `etcd ${this.opts.endpoints.join(',')} did not answer within ${timeout} ms (cluster.etcd.endpoints)`);
-    for (const prefix of [this.keys.nodes, this.keys.routes, this.keys.retained]) await this.sync(prefix);
+    for (const prefix of [this.keys.nodes, this.keys.routes, this.keys.retained, this.keys.delayed]) await this.sync(prefix);
     this.own(this.keys.node(this.nodeName), Buffer.from(JSON.stringify(this.self)));
     await this.flush();
     this.opts.log.info({ node: this.nodeName, members: this.memberMap.size + 1, routes: this.routes.size, retained: this.retained.size }, 'joined the cluster');
@@ -253,6 +256,8 @@ export class EtcdClusterState implements ClusterState {
           if (!seen.has(key)) this.routes.remove(r.topicFilter, node, r.group);
         }
       }
+    } else if (prefix === this.keys.delayed) {
+      for (const key of this.delayed.keys()) if (!seen.has(key)) this.delayed.onKey(key, null);
     } else if (prefix === this.keys.retained) {
       for (const m of [...this.retained.values()]) if (!seen.has(this.keys.retainedTopic(m.topic))) this.retained.delete(m.topic);
     }
@@ -276,8 +281,10 @@ export class EtcdClusterState implements ClusterState {
       try { m = JSON.parse(value.toString()) as Member; } catch { this.opts.log.warn({ key }, 'unreadable membership record; ignored'); return; }
       const before = this.memberMap.get(name);
       this.memberMap.set(name, m);
-      if (before === undefined) this.opts.log.info({ node: name, role: m.role, region: m.region, link: m.link }, 'node joined');
+      if (before === undefined) { this.opts.log.info({ node: name, role: m.role, region: m.region, link: m.link }, 'node joined'); this.elect(); }
       if (m.link !== '' && (before === undefined || before.link !== m.link)) this.link?.setPeer(name, m.link);
+    } else if (key.startsWith(k.delayed)) {
+      this.delayed.onKey(key, value);
     } else if (key.startsWith(k.retained)) {
       const topic = key.slice(k.retained.length);
       if (value === null) { this.retained.delete(topic); return; }
@@ -294,7 +301,13 @@ export class EtcdClusterState implements ClusterState {
     const n = this.routes.removeNode(name);
     this.link?.removePeer(name);
     this.opts.log.warn({ node: name, routes: n }, 'node left the cluster');
+    this.elect();
     if (this.onOrphans !== null && this.adopter() === this.nodeName) void this.adoptFrom(name);
+  }
+
+  /** Whether this node publishes the cluster's delayed messages (after start()). */
+  private elect(): void {
+    if (this.started) this.delayed.setLeader(this.adopter() === this.nodeName, this.due);
   }
 
   /** The node that adopts a departed node's persistent sessions: the first live core by name (else the first member). */
@@ -565,10 +578,11 @@ export class EtcdClusterState implements ClusterState {
 
   start(due: (msg: Message) => void): number {
     this.due = due;
+    this.started = true;
     let maxId = 0;
     for (const m of this.retained.values()) if (m.id > maxId) maxId = m.id;
-    const d = this.delayed.load();
-    return d > maxId ? d : maxId;
+    this.elect();
+    return maxId;
   }
 
   /** Leaves: watches cancelled, the lease revoked (so routes and registrations go at once), client closed. */
