@@ -360,10 +360,15 @@ export class LinkDecoder {
     return this.buffered;
   }
 
-  push(chunk: Buffer): LinkFrame[] {
+  /**
+   * Appends the frames chunk completes to out (a new array by default) and returns it. On a
+   * protocol error, out holds the frames decoded before the bad one, then the error is thrown.
+   */
+  push(chunk: Buffer, out: LinkFrame[] = []): LinkFrame[] {
     if (this.error) throw this.error;
     try {
-      return this.drain(chunk);
+      this.drain(chunk, out);
+      return out;
     } catch (e) {
       this.error = e instanceof LinkProtocolError ? e : new LinkProtocolError('BAD_FIELD', String(e));
       this.chunks = [];
@@ -372,14 +377,13 @@ export class LinkDecoder {
     }
   }
 
-  private drain(chunk: Buffer): LinkFrame[] {
-    const out: LinkFrame[] = [];
+  private drain(chunk: Buffer, out: LinkFrame[]): void {
     let buf = chunk;
     let owned = false;
     if (this.buffered > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
-      if (this.buffered < (this.need || 4)) return out;
+      if (this.buffered < (this.need || 4)) return;
       buf = Buffer.concat(this.chunks, this.buffered);
       owned = true;
       this.chunks = [];
@@ -400,6 +404,5 @@ export class LinkDecoder {
       this.chunks.push(buf.subarray(pos));
       this.buffered = buf.length - pos;
     }
-    return out;
   }
 }

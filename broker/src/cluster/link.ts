@@ -135,6 +135,16 @@ class InboundConn {
   constructor(readonly socket: Socket, readonly decoder: LinkDecoder) {}
 }
 
+/** Decodes chunk into frames; the frames before a protocol error are still handled, then the error. */
+function decodeInto(decoder: LinkDecoder, chunk: Buffer, frames: LinkFrame[]): LinkProtocolError | null {
+  try {
+    decoder.push(chunk, frames);
+    return null;
+  } catch (err) {
+    return err as LinkProtocolError;
+  }
+}
+
 const nextU32 = (n: number): number => (n >= 0xffffffff ? 1 : n + 1);
 
 /** Splits host:port (host may be [v6]). */
@@ -374,17 +384,13 @@ export class ClusterLink {
   private onOutData(p: OutPeer, socket: Socket, chunk: Buffer): void {
     if (p.socket !== socket) return;
     p.lastRx = Date.now();
-    let frames: LinkFrame[];
-    try {
-      frames = p.decoder!.push(chunk);
-    } catch (err) {
-      this.protocolError(socket, p.c, p.node, err as Error);
-      return;
-    }
+    const frames: LinkFrame[] = [];
+    const err = decodeInto(p.decoder!, chunk, frames);
     for (const f of frames) {
       if (socket.destroyed) return;
       this.onOutFrame(p, socket, f);
     }
+    if (err && !socket.destroyed) this.protocolError(socket, p.c, p.node, err);
   }
 
   private onOutFrame(p: OutPeer, socket: Socket, f: LinkFrame): void {
@@ -508,17 +514,13 @@ export class ClusterLink {
 
   private onInData(conn: InboundConn, chunk: Buffer): void {
     conn.lastRx = Date.now();
-    let frames: LinkFrame[];
-    try {
-      frames = conn.decoder.push(chunk);
-    } catch (err) {
-      this.protocolError(conn.socket, conn.c, conn.node, err as Error);
-      return;
-    }
+    const frames: LinkFrame[] = [];
+    const err = decodeInto(conn.decoder, chunk, frames);
     for (const f of frames) {
       if (conn.socket.destroyed) return;
       this.onInFrame(conn, f);
     }
+    if (err && !conn.socket.destroyed) this.protocolError(conn.socket, conn.c, conn.node, err);
   }
 
   private onInFrame(conn: InboundConn, f: LinkFrame): void {
