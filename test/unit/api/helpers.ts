@@ -36,8 +36,8 @@ export class FakeAdmin implements AdminApi {
   listenerFailure: Error | null = null;
   statsThrow = false;
   private nextId = 1;
-  /** The fake is a single node: its cluster calls run its own methods, as on the local backend. */
-  readonly cluster: ClusterAdmin;
+  /** The fake is a single node: its cluster calls run its own methods, as on the local backend (a test may replace it). */
+  cluster: ClusterAdmin;
 
   constructor() {
     const handlers = new Map<string, ClusterCallHandler>();
