@@ -18,6 +18,7 @@ import { joinCluster, type Joined } from './cluster/join.js';
 import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
 import { nodeAdmin } from './node-admin.js';
+import { registerAdminCalls } from './cluster/calls.js';
 import { NEVER_EXPIRE } from './session/registry.js';
 import type { PublishProperties, QoS } from './types.js';
 import { validTopicName } from './router/index.js';
@@ -212,8 +213,11 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       log.info({ node: cfg.node.name }, 'node stopped');
     },
   };
+  // Other nodes ask this one through these calls whether or not it serves the REST API itself.
+  const admin = nodeAdmin(node);
+  registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
-    const api = new ApiServer(nodeAdmin(node), { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);
+    const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);
     try { await api.listen(); } catch (err) { await node.stop(); throw err; }
     (node as { api: ApiServer | null }).api = api;
   }

@@ -24,6 +24,14 @@ async function cluster(n: number): Promise<TestBroker[]> {
     }));
   }
   nodes.push(...out);
+  // every node lists every other (REST /api/v5/nodes), running, its link up
+  await until(async () => {
+    for (const b of out) {
+      const rows = await (await fetch(`http://127.0.0.1:${b.apiPort}/api/v5/nodes`)).json() as Array<{ node_status: string; link_state: string }>;
+      if (rows.length !== n || rows.some((r) => r.node_status !== 'running' || r.link_state === 'down')) return false;
+    }
+    return true;
+  }, 15_000, 'all nodes joined');
   return out;
 }
 
