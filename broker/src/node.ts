@@ -15,6 +15,7 @@ import { ClientManager } from './clients/client-manager.js';
 import { LocalClusterState } from './cluster/local.js';
 import type { ClusterState } from './cluster/state.js';
 import { joinCluster, type Joined } from './cluster/join.js';
+import { BackupStore } from './cluster/session-backup.js';
 import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
 import { nodeAdmin } from './node-admin.js';
@@ -94,9 +95,18 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       maxDelayed: cfg.delayed.max_delayed_messages, role: cfg.node.role, region: cfg.node.region, strategy: m.shared_subscription_strategy,
     });
   }
+  // In a cluster, persistent sessions are mirrored to a backup node as they are written.
+  let sessionStore: Store = store;
+  if (joined !== null) {
+    const st = joined.state;
+    const mirrored = new BackupStore(store, { backupNode: () => st.backupNode(), call: (n, m, a, t) => st.call(n, m, a, t), log });
+    st.onMembers = () => mirrored.resync();
+    st.backupStats = () => mirrored.counters;
+    sessionStore = mirrored;
+  }
   const broker = new Broker({
     nodeName: cfg.node.name,
-    store,
+    store: sessionStore,
     state,
     log,
     limits: {

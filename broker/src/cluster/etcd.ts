@@ -26,6 +26,8 @@ import type { ClusterCallHandler, ClusterState, Member, MemberView } from './sta
 import { ClusterKeys } from './keys.js';
 import { messageFromJson, messageToJson, type MessageJson } from './wire.js';
 import type { SessionRecord } from '../session/registry.js';
+import type { SessionTransfer } from './wire.js';
+import { BackupHolder } from './session-backup.js';
 
 /** What the state needs of the node-to-node link (cluster/link.ts). */
 export interface NodeLink {
@@ -63,6 +65,10 @@ export class EtcdClusterState implements ClusterState {
   /** Set by the node once the link runs: peers are dialled as members appear. */
   link: NodeLink | null = null;
   /** Counters for metrics: writes, watch events, resyncs, lease losses, replication lag. */
+  /** Other nodes' persistent sessions mirrored here. */
+  readonly backups = new BackupHolder();
+  /** Called when a member joins or leaves (the session backup may move). */
+  onMembers: (() => void) | null = null;
   readonly counters = { writes: 0, writeErrors: 0, watchEvents: 0, resyncs: 0, leaseLost: 0, lagMs: 0 };
 
   private readonly opts: EtcdStateOptions;
@@ -100,6 +106,12 @@ export class EtcdClusterState implements ClusterState {
     const credentials = opts.tls !== null && opts.tls.ca !== undefined
       ? { rootCertificate: opts.tls.ca, privateKey: opts.tls.key, certChain: opts.tls.cert } : undefined;
     this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: opts.dialTimeoutMs, credentials });
+    this.handle('backup.apply', (args, from) => { this.backups.apply(from, (args as { ops: Parameters<BackupHolder['apply']>[1] }).ops); return null; });
+    this.handle('backup.reset', (args, from) => { this.backups.reset(from, (args as { tables: Parameters<BackupHolder['reset']>[1] }).tables); return null; });
+    this.handle('session.recover', (args) => {
+      const a = args as { clientId: string; node: string };
+      return this.backups.take(a.node, a.clientId);
+    });
   }
 
   /** host:port of this node's link, announced in its membership record. */
@@ -281,7 +293,7 @@ export class EtcdClusterState implements ClusterState {
       try { m = JSON.parse(value.toString()) as Member; } catch { this.opts.log.warn({ key }, 'unreadable membership record; ignored'); return; }
       const before = this.memberMap.get(name);
       this.memberMap.set(name, m);
-      if (before === undefined) { this.opts.log.info({ node: name, role: m.role, region: m.region, link: m.link }, 'node joined'); this.elect(); }
+      if (before === undefined) { this.opts.log.info({ node: name, role: m.role, region: m.region, link: m.link }, 'node joined'); this.elect(); this.onMembers?.(); }
       if (m.link !== '' && (before === undefined || before.link !== m.link)) this.link?.setPeer(name, m.link);
     } else if (key.startsWith(k.delayed)) {
       this.delayed.onKey(key, value);
@@ -302,12 +314,34 @@ export class EtcdClusterState implements ClusterState {
     this.link?.removePeer(name);
     this.opts.log.warn({ node: name, routes: n }, 'node left the cluster');
     this.elect();
+    this.onMembers?.();
     if (this.onOrphans !== null && this.adopter() === this.nodeName) void this.adoptFrom(name);
   }
 
   /** Whether this node publishes the cluster's delayed messages (after start()). */
   private elect(): void {
     if (this.started) this.delayed.setLeader(this.adopter() === this.nodeName, this.due);
+  }
+
+  /** The node that holds `node`'s session backups and adopts its sessions: the first live core by name other than it. */
+  backupOf(node: string): string | null {
+    const others = this.members().filter((m) => m.name !== node);
+    const cores = others.filter((m) => m.role === 'core').map((m) => m.name).sort();
+    return cores[0] ?? others.map((m) => m.name).sort()[0] ?? null;
+  }
+
+  /** Where this node mirrors its persistent sessions (session-backup.ts). */
+  backupNode(): string | null { return this.backupOf(this.nodeName); }
+
+  /**
+   * A client of `fromNode` (dead, or not answering) came back: its session as the backup node
+   * holds it (subscriptions, queued and in-flight messages), handed over and forgotten there.
+   */
+  async recoverSession(clientId: string, fromNode: string): Promise<SessionTransfer | null> {
+    const backup = this.backupOf(fromNode);
+    if (backup === null) return null;
+    if (backup === this.nodeName) return this.backups.take(fromNode, clientId);
+    return await this.call(backup, 'session.recover', { clientId, node: fromNode }) as SessionTransfer | null;
   }
 
   /** The node that adopts a departed node's persistent sessions: the first live core by name (else the first member). */
@@ -524,6 +558,9 @@ export class EtcdClusterState implements ClusterState {
   /** The link's figures per peer (set by joinCluster), added to stats(). */
   linkStats: (() => Record<string, { state: string; forwarded: number; pending: number; dropped: number; duplicates: number; received: number; rttMs: number }>) | null = null;
 
+  /** The session mirror's counters (set by the node), added to stats(). */
+  backupStats: (() => { fullCopies: number; ops: number; failures: number; ackTimeouts: number }) | null = null;
+
   stats(): Record<string, number> {
     const c = this.counters;
     const out: Record<string, number> = {
@@ -538,6 +575,16 @@ export class EtcdClusterState implements ClusterState {
       'cluster.etcd.resyncs': c.resyncs,
       'cluster.etcd.lease_lost': c.leaseLost,
     };
+    const held = this.backups.stats();
+    out['cluster.backup.held_sessions'] = held.sessions;
+    out['cluster.backup.held_messages'] = held.messages;
+    if (this.backupStats !== null) {
+      const b = this.backupStats();
+      out['cluster.backup.full_copies'] = b.fullCopies;
+      out['cluster.backup.ops'] = b.ops;
+      out['cluster.backup.failures'] = b.failures;
+      out['cluster.backup.ack_timeouts'] = b.ackTimeouts;
+    }
     if (this.linkStats !== null) {
       // Totals, then per region (the peers' regions): round-trip time and forwarded messages.
       let fwd = 0, pending = 0, dropped = 0, dup = 0, rx = 0, up = 0;

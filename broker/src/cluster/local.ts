@@ -37,6 +37,7 @@ export class LocalClusterState implements ClusterState {
   saveSession(): void {}
   dropSession(): void {}
   loadSession(): null { return null; }
+  recoverSession(): null { return null; }
   async settle(): Promise<void> {}
   async claimFree(): Promise<boolean> { return true; }
   onOrphans = null;

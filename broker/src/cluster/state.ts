@@ -13,6 +13,7 @@
 import type { Message } from '../types.js';
 import type { RouteTable, RetainedIndex } from '../router/index.js';
 import type { SessionRecord } from '../session/registry.js';
+import type { SessionTransfer } from './wire.js';
 
 /** A live node of the cluster, as its membership record says (etcd: under the node's lease). */
 export interface Member {
@@ -65,6 +66,11 @@ export interface ClusterState {
   loadSession(clientId: string): Promise<(SessionRecord & { node: string }) | null> | null;
   /** Claims a client id only if no node holds it (adopting an orphaned session); true when claimed. */
   claimFree(clientId: string): Promise<boolean>;
+  /**
+   * The session of a client whose node (`fromNode`) died, from the node that mirrored it
+   * (session-backup.ts): handed over and forgotten there. null when there is no copy (or a single node).
+   */
+  recoverSession(clientId: string, fromNode: string): Promise<SessionTransfer | null> | null;
   /** Waits until this node's queued writes are in the backend (before a session is handed over). */
   settle(): Promise<void>;
   /**
