@@ -79,7 +79,13 @@ function installExitHook(): void {
 /** The /24 index k of 10.213.k.0 that no existing address uses (a crashed run may have left one). */
 function freeSubnetIndex(): number {
   const used = ip('-o', '-4', 'addr', 'show') + ip('-4', 'route', 'show');
-  for (let k = 1; k < 255; k++) if (!used.includes(`10.213.${k}.`)) return k;
+  // start from a pid-derived index: two test processes creating namespaces at the same moment
+  // most likely pick different subnets
+  const start = process.pid % 254;
+  for (let i = 0; i < 254; i++) {
+    const k = ((start + i) % 254) + 1;
+    if (!used.includes(`10.213.${k}.`)) return k;
+  }
   throw new Error('no free 10.213.k.0/24 subnet for a test namespace');
 }
 
