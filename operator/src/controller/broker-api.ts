@@ -29,6 +29,9 @@ export interface NodeRow {
 export interface JoinTarget {
   /** 'core' or the region name. */
   group: string;
+  /** The MqttCluster's namespace and name. */
+  namespace: string;
+  cluster: string;
   service: string;
   url: string;
 }
@@ -47,7 +50,7 @@ export function brokerApiBaseURL(cr: ResolvedMqttCluster, service: string, overr
 
 /** The core's headless Service first, then each region's API Service, in spec order. */
 export function joinTargets(cr: ResolvedMqttCluster, override?: BrokerApiURLOverride): JoinTarget[] {
-  const t = (group: string, service: string): JoinTarget => ({ group, service, url: brokerApiBaseURL(cr, service, override) + NODES_PATH });
+  const t = (group: string, service: string): JoinTarget => ({ group, namespace: cr.metadata.namespace, cluster: cr.metadata.name, service, url: brokerApiBaseURL(cr, service, override) + NODES_PATH });
   return [t('core', names.coreHeadless(cr)), ...cr.spec.regions.map((r) => t(r.name, names.regionApi(cr, r.name)))];
 }
 
