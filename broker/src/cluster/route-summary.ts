@@ -331,7 +331,8 @@ function isPowerOfTwo(v: number): boolean {
 // ---- the local, counting side
 
 export interface LocalSummaryOptions {
-  /** Positions per key the filter is sized for: m grows (doubles) when n > m / bitsPerEntry. Default 10. */
+  /** Positions per key the filter is sized for: m grows (doubles) when n > m / bitsPerEntry. Default 20
+   *  (k 14): a 3-level topic then tests positive on ≈ 2·10⁻⁴ of the nodes without a subscriber (docs/cluster.md). */
   bitsPerEntry?: number;
   /** Positions per key; default round(bitsPerEntry · ln 2), the false-positive optimum. */
   k?: number;
@@ -393,7 +394,7 @@ export class LocalSummary {
   private filters: number;
 
   constructor(opts: LocalSummaryOptions = {}) {
-    const bpe = opts.bitsPerEntry ?? 10;
+    const bpe = opts.bitsPerEntry ?? 20;
     if (!(bpe >= 1 && bpe <= 64)) throw new RouteSummaryError('ROUTE_SUMMARY_OPTIONS', `bitsPerEntry ${bpe} is not in [1, 64]`);
     const k = opts.k ?? Math.max(1, Math.round(bpe * Math.LN2));
     if (!(Number.isInteger(k) && k >= 1 && k <= MAX_K)) throw new RouteSummaryError('ROUTE_SUMMARY_OPTIONS', `k ${k} is not an integer in [1, ${MAX_K}]`);
