@@ -185,7 +185,7 @@ test('resize doubles m, bumps the epoch, keeps every key, and voids deltas of th
 });
 
 test('snapshot and delta round trip', () => {
-  const l = new LocalSummary();
+  const l = new LocalSummary({ initialBits: 4096 }); // room for 60 keys at 20 bits each: no resize
   for (let i = 0; i < 50; i++) l.add(`d/${i}`);
   const snap = l.snapshot();
   const r = RemoteSummary.fromSnapshot(snap);
