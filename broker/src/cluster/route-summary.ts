@@ -632,6 +632,9 @@ export class RemoteSummary {
   /** Positions set now. */
   bitsSet(): number { return popcount(this.bits); }
 
+  /** The bit array itself, not a copy: read it, never write it (SummarySet copies it into its index). */
+  bitArray(): Uint8Array { return this.bits; }
+
   /** Bytes this copy holds (the bit array). */
   get bytes(): number { return this.bits.length; }
 }
