@@ -1,6 +1,6 @@
 /**
  * The cluster route model, simulated and measured (not a test): 10 million distinct filters over
- * 50 nodes, summarised per node (broker/src/cluster/route-summary.ts) against the naive model
+ * 50 nodes, summarised per node (broker/src/router/route-summary.ts) against the naive model
  * (one etcd key per (filter, node) and the full route table in every node).
  *
  *   make cluster-model                     (or: node --expose-gc --max-old-space-size=8192 --import tsx bench/cluster-model.ts)
@@ -20,8 +20,8 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Etcd3 } from 'etcd3';
-import { LocalSummary, RemoteSummary, TopicProbe } from '../broker/src/cluster/route-summary.js';
-import { SummarySet } from '../broker/src/cluster/summary-set.js';
+import { LocalSummary, RemoteSummary, TopicProbe } from '../broker/src/router/route-summary.js';
+import { SummarySet } from '../broker/src/router/summary-set.js';
 import { RouteTable } from '../broker/src/router/index.js';
 import { startEtcdCluster } from '../test/support/etcd-cluster.js';
 import { repoRoot } from './lib/repo.js';

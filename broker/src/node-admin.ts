@@ -86,7 +86,7 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
       for (const s of b.sessions.values()) for (const x of s.subscriptions.values()) rows.push(sub(x));
       return rows;
     },
-    listTopics: () => b.state.routes.list(),
+    listTopics: () => b.state.routes.list().filter((r) => r.node === b.nodeName),
     listRetained: () => [...b.state.retained.values()].map(retained),
     getRetained(topic) {
       const m = b.getRetained(topic);

@@ -119,7 +119,9 @@ export interface ClusterAdmin {
   /** Kicks the client on every node that has it; false = none had it. */
   kick(id: string): Promise<{ kicked: boolean; unreachable: string[] }>;
   subscriptions(id: string): Promise<{ rows: SubscriptionView[] | null; unreachable: string[] }>;
-  /** Per node (`{node, …}`), as EMQX's `aggregate=false`; nodes that fail are left out. */
+  /** Every node's own routes (topic filter, node). */
+  topics(): Promise<Gathered<{ topic: string; node: string }>>;
+    /** Per node (`{node, …}`), as EMQX's `aggregate=false`; nodes that fail are left out. */
   statsPerNode(): Promise<Array<Record<string, unknown>>>;
   /** Summed over nodes, except the gauges of what the cluster shares (retained, topics, delayed), taken from this node. */
   statsAggregate(): Promise<Record<string, number>>;
@@ -150,6 +152,7 @@ export interface AdminApi {
   /** null = no such session. */
   clientSubscriptions(id: string): SubscriptionView[] | null;
   listSubscriptions(): SubscriptionView[];
+  /** This node's own routes (topic filter, node): /api/v5/topics gathers them from every node. */
   listTopics(): Array<{ topic: string; node: string }>;
   listRetained(): RetainedView[];
   getRetained(topic: string): RetainedView | null;

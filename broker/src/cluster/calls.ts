@@ -21,7 +21,7 @@ import type { AdminApi, ClientFilter, ClientView, ClusterAdmin, Gathered, NodeRo
 import type { ClusterState, MemberView } from './state.js';
 
 /** The calls' names, as other nodes ask for them. */
-export const ADMIN_CALLS = ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'stats', 'metrics'] as const;
+export const ADMIN_CALLS = ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'topics.list', 'stats', 'metrics'] as const;
 export type AdminCall = typeof ADMIN_CALLS[number];
 
 /** A REST request waits at most this long for a peer. */
@@ -31,7 +31,7 @@ export const CALL_TIMEOUT_MS = 3000;
 export const SHARED_STATS: readonly string[] = ['retained.count', 'topics.count', 'delayed.count'];
 
 /** What a node answers for itself. */
-export type LocalAdmin = Pick<AdminApi, 'nodeInfo' | 'listClients' | 'getClient' | 'kickClient' | 'clientSubscriptions' | 'stats' | 'metrics'>;
+export type LocalAdmin = Pick<AdminApi, 'nodeInfo' | 'listClients' | 'getClient' | 'kickClient' | 'clientSubscriptions' | 'listTopics' | 'stats' | 'metrics'>;
 
 /** The part of ClusterState the merging needs (a fake of it is enough to test it). */
 export type ClusterCalls = Pick<ClusterState, 'nodeName' | 'members' | 'call'>;
@@ -44,6 +44,7 @@ export function registerAdminCalls(state: Pick<ClusterState, 'handle'>, local: L
     'clients.get': (args) => local.getClient(idArg(args)),
     'clients.kick': (args) => local.kickClient(idArg(args)),
     'clients.subscriptions': (args) => local.clientSubscriptions(idArg(args)),
+    'topics.list': () => local.listTopics(),
     stats: () => local.stats(),
     metrics: () => local.metrics(),
   };
@@ -117,6 +118,10 @@ export function clusterAdmin(state: ClusterCalls): ClusterAdmin {
       const answers = await ask(state.members(), 'clients.subscriptions', { clientid: id }, isArrayOrNull<SubscriptionView>);
       const found = values(answers).find((a) => a.value !== null);
       return { rows: found?.value ?? null, unreachable: unreachable(answers) };
+    },
+    async topics(): Promise<Gathered<{ topic: string; node: string }>> {
+      const answers = await ask(state.members(), 'topics.list', null, isArray<{ topic: string; node: string }>);
+      return { rows: values(answers).flatMap((a) => a.value), unreachable: unreachable(answers) };
     },
     statsPerNode: () => perNode('stats'),
     statsAggregate: () => summed('stats', SHARED_STATS),

@@ -5,10 +5,14 @@
  *   every key it owns (record, routes, client registrations) carries the lease, so a node that
  *   dies — or stays cut off from etcd longer than the TTL — leaves with all of them. A node whose
  *   lease was lost grants a new one and writes everything it owns again.
- * - Routes: this node's routes and shared-group memberships are written in batches (one
- *   transaction per turn, up to etcd's 128 operations each) when its first subscriber to a filter
- *   comes and its last goes; every node watches the others' and keeps a local copy (RouteTable)
- *   — resuming from the last revision after a disconnect, reloading everything after a compaction.
+ * - Routes (docs/cluster.md has the model and its numbers): a filter whose first level is literal
+ *   (`dev/42/cmd`, `dev/42/#`) is counted in this node's route summary — a Bloom filter of literal
+ *   prefixes (router/route-summary.ts), published as a snapshot plus small deltas; a filter whose
+ *   first level is a wildcard, and every shared-group membership, is an explicit key. Writes are
+ *   batched (one transaction per turn, up to etcd's 128 operations each) when this node's first
+ *   subscriber to a filter comes and its last goes; every node watches the others' and keeps a
+ *   local copy (RouteTable) — resuming from the last revision after a disconnect, reloading
+ *   everything after a compaction.
  * - Client registry: CONNECT claims the client id with a transaction (one winner when two nodes
  *   race); the node that held it hands the session over through a node call (clients/ does it).
  * - Retained messages: one key per topic, watched into every node's RetainedIndex.
@@ -24,6 +28,7 @@ import { ClusterDelayed } from './delayed.js';
 import { VERSION } from '../version.js';
 import type { ClusterCallHandler, ClusterState, Member, MemberView } from './state.js';
 import { ClusterKeys } from './keys.js';
+import { LocalSummary } from '../router/route-summary.js';
 import { messageFromJson, messageToJson, type MessageJson } from './wire.js';
 import type { SessionRecord } from '../session/registry.js';
 import type { SessionTransfer } from './wire.js';
@@ -69,7 +74,7 @@ export class EtcdClusterState implements ClusterState {
   readonly backups = new BackupHolder();
   /** Called when a member joins or leaves (the session backup may move). */
   onMembers: (() => void) | null = null;
-  readonly counters = { writes: 0, writeErrors: 0, watchEvents: 0, resyncs: 0, leaseLost: 0, lagMs: 0 };
+  readonly counters = { staleDeltas: 0, writes: 0, writeErrors: 0, watchEvents: 0, resyncs: 0, leaseLost: 0, lagMs: 0 };
 
   private readonly opts: EtcdStateOptions;
   private readonly client: Etcd3;
@@ -91,6 +96,11 @@ export class EtcdClusterState implements ClusterState {
   private readonly watchers: Watcher[] = [];
   private stopped = false;
   private regranting = false;
+  /** This node's route summary and the delta keys published since its last snapshot. */
+  private readonly summary = new LocalSummary();
+  private summaryDirty = false;
+  private readonly deltaKeys: string[] = [];
+  private deltaSeq = 0;
 
   constructor(opts: EtcdStateOptions) {
     this.opts = opts;
@@ -124,7 +134,7 @@ export class EtcdClusterState implements ClusterState {
   async connect(): Promise<void> {
     const timeout = Math.max(this.opts.dialTimeoutMs * 2, 5000);
     await withTimeout(this.grantLease(), timeout, `etcd ${this.opts.endpoints.join(',')} did not answer within ${timeout} ms (cluster.etcd.endpoints)`);
-    for (const prefix of [this.keys.nodes, this.keys.routes, this.keys.retained, this.keys.delayed]) await this.sync(prefix);
+    for (const prefix of [this.keys.nodes, this.keys.routes, this.keys.summaries, this.keys.retained, this.keys.delayed]) await this.sync(prefix);
     this.own(this.keys.node(this.nodeName), Buffer.from(JSON.stringify(this.self)));
     await this.flush();
     this.opts.log.info({ node: this.nodeName, members: this.memberMap.size + 1, routes: this.routes.size, retained: this.retained.size }, 'joined the cluster');
@@ -188,7 +198,8 @@ export class EtcdClusterState implements ClusterState {
   }
 
   private schedule(): void {
-    if (this.flushTimer !== null || this.flushing || this.stopped || this.leaseId === '') return;
+    if (this.flushTimer !== null || this.stopped || this.leaseId === '') return;
+    if (this.flushing) return; // flush() reschedules itself when more is pending
     this.flushTimer = setTimeout(() => { this.flushTimer = null; void this.flush(); }, this.retryMs);
   }
 
@@ -196,6 +207,7 @@ export class EtcdClusterState implements ClusterState {
   private async flush(): Promise<void> {
     if (this.flushing || this.leaseId === '') return;
     this.flushing = true;
+    this.publishSummary();
     try {
       while (this.pending.size > 0 && !this.stopped) {
         const batch: Op[] = [];
@@ -219,7 +231,7 @@ export class EtcdClusterState implements ClusterState {
       if (this.retryMs >= 5000 || this.counters.writeErrors % 10 === 1) this.opts.log.warn({ err: (err as Error).message, pending: this.pending.size }, 'etcd write failed; retrying');
     } finally {
       this.flushing = false;
-      if (this.pending.size > 0) this.schedule();
+      if (this.pending.size > 0 || this.summaryDirty) this.schedule();
     }
   }
 
@@ -229,7 +241,10 @@ export class EtcdClusterState implements ClusterState {
   private async sync(prefix: string): Promise<void> {
     const res = await this.client.getAll().prefix(prefix).exec();
     const rev = BigInt(res.header.revision);
-    this.reload(prefix, res.kvs.map((kv) => [kv.key.toString(), kv.value] as [string, Buffer]));
+    const kvs = res.kvs.map((kv) => [kv.key.toString(), kv.value] as [string, Buffer]);
+    // A summary's deltas apply on top of its snapshot: snapshots first.
+    if (prefix === this.keys.summaries) kvs.sort((a, b) => Number(!this.keys.parseSummary(a[0])?.snapshot) - Number(!this.keys.parseSummary(b[0])?.snapshot));
+    this.reload(prefix, kvs);
     const w = await this.client.watch().prefix(prefix).startRevision(String(rev + 1n)).create();
     w.on('put', (kv) => { this.counters.watchEvents++; this.apply(kv.key.toString(), kv.value); });
     w.on('delete', (kv) => { this.counters.watchEvents++; this.apply(kv.key.toString(), null); });
@@ -268,6 +283,10 @@ export class EtcdClusterState implements ClusterState {
           if (!seen.has(key)) this.routes.remove(r.topicFilter, node, r.group);
         }
       }
+    } else if (prefix === this.keys.summaries) {
+      const have = new Set<string>();
+      for (const k of seen) { const p = this.keys.parseSummary(k); if (p?.snapshot) have.add(p.node); }
+      for (const m of this.memberMap.keys()) if (!have.has(m)) this.routes.summaries.remove(m);
     } else if (prefix === this.keys.delayed) {
       for (const key of this.delayed.keys()) if (!seen.has(key)) this.delayed.onKey(key, null);
     } else if (prefix === this.keys.retained) {
@@ -295,6 +314,18 @@ export class EtcdClusterState implements ClusterState {
       this.memberMap.set(name, m);
       if (before === undefined) { this.opts.log.info({ node: name, role: m.role, region: m.region, link: m.link }, 'node joined'); this.elect(); this.onMembers?.(); }
       if (m.link !== '' && (before === undefined || before.link !== m.link)) this.link?.setPeer(name, m.link);
+    } else if (key.startsWith(k.summaries)) {
+      const p = k.parseSummary(key);
+      if (p === null || p.node === this.nodeName) return;
+      try {
+        if (p.snapshot) {
+          if (value === null) this.routes.summaries.remove(p.node); else this.routes.summaries.setSnapshot(p.node, value);
+        } else if (value !== null && !this.routes.summaries.applyDelta(p.node, value)) {
+          this.counters.staleDeltas++;
+        }
+      } catch (err) {
+        this.opts.log.warn({ node: p.node, err: (err as Error).message }, 'unreadable route summary; ignored');
+      }
     } else if (key.startsWith(k.delayed)) {
       this.delayed.onKey(key, value);
     } else if (key.startsWith(k.retained)) {
@@ -472,11 +503,38 @@ export class EtcdClusterState implements ClusterState {
 
   addRoute(topicFilter: string): void {
     this.routes.add(topicFilter, this.nodeName);
-    this.own(this.keys.route(this.nodeName, topicFilter, null), EMPTY);
+    if (this.summary.add(topicFilter).kind === 'explicit') this.own(this.keys.route(this.nodeName, topicFilter, null), EMPTY);
+    else { this.summaryDirty = true; this.schedule(); }
   }
   removeRoute(topicFilter: string): void {
     this.routes.remove(topicFilter, this.nodeName);
-    this.disown(this.keys.route(this.nodeName, topicFilter, null));
+    if (this.summary.remove(topicFilter)) { this.summaryDirty = true; this.schedule(); } else this.disown(this.keys.route(this.nodeName, topicFilter, null));
+  }
+
+  /**
+   * Turns summary changes into writes: a delta key per batch of newly set positions, or — after a
+   * resize, when cleared positions pile up, or every 64 deltas — a new snapshot replacing them all.
+   * No filter counted: no summary at all (so the other nodes skip this node without hashing).
+   */
+  private publishSummary(): void {
+    if (!this.summaryDirty) return;
+    this.summaryDirty = false;
+    const snapKey = this.keys.summarySnapshot(this.nodeName);
+    const dropDeltas = (): void => { for (const k of this.deltaKeys.splice(0)) this.disown(k); };
+    if (this.summary.stats().filters === 0) {
+      if (this.owned.has(snapKey)) { this.disown(snapKey); dropDeltas(); this.summary.snapshot(); }
+      return;
+    }
+    if (!this.owned.has(snapKey) || this.summary.needsSnapshot() || this.deltaKeys.length >= 64) {
+      dropDeltas();
+      this.own(snapKey, this.summary.snapshot());
+      return;
+    }
+    const d = this.summary.takeDelta();
+    if (d === null) return;
+    const key = this.keys.summaryDelta(this.nodeName, ++this.deltaSeq);
+    this.deltaKeys.push(key);
+    this.own(key, d);
   }
   async claimExclusive(topicFilter: string, clientId: string): Promise<boolean> {
     const key = this.keys.exclusive(topicFilter);
@@ -567,6 +625,9 @@ export class EtcdClusterState implements ClusterState {
       'cluster.nodes.count': this.memberMap.size + 1,
       'cluster.routes.count': this.routes.size,
       'cluster.routes.remote': this.routes.remoteRoutes,
+      'cluster.routes.summarized': this.summary.stats().filters,
+      'cluster.routes.summary_bytes': this.summary.stats().snapshotBytes,
+      'cluster.routes.summaries_held_bytes': this.routes.summaries.bytes,
       'cluster.replication.lag_ms': c.lagMs,
       'cluster.etcd.writes': c.writes,
       'cluster.etcd.write_errors': c.writeErrors,

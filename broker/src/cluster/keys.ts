@@ -2,8 +2,10 @@
  * Every etcd key of a cluster, built in one place. Under the cluster's prefix (cluster.etcd.prefix):
  *
  *   {p}/nodes/{node}                       membership record (JSON Member), under the node's lease
- *   {p}/routes/{node}/p/{filter}           a plain route: the node has subscribers to the filter (lease)
+ *   {p}/routes/{node}/p/{filter}           a plain route whose first level is a wildcard (lease)
  *   {p}/routes/{node}/s/{group}/{filter}   the node has members of a shared group (lease)
+ *   {p}/summary/{node}/s                   the node's route summary: a Bloom filter of the literal
+ *   {p}/summary/{node}/d/{seq}             prefixes of its other filters, snapshot + deltas (lease)
  *   {p}/clients/{clientid}                 the node that holds the client (lease of that node)
  *   {p}/retained/{topic}                   a retained message (no lease: outlives every node)
  *   {p}/exclusive/{filter}                 the client holding `$exclusive/{filter}` (lease of its node)
@@ -37,6 +39,20 @@ export class ClusterKeys {
     const g = rest.indexOf('/', a + 3);
     if (g < 0) return null;
     return { node, group: rest.slice(a + 3, g), topicFilter: rest.slice(g + 1) };
+  }
+
+  get summaries(): string { return `${this.prefix}/summary/`; }
+  summarySnapshot(node: string): string { return `${this.summaries}${node}/s`; }
+  summaryDelta(node: string, seq: number): string { return `${this.summaries}${node}/d/${seq.toString(36).padStart(8, '0')}`; }
+  /** The node and kind of a summary key; null when the key is not one. */
+  parseSummary(key: string): { node: string; snapshot: boolean } | null {
+    if (!key.startsWith(this.summaries)) return null;
+    const rest = key.slice(this.summaries.length);
+    const i = rest.indexOf('/');
+    if (i <= 0) return null;
+    const kind = rest.slice(i + 1);
+    if (kind === 's') return { node: rest.slice(0, i), snapshot: true };
+    return kind.startsWith('d/') ? { node: rest.slice(0, i), snapshot: false } : null;
   }
 
   get clients(): string { return `${this.prefix}/clients/`; }

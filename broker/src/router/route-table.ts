@@ -17,6 +17,8 @@
 import type { Subscription } from '../types.js';
 import { SubscriberIndex } from './subscriber-index.js';
 import type { SharedStrategy } from './shared-group.js';
+import { SummarySet } from './summary-set.js';
+import { TopicProbe } from './route-summary.js';
 
 const ROUTE_OPTIONS = Object.freeze({ qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId: 0 }) as Subscription['options'];
 
@@ -33,6 +35,13 @@ export class RouteTable {
   private readonly localFirst: boolean;
   private remote = 0;
   private remoteGroups = 0;
+  /**
+   * Other nodes' route summaries (route-summary.ts): their filters with a literal first level,
+   * as Bloom filters; a hit means "forward to that node" (a false positive costs one forward).
+   */
+  readonly summaries = new SummarySet();
+  private readonly probe = new TopicProbe();
+  private readonly hits: string[] = [];
   private readonly isSelf = (node: string): boolean => node === this.self;
 
   /**
@@ -45,8 +54,8 @@ export class RouteTable {
     this.index = new SubscriberIndex({ strategy: strategy === 'local' ? 'random' : strategy });
   }
 
-  /** Routes of other nodes. The publish path forwards only when this is not 0. */
-  get remoteRoutes(): number { return this.remote; }
+  /** Routes of other nodes (a node's summary counts one). The publish path forwards only when this is not 0. */
+  get remoteRoutes(): number { return this.remote + this.summaries.size; }
   /** Shared-group routes of other nodes: when not 0 a group may be served on another node. */
   get remoteGroupRoutes(): number { return this.remoteGroups; }
   /** Every route (filter, node). */
@@ -74,6 +83,7 @@ export class RouteTable {
 
   /** Removes every route of a node (it left the cluster); returns how many there were. */
   removeNode(node: string): number {
+    this.summaries.remove(node);
     if (node !== this.self) for (const sub of this.index.subscriptionsOf(node)) if (sub.group !== null) this.remoteGroups--;
     const n = this.index.removeClient(node);
     if (node !== this.self) this.remote -= n;
@@ -86,7 +96,7 @@ export class RouteTable {
    * `usable(node)` holds (a group with no usable node is picked among all).
    */
   match(topic: string, publisher: string, visit: RouteVisit, usable?: (node: string) => boolean): void {
-    if (this.remote === 0) return;
+    if (this.remote === 0 && this.summaries.size === 0) return;
     // A node with several matching filters is met once per filter, and not necessarily in a row
     // (filter a/# → n2, n3 then a/+ → n2, n3): remember every node reported. The set is made
     // only when a second node matches, so the usual single-destination case allocates nothing.
@@ -110,6 +120,16 @@ export class RouteTable {
       seen.add(node);
       visit(node, null, sub.topicFilter);
     }, eligible);
+    if (this.summaries.size === 0) return;
+    const hits = this.hits;
+    hits.length = 0;
+    this.summaries.match(this.probe.set(topic), hits);
+    for (let i = 0; i < hits.length; i++) {
+      const node = hits[i]!;
+      if (node === this.self || node === first || (seen !== null && (seen as Set<string>).has(node))) continue;
+      if (first === '') first = node; else (seen ??= new Set()).add(node);
+      visit(node, null, '');
+    }
   }
 
   /** Calls visit once per node (other than this one) with a plain route matching the topic. */

@@ -40,6 +40,7 @@ class NodeAdmin implements LocalAdmin {
     if (had) this.kicked.push(id);
     return had;
   }
+  listTopics(): Array<{ topic: string; node: string }> { return [{ topic: `t/${this.name}`, node: this.name }]; }
   clientSubscriptions(id: string): SubscriptionView[] | null {
     return this.getClient(id) === null ? null : [{ clientid: id, topic: `t/${this.name}`, qos: 1, nl: 0, rap: 0, rh: 0, node: this.name }];
   }
@@ -90,12 +91,12 @@ function cluster(): Cluster {
 }
 
 describe('registerAdminCalls', () => {
-  it('registers the seven admin calls, and rejects a malformed request from a peer', async () => {
+  it('registers the admin calls, and rejects a malformed request from a peer', async () => {
     const names: string[] = [];
     const handlers = new Map<string, ClusterCallHandler>();
     registerAdminCalls({ handle: (m, fn) => { names.push(m); handlers.set(m, fn); } }, cluster().nodes.n1);
     assert.deepEqual(names, [...ADMIN_CALLS]);
-    assert.deepEqual(names, ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'stats', 'metrics']);
+    assert.deepEqual(names, ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'topics.list', 'stats', 'metrics']);
     assert.throws(() => handlers.get('clients.get')!({}, 'n2'), /clientid/);
     assert.throws(() => handlers.get('clients.list')!({ username: 5 }, 'n2'), /filter\.username/);
     assert.deepEqual((handlers.get('clients.list')!({ like_username: 'ali' }, 'n2') as ClientView[]).map((r) => r.clientid), ['a1']);
@@ -129,6 +130,12 @@ describe('clusterAdmin over three nodes, one unreachable', () => {
   it('clients(): every reachable node\'s rows in membership order, the others named', async () => {
     const got = await clusterAdmin(cluster().state).clients({});
     assert.deepEqual(got.rows.map((r) => `${r.node}/${r.clientid}`), ['n1/a1', 'n1/a2', 'n2/b1', 'n2/moved']);
+    assert.deepEqual(got.unreachable, ['n3']);
+  });
+
+  it("topics(): every reachable node's own routes, the others named", async () => {
+    const got = await clusterAdmin(cluster().state).topics();
+    assert.deepEqual(got.rows, [{ topic: 't/n1', node: 'n1' }, { topic: 't/n2', node: 'n2' }]);
     assert.deepEqual(got.unreachable, ['n3']);
   });
 

@@ -43,23 +43,34 @@ test('members see each other; a node that stops leaves with its routes', async (
   const [a, b] = await pair();
   await until(() => a.members().length === 2 && b.members().length === 2, 5000, 'both members listed');
   assert.deepEqual(a.members().map((m) => [m.name, m.self, m.role, m.region]), [['a@127.0.0.1', true, 'core', 'r1'], ['b@127.0.0.1', false, 'core', 'r1']]);
-  b.addRoute('x/+');
+  b.addRoute('+/status'); // first level a wildcard: an explicit route key
   b.joinGroup('g', 'y/#');
-  await until(() => a.routes.nodesOf('x/+').includes('b@127.0.0.1') && a.routes.groupNodes('g', 'y/#').includes('b@127.0.0.1'), 5000, 'routes replicated');
+  await until(() => a.routes.nodesOf('+/status').includes('b@127.0.0.1') && a.routes.groupNodes('g', 'y/#').includes('b@127.0.0.1'), 5000, 'routes replicated');
   const seen: string[] = [];
-  a.routes.match('x/1', '', (n, g) => seen.push(`${n}:${g}`));
+  a.routes.match('dev/status', '', (n, g) => seen.push(`${n}:${g}`));
   assert.deepEqual(seen, ['b@127.0.0.1:null']);
-  b.removeRoute('x/+');
-  await until(() => a.routes.nodesOf('x/+').length === 0, 5000, 'route removal replicated');
+  b.removeRoute('+/status');
+  await until(() => a.routes.nodesOf('+/status').length === 0, 5000, 'route removal replicated');
   b.stop();
   await until(() => a.members().length === 1 && a.routes.remoteRoutes === 0, 8000, 'b left, its group route with it');
   a.stop();
 });
 
-test('a batch of 1,000 routes is replicated', async () => {
+test('1,000 device filters reach the other node as a route summary; removal is local until a snapshot', async () => {
   const [a, b] = await pair();
+  const nodesFor = (topic: string): string[] => { const out: string[] = []; b.routes.match(topic, '', (n) => out.push(n)); return out; };
   for (let i = 0; i < 1000; i++) a.addRoute(`dev/${i}/cmd`);
-  await until(() => b.routes.remoteRoutes === 1000, 10_000, 'all routes on b');
+  a.addRoute('fleet/7/#');
+  await until(() => nodesFor('dev/999/cmd').length === 1, 10_000, 'the summary on b');
+  for (let i = 0; i < 1000; i++) assert.deepEqual(nodesFor(`dev/${i}/cmd`), ['a@127.0.0.1'], `dev/${i}/cmd`);
+  assert.deepEqual(nodesFor('fleet/7/x/y'), ['a@127.0.0.1'], 'a # filter after a literal prefix');
+  let fp = 0;
+  for (let i = 0; i < 1000; i++) fp += nodesFor(`other/${i}/cmd`).length;
+  assert.ok(fp <= 5, `false positives: ${fp} of 1000`);
+  assert.equal(b.routes.remoteRoutes, 1, 'one summary, however many filters');
+  // a later route arrives as a delta
+  a.addRoute('late/1');
+  await until(() => nodesFor('late/1').length === 1, 5000, 'the delta on b');
   a.stop(); b.stop();
 });
 

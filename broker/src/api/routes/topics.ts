@@ -1,6 +1,14 @@
-/** The router's distinct topic filters. */
+/** Every node's routes: (topic filter, node) rows gathered across the cluster, as EMQX lists them. */
 import { json, paginate, PAGE_QUERY, type Route } from '../route.js';
 
 export const topicsRoutes: Route[] = [
-  { method: 'GET', path: '/api/v5/topics', summary: 'Distinct subscribed topic filters (paged)', query: PAGE_QUERY, handler: ({ query }, admin) => json(200, paginate(admin.listTopics(), query)) },
+  {
+    method: 'GET', path: '/api/v5/topics', summary: 'Routes of every node: topic filter and node (paged)', query: PAGE_QUERY,
+    handler: async ({ query }, admin) => {
+      const got = await admin.cluster.topics();
+      const page = paginate(got.rows, query);
+      if (got.unreachable.length > 0) page.meta.unreachable = got.unreachable;
+      return json(200, page);
+    },
+  },
 ];

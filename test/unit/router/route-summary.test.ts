@@ -1,5 +1,5 @@
 /**
- * Route summaries (broker/src/cluster/route-summary.ts): literal prefixes, no false negatives
+ * Route summaries (broker/src/router/route-summary.ts): literal prefixes, no false negatives
  * against the reference matcher, the false-positive rate against theory, local removal, resize,
  * snapshot and delta round trips, and malformed input.
  */
@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   LocalSummary, RemoteSummary, TopicProbe, RouteSummaryError, literalPrefix, summaryMatch, encodeDelta, decodeDelta,
-} from '../../../broker/src/cluster/route-summary.js';
+} from '../../../broker/src/router/route-summary.js';
 import { topicMatches, validTopicFilter, validTopicName } from '../../../broker/src/router/index.js';
-import { seeded } from '../router/helpers.js';
+import { seeded } from './helpers.js';
 
 test('literalPrefix: the levels before the first wildcard and what may follow them', () => {
   assert.deepEqual(literalPrefix('dev/7/cmd'), { prefix: 'dev/7/cmd', tail: 'exact' });

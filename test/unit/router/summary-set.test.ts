@@ -1,12 +1,12 @@
 /**
- * SummarySet (broker/src/cluster/summary-set.ts): the bit-sliced index of many nodes' summaries
+ * SummarySet (broker/src/router/summary-set.ts): the bit-sliced index of many nodes' summaries
  * answers exactly as the RemoteSummaries one by one, through snapshots, deltas, resizes and removals.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LocalSummary, RemoteSummary, TopicProbe, RouteSummaryError } from '../../../broker/src/cluster/route-summary.js';
-import { SummarySet } from '../../../broker/src/cluster/summary-set.js';
-import { seeded } from '../router/helpers.js';
+import { LocalSummary, RemoteSummary, TopicProbe, RouteSummaryError } from '../../../broker/src/router/route-summary.js';
+import { SummarySet } from '../../../broker/src/router/summary-set.js';
+import { seeded } from './helpers.js';
 
 function matchOneByOne(remotes: Map<string, RemoteSummary>, probe: TopicProbe): string[] {
   return [...remotes].filter(([, r]) => r.matches(probe)).map(([n]) => n).sort();
