@@ -85,23 +85,27 @@ function malformed(what: string): RouteSummaryError {
 }
 
 /**
- * The filter's summary key, or null when the filter is an explicit route (first level a
- * wildcard, or a shared subscription). The filter is assumed valid (parseFilter / validTopicFilter).
+ * The filter's summary key, or null when the filter is an explicit route (a wildcard within the
+ * first `minPrefixLevels` levels — the first level by default — or a shared subscription). The
+ * filter is assumed valid (parseFilter / validTopicFilter). With minPrefixLevels 2, a broad filter
+ * such as `dev/+/alarm` stays an exact route instead of drawing every `dev/…` message to its node.
  */
-export function literalPrefix(filter: string): LiteralPrefix | null {
+export function literalPrefix(filter: string, minPrefixLevels = 1): LiteralPrefix | null {
   if (filter.startsWith('$share/') || filter.startsWith('$queue/')) return null;
   // `$exclusive/f` routes like f: exclusivity is the subscribing node's business
   const f = filter.startsWith('$exclusive/') ? filter.slice(11) : filter;
   let levelStart = 0;
+  let level = 0;
   for (let i = 0; i <= f.length; i++) {
     if (i < f.length && f.charCodeAt(i) !== SLASH) continue;
     const c = f.charCodeAt(levelStart);
     const oneChar = i - levelStart === 1;
     if (oneChar && (c === TAIL_HASH || c === TAIL_MORE)) {
-      if (levelStart === 0) return null;
+      if (level < minPrefixLevels) return null;
       return { prefix: f.slice(0, levelStart - 1), tail: c === TAIL_HASH ? 'hash' : 'more' };
     }
     levelStart = i + 1;
+    level++;
   }
   return { prefix: f, tail: 'exact' };
 }
@@ -340,6 +344,8 @@ export interface LocalSummaryOptions {
   initialBits?: number;
   /** Epoch of the first snapshot; bumped on every resize. Default 1. */
   epoch?: number;
+  /** Filters with a wildcard in their first minPrefixLevels levels stay explicit routes (literalPrefix). Default 1. */
+  minPrefixLevels?: number;
 }
 
 export type SummaryAddResult =
@@ -380,6 +386,7 @@ export interface SummaryStats {
 export class LocalSummary {
   readonly bitsPerEntry: number;
   readonly k: number;
+  readonly minPrefixLevels: number;
   private m: number;
   private epoch: number;
   private counts: Uint8Array;
@@ -402,8 +409,11 @@ export class LocalSummary {
     if (!(initial >= 1 && initial <= MAX_BITS)) throw new RouteSummaryError('ROUTE_SUMMARY_OPTIONS', `initialBits ${initial} is not in [1, 2^31]`);
     const epoch = opts.epoch ?? 1;
     if (!(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff)) throw new RouteSummaryError('ROUTE_SUMMARY_OPTIONS', `epoch ${epoch} is not a u32`);
+    const minLevels = opts.minPrefixLevels ?? 1;
+    if (!(Number.isInteger(minLevels) && minLevels >= 1)) throw new RouteSummaryError('ROUTE_SUMMARY_OPTIONS', `minPrefixLevels ${minLevels} is not an integer ≥ 1`);
     this.bitsPerEntry = bpe;
     this.k = k;
+    this.minPrefixLevels = minLevels;
     this.m = Math.max(MIN_BITS, 2 ** Math.ceil(Math.log2(initial)));
     this.epoch = epoch;
     this.counts = new Uint8Array(this.m);
@@ -418,7 +428,7 @@ export class LocalSummary {
 
   /** Counts the filter; see SummaryAddResult. */
   add(filter: string): SummaryAddResult {
-    const lp = literalPrefix(filter);
+    const lp = literalPrefix(filter, this.minPrefixLevels);
     if (lp === null) return { kind: 'explicit' };
     this.filters++;
     const key = keyOf(lp);
@@ -455,7 +465,7 @@ export class LocalSummary {
 
   /** Uncounts the filter; false when it was not counted here (or is an explicit route). */
   remove(filter: string): boolean {
-    const lp = literalPrefix(filter);
+    const lp = literalPrefix(filter, this.minPrefixLevels);
     if (lp === null) return false;
     const key = keyOf(lp);
     const had = this.keys.get(key);
@@ -485,7 +495,7 @@ export class LocalSummary {
 
   /** True when the key of this filter is counted here (exact, not probabilistic). */
   has(filter: string): boolean {
-    const lp = literalPrefix(filter);
+    const lp = literalPrefix(filter, this.minPrefixLevels);
     return lp !== null && this.keys.has(keyOf(lp));
   }
 
