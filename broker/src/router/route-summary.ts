@@ -39,18 +39,17 @@
  * murmur3-style mix per code unit, each finished with murmur3's fmix32; h2 is made odd so
  * the k positions (h1 + i·h2) mod m are distinct for k ≤ m.
  *
- * Wire formats (little-endian):
- *   snapshot: 'P' 'S' | format 1 (u8) | k (u8) | epoch (u32) | m (u32) | n (u32) | m/8 bytes of bits
- *             (bit p is bit p&7 of byte p>>3)
- *   delta:    'P' 'D' | format 1 (u8) | epoch (varint) | count (varint) | count varints: the first
- *             position, then the gap to the previous one (positions strictly ascending)
+ * Wire formats: summary-codec.ts.
  */
 
-const FORMAT = 1;
-const SNAPSHOT_HEADER = 16;
+import {
+  RouteSummaryError, FORMAT_BITS_MAX as MAX_BITS, K_MAX as MAX_K, SNAPSHOT_HEADER, malformed, decodeDelta, encodeDelta, readSnapshotHeader, writeSnapshot,
+} from './summary-codec.js';
+
+export { RouteSummaryError, encodeDelta, decodeDelta } from './summary-codec.js';
+export type { RouteSummaryErrorCode } from './summary-codec.js';
+
 const MIN_BITS = 1024;
-const MAX_BITS = 2 ** 31;
-const MAX_K = 32;
 const SLASH = 47;
 const NUL = 0;
 /** The tail markers: the code unit hashed after the NUL that ends the prefix. */
@@ -67,41 +66,28 @@ export interface LiteralPrefix {
   tail: PrefixTail;
 }
 
-export type RouteSummaryErrorCode =
-  | 'ROUTE_SUMMARY_MALFORMED'  // a snapshot or delta that is truncated, has a bad header or out-of-range positions
-  | 'ROUTE_SUMMARY_OPTIONS';   // LocalSummary options out of range
-
-export class RouteSummaryError extends Error {
-  readonly code: RouteSummaryErrorCode;
-  constructor(code: RouteSummaryErrorCode, message: string) {
-    super(message);
-    this.name = 'RouteSummaryError';
-    this.code = code;
-  }
-}
-
-function malformed(what: string): RouteSummaryError {
-  return new RouteSummaryError('ROUTE_SUMMARY_MALFORMED', `route summary: ${what}`);
-}
-
 /**
- * The filter's summary key, or null when the filter is an explicit route (first level a
- * wildcard, or a shared subscription). The filter is assumed valid (parseFilter / validTopicFilter).
+ * The filter's summary key, or null when the filter is an explicit route (a wildcard within the
+ * first `minPrefixLevels` levels — the first level by default — or a shared subscription). The
+ * filter is assumed valid (parseFilter / validTopicFilter). With minPrefixLevels 2, a broad filter
+ * such as `dev/+/alarm` stays an exact route instead of drawing every `dev/…` message to its node.
  */
-export function literalPrefix(filter: string): LiteralPrefix | null {
+export function literalPrefix(filter: string, minPrefixLevels = 1): LiteralPrefix | null {
   if (filter.startsWith('$share/') || filter.startsWith('$queue/')) return null;
   // `$exclusive/f` routes like f: exclusivity is the subscribing node's business
   const f = filter.startsWith('$exclusive/') ? filter.slice(11) : filter;
   let levelStart = 0;
+  let level = 0;
   for (let i = 0; i <= f.length; i++) {
     if (i < f.length && f.charCodeAt(i) !== SLASH) continue;
     const c = f.charCodeAt(levelStart);
     const oneChar = i - levelStart === 1;
     if (oneChar && (c === TAIL_HASH || c === TAIL_MORE)) {
-      if (levelStart === 0) return null;
+      if (level < minPrefixLevels) return null;
       return { prefix: f.slice(0, levelStart - 1), tail: c === TAIL_HASH ? 'hash' : 'more' };
     }
     levelStart = i + 1;
+    level++;
   }
   return { prefix: f, tail: 'exact' };
 }
@@ -232,102 +218,6 @@ function popcount(bits: Uint8Array): number {
   return n;
 }
 
-// ---- varints (unsigned, 7 bits a byte, at most 5 bytes for a u32)
-
-function varintSize(v: number): number {
-  let s = 1;
-  while (v >= 0x80) { v = Math.floor(v / 128); s++; }
-  return s;
-}
-
-function writeVarint(buf: Buffer, at: number, v: number): number {
-  while (v >= 0x80) {
-    buf[at++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[at++] = v;
-  return at;
-}
-
-class Reader {
-  at: number;
-  constructor(readonly buf: Buffer, at: number) { this.at = at; }
-  varint(what: string): number {
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 5; i++) {
-      if (this.at >= this.buf.length) throw malformed(`delta truncated in ${what}`);
-      const byte = this.buf[this.at++]!;
-      v += (byte & 0x7f) * mul;
-      if ((byte & 0x80) === 0) {
-        if (v > 0xffffffff) throw malformed(`delta ${what} exceeds 32 bits`);
-        return v;
-      }
-      mul *= 128;
-    }
-    throw malformed(`delta ${what} is a varint longer than 5 bytes`);
-  }
-}
-
-/** Encodes a delta record: the positions (any order, duplicates allowed) that went 0→1 in `epoch`. */
-export function encodeDelta(epoch: number, positions: readonly number[] | Uint32Array): Buffer {
-  const sorted = Uint32Array.from(positions).sort();
-  let count = 0;
-  let body = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    if (i > 0 && sorted[i] === sorted[i - 1]) continue;
-    body += varintSize(count === 0 ? sorted[i]! : sorted[i]! - sorted[i - 1]!);
-    count++;
-  }
-  const buf = Buffer.allocUnsafe(3 + varintSize(epoch) + varintSize(count) + body);
-  buf[0] = 0x50; buf[1] = 0x44; buf[2] = FORMAT;
-  let at = writeVarint(buf, 3, epoch);
-  at = writeVarint(buf, at, count);
-  for (let i = 0, first = true; i < sorted.length; i++) {
-    if (i > 0 && sorted[i] === sorted[i - 1]) continue;
-    at = writeVarint(buf, at, first ? sorted[i]! : sorted[i]! - sorted[i - 1]!);
-    first = false;
-  }
-  return buf;
-}
-
-/** Decodes a delta record; throws RouteSummaryError('ROUTE_SUMMARY_MALFORMED') on anything but a well-formed one. */
-export function decodeDelta(buf: Buffer): { epoch: number; positions: Uint32Array } {
-  if (buf.length < 5) throw malformed(`delta of ${buf.length} bytes is too short`);
-  if (buf[0] !== 0x50 || buf[1] !== 0x44) throw malformed('delta does not start with "PD"');
-  if (buf[2] !== FORMAT) throw malformed(`delta format ${buf[2]} (this node reads ${FORMAT})`);
-  const r = new Reader(buf, 3);
-  const epoch = r.varint('epoch');
-  const count = r.varint('count');
-  if (count > buf.length - r.at) throw malformed(`delta claims ${count} positions in ${buf.length - r.at} bytes`);
-  const positions = new Uint32Array(count);
-  let prev = -1;
-  for (let i = 0; i < count; i++) {
-    const v = r.varint('position');
-    if (prev >= 0 && v === 0) throw malformed('delta positions are not strictly ascending');
-    const p = prev < 0 ? v : prev + v;
-    if (p > 0xffffffff) throw malformed('delta position exceeds 32 bits');
-    positions[i] = p;
-    prev = p;
-  }
-  if (r.at !== buf.length) throw malformed(`${buf.length - r.at} bytes after the last delta position`);
-  return { epoch, positions };
-}
-
-function writeSnapshot(k: number, epoch: number, m: number, n: number, bits: Uint8Array): Buffer {
-  const buf = Buffer.allocUnsafe(SNAPSHOT_HEADER + bits.length);
-  buf[0] = 0x50; buf[1] = 0x53; buf[2] = FORMAT; buf[3] = k;
-  buf.writeUInt32LE(epoch >>> 0, 4);
-  buf.writeUInt32LE(m >>> 0, 8);
-  buf.writeUInt32LE(n >>> 0, 12);
-  buf.set(bits, SNAPSHOT_HEADER);
-  return buf;
-}
-
-function isPowerOfTwo(v: number): boolean {
-  return v >= 1 && Number.isInteger(Math.log2(v));
-}
-
 // ---- the local, counting side
 
 export interface LocalSummaryOptions {
@@ -340,6 +230,8 @@ export interface LocalSummaryOptions {
   initialBits?: number;
   /** Epoch of the first snapshot; bumped on every resize. Default 1. */
   epoch?: number;
+  /** Filters with a wildcard in their first minPrefixLevels levels stay explicit routes (literalPrefix). Default 1. */
+  minPrefixLevels?: number;
 }
 
 export type SummaryAddResult =
@@ -380,6 +272,7 @@ export interface SummaryStats {
 export class LocalSummary {
   readonly bitsPerEntry: number;
   readonly k: number;
+  readonly minPrefixLevels: number;
   private m: number;
   private epoch: number;
   private counts: Uint8Array;
@@ -402,8 +295,11 @@ export class LocalSummary {
     if (!(initial >= 1 && initial <= MAX_BITS)) throw new RouteSummaryError('ROUTE_SUMMARY_OPTIONS', `initialBits ${initial} is not in [1, 2^31]`);
     const epoch = opts.epoch ?? 1;
     if (!(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff)) throw new RouteSummaryError('ROUTE_SUMMARY_OPTIONS', `epoch ${epoch} is not a u32`);
+    const minLevels = opts.minPrefixLevels ?? 1;
+    if (!(Number.isInteger(minLevels) && minLevels >= 1)) throw new RouteSummaryError('ROUTE_SUMMARY_OPTIONS', `minPrefixLevels ${minLevels} is not an integer ≥ 1`);
     this.bitsPerEntry = bpe;
     this.k = k;
+    this.minPrefixLevels = minLevels;
     this.m = Math.max(MIN_BITS, 2 ** Math.ceil(Math.log2(initial)));
     this.epoch = epoch;
     this.counts = new Uint8Array(this.m);
@@ -418,7 +314,7 @@ export class LocalSummary {
 
   /** Counts the filter; see SummaryAddResult. */
   add(filter: string): SummaryAddResult {
-    const lp = literalPrefix(filter);
+    const lp = literalPrefix(filter, this.minPrefixLevels);
     if (lp === null) return { kind: 'explicit' };
     this.filters++;
     const key = keyOf(lp);
@@ -455,7 +351,7 @@ export class LocalSummary {
 
   /** Uncounts the filter; false when it was not counted here (or is an explicit route). */
   remove(filter: string): boolean {
-    const lp = literalPrefix(filter);
+    const lp = literalPrefix(filter, this.minPrefixLevels);
     if (lp === null) return false;
     const key = keyOf(lp);
     const had = this.keys.get(key);
@@ -485,7 +381,7 @@ export class LocalSummary {
 
   /** True when the key of this filter is counted here (exact, not probabilistic). */
   has(filter: string): boolean {
-    const lp = literalPrefix(filter);
+    const lp = literalPrefix(filter, this.minPrefixLevels);
     return lp !== null && this.keys.has(keyOf(lp));
   }
 
@@ -581,16 +477,7 @@ export class RemoteSummary {
 
   /** Decodes a snapshot (the bits are copied); throws RouteSummaryError('ROUTE_SUMMARY_MALFORMED'). */
   static fromSnapshot(buf: Buffer): RemoteSummary {
-    if (buf.length < SNAPSHOT_HEADER) throw malformed(`snapshot of ${buf.length} bytes is shorter than its ${SNAPSHOT_HEADER}-byte header`);
-    if (buf[0] !== 0x50 || buf[1] !== 0x53) throw malformed('snapshot does not start with "PS"');
-    if (buf[2] !== FORMAT) throw malformed(`snapshot format ${buf[2]} (this node reads ${FORMAT})`);
-    const k = buf[3]!;
-    if (k < 1 || k > MAX_K) throw malformed(`snapshot k ${k} is not in [1, ${MAX_K}]`);
-    const epoch = buf.readUInt32LE(4);
-    const m = buf.readUInt32LE(8);
-    if (!isPowerOfTwo(m) || m < 8 || m > MAX_BITS) throw malformed(`snapshot m ${m} is not a power of two in [8, 2^31]`);
-    const n = buf.readUInt32LE(12);
-    if (buf.length !== SNAPSHOT_HEADER + m / 8) throw malformed(`snapshot of m=${m} needs ${SNAPSHOT_HEADER + m / 8} bytes, got ${buf.length}`);
+    const { k, epoch, m, n } = readSnapshotHeader(buf);
     return new RemoteSummary(k, m, epoch, n, Uint8Array.prototype.slice.call(buf, SNAPSHOT_HEADER));
   }
 

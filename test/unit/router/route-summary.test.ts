@@ -23,6 +23,15 @@ test('literalPrefix: the levels before the first wildcard and what may follow th
   for (const explicit of ['#', '+', '+/a', '+/+/#', '$share/g/a/b', '$queue/a/#', '$exclusive/#']) {
     assert.equal(literalPrefix(explicit), null, explicit);
   }
+  // minPrefixLevels 2: broad filters stay explicit, deeper ones and exact ones are summarised
+  assert.equal(literalPrefix('dev/+/alarm', 2), null);
+  assert.equal(literalPrefix('dev/#', 2), null);
+  assert.deepEqual(literalPrefix('dev/7/#', 2), { prefix: 'dev/7', tail: 'hash' });
+  assert.deepEqual(literalPrefix('dev', 2), { prefix: 'dev', tail: 'exact' });
+  const l = new LocalSummary({ minPrefixLevels: 2 });
+  assert.deepEqual(l.add('dev/+/alarm'), { kind: 'explicit' });
+  assert.equal(l.add('dev/7/+').kind, 'set');
+  assert.throws(() => new LocalSummary({ minPrefixLevels: 0 }), /minPrefixLevels 0/);
 });
 
 test('the tail keeps a/b/+ from matching a/b, and a/b from matching a/b/c', () => {
@@ -65,7 +74,8 @@ test('no false negatives: every topic a summarised filter matches tests positive
   for (let seed = 1; seed <= 30; seed++) {
     const rnd = seeded(seed);
     // a tiny filter so that it resizes and runs full of collisions
-    const l = new LocalSummary({ bitsPerEntry: 4, initialBits: 8 });
+    const minPrefixLevels = 1 + (seed % 2);
+    const l = new LocalSummary({ bitsPerEntry: 4, initialBits: 8, minPrefixLevels });
     const live = new Map<string, number>();
     let remote = RemoteSummary.fromSnapshot(l.snapshot());
     for (let step = 0; step < 400; step++) {
@@ -78,7 +88,7 @@ test('no false negatives: every topic a summarised filter matches tests positive
         if (c === 0) live.delete(victim); else live.set(victim, c);
       } else {
         const r = l.add(f);
-        if (r.kind === 'explicit') { assert.equal(literalPrefix(f), null); continue; }
+        if (r.kind === 'explicit') { assert.equal(literalPrefix(f, minPrefixLevels), null); continue; }
         live.set(f, (live.get(f) ?? 0) + 1);
         if (r.kind === 'resized') remote = RemoteSummary.fromSnapshot(l.snapshot());
       }
