@@ -32,6 +32,11 @@ import { dirname, join } from 'node:path';
 import yaml from 'js-yaml';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { renderCommand } from '../../operator/src/render.js';
+import { resolve as resolveCluster } from '../../operator/src/desired/index.js';
+import { parseApiKeySecret } from '../../operator/src/desired/api-key.js';
+import { fetchNodes, joinTargets, NODES_TIMEOUT_MS } from '../../operator/src/controller/broker-api.js';
+import { evaluateJoin } from '../../operator/src/controller/cluster-join.js';
+import type { MqttCluster } from '../../operator/src/api/types.js';
 import { collect, end, repoRoot, sleep, until, type Received } from '../support/broker.js';
 import { api, clientInfo, getJson, type HasApi, type NodeRow } from '../support/api.js';
 import { ETCD_BIN, freePort, requireEtcd } from '../support/etcd-cluster.js';
@@ -609,6 +614,25 @@ describe('the rendered three-regions cluster, run on loopback', () => {
     const r = await api(asApi(region.get('eu-west-1')!, 'petrel-operator:wrong'), '/api/v5/nodes');
     await r.body?.cancel();
     assert.equal(r.status, 401);
+  });
+
+  it('passes the operator\'s own ClusterJoined check: its client and key against the core and each region\'s API Service', async () => {
+    await waitJoined();
+    const cr = resolveCluster(yaml.load(readFileSync(EXAMPLE, 'utf8')) as MqttCluster);
+    const key = parseApiKeySecret(find(objs, 'Secret', 'fleet-operator-api-key'));
+    assert.ok(key, 'the rendered Secret parses as the operator\'s key');
+    // the in-cluster URLs the operator asks (http://<svc>.<ns>.svc:18083), through the Service stand-ins
+    const urls = new Map<string, string>();
+    for (const t of joinTargets(cr)) {
+      const u = new URL(t.url);
+      urls.set(t.service, `http://${await lb.addresses(cores[0]!, `operator ${t.group}`, u.host)}`);
+    }
+    const targets = joinTargets(cr, (_ns, svc) => urls.get(svc));
+    const views = await Promise.all(targets.map(async (target) => ({ target, answer: await fetchNodes(target, key, NODES_TIMEOUT_MS) })));
+    const want = { core: cores.length, regions: Object.fromEntries([...region.keys()].map((r) => [r, REPLICAS_PER_REGION])) };
+    const verdict = evaluateJoin(cr, want, views);
+    assert.equal(verdict.joined, true, verdict.message);
+    assert.deepEqual(verdict.joinedNodes, { core: 3, regions: { 'eu-west-1': 1, 'us-east-1': 1, 'ap-southeast-1': 1 } });
   });
 
   it('publishes QoS 1 in eu-west-1 and receives in ap-southeast-1 and on a core', async () => {
