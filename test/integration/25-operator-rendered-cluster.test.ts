@@ -24,7 +24,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,7 +39,7 @@ import { evaluateJoin } from '../../operator/src/controller/cluster-join.js';
 import type { MqttCluster } from '../../operator/src/api/types.js';
 import { collect, end, repoRoot, sleep, until, type Received } from '../support/broker.js';
 import { api, clientInfo, getJson, type HasApi, type NodeRow } from '../support/api.js';
-import { ETCD_BIN, freePort, requireEtcd } from '../support/etcd-cluster.js';
+import { ETCD_BIN, requireEtcd } from '../support/etcd-cluster.js';
 
 const EXAMPLE = join(repoRoot(), 'examples', 'three-regions.yaml');
 /** What the operator's key secret is pinned to (`render --api-key-secret`). */
@@ -116,6 +116,28 @@ function brokerImage(): { entrypoint: string[]; env: Record<string, string> } {
 // Pods on loopback
 // ---------------------------------------------------------------------------------------------
 
+const taken = new Set<number>();
+/**
+ * A free port below the kernel's ephemeral range (32768–60999 by default): the ports are picked
+ * before the processes start, and one from the ephemeral range can meanwhile be the local port of
+ * some outgoing connection (etcd's peers dial each other), which happened.
+ */
+async function podPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) {
+      taken.add(port);
+      return port;
+    }
+  }
+}
+
 interface Pod {
   name: string;
   labels: Record<string, string>;
@@ -135,12 +157,28 @@ class Loopback {
   private readonly proxies = new Map<string, net.Server>();
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(readonly objs: Obj[], readonly root: string) {}
+  constructor(readonly objs: Obj[], readonly root: string) {
+    chmodSync(root, 0o755); // mkdtemp's 0700 would keep the pods' non-root users out
+  }
+
+  /** The pod's runAsUser / runAsGroup: the processes run as that user, as in the pod. */
+  user(pod: Pod): { uid: number; gid: number } {
+    const sc = pod.spec.securityContext ?? {};
+    return { uid: sc.runAsUser ?? 0, gid: sc.runAsGroup ?? sc.runAsUser ?? 0 };
+  }
+
+  /** [kubelet] fsGroup: a persistent volume's files belong to the group, directories setgid and group-writable. */
+  private fsGroupDir(pod: Pod, dir: string): void {
+    const g = pod.spec.securityContext?.fsGroup;
+    if (g === undefined) return;
+    chownSync(dir, 0, g);
+    chmodSync(dir, 0o2775);
+  }
 
   async addPod(name: string, template: Obj, ns: string, subdomain?: string): Promise<Pod> {
     const ports = new Map<number, number>();
     for (const c of [...(template.spec.initContainers ?? []), ...template.spec.containers]) {
-      for (const p of c.ports ?? []) ports.set(p.containerPort, await freePort());
+      for (const p of c.ports ?? []) ports.set(p.containerPort, await podPort());
     }
     const pod: Pod = { name, labels: template.metadata.labels, spec: template.spec, subdomain, ns, dir: join(this.root, name), ports, procs: [] };
     mkdirSync(pod.dir, { recursive: true });
@@ -221,6 +259,8 @@ class Loopback {
     const v = (pod.spec.volumes as Obj[]).find((x) => x.name === volumeName)
       ?? (volumeName === 'data' ? { name: 'data', persistentVolumeClaim: {} } : undefined);
     assert.ok(v, `${pod.name}: no volume ${volumeName}`);
+    if (v.emptyDir) chmodSync(dir, 0o777);
+    if (v.persistentVolumeClaim) this.fsGroupDir(pod, dir);
     if (v.secret) {
       const s = this.objs.find((o) => o.kind === 'Secret' && o.metadata.name === v.secret.secretName);
       if (s) {
@@ -233,7 +273,11 @@ class Loopback {
           rewrite(pod.name, `volume ${volumeName}/${k}`, 'issued-secret', `cert-manager's ${k}`, `test/fixtures/tls/${f}`);
         }
       }
-      if (v.secret.defaultMode !== undefined) for (const f of ['api-keys', 'tls.crt', 'tls.key']) if (existsSync(join(dir, f))) chmodSync(join(dir, f), v.secret.defaultMode);
+      // [kubelet] secret files: defaultMode (0644 when unset), group fsGroup
+      for (const f of readdirSync(dir)) {
+        chmodSync(join(dir, f), v.secret.defaultMode ?? 0o644);
+        chownSync(join(dir, f), 0, pod.spec.securityContext?.fsGroup ?? 0);
+      }
     }
     // configMap volumes are filled by the caller (petrel.yaml differs per pod in its addresses)
     return dir;
@@ -253,7 +297,11 @@ class Loopback {
     const v = (pod.spec.volumes as Obj[]).find((x) => x.name === m.name);
     // [kubelet] a subPath of a configMap or secret volume mounts one file; any other subPath is a directory it creates
     const base = join(dir, m.subPath ?? '');
-    if (!(m.subPath && (v?.configMap || v?.secret))) mkdirSync(base, { recursive: true });
+    if (!(m.subPath && (v?.configMap || v?.secret)) && !existsSync(base)) {
+      mkdirSync(base, { recursive: true });
+      if (!v || v.persistentVolumeClaim) this.fsGroupDir(pod, base);
+      if (v?.emptyDir) chmodSync(base, 0o777);
+    }
     return base + p.slice(m.mountPath.length);
   }
 
@@ -323,9 +371,9 @@ async function rewriteConfig(lb: Loopback, pod: Pod, container: Obj, tree: unkno
   return out;
 }
 
-function spawnLogged(pod: Pod, name: string, cmd: string, args: string[], env: Record<string, string>): ChildProcess {
+function spawnLogged(lb: Loopback, pod: Pod, name: string, cmd: string, args: string[], env: Record<string, string>): ChildProcess {
   let out = '';
-  const proc = spawn(cmd, args, { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, args, { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'], ...lb.user(pod) });
   proc.stdout!.on('data', (d) => { out += d; });
   proc.stderr!.on('data', (d) => { out += d; });
   proc.on('exit', (code, sig) => { out += `--- exit code=${code} signal=${sig}\n`; });
@@ -386,7 +434,7 @@ async function startBroker(lb: Loopback, pod: Pod, configMap: Obj): Promise<void
   given.push({ pod, container: 'broker', renderedEnv: c.env, env, argsField: 'args', renderedArgs: c.args, args, renderedConfig, config });
   const [node, ...nodeArgs] = image.entrypoint;
   assert.equal(node, 'node');
-  spawnLogged(pod, 'broker', process.execPath, [...nodeArgs, ...args], { PATH: process.env.PATH!, ...image.env, ...env });
+  spawnLogged(lb, pod, 'broker', process.execPath, [...nodeArgs, ...args], { PATH: process.env.PATH!, ...image.env, ...env });
 }
 
 /** The core pod's etcd: the init container writes etcd's config file, then the etcd container runs. */
@@ -413,7 +461,7 @@ async function startEtcdMember(lb: Loopback, pod: Pod, configMap: Obj): Promise<
   const script = init.command as string[];
   assert.deepEqual(script.slice(0, 2), ['node', '-e']);
   given.push({ pod, container: 'etcd-bootstrap', renderedEnv: init.env, env, argsField: 'command', renderedArgs: script, args: script });
-  const r = spawnSync(process.execPath, script.slice(1), { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, script.slice(1), { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8', timeout: 30_000, ...lb.user(pod) });
   assert.equal(r.status, 0, `${pod.name} etcd-bootstrap failed:\n${r.stdout}${r.stderr}`);
 
   const command = (etcdC.command as string[]).map((a, i) => {
@@ -422,7 +470,7 @@ async function startEtcdMember(lb: Loopback, pod: Pod, configMap: Obj): Promise<
     return eq > 0 && a[eq + 1] === '/' ? a.slice(0, eq + 1) + lb.path(pod, etcdC, `etcd command[${i}]`, a.slice(eq + 1)) : a;
   });
   given.push({ pod, container: 'etcd', renderedEnv: etcdC.env ?? [], env: {}, argsField: 'command', renderedArgs: etcdC.command, args: command });
-  spawnLogged(pod, 'etcd', command[0]!, command.slice(1), { PATH: process.env.PATH! });
+  spawnLogged(lb, pod, 'etcd', command[0]!, command.slice(1), { PATH: process.env.PATH! });
 }
 
 // ---------------------------------------------------------------------------------------------
