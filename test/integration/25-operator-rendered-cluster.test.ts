@@ -12,7 +12,9 @@
  * container and the image's ENTRYPOINT/ENV (broker/Dockerfile); etcd gets the config file the
  * rendered init script writes from the ConfigMap's etcd-members.json. DNS names resolve the way
  * the rendered Services make them resolve (a headless Service's pod names, a Service's port →
- * targetPort → the selected pods): an address no rendered object serves fails the test.
+ * targetPort → the selected pods): an address no rendered object serves fails the test. Processes
+ * run as the pod's runAsUser/runAsGroup with kubelet-like volume ownership, so the test needs root
+ * (it skips, saying so, without).
  *
  * REWRITES below is the one list of what differs from the render; `ledger` records every value
  * rewritten, and the first test checks that the configs, env and args the processes got differ
@@ -510,7 +512,9 @@ async function routed(pub: MqttClient, probeTopic: string, gots: Received[][], m
 
 // ---------------------------------------------------------------------------------------------
 
-describe('the rendered three-regions cluster, run on loopback', () => {
+const NEEDS_ROOT = process.getuid?.() === 0 ? false : 'runs the pods as their runAsUser and sets volume ownership: needs root';
+
+describe('the rendered three-regions cluster, run on loopback', { skip: NEEDS_ROOT }, () => {
   let objs: Obj[];
   let lb: Loopback;
   let root: string;
@@ -626,13 +630,15 @@ describe('the rendered three-regions cluster, run on loopback', () => {
     process.stderr.write(`# ${ledger.length} rewrites (${rules.join(', ')}):\n${summary}\n`);
   });
 
-  it('starts the etcd members under the rendered names, in one cluster of 3', async () => {
+  it('starts the etcd members under the rendered names, in one cluster of 3', async (t) => {
     const configMap = find(objs, 'ConfigMap', 'fleet-config');
     const names = (JSON.parse(configMap.data['etcd-members.json']) as Array<{ name: string }>).map((m) => m.name);
     assert.deepEqual(names, ['fleet-core-0', 'fleet-core-1', 'fleet-core-2']);
     for (const pod of cores) {
       const conf = JSON.parse(readFileSync(lb.hostPath(pod, (pod.spec.containers as Obj[]).find((c) => c.name === 'etcd')!, '/var/run/etcd/etcd.conf.yml'), 'utf8'));
       assert.equal(conf.name, pod.name);
+      // the first pod finds nobody ("new"); later ones may find a started member and join it ("existing")
+      t.diagnostic(`${pod.name}: initial-cluster-state ${conf['initial-cluster-state']}`);
       assert.equal(conf['initial-cluster-token'], 'iot-fleet');
       // a member that found another one running takes the member list it reports (any order)
       assert.deepEqual(conf['initial-cluster'].split(',').map((e: string) => e.split('=')[0]).sort(), names);
