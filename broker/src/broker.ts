@@ -61,7 +61,7 @@ export interface BrokerOptions {
  * Forwards a message to another node that has a route for it (the cluster link): `plain` when
  * the node has plain subscribers to it, `groups` the shared groups (group, filter) it must serve.
  */
-export type Forwarder = (node: string, msg: Message, plain: boolean, groups: Array<[string, string]>) => void;
+export type Forwarder = (node: string, msg: Message, plain: boolean, groups: Array<[string, string]>, acked?: () => void) => void;
 
 /** Where a clustered publish goes besides this node: per other node, plain and/or groups. */
 interface NodePlan { plain: boolean; groups: Array<[string, string]> }
@@ -80,6 +80,20 @@ export class Broker {
   readonly opts: BrokerOptions;
   /** Set by the cluster backend; null on a single node. */
   forwarder: Forwarder | null = null;
+  /**
+   * Set by the cluster backend: true while a node behind the link has too many messages
+   * unacknowledged; publishers' channels then stop reading until `relieved()` (waitForCluster).
+   */
+  clusterBusy: (() => boolean) | null = null;
+  private readonly clusterWaiters = new Set<() => void>();
+  /** A channel waits for the cluster link to catch up; `resume` is called once it has. */
+  waitForCluster(resume: () => void): void { this.clusterWaiters.add(resume); this.metrics.counters['messages.forward.paused']++; }
+  /** The link caught up: every waiting publisher reads again. */
+  relieved(): void {
+    const all = [...this.clusterWaiters];
+    this.clusterWaiters.clear();
+    for (const r of all) r();
+  }
   /** Called when a session ends (the client manager flushes its delayed will). */
   onSessionEnd: ((clientId: string) => void) | null = null;
   private nextId = 1;
@@ -164,8 +178,12 @@ export class Broker {
 
   // ---- the publish path ----------------------------------------------------------------------
 
-  /** Publishes a message: retained store, then every matching subscriber. Returns the number of deliveries. */
-  publish(msg: Message): number {
+  /**
+   * Publishes a message: retained store, then every matching subscriber. Returns the number of
+   * deliveries (on this node). With `acks`, a QoS 1/2 message forwarded to other nodes adds one
+   * promise per node, settled when that node acknowledged it (durability.mode sync waits for them).
+   */
+  publish(msg: Message, acks?: Array<Promise<void>>): number {
     this.metrics.counters['messages.publish']++;
     if (this.hooks.active('message.publish')) {
       const m = this.hooks.transform(msg);
@@ -173,7 +191,7 @@ export class Broker {
       msg = m;
     }
     if (msg.retain) this.retain(msg);
-    if (this.state.routes.remoteRoutes !== 0 && this.forwarder !== null) return this.publishClustered(msg);
+    if (this.state.routes.remoteRoutes !== 0 && this.forwarder !== null) return this.publishClustered(msg, acks);
     return this.dispatch(msg);
   }
 
@@ -182,7 +200,7 @@ export class Broker {
    * each, however many subscribers they have) and which node serves each matching shared group;
    * this node serves its plain subscribers and the groups assigned to it.
    */
-  private publishClustered(msg: Message): number {
+  private publishClustered(msg: Message, acks: Array<Promise<void>> | undefined): number {
     const self = this.nodeName;
     let plans: Map<string, NodePlan> | null = null;
     let here: Set<string> | null = null;
@@ -195,11 +213,13 @@ export class Broker {
     }, this.usable);
     this.groupsHere = here ?? NO_GROUPS;
     let n: number;
-    try { n = this.dispatch(msg); } finally { this.groupsHere = null; }
+    // A message that goes to another node was not dropped for want of subscribers.
+    try { n = this.dispatch(msg, plans === null); } finally { this.groupsHere = null; }
     if (plans !== null) {
       for (const [node, p] of plans as Map<string, NodePlan>) {
         this.metrics.counters['messages.forward']++;
-        this.forwarder!(node, msg, p.plain, p.groups);
+        if (acks !== undefined && msg.qos > 0) acks.push(new Promise<void>((resolve) => this.forwarder!(node, msg, p.plain, p.groups, resolve)));
+        else this.forwarder!(node, msg, p.plain, p.groups);
       }
     }
     return n;
@@ -215,16 +235,20 @@ export class Broker {
     const local: Message = { ...msg, id: this.nextId++ };
     this.plainHere = plain;
     this.groupsHere = groups.length === 0 ? NO_GROUPS : new Set(groups.map(([g, f]) => groupKey(g, f)));
-    try { return this.dispatch(local); } finally { this.plainHere = true; this.groupsHere = null; }
+    let n: number;
+    try { n = this.dispatch(local, false); } finally { this.plainHere = true; this.groupsHere = null; }
+    // A route summary's false positive (or a subscriber that left meanwhile): counted apart.
+    if (n === 0) this.metrics.counters['messages.forward.unmatched']++;
+    return n;
   }
 
   /** Routes a message to this node's matching sessions (no retained handling). */
-  dispatch(msg: Message): number {
+  dispatch(msg: Message, countUnmatched = true): number {
     const matched = this.matched;
     matched.length = 0;
     this.index.match(msg.topic, msg.from, this.onMatch, this.online);
     const n = matched.length;
-    if (n === 0) { this.metrics.counters['messages.dropped.no_subscribers']++; return 0; }
+    if (n === 0) { if (countUnmatched) this.metrics.counters['messages.dropped.no_subscribers']++; return 0; }
     if (n === 1) {
       const sub = matched[0];
       matched.length = 0;

@@ -23,7 +23,7 @@ export const COUNTER_NAMES = [
   'messages.qos0.received', 'messages.qos0.sent', 'messages.qos1.received', 'messages.qos1.sent',
   'messages.qos2.received', 'messages.qos2.sent',
   'messages.publish', 'messages.dropped.no_subscribers', 'messages.dropped.await_pubrel_timeout', 'messages.dropped.hook',
-  'messages.delayed', 'messages.delivered', 'messages.retained', 'messages.forward', 'messages.forward.received',
+  'messages.delayed', 'messages.delivered', 'messages.retained', 'messages.forward', 'messages.forward.received', 'messages.forward.unmatched', 'messages.forward.paused',
   'delivery.dropped', 'delivery.dropped.too_large',
   'delivery.dropped.queue_full', 'delivery.dropped.expired', 'delivery.dropped.busy', 'delivery.dropped.offline',
   'client.connect', 'client.connack', 'client.connected', 'client.authenticate', 'client.auth.anonymous',

@@ -136,8 +136,16 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   });
   if (joined !== null) {
     const link = joined.link;
-    broker.forwarder = (to, msg, plain, groups) => link.forward(to, msg, plain, groups);
-    joined.onDeliver = (_from, msg, plain, groups) => { broker.dispatchRemote(msg, plain, groups); };
+    broker.forwarder = (to, msg, plain, groups, acked) => link.forward(to, msg, plain, groups, acked);
+    broker.clusterBusy = () => link.congested;
+    link.onRelief = () => broker.relieved();
+    // durability.mode sync: a forwarded QoS 1/2 message is acknowledged to its node once it is
+    // committed here (and mirrored to this node's backup) — the sender's publisher waits for that.
+    const syncAcks = cfg.durability.mode === 'sync';
+    joined.onDeliver = (_from, msg, plain, groups) => {
+      broker.dispatchRemote(msg, plain, groups);
+      return syncAcks && msg.qos > 0 ? broker.store.flush() : undefined;
+    };
   }
   const clients = new ClientManager(broker, log);
   broker.start();

@@ -15,7 +15,7 @@ export interface Joined {
   state: EtcdClusterState;
   link: ClusterLink;
   /** Set by the node: where messages forwarded by other nodes go. */
-  onDeliver: (from: string, msg: Message, plain: boolean, groups: Array<[string, string]>) => void;
+  onDeliver: (from: string, msg: Message, plain: boolean, groups: Array<[string, string]>) => void | Promise<unknown>;
   leave(): Promise<void>;
 }
 

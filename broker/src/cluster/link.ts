@@ -61,7 +61,8 @@ export interface ClusterLinkOptions {
 }
 
 export interface ClusterLinkHandlers {
-  deliver(from: string, msg: Message, plain: boolean, groups: Array<[string, string]>): void;
+  /** A forwarded message; a returned promise delays its ACK until it settles (durability.mode sync). */
+  deliver(from: string, msg: Message, plain: boolean, groups: Array<[string, string]>): void | Promise<unknown>;
   call(from: string, method: string, args: unknown): unknown | Promise<unknown>;
   peerState?(node: string, up: boolean): void;
 }
@@ -107,7 +108,7 @@ class OutPeer {
   readonly writer = new LinkWriter();
   decoder: LinkDecoder | null = null;
   /** seq → encoded FWD frame and when it was last written; Map order is seq order. */
-  readonly pending = new Map<number, { frame: Buffer; sentAt: number }>();
+  readonly pending = new Map<number, { frame: Buffer; sentAt: number; done?: () => void }>();
   nextSeq = 1;
   readonly calls = new Map<number, PendingCall>();
   nextCallId = 1;
@@ -120,6 +121,8 @@ class OutPeer {
   everUp = false;
   dropBurst = false;
   removed = false;
+  /** Up, and too many QoS 1/2 messages unacknowledged: publishers wait (ClusterLink.congested). */
+  busy = false;
   constructor(readonly node: string, address: string, readonly c: Counters) {
     this.address = address;
   }
@@ -257,9 +260,11 @@ export class ClusterLink {
     if (p === undefined) return;
     p.removed = true;
     this.peers.delete(node);
+    this.unbusy(p);
     if (p.pending.size > 0) {
       p.c.dropped += p.pending.size;
       this.log.warn({ node, dropped: p.pending.size }, 'cluster link: peer left, its unacked messages are dropped');
+      for (const e of p.pending.values()) e.done?.();
       p.pending.clear();
     }
     this.closePeer(p, `node ${node} left the cluster`);
@@ -291,18 +296,24 @@ export class ClusterLink {
 
   // ------------------------------------------------------------ sending
 
-  forward(node: string, msg: Message, plain: boolean, groups: Array<[string, string]>): void {
+  /**
+   * Sends a message to a peer. `done` (QoS 1/2) runs when the peer acknowledged it — or when it is
+   * dropped (peer gone, maxPending), so a waiting publisher is never held forever.
+   */
+  forward(node: string, msg: Message, plain: boolean, groups: Array<[string, string]>, done?: () => void): void {
     const p = this.peers.get(node);
     if (p === undefined) {
       this.unknownPeerDrops++;
+      done?.();
       this.log.debug({ node, id: msg.id }, 'cluster link: forward to a node that is not a peer, dropped');
       return;
     }
     try {
       if (msg.qos === 0) this.forwardQos0(p, msg, plain, groups);
-      else this.forwardAcked(p, msg, plain, groups);
+      else this.forwardAcked(p, msg, plain, groups, done);
     } catch (err) {
       p.c.dropped++;
+      done?.();
       this.log.error({ node, id: msg.id, err: (err as Error).message }, 'cluster link: message cannot be encoded, dropped');
     }
   }
@@ -315,9 +326,10 @@ export class ClusterLink {
     p.c.dropped++;
   }
 
-  private forwardAcked(p: OutPeer, msg: Message, plain: boolean, groups: Array<[string, string]>): void {
+  private forwardAcked(p: OutPeer, msg: Message, plain: boolean, groups: Array<[string, string]>, done?: () => void): void {
     if (p.pending.size >= this.opts.maxPending) {
       p.c.dropped++;
+      done?.();
       if (!p.dropBurst) {
         p.dropBurst = true;
         this.log.warn({ node: p.node, maxPending: this.opts.maxPending, state: p.state }, 'cluster link: too many unacked messages, dropping QoS 1/2 until the peer catches up');
@@ -328,9 +340,29 @@ export class ClusterLink {
     const seq = p.nextSeq;
     p.nextSeq = nextU32(seq);
     const frame = encodeFwd(seq, plain, msg, groups);
-    p.pending.set(seq, { frame, sentAt: Date.now() });
+    p.pending.set(seq, { frame, sentAt: Date.now(), done });
     p.c.forwarded++;
-    if (p.state === 'up') p.writer.push(frame);
+    if (p.state === 'up') {
+      p.writer.push(frame);
+      if (!p.busy && p.pending.size >= this.busyAt) { p.busy = true; this.busyPeers++; }
+    }
+  }
+
+  /**
+   * True while a live peer has `busyAt` QoS 1/2 messages unacknowledged (it is slower than the
+   * publishers here): the broker then stops reading publishers until `onRelief`. A peer that is
+   * down does not count — local traffic goes on while its messages wait (up to maxPending).
+   */
+  get congested(): boolean { return this.busyPeers > 0; }
+  /** Called when the last congested peer has caught up (half of busyAt). */
+  onRelief: (() => void) | null = null;
+  private busyPeers = 0;
+  private get busyAt(): number { return Math.max(1, Math.min(10_000, Math.floor(this.opts.maxPending / 2))); }
+
+  private unbusy(p: OutPeer): void {
+    if (!p.busy) return;
+    p.busy = false;
+    if (--this.busyPeers === 0) this.onRelief?.();
   }
 
   call(node: string, method: string, args: unknown, timeoutMs = 5000): Promise<unknown> {
@@ -401,7 +433,14 @@ export class ClusterLink {
     }
     switch (f.type) {
       case 'ack':
-        for (const seq of f.seqs) if (p.pending.delete(seq)) p.c.acked++;
+        for (const seq of f.seqs) {
+          const e = p.pending.get(seq);
+          if (e === undefined) continue;
+          p.pending.delete(seq);
+          p.c.acked++;
+          e.done?.();
+        }
+        if (p.busy && p.pending.size <= this.busyAt / 2) this.unbusy(p);
         return;
       case 'reply': return this.replied(p, f);
       case 'pong':
@@ -448,6 +487,7 @@ export class ClusterLink {
     p.state = 'down';
     p.pingSentAt = 0;
     p.writer.detach();
+    this.unbusy(p);
     this.rejectCalls(p, `link to ${p.node} went down`);
     if (wasUp) {
       this.log.warn({ node: p.node, address: p.address, pending: p.pending.size }, 'cluster link down');
@@ -571,12 +611,17 @@ export class ClusterLink {
       conn.writer.ack(f.seq);
       return;
     }
+    let later: void | Promise<unknown> = undefined;
     try {
-      this.handlers.deliver(conn.node!, f.msg, f.plain, f.groups);
+      later = this.handlers.deliver(conn.node!, f.msg, f.plain, f.groups);
     } catch (err) {
       this.log.error({ node: conn.node, id: f.msg.id, err: (err as Error).message }, 'cluster link: deliver handler threw');
     }
-    if (f.seq !== 0) conn.writer.ack(f.seq);
+    if (f.seq === 0) return;
+    if (later instanceof Promise) {
+      const seq = f.seq;
+      later.catch(() => {}).then(() => { if (!conn.socket.destroyed) conn.writer.ack(seq); });
+    } else conn.writer.ack(f.seq);
   }
 
   private serveCall(conn: InboundConn, f: CallFrame): void {

@@ -201,8 +201,24 @@ export class Channel implements ClientConnection {
     while (held !== null && held.length > 0 && !this.holding && this.state !== 'closed') this.onPacket(held.shift()!);
     if (this.holding || this.state === 'closed') return;
     this.held = null;
-    if (!this.outputFull) this.conn.resume();
+    if (!this.outputFull && !this.clusterWait) this.conn.resume();
   }
+
+  /**
+   * The cluster link is congested (a node behind it is slower than the publishers here): stop
+   * reading this publisher until the broker says the link caught up.
+   */
+  waitForCluster(): void {
+    if (this.clusterWait || this.state === 'closed') return;
+    this.clusterWait = true;
+    this.conn.pause();
+    this.broker.waitForCluster(this.clusterResume);
+  }
+  private clusterWait = false;
+  private readonly clusterResume = (): void => {
+    this.clusterWait = false;
+    if (!this.outputFull && !this.holding && this.state !== 'closed') this.conn.resume();
+  };
 
   count(name: Parameters<Broker['metrics']['inc']>[0]): void { this.broker.metrics.counters[name]++; }
 
@@ -228,7 +244,7 @@ export class Channel implements ClientConnection {
   onDrain(): void {
     if (!this.outputFull) return;
     this.outputFull = false;
-    if (!this.holding) this.conn.resume();
+    if (!this.holding && !this.clusterWait) this.conn.resume();
   }
 
   sendPacket(p: Packet): boolean { return this.send(encode(p, this.protocolVersion)); }

@@ -117,14 +117,17 @@ function accept(ch: Channel, pk: IPublishPacket, topic: string, props: PublishPr
     msg.expiresAt = msg.timestamp + cfg.messageExpiryMaxMs;
   }
   let delivered = 1;
+  // durability.mode sync: a QoS 1/2 message forwarded to other nodes is acknowledged once they have it.
+  const acks: Array<Promise<void>> | undefined = qos > 0 && cfg.durableAcks ? [] : undefined;
   if (delay >= 0) { if (!b.publishDelayed(msg, delay)) { delivered = 0; c['packets.publish.dropped']++; } }
-  else delivered = b.publish(msg);
+  else delivered = b.publish(msg, acks);
+  if (b.clusterBusy !== null && b.clusterBusy()) ch.waitForCluster();
 
   if (qos === 0) return;
   const rc = delivered === 0 && v5 ? RC.NO_MATCHING_SUBSCRIBERS : RC.SUCCESS;
-  if (qos === 1) { ack(ch, 'puback', pid, rc); return; }
+  if (qos === 1) { ack(ch, 'puback', pid, rc, acks); return; }
   ch.session!.awaitRel(pid, Date.now());
-  ack(ch, 'pubrec', pid, rc);
+  ack(ch, 'pubrec', pid, rc, acks);
 }
 
 export function handlePubrel(ch: Channel, p: Packet): void {
@@ -138,12 +141,16 @@ export function handlePubrel(ch: Channel, p: Packet): void {
   ack(ch, 'pubcomp', pid, ch.protocolVersion === 5 ? rc : 0);
 }
 
-/** Sends an acknowledgement, after the store commit when durability.mode is sync. */
-function ack(ch: Channel, cmd: 'puback' | 'pubrec' | 'pubcomp', pid: number, reasonCode: number): void {
+/**
+ * Sends an acknowledgement; when durability.mode is sync, after the store commit (and in a cluster
+ * the other nodes' acknowledgements of the forwarded message, `acks`).
+ */
+function ack(ch: Channel, cmd: 'puback' | 'pubrec' | 'pubcomp', pid: number, reasonCode: number, acks?: Array<Promise<void>>): void {
   const buf = encodeAck(cmd, pid, ch.protocolVersion, ch.protocolVersion === 5 ? reasonCode : 0);
   const counter = cmd === 'puback' ? 'packets.puback.sent' : cmd === 'pubrec' ? 'packets.pubrec.sent' : 'packets.pubcomp.sent';
   if (!ch.cfg.durableAcks) { ch.send(buf); ch.count(counter); return; }
-  ch.broker.store.flush().then(() => { if (ch.state === 'connected') { ch.send(buf); ch.count(counter); } },
+  const durable = acks !== undefined && acks.length > 0 ? Promise.all([ch.broker.store.flush(), ...acks]) : ch.broker.store.flush();
+  durable.then(() => { if (ch.state === 'connected') { ch.send(buf); ch.count(counter); } },
     (err) => ch.log.error({ err, clientid: ch.clientId }, 'store flush failed; acknowledgement withheld'));
 }
 
