@@ -189,6 +189,7 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
       rec.values = res.values;
       rec.notes = res.notes;
       if (handle.exited()) { rec.notes.push('broker exited during the run'); }
+      rec.notes.push(...(await dropNotes(handle)));
     } finally {
       clearTimeout(timer);
     }
@@ -203,6 +204,20 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
     rec.seconds = (performance.now() - t0) / 1000;
   }
   return rec;
+}
+
+/** What the broker itself counted as dropped deliveries (where the handle reads its counters). */
+async function dropNotes(handle: BrokerHandle): Promise<string[]> {
+  if (!handle.counters) return [];
+  try {
+    const c = await handle.counters();
+    const dropped = c.delivery_dropped ?? 0;
+    if (dropped === 0) return [];
+    const why = Object.entries(c).filter(([k, v]) => k.startsWith('delivery_dropped_') && v > 0).map(([k, v]) => `${k.slice('delivery_dropped_'.length)} ${v}`);
+    return [`the broker dropped ${dropped} deliveries (${why.join(', ') || 'no reason counted'})`];
+  } catch (e) {
+    return [`broker counters not read: ${(e as Error).message}`];
+  }
 }
 
 function brief(sc: Scenario, rec: RunRecord): string {

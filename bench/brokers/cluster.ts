@@ -46,6 +46,13 @@ export function clusterNodeConfig(
   return yaml.dump(deepMerge(base, extra));
 }
 
+/** Every sample of a node's Prometheus text, by name without the `petrel_` prefix. */
+export function samples(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^petrel_(\w+)\{[^}]*\} (\S+)$/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
 /** One gauge of a node's Prometheus text (`petrel_<name>{node="…"} value`), NaN when absent. */
 export function gauge(text: string, name: string): number {
   const m = new RegExp(`^petrel_${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text);
@@ -168,6 +175,11 @@ export async function launchCluster(opts: LaunchOptions): Promise<BrokerHandle> 
       dir,
       routesReady: (filters, timeoutMs) => until(
         async () => gauge(await metricsOf(ports[0].api), 'cluster_routes_remote') >= filters, timeoutMs, `${filters} routes replicated to n1`, procs),
+      counters: async () => {
+        const sum: Record<string, number> = {};
+        for (const p of ports) for (const [k, v] of Object.entries(samples(await metricsOf(p.api)))) sum[k] = (sum[k] ?? 0) + v;
+        return sum;
+      },
       output,
       exited: () => procs.some((p) => p.exitInfo() !== null),
       stop: stopAll,

@@ -163,6 +163,12 @@ export interface BrokerHandle {
    * `timeoutMs`. Absent for single nodes, where a SUBACK means the route is there.
    */
   routesReady?(filters: number, timeoutMs: number): Promise<void>;
+  /**
+   * Counters of the broker's own summed over its nodes (petrel-cluster: the Prometheus counters
+   * of both nodes, without the `petrel_` prefix), read after a run to explain losses. Absent
+   * where the benchmark does not read them.
+   */
+  counters?(): Promise<Record<string, number>>;
   dir: string;
   stop(): Promise<void>;
   output(): string;
