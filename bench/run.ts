@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { Pool } from './gen/pool.js';
 import {
-  launchBroker, snapshotPetrel, removePetrelSnapshot, prepareBaseline, repetitionOrder, BROKERS, ALL_BROKERS, BASELINE, CLUSTER,
+  launchBroker, killBrokers, snapshotPetrel, removePetrelSnapshot, prepareBaseline, repetitionOrder, BROKERS, ALL_BROKERS, BASELINE, CLUSTER,
   type BrokerName, type BrokerHandle, type Baseline, type LaunchOptions,
 } from './brokers/launch.js';
 import { launchCluster } from './brokers/cluster.js';
@@ -167,6 +167,9 @@ function runBudgetMs(opts: RunOptions): number {
   return 120_000 + 3 * (opts.warmupMs + opts.durationMs);
 }
 
+/** The broker of the run in progress: stopped on SIGINT/SIGTERM (a cluster is three processes). */
+let running: BrokerHandle | null = null;
+
 async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool, cli: Cli): Promise<RunRecord> {
   const t0 = performance.now();
   let handle: BrokerHandle | null = null;
@@ -177,6 +180,7 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
       readyTimeoutMs: 15_000, petrelExtra: cli.petrelExtra, petrelNodeArgs: cli.petrelNodeArgs, petrelMain: cli.petrelMain, baseline: cli.baseline,
     };
     handle = broker === CLUSTER ? await launchCluster(launch) : await launchBroker(broker, launch);
+    running = handle;
     const tag = `${rep}${broker === BASELINE ? 'B' : broker === CLUSTER ? 'C' : broker[0]}${Math.random().toString(36).slice(2, 7)}`;
     let timer: NodeJS.Timeout | undefined;
     const budget = runBudgetMs(cli.opts);
@@ -201,6 +205,7 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
   } finally {
     await pool.reset().catch(() => undefined);
     await handle?.stop();
+    running = null;
     rec.seconds = (performance.now() - t0) / 1000;
   }
   return rec;
@@ -263,8 +268,9 @@ async function main(): Promise<void> {
   };
   const stopAll = () => {
     removeSnapshots();
-    pool.close().finally(() => process.exit(130));
+    Promise.allSettled([running?.stop(), pool.close()]).finally(() => { killBrokers(); process.exit(130); });
   };
+  process.once('exit', killBrokers);
   process.once('SIGINT', stopAll);
   process.once('SIGTERM', stopAll);
   try {

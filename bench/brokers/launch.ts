@@ -280,7 +280,20 @@ export interface Watched {
   stop(): Promise<void>;
 }
 
+/** Every broker process started and not yet exited (killBrokers() ends them). */
+const LIVE = new Set<ChildProcess>();
+
+/**
+ * SIGKILL every broker process still running (also those of a cluster still starting): for an
+ * interrupted benchmark, which must leave no broker behind. Synchronous, so it can run on 'exit'.
+ */
+export function killBrokers(): void {
+  for (const c of LIVE) c.kill('SIGKILL');
+  LIVE.clear();
+}
+
 export function watchProcess(child: ChildProcess, logName: string): Watched {
+  LIVE.add(child);
   let out = '';
   let exitInfo: string | null = null;
   // BENCH_BROKER_LOG=DIR keeps each broker's whole output in DIR/<name>-<port>.log (diagnostics,
@@ -293,8 +306,8 @@ export function watchProcess(child: ChildProcess, logName: string): Watched {
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  child.on('exit', (code, signal) => { exitInfo = `exited (${code ?? signal})`; });
-  child.on('error', (e) => { exitInfo = `spawn error: ${e.message}`; });
+  child.on('exit', (code, signal) => { exitInfo = `exited (${code ?? signal})`; LIVE.delete(child); });
+  child.on('error', (e) => { exitInfo = `spawn error: ${e.message}`; LIVE.delete(child); });
   return {
     child,
     output: () => out,
