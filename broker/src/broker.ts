@@ -342,6 +342,7 @@ export class Broker {
 
   private removeRoute(sub: Subscription): void {
     if (!this.index.remove(sub.clientId, sub.filter)) return;
+    if (sub.exclusive) this.state.releaseExclusive(sub.topicFilter, sub.clientId);
     if (sub.group !== null) this.state.leaveGroup(sub.group, sub.topicFilter);
     if (this.index.filterCount(sub.topicFilter) === 0) this.state.removeRoute(sub.topicFilter);
   }
@@ -385,7 +386,8 @@ export class Broker {
     const s = this.sessions.create(t.clientId, t.expiryInterval);
     for (const x of t.subs) {
       const sub: Subscription = { clientId: t.clientId, filter: x.filter, topicFilter: x.topicFilter, group: x.group, exclusive: x.exclusive, options: x.options };
-      try { this.addRoute(sub); s.subscriptions.set(sub.filter, sub); } catch { /* an exclusive filter held here by another client */ }
+      try { this.addRoute(sub); s.subscriptions.set(sub.filter, sub); } catch { continue; /* an exclusive filter held here by another client */ }
+      if (sub.exclusive) void Promise.resolve(this.state.claimExclusive(sub.topicFilter, sub.clientId));
     }
     this.sessions.save(s);
     s.adopt(t.deliveries.map(([seq, d]) => [seq, { ...d, m: { ...messageFromJson(d.m), id: this.nextId++ } }]));

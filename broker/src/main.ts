@@ -16,7 +16,7 @@ import { VERSION } from './version.js';
 
 const USAGE = `usage:
   petrel [--config FILE]          start a broker node
-  petrel ctl COMMAND [--api URL]  status | stats | metrics | clients | kick CLIENTID | publish TOPIC PAYLOAD [QOS] [--retain]
+  petrel ctl COMMAND [--api URL]  status | stats | metrics | clients | cluster [--json] | kick CLIENTID | publish TOPIC PAYLOAD [QOS] [--retain] | drain
   petrel --version`;
 
 async function main(argv: string[]): Promise<number> {

@@ -3,12 +3,14 @@
  * view of a node and the broker's insides. The API asks through it and imports nothing else of
  * the broker, so when the internals move only this file follows them.
  */
+import { loadavg } from 'node:os';
 import type { AdminApi, ClientView, RetainedView, SubscriptionView } from './api/admin.js';
 import type { PetrelNode } from './node.js';
 import type { ClientConnection } from './clients/client-manager.js';
 import type { Session } from './session/session.js';
 import type { Message, PublishProperties, QoS, Subscription } from './types.js';
 import { VERSION } from './version.js';
+import { clusterAdmin } from './cluster/calls.js';
 
 export function nodeAdmin(node: PetrelNode): AdminApi {
   const cfg = node.config;
@@ -55,11 +57,15 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
     maxTopicLevels: cfg.mqtt.max_topic_levels,
     running: () => !node.draining,
     uptimeSec,
-    nodeInfo: () => ({
-      node: name, node_status: node.draining ? 'draining' : 'running', version: VERSION,
-      role: cfg.node.role, region: cfg.node.region, uptime: uptimeSec(),
-      memory_used: process.memoryUsage().rss, connections: node.channels.size, otp_release: `node ${process.version}`,
-    }),
+    nodeInfo() {
+      const [load1, load5, load15] = loadavg();
+      return {
+        node: name, node_status: node.draining ? 'draining' : 'running', version: VERSION,
+        role: cfg.node.role, region: cfg.node.region, uptime: uptimeSec(),
+        memory_used: process.memoryUsage().rss, connections: node.channels.size, live_connections: node.clients.size,
+        load1: round2(load1), load5: round2(load5), load15: round2(load15), otp_release: `node ${process.version}`,
+      };
+    },
     stats: () => node.stats(),
     metrics: () => b.metrics.snapshot(),
     listClients: () => [...node.clients.connections()].map(online),
@@ -98,5 +104,8 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
       else if (action === 'stop') await node.listeners.stopOne(id);
       else await node.listeners.restartOne(id);
     },
+    cluster: clusterAdmin(b.state),
   };
 }
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;

@@ -15,9 +15,11 @@ import { ClientManager } from './clients/client-manager.js';
 import { LocalClusterState } from './cluster/local.js';
 import type { ClusterState } from './cluster/state.js';
 import { joinCluster, type Joined } from './cluster/join.js';
+import { BackupStore } from './cluster/session-backup.js';
 import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
 import { nodeAdmin } from './node-admin.js';
+import { registerAdminCalls } from './cluster/calls.js';
 import { NEVER_EXPIRE } from './session/registry.js';
 import type { PublishProperties, QoS } from './types.js';
 import { validTopicName } from './router/index.js';
@@ -86,16 +88,25 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let joined: Joined | null = null;
   let state: ClusterState;
   if (cfg.cluster.backend === 'etcd') {
-    try { joined = await joinCluster(cfg, store, log); } catch (err) { await store.close(); throw err; }
+    try { joined = await joinCluster(cfg, log); } catch (err) { await store.close(); throw err; }
     state = joined.state;
   } else {
     state = new LocalClusterState(cfg.node.name, store, {
       maxDelayed: cfg.delayed.max_delayed_messages, role: cfg.node.role, region: cfg.node.region, strategy: m.shared_subscription_strategy,
     });
   }
+  // In a cluster, persistent sessions are mirrored to a backup node as they are written.
+  let sessionStore: Store = store;
+  if (joined !== null) {
+    const st = joined.state;
+    const mirrored = new BackupStore(store, { backupNode: () => st.backupNode(), call: (n, m, a, t) => st.call(n, m, a, t), log });
+    st.onMembers = () => mirrored.resync();
+    st.backupStats = () => mirrored.counters;
+    sessionStore = mirrored;
+  }
   const broker = new Broker({
     nodeName: cfg.node.name,
-    store,
+    store: sessionStore,
     state,
     log,
     limits: {
@@ -212,8 +223,11 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       log.info({ node: cfg.node.name }, 'node stopped');
     },
   };
+  // Other nodes ask this one through these calls whether or not it serves the REST API itself.
+  const admin = nodeAdmin(node);
+  registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
-    const api = new ApiServer(nodeAdmin(node), { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);
+    const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);
     try { await api.listen(); } catch (err) { await node.stop(); throw err; }
     (node as { api: ApiServer | null }).api = api;
   }

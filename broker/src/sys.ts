@@ -2,6 +2,9 @@
  * $SYS topics: `$SYS/brokers/{node}/…` with the node's version, uptime, time, statistics and
  * metrics, published periodically (sys_topics.*), as EMQX and Mosquitto users expect.
  * `version` and `sysdescr` are retained once at start; the rest are plain messages.
+ *
+ * `$SYS/brokers` (retained) is the comma-separated, sorted list of live nodes, as in EMQX: published at
+ * start and again when membership changes, which the heartbeat and stats timers look for.
  */
 import type { Broker } from './broker.js';
 import type { Config } from './config/index.js';
@@ -14,6 +17,8 @@ export class SysPublisher {
   private readonly liveConnections: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly prefix: string;
+  /** The node list last published on $SYS/brokers. */
+  private brokers = '';
 
   constructor(broker: Broker, cfg: Config, connections: () => number, liveConnections: () => number) {
     this.broker = broker;
@@ -24,6 +29,7 @@ export class SysPublisher {
   }
 
   start(): void {
+    this.publishBrokers();
     this.pub(`${this.prefix}/version`, VERSION, true);
     this.pub(`${this.prefix}/sysdescr`, 'Petrel MQTT broker', true);
     const hb = this.cfg.sys_topics.sys_heartbeat_interval;
@@ -49,12 +55,23 @@ export class SysPublisher {
     };
   }
 
+  /** Publishes $SYS/brokers (retained) when the member list differs from the last one published. */
+  publishBrokers(): void {
+    // Sorted: members() puts each node itself first, and every node publishes this retained topic.
+    const list = this.broker.state.members().map((m) => m.name).sort().join(',');
+    if (list === this.brokers) return;
+    this.brokers = list;
+    this.pub('$SYS/brokers', list, true);
+  }
+
   heartbeat(): void {
+    this.publishBrokers();
     this.pub(`${this.prefix}/uptime`, String(Math.floor((Date.now() - this.broker.metrics.startedAt) / 1000)), false);
     this.pub(`${this.prefix}/datetime`, new Date().toISOString(), false);
   }
 
   stats(): void {
+    this.publishBrokers();
     for (const [k, v] of Object.entries(this.statsSnapshot())) this.pub(`${this.prefix}/stats/${k.replace(/\./g, '/')}`, String(v), false);
     for (const [k, v] of Object.entries(this.broker.metrics.counters)) this.pub(`${this.prefix}/metrics/${k.replace(/\./g, '/')}`, String(v), false);
   }

@@ -3,17 +3,19 @@
  * would own for each MqttCluster in the file — the same builders the controller applies — so a
  * cluster can be reviewed (or fed to GitOps) without a Kubernetes API server.
  *
- *   petrel-operator render -f cluster.yaml [-n namespace] [--lb region=address ...]
+ *   petrel-operator render -f cluster.yaml [-n namespace] [--lb region=address ...] [--api-key-secret S]
  *
  * `-f -` reads stdin. `--lb` stands in for a region Service's load-balancer address, which the
  * DNSEndpoint records point at (without it they are left out, as the controller does until the
  * cloud assigns an address). Exit codes: 0 rendered, 2 invalid spec or usage, 1 unreadable file.
  * Owner references are left out: they need the uid the API server gives the MqttCluster.
+ * The operator's API key Secret gets a fresh random secret on every run (the controller instead
+ * reads back the one it created); `--api-key-secret` pins it, for output that does not change.
  */
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { API_VERSION, KIND, validate, withDefaults, type MqttCluster } from './api/types.js';
-import { desiredObjects, names, type ObservedService } from './desired/index.js';
+import { desiredObjects, generateApiKey, names, OPERATOR_API_KEY_NAME, type ObservedService } from './desired/index.js';
 
 export interface RenderIO {
   stdout: { write(s: string): unknown };
@@ -21,10 +23,11 @@ export interface RenderIO {
   readStdin: () => Promise<string>;
 }
 
-const USAGE = `usage: petrel-operator render -f FILE [-n NAMESPACE] [--lb REGION=ADDRESS ...]
+const USAGE = `usage: petrel-operator render -f FILE [-n NAMESPACE] [--lb REGION=ADDRESS ...] [--api-key-secret S]
   -f, --filename FILE     MqttCluster YAML (one or more documents; - for stdin)
   -n, --namespace NS      namespace for objects whose file gives none (default: default)
       --lb REGION=ADDR    pretend region REGION's Service got load-balancer address ADDR (IP or hostname)
+      --api-key-secret S  secret of the operator's API key (default: random on every run)
 `;
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -43,6 +46,7 @@ interface Args {
   file?: string;
   namespace?: string;
   lb: Map<string, string[]>;
+  apiKeySecret?: string;
   help: boolean;
 }
 
@@ -67,6 +71,10 @@ function parseArgs(argv: string[]): Args | string {
       case '--namespace':
         a.namespace = value();
         if (a.namespace === undefined) return `${flag} needs a namespace`;
+        break;
+      case '--api-key-secret':
+        a.apiKeySecret = value();
+        if (!a.apiKeySecret || /[\s:]/.test(a.apiKeySecret)) return `${flag} needs a secret without spaces or ':'`;
         break;
       case '--lb': {
         const v = value();
@@ -150,7 +158,8 @@ export async function renderCommand(argv: string[], io: RenderIO = defaultIO): P
         failed = true;
       }
     }
-    const objects = desiredObjects(cr, { services: observedServices(cr, args.lb) });
+    const apiKey = args.apiKeySecret ? { key: OPERATOR_API_KEY_NAME, secret: args.apiKeySecret } : generateApiKey();
+    const objects = desiredObjects(cr, { services: observedServices(cr, args.lb), apiKey });
     out.push(
       `# MqttCluster ${cr.metadata.namespace}/${cr.metadata.name}: ${objects.length} objects (ownerReferences are added in the cluster)\n`,
     );

@@ -1,8 +1,10 @@
 /**
- * 16 — $SYS topics and the REST API: $SYS/brokers/{node}/version (retained), client
- * connected/disconnected events, periodic uptime/stats/metrics; /status and
- * /api/v5/status for probes, /api/v5/clients (list, get, kick with DELETE), /api/v5/publish,
- * subscriptions, retained messages, metrics, Prometheus text, API keys.
+ * 16 — $SYS topics and the REST API: $SYS/brokers (the node list) and
+ * $SYS/brokers/{node}/version (retained), client connected/disconnected events, periodic
+ * uptime/stats/metrics; /status and /api/v5/status for probes, /api/v5/nodes (and
+ * `petrel ctl cluster`), /api/v5/clients (list with filters, get, kick with DELETE),
+ * /api/v5/publish, subscriptions, retained messages, stats and metrics (aggregate), Prometheus
+ * text, API keys. One node: the cluster-wide endpoints answer for it alone.
  *
  * v3 vs v5: a kicked v5 client gets DISCONNECT 0x98 (administrative action) before the
  * connection closes; a v3 client is just disconnected. $SYS works the same for both.
@@ -12,9 +14,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startBroker, client, collect, until, end, sleep, repoRoot, type TestBroker } from '../support/broker.js';
 import { rawClient } from '../support/raw-client.js';
-import { metrics, stats } from '../support/api.js';
+import { getJson, metrics, stats } from '../support/api.js';
 import { VERSION } from '../../broker/src/version.js';
 
 const NODE = 'petrel-test@127.0.0.1';
@@ -25,7 +29,7 @@ before(async () => {
   keyDir = mkdtempSync(join(tmpdir(), 'petrel-keys-'));
   writeFileSync(join(keyDir, 'keys'), '# test keys\nops:s3cret\n');
   [b, keyed] = await Promise.all([
-    startBroker({ node: { name: NODE }, sys_topics: { sys_msg_interval: '300ms', sys_heartbeat_interval: '300ms' } }),
+    startBroker({ node: { name: NODE, region: 'eu-west' }, sys_topics: { sys_msg_interval: '300ms', sys_heartbeat_interval: '300ms' } }),
     startBroker({ api_key: { bootstrap_file: join(keyDir, 'keys') } }),
   ]);
 });
@@ -43,6 +47,16 @@ test('$SYS/brokers/{node}/version is retained with the broker version', async ()
   await c.subscribeAsync(`$SYS/brokers/${NODE}/version`, { qos: 0 });
   await until(() => got.length === 1);
   assert.equal(got[0].payload, VERSION);
+  assert.equal(got[0].packet.retain, true);
+  await end(c);
+});
+
+test('$SYS/brokers is retained with the node list', async () => {
+  const c = await client(b, { protocolVersion: 4 });
+  const got = collect(c);
+  await c.subscribeAsync('$SYS/brokers', { qos: 0 });
+  await until(() => got.length === 1);
+  assert.equal(got[0].payload, NODE);
   assert.equal(got[0].packet.retain, true);
   await end(c);
 });
@@ -100,6 +114,63 @@ test('GET /status and /api/v5/status answer for probes', async () => {
   assert.equal(j.status, 'running');
   assert.equal(j.node, NODE);
   assert.equal(j.version, VERSION);
+});
+
+test('GET /api/v5/nodes: this node, with role, region, link_state and connections; /nodes/{node}; another name → 404', async () => {
+  const c = await client(b, { protocolVersion: 5 });
+  const rows = await (await api('/api/v5/nodes')).json() as Array<Record<string, unknown>>;
+  assert.equal(rows.length, 1);
+  const row = rows[0];
+  assert.deepEqual([row.node, row.node_status, row.version, row.role, row.region, row.link_state], [NODE, 'running', VERSION, 'core', 'eu-west', 'self']);
+  assert.equal(typeof row.uptime, 'number');
+  assert.ok((row.connections as number) >= 1, 'this client counts');
+  assert.equal(typeof row.memory_used, 'number');
+  const one = await api(`/api/v5/nodes/${encodeURIComponent(NODE)}`);
+  assert.equal(one.status, 200);
+  assert.equal(((await one.json()) as Record<string, unknown>).node, NODE);
+  const other = await api('/api/v5/nodes/nobody@nowhere');
+  assert.equal(other.status, 404);
+  assert.equal(((await other.json()) as { code: string }).code, 'RESOURCE_NOT_FOUND');
+  await end(c);
+});
+
+const ctl = promisify(execFile);
+const petrelCtl = (...args: string[]) => ctl(process.execPath, [join(repoRoot(), 'dist', 'broker', 'src', 'main.js'), 'ctl', ...args, '--api', `http://127.0.0.1:${b.apiPort}`]);
+
+test('petrel ctl cluster (and nodes) prints the node table; --json the API answer', async () => {
+  const { stdout } = await petrelCtl('cluster');
+  const lines = stdout.trimEnd().split('\n').map((l) => l.split(/\s+/));
+  assert.deepEqual(lines[0], ['NAME', 'ROLE', 'REGION', 'STATUS', 'UPTIME', 'CONNECTIONS', 'LINK']);
+  assert.equal(lines.length, 2);
+  assert.deepEqual([lines[1][0], lines[1][1], lines[1][2], lines[1][3], lines[1][6]], [NODE, 'core', 'eu-west', 'running', 'self']);
+  assert.match(lines[1][4], /^\d+(s|m\d\ds)$/);
+  const alias = (await petrelCtl('nodes')).stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)[0]);
+  assert.deepEqual(alias, ['NAME', NODE], 'nodes is an alias of cluster');
+  const raw = JSON.parse((await petrelCtl('cluster', '--json')).stdout) as Array<Record<string, unknown>>;
+  assert.deepEqual(raw.map((r) => [r.node, r.link_state]), [[NODE, 'self']]);
+});
+
+test('GET /api/v5/clients filters: node, clientid, like_clientid, username, proto_ver; an unknown node is 400', async () => {
+  const c5 = await client(b, { protocolVersion: 5, clientId: 'flt-five', username: 'flt-user' });
+  const c4 = await client(b, { protocolVersion: 4, clientId: 'flt-four' });
+  const ids = async (q: string): Promise<string[]> => {
+    const r = await api(`/api/v5/clients?limit=10000&${q}`);
+    assert.equal(r.status, 200, q);
+    const page = await r.json() as { data: Array<{ clientid: string; node: string }>; meta: Record<string, unknown> };
+    assert.ok(page.data.every((row) => row.node === NODE));
+    assert.equal(page.meta.unreachable, undefined, 'every node answered');
+    return page.data.map((row) => row.clientid).filter((id) => id.startsWith('flt-')).sort();
+  };
+  assert.deepEqual(await ids(`node=${encodeURIComponent(NODE)}`), ['flt-five', 'flt-four']);
+  assert.deepEqual(await ids('clientid=flt-four'), ['flt-four']);
+  assert.deepEqual(await ids('like_clientid=flt-f'), ['flt-five', 'flt-four']);
+  assert.deepEqual(await ids('username=flt-user'), ['flt-five']);
+  assert.deepEqual(await ids('like_clientid=flt-&proto_ver=4'), ['flt-four']);
+  const bad = await api('/api/v5/clients?node=nobody@nowhere');
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { message: string }).message, /query\.node/);
+  assert.equal((await api('/api/v5/clients?proto_ver=6')).status, 400);
+  await end(c5, c4);
 });
 
 test('GET /api/v5/clients lists connected clients; /api/v5/clients/:id shows one; unknown → 404', async () => {
@@ -206,6 +277,15 @@ test('GET /api/v5/metrics, /api/v5/stats and Prometheus /metrics count what the 
     assert.equal(prom('petrel_messages_received'), m['messages.received']);
     assert.equal(prom('petrel_delivery_dropped_too_large'), m['delivery.dropped.too_large']);
     assert.equal(prom('petrel_subscriptions_count'), 3);
+    // One node: aggregate=true sums one node, aggregate=false lists it with its name (EMQX's shapes).
+    assert.deepEqual(await getJson(tb, '/api/v5/stats?aggregate=true'), s);
+    assert.deepEqual(await getJson(tb, '/api/v5/stats?aggregate=false'), [{ node: tb.node.config.node.name, ...s }]);
+    const mAll = await getJson<Record<string, number>>(tb, '/api/v5/metrics?aggregate=true');
+    assert.equal(mAll['messages.received'], m['messages.received']);
+    assert.equal('node' in mAll, false);
+    const mPer = await getJson<Array<Record<string, unknown>>>(tb, '/api/v5/metrics?aggregate=false');
+    assert.deepEqual([mPer.length, mPer[0].node, mPer[0]['messages.received']], [1, tb.node.config.node.name, m['messages.received']]);
+    assert.equal((await api('/api/v5/stats?aggregate=maybe', {}, tb)).status, 400);
     await end(sub, small, pub);
     await until(async () => (await stats(tb))['connections.count'] === 0, 2000, 'connections.count back to 0');
     const s2 = await stats(tb);

@@ -5,8 +5,12 @@
  * The API answers loopback clients without a key when no API keys are configured.
  */
 
-/** Anything with the HTTP port of a node (a TestBroker). */
-export interface HasApi { apiPort: number }
+/**
+ * Anything with the HTTP port of a node (a TestBroker, a cluster node). `apiHost` defaults to
+ * 127.0.0.1; `apiAuth` ("key:secret") is sent as HTTP Basic, needed when the node has API keys
+ * or is reached from outside loopback (a node in a test network namespace).
+ */
+export interface HasApi { apiPort: number; apiHost?: string; apiAuth?: string }
 
 /** GET /api/v5/clients/:id: a connected client or a disconnected persistent session. */
 export interface ClientInfo {
@@ -28,7 +32,9 @@ export interface RetainedRow { topic: string; qos: number; payload: string; from
 
 /** A request to the node's HTTP endpoint; `path` starts with '/'. */
 export function api(b: HasApi, path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`http://127.0.0.1:${b.apiPort}${path}`, init);
+  const headers = new Headers(init.headers);
+  if (b.apiAuth !== undefined && !headers.has('authorization')) headers.set('authorization', `Basic ${Buffer.from(b.apiAuth).toString('base64')}`);
+  return fetch(`http://${b.apiHost ?? '127.0.0.1'}:${b.apiPort}${path}`, { ...init, headers });
 }
 
 /** GET returning JSON; fails the test on any status other than 200. */
@@ -79,4 +85,17 @@ export function metrics(b: HasApi): Promise<Record<string, number>> {
 /** Gauges (`connections.count`, `sessions.count`, `subscriptions.count`, …). */
 export function stats(b: HasApi): Promise<Record<string, number>> {
   return getJson<Record<string, number>>(b, '/api/v5/stats');
+}
+
+/** One row of /api/v5/nodes. */
+export interface NodeRow { node: string; node_status: string; version: string; role: string; region: string; uptime: number; connections: number }
+
+/** The nodes this node knows of (itself included). */
+export function nodes(b: HasApi): Promise<NodeRow[]> {
+  return getJson<NodeRow[]>(b, '/api/v5/nodes');
+}
+
+/** Every route of the node's table: a topic filter and the node that holds subscribers to it. */
+export async function routes(b: HasApi): Promise<Array<{ topic: string; node: string }>> {
+  return (await getJson<{ data: Array<{ topic: string; node: string }> }>(b, '/api/v5/topics?limit=10000')).data;
 }

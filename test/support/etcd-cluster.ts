@@ -17,6 +17,11 @@ export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 
 export interface EtcdTestCluster {
   clientURLs: string[];
+  /**
+   * The members' client URLs on another address they listen on (one of `clientHosts` given to
+   * startEtcdCluster), e.g. the host side of a test network namespace's veth.
+   */
+  clientURLsOn(host: string): string[];
   names: string[];
   /**
    * Starts a member that was already added through MemberAdd with `peerURL` (127.0.0.1:port), as
@@ -24,6 +29,8 @@ export interface EtcdTestCluster {
    * cluster lists it as started.
    */
   join(name: string, peerURL: string, timeoutMs?: number): Promise<void>;
+  /** Name of the member that currently leads the Raft group. */
+  leader(): Promise<string>;
   /** Stops one member's process (the pod of a removed member going away). */
   kill(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -63,11 +70,21 @@ async function waitHealthy(clientURLs: string[], procs: ChildProcess[], output: 
   }
 }
 
-export async function startEtcdCluster(names: string[], timeoutMs = 30_000): Promise<EtcdTestCluster> {
+export interface EtcdStartOptions {
+  /**
+   * Addresses besides 127.0.0.1 the members also serve clients on (same port on each): a node
+   * inside a test network namespace reaches etcd through its veth's host-side address.
+   */
+  clientHosts?: string[];
+}
+
+export async function startEtcdCluster(names: string[], timeoutMs = 30_000, opts: EtcdStartOptions = {}): Promise<EtcdTestCluster> {
   requireEtcd();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-etcd-'));
-  const members = [];
+  const members: Array<{ name: string; peer: number; client: number }> = [];
   for (const name of names) members.push({ name, peer: await freePort(), client: await freePort() });
+  const extraHosts = opts.clientHosts ?? [];
+  const listenURLs = (port: number): string => ['127.0.0.1', ...extraHosts].map((h) => `http://${h}:${port}`).join(',');
   const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
   let log = '';
   const byName = new Map<string, ChildProcess>();
@@ -77,7 +94,7 @@ export async function startEtcdCluster(names: string[], timeoutMs = 30_000): Pro
       '--data-dir', path.join(dir, name),
       '--listen-peer-urls', peerURL,
       '--initial-advertise-peer-urls', peerURL,
-      '--listen-client-urls', `http://127.0.0.1:${clientPort}`,
+      '--listen-client-urls', listenURLs(clientPort),
       '--advertise-client-urls', `http://127.0.0.1:${clientPort}`,
       '--initial-cluster', cluster,
       '--initial-cluster-state', state,
@@ -143,5 +160,21 @@ export async function startEtcdCluster(names: string[], timeoutMs = 30_000): Pro
     await stop();
     throw e;
   }
-  return { clientURLs, names, join, kill, stop };
+  const clientURLsOn = (host: string): string[] => {
+    if (host !== '127.0.0.1' && !extraHosts.includes(host)) throw new Error(`etcd does not listen on ${host} (clientHosts: ${extraHosts.join(', ') || 'none'})`);
+    return members.map((m) => `http://${host}:${m.client}`);
+  };
+  const leader = async (): Promise<string> => {
+    const client = new Etcd3({ hosts: clientURLs, dialTimeout: 1000 });
+    try {
+      const status = await client.maintenance.status();
+      const list = (await client.cluster.memberList({})).members ?? [];
+      const m = list.find((x) => x.ID === status.leader);
+      if (!m) throw new Error(`etcd leader ${status.leader} not in the member list`);
+      return m.name;
+    } finally {
+      client.close();
+    }
+  };
+  return { clientURLs, clientURLsOn, names, join, leader, kill, stop };
 }

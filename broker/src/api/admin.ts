@@ -62,6 +62,72 @@ export interface AdminPublish {
   properties: Record<string, unknown> | null;
 }
 
+/**
+ * EMQX's filters of GET /api/v5/clients, applied on each node to its own rows (`node` picks
+ * the nodes asked). Exact matches except the `like_` ones, which are substrings.
+ */
+export interface ClientFilter {
+  node?: string;
+  clientid?: string;
+  username?: string;
+  ip_address?: string;
+  proto_ver?: number;
+  like_clientid?: string;
+  like_username?: string;
+}
+
+/**
+ * One row of /api/v5/nodes: the node's own nodeInfo() plus what membership says of it.
+ * A member whose call failed has `node_status: 'unreachable'` and only membership's fields
+ * (`connections` and `memory_used` are null).
+ */
+export interface NodeRow {
+  node: string;
+  node_status: 'running' | 'draining' | 'unreachable';
+  version: string;
+  role: string;
+  region: string;
+  /** Seconds. */
+  uptime: number;
+  connections: number | null;
+  memory_used: number | null;
+  /** How this node reaches the row's node: itself, or its link up or down. */
+  link_state: 'self' | 'up' | 'down';
+  [field: string]: unknown;
+}
+
+/** Rows gathered from several nodes, with the nodes that did not answer. */
+export interface Gathered<T> {
+  rows: T[];
+  /** Members whose call failed (down link, timeout, error); their rows are missing. */
+  unreachable: string[];
+}
+
+/**
+ * The cluster-wide reads and actions: each asks every live member (this one included) by a
+ * cluster call and merges the answers. On a single node they ask only this node.
+ */
+export interface ClusterAdmin {
+  /** One row per live member, in membership order (this node first). */
+  nodes(): Promise<NodeRow[]>;
+  /** null = no such member. */
+  node(name: string): Promise<NodeRow | null>;
+  /** The members' client rows (only `filter.node`'s when given), in membership order. Throws an Error with code 'UNKNOWN_NODE' for a `node` that is not a member. */
+  clients(filter: ClientFilter): Promise<Gathered<ClientView>>;
+  /** The client's row from the node that holds it (its connection before an offline session); null = none found. */
+  client(id: string): Promise<{ row: ClientView | null; unreachable: string[] }>;
+  /** Kicks the client on every node that has it; false = none had it. */
+  kick(id: string): Promise<{ kicked: boolean; unreachable: string[] }>;
+  subscriptions(id: string): Promise<{ rows: SubscriptionView[] | null; unreachable: string[] }>;
+  /** Per node (`{node, …}`), as EMQX's `aggregate=false`; nodes that fail are left out. */
+  statsPerNode(): Promise<Array<Record<string, unknown>>>;
+  /** Summed over nodes, except the gauges of what the cluster shares (retained, topics, delayed), taken from this node. */
+  statsAggregate(): Promise<Record<string, number>>;
+  metricsPerNode(): Promise<Array<Record<string, unknown>>>;
+  /** Every counter summed over the nodes that answered. */
+  metricsAggregate(): Promise<Record<string, number>>;
+}
+
 export interface AdminApi {
   readonly nodeName: string;
   /** mqtt.max_topic_levels: the API checks topic names against it before publishing. */
@@ -69,7 +135,7 @@ export interface AdminApi {
   /** false while the node drains or stops. */
   running(): boolean;
   uptimeSec(): number;
-  /** One row of /api/v5/nodes (node, node_status, version, role, region, uptime, memory_used, connections, …). */
+  /** This node's row of /api/v5/nodes (node, node_status, version, role, region, uptime, memory_used, connections, …). */
   nodeInfo(): Record<string, unknown>;
   /** Gauges (connections.count, sessions.count, …). */
   stats(): Record<string, number>;
@@ -97,4 +163,6 @@ export interface AdminApi {
   listListeners(): Array<Record<string, unknown>>;
   /** Rejects with an Error whose `code` is 'UNKNOWN_LISTENER' for an unknown id; any other rejection is a failed action. */
   listenerAction(id: string, action: 'start' | 'stop' | 'restart'): Promise<void>;
+  /** The same reads and kick over every node of the cluster. */
+  readonly cluster: ClusterAdmin;
 }

@@ -65,7 +65,8 @@ export const PAGE_QUERY: JsonSchema = {
 
 export interface Page<T> {
   data: T[];
-  meta: { page: number; limit: number; count: number; hasnext: boolean };
+  /** `unreachable`: cluster-wide lists only, when some nodes did not answer (their rows are missing). */
+  meta: { page: number; limit: number; count: number; hasnext: boolean; unreachable?: string[] };
 }
 
 /** One page of rows, from a query validated by PAGE_QUERY. */

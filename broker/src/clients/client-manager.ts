@@ -88,7 +88,14 @@ export class ClientManager {
         const t = await b.state.call(prev, 'session.takeover', { clientId, discard: cleanStart });
         if (t !== null && !cleanStart) b.adoptSession(t as SessionTransfer);
       } catch (err) {
-        this.log.warn?.({ clientid: clientId, node: prev, err: (err as Error).message }, 'session takeover from another node failed; the client gets a new session');
+        if (cleanStart) return;
+        // The node that held it is gone: its backup node has the session, else its record does.
+        this.log.warn?.({ clientid: clientId, node: prev, err: (err as Error).message }, 'session takeover failed; recovering the session from its backup');
+        const t = await Promise.resolve(b.state.recoverSession(clientId, prev)).catch(() => null);
+        if (t !== null && b.sessions.get(clientId) === undefined) {
+          const s = b.adoptSession(t);
+          s.disconnectedAt = Date.now();
+        } else await this.resumeFromRecord(clientId);
       }
     });
   }
@@ -156,7 +163,9 @@ export class ClientManager {
       if (b.sessions.get(rec.clientId) !== undefined) continue;
       try { if (!(await b.state.claimFree(rec.clientId))) continue; } catch { continue; }
       if (b.sessions.get(rec.clientId) !== undefined) continue;
-      const s = b.adoptSession({ clientId: rec.clientId, expiryInterval: rec.expiryInterval, subs: rec.subs, deliveries: [], awaitingRel: [] });
+      const copy = await Promise.resolve(b.state.recoverSession(rec.clientId, node)).catch(() => null);
+      if (b.sessions.get(rec.clientId) !== undefined) continue;
+      const s = b.adoptSession(copy ?? { clientId: rec.clientId, expiryInterval: rec.expiryInterval, subs: rec.subs, deliveries: [], awaitingRel: [] });
       s.disconnectedAt = away;
       b.sessions.save(s);
       adopted++;

@@ -12,21 +12,22 @@
  * - Client registry: CONNECT claims the client id with a transaction (one winner when two nodes
  *   race); the node that held it hands the session over through a node call (clients/ does it).
  * - Retained messages: one key per topic, watched into every node's RetainedIndex.
- * - Delayed messages stay with the node that received them (in its embedded store).
+ * - Delayed messages: held in etcd, published by one elected node (delayed.ts).
  *
  * Reads on the publish path are the local copies. When etcd is unreachable the node keeps serving
  * with its last copy, queues its writes, and catches up when etcd answers again.
  */
 import { Etcd3, type Lease, type Watcher } from 'etcd3';
 import type { Message } from '../types.js';
-import type { Store } from '../store/index.js';
 import { RouteTable, RetainedIndex, type SharedStrategy } from '../router/index.js';
-import { DelayedPublisher } from '../delayed.js';
+import { ClusterDelayed } from './delayed.js';
 import { VERSION } from '../version.js';
 import type { ClusterCallHandler, ClusterState, Member, MemberView } from './state.js';
 import { ClusterKeys } from './keys.js';
 import { messageFromJson, messageToJson, type MessageJson } from './wire.js';
 import type { SessionRecord } from '../session/registry.js';
+import type { SessionTransfer } from './wire.js';
+import { BackupHolder } from './session-backup.js';
 
 /** What the state needs of the node-to-node link (cluster/link.ts). */
 export interface NodeLink {
@@ -47,7 +48,6 @@ export interface EtcdStateOptions {
   dialTimeoutMs: number;
   strategy: SharedStrategy;
   maxDelayed: number;
-  store: Store;
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug(o: object, m?: string): void };
 }
 
@@ -65,6 +65,10 @@ export class EtcdClusterState implements ClusterState {
   /** Set by the node once the link runs: peers are dialled as members appear. */
   link: NodeLink | null = null;
   /** Counters for metrics: writes, watch events, resyncs, lease losses, replication lag. */
+  /** Other nodes' persistent sessions mirrored here. */
+  readonly backups = new BackupHolder();
+  /** Called when a member joins or leaves (the session backup may move). */
+  onMembers: (() => void) | null = null;
   readonly counters = { writes: 0, writeErrors: 0, watchEvents: 0, resyncs: 0, leaseLost: 0, lagMs: 0 };
 
   private readonly opts: EtcdStateOptions;
@@ -72,8 +76,9 @@ export class EtcdClusterState implements ClusterState {
   private readonly self: Member;
   private readonly memberMap = new Map<string, Member>();
   private readonly handlers = new Map<string, ClusterCallHandler>();
-  private readonly delayed: DelayedPublisher;
+  private readonly delayed: ClusterDelayed;
   private due: (msg: Message) => void = () => {};
+  private started = false;
   private lease: Lease | null = null;
   private leaseId = '';
   /** Every key this node owns under its lease → its value: written again when a lease is lost. */
@@ -93,10 +98,20 @@ export class EtcdClusterState implements ClusterState {
     this.keys = new ClusterKeys(opts.prefix);
     this.routes = new RouteTable(opts.nodeName, opts.strategy);
     this.self = { name: opts.nodeName, role: opts.role, region: opts.region, version: VERSION, startedAt: Date.now(), link: '' };
-    this.delayed = new DelayedPublisher(opts.store, (m) => this.due(m), opts.maxDelayed);
+    this.delayed = new ClusterDelayed(this.keys.delayed, opts.nodeName, opts.maxDelayed, {
+      put: (key, value) => { this.pending.set(key, { put: key, value, lease: false }); this.schedule(); },
+      del: (key) => { this.pending.set(key, { del: key }); this.schedule(); },
+      log: opts.log,
+    });
     const credentials = opts.tls !== null && opts.tls.ca !== undefined
       ? { rootCertificate: opts.tls.ca, privateKey: opts.tls.key, certChain: opts.tls.cert } : undefined;
     this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: opts.dialTimeoutMs, credentials });
+    this.handle('backup.apply', (args, from) => { this.backups.apply(from, (args as { ops: Parameters<BackupHolder['apply']>[1] }).ops); return null; });
+    this.handle('backup.reset', (args, from) => { this.backups.reset(from, (args as { tables: Parameters<BackupHolder['reset']>[1] }).tables); return null; });
+    this.handle('session.recover', (args) => {
+      const a = args as { clientId: string; node: string };
+      return this.backups.take(a.node, a.clientId);
+    });
   }
 
   /** host:port of this node's link, announced in its membership record. */
@@ -109,7 +124,7 @@ export class EtcdClusterState implements ClusterState {
   async connect(): Promise<void> {
     const timeout = Math.max(this.opts.dialTimeoutMs * 2, 5000);
     await withTimeout(this.grantLease(), timeout, `etcd ${this.opts.endpoints.join(',')} did not answer within ${timeout} ms (cluster.etcd.endpoints)`);
-    for (const prefix of [this.keys.nodes, this.keys.routes, this.keys.retained]) await this.sync(prefix);
+    for (const prefix of [this.keys.nodes, this.keys.routes, this.keys.retained, this.keys.delayed]) await this.sync(prefix);
     this.own(this.keys.node(this.nodeName), Buffer.from(JSON.stringify(this.self)));
     await this.flush();
     this.opts.log.info({ node: this.nodeName, members: this.memberMap.size + 1, routes: this.routes.size, retained: this.retained.size }, 'joined the cluster');
@@ -253,6 +268,8 @@ export class EtcdClusterState implements ClusterState {
           if (!seen.has(key)) this.routes.remove(r.topicFilter, node, r.group);
         }
       }
+    } else if (prefix === this.keys.delayed) {
+      for (const key of this.delayed.keys()) if (!seen.has(key)) this.delayed.onKey(key, null);
     } else if (prefix === this.keys.retained) {
       for (const m of [...this.retained.values()]) if (!seen.has(this.keys.retainedTopic(m.topic))) this.retained.delete(m.topic);
     }
@@ -276,8 +293,10 @@ export class EtcdClusterState implements ClusterState {
       try { m = JSON.parse(value.toString()) as Member; } catch { this.opts.log.warn({ key }, 'unreadable membership record; ignored'); return; }
       const before = this.memberMap.get(name);
       this.memberMap.set(name, m);
-      if (before === undefined) this.opts.log.info({ node: name, role: m.role, region: m.region, link: m.link }, 'node joined');
+      if (before === undefined) { this.opts.log.info({ node: name, role: m.role, region: m.region, link: m.link }, 'node joined'); this.elect(); this.onMembers?.(); }
       if (m.link !== '' && (before === undefined || before.link !== m.link)) this.link?.setPeer(name, m.link);
+    } else if (key.startsWith(k.delayed)) {
+      this.delayed.onKey(key, value);
     } else if (key.startsWith(k.retained)) {
       const topic = key.slice(k.retained.length);
       if (value === null) { this.retained.delete(topic); return; }
@@ -294,7 +313,35 @@ export class EtcdClusterState implements ClusterState {
     const n = this.routes.removeNode(name);
     this.link?.removePeer(name);
     this.opts.log.warn({ node: name, routes: n }, 'node left the cluster');
+    this.elect();
+    this.onMembers?.();
     if (this.onOrphans !== null && this.adopter() === this.nodeName) void this.adoptFrom(name);
+  }
+
+  /** Whether this node publishes the cluster's delayed messages (after start()). */
+  private elect(): void {
+    if (this.started) this.delayed.setLeader(this.adopter() === this.nodeName, this.due);
+  }
+
+  /** The node that holds `node`'s session backups and adopts its sessions: the first live core by name other than it. */
+  backupOf(node: string): string | null {
+    const others = this.members().filter((m) => m.name !== node);
+    const cores = others.filter((m) => m.role === 'core').map((m) => m.name).sort();
+    return cores[0] ?? others.map((m) => m.name).sort()[0] ?? null;
+  }
+
+  /** Where this node mirrors its persistent sessions (session-backup.ts). */
+  backupNode(): string | null { return this.backupOf(this.nodeName); }
+
+  /**
+   * A client of `fromNode` (dead, or not answering) came back: its session as the backup node
+   * holds it (subscriptions, queued and in-flight messages), handed over and forgotten there.
+   */
+  async recoverSession(clientId: string, fromNode: string): Promise<SessionTransfer | null> {
+    const backup = this.backupOf(fromNode);
+    if (backup === null) return null;
+    if (backup === this.nodeName) return this.backups.take(fromNode, clientId);
+    return await this.call(backup, 'session.recover', { clientId, node: fromNode }) as SessionTransfer | null;
   }
 
   /** The node that adopts a departed node's persistent sessions: the first live core by name (else the first member). */
@@ -431,6 +478,41 @@ export class EtcdClusterState implements ClusterState {
     this.routes.remove(topicFilter, this.nodeName);
     this.disown(this.keys.route(this.nodeName, topicFilter, null));
   }
+  async claimExclusive(topicFilter: string, clientId: string): Promise<boolean> {
+    const key = this.keys.exclusive(topicFilter);
+    const kb = Buffer.from(key);
+    const value = Buffer.from(clientId);
+    try {
+      const r = await withTimeout(this.client.kv.txn({
+        compare: [{ key: kb, target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [{ request_put: { key: kb, value, lease: this.leaseId } }],
+        failure: [{ request_range: { key: kb } }],
+      }), this.opts.dialTimeoutMs, 'etcd did not answer');
+      if (r.succeeded) { this.owned.set(key, value); return true; }
+      const holder = r.responses[0]?.response_range?.kvs[0]?.value.toString();
+      if (holder !== clientId) return false;
+      // Held by this client through another node (it moved): this node's lease carries it now.
+      await this.client.kv.put({ key: kb, value, lease: this.leaseId });
+      this.owned.set(key, value);
+      return true;
+    } catch (err) {
+      this.opts.log.warn({ topic: topicFilter, err: (err as Error).message }, 'exclusive subscription refused: etcd unreachable');
+      return false;
+    }
+  }
+
+  releaseExclusive(topicFilter: string): void {
+    const key = this.keys.exclusive(topicFilter);
+    if (!this.owned.delete(key)) return;
+    this.pending.delete(key);
+    const kb = Buffer.from(key);
+    // Only while this node's lease carries it: a node the client moved to may hold it now.
+    this.client.kv.txn({
+      compare: [{ key: kb, target: 'Lease', result: 'Equal', lease: this.leaseId }],
+      success: [{ request_delete_range: { key: kb } }],
+    }).catch(() => { /* the lease removes it when this node goes */ });
+  }
+
   joinGroup(group: string, topicFilter: string): void {
     this.routes.add(topicFilter, this.nodeName, group);
     this.own(this.keys.route(this.nodeName, topicFilter, group), EMPTY);
@@ -473,9 +555,15 @@ export class EtcdClusterState implements ClusterState {
 
   handle(method: string, fn: ClusterCallHandler): void { this.handlers.set(method, fn); }
 
+  /** The link's figures per peer (set by joinCluster), added to stats(). */
+  linkStats: (() => Record<string, { state: string; forwarded: number; pending: number; dropped: number; duplicates: number; received: number; rttMs: number }>) | null = null;
+
+  /** The session mirror's counters (set by the node), added to stats(). */
+  backupStats: (() => { fullCopies: number; ops: number; failures: number; ackTimeouts: number }) | null = null;
+
   stats(): Record<string, number> {
     const c = this.counters;
-    return {
+    const out: Record<string, number> = {
       'cluster.nodes.count': this.memberMap.size + 1,
       'cluster.routes.count': this.routes.size,
       'cluster.routes.remote': this.routes.remoteRoutes,
@@ -487,6 +575,38 @@ export class EtcdClusterState implements ClusterState {
       'cluster.etcd.resyncs': c.resyncs,
       'cluster.etcd.lease_lost': c.leaseLost,
     };
+    const held = this.backups.stats();
+    out['cluster.backup.held_sessions'] = held.sessions;
+    out['cluster.backup.held_messages'] = held.messages;
+    if (this.backupStats !== null) {
+      const b = this.backupStats();
+      out['cluster.backup.full_copies'] = b.fullCopies;
+      out['cluster.backup.ops'] = b.ops;
+      out['cluster.backup.failures'] = b.failures;
+      out['cluster.backup.ack_timeouts'] = b.ackTimeouts;
+    }
+    if (this.linkStats !== null) {
+      // Totals, then per region (the peers' regions): round-trip time and forwarded messages.
+      let fwd = 0, pending = 0, dropped = 0, dup = 0, rx = 0, up = 0;
+      const regions = new Map<string, { rtt: number; fwd: number }>();
+      for (const [node, p] of Object.entries(this.linkStats())) {
+        fwd += p.forwarded; pending += p.pending; dropped += p.dropped; dup += p.duplicates; rx += p.received;
+        if (p.state === 'up') up++;
+        const region = this.memberMap.get(node)?.region || 'none';
+        const r = regions.get(region) ?? { rtt: 0, fwd: 0 };
+        r.rtt = Math.max(r.rtt, p.rttMs); r.fwd += p.forwarded;
+        regions.set(region, r);
+      }
+      Object.assign(out, {
+        'cluster.link.peers_up': up, 'cluster.link.forwarded': fwd, 'cluster.link.received': rx, 'cluster.link.pending': pending,
+        'cluster.link.dropped': dropped, 'cluster.link.duplicates': dup,
+      });
+      for (const [region, r] of regions) {
+        out[`cluster.region.${region}.link_rtt_ms`] = r.rtt;
+        out[`cluster.region.${region}.forwarded`] = r.fwd;
+      }
+    }
+    return out;
   }
 
   /** Runs a call another node made (the link hands it here). */
@@ -505,10 +625,11 @@ export class EtcdClusterState implements ClusterState {
 
   start(due: (msg: Message) => void): number {
     this.due = due;
+    this.started = true;
     let maxId = 0;
     for (const m of this.retained.values()) if (m.id > maxId) maxId = m.id;
-    const d = this.delayed.load();
-    return d > maxId ? d : maxId;
+    this.elect();
+    return maxId;
   }
 
   /** Leaves: watches cancelled, the lease revoked (so routes and registrations go at once), client closed. */

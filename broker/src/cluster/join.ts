@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
-import type { Store } from '../store/index.js';
 import type { Message } from '../types.js';
 import type { SharedStrategy } from '../router/index.js';
 import { EtcdClusterState, type EtcdStateOptions } from './etcd.js';
@@ -22,7 +21,7 @@ export interface Joined {
 
 type Log = EtcdStateOptions['log'];
 
-export async function joinCluster(cfg: Config, store: Store, log: Log): Promise<Joined> {
+export async function joinCluster(cfg: Config, log: Log): Promise<Joined> {
   const c = cfg.cluster;
   if (c.etcd.endpoints.length === 0) throw new Error('cluster.backend is etcd but cluster.etcd.endpoints is empty');
   const read = (what: string, file: string): Buffer | undefined => {
@@ -36,7 +35,7 @@ export async function joinCluster(cfg: Config, store: Store, log: Log): Promise<
     nodeName: cfg.node.name, role: cfg.node.role, region: cfg.node.region,
     endpoints: c.etcd.endpoints.map((u) => u.replace(/^https?:\/\//, '')), prefix: c.etcd.prefix, tls: etcdTls,
     leaseTtlSec: c.etcd.lease_ttl / 1000, dialTimeoutMs: c.etcd.dial_timeout,
-    strategy: cfg.mqtt.shared_subscription_strategy as SharedStrategy, maxDelayed: cfg.delayed.max_delayed_messages, store, log,
+    strategy: cfg.mqtt.shared_subscription_strategy as SharedStrategy, maxDelayed: cfg.delayed.max_delayed_messages, log,
   });
   const l = c.link.ssl_options;
   const linkTls = !l.enable ? null : {
@@ -65,6 +64,7 @@ export async function joinCluster(cfg: Config, store: Store, log: Log): Promise<
   await link.start();
   state.linkAddress = advertise(cfg, link.port);
   state.link = link;
+  state.linkStats = () => link.stats();
   try {
     await state.connect();
   } catch (err) {

@@ -6,6 +6,8 @@
  *   {p}/routes/{node}/s/{group}/{filter}   the node has members of a shared group (lease)
  *   {p}/clients/{clientid}                 the node that holds the client (lease of that node)
  *   {p}/retained/{topic}                   a retained message (no lease: outlives every node)
+ *   {p}/exclusive/{filter}                 the client holding `$exclusive/{filter}` (lease of its node)
+ *   {p}/delayed/{node}/{id}-{n}           a delayed message and its due time (no lease)
  *   {p}/sessions/{clientid}                a persistent session's record and its node (no lease)
  *
  * Node names ("name@host") and group names hold no '/', so a key splits back unambiguously.
@@ -39,6 +41,10 @@ export class ClusterKeys {
 
   get clients(): string { return `${this.prefix}/clients/`; }
   client(clientId: string): string { return this.clients + clientId; }
+
+  exclusive(topicFilter: string): string { return `${this.prefix}/exclusive/${topicFilter}`; }
+
+  get delayed(): string { return `${this.prefix}/delayed/`; }
 
   get sessions(): string { return `${this.prefix}/sessions/`; }
   session(clientId: string): string { return this.sessions + clientId; }

@@ -1,215 +1,408 @@
 /**
- * The node-to-node link's frames: `u32 length | u8 type | body` (length counts type and body).
+ * The cluster link's wire format: the frames two Petrel nodes exchange over their node-to-node
+ * connection (link.ts), and a pure, resumable decoder for them.
  *
- *   HELLO  JSON {cluster, node, incarnation, proto}      first frame of every connection
- *   FWD    u32 seq | u8 flags | message | u16 n | n × (group, filter)
- *          seq 0 = no acknowledgement wanted (QoS 0); flags bit 0 = deliver to plain subscribers
- *   ACK    u32 n | n × u32 seq
- *   CALL   u32 id | JSON {method, args}
- *   REPLY  u32 id | JSON {ok, value} or {ok: false, error}
- *   PING / PONG   f64 sender's clock (echoed), for liveness and round-trip time
+ *   frame = u32 BE length (of type + body) | u8 type | body
  *
- * A message: f64 id | u8 qos | u8 retain | str topic | str from | f64 timestamp | f64 expiresAt |
- * u32 properties JSON length (0 = none) + JSON (Buffers as {"$b64": …}) | u32 payload length + bytes;
- * str = u16 length + UTF-8. The decoder takes chunks of any size and throws LinkProtocolError on
- * anything it cannot read; the connection is then closed.
+ *   1 HELLO  JSON {cluster, node, incarnation, proto: 1}         dialler → acceptor, then the answer
+ *   2 FWD    u32 seq (0 = no ack wanted) | u8 flags (bit0 plain) | message | u16 n | n × (group, filter)
+ *            message = f64 id | u8 qos | u8 retain | str topic | str from | f64 timestamp
+ *                      | f64 expiresAt | u32 len + JSON properties (0 = null) | u32 len + payload
+ *            str = u16 len + UTF-8
+ *   3 ACK    u32 n | n × u32 seq
+ *   4 CALL   u32 id | JSON {method, args}
+ *   5 REPLY  u32 id | JSON {ok: true, value} | {ok: false, error}
+ *   6 PING, 7 PONG: empty
+ *
+ * JSON values go through toWire/fromWire so Buffers survive as {"$b64": "…"}; object keys that
+ * start with '$' are escaped by doubling it, so a user property named "$b64" stays a string.
+ * Every decoding problem is one LinkProtocolError with a code; the decoder never throws anything else.
  */
 import type { Message, PublishProperties, QoS } from '../types.js';
 
-export const F = { HELLO: 1, FWD: 2, ACK: 3, CALL: 4, REPLY: 5, PING: 6, PONG: 7 } as const;
+export const LINK_PROTO = 1;
+export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
+
+export const FRAME = { HELLO: 1, FWD: 2, ACK: 3, CALL: 4, REPLY: 5, PING: 6, PONG: 7 } as const;
+
+export interface HelloFrame { type: 'hello'; cluster: string; node: string; incarnation: number; proto: number }
+export interface FwdFrame { type: 'fwd'; seq: number; plain: boolean; msg: Message; groups: Array<[string, string]> }
+export interface AckFrame { type: 'ack'; seqs: number[] }
+export interface CallFrame { type: 'call'; id: number; method: string; args: unknown }
+export type ReplyFrame =
+  | { type: 'reply'; id: number; ok: true; value: unknown }
+  | { type: 'reply'; id: number; ok: false; error: string };
+export interface PingFrame { type: 'ping' }
+export interface PongFrame { type: 'pong' }
+export type LinkFrame = HelloFrame | FwdFrame | AckFrame | CallFrame | ReplyFrame | PingFrame | PongFrame;
+
+/**
+ * Codes of LinkProtocolError:
+ * - FRAME_TOO_LARGE: the announced length exceeds maxFrame (checked before any body is buffered)
+ * - EMPTY_FRAME: a length of 0 (no type byte)
+ * - UNKNOWN_TYPE: a type byte outside 1..7
+ * - TRUNCATED: a field runs past the end of its frame
+ * - OVERLONG: bytes left over after the last field
+ * - BAD_FIELD: a field holds a value it must not (qos 3, a flag bit, JSON of the wrong shape…)
+ * - BAD_PROTO: HELLO names a protocol version other than LINK_PROTO
+ * - ENCODE: a value cannot be encoded (a string longer than its u16 length field)
+ */
+export type LinkErrorCode = 'FRAME_TOO_LARGE' | 'EMPTY_FRAME' | 'UNKNOWN_TYPE' | 'TRUNCATED' | 'OVERLONG' | 'BAD_FIELD' | 'BAD_PROTO' | 'ENCODE';
 
 export class LinkProtocolError extends Error {
-  constructor(message: string) { super(message); this.name = 'LinkProtocolError'; }
+  readonly code: LinkErrorCode;
+  constructor(code: LinkErrorCode, message: string) {
+    super(`cluster link: ${message}`);
+    this.name = 'LinkProtocolError';
+    this.code = code;
+  }
 }
 
-export interface Hello { cluster: string; node: string; incarnation: number; proto: number }
-export interface Forward { seq: number; plain: boolean; msg: Message; groups: Array<[string, string]> }
-export type Frame =
-  | { type: typeof F.HELLO; hello: Hello }
-  | { type: typeof F.FWD; fwd: Forward }
-  | { type: typeof F.ACK; seqs: number[] }
-  | { type: typeof F.CALL; id: number; method: string; args: unknown }
-  | { type: typeof F.REPLY; id: number; ok: boolean; value: unknown; error: string }
-  | { type: typeof F.PING | typeof F.PONG; time: number };
+// ---------------------------------------------------------------- JSON with Buffers
 
-// ---- encoding ---------------------------------------------------------------------------------
-
-function frame(type: number, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out.writeUInt32BE(body.length + 1, 0);
-  out[4] = type;
-  body.copy(out, 5);
+/** A JSON-safe copy of v: Buffers become {"$b64": …}, '$'-prefixed keys get one more '$'. */
+export function toWire(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return { $b64: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+  if (Array.isArray(v)) return v.map(toWire);
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return v; // Dates and the like: as JSON has them
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k.charCodeAt(0) === 36 ? '$' + k : k] = toWire(x);
   return out;
 }
 
-const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v, (_k, x) => (isBufferJson(x) ? { $b64: Buffer.from((x as { data: number[] }).data).toString('base64') } : x)));
-const isBufferJson = (x: unknown): boolean => typeof x === 'object' && x !== null && (x as { type?: unknown }).type === 'Buffer' && Array.isArray((x as { data?: unknown }).data);
-const revive = (_k: string, x: unknown): unknown => (typeof x === 'object' && x !== null && typeof (x as { $b64?: unknown }).$b64 === 'string' && Object.keys(x).length === 1 ? Buffer.from((x as { $b64: string }).$b64, 'base64') : x);
+/** The inverse of toWire, applied to the result of JSON.parse. */
+export function fromWire(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(fromWire);
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length === 1 && keys[0] === '$b64') {
+    if (typeof o['$b64'] !== 'string') throw new LinkProtocolError('BAD_FIELD', '$b64 value is not a string');
+    return Buffer.from(o['$b64'], 'base64');
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    if (k.charCodeAt(0) === 36 && k.charCodeAt(1) !== 36) throw new LinkProtocolError('BAD_FIELD', `unescaped key ${JSON.stringify(k)}`);
+    out[k.charCodeAt(0) === 36 ? k.slice(1) : k] = fromWire(o[k]);
+  }
+  return out;
+}
 
-export function encodeHello(h: Hello): Buffer { return frame(F.HELLO, json(h)); }
+const jsonBytes = (v: unknown): Buffer => Buffer.from(JSON.stringify(toWire(v)) ?? 'null', 'utf8');
 
-export function encodeForward(seq: number, plain: boolean, msg: Message, groups: ReadonlyArray<[string, string]>): Buffer {
-  const topic = Buffer.from(msg.topic);
-  const from = Buffer.from(msg.from);
-  const props = msg.properties === null ? null : json(msg.properties);
-  const gs = groups.map(([g, f]) => [Buffer.from(g), Buffer.from(f)] as const);
-  let size = 4 + 1 + 8 + 1 + 1 + 2 + topic.length + 2 + from.length + 8 + 8 + 4 + (props?.length ?? 0) + 4 + msg.payload.length + 2;
-  for (const [g, f] of gs) size += 4 + g.length + f.length;
-  const b = Buffer.allocUnsafe(size);
-  let o = b.writeUInt32BE(seq, 0);
+function parseJson(buf: Buffer, what: string): unknown {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(buf.toString('utf8'));
+  } catch (e) {
+    throw new LinkProtocolError('BAD_FIELD', `${what}: invalid JSON (${(e as Error).message})`);
+  }
+  return fromWire(raw);
+}
+
+// ---------------------------------------------------------------- encoding
+
+/** Frame header (length + type) followed by a body of bodyLen bytes to be filled in from offset 5. */
+function frameBuffer(type: number, bodyLen: number): Buffer {
+  const b = Buffer.allocUnsafe(5 + bodyLen);
+  b.writeUInt32BE(1 + bodyLen, 0);
+  b[4] = type;
+  return b;
+}
+
+function strLen(s: string, what: string): number {
+  const n = Buffer.byteLength(s, 'utf8');
+  if (n > 0xffff) throw new LinkProtocolError('ENCODE', `${what} is ${n} bytes, more than 65535`);
+  return n;
+}
+
+function putStr(b: Buffer, off: number, s: string, n: number): number {
+  b.writeUInt16BE(n, off);
+  b.write(s, off + 2, n, 'utf8');
+  return off + 2 + n;
+}
+
+function jsonFrame(type: number, value: unknown, id: number | null): Buffer {
+  const json = jsonBytes(value);
+  const head = id === null ? 0 : 4;
+  const b = frameBuffer(type, head + json.length);
+  if (id !== null) b.writeUInt32BE(id, 5);
+  json.copy(b, 5 + head);
+  return b;
+}
+
+export function encodeHello(cluster: string, node: string, incarnation: number): Buffer {
+  return jsonFrame(FRAME.HELLO, { cluster, node, incarnation, proto: LINK_PROTO }, null);
+}
+
+export function encodeFwd(seq: number, plain: boolean, msg: Message, groups: ReadonlyArray<readonly [string, string]>): Buffer {
+  const topicLen = strLen(msg.topic, 'topic');
+  const fromLen = strLen(msg.from, 'from');
+  const props = msg.properties === null ? null : jsonBytes(msg.properties);
+  if (groups.length > 0xffff) throw new LinkProtocolError('ENCODE', `${groups.length} groups, more than 65535`);
+  const lens = groups.map(([g, f]) => [strLen(g, 'group'), strLen(f, 'group filter')] as const);
+  let size = 4 + 1 + 8 + 1 + 1 + 2 + topicLen + 2 + fromLen + 8 + 8 + 4 + (props?.length ?? 0) + 4 + msg.payload.length + 2;
+  for (const [g, f] of lens) size += 4 + g + f;
+  const b = frameBuffer(FRAME.FWD, size);
+  let o = b.writeUInt32BE(seq, 5);
   b[o++] = plain ? 1 : 0;
   o = b.writeDoubleBE(msg.id, o);
   b[o++] = msg.qos;
   b[o++] = msg.retain ? 1 : 0;
-  o = b.writeUInt16BE(topic.length, o); o += topic.copy(b, o);
-  o = b.writeUInt16BE(from.length, o); o += from.copy(b, o);
+  o = putStr(b, o, msg.topic, topicLen);
+  o = putStr(b, o, msg.from, fromLen);
   o = b.writeDoubleBE(msg.timestamp, o);
   o = b.writeDoubleBE(msg.expiresAt, o);
-  o = b.writeUInt32BE(props?.length ?? 0, o); if (props !== null) o += props.copy(b, o);
-  o = b.writeUInt32BE(msg.payload.length, o); o += msg.payload.copy(b, o);
-  o = b.writeUInt16BE(gs.length, o);
-  for (const [g, f] of gs) {
-    o = b.writeUInt16BE(g.length, o); o += g.copy(b, o);
-    o = b.writeUInt16BE(f.length, o); o += f.copy(b, o);
+  o = b.writeUInt32BE(props?.length ?? 0, o);
+  if (props) o += props.copy(b, o);
+  o = b.writeUInt32BE(msg.payload.length, o);
+  o += msg.payload.copy(b, o);
+  o = b.writeUInt16BE(groups.length, o);
+  for (let i = 0; i < groups.length; i++) {
+    o = putStr(b, o, groups[i]![0], lens[i]![0]);
+    o = putStr(b, o, groups[i]![1], lens[i]![1]);
   }
-  return frame(F.FWD, b);
+  return b;
 }
 
 export function encodeAck(seqs: readonly number[]): Buffer {
-  const b = Buffer.allocUnsafe(4 + 4 * seqs.length);
-  b.writeUInt32BE(seqs.length, 0);
-  for (let i = 0; i < seqs.length; i++) b.writeUInt32BE(seqs[i]!, 4 + 4 * i);
-  return frame(F.ACK, b);
+  const b = frameBuffer(FRAME.ACK, 4 + 4 * seqs.length);
+  let o = b.writeUInt32BE(seqs.length, 5);
+  for (const s of seqs) o = b.writeUInt32BE(s, o);
+  return b;
 }
 
 export function encodeCall(id: number, method: string, args: unknown): Buffer {
-  const body = json({ method, args });
-  const b = Buffer.allocUnsafe(4 + body.length);
-  b.writeUInt32BE(id, 0);
-  body.copy(b, 4);
-  return frame(F.CALL, b);
+  return jsonFrame(FRAME.CALL, { method, args }, id);
 }
 
-export function encodeReply(id: number, ok: boolean, valueOrError: unknown): Buffer {
-  const body = json(ok ? { ok: true, value: valueOrError ?? null } : { ok: false, error: String(valueOrError) });
-  const b = Buffer.allocUnsafe(4 + body.length);
-  b.writeUInt32BE(id, 0);
-  body.copy(b, 4);
-  return frame(F.REPLY, b);
+export function encodeReply(id: number, result: { ok: true; value: unknown } | { ok: false; error: string }): Buffer {
+  return jsonFrame(FRAME.REPLY, result, id);
 }
 
-export function encodePing(type: typeof F.PING | typeof F.PONG, time: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeDoubleBE(time, 0);
-  return frame(type, b);
-}
+const PING_BYTES = frameBuffer(FRAME.PING, 0);
+const PONG_BYTES = frameBuffer(FRAME.PONG, 0);
+export const encodePing = (): Buffer => PING_BYTES;
+export const encodePong = (): Buffer => PONG_BYTES;
 
-// ---- decoding ---------------------------------------------------------------------------------
-
-/** Reads one frame body; every read is bounds-checked. */
-class Reader {
-  private o = 0;
-  constructor(private readonly b: Buffer, private readonly what: string) {}
-  private need(n: number): void { if (this.o + n > this.b.length) throw new LinkProtocolError(`${this.what} frame truncated at byte ${this.o}`); }
-  u8(): number { this.need(1); return this.b[this.o++]!; }
-  u16(): number { this.need(2); const v = this.b.readUInt16BE(this.o); this.o += 2; return v; }
-  u32(): number { this.need(4); const v = this.b.readUInt32BE(this.o); this.o += 4; return v; }
-  f64(): number { this.need(8); const v = this.b.readDoubleBE(this.o); this.o += 8; return v; }
-  bytes(n: number): Buffer { this.need(n); const v = this.b.subarray(this.o, this.o + n); this.o += n; return v; }
-  str(): string { return this.bytes(this.u16()).toString(); }
-  rest(): Buffer { const v = this.b.subarray(this.o); this.o = this.b.length; return v; }
-  end(): void { if (this.o !== this.b.length) throw new LinkProtocolError(`${this.what} frame has ${this.b.length - this.o} bytes too many`); }
-}
-
-function parseJson(b: Buffer, what: string): Record<string, unknown> {
-  let v: unknown;
-  try { v = JSON.parse(b.toString(), revive); } catch { throw new LinkProtocolError(`${what} frame: body is not JSON`); }
-  if (typeof v !== 'object' || v === null) throw new LinkProtocolError(`${what} frame: body is not a JSON object`);
-  return v as Record<string, unknown>;
-}
-
-function decodeBody(type: number, body: Buffer): Frame {
-  switch (type) {
-    case F.HELLO: {
-      const h = parseJson(body, 'HELLO');
-      if (typeof h.cluster !== 'string' || typeof h.node !== 'string' || h.node === '' || typeof h.incarnation !== 'number' || typeof h.proto !== 'number') {
-        throw new LinkProtocolError('HELLO frame: needs cluster, node, incarnation and proto');
-      }
-      return { type, hello: h as unknown as Hello };
-    }
-    case F.FWD: {
-      const r = new Reader(body, 'FWD');
-      const seq = r.u32();
-      const flags = r.u8();
-      const id = r.f64();
-      const qos = r.u8();
-      if (qos > 2) throw new LinkProtocolError(`FWD frame: QoS ${qos}`);
-      const retain = r.u8() === 1;
-      const topic = r.str();
-      if (topic === '') throw new LinkProtocolError('FWD frame: empty topic');
-      const from = r.str();
-      const timestamp = r.f64();
-      const expiresAt = r.f64();
-      const plen = r.u32();
-      const properties = plen === 0 ? null : parseJson(r.bytes(plen), 'FWD properties') as PublishProperties;
-      const payload = Buffer.from(r.bytes(r.u32()));
-      const n = r.u16();
-      const groups: Array<[string, string]> = [];
-      for (let i = 0; i < n; i++) groups.push([r.str(), r.str()]);
-      r.end();
-      return { type, fwd: { seq, plain: (flags & 1) !== 0, groups, msg: { id, qos: qos as QoS, retain, topic, from, timestamp, expiresAt, properties, payload } } };
-    }
-    case F.ACK: {
-      const r = new Reader(body, 'ACK');
-      const n = r.u32();
-      if (n * 4 !== body.length - 4) throw new LinkProtocolError(`ACK frame: ${n} seqs in ${body.length - 4} bytes`);
-      const seqs: number[] = [];
-      for (let i = 0; i < n; i++) seqs.push(r.u32());
-      return { type, seqs };
-    }
-    case F.CALL: {
-      const r = new Reader(body, 'CALL');
-      const id = r.u32();
-      const j = parseJson(r.rest(), 'CALL');
-      if (typeof j.method !== 'string') throw new LinkProtocolError('CALL frame: no method');
-      return { type, id, method: j.method, args: j.args };
-    }
-    case F.REPLY: {
-      const r = new Reader(body, 'REPLY');
-      const id = r.u32();
-      const j = parseJson(r.rest(), 'REPLY');
-      return { type, id, ok: j.ok === true, value: j.value, error: typeof j.error === 'string' ? j.error : 'remote error' };
-    }
-    case F.PING:
-    case F.PONG: {
-      const r = new Reader(body, type === F.PING ? 'PING' : 'PONG');
-      const time = r.f64();
-      r.end();
-      return { type, time };
-    }
-    default:
-      throw new LinkProtocolError(`unknown frame type ${type}`);
+/** Encodes any frame; the hot path calls the encodeX functions directly. */
+export function encodeFrame(f: LinkFrame): Buffer {
+  switch (f.type) {
+    case 'hello': return encodeHello(f.cluster, f.node, f.incarnation);
+    case 'fwd': return encodeFwd(f.seq, f.plain, f.msg, f.groups);
+    case 'ack': return encodeAck(f.seqs);
+    case 'call': return encodeCall(f.id, f.method, f.args);
+    case 'reply': return encodeReply(f.id, f.ok ? { ok: true, value: f.value } : { ok: false, error: f.error });
+    case 'ping': return encodePing();
+    case 'pong': return encodePong();
   }
 }
 
-/** Splits a byte stream into frames, whatever the chunking. */
-export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
-  constructor(private readonly maxFrame = 64 * 1024 * 1024) {}
+// ---------------------------------------------------------------- decoding
 
-  /** Feeds bytes; calls onFrame for every complete frame. Throws LinkProtocolError on bad input. */
-  push(chunk: Buffer, onFrame: (f: Frame) => void): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    let o = 0;
-    while (this.buf.length - o >= 4) {
-      const len = this.buf.readUInt32BE(o);
-      if (len === 0 || len > this.maxFrame) throw new LinkProtocolError(`frame length ${len} (limit ${this.maxFrame})`);
-      if (this.buf.length - o - 4 < len) break;
-      const type = this.buf[o + 4]!;
-      const body = this.buf.subarray(o + 5, o + 4 + len);
-      o += 4 + len;
-      onFrame(decodeBody(type, body));
+/** Reads fields off one frame body, refusing to run past its end. */
+class BodyReader {
+  pos: number;
+  constructor(readonly buf: Buffer, readonly what: string) {
+    this.pos = 0;
+  }
+  private need(n: number, field: string): number {
+    const at = this.pos;
+    if (at + n > this.buf.length) throw new LinkProtocolError('TRUNCATED', `${this.what}: ${field} runs past the end of the frame`);
+    this.pos = at + n;
+    return at;
+  }
+  u8(field: string): number { return this.buf[this.need(1, field)]!; }
+  u16(field: string): number { return this.buf.readUInt16BE(this.need(2, field)); }
+  u32(field: string): number { return this.buf.readUInt32BE(this.need(4, field)); }
+  f64(field: string): number { return this.buf.readDoubleBE(this.need(8, field)); }
+  bytes(n: number, field: string): Buffer { const at = this.need(n, field); return this.buf.subarray(at, at + n); }
+  str(field: string): string { return this.bytes(this.u16(field), field).toString('utf8'); }
+  rest(): Buffer { return this.bytes(this.buf.length - this.pos, 'rest'); }
+  end(): void {
+    if (this.pos !== this.buf.length) throw new LinkProtocolError('OVERLONG', `${this.what}: ${this.buf.length - this.pos} bytes after the last field`);
+  }
+}
+
+const bad = (what: string, why: string): LinkProtocolError => new LinkProtocolError('BAD_FIELD', `${what}: ${why}`);
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function decodeHello(body: Buffer): HelloFrame {
+  const v = parseJson(body, 'HELLO');
+  if (!isObject(v)) throw bad('HELLO', 'body is not an object');
+  const { cluster, node, incarnation, proto } = v;
+  if (typeof cluster !== 'string' || typeof node !== 'string' || node === '') throw bad('HELLO', 'cluster and node must be strings, node not empty');
+  if (typeof incarnation !== 'number' || !Number.isFinite(incarnation)) throw bad('HELLO', 'incarnation must be a number');
+  if (proto !== LINK_PROTO) throw new LinkProtocolError('BAD_PROTO', `HELLO: protocol ${JSON.stringify(proto)} is not ${LINK_PROTO}`);
+  return { type: 'hello', cluster, node, incarnation, proto };
+}
+
+function checkProperties(p: unknown): PublishProperties {
+  if (!isObject(p)) throw bad('FWD', 'properties are not an object');
+  if (p['correlationData'] !== undefined && !Buffer.isBuffer(p['correlationData'])) throw bad('FWD', 'correlationData is not bytes');
+  const up = p['userProperties'];
+  if (up !== undefined) {
+    if (!isObject(up)) throw bad('FWD', 'userProperties is not an object');
+    for (const x of Object.values(up)) {
+      if (typeof x !== 'string' && !(Array.isArray(x) && x.every((s) => typeof s === 'string'))) throw bad('FWD', 'a user property is not a string or a string list');
     }
-    this.buf = o === this.buf.length ? Buffer.alloc(0) : this.buf.subarray(o);
+  }
+  return p as PublishProperties;
+}
+
+function decodeMessage(r: BodyReader, owned: boolean): Message {
+  const id = r.f64('id');
+  if (!Number.isSafeInteger(id) || id < 0) throw bad('FWD', `message id ${id} is not an integer in 0..2^53`);
+  const qos = r.u8('qos');
+  if (qos > 2) throw bad('FWD', `qos ${qos}`);
+  const retain = r.u8('retain');
+  if (retain > 1) throw bad('FWD', `retain ${retain}`);
+  const topic = r.str('topic');
+  const from = r.str('from');
+  const timestamp = r.f64('timestamp');
+  const expiresAt = r.f64('expiresAt');
+  if (!Number.isFinite(timestamp) || !Number.isFinite(expiresAt) || expiresAt < 0) throw bad('FWD', 'timestamp/expiresAt not finite');
+  const propLen = r.u32('properties length');
+  const properties = propLen === 0 ? null : checkProperties(parseJson(r.bytes(propLen, 'properties'), 'FWD properties'));
+  const view = r.bytes(r.u32('payload length'), 'payload');
+  // A view into a socket chunk would keep the whole chunk alive as long as the message lives.
+  const payload = owned ? view : Buffer.from(view);
+  return { id, topic, payload, qos: qos as QoS, retain: retain === 1, properties, from, timestamp, expiresAt };
+}
+
+function decodeFwd(body: Buffer, owned: boolean): FwdFrame {
+  const r = new BodyReader(body, 'FWD');
+  const seq = r.u32('seq');
+  const flags = r.u8('flags');
+  if (flags > 1) throw bad('FWD', `reserved flag bits 0x${flags.toString(16)}`);
+  const msg = decodeMessage(r, owned);
+  if (seq === 0 && msg.qos > 0) throw bad('FWD', `QoS ${msg.qos} message without a seq`);
+  const n = r.u16('group count');
+  const groups: Array<[string, string]> = [];
+  for (let i = 0; i < n; i++) groups.push([r.str('group'), r.str('group filter')]);
+  r.end();
+  return { type: 'fwd', seq, plain: flags === 1, msg, groups };
+}
+
+function decodeAck(body: Buffer): AckFrame {
+  const r = new BodyReader(body, 'ACK');
+  const n = r.u32('count');
+  if (body.length !== 4 + 4 * n) throw new LinkProtocolError(body.length < 4 + 4 * n ? 'TRUNCATED' : 'OVERLONG', `ACK: ${n} seqs need ${4 * n} bytes, have ${body.length - 4}`);
+  const seqs = new Array<number>(n);
+  for (let i = 0; i < n; i++) seqs[i] = r.u32('seq');
+  return { type: 'ack', seqs };
+}
+
+function decodeCall(body: Buffer): CallFrame {
+  const r = new BodyReader(body, 'CALL');
+  const id = r.u32('id');
+  const v = parseJson(r.rest(), 'CALL');
+  if (!isObject(v) || typeof v['method'] !== 'string') throw bad('CALL', 'body is not {method, args}');
+  return { type: 'call', id, method: v['method'], args: v['args'] };
+}
+
+function decodeReply(body: Buffer): ReplyFrame {
+  const r = new BodyReader(body, 'REPLY');
+  const id = r.u32('id');
+  const v = parseJson(r.rest(), 'REPLY');
+  if (isObject(v) && v['ok'] === true) return { type: 'reply', id, ok: true, value: v['value'] };
+  if (isObject(v) && v['ok'] === false && typeof v['error'] === 'string') return { type: 'reply', id, ok: false, error: v['error'] };
+  throw bad('REPLY', 'body is not {ok: true, value} or {ok: false, error}');
+}
+
+function decodeEmpty<T extends PingFrame | PongFrame>(body: Buffer, frame: T): T {
+  if (body.length !== 0) throw new LinkProtocolError('OVERLONG', `${frame.type.toUpperCase()}: ${body.length} bytes of body`);
+  return frame;
+}
+
+/** Decodes one frame's type and body; `owned` says the body is a private copy (views may be kept). */
+export function decodeBody(type: number, body: Buffer, owned: boolean): LinkFrame {
+  try {
+    switch (type) {
+      case FRAME.HELLO: return decodeHello(body);
+      case FRAME.FWD: return decodeFwd(body, owned);
+      case FRAME.ACK: return decodeAck(body);
+      case FRAME.CALL: return decodeCall(body);
+      case FRAME.REPLY: return decodeReply(body);
+      case FRAME.PING: return decodeEmpty(body, { type: 'ping' });
+      case FRAME.PONG: return decodeEmpty(body, { type: 'pong' });
+      default: throw new LinkProtocolError('UNKNOWN_TYPE', `unknown frame type ${type}`);
+    }
+  } catch (e) {
+    if (e instanceof LinkProtocolError) throw e;
+    throw new LinkProtocolError('BAD_FIELD', `undecodable frame of type ${type}: ${(e as Error).message}`); // e.g. stack overflow on absurdly deep JSON
+  }
+}
+
+/**
+ * A resumable decoder: push() any chunks, get back the frames they complete. The frame length is
+ * checked against maxFrame as soon as its 4 bytes are in, before any body is buffered. After the
+ * first error the decoder is dead and every later push() throws that same error.
+ */
+export class LinkDecoder {
+  readonly maxFrame: number;
+  private chunks: Buffer[];
+  private buffered: number;
+  private need: number; // bytes of the frame being assembled, header included; 0 = header not read yet
+  private error: LinkProtocolError | null;
+
+  constructor(opts: { maxFrame?: number } = {}) {
+    this.maxFrame = opts.maxFrame ?? DEFAULT_MAX_FRAME;
+    this.chunks = [];
+    this.buffered = 0;
+    this.need = 0;
+    this.error = null;
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Appends the frames chunk completes to out (a new array by default) and returns it. On a
+   * protocol error, out holds the frames decoded before the bad one, then the error is thrown.
+   */
+  push(chunk: Buffer, out: LinkFrame[] = []): LinkFrame[] {
+    if (this.error) throw this.error;
+    try {
+      this.drain(chunk, out);
+      return out;
+    } catch (e) {
+      this.error = e instanceof LinkProtocolError ? e : new LinkProtocolError('BAD_FIELD', String(e));
+      this.chunks = [];
+      this.buffered = 0;
+      throw this.error;
+    }
+  }
+
+  private drain(chunk: Buffer, out: LinkFrame[]): void {
+    let buf = chunk;
+    let owned = false;
+    if (this.buffered > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (this.buffered < (this.need || 4)) return;
+      buf = Buffer.concat(this.chunks, this.buffered);
+      owned = true;
+      this.chunks = [];
+      this.buffered = 0;
+    }
+    let pos = 0;
+    while (buf.length - pos >= 4) {
+      const len = buf.readUInt32BE(pos);
+      if (len === 0) throw new LinkProtocolError('EMPTY_FRAME', 'frame of length 0');
+      if (len > this.maxFrame) throw new LinkProtocolError('FRAME_TOO_LARGE', `frame of ${len} bytes exceeds the maximum of ${this.maxFrame}`);
+      if (buf.length - pos < 4 + len) break;
+      // Payload views may point into our own concatenation when the frame is most of it.
+      out.push(decodeBody(buf[pos + 4]!, buf.subarray(pos + 5, pos + 4 + len), owned && 2 * (4 + len) >= buf.length));
+      pos += 4 + len;
+    }
+    this.need = buf.length - pos >= 4 ? 4 + buf.readUInt32BE(pos) : 0;
+    if (pos < buf.length) {
+      this.chunks.push(buf.subarray(pos));
+      this.buffered = buf.length - pos;
+    }
   }
 }

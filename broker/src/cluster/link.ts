@@ -1,468 +1,652 @@
 /**
- * The node-to-node link: a persistent TCP (or mutual-TLS) connection from this node to every
- * other member, carrying forwarded messages and node calls (link-codec.ts frames).
+ * ClusterLink: the node-to-node message link of a Petrel cluster. It forwards messages to the
+ * nodes that have subscribers for them and carries cluster calls (link-codec.ts has the frames).
  *
- * Each node dials every peer and sends on its OWN outbound connection (FWD, CALL, PING); the
- * accepting side answers on that same connection (ACK, REPLY, PONG). No simultaneous-open
- * tie-break is needed, and a broken connection is always re-dialled by the side that sends.
+ * Each node dials every peer it knows and sends FWD/CALL/PING only on its own outbound
+ * connection; the accepting side answers HELLO/ACK/REPLY/PONG on that same connection. Two nodes
+ * therefore hold two connections, one per direction, and there is no simultaneous-open tie-break.
  *
- * - Frames are batched: queued per peer and written once per event-loop turn as one buffer.
- * - QoS 1/2 messages carry a sequence number and stay pending until the peer acknowledges them
- *   (it does after handing them to its broker); after a reconnect every pending one is sent again
- *   in order. The receiver drops a repeated (sender, incarnation, seq), so a lost ACK does not
- *   deliver twice. At most `maxPending` per peer; beyond, a message is dropped and counted.
- * - QoS 0 is best effort: queued up to `maxBufferBytes` per peer while the socket is busy or
- *   reconnecting, then dropped and counted.
- * - Back-pressure: above the socket's high-water mark frames wait for 'drain'.
- * - Liveness: a PING every pingIntervalMs; no answer within 3 intervals → the connection is
- *   closed and dialled again (a partition does not leave a half-open link). RTT from PONG.
- * - Reconnects back off exponentially with jitter. A malformed frame or a wrong HELLO closes that
- *   connection only, logged and counted.
+ * - QoS 0 is best effort: sent only while the link is up, dropped once maxBufferBytes are queued.
+ * - QoS 1/2 get a per-peer seq and stay in `pending` (at most maxPending) until the peer ACKs;
+ *   they are resent in seq order after a reconnect and after resendAfterMs without an ACK.
+ * - The receiver delivers, then ACKs (batched per turn), and suppresses resends it already
+ *   delivered by (origin node, origin incarnation, message id) in a DedupWindow.
+ * - A malformed frame or a wrong HELLO closes that one connection (logged, counted); nothing
+ *   a peer sends can throw out of the link.
+ * - A lost connection is redialled with exponential backoff and jitter; PING/PONG measure the
+ *   RTT and a connection silent for 3 ping intervals is closed.
  */
-import net from 'node:net';
-import tls from 'node:tls';
+import { createServer as createTcpServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
+import { performance } from 'node:perf_hooks';
 import type { Message } from '../types.js';
 import {
-  F, FrameDecoder, LinkProtocolError, encodeAck, encodeCall, encodeForward, encodeHello, encodePing, encodeReply, type Frame,
+  DEFAULT_MAX_FRAME, LinkDecoder, LinkProtocolError, encodeCall, encodeFwd, encodeHello, encodePing, encodePong, encodeReply,
+  type CallFrame, type FwdFrame, type HelloFrame, type LinkFrame, type ReplyFrame,
 } from './link-codec.js';
+import { DedupWindow } from './link-dedup.js';
+import { LinkWriter } from './link-writer.js';
 
 export interface LinkLog {
-  info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug(o: object, m?: string): void;
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+  error(o: object, m?: string): void;
+  debug(o: object, m?: string): void;
 }
 
-export interface LinkOptions {
+export interface ClusterLinkOptions {
   self: string;
-  /** Nodes of another cluster (another etcd prefix) are refused. */
   cluster: string;
-  /** This process's start time: a restarted sender's sequence numbers are new ones. */
+  /** This node's start time (ms); receivers key their dedup windows by it. */
   incarnation: number;
-  /** host:port; port 0 picks one (see `port`). */
+  /** host:port to listen on; port may be 0. */
   bind: string;
+  /** Mutual TLS when set: both sides present a certificate signed by ca. */
   tls: null | { ca: Buffer; cert: Buffer; key: Buffer };
+  /** QoS 1/2 messages kept per peer until acked. */
   maxPending: number;
+  /** Bytes queued per peer before QoS 0 is dropped (default 8 MiB). */
   maxBufferBytes?: number;
+  /** Resend an unacked QoS 1/2 message on a live link after this long (default 5000 ms). */
+  resendAfterMs?: number;
+  /** Reconnect delay bounds (default 200 ms … 10 s, with jitter). */
   backoff?: { minMs: number; maxMs: number };
+  /** PING period on each outbound connection (default 5000 ms); 3 silent periods close it. */
   pingIntervalMs?: number;
+  /** Largest frame accepted (default 64 MiB). */
+  maxFrame?: number;
+  /** Message ids remembered per origin incarnation for deduplication (default 100 000). */
+  dedupWindow?: number;
   log: LinkLog;
 }
 
-export interface LinkHandlers {
+export interface ClusterLinkHandlers {
   deliver(from: string, msg: Message, plain: boolean, groups: Array<[string, string]>): void;
-  call(from: string, method: string, args: unknown): unknown;
+  call(from: string, method: string, args: unknown): unknown | Promise<unknown>;
   peerState?(node: string, up: boolean): void;
 }
 
-export interface PeerStats {
-  state: 'up' | 'down'; forwarded: number; acked: number; pending: number; dropped: number;
-  received: number; duplicates: number; rttMs: number; reconnects: number;
+export interface LinkPeerStats {
+  state: 'up' | 'down';
+  forwarded: number;
+  acked: number;
+  pending: number;
+  dropped: number;
+  received: number;
+  duplicates: number;
+  rttMs: number;
+  reconnects: number;
+  protocolErrors: number;
+  queuedBytes: number;
 }
 
-const HIGH_WATER = 4 * 1024 * 1024;
-const DEDUP_WINDOW = 100_000;
+/** Per-node counters; they outlive connections (and a removePeer). */
+class Counters {
+  forwarded = 0;
+  acked = 0;
+  dropped = 0;
+  received = 0;
+  duplicates = 0;
+  rttMs = 0;
+  reconnects = 0;
+  protocolErrors = 0;
+}
+
+interface PendingCall {
+  method: string;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** This node's outbound connection to one peer, and everything kept for it across reconnects. */
+class OutPeer {
+  address: string;
+  socket: Socket | null = null;
+  state: 'down' | 'connecting' | 'up' = 'down';
+  readonly writer = new LinkWriter();
+  decoder: LinkDecoder | null = null;
+  /** seq → encoded FWD frame and when it was last written; Map order is seq order. */
+  readonly pending = new Map<number, { frame: Buffer; sentAt: number }>();
+  nextSeq = 1;
+  readonly calls = new Map<number, PendingCall>();
+  nextCallId = 1;
+  attempt = 0;
+  retryTimer: NodeJS.Timeout | null = null;
+  lastRx = 0;
+  /** performance.now() of the PING awaiting its PONG (0 = none). */
+  pingSentAt = 0;
+  nextPingAt = 0;
+  everUp = false;
+  dropBurst = false;
+  removed = false;
+  constructor(readonly node: string, address: string, readonly c: Counters) {
+    this.address = address;
+  }
+}
+
+/** A connection some peer dialled to us. */
+class InboundConn {
+  node: string | null = null;
+  dedup: DedupWindow | null = null;
+  c: Counters | null = null;
+  readonly writer = new LinkWriter();
+  lastRx = Date.now();
+  constructor(readonly socket: Socket, readonly decoder: LinkDecoder) {}
+}
+
+/** Decodes chunk into frames; the frames before a protocol error are still handled, then the error. */
+function decodeInto(decoder: LinkDecoder, chunk: Buffer, frames: LinkFrame[]): LinkProtocolError | null {
+  try {
+    decoder.push(chunk, frames);
+    return null;
+  } catch (err) {
+    return err as LinkProtocolError;
+  }
+}
+
+const nextU32 = (n: number): number => (n >= 0xffffffff ? 1 : n + 1);
+
+/** Splits host:port (host may be [v6]). */
+export function parseHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  const port = Number(address.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`cluster link: bad address ${JSON.stringify(address)}, expected host:port`);
+  return { host: address.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
+}
 
 export class ClusterLink {
-  private readonly opts: LinkOptions;
-  private readonly handlers: LinkHandlers;
-  private server: net.Server | null = null;
-  private readonly peers = new Map<string, Peer>();
-  private readonly inbound = new Set<net.Socket>();
-  /** Per sender incarnation: seqs already delivered (a bounded window), for resends after a lost ACK. */
-  private readonly seen = new Map<string, { set: Set<number>; order: number[]; received: number; duplicates: number }>();
-  private boundPort = 0;
+  private readonly opts: ClusterLinkOptions;
+  private readonly handlers: ClusterLinkHandlers;
+  private readonly log: LinkLog;
+  private readonly maxBufferBytes: number;
+  private readonly resendAfterMs: number;
+  private readonly backoff: { minMs: number; maxMs: number };
+  private readonly pingIntervalMs: number;
+  private readonly maxFrame: number;
+  private readonly dedupSize: number;
+  private readonly peers = new Map<string, OutPeer>();
+  private readonly inbound = new Set<InboundConn>();
+  private readonly counters = new Map<string, Counters>();
+  /** origin node → its latest incarnation's dedup window. */
+  private readonly dedup = new Map<string, { incarnation: number; window: DedupWindow }>();
+  private server: Server | null = null;
+  private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
-  protocolErrors = 0;
+  private boundPort = 0;
+  /** Protocol errors on connections not (yet) tied to a node, TLS handshake failures included. */
+  unattributedProtocolErrors = 0;
+  /** Messages forwarded to a node that is not a peer. */
+  unknownPeerDrops = 0;
 
-  constructor(opts: LinkOptions, handlers: LinkHandlers) {
+  constructor(opts: ClusterLinkOptions, handlers: ClusterLinkHandlers) {
     this.opts = opts;
     this.handlers = handlers;
+    this.log = opts.log;
+    this.maxBufferBytes = opts.maxBufferBytes ?? 8 * 1024 * 1024;
+    this.resendAfterMs = opts.resendAfterMs ?? 5000;
+    this.backoff = opts.backoff ?? { minMs: 200, maxMs: 10_000 };
+    this.pingIntervalMs = opts.pingIntervalMs ?? 5000;
+    this.maxFrame = opts.maxFrame ?? DEFAULT_MAX_FRAME;
+    this.dedupSize = opts.dedupWindow ?? 100_000;
+    if (!(opts.maxPending >= 0)) throw new Error(`cluster link: maxPending must be >= 0, got ${opts.maxPending}`);
+    if (this.backoff.minMs <= 0 || this.backoff.maxMs < this.backoff.minMs) throw new Error('cluster link: backoff needs 0 < minMs <= maxMs');
   }
 
-  get port(): number { return this.boundPort; }
+  get port(): number {
+    return this.boundPort;
+  }
+
+  // ------------------------------------------------------------ lifecycle
 
   async start(): Promise<void> {
-    const { host, port } = splitHostPort(this.opts.bind);
+    const { host, port } = parseHostPort(this.opts.bind);
     const t = this.opts.tls;
-    const onConn = (s: net.Socket): void => this.accept(s);
-    const server = t === null ? net.createServer({ noDelay: true }, onConn)
-      : tls.createServer({ ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true }, onConn);
-    if (t !== null) server.on('tlsClientError', (err) => { this.protocolErrors++; this.opts.log.warn({ err: err.message }, 'node link: TLS handshake refused'); });
+    const server = t
+      ? createTlsServer({ ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true }, (s) => this.accept(s))
+      : createTcpServer((s) => this.accept(s));
+    server.on('tlsClientError', (err: Error) => {
+      this.unattributedProtocolErrors++;
+      this.log.warn({ err: err.message }, 'cluster link: TLS handshake refused');
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => { server.off('error', reject); resolve(); });
     });
-    server.on('error', (err) => this.opts.log.error({ err: err.message }, 'node link listener error'));
+    server.on('error', (err) => this.log.error({ err: err.message }, 'cluster link: listener error'));
     this.server = server;
-    this.boundPort = (server.address() as net.AddressInfo).port;
+    this.boundPort = (server.address() as { port: number }).port;
+    const tickMs = Math.max(10, Math.min(this.resendAfterMs, this.pingIntervalMs) / 2);
+    this.ticker = setInterval(() => this.tick(), tickMs);
+    this.ticker.unref();
+    this.log.info({ bind: this.opts.bind, port: this.boundPort, tls: t !== null }, 'cluster link listening');
   }
 
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    for (const p of this.peers.values()) this.closePeer(p, 'link stopped');
+    for (const conn of this.inbound) conn.socket.destroy();
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // ------------------------------------------------------------ membership
+
   setPeer(node: string, address: string): void {
-    if (this.stopped || node === this.opts.self) return;
+    if (node === this.opts.self || this.stopped) return;
+    parseHostPort(address);
     const p = this.peers.get(node);
-    if (p !== undefined) { if (p.address !== address) { p.address = address; p.reconnect(); } return; }
-    const peer = new Peer(this, node, address);
-    this.peers.set(node, peer);
-    peer.dial();
+    if (p === undefined) {
+      const peer = new OutPeer(node, address, this.countersOf(node));
+      this.peers.set(node, peer);
+      this.dial(peer);
+      return;
+    }
+    if (p.address === address) return;
+    this.log.info({ node, from: p.address, to: address }, 'cluster link: peer address changed');
+    p.address = address;
+    p.attempt = 0;
+    if (p.socket) p.socket.destroy(); // onOutClose redials
+    else this.redialNow(p);
   }
 
   removePeer(node: string): void {
     const p = this.peers.get(node);
     if (p === undefined) return;
+    p.removed = true;
     this.peers.delete(node);
-    p.close(`node ${node} left the cluster`);
+    if (p.pending.size > 0) {
+      p.c.dropped += p.pending.size;
+      this.log.warn({ node, dropped: p.pending.size }, 'cluster link: peer left, its unacked messages are dropped');
+      p.pending.clear();
+    }
+    this.closePeer(p, `node ${node} left the cluster`);
   }
 
-  forward(node: string, msg: Message, plain: boolean, groups: Array<[string, string]>): void {
-    const p = this.peers.get(node);
-    if (p === undefined) return;
-    p.forward(msg, plain, groups);
+  /** Closes the connections to and from node (every peer's when omitted); they are redialled. */
+  disconnect(node?: string): void {
+    for (const p of this.peers.values()) if (node === undefined || p.node === node) p.socket?.destroy();
+    for (const conn of this.inbound) if (node === undefined || conn.node === node) conn.socket.destroy();
   }
 
-  call(node: string, method: string, args: unknown, timeoutMs = 5000): Promise<unknown> {
-    const p = this.peers.get(node);
-    if (p === undefined) return Promise.reject(new Error(`node ${node} is not a known peer`));
-    return p.call(method, args, timeoutMs);
+  peerState(node: string): 'up' | 'down' {
+    return this.peers.get(node)?.state === 'up' ? 'up' : 'down';
   }
 
-  peerState(node: string): 'up' | 'down' { return this.peers.get(node)?.up === true ? 'up' : 'down'; }
-
-  stats(): Record<string, PeerStats> {
-    const out: Record<string, PeerStats> = {};
-    for (const [name, p] of this.peers) {
-      const rx = this.seenFrom(name);
-      out[name] = { state: p.up ? 'up' : 'down', forwarded: p.forwarded, acked: p.acked, pending: p.pending.size, dropped: p.dropped, received: rx.received, duplicates: rx.duplicates, rttMs: p.rttMs, reconnects: p.reconnects };
+  stats(): Record<string, LinkPeerStats> {
+    const out: Record<string, LinkPeerStats> = {};
+    for (const [node, c] of this.counters) {
+      const p = this.peers.get(node);
+      out[node] = {
+        state: p?.state === 'up' ? 'up' : 'down',
+        forwarded: c.forwarded, acked: c.acked, pending: p?.pending.size ?? 0, dropped: c.dropped,
+        received: c.received, duplicates: c.duplicates, rttMs: c.rttMs, reconnects: c.reconnects,
+        protocolErrors: c.protocolErrors, queuedBytes: p?.writer.bytes ?? 0,
+      };
     }
     return out;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    for (const p of this.peers.values()) p.close('link stopped');
-    this.peers.clear();
-    for (const s of this.inbound) s.destroy();
-    const server = this.server;
-    if (server !== null) await new Promise<void>((r) => server.close(() => r()));
-  }
+  // ------------------------------------------------------------ sending
 
-  // ---- the accepting side -------------------------------------------------------------------
-
-  private accept(s: net.Socket): void {
-    if (this.stopped) { s.destroy(); return; }
-    this.inbound.add(s);
-    s.setNoDelay(true);
-    s.setKeepAlive(true, 5000);
-    const decoder = new FrameDecoder();
-    let from = '';
-    let key = '';
-    let acks: number[] = [];
-    let out: Buffer[] = [];
-    let scheduled = false;
-    const send = (b: Buffer): void => {
-      out.push(b);
-      if (scheduled) return;
-      scheduled = true;
-      setImmediate(() => {
-        scheduled = false;
-        if (acks.length > 0) { out.push(encodeAck(acks)); acks = []; }
-        if (out.length > 0 && !s.destroyed) s.write(out.length === 1 ? out[0]! : Buffer.concat(out));
-        out = [];
-      });
-    };
-    const ack = (seq: number): void => { acks.push(seq); if (!scheduled) send(Buffer.alloc(0)); };
-    s.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk, (f) => {
-          if (from === '') {
-            if (f.type !== F.HELLO) throw new LinkProtocolError('first frame is not HELLO');
-            if (f.hello.cluster !== this.opts.cluster) throw new LinkProtocolError(`HELLO from cluster '${f.hello.cluster}', this is '${this.opts.cluster}'`);
-            from = f.hello.node;
-            key = `${from}\u0000${f.hello.incarnation}`;
-            return;
-          }
-          this.onInbound(f, from, key, send, ack);
-        });
-      } catch (err) {
-        this.protocolErrors++;
-        this.opts.log.warn({ peer: from || `${s.remoteAddress}:${s.remotePort}`, err: (err as Error).message }, 'node link: bad frame; connection closed');
-        s.destroy();
-      }
-    });
-    s.on('error', () => {});
-    s.on('close', () => this.inbound.delete(s));
-  }
-
-  private onInbound(f: Frame, from: string, key: string, send: (b: Buffer) => void, ack: (seq: number) => void): void {
-    switch (f.type) {
-      case F.FWD: {
-        const { seq, msg, plain, groups } = f.fwd;
-        const rx = this.seenFrom(from, key);
-        rx.received++;
-        if (seq !== 0) {
-          if (rx.set.has(seq)) { rx.duplicates++; ack(seq); return; }
-          rx.set.add(seq);
-          rx.order.push(seq);
-          if (rx.order.length > DEDUP_WINDOW) rx.set.delete(rx.order.shift()!);
-        }
-        try { this.handlers.deliver(from, msg, plain, groups); } catch (err) {
-          this.opts.log.error({ peer: from, err: (err as Error).message }, 'node link: delivery of a forwarded message failed');
-        }
-        if (seq !== 0) ack(seq);
-        return;
-      }
-      case F.CALL: {
-        const { id, method, args } = f;
-        Promise.resolve().then(() => this.handlers.call(from, method, args)).then(
-          (v) => send(encodeReply(id, true, v)),
-          (err: Error) => send(encodeReply(id, false, err?.message ?? String(err))),
-        );
-        return;
-      }
-      case F.PING: send(encodePing(F.PONG, f.time)); return;
-      default: throw new LinkProtocolError(`frame type ${f.type} not expected from the dialling side`);
-    }
-  }
-
-  private seenFrom(from: string, key?: string): { set: Set<number>; order: number[]; received: number; duplicates: number } {
-    const k = key ?? [...this.seen.keys()].reverse().find((x) => x.startsWith(from + '\u0000')) ?? from;
-    let rx = this.seen.get(k);
-    if (rx === undefined) {
-      rx = { set: new Set(), order: [], received: 0, duplicates: 0 };
-      if (key !== undefined) {
-        // A new incarnation of the sender: its older windows are forgotten.
-        for (const old of [...this.seen.keys()]) if (old.startsWith(from + '\u0000')) this.seen.delete(old);
-        this.seen.set(k, rx);
-      }
-    }
-    return rx;
-  }
-
-  /** For Peer: the link's options and handlers. */
-  get options(): LinkOptions { return this.opts; }
-  get handlerSet(): LinkHandlers { return this.handlers; }
-  get isStopped(): boolean { return this.stopped; }
-}
-
-interface PendingCall { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }
-
-/** The dialling side towards one peer. */
-class Peer {
-  address: string;
-  up = false;
-  forwarded = 0;
-  acked = 0;
-  dropped = 0;
-  reconnects = 0;
-  rttMs = 0;
-  /** seq → FWD frame, in send order, until acknowledged. */
-  readonly pending = new Map<number, Buffer>();
-  private readonly link: ClusterLink;
-  private readonly name: string;
-  private socket: net.Socket | null = null;
-  private nextSeq = 1;
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  private scheduled = false;
-  private blocked = false;
-  private closed = false;
-  private retryMs = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private pingTimer: NodeJS.Timeout | null = null;
-  private lastPong = 0;
-  private nextCall = 1;
-  private readonly calls = new Map<number, PendingCall>();
-  private waiters: Array<() => void> = [];
-  private dropWarned = 0;
-
-  constructor(link: ClusterLink, name: string, address: string) {
-    this.link = link;
-    this.name = name;
-    this.address = address;
-  }
-
-  dial(): void {
-    if (this.closed) return;
-    const o = this.link.options;
-    const { host, port } = splitHostPort(this.address);
-    const t = o.tls;
-    const s = t === null ? net.connect({ host, port, noDelay: true })
-      : tls.connect({ host, port, ca: t.ca, cert: t.cert, key: t.key, checkServerIdentity: () => undefined });
-    this.socket = s;
-    s.setKeepAlive(true, 5000);
-    const decoder = new FrameDecoder();
-    s.once(t === null ? 'connect' : 'secureConnect', () => {
-      if (this.socket !== s) return;
-      this.retryMs = 0;
-      this.up = true;
-      this.lastPong = Date.now();
-      // HELLO, then every unacknowledged message again in order, then what was queued.
-      const first = [encodeHello({ cluster: o.cluster, node: o.self, incarnation: o.incarnation, proto: 1 }), ...this.pending.values()];
-      this.out = first.concat(this.out.filter((b) => !isForwardWithSeq(b)));
-      this.outBytes = this.out.reduce((n, b) => n + b.length, 0);
-      this.schedule();
-      this.startPing();
-      o.log.info({ peer: this.name, address: this.address, resent: this.pending.size }, 'node link up');
-      this.link.handlerSet.peerState?.(this.name, true);
-      const w = this.waiters; this.waiters = []; for (const fn of w) fn();
-    });
-    s.on('data', (chunk: Buffer) => {
-      try { decoder.push(chunk, (f) => this.onFrame(f)); } catch (err) {
-        this.link.protocolErrors++;
-        o.log.warn({ peer: this.name, err: (err as Error).message }, 'node link: bad frame from peer; reconnecting');
-        s.destroy();
-      }
-    });
-    s.on('drain', () => { this.blocked = false; this.schedule(); });
-    s.on('error', (err) => { if (this.up || this.reconnects % 20 === 0) o.log.debug({ peer: this.name, err: err.message }, 'node link error'); });
-    s.on('close', () => this.onClose(s));
-  }
-
-  private onFrame(f: Frame): void {
-    switch (f.type) {
-      case F.ACK:
-        for (const seq of f.seqs) if (this.pending.delete(seq)) this.acked++;
-        return;
-      case F.REPLY: {
-        const c = this.calls.get(f.id);
-        if (c === undefined) return;
-        this.calls.delete(f.id);
-        clearTimeout(c.timer);
-        if (f.ok) c.resolve(f.value); else c.reject(new Error(`${this.name}: ${f.error}`));
-        return;
-      }
-      case F.PONG:
-        this.lastPong = Date.now();
-        this.rttMs = Math.max(0, Date.now() - f.time);
-        return;
-      default:
-        throw new LinkProtocolError(`frame type ${f.type} not expected from the accepting side`);
-    }
-  }
-
-  private onClose(s: net.Socket): void {
-    if (this.socket !== s) return;
-    this.socket = null;
-    const wasUp = this.up;
-    this.up = false;
-    this.blocked = false;
-    this.stopPing();
-    if (wasUp) {
-      this.link.options.log.warn({ peer: this.name, pending: this.pending.size }, 'node link down; reconnecting');
-      this.link.handlerSet.peerState?.(this.name, false);
-    }
-    for (const [id, c] of this.calls) { clearTimeout(c.timer); c.reject(new Error(`link to ${this.name} broke during the call`)); this.calls.delete(id); }
-    if (this.closed || this.link.isStopped) return;
-    const b = this.link.options.backoff ?? { minMs: 200, maxMs: 10_000 };
-    this.retryMs = Math.min(Math.max(this.retryMs * 2, b.minMs), b.maxMs);
-    const delay = this.retryMs / 2 + Math.random() * this.retryMs / 2;
-    this.reconnects++;
-    this.retryTimer = setTimeout(() => { this.retryTimer = null; this.dial(); }, delay);
-    this.retryTimer.unref();
-  }
-
-  reconnect(): void { this.socket?.destroy(); }
-
-  close(reason: string): void {
-    this.closed = true;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.stopPing();
-    if (this.pending.size > 0) {
-      this.dropped += this.pending.size;
-      this.link.options.log.warn({ peer: this.name, dropped: this.pending.size, reason }, 'node link closed with unacknowledged messages');
-    }
-    this.pending.clear();
-    for (const c of this.calls.values()) { clearTimeout(c.timer); c.reject(new Error(`${reason}`)); }
-    this.calls.clear();
-    this.socket?.destroy();
-    this.socket = null;
-    this.up = false;
-  }
-
-  forward(msg: Message, plain: boolean, groups: Array<[string, string]>): void {
-    if (msg.qos === 0) {
-      const limit = this.link.options.maxBufferBytes ?? 8 * 1024 * 1024;
-      // Best effort: not queued while the link is down, dropped when it is this far behind.
-      if (!this.up || this.outBytes > limit) { this.drop(); return; }
-      this.write(encodeForward(0, plain, msg, groups));
-      this.forwarded++;
+  forward(node: string, msg: Message, plain: boolean, groups: Array<[string, string]>): void {
+    const p = this.peers.get(node);
+    if (p === undefined) {
+      this.unknownPeerDrops++;
+      this.log.debug({ node, id: msg.id }, 'cluster link: forward to a node that is not a peer, dropped');
       return;
     }
-    if (this.pending.size >= this.link.options.maxPending) { this.drop(); return; }
-    const seq = this.nextSeq;
-    this.nextSeq = seq === 0xffffffff ? 1 : seq + 1;
-    const f = encodeForward(seq, plain, msg, groups);
-    this.pending.set(seq, f);
-    this.forwarded++;
-    if (this.up) this.write(f);
-  }
-
-  private drop(): void {
-    this.dropped++;
-    const now = Date.now();
-    if (now - this.dropWarned > 10_000) {
-      this.dropWarned = now;
-      this.link.options.log.warn({ peer: this.name, dropped: this.dropped, pending: this.pending.size, up: this.up }, 'node link: message dropped (peer down or too far behind)');
+    try {
+      if (msg.qos === 0) this.forwardQos0(p, msg, plain, groups);
+      else this.forwardAcked(p, msg, plain, groups);
+    } catch (err) {
+      p.c.dropped++;
+      this.log.error({ node, id: msg.id, err: (err as Error).message }, 'cluster link: message cannot be encoded, dropped');
     }
   }
 
-  call(method: string, args: unknown, timeoutMs: number): Promise<unknown> {
+  private forwardQos0(p: OutPeer, msg: Message, plain: boolean, groups: Array<[string, string]>): void {
+    if (p.state === 'up' && p.writer.pushDroppable(encodeFwd(0, plain, msg, groups), this.maxBufferBytes)) {
+      p.c.forwarded++;
+      return;
+    }
+    p.c.dropped++;
+  }
+
+  private forwardAcked(p: OutPeer, msg: Message, plain: boolean, groups: Array<[string, string]>): void {
+    if (p.pending.size >= this.opts.maxPending) {
+      p.c.dropped++;
+      if (!p.dropBurst) {
+        p.dropBurst = true;
+        this.log.warn({ node: p.node, maxPending: this.opts.maxPending, state: p.state }, 'cluster link: too many unacked messages, dropping QoS 1/2 until the peer catches up');
+      }
+      return;
+    }
+    p.dropBurst = false;
+    const seq = p.nextSeq;
+    p.nextSeq = nextU32(seq);
+    const frame = encodeFwd(seq, plain, msg, groups);
+    p.pending.set(seq, { frame, sentAt: Date.now() });
+    p.c.forwarded++;
+    if (p.state === 'up') p.writer.push(frame);
+  }
+
+  call(node: string, method: string, args: unknown, timeoutMs = 5000): Promise<unknown> {
+    const p = this.peers.get(node);
+    if (p === undefined) return Promise.reject(new Error(`cluster call ${method} to ${node}: not a peer of ${this.opts.self}`));
+    if (p.state !== 'up') return Promise.reject(new Error(`cluster call ${method} to ${node}: link is down`));
+    let frame: Buffer;
+    const id = p.nextCallId;
+    try {
+      frame = encodeCall(id, method, args);
+    } catch (err) {
+      return Promise.reject(new Error(`cluster call ${method} to ${node}: arguments cannot be encoded (${(err as Error).message})`));
+    }
+    p.nextCallId = nextU32(id);
     return new Promise((resolve, reject) => {
-      const send = (): void => {
-        if (!this.up) { reject(new Error(`link to ${this.name} is down`)); return; }
-        const id = this.nextCall++;
-        const timer = setTimeout(() => { this.calls.delete(id); reject(new Error(`${this.name} did not answer ${method} within ${timeoutMs} ms`)); }, timeoutMs);
-        this.calls.set(id, { resolve, reject, timer });
-        this.write(encodeCall(id, method, args));
-      };
-      if (this.up) { send(); return; }
-      // Connecting: wait for the link a little (a node that just joined), then give up.
-      const t = setTimeout(() => { this.waiters = this.waiters.filter((w) => w !== go); reject(new Error(`link to ${this.name} is down`)); }, Math.min(timeoutMs, 2000));
-      const go = (): void => { clearTimeout(t); send(); };
-      this.waiters.push(go);
+      const timer = setTimeout(() => {
+        p.calls.delete(id);
+        reject(new Error(`cluster call ${method} to ${node}: no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      p.calls.set(id, { method, resolve, reject, timer });
+      p.writer.push(frame);
     });
   }
 
-  private write(b: Buffer): void {
-    this.out.push(b);
-    this.outBytes += b.length;
-    this.schedule();
+  // ------------------------------------------------------------ outbound connections
+
+  private dial(p: OutPeer): void {
+    p.retryTimer = null;
+    if (p.removed || this.stopped) return;
+    const { host, port } = parseHostPort(p.address);
+    const t = this.opts.tls;
+    // Peers are trusted by the cluster CA; their certificates need not name the dialled address.
+    const socket = t
+      ? tlsConnect({ host, port, ca: t.ca, cert: t.cert, key: t.key, checkServerIdentity: () => undefined })
+      : tcpConnect({ host, port });
+    p.socket = socket;
+    p.state = 'connecting';
+    p.lastRx = Date.now();
+    p.decoder = new LinkDecoder({ maxFrame: this.maxFrame });
+    socket.setNoDelay(true);
+    socket.once(t ? 'secureConnect' : 'connect', () => {
+      p.writer.attach(socket);
+      p.writer.push(encodeHello(this.opts.cluster, this.opts.self, this.opts.incarnation));
+    });
+    socket.on('data', (chunk: Buffer) => this.onOutData(p, socket, chunk));
+    socket.on('drain', () => p.writer.flush());
+    socket.on('error', (err) => this.log.debug({ node: p.node, address: p.address, err: err.message }, 'cluster link: connection error'));
+    socket.on('close', () => this.onOutClose(p, socket));
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.blocked || !this.up) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
+  private onOutData(p: OutPeer, socket: Socket, chunk: Buffer): void {
+    if (p.socket !== socket) return;
+    p.lastRx = Date.now();
+    const frames: LinkFrame[] = [];
+    const err = decodeInto(p.decoder!, chunk, frames);
+    for (const f of frames) {
+      if (socket.destroyed) return;
+      this.onOutFrame(p, socket, f);
+    }
+    if (err && !socket.destroyed) this.protocolError(socket, p.c, p.node, err);
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const s = this.socket;
-    if (s === null || !this.up || this.out.length === 0) return;
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [];
-    this.outBytes = 0;
-    if (!s.write(data) || s.writableLength > HIGH_WATER) this.blocked = true;
-  }
-
-  private startPing(): void {
-    const every = this.link.options.pingIntervalMs ?? 2000;
-    this.pingTimer = setInterval(() => {
-      if (Date.now() - this.lastPong > every * 3) {
-        this.link.options.log.warn({ peer: this.name }, 'node link: no answer to PING; reconnecting');
-        this.socket?.destroy();
+  private onOutFrame(p: OutPeer, socket: Socket, f: LinkFrame): void {
+    if (p.state === 'connecting') {
+      if (f.type === 'hello') this.helloAnswered(p, socket, f);
+      else this.protocolError(socket, p.c, p.node, new Error(`expected HELLO, got ${f.type.toUpperCase()}`));
+      return;
+    }
+    switch (f.type) {
+      case 'ack':
+        for (const seq of f.seqs) if (p.pending.delete(seq)) p.c.acked++;
         return;
-      }
-      this.write(encodePing(F.PING, Date.now()));
-    }, every);
-    this.pingTimer.unref();
+      case 'reply': return this.replied(p, f);
+      case 'pong':
+        if (p.pingSentAt > 0) p.c.rttMs = Math.round((performance.now() - p.pingSentAt) * 100) / 100;
+        p.pingSentAt = 0;
+        return;
+      default:
+        this.protocolError(socket, p.c, p.node, new Error(`unexpected ${f.type.toUpperCase()} on an outbound connection`));
+    }
   }
 
-  private stopPing(): void { if (this.pingTimer !== null) { clearInterval(this.pingTimer); this.pingTimer = null; } }
-}
+  private helloAnswered(p: OutPeer, socket: Socket, f: HelloFrame): void {
+    if (f.cluster !== this.opts.cluster || f.node !== p.node) {
+      this.protocolError(socket, p.c, p.node, new Error(`peer at ${p.address} is ${f.node} of cluster ${f.cluster}, expected ${p.node} of ${this.opts.cluster}`));
+      return;
+    }
+    p.state = 'up';
+    p.attempt = 0;
+    if (p.everUp) p.c.reconnects++;
+    p.everUp = true;
+    const now = Date.now();
+    for (const entry of p.pending.values()) {
+      entry.sentAt = now;
+      p.writer.push(entry.frame);
+    }
+    this.log.info({ node: p.node, address: p.address, incarnation: f.incarnation, resent: p.pending.size }, 'cluster link up');
+    this.notifyPeerState(p.node, true);
+  }
 
-/** A queued FWD frame with a sequence number (it is resent from `pending`, not from the queue). */
-function isForwardWithSeq(b: Buffer): boolean { return b.length >= 9 && b[4] === F.FWD && b.readUInt32BE(5) !== 0; }
+  private replied(p: OutPeer, f: ReplyFrame): void {
+    const call = p.calls.get(f.id);
+    if (call === undefined) return; // timed out already
+    p.calls.delete(f.id);
+    clearTimeout(call.timer);
+    if (f.ok) call.resolve(f.value);
+    else call.reject(new Error(`cluster call ${call.method} to ${p.node} failed: ${f.error}`));
+  }
 
-function splitHostPort(a: string): { host: string; port: number } {
-  const i = a.lastIndexOf(':');
-  if (i <= 0) throw new Error(`not host:port: '${a}'`);
-  return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(a.slice(i + 1)) };
+  private onOutClose(p: OutPeer, socket: Socket): void {
+    if (p.socket !== socket) return;
+    const wasUp = p.state === 'up';
+    p.socket = null;
+    p.decoder = null;
+    p.state = 'down';
+    p.pingSentAt = 0;
+    p.writer.detach();
+    this.rejectCalls(p, `link to ${p.node} went down`);
+    if (wasUp) {
+      this.log.warn({ node: p.node, address: p.address, pending: p.pending.size }, 'cluster link down');
+      this.notifyPeerState(p.node, false);
+    }
+    if (!p.removed && !this.stopped) this.scheduleRedial(p);
+  }
+
+  private scheduleRedial(p: OutPeer): void {
+    const { minMs, maxMs } = this.backoff;
+    const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(p.attempt, 30));
+    p.attempt++;
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    p.retryTimer = setTimeout(() => this.dial(p), delay);
+    p.retryTimer.unref();
+  }
+
+  private redialNow(p: OutPeer): void {
+    if (p.retryTimer) clearTimeout(p.retryTimer);
+    this.dial(p);
+  }
+
+  /** Ends everything about an outbound peer (removal or stop): no redial. */
+  private closePeer(p: OutPeer, why: string): void {
+    const wasUp = p.state === 'up';
+    p.removed = true;
+    if (p.retryTimer) clearTimeout(p.retryTimer);
+    p.retryTimer = null;
+    p.socket?.destroy();
+    p.socket = null;
+    p.state = 'down';
+    p.writer.detach();
+    this.rejectCalls(p, why);
+    if (wasUp) this.notifyPeerState(p.node, false);
+  }
+
+  private rejectCalls(p: OutPeer, why: string): void {
+    for (const call of p.calls.values()) {
+      clearTimeout(call.timer);
+      call.reject(new Error(`cluster call ${call.method} to ${p.node}: ${why}`));
+    }
+    p.calls.clear();
+  }
+
+  // ------------------------------------------------------------ inbound connections
+
+  private accept(socket: Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    const conn = new InboundConn(socket, new LinkDecoder({ maxFrame: this.maxFrame }));
+    this.inbound.add(conn);
+    socket.setNoDelay(true);
+    conn.writer.attach(socket);
+    socket.on('data', (chunk: Buffer) => this.onInData(conn, chunk));
+    socket.on('drain', () => conn.writer.flush());
+    socket.on('error', (err) => this.log.debug({ node: conn.node, err: err.message }, 'cluster link: inbound connection error'));
+    socket.on('close', () => {
+      this.inbound.delete(conn);
+      conn.writer.detach();
+    });
+  }
+
+  private onInData(conn: InboundConn, chunk: Buffer): void {
+    conn.lastRx = Date.now();
+    const frames: LinkFrame[] = [];
+    const err = decodeInto(conn.decoder, chunk, frames);
+    for (const f of frames) {
+      if (conn.socket.destroyed) return;
+      this.onInFrame(conn, f);
+    }
+    if (err && !conn.socket.destroyed) this.protocolError(conn.socket, conn.c, conn.node, err);
+  }
+
+  private onInFrame(conn: InboundConn, f: LinkFrame): void {
+    if (conn.node === null) {
+      if (f.type === 'hello') this.greet(conn, f);
+      else this.protocolError(conn.socket, null, null, new Error(`expected HELLO, got ${f.type.toUpperCase()}`));
+      return;
+    }
+    switch (f.type) {
+      case 'fwd': return this.receive(conn, f);
+      case 'call': return this.serveCall(conn, f);
+      case 'ping': return conn.writer.push(encodePong());
+      default:
+        this.protocolError(conn.socket, conn.c, conn.node, new Error(`unexpected ${f.type.toUpperCase()} on an inbound connection`));
+    }
+  }
+
+  private greet(conn: InboundConn, f: HelloFrame): void {
+    if (f.cluster !== this.opts.cluster) {
+      this.protocolError(conn.socket, null, f.node, new Error(`HELLO from ${f.node} of cluster ${JSON.stringify(f.cluster)}, this is ${JSON.stringify(this.opts.cluster)}`));
+      return;
+    }
+    if (f.node === this.opts.self) {
+      this.protocolError(conn.socket, null, f.node, new Error(`HELLO from a node with this node's own name ${f.node}`));
+      return;
+    }
+    conn.node = f.node;
+    conn.c = this.countersOf(f.node);
+    conn.dedup = this.dedupWindowOf(f.node, f.incarnation);
+    conn.writer.push(encodeHello(this.opts.cluster, this.opts.self, this.opts.incarnation));
+    this.log.debug({ node: f.node, incarnation: f.incarnation }, 'cluster link: peer connected');
+  }
+
+  private dedupWindowOf(node: string, incarnation: number): DedupWindow {
+    const d = this.dedup.get(node);
+    if (d !== undefined && d.incarnation === incarnation) return d.window;
+    // A new incarnation restarted with an empty pending list: the old window cannot match anything.
+    const window = new DedupWindow(this.dedupSize);
+    this.dedup.set(node, { incarnation, window });
+    return window;
+  }
+
+  private receive(conn: InboundConn, f: FwdFrame): void {
+    const c = conn.c!;
+    c.received++;
+    if (f.seq !== 0 && conn.dedup!.check(f.msg.id)) {
+      c.duplicates++;
+      conn.writer.ack(f.seq);
+      return;
+    }
+    try {
+      this.handlers.deliver(conn.node!, f.msg, f.plain, f.groups);
+    } catch (err) {
+      this.log.error({ node: conn.node, id: f.msg.id, err: (err as Error).message }, 'cluster link: deliver handler threw');
+    }
+    if (f.seq !== 0) conn.writer.ack(f.seq);
+  }
+
+  private serveCall(conn: InboundConn, f: CallFrame): void {
+    const from = conn.node!;
+    new Promise((resolve) => resolve(this.handlers.call(from, f.method, f.args)))
+      .then((value) => ({ ok: true as const, value }), (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }))
+      .then((result) => {
+        if (conn.socket.destroyed) return;
+        try {
+          conn.writer.push(encodeReply(f.id, result));
+        } catch (err) {
+          conn.writer.push(encodeReply(f.id, { ok: false, error: `reply cannot be encoded: ${(err as Error).message}` }));
+        }
+      });
+  }
+
+  // ------------------------------------------------------------ shared
+
+  /** Logs and counts a protocol error, then closes only the connection it happened on. */
+  private protocolError(socket: Socket, c: Counters | null, node: string | null, err: Error): void {
+    if (c) c.protocolErrors++;
+    else this.unattributedProtocolErrors++;
+    const code = err instanceof LinkProtocolError ? err.code : 'HANDSHAKE';
+    this.log.warn({ node, remote: `${socket.remoteAddress}:${socket.remotePort}`, code, err: err.message }, 'cluster link: protocol error, closing the connection');
+    socket.destroy();
+  }
+
+  /** Pings, closes silent connections and resends QoS 1/2 left unacked for resendAfterMs. */
+  private tick(): void {
+    const now = Date.now();
+    const deadAfter = 3 * this.pingIntervalMs;
+    for (const p of this.peers.values()) {
+      if (p.socket === null) continue;
+      if (now - p.lastRx > deadAfter) {
+        this.log.warn({ node: p.node, silentMs: now - p.lastRx }, 'cluster link: peer silent, closing the connection');
+        p.socket.destroy();
+        continue;
+      }
+      if (p.state !== 'up') continue;
+      if (now >= p.nextPingAt) {
+        p.nextPingAt = now + this.pingIntervalMs;
+        p.pingSentAt = performance.now();
+        p.writer.push(encodePing());
+      }
+      if (!p.writer.busy) this.resendOverdue(p, now);
+    }
+    for (const conn of this.inbound) {
+      if (now - conn.lastRx > deadAfter) conn.socket.destroy();
+    }
+  }
+
+  private resendOverdue(p: OutPeer, now: number): void {
+    for (const entry of p.pending.values()) {
+      if (now - entry.sentAt < this.resendAfterMs) continue;
+      entry.sentAt = now;
+      p.writer.push(entry.frame);
+    }
+  }
+
+  private countersOf(node: string): Counters {
+    let c = this.counters.get(node);
+    if (c === undefined) this.counters.set(node, (c = new Counters()));
+    return c;
+  }
+
+  private notifyPeerState(node: string, up: boolean): void {
+    try {
+      this.handlers.peerState?.(node, up);
+    } catch (err) {
+      this.log.error({ node, up, err: (err as Error).message }, 'cluster link: peerState handler threw');
+    }
+  }
 }

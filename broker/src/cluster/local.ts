@@ -37,6 +37,7 @@ export class LocalClusterState implements ClusterState {
   saveSession(): void {}
   dropSession(): void {}
   loadSession(): null { return null; }
+  recoverSession(): null { return null; }
   async settle(): Promise<void> {}
   async claimFree(): Promise<boolean> { return true; }
   onOrphans = null;
@@ -45,6 +46,10 @@ export class LocalClusterState implements ClusterState {
 
   addRoute(topicFilter: string): void { this.routes.add(topicFilter, this.nodeName); }
   removeRoute(topicFilter: string): void { this.routes.remove(topicFilter, this.nodeName); }
+
+  // The subscriber index holds the one exclusive subscription of a filter on a single node.
+  claimExclusive(): boolean { return true; }
+  releaseExclusive(): void {}
 
   joinGroup(group: string, topicFilter: string): void { this.routes.add(topicFilter, this.nodeName, group); }
   leaveGroup(group: string, topicFilter: string): void { this.routes.remove(topicFilter, this.nodeName, group); }

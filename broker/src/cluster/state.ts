@@ -13,6 +13,7 @@
 import type { Message } from '../types.js';
 import type { RouteTable, RetainedIndex } from '../router/index.js';
 import type { SessionRecord } from '../session/registry.js';
+import type { SessionTransfer } from './wire.js';
 
 /** A live node of the cluster, as its membership record says (etcd: under the node's lease). */
 export interface Member {
@@ -65,6 +66,11 @@ export interface ClusterState {
   loadSession(clientId: string): Promise<(SessionRecord & { node: string }) | null> | null;
   /** Claims a client id only if no node holds it (adopting an orphaned session); true when claimed. */
   claimFree(clientId: string): Promise<boolean>;
+  /**
+   * The session of a client whose node (`fromNode`) died, from the node that mirrored it
+   * (session-backup.ts): handed over and forgotten there. null when there is no copy (or a single node).
+   */
+  recoverSession(clientId: string, fromNode: string): Promise<SessionTransfer | null> | null;
   /** Waits until this node's queued writes are in the backend (before a session is handed over). */
   settle(): Promise<void>;
   /**
@@ -83,6 +89,12 @@ export interface ClusterState {
   addRoute(topicFilter: string): void;
   /** This node's last subscriber to the filter went. */
   removeRoute(topicFilter: string): void;
+
+  // ---- $exclusive/{filter}: one holder cluster-wide
+  /** Claims the filter for the client (true also when it holds it already); false when another client does. */
+  claimExclusive(topicFilter: string, clientId: string): boolean | Promise<boolean>;
+  /** The client's exclusive subscription went on this node. */
+  releaseExclusive(topicFilter: string, clientId: string): void;
 
   // ---- shared groups: which nodes have members of which group (kept in `routes`)
   /** This node has its first member of the group. */

@@ -30,15 +30,22 @@ export function handleSubscribe(ch: Channel, p: Packet): void {
     }));
   }
   const auth = ch.broker.authorizer;
-  if (auth.open) { finish(ch, sp.messageId!, entries, null); return; }
-  let pending: Array<Promise<AuthzResult>> | null = null;
-  const verdicts: Array<AuthzResult | Promise<AuthzResult>> = entries.map((e) => {
+  const state = ch.broker.state;
+  if (auth.open && !entries.some((e) => e.sub?.exclusive === true)) { finish(ch, sp.messageId!, entries, null); return; }
+  let pending: Array<Promise<Verdict>> | null = null;
+  const verdicts: Array<Verdict | Promise<Verdict>> = entries.map((e) => {
     if (e.sub === null) return 'allow';
-    const v = auth.check(ch.info, 'subscribe', e.sub.topicFilter, e.sub.options.qos, false);
+    let v: Verdict | Promise<Verdict> = auth.open ? 'allow' : auth.check(ch.info, 'subscribe', e.sub.topicFilter, e.sub.options.qos, false);
+    if (e.sub.exclusive) {
+      // `$exclusive/…`: one holder cluster-wide (a single node's index checks it by itself).
+      const claim = state.claimExclusive(e.sub.topicFilter, ch.clientId);
+      if (claim === false) v = 'taken';
+      else if (claim !== true) v = Promise.all([v, claim]).then(([a, ok]) => (ok ? a : 'taken'));
+    }
     if (typeof v !== 'string') (pending ??= []).push(v);
     return v;
   });
-  if (pending === null) { finish(ch, sp.messageId!, entries, verdicts as AuthzResult[]); return; }
+  if (pending === null) { finish(ch, sp.messageId!, entries, verdicts as Verdict[]); return; }
   ch.hold(true);
   Promise.all(verdicts).then((vs) => {
     if (ch.state === 'closed') return;
@@ -62,7 +69,10 @@ function validate(ch: Channel, raw: string, options: Subscription['options']): E
 }
 
 /** Adds the authorized subscriptions through the broker, answers SUBACK, then sends retained messages. */
-function finish(ch: Channel, messageId: number, entries: Entry[], verdicts: AuthzResult[] | null): void {
+/** The authorization answer, or 'taken': another client holds the `$exclusive` filter. */
+type Verdict = AuthzResult | 'taken';
+
+function finish(ch: Channel, messageId: number, entries: Entry[], verdicts: Verdict[] | null): void {
   const b = ch.broker;
   const session = ch.session!;
   const v5 = ch.protocolVersion === 5;
@@ -73,12 +83,15 @@ function finish(ch: Channel, messageId: number, entries: Entry[], verdicts: Auth
     let code = e.code;
     if (e.sub !== null) {
       if (verdicts !== null && verdicts[i] === 'deny') { ch.count('packets.subscribe.auth_error'); code = RC.NOT_AUTHORIZED; }
+      else if (verdicts !== null && verdicts[i] === 'taken') code = RC.QUOTA_EXCEEDED; // EMQX: 0x97 when the exclusive topic is taken
       else if (!session.subscriptions.has(e.sub.filter) && session.subscriptions.size >= ch.cfg.maxSubscriptions) code = RC.QUOTA_EXCEEDED;
       else {
         const r = b.subscribe(session, e.sub);
         code = r.code;
         if (code < 0x80) retainedAfter.push([e.sub, r.isNew]);
       }
+      // A claimed `$exclusive` filter whose subscription did not happen is let go.
+      if (e.sub.exclusive && code >= 0x80 && verdicts !== null && verdicts[i] !== 'taken' && !session.subscriptions.has(e.sub.filter)) b.state.releaseExclusive(e.sub.topicFilter, ch.clientId);
     }
     granted.push(code >= 0x80 && !v5 ? V3_FAILURE : code);
   }

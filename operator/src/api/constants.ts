@@ -14,6 +14,7 @@ export const DEFAULT_IMAGE = 'petrel/broker:0.1.0';
 export const DEFAULT_ETCD_IMAGE = 'quay.io/coreos/etcd:v3.5.17';
 /** Object names are `<name>-<region>` etc.: keep room for the suffixes within 63 characters. */
 export const MAX_NAME_LENGTH = 40;
+export const MAX_REGION_NAME_LENGTH = 22;
 /** Region names that would collide with the names of the core's objects. */
 export const RESERVED_REGION_NAMES = ['core', 'core-headless', 'config', 'tls'] as const;
 /** Ports the pods use themselves (etcd client/peer, cluster link, HTTP API): not for listeners. */

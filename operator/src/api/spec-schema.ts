@@ -8,6 +8,7 @@ import {
   DEFAULT_ETCD_IMAGE,
   DEFAULT_IMAGE,
   MAX_NAME_LENGTH,
+  MAX_REGION_NAME_LENGTH,
   RESERVED_LISTENER_NAMES,
   RESERVED_PORTS,
   RESERVED_REGION_NAMES,
@@ -201,7 +202,7 @@ const region = s.object({
     },
   ],
   fields: {
-    name: s.required(s.string({ description: 'Region name, e.g. eu-west-1 (DNS-1123 label).', minLength: 1, maxLength: 22 })),
+    name: s.required(s.string({ description: 'Region name, e.g. eu-west-1 (DNS-1123 label).', minLength: 1, maxLength: MAX_REGION_NAME_LENGTH })),
     replicas: s.optional(s.int({ description: 'Replica brokers in this region (2 when neither this nor autoscaling is set).', minimum: 0, format: 'int32' })),
     autoscaling: s.optional(autoscaling),
     nodeSelector: s.optional(stringMap('Node labels the replica pods must match; defaults to {topology.kubernetes.io/region: <name>}.')),
@@ -358,6 +359,11 @@ export const specSchema = s.object({
             message: 'region names must be unique',
             check: (rs) => uniqueBy(rs, 'name'),
           },
+          {
+            cel: "self.all(a, !self.exists(b, b.name == a.name + '-api'))",
+            message: 'a region must not be named like another region plus -api (<name>-<region>-api names that region\'s API Service)',
+            check: (rs) => !rs.some((a: any) => rs.some((b: any) => b.name === `${a.name}-api`)),
+          },
         ],
       }),
       [],
@@ -394,7 +400,7 @@ export const specSchema = s.object({
         fields: {
           data: s.optional(
             s.string({
-              description: 'Broker config YAML; merged under what the operator owns (listeners, node.*, cluster.*, dashboard.listeners.http).',
+              description: 'Broker config YAML; merged under what the operator owns (listeners, node.*, cluster.*, dashboard.listeners.http, api_key.bootstrap_file).',
               maxLength: 262144,
             }),
           ),
@@ -416,6 +422,11 @@ const rootRules: Rule[] = [
     cel: `self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')`,
     message: 'metadata.name must start with a letter and contain only lower case letters, digits and - (it names Services)',
     check: (o) => typeof o?.metadata?.name === 'string' && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(o.metadata.name),
+  },
+  {
+    cel: `!has(self.spec) || !has(self.spec.regions) || self.spec.regions.all(r, size(self.metadata.name) + size(r.name) <= ${MAX_NAME_LENGTH + MAX_REGION_NAME_LENGTH - 4})`,
+    message: `metadata.name and each region name together must be at most ${MAX_NAME_LENGTH + MAX_REGION_NAME_LENGTH - 4} characters (<name>-<region>-api names a Service)`,
+    check: (o) => !Array.isArray(o?.spec?.regions) || o.spec.regions.every((r: any) => String(o.metadata?.name ?? '').length + String(r?.name ?? '').length <= MAX_NAME_LENGTH + MAX_REGION_NAME_LENGTH - 4),
   },
 ];
 export const ROOT_RULES: readonly Rule[] = rootRules;

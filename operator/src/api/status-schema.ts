@@ -5,7 +5,7 @@
 import { s } from './schema.js';
 
 const condition = s.object({
-  description: 'A condition (Ready, Progressing, Degraded, CoreReady, ReplicasReady, DNSReady, ConfigApplied).',
+  description: 'A condition (Ready, Progressing, Degraded, CoreReady, ReplicasReady, ClusterJoined, DNSReady, ConfigApplied).',
   fields: {
     type: s.required(s.string({ description: 'Condition type.', maxLength: 64 })),
     status: s.required(s.string({ description: 'True, False or Unknown.', enum: ['True', 'False', 'Unknown'] as const })),
@@ -20,6 +20,9 @@ const replicaCounts = {
   replicas: s.optional(s.int({ description: 'Pods that exist.', format: 'int32' })),
   readyReplicas: s.optional(s.int({ description: 'Pods that are ready.', format: 'int32' })),
   updatedReplicas: s.optional(s.int({ description: 'Pods on the current template.', format: 'int32' })),
+  joinedNodes: s.optional(
+    s.int({ description: 'Brokers of this group listed as running cluster members by its own API (GET /api/v5/nodes); absent until asked.', minimum: 0, format: 'int32' }),
+  ),
 };
 
 export const statusSchema = s.object({

@@ -28,8 +28,8 @@ export type MqttClusterStatus = Output<typeof statusSchema>;
 export type Condition = NonNullable<MqttClusterStatus['conditions']>[number];
 export type RegionStatus = NonNullable<MqttClusterStatus['regions']>[number];
 
-export type ConditionType = 'Ready' | 'Progressing' | 'Degraded' | 'CoreReady' | 'ReplicasReady' | 'DNSReady' | 'ConfigApplied';
-export const CONDITION_TYPES: readonly ConditionType[] = ['Ready', 'Progressing', 'Degraded', 'CoreReady', 'ReplicasReady', 'DNSReady', 'ConfigApplied'];
+export type ConditionType = 'Ready' | 'Progressing' | 'Degraded' | 'CoreReady' | 'ReplicasReady' | 'ClusterJoined' | 'DNSReady' | 'ConfigApplied';
+export const CONDITION_TYPES: readonly ConditionType[] = ['Ready', 'Progressing', 'Degraded', 'CoreReady', 'ReplicasReady', 'ClusterJoined', 'DNSReady', 'ConfigApplied'];
 
 export interface OwnerReference {
   apiVersion: string;
@@ -131,7 +131,10 @@ export function validate(cr: unknown): string[] {
   return errs;
 }
 
-/** config.data must be a YAML mapping (or empty): the API server cannot check this, the operator does. */
+/**
+ * config.data must be a YAML mapping (or empty) and leave api_key.bootstrap_file to the operator:
+ * the API server cannot check this, the operator does.
+ */
 function checkConfigData(data: string): string[] {
   let parsed: unknown;
   try {
@@ -141,5 +144,10 @@ function checkConfigData(data: string): string[] {
   }
   if (parsed === null || parsed === undefined) return [];
   if (typeof parsed !== 'object' || Array.isArray(parsed)) return ['spec.config.data: must be a YAML mapping (key: value)'];
+  const apiKey = (parsed as Record<string, any>).api_key;
+  if (apiKey && typeof apiKey === 'object' && 'bootstrap_file' in apiKey) {
+    // The broker reads one key file and the operator's own key must be in it (see desired/api-key.ts).
+    return ['spec.config.data: api_key.bootstrap_file is set by the operator (its key file /etc/petrel/operator-api-key/api-keys); add your own "key:secret" lines to that file through the Secret <name>-operator-api-key instead'];
+  }
   return [];
 }

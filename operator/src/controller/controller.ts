@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { API_VERSION, KIND, type ResolvedMqttCluster } from '../api/types.js';
 import { OWNED_KINDS } from '../desired/index.js';
 import { FIELD_MANAGER, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGER } from '../desired/meta.js';
+import type { BrokerApiURLOverride, NodesFetcher } from './broker-api.js';
 import { connectEtcd3, type EtcdConnector } from './etcd-members.js';
 import { EventRecorder } from './events.js';
 import { Informers, type WatchedKind } from './informers.js';
@@ -33,6 +34,11 @@ export interface ControllerOptions {
   etcdConnector?: EtcdConnector;
   etcdEndpoints?: (cr: ResolvedMqttCluster) => string[];
   etcdPeerURL?: (cr: ResolvedMqttCluster, ordinal: number) => string;
+  /** Base URL of a broker Service's HTTP API instead of http://<svc>.<ns>.svc:18083 (tests; out-of-cluster runs). */
+  brokerApiURL?: BrokerApiURLOverride;
+  /** Replaces the HTTP client that asks GET /api/v5/nodes (tests without broker processes). */
+  nodesFetcher?: NodesFetcher;
+  nodesTimeoutMs?: number;
   progressRequeueMs?: number;
   resyncMs?: number;
   baseBackoffMs?: number;
@@ -71,6 +77,7 @@ export class Controller {
     this.reconciler = new Reconciler({
       client: this.client, cache: this.informers, events, metrics: this.metrics, log: this.log,
       etcdConnector: opts.etcdConnector ?? connectEtcd3, etcdEndpoints: opts.etcdEndpoints, etcdPeerURL: opts.etcdPeerURL,
+      brokerApiURL: opts.brokerApiURL, nodesFetcher: opts.nodesFetcher, nodesTimeoutMs: opts.nodesTimeoutMs,
       progressRequeueMs: opts.progressRequeueMs, resyncMs: opts.resyncMs,
     });
     this.queue = new WorkQueue((key) => this.reconcileKey(key), {

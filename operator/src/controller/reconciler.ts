@@ -12,21 +12,26 @@
  *      differs, with an Event saying why; objects of kinds the server does not serve are reported;
  *   6. prune: owned objects (by label + owner uid) that the builders no longer want — a removed
  *      region, an autoscaler turned off, DNS records without a target — are deleted;
- *   7. status, written only when it changed; requeue soon while progressing, else a slow resync.
+ *   7. once the pods are ready, the brokers are asked who is in the cluster (GET /api/v5/nodes on
+ *      the core and on every region, with the operator's own API key): ClusterJoined;
+ *   8. status, written only when it changed; requeue soon while progressing (which includes
+ *      "not joined yet"), else a slow resync.
  */
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, validate, withDefaults, type MqttCluster, type MqttClusterStatus, type ResolvedMqttCluster } from '../api/types.js';
 import { etcdMembers, replicaEtcdEndpoints } from '../desired/core.js';
-import { desiredObjects, InvalidSpecError, OWNED_KINDS, podTemplateHashes, type DesiredObject, type Observed } from '../desired/index.js';
+import { desiredObjects, generateApiKey, InvalidSpecError, OWNED_KINDS, parseApiKeySecret, podTemplateHashes, type ApiKey, type DesiredObject, type Observed } from '../desired/index.js';
 import { ANNOTATION_CONFIG_HASH, LABEL_INSTANCE, names } from '../desired/meta.js';
 import { needsMembers, planCoreScale, type CoreScaleStep } from './core-scaling.js';
+import { fetchNodes, joinTargets, NODES_TIMEOUT_MS, type BrokerApiURLOverride, type NodesFetcher } from './broker-api.js';
+import { evaluateJoin, type JoinVerdict } from './cluster-join.js';
 import type { EtcdConnector, EtcdMembership } from './etcd-members.js';
 import type { EventRecorder } from './events.js';
 import type { Informers } from './informers.js';
 import type { KubeClient, KubeObject } from './kube-client.js';
 import type { OperatorMetrics } from './metrics.js';
 import { applyReason, canonicalJson, withAppliedHash } from './object-diff.js';
-import { computeStatus, invalidStatus, pausedStatus } from './status.js';
+import { computeStatus, expectedBrokers, invalidStatus, pausedStatus, type StatusInput } from './status.js';
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -39,6 +44,11 @@ export interface ReconcilerOptions {
   etcdEndpoints?: (cr: ResolvedMqttCluster) => string[];
   /** Overrides the peer URL a new member of ordinal i is added with (tests run members on loopback). */
   etcdPeerURL?: (cr: ResolvedMqttCluster, ordinal: number) => string;
+  /** Overrides the base URL of a broker Service's API (tests; out-of-cluster runs). */
+  brokerApiURL?: BrokerApiURLOverride;
+  /** Asks one broker Service GET /api/v5/nodes (default: real HTTP). */
+  nodesFetcher?: NodesFetcher;
+  nodesTimeoutMs?: number;
   progressRequeueMs?: number;
   resyncMs?: number;
 }
@@ -173,7 +183,7 @@ export class Reconciler {
       services[r.name] = this.live('v1', 'Service', ns, names.region(rcr, r.name));
     }
     const dnsWanted = desired.filter((d) => d.kind === DNS_KIND).map((d) => d.metadata.name);
-    const status = computeStatus({
+    const input: StatusInput = {
       cr: rcr, generation, previous: cr.status, now,
       sts: this.live('apps/v1', 'StatefulSet', ns, names.core(rcr)),
       deployments, services,
@@ -183,7 +193,13 @@ export class Reconciler {
       dnsEndpoints: dnsWanted.map((n) => ({ name: n, exists: !!this.live(DNS_API_VERSION, DNS_KIND, ns, n) })),
       scaleStep: step,
       problems,
-    });
+    };
+    let status = computeStatus(input);
+    const podsReady = ['CoreReady', 'ReplicasReady'].every((t) => status.conditions!.find((c) => c.type === t)?.status === 'True');
+    if (podsReady && observed.apiKey) {
+      input.join = await this.askBrokers(rcr, observed.apiKey, expectedBrokers(rcr, deployments));
+      status = computeStatus(input);
+    }
     const wasReady = cr.status?.conditions?.find((c) => c.type === 'Ready')?.status;
     await this.writeStatus(cr, status);
     const ready = status.conditions!.find((c) => c.type === 'Ready')!;
@@ -199,6 +215,28 @@ export class Reconciler {
     return { requeueAfterMs: progressing ? this.progressMs : this.resyncMs };
   }
 
+  /** GET /api/v5/nodes on the core and every region, in parallel; failures become messages. */
+  private async askBrokers(cr: ResolvedMqttCluster, key: ApiKey, want: { core: number; regions: Record<string, number> }): Promise<JoinVerdict> {
+    const fetch = this.o.nodesFetcher ?? fetchNodes;
+    const timeout = this.o.nodesTimeoutMs ?? NODES_TIMEOUT_MS;
+    const targets = joinTargets(cr, this.o.brokerApiURL);
+    const answers = await Promise.all(targets.map((t) => fetch(t, key, timeout).catch((e) => ({ error: `GET ${t.url}: ${(e as Error).message}` }))));
+    return evaluateJoin(cr, want, targets.map((target, i) => ({ target, answer: answers[i]! })));
+  }
+
+  /**
+   * The operator's API key: read back from its Secret (cache, else one GET), generated only when
+   * there is none or it is unreadable. Never regenerated while the Secret holds a valid key.
+   */
+  private async apiKey(cr: ResolvedMqttCluster): Promise<ApiKey> {
+    const name = names.apiKeySecret(cr);
+    const cached = this.live('v1', 'Secret', cr.metadata.namespace, name);
+    const fromCache = parseApiKeySecret(cached as { data?: Record<string, string> } | undefined);
+    if (fromCache) return fromCache;
+    const got = await this.o.client.get('v1', 'Secret', cr.metadata.namespace, name);
+    return parseApiKeySecret(got as { data?: Record<string, string> } | undefined) ?? generateApiKey();
+  }
+
   private async observe(cr: ResolvedMqttCluster): Promise<Observed> {
     const services: NonNullable<Observed['services']> = {};
     for (const r of cr.spec.regions) {
@@ -211,7 +249,7 @@ export class Reconciler {
       const s = await this.o.client.get('v1', 'Secret', cr.metadata.namespace, tls);
       if (s) secrets[tls] = { data: s.data ?? null };
     }
-    return { services, secrets };
+    return { services, secrets, apiKey: await this.apiKey(cr) };
   }
 
   private async applyOne(cr: KubeObject, obj: DesiredObject, problems: string[]): Promise<void> {

@@ -6,16 +6,20 @@
  * Conditions (each with observedGeneration; lastTransitionTime moves only when status flips):
  *   CoreReady      the StatefulSet has spec.core.replicas pods, all ready and on the current template
  *   ReplicasReady  every region's Deployment has its replicas ready and updated (True with no regions)
+ *   ClusterJoined  every expected broker (core pods, each region's replicas) is listed as a running
+ *                  member by the core's and every region's GET /api/v5/nodes (asked only once the
+ *                  pods are ready; see cluster-join.ts)
  *   ConfigApplied  the ConfigMap is written and every pod template carries its hash, rollouts done
  *   DNSReady       DNSEndpoints published for every name with a load-balancer address (True when
  *                  dns.provider is None)
  *   Degraded       something failed (invalid spec, an apply the API server refused, a kind it
  *                  does not serve) — the message says what
  *   Progressing    the operator is still moving things: scaling the core, rolling pods, waiting
- *   Ready          CoreReady ∧ ReplicasReady ∧ ConfigApplied ∧ DNSReady ∧ ¬Degraded
+ *   Ready          CoreReady ∧ ReplicasReady ∧ ClusterJoined ∧ ConfigApplied ∧ DNSReady ∧ ¬Degraded
  */
 import type { Condition, ConditionType, MqttClusterStatus, RegionStatus, ResolvedMqttCluster } from '../api/types.js';
 import { ANNOTATION_CONFIG_HASH, names } from '../desired/meta.js';
+import type { JoinVerdict } from './cluster-join.js';
 import type { CoreScaleStep } from './core-scaling.js';
 import type { KubeObject } from './kube-client.js';
 
@@ -32,6 +36,8 @@ export interface StatusInput {
   /** Names of the DNSEndpoints the builders want now, and whether each exists live. */
   dnsEndpoints: { name: string; exists: boolean }[];
   scaleStep?: CoreScaleStep;
+  /** The brokers' answers to GET /api/v5/nodes; undefined when not asked (pods not ready yet). */
+  join?: JoinVerdict;
   problems: string[];
   now: string;
 }
@@ -61,7 +67,7 @@ function workloadSettled(o: KubeObject | undefined, want: number): { ready: numb
  * Pods a region should have: its replicas, or — when an HPA owns the count — the Deployment's
  * current spec.replicas (1 when unset, as the API server defaults it), at least minReplicas.
  */
-function autoscaledWant(r: ResolvedMqttCluster['spec']['regions'][number], d: KubeObject | undefined): number {
+export function autoscaledWant(r: ResolvedMqttCluster['spec']['regions'][number], d: KubeObject | undefined): number {
   if (r.replicas !== undefined) return r.replicas;
   return Math.max(n(d?.spec?.replicas ?? 1), r.autoscaling?.minReplicas ?? 1);
 }
@@ -71,7 +77,19 @@ function lbAddresses(svc: KubeObject | undefined): string[] {
   return [...new Set(ingress.map((i) => i.ip ?? i.hostname).filter((x): x is string => !!x))].sort();
 }
 
-const ORDER: ConditionType[] = ['Ready', 'Progressing', 'Degraded', 'CoreReady', 'ReplicasReady', 'DNSReady', 'ConfigApplied'];
+const ORDER: ConditionType[] = ['Ready', 'Progressing', 'Degraded', 'CoreReady', 'ReplicasReady', 'ClusterJoined', 'DNSReady', 'ConfigApplied'];
+
+/** The brokers ClusterJoined expects: core replicas and each region's pods. */
+export function expectedBrokers(cr: ResolvedMqttCluster, deployments: Record<string, KubeObject | undefined>): { core: number; regions: Record<string, number> } {
+  return { core: cr.spec.core.replicas, regions: Object.fromEntries(cr.spec.regions.map((r) => [r.name, autoscaledWant(r, deployments[r.name])])) };
+}
+
+/** ClusterJoined from the verdict (or its absence: the pods are not ready, nobody was asked). */
+function joinCondition(join: JoinVerdict | undefined): Cond {
+  if (!join) return { status: 'False', reason: 'WaitingForPods', message: 'the brokers are asked for their cluster members once the core and replica pods are ready' };
+  if (join.joined) return { status: 'True', reason: 'Joined', message: join.message };
+  return { status: 'False', reason: join.errors.length ? 'MembersUnavailable' : 'NotJoined', message: join.message };
+}
 
 function sortConditions(cs: Condition[]): Condition[] {
   return cs.sort((a, b) => ORDER.indexOf(a.type as ConditionType) - ORDER.indexOf(b.type as ConditionType));
@@ -105,6 +123,8 @@ export function computeStatus(i: StatusInput): MqttClusterStatus {
     else notReady.push(`${r.name} ${w.ready}/${want}`);
     const dns = [r.dns?.hostname, cr.spec.dns.provider === 'ExternalDNS' ? cr.spec.dns.globalHostname : undefined].filter((x): x is string => !!x);
     const rs: RegionStatus = { name: r.name, replicas: w.replicas, readyReplicas: w.ready, updatedReplicas: w.updated };
+    const joined = i.join?.joinedNodes.regions[r.name];
+    if (joined !== undefined) rs.joinedNodes = joined;
     const endpoints = lbAddresses(i.services[r.name]);
     if (endpoints.length) rs.endpoints = endpoints;
     if (cr.spec.dns.provider === 'ExternalDNS' && dns.length) rs.dns = dns;
@@ -143,6 +163,8 @@ export function computeStatus(i: StatusInput): MqttClusterStatus {
   }
   const dnsReady = set('DNSReady', dnsCond);
 
+  const clusterJoined = set('ClusterJoined', joinCondition(i.join));
+
   const degraded = set('Degraded', i.problems.length
     ? { status: 'True', reason: 'ReconcileError', message: i.problems.join('; ') }
     : { status: 'False', reason: 'AsExpected', message: 'no errors' });
@@ -151,22 +173,25 @@ export function computeStatus(i: StatusInput): MqttClusterStatus {
   const progressingWhy = scaling ? i.scaleStep!.reason
     : configApplied.status !== 'True' && i.configMap ? configApplied.message
       : coreReady.status !== 'True' ? coreReady.message
-        : replicasReady.status !== 'True' ? replicasReady.message : '';
+        : replicasReady.status !== 'True' ? replicasReady.message
+          : clusterJoined.status !== 'True' ? clusterJoined.message : '';
+  const progressingReason = scaling ? 'ScalingCore' : configApplied.status !== 'True' ? 'RollingOut'
+    : coreReady.status !== 'True' || replicasReady.status !== 'True' ? 'WaitingForPods' : 'Joining';
   const progressing = set('Progressing', progressingWhy
-    ? { status: 'True', reason: scaling ? 'ScalingCore' : configApplied.status !== 'True' ? 'RollingOut' : 'WaitingForPods', message: progressingWhy }
+    ? { status: 'True', reason: progressingReason, message: progressingWhy }
     : { status: 'False', reason: 'Stable', message: 'all objects up to date' });
 
-  const parts = [coreReady, replicasReady, configApplied, dnsReady];
+  const parts = [coreReady, replicasReady, clusterJoined, configApplied, dnsReady];
   const notTrue = parts.filter((c) => c.status !== 'True').map((c) => c.type);
   const ok = notTrue.length === 0 && degraded.status === 'False';
   const ready = set('Ready', ok
-    ? { status: 'True', reason: 'Ready', message: 'core, replicas, config and DNS are ready' }
+    ? { status: 'True', reason: 'Ready', message: 'core, replicas, cluster membership, config and DNS are ready' }
     : { status: 'False', reason: degraded.status === 'True' ? 'Degraded' : 'NotReady', message: degraded.status === 'True' ? degraded.message ?? '' : `not ready: ${notTrue.join(', ')}` });
 
   return {
     observedGeneration: generation,
-    conditions: sortConditions([ready, progressing, degraded, coreReady, replicasReady, dnsReady, configApplied]),
-    core: { replicas: core.replicas, readyReplicas: core.ready, updatedReplicas: core.updated },
+    conditions: sortConditions([ready, progressing, degraded, coreReady, replicasReady, clusterJoined, dnsReady, configApplied]),
+    core: { replicas: core.replicas, readyReplicas: core.ready, updatedReplicas: core.updated, ...(i.join?.joinedNodes.core !== undefined ? { joinedNodes: i.join.joinedNodes.core } : {}) },
     regions,
     summary: { cores: `${core.ready}/${coreWant}`, regions: `${readyRegions}/${cr.spec.regions.length}`, replicas: `${readySum}/${wantSum}` },
   };

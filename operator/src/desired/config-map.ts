@@ -2,7 +2,9 @@
  * The broker config file every Petrel pod reads (/etc/petrel/petrel.yaml), rendered into one
  * ConfigMap. The user's `spec.config.data` is the base; the operator's keys are merged over it and
  * win: `listeners` (replaced whole, so no port opens that the Services do not expose), `node.*`,
- * `cluster.*` and `dashboard.listeners.http` (the status/drain endpoints the probes use). What differs per pod (node name, role, region, etcd endpoints) comes
+ * `cluster.*`, `dashboard.listeners.http` (the status/drain endpoints the probes use) and
+ * `api_key.bootstrap_file` (the operator's key file, see api-key.ts; a user value is refused by
+ * validate()). What differs per pod (node name, role, region, etcd endpoints) comes
  * from environment variables instead, so one file serves core and replica pods alike.
  *
  * The hash of the rendered file goes on the pod templates: changing the config rolls the pods.
@@ -11,6 +13,7 @@ import { createHash } from 'node:crypto';
 import yaml from 'js-yaml';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ListenerSpec, ResolvedMqttCluster } from '../api/types.js';
+import { API_KEYS_PATH } from './api-key.js';
 import { meta, names } from './meta.js';
 
 export const CONFIG_FILE_KEY = 'petrel.yaml';
@@ -55,7 +58,8 @@ const BROKER_DEFAULT_LISTENER_TYPES = ['tcp', 'ssl', 'ws', 'wss'] as const;
 /**
  * The operator-owned part of the broker config (key names as in the broker's config schema):
  * `listeners.<type>.<name>` for every enabled listener and `default: null` to drop the broker's
- * built-in default listeners, `node.data_dir`, `cluster.*` and `dashboard.listeners.http`.
+ * built-in default listeners, `node.data_dir`, `cluster.*`, `dashboard.listeners.http` and
+ * `api_key.bootstrap_file`.
  */
 export function ownedConfig(cr: ResolvedMqttCluster): Record<string, any> {
   const listeners: Record<string, Record<string, unknown>> = {};
@@ -74,6 +78,7 @@ export function ownedConfig(cr: ResolvedMqttCluster): Record<string, any> {
     node: { data_dir: DATA_DIR },
     cluster: { backend: 'etcd', etcd, link: { bind: `0.0.0.0:${CLUSTER_LINK_PORT}` } },
     dashboard: { listeners: { http: { enable: true, bind: `0.0.0.0:${API_PORT}` } } },
+    api_key: { bootstrap_file: API_KEYS_PATH },
     listeners,
   };
 }

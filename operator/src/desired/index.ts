@@ -1,19 +1,22 @@
 /**
  * Everything an MqttCluster should own, as plain objects ready for server-side apply, in the order
- * they should be applied: config first (pods mount it), then the core, then each region (Service
+ * they should be applied: the operator's API key Secret and the config first (pods mount them), then the core, then each region (Service
  * before Deployment, so DNS targets can appear while pods start), then DNS.
  *
  * Pure: the same MqttCluster and observations give the same objects. The observations are what a
- * builder cannot know from the spec: the region Services' load-balancer addresses (DNS targets) and
- * the TLS Secret's contents (its hash rolls the pods when the certificate is renewed).
+ * builder cannot know from the spec: the region Services' load-balancer addresses (DNS targets),
+ * the TLS Secret's contents (its hash rolls the pods when the certificate is renewed) and the
+ * operator's API key (random, generated once by the controller and read back from its Secret).
  */
 import { validate, withDefaults, type MqttCluster, type ResolvedMqttCluster } from '../api/types.js';
+import { apiKeyHash, buildApiKeySecret, type ApiKey } from './api-key.js';
 import { buildCertificate } from './certificate.js';
 import { buildConfigMap, configHash, secretHash } from './config-map.js';
 import { buildCoreClientService, buildCoreHeadlessService, buildCorePodDisruptionBudget, buildCoreStatefulSet, etcdMembers } from './core.js';
 import { buildGlobalDnsEndpoint, buildRegionDnsEndpoint, type ObservedService } from './dns-endpoint.js';
-import { ANNOTATION_CONFIG_HASH, ANNOTATION_TLS_HASH, names } from './meta.js';
+import { ANNOTATION_API_KEY_HASH, ANNOTATION_CONFIG_HASH, ANNOTATION_TLS_HASH, names } from './meta.js';
 import {
+  buildRegionApiService,
   buildRegionDeployment,
   buildRegionHorizontalPodAutoscaler,
   buildRegionPodDisruptionBudget,
@@ -24,10 +27,15 @@ export * from './meta.js';
 export { configHash, renderBrokerConfig, secretHash, buildConfigMap } from './config-map.js';
 export { buildCoreStatefulSet, buildCoreHeadlessService, buildCoreClientService, buildCorePodDisruptionBudget, etcdMembers, initialCluster } from './core.js';
 export type { EtcdMember } from './core.js';
-export { buildRegionDeployment, buildRegionService, buildRegionPodDisruptionBudget, buildRegionHorizontalPodAutoscaler } from './region.js';
+export { buildRegionDeployment, buildRegionService, buildRegionApiService, buildRegionPodDisruptionBudget, buildRegionHorizontalPodAutoscaler } from './region.js';
 export { buildRegionDnsEndpoint, buildGlobalDnsEndpoint, loadBalancerTargets } from './dns-endpoint.js';
 export type { DNSEndpoint, ObservedService } from './dns-endpoint.js';
 export { buildCertificate } from './certificate.js';
+export {
+  API_KEY_DIR, API_KEYS_FILE_KEY, API_KEYS_PATH, OPERATOR_API_KEY_NAME,
+  apiKeyHash, apiKeysFile, basicAuth, buildApiKeySecret, generateApiKey, parseApiKeySecret,
+} from './api-key.js';
+export type { ApiKey } from './api-key.js';
 
 /** What the controller has observed in the cluster and passes to the builders. */
 export interface Observed {
@@ -35,6 +43,11 @@ export interface Observed {
   services?: Record<string, ObservedService | undefined>;
   /** Secrets by name (the TLS Secret's data gives the TLS hash). */
   secrets?: Record<string, { data?: Record<string, string> | null } | undefined>;
+  /**
+   * The operator's API key (read back from its Secret, or freshly generated). Without it the
+   * Secret is left out and no api-key hash is set; the pods still mount the Secret by name.
+   */
+  apiKey?: ApiKey;
 }
 
 /** A desired object: apiVersion, kind, metadata (name, namespace, labels, ownerReferences) and the rest. */
@@ -47,6 +60,7 @@ export interface DesiredObject {
 
 /** Kinds the operator may own, for listing and pruning (what RBAC must cover). */
 export const OWNED_KINDS = [
+  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets' },
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps' },
   { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', plural: 'certificates' },
   { apiVersion: 'v1', kind: 'Service', plural: 'services' },
@@ -73,12 +87,13 @@ export function resolve(cr: MqttCluster | ResolvedMqttCluster): ResolvedMqttClus
   return withDefaults(cr as MqttCluster);
 }
 
-/** The pod-template annotations: config hash always, TLS hash once the Secret has been observed. */
+/** The pod-template annotations: config hash always, TLS hash once the Secret has been observed, API key hash when known. */
 export function podTemplateHashes(cr: ResolvedMqttCluster, observed: Observed = {}): Record<string, string> {
   const h: Record<string, string> = { [ANNOTATION_CONFIG_HASH]: configHash(cr) };
   const tls = names.tlsSecret(cr);
   const secret = tls ? observed.secrets?.[tls] : undefined;
   if (secret) h[ANNOTATION_TLS_HASH] = secretHash(secret);
+  if (observed.apiKey) h[ANNOTATION_API_KEY_HASH] = apiKeyHash(observed.apiKey);
   return h;
 }
 
@@ -88,6 +103,7 @@ export function desiredObjects(input: MqttCluster | ResolvedMqttCluster, observe
   const hashes = podTemplateHashes(cr, observed);
   const services = observed.services ?? {};
   const out: unknown[] = [
+    observed.apiKey ? buildApiKeySecret(cr, observed.apiKey) : null,
     buildConfigMap(cr, cr.spec.etcd.external ? undefined : etcdMembers(cr)),
     buildCertificate(cr),
     buildCoreHeadlessService(cr),
@@ -98,6 +114,7 @@ export function desiredObjects(input: MqttCluster | ResolvedMqttCluster, observe
   for (const r of cr.spec.regions) {
     out.push(
       buildRegionService(cr, r),
+      buildRegionApiService(cr, r),
       buildRegionDeployment(cr, r, hashes),
       buildRegionPodDisruptionBudget(cr, r),
       buildRegionHorizontalPodAutoscaler(cr, r),

@@ -8,6 +8,8 @@
  *   <name>-config          ConfigMap with the rendered broker config
  *   <name>-tls             cert-manager Certificate (and its Secret) when tls.certManager is set
  *   <name>-<region>        Deployment, Service, PodDisruptionBudget, HPA, DNSEndpoint per region
+ *   <name>-<region>-api    ClusterIP Service of the region's HTTP API (the operator asks it /api/v5/nodes)
+ *   <name>-operator-api-key Secret with the API key the operator uses on the brokers' HTTP API
  *   <name>-global          DNSEndpoint for the global hostname when dns.routing is None
  */
 import { API_VERSION, KIND, type ObjectMeta, type OwnerReference, type ResolvedMqttCluster } from '../api/types.js';
@@ -24,8 +26,10 @@ export const FIELD_MANAGER = MANAGER;
 
 export const ANNOTATION_CONFIG_HASH = 'mqtt.petrel.dev/config-hash';
 export const ANNOTATION_TLS_HASH = 'mqtt.petrel.dev/tls-hash';
+/** Hash of the operator's API key file: a new key (the Secret was deleted) rolls the pods, which read it at start. */
+export const ANNOTATION_API_KEY_HASH = 'mqtt.petrel.dev/api-key-hash';
 
-export type Component = 'core' | 'replica' | 'config' | 'dns' | 'tls';
+export type Component = 'core' | 'replica' | 'config' | 'dns' | 'tls' | 'api-key';
 
 export const names = {
   core: (cr: ResolvedMqttCluster) => `${cr.metadata.name}-core`,
@@ -34,6 +38,8 @@ export const names = {
   config: (cr: ResolvedMqttCluster) => `${cr.metadata.name}-config`,
   certificate: (cr: ResolvedMqttCluster) => `${cr.metadata.name}-tls`,
   region: (cr: ResolvedMqttCluster, region: string) => `${cr.metadata.name}-${region}`,
+  regionApi: (cr: ResolvedMqttCluster, region: string) => `${cr.metadata.name}-${region}-api`,
+  apiKeySecret: (cr: ResolvedMqttCluster) => `${cr.metadata.name}-operator-api-key`,
   globalDns: (cr: ResolvedMqttCluster) => `${cr.metadata.name}-global`,
   /** The Secret holding the server certificate (user's, or the one cert-manager writes). */
   tlsSecret: (cr: ResolvedMqttCluster): string | null =>

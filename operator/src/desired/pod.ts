@@ -1,12 +1,13 @@
 /**
  * The parts of a Petrel pod that core and replica pods share: the broker container (ports, env,
- * probes on /status, the preStop drain), the config and TLS volumes, the security context, and the
+ * probes on /status, the preStop drain), the config, operator API key and TLS volumes, the security context, and the
  * merge of a user's podTemplate override over what the operator builds.
  *
  * The broker↔operator contract lives here and in config-map.ts (see docs/operator.md): the broker
  * reads CONFIG_PATH, takes PETREL_NODE__NAME ("pod@host") / __ROLE / __REGION and
  * PETREL_CLUSTER__ETCD__ENDPOINTS from env, serves GET /status on API_PORT (200 when it accepts
- * clients) and POST /api/v5/node/drain (returns once clients are moved away).
+ * clients), POST /api/v5/node/drain (returns once clients are moved away) and GET /api/v5/nodes
+ * (the live cluster members; the operator asks it with the key in the mounted api-key Secret).
  */
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { PodTemplateOverride, ResolvedMqttCluster } from '../api/types.js';
@@ -24,6 +25,7 @@ import {
   enabledListeners,
   listenerTransport,
 } from './config-map.js';
+import { API_KEY_DIR, API_KEY_VOLUME } from './api-key.js';
 import { names } from './meta.js';
 
 type PodSpec = NonNullable<IPodTemplateSpec['spec']>;
@@ -91,6 +93,7 @@ export function brokerContainer(cr: ResolvedMqttCluster, o: BrokerContainerOptio
       { name: 'config', mountPath: CONFIG_PATH, subPath: CONFIG_FILE_KEY, readOnly: true },
       { name: 'data', mountPath: DATA_DIR, ...(o.role === 'core' ? { subPath: 'broker' } : {}) },
       { name: 'tmp', mountPath: '/tmp' },
+      { name: API_KEY_VOLUME, mountPath: API_KEY_DIR, readOnly: true },
     ],
     securityContext: containerSecurityContext(),
   };
@@ -123,11 +126,13 @@ export function podSecurityContext(): NonNullable<PodSpec['securityContext']> {
   };
 }
 
-/** Config, TLS and scratch volumes every broker pod has (data volumes are role-specific). */
+/** Config, operator API key, TLS and scratch volumes every broker pod has (data volumes are role-specific). */
 export function commonVolumes(cr: ResolvedMqttCluster): Volume[] {
   const v: Volume[] = [
     { name: 'config', configMap: { name: names.config(cr) } },
     { name: 'tmp', emptyDir: {} },
+    // 0440: root-owned, readable by the pod's fsGroup (the broker's group) only.
+    { name: API_KEY_VOLUME, secret: { secretName: names.apiKeySecret(cr), defaultMode: 0o440 } },
   ];
   const tls = names.tlsSecret(cr);
   if (tls) v.push({ name: 'tls', secret: { secretName: tls } });

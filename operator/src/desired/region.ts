@@ -2,7 +2,10 @@
  * One region: a Deployment of stateless replica brokers pinned to the region's nodes and spread
  * across its zones, the Service its clients connect to (every enabled listener), a
  * PodDisruptionBudget, and — when autoscaling is set — a HorizontalPodAutoscaler that then owns
- * the replica count (the Deployment leaves `replicas` out so the two never fight).
+ * the replica count (the Deployment leaves `replicas` out so the two never fight). A second,
+ * ClusterIP-only Service `<name>-<region>-api` reaches the region's HTTP API from inside the
+ * cluster (the operator asks it /api/v5/nodes); the client Service, often a LoadBalancer, never
+ * exposes the API port.
  */
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -10,7 +13,7 @@ import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisrup
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { ZONE_LABEL, type ResolvedMqttCluster, type ResolvedRegion } from '../api/types.js';
-import { enabledListeners, listenerTransport } from './config-map.js';
+import { API_PORT, enabledListeners, listenerTransport } from './config-map.js';
 import { replicaEtcdEndpoints } from './core.js';
 import { meta, names, selectorLabels } from './meta.js';
 import {
@@ -94,6 +97,20 @@ export function buildRegionService(cr: ResolvedMqttCluster, region: ResolvedRegi
     kind: 'Service',
     metadata: meta(cr, names.region(cr, region.name), 'replica', region.name, svc.annotations),
     spec,
+  };
+}
+
+/** The region's HTTP API (port `http`), inside the cluster only. */
+export function buildRegionApiService(cr: ResolvedMqttCluster, region: ResolvedRegion): IService {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(cr, names.regionApi(cr, region.name), 'replica', region.name),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(cr, 'replica', region.name),
+      ports: [{ name: 'http', port: API_PORT, targetPort: 'http', protocol: 'TCP' }],
+    },
   };
 }
 

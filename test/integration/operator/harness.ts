@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
+import type { NodeRow, NodesFetcher } from '../../../operator/src/controller/broker-api.js';
 import { Controller, type ControllerOptions } from '../../../operator/src/controller/controller.js';
 import { silentOperatorLogger } from '../../../operator/src/controller/logger.js';
 import { startFakeKubeApiServer, type FakeKubeApiServer } from '../../support/fake-kube-apiserver.js';
@@ -54,6 +55,28 @@ export function kubeConfigFor(fake: FakeKubeApiServer): KubeConfig {
   return kc;
 }
 
+/**
+ * Stands in for the brokers' GET /api/v5/nodes when a test has no broker processes: every ready
+ * pod the fake kubelet reports (the StatefulSet's and each Deployment's readyReplicas) is a running
+ * cluster member, so ClusterJoined follows pod readiness. cluster-join.test.ts uses real HTTP.
+ */
+export function fakeMembership(fake: FakeKubeApiServer): NodesFetcher {
+  return async (target) => {
+    const cluster = target.cluster;
+    const rows: NodeRow[] = [];
+    const sts = fake.find('apps/v1', 'StatefulSet', target.namespace, `${cluster}-core`);
+    for (let i = 0; i < (sts?.status?.readyReplicas ?? 0); i++) {
+      rows.push({ node: `${cluster}-core-${i}@${cluster}-core-${i}.${cluster}-core-headless.${target.namespace}.svc`, node_status: 'running', role: 'core', region: '' });
+    }
+    for (const d of fake.listKind('apps/v1', 'Deployment', target.namespace)) {
+      if (d.metadata.labels?.['app.kubernetes.io/instance'] !== cluster) continue;
+      const region = d.metadata.labels['mqtt.petrel.dev/region'];
+      for (let i = 0; i < (d.status?.readyReplicas ?? 0); i++) rows.push({ node: `${d.metadata.name}-p${i}@10.9.${rows.length}.${i}`, node_status: 'running', role: 'replica', region });
+    }
+    return { rows };
+  };
+}
+
 export function newController(fake: FakeKubeApiServer, extra: Partial<ControllerOptions> = {}): Controller {
   return new Controller({
     kubeConfig: kubeConfigFor(fake),
@@ -62,6 +85,7 @@ export function newController(fake: FakeKubeApiServer, extra: Partial<Controller
     progressRequeueMs: 100,
     baseBackoffMs: 50,
     maxBackoffMs: 1000,
+    nodesFetcher: fakeMembership(fake),
     ...extra,
   });
 }

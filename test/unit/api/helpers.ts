@@ -5,8 +5,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AdminApi, AdminPublish, ClientView, RetainedView, SubscriptionView } from '../../../broker/src/api/admin.js';
+import type { AdminApi, AdminPublish, ClientView, ClusterAdmin, RetainedView, SubscriptionView } from '../../../broker/src/api/admin.js';
 import { ApiServer } from '../../../broker/src/api/http-server.js';
+import { clusterAdmin, registerAdminCalls } from '../../../broker/src/cluster/calls.js';
+import type { ClusterCallHandler, MemberView } from '../../../broker/src/cluster/state.js';
 
 export const NODE = 'fake@127.0.0.1';
 
@@ -34,6 +36,22 @@ export class FakeAdmin implements AdminApi {
   listenerFailure: Error | null = null;
   statsThrow = false;
   private nextId = 1;
+  /** The fake is a single node: its cluster calls run its own methods, as on the local backend (a test may replace it). */
+  cluster: ClusterAdmin;
+
+  constructor() {
+    const handlers = new Map<string, ClusterCallHandler>();
+    const self: MemberView = { name: NODE, role: 'core', region: '', version: '0.0.0', startedAt: Date.now() - 42_000, link: '', self: true, linkState: 'self' };
+    registerAdminCalls({ handle: (m, fn) => { handlers.set(m, fn); } }, this);
+    this.cluster = clusterAdmin({
+      nodeName: NODE,
+      members: () => [self],
+      call: async (node, method, args) => {
+        if (node !== NODE) throw new Error(`node ${node} is not a member`);
+        return handlers.get(method)!(args, NODE);
+      },
+    });
+  }
 
   running(): boolean { return !this.draining; }
   uptimeSec(): number { return 42; }

@@ -232,9 +232,36 @@ describe('clients, listeners, drain, status', () => {
   });
 
   it('nodes: the list has this node; another name is 404 RESOURCE_NOT_FOUND', async () => {
-    assert.equal((await call(t, 'GET', '/api/v5/nodes')).json[0].node, NODE);
+    const [row] = (await call(t, 'GET', '/api/v5/nodes')).json;
+    assert.deepEqual([row.node, row.node_status, row.link_state, row.role], [NODE, 'running', 'self', 'core']);
     assert.equal((await call(t, 'GET', `/api/v5/nodes/${encodeURIComponent(NODE)}`)).json.node, NODE);
     assertError(await call(t, 'GET', '/api/v5/nodes/other@host'), 'RESOURCE_NOT_FOUND');
+  });
+
+  it('cluster answers: meta.unreachable on a partial client list, named in a 404; an unknown node filter is 400', async () => {
+    const own = t.admin.cluster;
+    t.admin.cluster = {
+      ...own,
+      clients: async () => ({ rows: [clientRow('c1')], unreachable: ['n3@host'] }),
+      client: async () => ({ row: null, unreachable: ['n3@host'] }),
+    };
+    try {
+      assert.deepEqual((await call(t, 'GET', '/api/v5/clients')).json.meta, { page: 1, limit: 100, count: 1, hasnext: false, unreachable: ['n3@host'] });
+      assertError(await call(t, 'GET', '/api/v5/clients/zz'), 'CLIENTID_NOT_FOUND', /n3@host did not answer/);
+    } finally { t.admin.cluster = own; }
+    assert.equal('unreachable' in (await call(t, 'GET', '/api/v5/clients')).json.meta, false);
+    assertError(await call(t, 'GET', '/api/v5/clients?node=other@host'), 'BAD_REQUEST', /^query\.node: no node other@host/);
+    assert.equal((await call(t, 'GET', `/api/v5/clients?node=${encodeURIComponent(NODE)}`)).json.meta.count, 1);
+  });
+
+  it('stats and metrics: aggregate=true sums, false lists per node, anything else is 400', async () => {
+    assert.deepEqual((await call(t, 'GET', '/api/v5/stats?aggregate=true')).json, { 'connections.count': 1 });
+    assert.deepEqual((await call(t, 'GET', '/api/v5/stats?aggregate=false')).json, [{ node: NODE, 'connections.count': 1 }]);
+    assert.deepEqual((await call(t, 'GET', '/api/v5/stats')).json, { 'connections.count': 1 });
+    assert.deepEqual((await call(t, 'GET', '/api/v5/metrics?aggregate=true')).json, { 'messages.received': 7 });
+    assert.deepEqual((await call(t, 'GET', '/api/v5/metrics?aggregate=false')).json, [{ node: NODE, 'messages.received': 7 }]);
+    assert.deepEqual((await call(t, 'GET', '/api/v5/metrics')).json, { node: NODE, 'messages.received': 7 });
+    assertError(await call(t, 'GET', '/api/v5/stats?aggregate=yes'), 'BAD_REQUEST', /query\.aggregate/);
   });
 
   it('listener actions: 204; unknown id 404; bad action 400; failure 409 LISTENER_ERROR', async () => {

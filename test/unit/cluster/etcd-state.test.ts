@@ -7,7 +7,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEtcdCluster, type EtcdTestCluster } from '../../support/etcd-cluster.js';
 import { EtcdClusterState } from '../../../broker/src/cluster/etcd.js';
-import { memoryStore } from '../../../broker/src/store/index.js';
 
 async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
@@ -27,7 +26,7 @@ after(async () => { await etcd.stop(); });
 function state(name: string, prefix: string, ttl = 3): EtcdClusterState {
   return new EtcdClusterState({
     nodeName: name, role: 'core', region: 'r1', endpoints: etcd.clientURLs.map((u) => u.replace('http://', '')), prefix, tls: null,
-    leaseTtlSec: ttl, dialTimeoutMs: 2000, strategy: 'random', maxDelayed: 100, store: memoryStore(), log: quiet,
+    leaseTtlSec: ttl, dialTimeoutMs: 2000, strategy: 'random', maxDelayed: 100, log: quiet,
   });
 }
 

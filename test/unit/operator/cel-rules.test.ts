@@ -49,6 +49,7 @@ const INVALID: Record<string, unknown> = {
   badRegionName: { regions: [{ name: 'EU_1' }] },
   reservedRegion: { regions: [{ name: 'core' }] },
   dupRegion: { regions: [{ name: 'eu' }, { name: 'eu' }] },
+  regionApiCollision: { regions: [{ name: 'eu' }, { name: 'eu-api' }] },
   geoBoth: { regions: [{ name: 'eu', dns: { geo: { continent: 'EU', country: 'DE' } } }] },
   reservedPort: { listeners: [L('a', 2379)] },
   reservedListenerName: { listeners: [L('http', 1)] },
@@ -92,7 +93,12 @@ test('every CEL rule agrees with its TypeScript twin and is seen passing and fai
       note(site.rule, cel === true);
     }
   }
-  const roots = [...Object.values(SAMPLE_SPECS), ...[...BAD_NAMES, 'a'.repeat(40), 'a'].map((n) => ({ ...SAMPLE_SPECS.minimal!, metadata: { name: n } }))];
+  const roots = [
+    ...Object.values(SAMPLE_SPECS),
+    ...[...BAD_NAMES, 'a'.repeat(40), 'a'].map((n) => ({ ...SAMPLE_SPECS.minimal!, metadata: { name: n } })),
+    // <name>-<region>-api must fit in 63 characters: 40 + 18 passes, 40 + 19 fails
+    ...[18, 19].map((n) => ({ ...SAMPLE_SPECS.minimal!, metadata: { name: 'a'.repeat(40) }, spec: { regions: [{ name: 'r'.repeat(n) }] } })),
+  ];
   for (const obj of roots) {
     for (const r of ROOT_RULES) {
       const cel = evaluate(r.cel, { self: toCel(obj) });

@@ -366,18 +366,20 @@ test('removing a region removes its objects from the desired set', () => {
   const spec = structuredClone(SAMPLE_SPECS.threeRegions!);
   spec.spec.regions = spec.spec.regions!.filter((r) => r.name !== 'us-east-1');
   const two = desiredObjects(spec).map((o) => `${o.kind}/${o.metadata.name}`);
-  assert.deepEqual(three.filter((k) => !two.includes(k)), ['Service/three-us-east-1', 'Deployment/three-us-east-1', 'PodDisruptionBudget/three-us-east-1']);
+  assert.deepEqual(three.filter((k) => !two.includes(k)), ['Service/three-us-east-1', 'Service/three-us-east-1-api', 'Deployment/three-us-east-1', 'PodDisruptionBudget/three-us-east-1']);
 });
 
-test('apply order: config, core, then per region Service before Deployment', () => {
-  const kinds = desiredObjects(SAMPLE_SPECS.oneRegion!).map((o) => `${o.kind}/${o.metadata.name}`);
+test('apply order: API key Secret, config, core, then per region Services before Deployment', () => {
+  const kinds = desiredObjects(SAMPLE_SPECS.oneRegion!, { apiKey: { key: 'petrel-operator', secret: 's' } }).map((o) => `${o.kind}/${o.metadata.name}`);
   assert.deepEqual(kinds, [
+    'Secret/one-operator-api-key',
     'ConfigMap/one-config',
     'Service/one-core-headless',
     'Service/one-core',
     'PodDisruptionBudget/one-core',
     'StatefulSet/one-core',
     'Service/one-eu-west-1',
+    'Service/one-eu-west-1-api',
     'Deployment/one-eu-west-1',
     'PodDisruptionBudget/one-eu-west-1',
   ]);

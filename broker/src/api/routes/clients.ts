@@ -1,32 +1,73 @@
-/** Connected clients: list, show (also an offline session), kick, their subscriptions. */
+/**
+ * Clients across the cluster: list (EMQX's filters, `node` among them; paged over the rows of
+ * every node), show (also an offline session), kick, their subscriptions. One client is looked
+ * for on every member; the node that holds it answers.
+ */
+import type { ClientFilter } from '../admin.js';
 import { ApiError } from '../errors.js';
-import { json, noContent, paginate, PAGE_QUERY, type Route } from '../route.js';
+import { json, noContent, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
 
-const notFound = (id: string): ApiError => new ApiError('CLIENTID_NOT_FOUND', `no client or session ${id}`);
+const notFound = (id: string, unreachable: string[]): ApiError =>
+  new ApiError('CLIENTID_NOT_FOUND', `no client or session ${id}` + (unreachable.length > 0 ? ` (${unreachable.join(', ')} did not answer)` : ''));
+
+const str = (description: string): JsonSchema => ({ type: 'string', minLength: 1, description });
+
+const CLIENTS_QUERY: JsonSchema = {
+  type: 'object',
+  properties: {
+    ...(PAGE_QUERY.properties as Record<string, JsonSchema>),
+    node: str('Only the clients of this node.'),
+    clientid: str('This client id.'),
+    username: str('This username.'),
+    ip_address: str('This peer address.'),
+    proto_ver: { type: 'integer', enum: [3, 4, 5], description: 'This protocol version.' },
+    like_clientid: str('Client ids containing this text.'),
+    like_username: str('Usernames containing this text.'),
+  },
+};
+
+const FILTERS = ['node', 'clientid', 'username', 'ip_address', 'proto_ver', 'like_clientid', 'like_username'] as const;
 
 export const clientsRoutes: Route[] = [
-  { method: 'GET', path: '/api/v5/clients', summary: 'Connected clients (paged)', query: PAGE_QUERY, handler: ({ query }, admin) => json(200, paginate(admin.listClients(), query)) },
   {
-    method: 'GET', path: '/api/v5/clients/{clientid}', summary: 'One client, connected or with an offline session',
-    handler: ({ params }, admin) => {
-      const c = admin.getClient(params.clientid);
-      if (c === null) throw notFound(params.clientid);
-      return json(200, c);
+    method: 'GET', path: '/api/v5/clients', summary: 'Connected clients of every node (paged, EMQX filters)', query: CLIENTS_QUERY,
+    handler: async ({ query }, admin) => {
+      const filter: Record<string, unknown> = {};
+      for (const k of FILTERS) if (query[k] !== undefined) filter[k] = query[k];
+      let got;
+      try {
+        got = await admin.cluster.clients(filter as ClientFilter);
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 'UNKNOWN_NODE') throw new ApiError('BAD_REQUEST', `query.node: no node ${String(query.node)} in the cluster`);
+        throw err;
+      }
+      const page = paginate(got.rows, query);
+      if (got.unreachable.length > 0) page.meta.unreachable = got.unreachable;
+      return json(200, page);
     },
   },
   {
-    method: 'DELETE', path: '/api/v5/clients/{clientid}', summary: 'Kick the client (v5: DISCONNECT 0x98) and discard its session',
-    handler: ({ params }, admin) => {
-      if (!admin.kickClient(params.clientid)) throw notFound(params.clientid);
+    method: 'GET', path: '/api/v5/clients/{clientid}', summary: 'One client, connected or with an offline session, on whichever node holds it',
+    handler: async ({ params }, admin) => {
+      const { row, unreachable } = await admin.cluster.client(params.clientid);
+      if (row === null) throw notFound(params.clientid, unreachable);
+      return json(200, row);
+    },
+  },
+  {
+    method: 'DELETE', path: '/api/v5/clients/{clientid}', summary: 'Kick the client (v5: DISCONNECT 0x98) and discard its session, on whichever node holds it',
+    handler: async ({ params }, admin) => {
+      const { kicked, unreachable } = await admin.cluster.kick(params.clientid);
+      if (!kicked) throw notFound(params.clientid, unreachable);
       return noContent();
     },
   },
   {
     method: 'GET', path: '/api/v5/clients/{clientid}/subscriptions', summary: "The client's subscriptions",
-    handler: ({ params }, admin) => {
-      const subs = admin.clientSubscriptions(params.clientid);
-      if (subs === null) throw notFound(params.clientid);
-      return json(200, subs);
+    handler: async ({ params }, admin) => {
+      const { rows, unreachable } = await admin.cluster.subscriptions(params.clientid);
+      if (rows === null) throw notFound(params.clientid, unreachable);
+      return json(200, rows);
     },
   },
 ];

@@ -1,6 +1,6 @@
 /** Gauges (stats), counters (metrics) and both in Prometheus text format. */
 import type { AdminApi } from '../admin.js';
-import { json, text, type Route } from '../route.js';
+import { json, text, type JsonSchema, type Route } from '../route.js';
 
 const PROMETHEUS = 'text/plain; version=0.0.4';
 
@@ -10,7 +10,7 @@ export function prometheusText(admin: AdminApi): string {
   const node = admin.nodeName.replace(/["\\\n]/g, '');
   const emit = (values: Record<string, number>, type: string): void => {
     for (const [k, v] of Object.entries(values)) {
-      const name = 'petrel_' + k.replace(/[.]/g, '_');
+      const name = 'petrel_' + k.replace(/[^A-Za-z0-9_]/g, '_');
       lines.push(`# TYPE ${name} ${type}`, `${name}{node="${node}"} ${v}`);
     }
   };
@@ -19,9 +19,33 @@ export function prometheusText(admin: AdminApi): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * EMQX's `aggregate`: true = one object summed over the nodes, false = one `{node, …}` row per
+ * node. Without it the answer is this node's alone, as before the cluster (EMQX answers the
+ * per-node list then).
+ */
+const AGGREGATE_QUERY: JsonSchema = {
+  type: 'object',
+  properties: { aggregate: { type: 'boolean', description: 'true: summed over the cluster; false: one row per node; absent: this node.' } },
+};
+
 export const statsMetricsRoutes: Route[] = [
-  { method: 'GET', path: '/api/v5/stats', summary: 'Gauges: connections, sessions, subscriptions, topics, retained, delayed', handler: (_r, admin) => json(200, admin.stats()) },
-  { method: 'GET', path: '/api/v5/metrics', summary: 'Counters (EMQX names) and the node name', handler: (_r, admin) => json(200, { node: admin.nodeName, ...admin.metrics() }) },
+  {
+    method: 'GET', path: '/api/v5/stats', summary: 'Gauges: connections, sessions, subscriptions, topics, retained, delayed', query: AGGREGATE_QUERY,
+    handler: async ({ query }, admin) => {
+      if (query.aggregate === true) return json(200, await admin.cluster.statsAggregate());
+      if (query.aggregate === false) return json(200, await admin.cluster.statsPerNode());
+      return json(200, admin.stats());
+    },
+  },
+  {
+    method: 'GET', path: '/api/v5/metrics', summary: 'Counters (EMQX names) and the node name', query: AGGREGATE_QUERY,
+    handler: async ({ query }, admin) => {
+      if (query.aggregate === true) return json(200, await admin.cluster.metricsAggregate());
+      if (query.aggregate === false) return json(200, await admin.cluster.metricsPerNode());
+      return json(200, { node: admin.nodeName, ...admin.metrics() });
+    },
+  },
   { method: 'GET', path: '/metrics', access: 'open', summary: 'Prometheus text format (open, for scrapers)', handler: (_r, admin) => text(200, prometheusText(admin), PROMETHEUS) },
   { method: 'GET', path: '/api/v5/prometheus/stats', summary: 'Prometheus text format (EMQX path)', handler: (_r, admin) => text(200, prometheusText(admin), PROMETHEUS) },
 ];

@@ -1,0 +1,163 @@
+/**
+ * ClusterJoined end to end: the controller against the FAKE Kubernetes API server (in-memory, real
+ * HTTP; see test/support/fake-kube-apiserver.ts), asking real HTTP servers on 127.0.0.1 for
+ * GET /api/v5/nodes with the key from the Secret it created.
+ *
+ * The HTTP servers are STAND-INS for the broker processes, only for the operator's status logic:
+ * each checks HTTP Basic against the `api-keys` file in the operator's Secret with the broker's own
+ * checker (broker/src/api/auth.ts) and answers with a member list the test controls. They are not
+ * brokers and form no cluster.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { checkBasic } from '../../../broker/src/api/auth.js';
+import type { Controller } from '../../../operator/src/controller/controller.js';
+import type { NodeRow } from '../../../operator/src/controller/broker-api.js';
+import { ANNOTATION_API_KEY_HASH } from '../../../operator/src/desired/meta.js';
+import type { FakeKubeApiServer } from '../../support/fake-kube-apiserver.js';
+import { MQC, condition, fakeKubelet, loadExample, newController, startFake, waitFor } from './harness.js';
+
+const NS = 'default';
+let fake: FakeKubeApiServer;
+let controller: Controller;
+/** What every stand-in answers; the test edits it. */
+let members: NodeRow[] = [];
+/** When set, the stand-ins check against this file instead of the Secret (a broker with a stale key). */
+let staleKeys: Map<string, string> | undefined;
+const servers = new Map<string, { server: http.Server; url: string }>();
+const hits = new Map<string, number>();
+
+const petrel = (): any => fake.find(MQC, 'MqttCluster', NS, 'petrel');
+const secret = (): any => fake.find('v1', 'Secret', NS, 'petrel-operator-api-key');
+
+/** The keys a broker would load from its mounted bootstrap file. */
+function keysFromSecret(): Map<string, string> {
+  const keys = new Map<string, string>();
+  const file = Buffer.from(secret()?.data?.['api-keys'] ?? '', 'base64').toString('utf8');
+  for (const line of file.split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) keys.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return keys;
+}
+
+async function standIn(service: string): Promise<void> {
+  const server = http.createServer((req, res) => {
+    hits.set(service, (hits.get(service) ?? 0) + 1);
+    if (req.url !== '/api/v5/nodes') return void res.writeHead(404).end();
+    if (checkBasic(staleKeys ?? keysFromSecret(), req.headers.authorization) !== 'ok') {
+      return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":"BAD_API_KEY_OR_SECRET"}');
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(members));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  servers.set(service, { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+}
+
+const core = (i: number): NodeRow => ({ node: `petrel-core-${i}@petrel-core-${i}.petrel-core-headless.default.svc`, node_status: 'running', role: 'core', region: '', version: '0.1.0', uptime: 1, connections: 0, link_state: 'up' });
+const replica = (ip: string): NodeRow => ({ node: `petrel-eu-west-1-7d9f-${ip.split('.').pop()}@${ip}`, node_status: 'running', role: 'replica', region: 'eu-west-1', version: '0.1.0', uptime: 1, connections: 0, link_state: 'up' });
+const ALL = [core(0), core(1), core(2), replica('10.1.0.1'), replica('10.1.0.2')];
+
+before(async () => {
+  await standIn('petrel-core-headless');
+  await standIn('petrel-eu-west-1-api');
+  fake = await startFake();
+  controller = newController(fake, {
+    namespaces: [NS],
+    nodesFetcher: undefined, // the real HTTP client
+    nodesTimeoutMs: 1000,
+    brokerApiURL: (ns, svc) => (ns === NS ? servers.get(svc)?.url ?? 'http://127.0.0.1:1' : undefined),
+  });
+  await controller.start();
+});
+
+after(async () => {
+  await controller?.stop();
+  await fake?.close();
+  for (const { server } of servers.values()) await new Promise((r) => server.close(r));
+});
+
+test('the operator creates its API key Secret once and mounts it; pods carry its hash', async () => {
+  fake.put(loadExample('single-region.yaml'));
+  const s = await waitFor(() => secret(), 'the operator API key Secret');
+  const file = Buffer.from(s.data['api-keys'], 'base64').toString();
+  assert.match(file, /^petrel-operator:[A-Za-z0-9_-]{43}\n$/);
+  assert.equal(s.metadata.ownerReferences[0].uid, petrel().metadata.uid);
+  const sts = await waitFor(() => fake.find('apps/v1', 'StatefulSet', NS, 'petrel-core'), 'core StatefulSet');
+  assert.ok(sts.spec.template.metadata.annotations[ANNOTATION_API_KEY_HASH]);
+  await waitFor(() => fake.find('v1', 'Service', NS, 'petrel-eu-west-1-api'), 'the region API Service');
+});
+
+test('pods ready, one core broker not a member → ClusterJoined=False naming it, Ready=False, joinedNodes counted', async () => {
+  members = ALL.filter((m) => !m.node.startsWith('petrel-core-2@'));
+  await waitFor(() => {
+    fakeKubelet(fake, NS);
+    return condition(petrel(), 'ClusterJoined')?.reason === 'NotJoined';
+  }, 'ClusterJoined NotJoined');
+  const cr = petrel();
+  assert.equal(condition(cr, 'ClusterJoined').status, 'False');
+  assert.equal(condition(cr, 'ClusterJoined').message, 'not running cluster members: petrel-core-2');
+  assert.equal(condition(cr, 'CoreReady').status, 'True', 'the pods are ready: readiness alone is not Ready');
+  assert.equal(condition(cr, 'Ready').status, 'False');
+  assert.match(condition(cr, 'Ready').message, /ClusterJoined/);
+  assert.equal(condition(cr, 'Progressing').reason, 'Joining');
+  assert.equal(cr.status.core.joinedNodes, 2);
+  assert.equal(cr.status.regions[0].joinedNodes, 2);
+  assert.ok((hits.get('petrel-core-headless') ?? 0) > 0 && (hits.get('petrel-eu-west-1-api') ?? 0) > 0, 'both targets asked');
+});
+
+test('the missing broker joins → (requeued, no Kubernetes event needed) ClusterJoined=True and Ready=True', async () => {
+  members = ALL;
+  await waitFor(() => condition(petrel(), 'Ready')?.status === 'True', 'Ready=True once every broker is listed');
+  const cr = petrel();
+  assert.equal(condition(cr, 'ClusterJoined').reason, 'Joined');
+  assert.match(condition(cr, 'ClusterJoined').message, /all 5 brokers \(3 core, 2 replicas\)/);
+  assert.equal(cr.status.core.joinedNodes, 3);
+  assert.equal(condition(cr, 'Progressing').status, 'False');
+});
+
+test('a broker with another key answers 401 → ClusterJoined=False with the URL and the refusal; the key is not regenerated', async () => {
+  const before = secret().data['api-keys'];
+  staleKeys = new Map([['petrel-operator', 'not-the-one']]);
+  try {
+    await waitFor(() => condition(petrel(), 'ClusterJoined')?.reason === 'MembersUnavailable', 'ClusterJoined MembersUnavailable');
+    const msg: string = condition(petrel(), 'ClusterJoined').message;
+    assert.match(msg, /^core: GET http:\/\/127\.0\.0\.1:\d+\/api\/v5\/nodes: HTTP 401: the broker refused the operator's API key "petrel-operator"; eu-west-1: GET http:\/\/127\.0\.0\.1:\d+\/api\/v5\/nodes: HTTP 401/);
+    assert.equal(condition(petrel(), 'Ready').status, 'False');
+    await waitFor(() => fake.listKind('v1', 'Event', NS).some((e) => e.reason === 'NotReady' && /ClusterJoined/.test(e.message)), 'a NotReady Event');
+  } finally {
+    staleKeys = undefined;
+  }
+  assert.equal(secret().data['api-keys'], before, 'the operator keeps its key across reconciles');
+  await waitFor(() => condition(petrel(), 'Ready')?.status === 'True', 'Ready again with the right key');
+});
+
+test('a region API that refuses connections → a clear ECONNREFUSED message, no crash', async () => {
+  const eu = servers.get('petrel-eu-west-1-api')!;
+  await new Promise((r) => eu.server.close(r));
+  try {
+    await waitFor(() => /ECONNREFUSED/.test(condition(petrel(), 'ClusterJoined')?.message ?? ''), 'ECONNREFUSED in ClusterJoined');
+    assert.match(condition(petrel(), 'ClusterJoined').message, /^eu-west-1: GET http:\/\/127\.0\.0\.1:\d+\/api\/v5\/nodes: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+    assert.equal(condition(petrel(), 'Degraded').status, 'False', 'an unreachable broker is not an operator error');
+    assert.equal(petrel().status.regions[0].joinedNodes, undefined);
+  } finally {
+    const port = Number(new URL(eu.url).port);
+    await new Promise<void>((r) => eu.server.listen(port, '127.0.0.1', r));
+  }
+  await waitFor(() => condition(petrel(), 'Ready')?.status === 'True', 'Ready again');
+});
+
+test('the Secret deleted → a new key, and the pods roll to it (api-key hash changes)', async () => {
+  const oldFile = secret().data['api-keys'];
+  const oldHash = fake.find('apps/v1', 'StatefulSet', NS, 'petrel-core').spec.template.metadata.annotations[ANNOTATION_API_KEY_HASH];
+  fake.store.delete(fake.store.registry.byKind('', 'v1', 'Secret')!, NS, 'petrel-operator-api-key', {});
+  await waitFor(() => secret() && secret().data['api-keys'] !== oldFile, 'a new Secret');
+  const sts = await waitFor(() => {
+    const s = fake.find('apps/v1', 'StatefulSet', NS, 'petrel-core');
+    return s.spec.template.metadata.annotations[ANNOTATION_API_KEY_HASH] !== oldHash && s;
+  }, 'the core pod template with the new key hash');
+  assert.ok(sts);
+  await waitFor(() => { fakeKubelet(fake, NS); return condition(petrel(), 'Ready')?.status === 'True'; }, 'Ready with the new key');
+});
