@@ -216,10 +216,15 @@ async function dropNotes(handle: BrokerHandle): Promise<string[]> {
   if (!handle.counters) return [];
   try {
     const c = await handle.counters();
+    const out: string[] = [];
     const dropped = c.delivery_dropped ?? 0;
-    if (dropped === 0) return [];
-    const why = Object.entries(c).filter(([k, v]) => k.startsWith('delivery_dropped_') && v > 0).map(([k, v]) => `${k.slice('delivery_dropped_'.length)} ${v}`);
-    return [`the broker dropped ${dropped} deliveries (${why.join(', ') || 'no reason counted'})`];
+    if (dropped > 0) {
+      const why = Object.entries(c).filter(([k, v]) => k.startsWith('delivery_dropped_') && v > 0).map(([k, v]) => `${k.slice('delivery_dropped_'.length)} ${v}`);
+      out.push(`the broker dropped ${dropped} deliveries (${why.join(', ') || 'no reason counted'})`);
+    }
+    // The node link's own drops (peer down, or cluster.link.max_pending reached).
+    if ((c.cluster_link_dropped ?? 0) > 0) out.push(`the node link dropped ${c.cluster_link_dropped} messages`);
+    return out;
   } catch (e) {
     return [`broker counters not read: ${(e as Error).message}`];
   }
