@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE ?= node
 ARGS ?=
 
-.PHONY: all deps build run test test-unit system-deps bench crds clean image
+.PHONY: all deps build run test test-unit system-deps bench cluster-model crds clean image
 
 all: build
 
@@ -35,6 +35,11 @@ test-unit: build
 bench: build
 	bash scripts/system-deps.sh bench
 	$(NODE) dist/bench/run.js $(ARGS)
+
+# The cluster route model: 10M filters over 50 nodes, summaries against one etcd key per route,
+# with a throwaway etcd (docs/cluster.md). About 10 minutes; ARGS="--nodes 10 --per-node 50000" is smaller.
+cluster-model: build system-deps
+	$(NODE) --expose-gc --max-old-space-size=8192 dist/bench/cluster-model.js $(ARGS)
 
 # Regenerate crds/ (and the chart's copy) from operator/src/api; `make crds CHECK=1` only compares.
 crds: build
