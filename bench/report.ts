@@ -7,6 +7,12 @@
  * With a baseline Petrel (petrel-baseline, an earlier commit) the ratio petrel/petrel-baseline is
  * given for every metric, also those without a better direction (CPU %, achieved rate): between
  * two builds of the same broker any of them moving is worth seeing.
+ *
+ * With petrel-cluster (two Petrel nodes, publishers on one, subscribers on the other) the table
+ * gains the column "petrel-cluster vs petrel": the ratio cluster / single node per repetition for
+ * every metric, except latencies (unit ms), given as the difference cluster − single node. The
+ * cluster's targets are checked against the medians of those: broker CPU per message at most 2×
+ * a single node's, p99 latency at most 1 ms more.
  */
 import type { MetricDef } from './scenarios/common.js';
 import { summarize, type Summary } from './lib/stats.js';
@@ -29,6 +35,8 @@ export interface ScenarioReport {
   runs: RunRecord[];
   summary: Record<string, Record<string, Summary | null>>;
   ratios: Record<string, Record<string, Summary | null>>;
+  /** petrel-cluster against petrel per metric: ratio, or difference for ms (see `clusterDelta`). */
+  cluster?: Record<string, Summary | null>;
 }
 
 /** The earlier commit a before/after run compares against (run with --baseline DIR). */
@@ -52,6 +60,25 @@ export interface BenchReport {
 
 const SUBJECT = 'petrel';
 const BASELINE = 'petrel-baseline';
+const CLUSTER = 'petrel-cluster';
+const CLUSTER_HEADER = `${CLUSTER} vs ${SUBJECT}`;
+
+/** Latencies compare as a difference (the link adds this much), everything else as a ratio. */
+export function clusterDelta(m: MetricDef, cluster: number, single: number): number {
+  if (m.unit === 'ms') return cluster - single;
+  return single !== 0 ? cluster / single : NaN;
+}
+
+/** Per repetition where both ran: clusterDelta of the metric. */
+function pairedDeltas(m: MetricDef, runs: RunRecord[], reps: number[]): number[] {
+  const out: number[] = [];
+  for (const rep of reps) {
+    const c = runs.find((r) => r.rep === rep && r.broker === CLUSTER && r.ok)?.values?.[m.key];
+    const p = runs.find((r) => r.rep === rep && r.broker === SUBJECT && r.ok)?.values?.[m.key];
+    if (c !== undefined && p !== undefined && Number.isFinite(c) && Number.isFinite(p)) out.push(clusterDelta(m, c, p));
+  }
+  return out;
+}
 
 export function summarizeScenario(name: string, title: string, metrics: MetricDef[], runs: RunRecord[], brokers: string[]): ScenarioReport {
   const summary: ScenarioReport['summary'] = {};
@@ -63,7 +90,7 @@ export function summarizeScenario(name: string, title: string, metrics: MetricDe
       summary[m.key][b] = summarize(runs.filter((r) => r.broker === b && r.ok).map((r) => r.values?.[m.key] ?? NaN));
     }
     if (!brokers.includes(SUBJECT)) continue;
-    const peers = brokers.filter((b) => b !== SUBJECT && (m.better !== 'none' || b === BASELINE));
+    const peers = brokers.filter((b) => b !== SUBJECT && b !== CLUSTER && (m.better !== 'none' || b === BASELINE));
     if (peers.length === 0) continue;
     ratios[m.key] = {};
     for (const peer of peers) {
@@ -76,7 +103,25 @@ export function summarizeScenario(name: string, title: string, metrics: MetricDe
       ratios[m.key][peer] = summarize(per);
     }
   }
-  return { name, title, metrics, runs, summary, ratios };
+  const out: ScenarioReport = { name, title, metrics, runs, summary, ratios };
+  if (brokers.includes(SUBJECT) && brokers.includes(CLUSTER) && runs.some((r) => r.broker === CLUSTER)) {
+    out.cluster = {};
+    for (const m of metrics) out.cluster[m.key] = summarize(pairedDeltas(m, runs, reps));
+  }
+  return out;
+}
+
+/** The cluster's targets, one line each, from the medians of the per-repetition comparisons. */
+export function clusterTargets(report: BenchReport): string[] {
+  const out: string[] = [];
+  for (const sc of report.scenarios) {
+    if (!sc.cluster) continue;
+    const cpu = sc.cluster.cpuPerMsg;
+    if (cpu) out.push(`${sc.name}: broker CPU µs/msg cross-node ${cpu.median.toFixed(2)}× single node (target ≤ 2×): ${cpu.median <= 2 ? 'met' : 'MISSED'}`);
+    const p99 = sc.cluster.p99;
+    if (p99) out.push(`${sc.name}: p99 cross-node ${p99.median >= 0 ? '+' : ''}${p99.median.toFixed(3)} ms vs single node (target < 1 ms): ${p99.median < 1 ? 'met' : 'MISSED'}`);
+  }
+  return out;
 }
 
 function fmt(v: number, digits: number): string {
@@ -91,14 +136,22 @@ function cell(s: Summary | null | undefined, digits: number, failed: number): st
   return failed > 0 ? `${base} (${failed} failed)` : base;
 }
 
+function clusterCell(m: MetricDef, s: Summary | null | undefined): string {
+  if (!s) return '–';
+  if (m.unit !== 'ms') return ratioCell(s);
+  const d = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(3)}`;
+  return s.n > 1 && s.min !== s.max ? `${d(s.median)} ms [${d(s.min)}–${d(s.max)}]` : `${d(s.median)} ms`;
+}
+
 function ratioCell(s: Summary | null | undefined): string {
   if (!s) return '–';
   return s.n > 1 && s.min !== s.max ? `${s.median.toFixed(2)}× [${s.min.toFixed(2)}–${s.max.toFixed(2)}]` : `${s.median.toFixed(2)}×`;
 }
 
 export function tableRows(report: BenchReport): { header: string[]; rows: string[][] } {
-  const peers = report.brokers.includes(SUBJECT) ? report.brokers.filter((b) => b !== SUBJECT) : [];
-  const header = ['scenario', 'metric', ...report.brokers, ...peers.map((p) => `${SUBJECT}/${p}`)];
+  const peers = report.brokers.includes(SUBJECT) ? report.brokers.filter((b) => b !== SUBJECT && b !== CLUSTER) : [];
+  const withCluster = report.brokers.includes(SUBJECT) && report.brokers.includes(CLUSTER);
+  const header = ['scenario', 'metric', ...report.brokers, ...peers.map((p) => `${SUBJECT}/${p}`), ...(withCluster ? [CLUSTER_HEADER] : [])];
   const rows: string[][] = [];
   for (const sc of report.scenarios) {
     sc.metrics.forEach((m, i) => {
@@ -108,6 +161,7 @@ export function tableRows(report: BenchReport): { header: string[]; rows: string
         row.push(cell(sc.summary[m.key]?.[b], m.digits, failed));
       }
       for (const p of peers) row.push(m.better === 'none' && p !== BASELINE ? '' : ratioCell(sc.ratios[m.key]?.[p]));
+      if (withCluster) row.push(clusterCell(m, sc.cluster?.[m.key]));
       rows.push(row);
     });
   }
@@ -140,6 +194,8 @@ export function renderText(report: BenchReport): string {
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   const base = baselineLine(report);
   if (base) out.unshift(base, '');
+  const targets = clusterTargets(report);
+  if (targets.length) out.push('', 'cluster targets:', ...targets.map((t) => `  ${t}`));
   const notes = notesOf(report);
   if (notes.length) out.push('', 'notes:', ...notes.map((n) => `  ${n}`));
   return out.join('\n');
@@ -163,6 +219,11 @@ export function renderMarkdown(report: BenchReport): string {
     `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ];
+  const targets = clusterTargets(report);
+  if (targets.length) {
+    lines.push('', `${CLUSTER}: two Petrel nodes and one etcd member; publishers on one node, subscribers on the other; ` +
+      `broker CPU = both nodes (etcd apart). Cluster targets (medians of the per-repetition comparison):`, '', ...targets.map((t) => `- ${t}`));
+  }
   const notes = notesOf(report);
   if (notes.length) lines.push('', 'Notes:', '', ...notes.map((n) => `- ${n}`));
   return lines.join('\n') + '\n';

@@ -13,6 +13,12 @@
  * rotation (the two swap places on even repetitions), and the table gains the ratio
  * petrel/petrel-baseline: a before/after in one run.
  *
+ * With --brokers …,petrel-cluster, two Petrel nodes over etcd run the scenarios that support it
+ * (fan-in, fan-out, QoS 1/2, latency) with publishers on one node and subscribers on the other,
+ * in the same rotation as Petrel (the two swap places on even repetitions); the table gains the
+ * column petrel-cluster vs petrel (ratio per repetition, difference for latencies) and the
+ * cluster's targets are checked (CPU per message at most 2×, p99 at most 1 ms more).
+ *
  *   node dist/bench/run.js [--reps 3] [--duration 5] [--warmup 1] [--only fanin,latency]
  *                          [--brokers petrel,mosquitto] [--workers 2] [--quick] [--help]
  *                          [--baseline DIR]
@@ -22,9 +28,10 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { Pool } from './gen/pool.js';
 import {
-  launchBroker, snapshotPetrel, removePetrelSnapshot, prepareBaseline, repetitionOrder, BROKERS, ALL_BROKERS, BASELINE,
-  type BrokerName, type BrokerHandle, type Baseline,
+  launchBroker, killBrokers, snapshotPetrel, removePetrelSnapshot, prepareBaseline, repetitionOrder, BROKERS, ALL_BROKERS, BASELINE, CLUSTER,
+  type BrokerName, type BrokerHandle, type Baseline, type LaunchOptions,
 } from './brokers/launch.js';
+import { launchCluster } from './brokers/cluster.js';
 import { SCENARIOS } from './scenarios/index.js';
 import type { RunOptions, Scenario } from './scenarios/common.js';
 import { summarizeScenario, renderText, renderMarkdown, type RunRecord, type BenchReport } from './report.js';
@@ -37,7 +44,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --warmup S            warm-up seconds before measuring (default 1)
   --only a,b            scenarios: ${SCENARIOS.map((s) => s.name).join(',')}
   --brokers a,b         brokers: ${ALL_BROKERS.join(',')} (default: ${BROKERS.join(',')},
-                        and petrel-baseline with --baseline)
+                        and petrel-baseline with --baseline); petrel-cluster = two Petrel
+                        nodes over etcd, publishers on one, subscribers on the other (runs
+                        ${SCENARIOS.filter((s) => s.crossNode).map((s) => s.name).join(',')} only)
   --baseline DIR        also run petrel-baseline: Petrel from DIR, a built checkout of an
                         earlier commit (scripts/bench-baseline.sh REF makes one), started as
                         Petrel is; adds the ratio petrel/petrel-baseline (never replaces latest.md)
@@ -158,16 +167,21 @@ function runBudgetMs(opts: RunOptions): number {
   return 120_000 + 3 * (opts.warmupMs + opts.durationMs);
 }
 
+/** The broker of the run in progress: stopped on SIGINT/SIGTERM (a cluster is three processes). */
+let running: BrokerHandle | null = null;
+
 async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool, cli: Cli): Promise<RunRecord> {
   const t0 = performance.now();
   let handle: BrokerHandle | null = null;
   const rec: RunRecord = { rep, broker, ok: false, seconds: 0 };
   try {
     await pool.reset();
-    handle = await launchBroker(broker, {
+    const launch: LaunchOptions = {
       readyTimeoutMs: 15_000, petrelExtra: cli.petrelExtra, petrelNodeArgs: cli.petrelNodeArgs, petrelMain: cli.petrelMain, baseline: cli.baseline,
-    });
-    const tag = `${rep}${broker === BASELINE ? 'B' : broker[0]}${Math.random().toString(36).slice(2, 7)}`;
+    };
+    handle = broker === CLUSTER ? await launchCluster(launch) : await launchBroker(broker, launch);
+    running = handle;
+    const tag = `${rep}${broker === BASELINE ? 'B' : broker === CLUSTER ? 'C' : broker[0]}${Math.random().toString(36).slice(2, 7)}`;
     let timer: NodeJS.Timeout | undefined;
     const budget = runBudgetMs(cli.opts);
     const timeout = new Promise<never>((_, reject) => {
@@ -179,6 +193,7 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
       rec.values = res.values;
       rec.notes = res.notes;
       if (handle.exited()) { rec.notes.push('broker exited during the run'); }
+      rec.notes.push(...(await dropNotes(handle)));
     } finally {
       clearTimeout(timer);
     }
@@ -190,9 +205,29 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
   } finally {
     await pool.reset().catch(() => undefined);
     await handle?.stop();
+    running = null;
     rec.seconds = (performance.now() - t0) / 1000;
   }
   return rec;
+}
+
+/** What the broker itself counted as dropped deliveries (where the handle reads its counters). */
+async function dropNotes(handle: BrokerHandle): Promise<string[]> {
+  if (!handle.counters) return [];
+  try {
+    const c = await handle.counters();
+    const out: string[] = [];
+    const dropped = c.delivery_dropped ?? 0;
+    if (dropped > 0) {
+      const why = Object.entries(c).filter(([k, v]) => k.startsWith('delivery_dropped_') && v > 0).map(([k, v]) => `${k.slice('delivery_dropped_'.length)} ${v}`);
+      out.push(`the broker dropped ${dropped} deliveries (${why.join(', ') || 'no reason counted'})`);
+    }
+    // The node link's own drops (peer down, or cluster.link.max_pending reached).
+    if ((c.cluster_link_dropped ?? 0) > 0) out.push(`the node link dropped ${c.cluster_link_dropped} messages`);
+    return out;
+  } catch (e) {
+    return [`broker counters not read: ${(e as Error).message}`];
+  }
 }
 
 function brief(sc: Scenario, rec: RunRecord): string {
@@ -212,7 +247,7 @@ async function main(): Promise<void> {
     log(`bench: petrel-baseline = ${cli.baseline.commit} from ${cli.baseline.dir} (node options ${cli.baseline.nodeFlags.join(' ') || 'none'}, ` +
       `from ${cli.baseline.nodeFlagsFrom === 'baseline' ? "the baseline's" : "this checkout's"} runtime.ts)`);
   }
-  if (cli.brokers.includes('petrel')) {
+  if (cli.brokers.includes('petrel') || cli.brokers.includes(CLUSTER)) {
     try {
       cli.petrelMain = snapshotPetrel();
     } catch (e) {
@@ -238,15 +273,18 @@ async function main(): Promise<void> {
   };
   const stopAll = () => {
     removeSnapshots();
-    pool.close().finally(() => process.exit(130));
+    Promise.allSettled([running?.stop(), pool.close()]).finally(() => { killBrokers(); process.exit(130); });
   };
+  process.once('exit', killBrokers);
   process.once('SIGINT', stopAll);
   process.once('SIGTERM', stopAll);
   try {
     for (const sc of scenarios) {
       const runs: RunRecord[] = [];
+      if (!sc.crossNode && cli.brokers.includes(CLUSTER)) log(`${sc.name}: not a cross-node scenario, ${CLUSTER} skipped`);
       for (let rep = 1; rep <= cli.reps; rep++) {
         for (const b of repetitionOrder(cli.brokers, rep)) {
+          if (b === CLUSTER && !sc.crossNode) continue;
           const rec = await runOnce(sc, b, rep, pool, cli);
           runs.push(rec);
           log(`${sc.name} rep ${rep} ${b} (${rec.seconds.toFixed(1)} s): ${brief(sc, rec)}`);
@@ -263,20 +301,24 @@ async function main(): Promise<void> {
     const dir = join(repoRoot(), 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     // Only a complete, default-sized run of the default brokers replaces the published table; a
-    // run with a baseline is a comparison and keeps its own Markdown next to its JSON.
+    // run with a baseline or with the cluster is a comparison and keeps its own Markdown next to
+    // its JSON.
     const complete = scenarios.length === SCENARIOS.length && !cli.quick;
-    const full = complete && !cli.baseline && cli.brokers.length === BROKERS.length;
+    const full = complete && !cli.baseline && cli.brokers.length === BROKERS.length && !cli.brokers.includes(CLUSTER);
+    const comparison = report.baseline !== undefined || cli.brokers.includes(CLUSTER);
     const day = report.date.slice(0, 10);
     const time = report.date.slice(11, 19).replace(/:/g, '');
     let name: string;
     if (report.baseline) {
       name = `${day}-${report.commit}-baseline-${report.baseline.commit}${complete ? '' : '-partial'}-${time}.json`;
+    } else if (cli.brokers.includes(CLUSTER)) {
+      name = `${day}-${report.commit}-cluster${cli.quick ? '-quick' : ''}-${time}.json`;
     } else {
       name = full ? `${day}-${report.commit}.json` : `${day}-${report.commit}-partial-${time}.json`;
     }
     writeFileSync(join(dir, name), JSON.stringify(report, null, 2) + '\n');
     log(`results: bench/results/${name}`);
-    if (report.baseline) {
+    if (comparison) {
       const md = name.replace(/\.json$/, '.md');
       writeFileSync(join(dir, md), renderMarkdown(report));
       log(`table: bench/results/${md}`);

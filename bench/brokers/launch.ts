@@ -5,6 +5,7 @@
  *   - mosquitto: /usr/sbin/mosquitto with a generated config (persistence file in the temp dir)
  *   - petrel:    node dist/broker/src/main.js --config <generated yaml> (defaults, persistence on)
  *   - petrel-baseline (with --baseline DIR): the same, from DIR's build of an earlier commit
+ *   - petrel-cluster: two Petrel nodes and one etcd member (./cluster.ts)
  * A broker is ready when it answers CONNECT with CONNACK. Failing to start or to answer throws,
  * with the tail of the broker's output, and the caller reports the scenario as failed.
  */
@@ -19,22 +20,25 @@ import { BenchClient } from '../gen/client.js';
 import { repoRoot } from '../lib/repo.js';
 import { NODE_FLAGS } from '../../broker/src/runtime.js';
 
-export type BrokerName = 'aedes' | 'mosquitto' | 'petrel' | 'petrel-baseline';
+export type BrokerName = 'aedes' | 'mosquitto' | 'petrel' | 'petrel-cluster' | 'petrel-baseline';
 /** The brokers of a default run. */
 export const BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel'];
 /** Every broker the benchmark knows, in run order; petrel-baseline needs --baseline DIR. */
-export const ALL_BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel', 'petrel-baseline'];
+export const ALL_BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel', 'petrel-cluster', 'petrel-baseline'];
 export const BASELINE: BrokerName = 'petrel-baseline';
+/** Two Petrel nodes over etcd: publishers on one node, subscribers on the other. */
+export const CLUSTER: BrokerName = 'petrel-cluster';
 
 /**
  * The order of one repetition: the brokers as listed, except that with both Petrel and the
- * baseline, the two swap places on every even repetition, so that neither always runs right
- * after the other (or after the same peer) and an order effect cannot pass for a code change.
+ * baseline (or, without a baseline, Petrel and petrel-cluster), the two swap places on every even
+ * repetition, so that neither always runs right after the other (or after the same peer) and an
+ * order effect cannot pass for a code change or for the cost of the cluster.
  */
 export function repetitionOrder(brokers: readonly BrokerName[], rep: number): BrokerName[] {
   const order = [...brokers];
   const a = order.indexOf('petrel');
-  const b = order.indexOf(BASELINE);
+  const b = order.includes(BASELINE) ? order.indexOf(BASELINE) : order.indexOf(CLUSTER);
   if (rep % 2 === 0 && a >= 0 && b >= 0) [order[a], order[b]] = [order[b], order[a]];
   return order;
 }
@@ -143,8 +147,28 @@ export interface LaunchOptions {
 
 export interface BrokerHandle {
   name: BrokerName;
+  /** Where publishers (and every client of a single-node scenario) connect. */
   port: number;
+  /** Where subscribers connect when that is another node (petrel-cluster); scenarios use `subPort ?? port`. */
+  subPort?: number;
+  /** The main process (the node on `port`). */
   pid: number;
+  /** Every process whose CPU and memory count as the broker's (two nodes of a cluster); [pid] otherwise. */
+  pids: number[];
+  /** Processes the broker needs but measured apart from it, by name (petrel-cluster: etcd). */
+  aside?: Record<string, number>;
+  /**
+   * Resolves once `filters` distinct topic filters subscribed on `subPort` are routed on the
+   * publishers' node (petrel-cluster: the route table replicated through etcd); throws after
+   * `timeoutMs`. Absent for single nodes, where a SUBACK means the route is there.
+   */
+  routesReady?(filters: number, timeoutMs: number): Promise<void>;
+  /**
+   * Counters of the broker's own summed over its nodes (petrel-cluster: the Prometheus counters
+   * of both nodes, without the `petrel_` prefix), read after a run to explain losses. Absent
+   * where the benchmark does not read them.
+   */
+  counters?(): Promise<Record<string, number>>;
   dir: string;
   stop(): Promise<void>;
   output(): string;
@@ -163,7 +187,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const cur = out[k];
@@ -221,83 +245,131 @@ function spawnBroker(name: BrokerName, port: number, dir: string, opts: LaunchOp
     const entry = fileURLToPath(new URL(self, import.meta.url));
     return spawn(process.execPath, [...process.execArgv, entry, String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
   }
+  // Petrel and the baseline get the same generated config and the same extra options.
+  return spawnPetrel(name === 'petrel-baseline', petrelConfig(port, dir, opts.petrelExtra), dir, opts);
+}
+
+/** Start a Petrel (this checkout's snapshot, or the baseline's) on the given YAML config, written into `dir`. */
+export function spawnPetrel(baseline: boolean, config: string, dir: string, opts: LaunchOptions): ChildProcess {
   let main: string;
   let flags: readonly string[];
-  if (name === 'petrel-baseline') {
+  if (baseline) {
     if (!opts.baseline) throw new Error('petrel-baseline needs --baseline DIR');
     main = opts.baseline.main;
     flags = opts.baseline.nodeFlags;
   } else {
-    main = opts.petrelMain ?? join(root, 'dist', 'broker', 'src', 'main.js');
+    main = opts.petrelMain ?? join(repoRoot(), 'dist', 'broker', 'src', 'main.js');
     flags = NODE_FLAGS;
   }
   if (!existsSync(main)) throw new Error(`${main} not found: build first (npx tsc -p tsconfig.json)`);
   const conf = join(dir, 'petrel.yaml');
-  // Petrel and the baseline get the same generated config and the same extra options.
-  writeFileSync(conf, petrelConfig(port, dir, opts.petrelExtra));
+  writeFileSync(conf, config);
   // As bin/petrel starts it: the broker's own Node options, then any given for this run.
-  return spawn(process.execPath, [...flags, ...(opts.petrelNodeArgs ?? []), main, '--config', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
+  return spawn(process.execPath, [...flags, ...(opts.petrelNodeArgs ?? []), main, '--config', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Start a broker and wait until it answers CONNECT with CONNACK. */
-export async function launchBroker(name: BrokerName, opts: LaunchOptions): Promise<BrokerHandle> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), `petrel-bench-${name}-`));
+/** A broker's child process: its output tail (and whole log with BENCH_BROKER_LOG), its exit, a stop. */
+export interface Watched {
+  child: ChildProcess;
+  output(): string;
+  /** Why it exited, or null while it runs. */
+  exitInfo(): string | null;
+  /** SIGTERM, then SIGKILL after 5 s; resolves when it has exited (or 2 s after the SIGKILL). */
+  stop(): Promise<void>;
+}
+
+/** Every broker process started and not yet exited (killBrokers() ends them). */
+const LIVE = new Set<ChildProcess>();
+
+/**
+ * SIGKILL every broker process still running (also those of a cluster still starting): for an
+ * interrupted benchmark, which must leave no broker behind. Synchronous, so it can run on 'exit'.
+ */
+export function killBrokers(): void {
+  for (const c of LIVE) c.kill('SIGKILL');
+  LIVE.clear();
+}
+
+export function watchProcess(child: ChildProcess, logName: string): Watched {
+  LIVE.add(child);
   let out = '';
   let exitInfo: string | null = null;
-  const child = spawnBroker(name, port, dir, opts);
   // BENCH_BROKER_LOG=DIR keeps each broker's whole output in DIR/<name>-<port>.log (diagnostics,
   // e.g. with --petrel-node-args "--trace-gc").
   const logDir = process.env.BENCH_BROKER_LOG;
-  const logFd = logDir ? openSync(join(logDir, `${name}-${port}.log`), 'w') : -1;
+  const logFd = logDir ? openSync(join(logDir, `${logName}.log`), 'w') : -1;
   const keep = (b: Buffer) => {
     out = (out + b.toString('utf8')).slice(-4000);
     if (logFd >= 0) writeSync(logFd, b);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  child.on('exit', (code, signal) => { exitInfo = `exited (${code ?? signal})`; });
-  child.on('error', (e) => { exitInfo = `spawn error: ${e.message}`; });
-
-  const handle: BrokerHandle = {
-    name,
-    port,
-    pid: child.pid ?? -1,
-    dir,
+  child.on('exit', (code, signal) => { exitInfo = `exited (${code ?? signal})`; LIVE.delete(child); });
+  child.on('error', (e) => { exitInfo = `spawn error: ${e.message}`; LIVE.delete(child); });
+  return {
+    child,
     output: () => out,
-    exited: () => exitInfo !== null,
+    exitInfo: () => exitInfo,
     stop: async () => {
+      if (exitInfo !== null) return;
+      child.kill('SIGTERM');
+      for (let i = 0; i < 100 && exitInfo === null; i++) await sleep(50);
       if (exitInfo === null) {
-        child.kill('SIGTERM');
-        for (let i = 0; i < 100 && exitInfo === null; i++) await sleep(50);
-        if (exitInfo === null) {
-          child.kill('SIGKILL');
-          for (let i = 0; i < 40 && exitInfo === null; i++) await sleep(50);
-        }
+        child.kill('SIGKILL');
+        for (let i = 0; i < 40 && exitInfo === null; i++) await sleep(50);
       }
-      rmSync(dir, { recursive: true, force: true });
     },
   };
+}
 
-  const deadline = performance.now() + opts.readyTimeoutMs;
+/**
+ * Wait until the MQTT listener on `port` answers CONNECT with CONNACK: null when it did, else why
+ * not (the process exited, or the last connect error at the deadline).
+ */
+export async function waitConnack(port: number, deadline: number, proc: Watched): Promise<string | null> {
+  const t0 = performance.now();
   let lastError = 'no attempt';
   for (let attempt = 0; attempt < 1000 && performance.now() < deadline; attempt++) {
-    if (exitInfo !== null) break;
-    const probe = new BenchClient(`bench-probe-${process.pid}-${attempt}`);
+    if (proc.exitInfo() !== null) return proc.exitInfo();
+    const probe = new BenchClient(`bench-probe-${process.pid}-${port}-${attempt}`);
     try {
       await probe.connect(port, true, 30, 1000);
       await probe.disconnect(1000);
-      return handle;
+      return null;
     } catch (e) {
       lastError = (e as Error).message;
       probe.destroy();
     }
     await sleep(100);
   }
+  return proc.exitInfo() ?? `not ready after ${Math.round(performance.now() - t0)} ms (${lastError})`;
+}
+
+/** Start a broker and wait until it answers CONNECT with CONNACK. */
+export async function launchBroker(name: BrokerName, opts: LaunchOptions): Promise<BrokerHandle> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `petrel-bench-${name}-`));
+  const proc = watchProcess(spawnBroker(name, port, dir, opts), `${name}-${port}`);
+  const pid = proc.child.pid ?? -1;
+  const handle: BrokerHandle = {
+    name,
+    port,
+    pid,
+    pids: [pid],
+    dir,
+    output: proc.output,
+    exited: () => proc.exitInfo() !== null,
+    stop: async () => {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const why = await waitConnack(port, performance.now() + opts.readyTimeoutMs, proc);
+  if (why === null) return handle;
   await handle.stop();
-  const why = exitInfo ?? `not ready after ${opts.readyTimeoutMs} ms (${lastError})`;
+  const out = proc.output();
   throw new Error(`${name} failed to start: ${why}${out ? `; output: ${out.trim().slice(-600)}` : ''}`);
 }
 

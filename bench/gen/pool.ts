@@ -104,11 +104,11 @@ export class Pool {
    * deliveries when the broker is idle (it has nothing left to deliver, so it dropped them),
    * never while it is busy working through a backlog or collecting garbage.
    */
-  watchBroker(pid: number): void {
+  watchBroker(roots: readonly number[]): void {
     this.unwatchBroker();
     this.brokerCpu = [];
     this.brokerActive = true;
-    const pids = processTree(pid);
+    const pids = roots.flatMap((pid) => processTree(pid));
     this.brokerTimer = setInterval(() => {
       const s = { at: performance.now(), cpuUs: cpuOfPids(pids) };
       this.brokerCpu.push({ at: s.at, cpuUs: s.cpuUs });

@@ -88,14 +88,21 @@ export interface ProcSample {
 }
 
 export function sampleProcess(root: number): ProcSample {
+  return sampleProcesses([root]);
+}
+
+/** The sum over several process trees (a broker of several processes, e.g. two cluster nodes). */
+export function sampleProcesses(roots: readonly number[]): ProcSample {
   const tck = clockTicks();
   let ticks = 0;
   let rss = 0;
-  for (const pid of processTree(root)) {
-    const st = readStat(pid);
-    if (st === null) continue;
-    ticks += st.ticks;
-    rss += readRssKiB(pid);
+  for (const root of roots) {
+    for (const pid of processTree(root)) {
+      const st = readStat(pid);
+      if (st === null) continue;
+      ticks += st.ticks;
+      rss += readRssKiB(pid);
+    }
   }
   return { cpuUs: (ticks * 1e6) / tck, rssKiB: rss, at: performance.now() };
 }

@@ -5,7 +5,7 @@
  */
 import type { Pool } from '../gen/pool.js';
 import type { BrokerHandle } from '../brokers/launch.js';
-import { sampleProcess, type ProcSample } from '../lib/proc-stat.js';
+import { sampleProcess, sampleProcesses, type ProcSample } from '../lib/proc-stat.js';
 
 export interface RunOptions {
   warmupMs: number;
@@ -53,6 +53,12 @@ export interface ScenarioContext {
 export interface Scenario {
   name: string;
   title: string;
+  /**
+   * Publishers connect to `broker.port`, subscribers to `broker.subPort ?? broker.port`, and the
+   * scenario waits for `broker.routesReady` after subscribing: it runs on petrel-cluster (others
+   * are skipped there).
+   */
+  crossNode?: boolean;
   metrics: MetricDef[];
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
@@ -99,15 +105,25 @@ export function sumGroup(snaps: WorkerSnapshot[], name: string): GroupStats {
 
 export interface Mark {
   snaps: WorkerSnapshot[];
+  /** Every process of the broker (both nodes of a cluster), summed. */
   broker: ProcSample;
+  /** The processes measured apart (etcd), by name. */
+  aside: Record<string, ProcSample>;
+}
+
+/** CPU and memory of the broker under test: all its processes (both nodes of a cluster). */
+export function sampleBroker(broker: BrokerHandle): ProcSample {
+  return sampleProcesses(broker.pids);
 }
 
 export async function mark(ctx: ScenarioContext): Promise<Mark> {
   const [snaps, broker] = await Promise.all([
     ctx.pool.all<WorkerSnapshot>('snapshot', () => ({}), 10_000),
-    Promise.resolve(sampleProcess(ctx.broker.pid)),
+    Promise.resolve(sampleBroker(ctx.broker)),
   ]);
-  return { snaps, broker };
+  const aside: Record<string, ProcSample> = {};
+  for (const [name, pid] of Object.entries(ctx.broker.aside ?? {})) aside[name] = sampleProcess(pid);
+  return { snaps, broker, aside };
 }
 
 /** Rate of a group counter over [a, b], summed per worker with each worker's own clock. */
@@ -141,6 +157,30 @@ export function brokerCpu(a: Mark, b: Mark): { us: number; pct: number } {
   const us = b.broker.cpuUs - a.broker.cpuUs;
   const dt = (b.broker.at - a.broker.at) * 1000;
   return { us, pct: dt > 0 ? (us / dt) * 100 : NaN };
+}
+
+/** CPU of the processes measured apart from the broker (etcd) over [a, b]: `<name>Cpu` in % of one core. */
+export function asideCpu(a: Mark, b: Mark): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, s1] of Object.entries(b.aside)) {
+    const s0 = a.aside[name];
+    const dt = s0 ? (s1.at - s0.at) * 1000 : 0;
+    if (dt > 0) out[`${name}Cpu`] = ((s1.cpuUs - s0.cpuUs) / dt) * 100;
+  }
+  return out;
+}
+
+/** The informative row for etcd's CPU (petrel-cluster only; '–' for single brokers). */
+export const ETCD_CPU_METRIC: MetricDef = { key: 'etcdCpu', label: 'etcd CPU % (cluster)', unit: '%', better: 'none', digits: 1 };
+
+/** Where subscribers connect: the other node of a cluster, else the broker's one port. */
+export function subPort(ctx: ScenarioContext): number {
+  return ctx.broker.subPort ?? ctx.broker.port;
+}
+
+/** After subscribing `filters` distinct filters: wait until the publishers' node routes them (cluster). */
+export async function routesReady(ctx: ScenarioContext, filters: number): Promise<void> {
+  await ctx.broker.routesReady?.(filters, 15_000);
 }
 
 /**

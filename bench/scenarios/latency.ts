@@ -6,7 +6,7 @@
  */
 import {
   type Scenario, type ScenarioResult, mark, rate, brokerCpu, generatorCpu, drain, sumGroup,
-  saturationNote, requireConnected, sleep,
+  saturationNote, requireConnected, sleep, asideCpu, subPort, routesReady, ETCD_CPU_METRIC,
 } from './common.js';
 
 interface LatencyResult { count: number; p50: number; p99: number; p999: number; max: number }
@@ -14,6 +14,7 @@ interface LatencyResult { count: number; p50: number; p99: number; p999: number;
 export const latency: Scenario = {
   name: 'latency',
   title: 'latency, QoS 1 at a fixed rate (1 publisher → 1 subscriber)',
+  crossNode: true,
   metrics: [
     { key: 'p50', label: 'p50 ms', unit: 'ms', better: 'lower', digits: 3 },
     { key: 'p99', label: 'p99 ms', unit: 'ms', better: 'lower', digits: 3 },
@@ -21,12 +22,14 @@ export const latency: Scenario = {
     { key: 'msgs', label: 'achieved msg/s', unit: 'msg/s', better: 'none', digits: 0 },
     { key: 'cpuPerMsg', label: 'broker CPU µs/msg', unit: 'µs', better: 'lower', digits: 2 },
     { key: 'lost', label: 'lost messages', unit: '', better: 'lower', digits: 0 },
+    ETCD_CPU_METRIC,
   ],
   async run(ctx): Promise<ScenarioResult> {
     const { pool, broker, opts } = ctx;
     const w = pool.workers[0];
     const common = { port: broker.port, clean: true, keepalive: 600, concurrency: 1, timeoutMs: 10_000 };
-    requireConnected([await w.call('connect', { ...common, group: 'sub', ids: [`bl-s-${ctx.tag}`], topic: 'bench/lat', qos: 1, latency: true, track: true }, 20_000)], 'subscriber');
+    requireConnected([await w.call('connect', { ...common, port: subPort(ctx), group: 'sub', ids: [`bl-s-${ctx.tag}`], topic: 'bench/lat', qos: 1, latency: true, track: true }, 20_000)], 'subscriber');
+    await routesReady(ctx, 1);
     requireConnected([await w.call('connect', { ...common, group: 'pub', ids: [`bl-p-${ctx.tag}`] }, 20_000)], 'publisher');
     await sleep(200);
     await w.call('latencyWindow', { fromMs: opts.warmupMs, toMs: opts.warmupMs + opts.durationMs });
@@ -53,6 +56,7 @@ export const latency: Scenario = {
       cpuPerMsg: delivered.count > 0 ? cpu.us / delivered.count : NaN,
       lost: sumGroup(snaps, 'pub').sent - sub.unique,
       genCpu: generatorCpu(m0, m1),
+      ...asideCpu(m0, m1),
     };
     const notes = saturationNote(values.genCpu);
     if (values.msgs < opts.latencyRate * 0.95) notes.push(`achieved ${values.msgs.toFixed(0)} msg/s, below the target ${opts.latencyRate}`);

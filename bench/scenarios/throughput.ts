@@ -12,7 +12,8 @@ import { spread } from '../gen/pool.js';
 import type { QoS } from '../lib/packets.js';
 import {
   type Scenario, type ScenarioContext, type WorkerSnapshot, type ScenarioResult, type MetricDef,
-  mark, rate, generatorCpu, brokerCpu, drain, sumGroup, saturationNote, requireConnected, sleep,
+  mark, rate, generatorCpu, brokerCpu, asideCpu, drain, sumGroup, saturationNote, requireConnected, sleep,
+  subPort, routesReady, ETCD_CPU_METRIC,
 } from './common.js';
 
 const THROUGHPUT_METRICS: MetricDef[] = [
@@ -20,6 +21,7 @@ const THROUGHPUT_METRICS: MetricDef[] = [
   { key: 'cpuPerMsg', label: 'broker CPU µs/msg', unit: 'µs', better: 'lower', digits: 2 },
   { key: 'brokerCpu', label: 'broker CPU %', unit: '%', better: 'none', digits: 0 },
   { key: 'genCpu', label: 'generator CPU % (busiest worker)', unit: '%', better: 'none', digits: 0 },
+  ETCD_CPU_METRIC,
 ];
 
 interface Layout {
@@ -58,8 +60,9 @@ async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<ScenarioRes
   const reliable = p.qos > 0;
   const common = { port: broker.port, clean: true, keepalive: 600, concurrency: 50, timeoutMs: 10_000 };
   const subRes = await Promise.all(l.subs.map((s) => pool.workers[s.worker].call<{ connected: number; failed: number; firstError: string | null }>(
-    'connect', { ...common, group: 'sub', ids: s.ids, topics: s.topics, qos: p.qos, track: reliable }, 60_000)));
+    'connect', { ...common, port: subPort(ctx), group: 'sub', ids: s.ids, topics: s.topics, qos: p.qos, track: reliable }, 60_000)));
   requireConnected(subRes, 'subscribers');
+  await routesReady(ctx, new Set(l.subs.flatMap((s) => s.topics)).size);
   const pubRes = await Promise.all(l.pubs.map((s) => pool.workers[s.worker].call<{ connected: number; failed: number; firstError: string | null }>(
     'connect', { ...common, group: 'pub', ids: s.ids }, 60_000)));
   requireConnected(pubRes, 'publishers');
@@ -68,7 +71,7 @@ async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<ScenarioRes
   const maxMs = opts.warmupMs + opts.durationMs + 2000;
   if (p.mode === 'flood') {
     pool.clearRelay();
-    pool.watchBroker(broker.pid);
+    pool.watchBroker(broker.pids);
     await pool.all('gate', () => ({ limit: p.inflight ?? 0, fanout: p.fanout, reportMs: 5 }));
   }
   let streamBase = 0;
@@ -99,6 +102,7 @@ async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<ScenarioRes
     cpuPerMsg: delivered.count > 0 ? cpu.us / delivered.count : NaN,
     brokerCpu: cpu.pct,
     genCpu: gen,
+    ...asideCpu(m0, m1),
   };
   const notes = saturationNote(gen);
   if (stalls > 0) notes.push(`flood gate wrote off ${stalls}× (broker idle, no delivery for 300 ms, ${p.inflight} deliveries outstanding: dropped)`);
@@ -126,6 +130,7 @@ async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<ScenarioRes
 export const fanIn: Scenario = {
   name: 'fanin',
   title: 'fan-in QoS 0 (N publishers → 1 wildcard subscriber)',
+  crossNode: true,
   metrics: [...THROUGHPUT_METRICS, { key: 'lossPct', label: 'loss %', unit: '%', better: 'lower', digits: 2 }],
   run: (ctx) => runThroughput(ctx, {
     qos: 0, subCount: 1, subTopic: () => 'bench/in/+', pubCount: ctx.opts.fanInPublishers,
@@ -136,6 +141,7 @@ export const fanIn: Scenario = {
 export const fanOut: Scenario = {
   name: 'fanout',
   title: 'fan-out QoS 0 (1 publisher → N subscribers)',
+  crossNode: true,
   metrics: [...THROUGHPUT_METRICS, { key: 'lossPct', label: 'loss %', unit: '%', better: 'lower', digits: 2 }],
   run: (ctx) => runThroughput(ctx, {
     qos: 0, subCount: ctx.opts.fanOutSubscribers, subTopic: () => 'bench/out', pubCount: 1,
@@ -147,6 +153,7 @@ function pairs(qos: 1 | 2): Scenario {
   return {
     name: `qos${qos}`,
     title: `QoS ${qos} pairs (publisher → subscriber per topic, fixed window)`,
+    crossNode: true,
     metrics: [
       ...THROUGHPUT_METRICS,
       { key: 'lost', label: 'lost messages', unit: '', better: 'lower', digits: 0 },
