@@ -173,8 +173,14 @@ export async function launchCluster(opts: LaunchOptions): Promise<BrokerHandle> 
       pids,
       aside: { etcd: etcd.child.pid ?? -1 },
       dir,
-      routesReady: (filters, timeoutMs) => until(
-        async () => gauge(await metricsOf(ports[0].api), 'cluster_routes_remote') >= filters, timeoutMs, `${filters} routes replicated to n1`, procs),
+      // n2's filters are in its route summary (one remote "route" on n1 however many filters): ready
+      // when n2 counts them all and has no etcd write pending, and n1 holds n2's summary.
+      routesReady: (filters, timeoutMs) => until(async () => {
+        const n2 = await metricsOf(ports[1].api);
+        const n1 = await metricsOf(ports[0].api);
+        return gauge(n2, 'cluster_routes_count') >= filters
+          && gauge(n2, 'cluster_etcd_pending_writes') === 0 && gauge(n1, 'cluster_routes_remote') >= 1;
+      }, timeoutMs, `${filters} routes replicated to n1`, procs).then(() => new Promise((r) => setTimeout(r, 300))),
       counters: async () => {
         const sum: Record<string, number> = {};
         for (const p of ports) for (const [k, v] of Object.entries(samples(await metricsOf(p.api)))) sum[k] = (sum[k] ?? 0) + v;
