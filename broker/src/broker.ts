@@ -66,6 +66,8 @@ export type Forwarder = (node: string, msg: Message, plain: boolean, groups: Arr
 /** Where a clustered publish goes besides this node: per other node, plain and/or groups. */
 interface NodePlan { plain: boolean; groups: Array<[string, string]> }
 const NO_GROUPS: ReadonlySet<string> = new Set();
+/** Queued deliveries beyond which an online session holds back forwarded messages' acknowledgements. */
+const PRESSURE_QUEUE = 256;
 
 export class Broker {
   readonly nodeName: string;
@@ -235,6 +237,7 @@ export class Broker {
     const local: Message = { ...msg, id: this.nextId++ };
     this.plainHere = plain;
     this.groupsHere = groups.length === 0 ? NO_GROUPS : new Set(groups.map(([g, f]) => groupKey(g, f)));
+    if (msg.qos > 0) { this.pressureScratch.length = 0; this.pressured = this.pressureScratch; }
     let n: number;
     try { n = this.dispatch(local, false); } finally { this.plainHere = true; this.groupsHere = null; }
     // A route summary's false positive (or a subscriber that left meanwhile): counted apart.
@@ -282,6 +285,34 @@ export class Broker {
     if (s === undefined) return;
     const qos = this.opts.upgradeQos ? (msg.qos > subQos ? msg.qos : subQos) : (msg.qos < subQos ? msg.qos : subQos);
     s.deliver(msg, qos, rap ? msg.retain : false, ids, group, topicFilter);
+    // A forwarded QoS 1/2 message into an online session that is falling behind: remembered, so
+    // the link holds its acknowledgement until the session catches up (remoteBackPressure).
+    if (this.pressured !== null && qos > 0 && s.outlet !== null && s.queued >= PRESSURE_QUEUE) this.pressured.push(s);
+  }
+
+  private pressured: Session[] | null = null;
+  private readonly pressureScratch: Session[] = [];
+
+  /**
+   * Back-pressure across nodes: after dispatchRemote, the online sessions it queued a QoS 1/2
+   * message into beyond PRESSURE_QUEUE; null when none. The node link waits (resolved promise) until
+   * their queues are at half that, or they went offline, or 2 s passed — and only then acknowledges
+   * the message, so the sending node's unacknowledged count grows and its publishers wait instead of
+   * these queues overflowing (mqtt.max_mqueue_len) and dropping acknowledged messages.
+   */
+  remoteBackPressure(): Promise<void> | null {
+    const ps = this.pressured;
+    this.pressured = null;
+    if (ps === null || ps.length === 0) return null;
+    const sessions = [...new Set(ps)];
+    const deadline = Date.now() + 2000;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (Date.now() >= deadline || sessions.every((x) => x.outlet === null || x.queued < PRESSURE_QUEUE / 2)) { resolve(); return; }
+        setTimeout(check, 5);
+      };
+      check();
+    });
   }
 
   // ---- retained messages ---------------------------------------------------------------------

@@ -144,7 +144,10 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     const syncAcks = cfg.durability.mode === 'sync';
     joined.onDeliver = (_from, msg, plain, groups) => {
       broker.dispatchRemote(msg, plain, groups);
-      return syncAcks && msg.qos > 0 ? broker.store.flush() : undefined;
+      if (msg.qos === 0) return undefined;
+      const slow = broker.remoteBackPressure();
+      if (!syncAcks) return slow ?? undefined;
+      return slow === null ? broker.store.flush() : Promise.all([slow, broker.store.flush()]);
     };
   }
   const clients = new ClientManager(broker, log);
