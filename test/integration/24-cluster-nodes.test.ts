@@ -14,13 +14,14 @@ let etcd: EtcdTestCluster;
 const nodes: TestBroker[] = [];
 let clusterNo = 0;
 
-async function cluster(n: number): Promise<TestBroker[]> {
+async function cluster(n: number, extra: Record<string, unknown> = {}): Promise<TestBroker[]> {
   const prefix = `/c${process.pid}-${++clusterNo}`;
   const out: TestBroker[] = [];
   for (let i = 0; i < n; i++) {
     out.push(await startBroker({
       node: { name: `n${i}@127.0.0.1`, role: i < 2 ? 'core' : 'replica', region: i < 2 ? 'r1' : 'r2' },
       cluster: { backend: 'etcd', etcd: { endpoints: etcd.clientURLs, prefix, lease_ttl: '3s' }, link: { bind: '127.0.0.1:0' } },
+      ...extra,
     }));
   }
   nodes.push(...out);
@@ -169,3 +170,27 @@ test('delayed messages are published once, by the next node when the one publish
   assert.deepEqual(collect(s).map((m) => m.payload).sort(), ['later', 'soon']);
   await end(s, p);
 });
+
+for (const strategy of ['round_robin', 'hash_topic', 'hash_clientid', 'sticky', 'local'] as const) {
+  test(`shared groups across nodes with the ${strategy} strategy: each message once per group`, async () => {
+    const [a, b] = await cluster(2, { mqtt: { shared_subscription_strategy: strategy } });
+    const onA = await client(a, { clientId: `${strategy}-ma` });
+    const onB = await client(b, { clientId: `${strategy}-mb` });
+    await onA.subscribeAsync('$share/g/st/#', { qos: 1 });
+    await onB.subscribeAsync('$share/g/st/#', { qos: 1 });
+    const p = await client(a, { clientId: `${strategy}-pub` });
+    // round_robin reaches both members (so both group routes are on a); the others may pick one only
+    if (strategy === 'round_robin') await crossed(p, [onA, onB], 'st/probe'); else await sleep(1500);
+    for (const l of [collect(onA), collect(onB)]) l.length = 0;
+    for (let i = 0; i < 60; i++) await p.publishAsync(`st/${i % 6}`, String(i), { qos: 1 });
+    await until(() => collect(onA).length + collect(onB).length >= 60, 10_000, '60 deliveries');
+    await sleep(300);
+    const got = [...collect(onA), ...collect(onB)].map((m) => Number(m.payload)).sort((x, y) => x - y);
+    assert.deepEqual(got, [...Array(60).keys()], 'each message exactly once');
+    const [na, nb] = [collect(onA).length, collect(onB).length];
+    if (strategy === 'local') assert.equal(na, 60, 'local: the member on the publisher\'s node takes them all');
+    if (strategy === 'round_robin') assert.ok(na > 0 && nb > 0, `round_robin serves both (${na}/${nb})`);
+    if (strategy === 'hash_clientid' || strategy === 'sticky') assert.ok(na === 60 || nb === 60, `${strategy}: one publisher, one member (${na}/${nb})`);
+    await end(onA, onB, p);
+  });
+}

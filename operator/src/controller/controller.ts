@@ -41,6 +41,7 @@ export interface ControllerOptions {
   nodesTimeoutMs?: number;
   progressRequeueMs?: number;
   resyncMs?: number;
+  joinRecheckMs?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   /** How often kinds the server did not serve at start (CRD not installed) are looked for again. */
@@ -78,7 +79,7 @@ export class Controller {
       client: this.client, cache: this.informers, events, metrics: this.metrics, log: this.log,
       etcdConnector: opts.etcdConnector ?? connectEtcd3, etcdEndpoints: opts.etcdEndpoints, etcdPeerURL: opts.etcdPeerURL,
       brokerApiURL: opts.brokerApiURL, nodesFetcher: opts.nodesFetcher, nodesTimeoutMs: opts.nodesTimeoutMs,
-      progressRequeueMs: opts.progressRequeueMs, resyncMs: opts.resyncMs,
+      progressRequeueMs: opts.progressRequeueMs, resyncMs: opts.resyncMs, joinRecheckMs: opts.joinRecheckMs,
     });
     this.queue = new WorkQueue((key) => this.reconcileKey(key), {
       workers: opts.workers ?? 2,

@@ -51,6 +51,8 @@ export interface ReconcilerOptions {
   nodesTimeoutMs?: number;
   progressRequeueMs?: number;
   resyncMs?: number;
+  /** A Ready cluster's brokers are asked again this often (a broker that leaves turns ClusterJoined False). Default 30 s. */
+  joinRecheckMs?: number;
 }
 
 export interface ReconcileResult { requeueAfterMs?: number }
@@ -77,10 +79,12 @@ export class Reconciler {
   private readonly etcd = new Map<string, { endpoints: string; membership: EtcdMembership }>();
   private readonly progressMs: number;
   private readonly resyncMs: number;
+  private readonly joinRecheckMs: number;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.progressMs = o.progressRequeueMs ?? 5_000;
     this.resyncMs = o.resyncMs ?? 5 * 60_000;
+    this.joinRecheckMs = o.joinRecheckMs ?? 30_000;
   }
 
   /** Informer hook: once the cache holds what we wrote, stop overlaying it. */
@@ -212,7 +216,9 @@ export class Reconciler {
     }
     const progressing = status.conditions!.find((c) => c.type === 'Progressing')!.status === 'True';
     this.o.metrics.reconcileTotal.inc({ result: progressing ? 'requeue' : 'success' });
-    return { requeueAfterMs: progressing ? this.progressMs : this.resyncMs };
+    // Membership changes without any Kubernetes event (a broker leaves the cluster): ask again.
+    const asked = status.conditions!.some((c) => c.type === 'ClusterJoined' && c.reason !== 'WaitingForPods');
+    return { requeueAfterMs: progressing ? this.progressMs : asked ? Math.min(this.joinRecheckMs, this.resyncMs) : this.resyncMs };
   }
 
   /** GET /api/v5/nodes on the core and every region, in parallel; failures become messages. */

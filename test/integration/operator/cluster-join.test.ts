@@ -68,6 +68,7 @@ before(async () => {
     namespaces: [NS],
     nodesFetcher: undefined, // the real HTTP client
     nodesTimeoutMs: 1000,
+    joinRecheckMs: 500,
     brokerApiURL: (ns, svc) => (ns === NS ? servers.get(svc)?.url ?? 'http://127.0.0.1:1' : undefined),
   });
   await controller.start();
@@ -81,13 +82,13 @@ after(async () => {
 
 test('the operator creates its API key Secret once and mounts it; pods carry its hash', async () => {
   fake.put(loadExample('single-region.yaml'));
-  const s = await waitFor(() => secret(), 'the operator API key Secret');
+  const s = await waitFor(() => secret(), 'the operator API key Secret', 20_000);
   const file = Buffer.from(s.data['api-keys'], 'base64').toString();
   assert.match(file, /^petrel-operator:[A-Za-z0-9_-]{43}\n$/);
   assert.equal(s.metadata.ownerReferences[0].uid, petrel().metadata.uid);
-  const sts = await waitFor(() => fake.find('apps/v1', 'StatefulSet', NS, 'petrel-core'), 'core StatefulSet');
+  const sts = await waitFor(() => fake.find('apps/v1', 'StatefulSet', NS, 'petrel-core'), 'core StatefulSet', 20_000);
   assert.ok(sts.spec.template.metadata.annotations[ANNOTATION_API_KEY_HASH]);
-  await waitFor(() => fake.find('v1', 'Service', NS, 'petrel-eu-west-1-api'), 'the region API Service');
+  await waitFor(() => fake.find('v1', 'Service', NS, 'petrel-eu-west-1-api'), 'the region API Service', 20_000);
 });
 
 test('pods ready, one core broker not a member → ClusterJoined=False naming it, Ready=False, joinedNodes counted', async () => {
@@ -110,7 +111,7 @@ test('pods ready, one core broker not a member → ClusterJoined=False naming it
 
 test('the missing broker joins → (requeued, no Kubernetes event needed) ClusterJoined=True and Ready=True', async () => {
   members = ALL;
-  await waitFor(() => condition(petrel(), 'Ready')?.status === 'True', 'Ready=True once every broker is listed');
+  await waitFor(() => condition(petrel(), 'Ready')?.status === 'True', 'Ready=True once every broker is listed', 20_000);
   const cr = petrel();
   assert.equal(condition(cr, 'ClusterJoined').reason, 'Joined');
   assert.match(condition(cr, 'ClusterJoined').message, /all 5 brokers \(3 core, 2 replicas\)/);
@@ -122,23 +123,26 @@ test('a broker with another key answers 401 → ClusterJoined=False with the URL
   const before = secret().data['api-keys'];
   staleKeys = new Map([['petrel-operator', 'not-the-one']]);
   try {
-    await waitFor(() => condition(petrel(), 'ClusterJoined')?.reason === 'MembersUnavailable', 'ClusterJoined MembersUnavailable');
+    await waitFor(() => condition(petrel(), 'ClusterJoined')?.reason === 'MembersUnavailable', 'ClusterJoined MembersUnavailable', 20_000);
     const msg: string = condition(petrel(), 'ClusterJoined').message;
     assert.match(msg, /^core: GET http:\/\/127\.0\.0\.1:\d+\/api\/v5\/nodes: HTTP 401: the broker refused the operator's API key "petrel-operator"; eu-west-1: GET http:\/\/127\.0\.0\.1:\d+\/api\/v5\/nodes: HTTP 401/);
     assert.equal(condition(petrel(), 'Ready').status, 'False');
-    await waitFor(() => fake.listKind('v1', 'Event', NS).some((e) => e.reason === 'NotReady' && /ClusterJoined/.test(e.message)), 'a NotReady Event');
+    await waitFor(() => fake.listKind('v1', 'Event', NS).some((e) => e.reason === 'NotReady' && /ClusterJoined/.test(e.message)), 'a NotReady Event', 20_000);
   } finally {
     staleKeys = undefined;
   }
   assert.equal(secret().data['api-keys'], before, 'the operator keeps its key across reconciles');
-  await waitFor(() => condition(petrel(), 'Ready')?.status === 'True', 'Ready again with the right key');
+  await waitFor(() => condition(petrel(), 'Ready')?.status === 'True', 'Ready again with the right key', 20_000);
 });
 
 test('a region API that refuses connections → a clear ECONNREFUSED message, no crash', async () => {
   const eu = servers.get('petrel-eu-west-1-api')!;
-  await new Promise((r) => eu.server.close(r));
+  // close() alone leaves the operator's keep-alive connection open (its requests would keep working)
+  const closed = new Promise((r) => eu.server.close(r));
+  eu.server.closeAllConnections();
+  await closed;
   try {
-    await waitFor(() => /ECONNREFUSED/.test(condition(petrel(), 'ClusterJoined')?.message ?? ''), 'ECONNREFUSED in ClusterJoined');
+    await waitFor(() => /ECONNREFUSED/.test(condition(petrel(), 'ClusterJoined')?.message ?? ''), 'ECONNREFUSED in ClusterJoined', 20_000);
     assert.match(condition(petrel(), 'ClusterJoined').message, /^eu-west-1: GET http:\/\/127\.0\.0\.1:\d+\/api\/v5\/nodes: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
     assert.equal(condition(petrel(), 'Degraded').status, 'False', 'an unreachable broker is not an operator error');
     assert.equal(petrel().status.regions[0].joinedNodes, undefined);
@@ -146,18 +150,18 @@ test('a region API that refuses connections → a clear ECONNREFUSED message, no
     const port = Number(new URL(eu.url).port);
     await new Promise<void>((r) => eu.server.listen(port, '127.0.0.1', r));
   }
-  await waitFor(() => condition(petrel(), 'Ready')?.status === 'True', 'Ready again');
+  await waitFor(() => condition(petrel(), 'Ready')?.status === 'True', 'Ready again', 20_000);
 });
 
 test('the Secret deleted → a new key, and the pods roll to it (api-key hash changes)', async () => {
   const oldFile = secret().data['api-keys'];
   const oldHash = fake.find('apps/v1', 'StatefulSet', NS, 'petrel-core').spec.template.metadata.annotations[ANNOTATION_API_KEY_HASH];
   fake.store.delete(fake.store.registry.byKind('', 'v1', 'Secret')!, NS, 'petrel-operator-api-key', {});
-  await waitFor(() => secret() && secret().data['api-keys'] !== oldFile, 'a new Secret');
+  await waitFor(() => secret() && secret().data['api-keys'] !== oldFile, 'a new Secret', 20_000);
   const sts = await waitFor(() => {
     const s = fake.find('apps/v1', 'StatefulSet', NS, 'petrel-core');
     return s.spec.template.metadata.annotations[ANNOTATION_API_KEY_HASH] !== oldHash && s;
-  }, 'the core pod template with the new key hash');
+  }, 'the core pod template with the new key hash', 20_000);
   assert.ok(sts);
   await waitFor(() => { fakeKubelet(fake, NS); return condition(petrel(), 'Ready')?.status === 'True'; }, 'Ready with the new key');
 });

@@ -17,17 +17,8 @@ export function msg(over: Partial<Message> = {}): Message {
   };
 }
 
-/** Mulberry32: deterministic randomness for fuzzing. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic randomness for fuzzing (the router tests' mulberry32). */
+export { seeded as rng } from '../router/helpers.js';
 
 export async function waitFor(pred: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
