@@ -203,29 +203,35 @@ export class Broker {
    * this node serves its plain subscribers and the groups assigned to it.
    */
   private publishClustered(msg: Message, acks: Array<Promise<void>> | undefined): number {
-    const self = this.nodeName;
-    let plans: Map<string, NodePlan> | null = null;
-    let here: Set<string> | null = null;
-    this.state.routes.match(msg.topic, msg.from, (node, group, topicFilter) => {
-      if (group !== null && node === self) { (here ??= new Set()).add(groupKey(group, topicFilter)); return; }
-      plans ??= new Map();
-      let p = plans.get(node);
-      if (p === undefined) { p = { plain: false, groups: [] }; plans.set(node, p); }
-      if (group === null) p.plain = true; else p.groups.push([group, topicFilter]);
-    }, this.usable);
-    this.groupsHere = here ?? NO_GROUPS;
+    const plans = this.plans;
+    plans.clear();
+    this.here = null;
+    this.state.routes.match(msg.topic, msg.from, this.onPlan, this.usable);
+    this.groupsHere = this.here ?? NO_GROUPS;
     let n: number;
     // A message that goes to another node was not dropped for want of subscribers.
-    try { n = this.dispatch(msg, plans === null); } finally { this.groupsHere = null; }
-    if (plans !== null) {
-      for (const [node, p] of plans as Map<string, NodePlan>) {
-        this.metrics.counters['messages.forward']++;
-        if (acks !== undefined && msg.qos > 0) acks.push(new Promise<void>((resolve) => this.forwarder!(node, msg, p.plain, p.groups, resolve)));
-        else this.forwarder!(node, msg, p.plain, p.groups);
-      }
+    try { n = this.dispatch(msg, plans.size === 0); } finally { this.groupsHere = null; }
+    if (plans.size === 0) return n;
+    // `plans` is scratch state a re-entrant publish would reuse: take its entries out first.
+    const todo = [...plans];
+    for (let i = 0; i < todo.length; i++) {
+      const [node, p] = todo[i]!;
+      this.metrics.counters['messages.forward']++;
+      if (acks !== undefined && msg.qos > 0) acks.push(new Promise<void>((resolve) => this.forwarder!(node, msg, p.plain, p.groups, resolve)));
+      else this.forwarder!(node, msg, p.plain, p.groups);
     }
     return n;
   }
+
+  // Scratch state of one clustered publish (publishClustered), reused: no closure per message.
+  private readonly plans = new Map<string, NodePlan>();
+  private here: Set<string> | null = null;
+  private readonly onPlan = (node: string, group: string | null, topicFilter: string): void => {
+    if (group !== null && node === this.nodeName) { (this.here ??= new Set()).add(groupKey(group, topicFilter)); return; }
+    let p = this.plans.get(node);
+    if (p === undefined) { p = { plain: false, groups: [] }; this.plans.set(node, p); }
+    if (group === null) p.plain = true; else p.groups.push([group, topicFilter]);
+  };
 
   /**
    * A message another node forwarded here: delivered to this node's plain subscribers (when

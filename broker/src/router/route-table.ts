@@ -20,6 +20,9 @@ import type { SharedStrategy } from './shared-group.js';
 import { SummarySet } from './summary-set.js';
 import { TopicProbe } from './route-summary.js';
 
+/** Topics whose summary hits are remembered (route-table's hitCache). */
+const SUMMARY_CACHE = 8192;
+
 const ROUTE_OPTIONS = Object.freeze({ qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId: 0 }) as Subscription['options'];
 
 /**
@@ -41,7 +44,13 @@ export class RouteTable {
    */
   readonly summaries = new SummarySet();
   private readonly probe = new TopicProbe();
-  private readonly hits: string[] = [];
+  /**
+   * topic → the nodes whose summaries hit it, for the topics published lately (device topics
+   * repeat): hashing a topic and reading the bit-sliced set costs more than a Map lookup. Emptied
+   * when any summary changes (generation) or when it holds SUMMARY_CACHE topics.
+   */
+  private readonly hitCache = new Map<string, readonly string[]>();
+  private hitCacheGen = -1;
   private readonly isSelf = (node: string): boolean => node === this.self;
 
   /**
@@ -121,9 +130,16 @@ export class RouteTable {
       visit(node, null, sub.topicFilter);
     }, eligible);
     if (this.summaries.size === 0) return;
-    const hits = this.hits;
-    hits.length = 0;
-    this.summaries.match(this.probe.set(topic), hits);
+    const cache = this.hitCache;
+    if (this.hitCacheGen !== this.summaries.generation) { cache.clear(); this.hitCacheGen = this.summaries.generation; }
+    let hits = cache.get(topic);
+    if (hits === undefined) {
+      const found: string[] = [];
+      this.summaries.match(this.probe.set(topic), found);
+      if (cache.size >= SUMMARY_CACHE) cache.clear();
+      cache.set(topic, found);
+      hits = found;
+    }
     for (let i = 0; i < hits.length; i++) {
       const node = hits[i]!;
       if (node === this.self || node === first || (seen !== null && (seen as Set<string>).has(node))) continue;

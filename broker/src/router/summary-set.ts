@@ -109,6 +109,8 @@ export class SummarySet {
 
   /** Nodes held. */
   get size(): number { return this.nodes.size; }
+  /** Bumped on every change (snapshot, delta, removal): answers cached before it are stale. */
+  generation = 0;
 
   /** Bytes of bits held (all groups). */
   get bytes(): number { return this.groups.reduce((a, g) => a + g.bits.byteLength, 0); }
@@ -118,6 +120,7 @@ export class SummarySet {
 
   /** Sets (or replaces) the node's summary from a snapshot; throws RouteSummaryError on a malformed one. */
   setSnapshot(node: string, snapshot: Buffer): void {
+    this.generation++;
     if (node === '') throw new RouteSummaryError('ROUTE_SUMMARY_OPTIONS', 'a node name must not be empty');
     const r = RemoteSummary.fromSnapshot(snapshot);
     const had = this.nodes.get(node);
@@ -140,6 +143,7 @@ export class SummarySet {
    * another epoch (wait for the node's next snapshot). Throws RouteSummaryError on a malformed delta.
    */
   applyDelta(node: string, delta: Buffer): boolean {
+    this.generation++;
     const e = this.nodes.get(node);
     const d = decodeDelta(delta);
     if (!e || d.epoch !== e.epoch) return false;
@@ -154,6 +158,7 @@ export class SummarySet {
 
   /** Forgets the node (it left the cluster, or its summary key went with its lease). */
   remove(node: string): boolean {
+    this.generation++;
     const e = this.nodes.get(node);
     if (!e) return false;
     this.drop(node, e);
