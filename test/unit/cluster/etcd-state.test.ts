@@ -1,10 +1,14 @@
 /**
  * The etcd ClusterState against a real etcd (Debian's etcd-server, one member on loopback):
  * membership, route and retained replication by watch, the client claim transaction and its
- * race, routes leaving with a node's lease.
+ * race, routes leaving with a node's lease, and a full resync after etcd compacted past a node that
+ * was cut off (through a TCP proxy that drops its connections).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Etcd3 } from 'etcd3';
+import type { Message } from '../../../broker/src/types.js';
 import { startEtcdCluster, type EtcdTestCluster } from '../../support/etcd-cluster.js';
 import { EtcdClusterState } from '../../../broker/src/cluster/etcd.js';
 
@@ -23,9 +27,9 @@ let prefixes = 0;
 before(async () => { etcd = await startEtcdCluster(['e0']); });
 after(async () => { await etcd.stop(); });
 
-function state(name: string, prefix: string, ttl = 3): EtcdClusterState {
+function state(name: string, prefix: string, ttl = 3, endpoints = etcd.clientURLs.map((u) => u.replace('http://', ''))): EtcdClusterState {
   return new EtcdClusterState({
-    nodeName: name, role: 'core', region: 'r1', endpoints: etcd.clientURLs.map((u) => u.replace('http://', '')), prefix, tls: null,
+    nodeName: name, role: 'core', region: 'r1', endpoints, prefix, tls: null,
     leaseTtlSec: ttl, dialTimeoutMs: 2000, strategy: 'random', maxDelayed: 100, log: quiet,
   });
 }
@@ -105,4 +109,126 @@ test('claiming a client id: the first claim finds nobody, the next names the hol
   b.unregisterClient('c1');
   await until(async () => (await a.clientNode('c1')) === null, 5000, 'c1 unregistered');
   a.stop(); b.stop();
+});
+
+/**
+ * A loopback TCP proxy in front of one etcd member that can be cut: while cut it destroys every
+ * connection through it and refuses new ones, as a member that went away would.
+ */
+class CutProxy {
+  readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private cut = false;
+
+  constructor(private readonly target: { host: string; port: number }) {
+    this.server = net.createServer((client) => this.accept(client));
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  setCut(cut: boolean): void {
+    this.cut = cut;
+    if (cut) for (const s of this.sockets) s.destroy();
+  }
+
+  close(): void {
+    this.setCut(true);
+    this.server.close();
+  }
+
+  private accept(client: net.Socket): void {
+    if (this.cut) { client.destroy(); return; }
+    const upstream = net.connect(this.target);
+    for (const [s, other] of [[client, upstream], [upstream, client]] as const) {
+      this.sockets.add(s);
+      s.on('error', () => other.destroy());
+      s.on('close', () => { this.sockets.delete(s); other.destroy(); });
+      s.pipe(other);
+    }
+  }
+}
+
+function retainedMsg(topic: string, payload: string): Message {
+  return { id: 1, topic, payload: Buffer.from(payload), qos: 0, retain: true, properties: {}, from: 'c', timestamp: Date.now(), expiresAt: 0 };
+}
+
+test('full resync after compaction: a node cut off while routes and retained messages change reloads them', async () => {
+  const prefix = `/t${++prefixes}`;
+  const target = new URL(etcd.clientURLs[0]!);
+  const proxy = new CutProxy({ host: target.hostname, port: Number(target.port) });
+  const viaProxy = await proxy.listen();
+  const admin = new Etcd3({ hosts: etcd.clientURLs.map((u) => u.replace('http://', '')), dialTimeout: 2000 });
+  const a = state('a@127.0.0.1', prefix);
+  // b only knows etcd through the proxy; a long lease, so being cut off does not make it leave
+  const b = state('b@127.0.0.1', prefix, 60, [viaProxy]);
+  const A = 'a@127.0.0.1';
+  try {
+    await a.connect();
+    await b.connect();
+
+    // what a owns in etcd, as b should see it: explicit routes and retained topic → payload
+    const truth = async (): Promise<{ routes: string[]; retained: string[] }> => {
+      const routes = Object.keys(await admin.getAll().prefix(a.keys.routesOf(A)).strings())
+        .map((k) => { const r = a.keys.parseRoute(k)!; return `${r.group ?? ''}|${r.topicFilter}`; });
+      const retained = Object.entries(await admin.getAll().prefix(a.keys.retained).strings())
+        .map(([k, v]) => `${k.slice(a.keys.retained.length)}=${Buffer.from((JSON.parse(v) as { payload: string }).payload, 'base64').toString()}`);
+      return { routes: routes.sort(), retained: retained.sort() };
+    };
+    const copyOnB = (): { routes: string[]; retained: string[] } => ({
+      routes: b.routes.routesOf(A).map((r) => `${r.group ?? ''}|${r.topicFilter}`).sort(),
+      retained: [...b.retained.values()].map((m) => `${m.topic}=${m.payload.toString()}`).sort(),
+    });
+
+    a.addRoute('+/gone');
+    a.addRoute('+/kept');
+    a.joinGroup('g', 'gone/#');
+    a.joinGroup('g', 'kept/#');
+    a.putRetained(retainedMsg('r/gone', 'old'));
+    a.putRetained(retainedMsg('r/kept', 'v1'));
+    await until(() => copyOnB().routes.length === 4 && copyOnB().retained.length === 2, 5000, 'the first state on b');
+    const before = { ...copyOnB() };
+    assert.deepEqual(before, await truth());
+
+    // b is cut off; a adds, changes and deletes
+    proxy.setCut(true);
+    a.removeRoute('+/gone');
+    a.leaveGroup('g', 'gone/#');
+    a.addRoute('+/new');
+    a.joinGroup('g', 'new/#');
+    a.addRoute('late/1'); // literal: a route summary change, not a route key
+    a.deleteRetained('r/gone');
+    a.putRetained(retainedMsg('r/kept', 'v2'));
+    a.putRetained(retainedMsg('r/new', 'n'));
+    await a.settle();
+    const want = { routes: ['g|kept/#', 'g|new/#', '|+/kept', '|+/new'], retained: ['r/kept=v2', 'r/new=n'] };
+    await until(async () => JSON.stringify(await truth()) === JSON.stringify(want), 5000, 'a\'s changes in etcd');
+    assert.deepEqual(copyOnB(), before, 'b fell behind');
+
+    // etcd forgets the history b's watches would resume from
+    const rev = (await admin.put(`${prefix}/compact-mark`).value('1').exec()).header.revision;
+    await admin.kv.compact({ revision: rev, physical: true });
+    const resyncs = b.counters.resyncs;
+
+    proxy.setCut(false);
+    await until(() => b.counters.resyncs > resyncs, 30_000, 'b\'s watches cancelled for compaction');
+    await until(() => JSON.stringify(copyOnB()) === JSON.stringify(want), 10_000, 'b reloaded');
+    assert.deepEqual(copyOnB(), await truth());
+    const nodesFor = (topic: string): string[] => { const out: string[] = []; b.routes.match(topic, '', (n) => out.push(n)); return out; };
+    assert.deepEqual(nodesFor('x/gone'), [], 'a deleted route is gone from b');
+    assert.deepEqual(nodesFor('late/1'), [A], 'the summary was reloaded too');
+
+    // watching again from the reload: a later change still reaches b
+    a.addRoute('+/after');
+    await until(() => b.routes.nodesOf('+/after').includes(A), 5000, 'a change after the resync');
+  } finally {
+    a.stop(); b.stop();
+    // b leaves through the proxy (watches cancelled, lease revoked): only then is the proxy closed,
+    // or b's client keeps redialling it and the test process never ends
+    await until(async () => (await admin.getAll().prefix(a.keys.nodes).keys()).length === 0, 5000, 'a and b left').catch(() => {});
+    admin.close();
+    proxy.close();
+  }
 });
