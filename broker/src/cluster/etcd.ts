@@ -198,7 +198,7 @@ export class EtcdClusterState implements ClusterState {
   }
 
   private schedule(): void {
-    if (this.flushTimer !== null || this.stopped || this.leaseId === '') return;
+    if (this.flushTimer !== null || this.closed || this.leaseId === '') return;
     if (this.flushing) return; // flush() reschedules itself when more is pending
     this.flushTimer = setTimeout(() => { this.flushTimer = null; void this.flush(); }, this.retryMs);
   }
@@ -209,7 +209,7 @@ export class EtcdClusterState implements ClusterState {
     this.flushing = true;
     this.publishSummary();
     try {
-      while (this.pending.size > 0 && !this.stopped) {
+      while (this.pending.size > 0 && !this.closed) {
         const batch: Op[] = [];
         for (const op of this.pending.values()) { batch.push(op); if (batch.length === MAX_TXN_OPS) break; }
         const lease = this.leaseId;
@@ -693,19 +693,29 @@ export class EtcdClusterState implements ClusterState {
     return maxId;
   }
 
-  /** Leaves: watches cancelled, the lease revoked (so routes and registrations go at once), client closed. */
-  stop(): void {
-    if (this.stopped) return;
+  /**
+   * Leaves: watches cancelled, what is still queued written (e.g. the deletion of a delayed message
+   * just published, so the next node does not publish it again), the lease revoked (routes and
+   * registrations go at once), client closed. Resolves when done (bounded: ≈ 4 s without etcd).
+   */
+  stop(): Promise<void> {
+    if (this.stopped) return this.stopping;
     this.stopped = true;
     this.delayed.stop();
-    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     for (const w of this.watchers) void w.cancel().catch(() => {});
     const lease = this.lease;
-    void (async () => {
+    this.stopping = (async () => {
+      if (this.pending.size > 0) { void this.flush(); await this.settle(2000); }
+      this.closed = true;
+      if (this.flushTimer !== null) clearTimeout(this.flushTimer);
       try { if (lease !== null) await withTimeout(lease.revoke(), 2000, 'lease revoke timed out'); } catch { /* it expires by itself */ }
       this.client.close();
     })();
+    return this.stopping;
   }
+  private stopping: Promise<void> = Promise.resolve();
+  /** No more writes (after stop() wrote what was queued). */
+  private closed = false;
 
   /** Waits until every queued write is in etcd (tests, orderly stop). */
   async settle(timeoutMs = 5000): Promise<void> {

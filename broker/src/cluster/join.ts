@@ -49,7 +49,7 @@ export async function joinCluster(cfg: Config, log: Log): Promise<Joined> {
     link: null as unknown as ClusterLink,
     onDeliver: () => {},
     async leave() {
-      state.stop();
+      await state.stop();
       await joined.link.stop();
     },
   };
