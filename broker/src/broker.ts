@@ -166,7 +166,12 @@ export class Broker {
     this.opts.log.info({ retained: this.state.retained.size, sessions: loaded.length, delayed: this.state.delayedCount }, 'state restored');
   }
 
-  stop(): void { this.state.stop(); }
+  stop(): void {
+    // Held link acknowledgements go out: the node is leaving.
+    for (const w of this.pressureWaits.splice(0)) w.resolve();
+    if (this.pressureTimer !== null) { clearInterval(this.pressureTimer); this.pressureTimer = null; }
+    this.state.stop();
+  }
 
   /** Builds a Message with a fresh id; expiry from the MQTT 5 Message Expiry Interval. */
   newMessage(topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: PublishProperties | null, from: string): Message {
@@ -212,10 +217,9 @@ export class Broker {
     // A message that goes to another node was not dropped for want of subscribers.
     try { n = this.dispatch(msg, plans.size === 0); } finally { this.groupsHere = null; }
     if (plans.size === 0) return n;
-    // `plans` is scratch state a re-entrant publish would reuse: take its entries out first.
-    const todo = [...plans];
-    for (let i = 0; i < todo.length; i++) {
-      const [node, p] = todo[i]!;
+    // forwarder() only queues on the link (it never publishes back into this broker), so the
+    // scratch map is read in place.
+    for (const [node, p] of plans) {
       this.metrics.counters['messages.forward']++;
       if (acks !== undefined && msg.qos > 0) acks.push(new Promise<void>((resolve) => this.forwarder!(node, msg, p.plain, p.groups, resolve)));
       else this.forwarder!(node, msg, p.plain, p.groups);
@@ -310,16 +314,27 @@ export class Broker {
     const ps = this.pressured;
     this.pressured = null;
     if (ps === null || ps.length === 0) return null;
-    const sessions = [...new Set(ps)];
-    const deadline = Date.now() + 2000;
     return new Promise((resolve) => {
-      const check = (): void => {
-        if (Date.now() >= deadline || sessions.every((x) => x.outlet === null || x.queued < PRESSURE_QUEUE / 2)) { resolve(); return; }
-        setTimeout(check, 5);
-      };
-      check();
+      this.pressureWaits.push({ sessions: [...new Set(ps)], deadline: Date.now() + 2000, resolve });
+      // One timer checks every waiting acknowledgement, however many messages wait.
+      if (this.pressureTimer === null) { this.pressureTimer = setInterval(() => this.checkPressure(), 5); this.pressureTimer.unref(); }
     });
   }
+
+  private pressureWaits: Array<{ sessions: Session[]; deadline: number; resolve: () => void }> = [];
+  private pressureTimer: NodeJS.Timeout | null = null;
+
+  private checkPressure(): void {
+    const now = Date.now();
+    const caughtUp = (x: Session): boolean => x.outlet === null || x.queued < PRESSURE_QUEUE / 2;
+    const waiting = this.pressureWaits;
+    this.pressureWaits = [];
+    for (const w of waiting) {
+      if (now >= w.deadline || w.sessions.every(caughtUp)) w.resolve(); else this.pressureWaits.push(w);
+    }
+    if (this.pressureWaits.length === 0 && this.pressureTimer !== null) { clearInterval(this.pressureTimer); this.pressureTimer = null; }
+  }
+
 
   // ---- retained messages ---------------------------------------------------------------------
 

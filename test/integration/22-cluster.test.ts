@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { collect, until, sleep, end, type Received } from '../support/broker.js';
 import { getJson, nodes, routes, clientInfo } from '../support/api.js';
-import { startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
+import { routed, startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
 
 const LEASE_TTL = '3s';
 const SPECS = [
@@ -50,20 +50,6 @@ function connectAck(n: ClusterNode, opts: IClientOptions): Promise<{ c: MqttClie
     c.once('connect', (connack) => { c.off('error', onErr); resolve({ c, connack }); });
     c.once('error', onErr);
   });
-}
-
-/**
- * Publishes QoS 0 probes to `probeTopic` from `pub` until every list in `gots` holds one: the
- * subscribers' routes have reached the publisher's node.
- */
-async function routed(pub: MqttClient, probeTopic: string, gots: Received[][], ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (let i = 0; ; i++) {
-    if (gots.every((g) => g.some((m) => m.topic === probeTopic))) return;
-    if (Date.now() > deadline) throw new Error(`no probe on ${probeTopic} reached every subscriber within ${ms} ms (route not replicated)`);
-    pub.publish(probeTopic, `probe-${i}`, { qos: 0 });
-    await sleep(100);
-  }
 }
 
 const data = (got: Received[], prefix: string): Received[] => got.filter((m) => m.topic.startsWith(prefix));

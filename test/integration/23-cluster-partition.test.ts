@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { client, collect, end, repoRoot, sleep, until, type Received } from '../support/broker.js';
 import { getJson, nodes } from '../support/api.js';
-import { startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
+import { routed, startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
 import { freePort } from '../support/etcd-cluster.js';
 import { IP_BIN, createNetns, cut, heal, netnsUnavailable, removeNetns, runInNetns, type Netns } from '../support/netns.js';
 
@@ -39,17 +39,6 @@ async function connect(n: ClusterNode, opts: IClientOptions = {}): Promise<MqttC
   const c = await n.connect({ protocolVersion: 5, ...opts });
   open.push(c);
   return c;
-}
-
-/** Probes `probeTopic` from `pub` until every subscriber list holds one (routes replicated). */
-async function routed(pub: MqttClient, probeTopic: string, gots: Received[][], ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (let i = 0; ; i++) {
-    if (gots.every((g) => g.some((m) => m.topic === probeTopic))) return;
-    if (Date.now() > deadline) throw new Error(`no probe on ${probeTopic} reached every subscriber within ${ms} ms`);
-    pub.publish(probeTopic, `probe-${i}`, { qos: 0 });
-    await sleep(100);
-  }
 }
 
 const data = (got: Received[], topic: string): string[] => got.filter((m) => m.topic === topic).map((m) => m.payload);
@@ -199,8 +188,8 @@ describe('a replica cut off for less than lease_ttl', { skip }, () => {
     const remoteGot = collect(remoteSub);
     await remoteSub.subscribeAsync('edge/from-core/#', { qos: 1 });
     const corePub = await connect(A, { clientId: 'core-pub' });
-    await routed(localPub, 'edge/local/probe', [localGot]);
-    await routed(corePub, 'edge/from-core/probe', [remoteGot]);
+    await routed(localPub, 'edge/local/probe', [localGot], 15_000);
+    await routed(corePub, 'edge/from-core/probe', [remoteGot], 15_000);
 
     const cutAt = Date.now();
     cut(ns!);
@@ -253,7 +242,7 @@ describe('a replica cut off for longer than lease_ttl', { skip }, () => {
     const remoteGot = collect(remoteSub);
     await remoteSub.subscribeAsync('edge/from-core/#', { qos: 1 });
     const corePub = await connect(A, { clientId: 'core-pub' });
-    await routed(corePub, 'edge/from-core/probe', [remoteGot]);
+    await routed(corePub, 'edge/from-core/probe', [remoteGot], 15_000);
 
     cut(ns!);
     try {

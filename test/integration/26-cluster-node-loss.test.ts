@@ -16,7 +16,7 @@ import net from 'node:net';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { collect, until, sleep, end } from '../support/broker.js';
 import { nodes } from '../support/api.js';
-import { startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
+import { routed, startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
 
 const open: MqttClient[] = [];
 
@@ -32,12 +32,6 @@ function connectAck(n: ClusterNode, opts: IClientOptions): Promise<{ c: MqttClie
 }
 
 const connect = async (n: ClusterNode, opts: IClientOptions): Promise<MqttClient> => (await connectAck(n, opts)).c;
-
-/** Probes from `pub` on `topic` until `sub` got one (its route reached the publisher's node). */
-async function routed(pub: MqttClient, sub: MqttClient, topic: string): Promise<void> {
-  const got = collect(sub);
-  await until(async () => { pub.publish(topic, 'probe', { qos: 0 }); await sleep(100); return got.some((m) => m.topic === topic); }, 10_000, `probe on ${topic}`);
-}
 
 const payloads = (c: MqttClient, prefix: string): string[] => collect(c).filter((m) => m.topic.startsWith(prefix)).map((m) => m.payload);
 
@@ -58,7 +52,7 @@ describe('the node holding a persistent session is killed (durability.mode sync)
     const x = await connect(C, session);
     await x.subscribeAsync('dur/#', { qos: 1 });
     const pub = await connect(A, { clientId: 'dur-pub' });
-    await routed(pub, x, 'dur/probe');
+    await routed(pub, 'dur/probe', [collect(x)]);
     await end(x);
     const N = 50;
     for (let i = 0; i < N; i++) await pub.publishAsync('dur/m', String(i), { qos: 1 }); // each one PUBACKed
@@ -82,7 +76,7 @@ describe('the node holding a persistent session is killed (durability.mode sync)
     const x = await connect(C, session);
     await x.subscribeAsync('dur2/#', { qos: 1 });
     const pub = await connect(B, { clientId: 'dur2-pub' });
-    await routed(pub, x, 'dur2/probe');
+    await routed(pub, 'dur2/probe', [collect(x)]);
     await end(x);
     for (let i = 0; i < 10; i++) await pub.publishAsync('dur2/m', `before-${i}`, { qos: 1 });
     await C.kill('SIGKILL');
@@ -112,7 +106,7 @@ describe('the node holding a persistent session is killed (durability.mode sync)
     const sub = await connect(A, { clientId: 'junk-sub' });
     await sub.subscribeAsync('junk/#', { qos: 1 });
     const pub = await connect(B, { clientId: 'junk-pub' });
-    await routed(pub, sub, 'junk/probe');
+    await routed(pub, 'junk/probe', [collect(sub)]);
     await pub.publishAsync('junk/after', 'ok', { qos: 1 });
     await until(() => payloads(sub, 'junk/after').length === 1, 5000, 'cross-node delivery after the garbage');
     assert.ok((await nodes(A)).every((r) => r.node_status === 'running'));
@@ -137,7 +131,7 @@ describe('the same kill in durability.mode batched (measured, not a zero-loss pr
     const x = await connect(C, session);
     await x.subscribeAsync('durb/#', { qos: 1 });
     const pub = await connect(A, { clientId: 'durb-pub' });
-    await routed(pub, x, 'durb/probe');
+    await routed(pub, 'durb/probe', [collect(x)]);
     await end(x);
     const N = 2000;
     const acks: Array<Promise<unknown>> = [];

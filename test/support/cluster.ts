@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { api, nodes, type HasApi } from './api.js';
-import { client, repoRoot, sleep } from './broker.js';
+import { client, repoRoot, sleep, type Received } from './broker.js';
 import { freePort, startEtcdCluster, type EtcdTestCluster } from './etcd-cluster.js';
 import { IP_BIN, type Netns } from './netns.js';
 
@@ -311,4 +311,18 @@ export async function startCluster(opts: StartClusterOptions): Promise<TestClust
   };
 
   return { etcd: etcd!, nodes: list, leaseTtlMs, node, waitJoined, stop };
+}
+
+/**
+ * Publishes QoS 0 probes to `probeTopic` from `pub` until every list in `gots` holds one: the
+ * subscribers' routes have reached the publisher's node (routes replicate through etcd).
+ */
+export async function routed(pub: MqttClient, probeTopic: string, gots: Received[][], ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; ; i++) {
+    if (gots.every((g) => g.some((m) => m.topic === probeTopic))) return;
+    if (Date.now() > deadline) throw new Error(`no probe on ${probeTopic} reached every subscriber within ${ms} ms (route not replicated)`);
+    pub.publish(probeTopic, `probe-${i}`, { qos: 0 });
+    await sleep(100);
+  }
 }

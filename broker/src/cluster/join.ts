@@ -9,7 +9,8 @@ import type { Config } from '../config/index.js';
 import type { Message } from '../types.js';
 import type { SharedStrategy } from '../router/index.js';
 import { EtcdClusterState, type EtcdStateOptions } from './etcd.js';
-import { ClusterLink } from './link.js';
+import { ClusterLink, parseHostPort } from './link.js';
+import { formatBind } from '../config/bind.js';
 
 export interface Joined {
   state: EtcdClusterState;
@@ -82,9 +83,7 @@ export async function joinCluster(cfg: Config, log: Log): Promise<Joined> {
 export function advertise(cfg: Config, boundPort: number): string {
   const a = cfg.cluster.link.advertise;
   if (a !== '') return a;
-  const bind = cfg.cluster.link.bind;
-  const i = bind.lastIndexOf(':');
-  let host = i > 0 ? bind.slice(0, i).replace(/^\[|\]$/g, '') : '';
-  if (host === '' || host === '0.0.0.0' || host === '::') host = cfg.node.name.slice(cfg.node.name.indexOf('@') + 1);
-  return host.includes(':') ? `[${host}]:${boundPort}` : `${host}:${boundPort}`;
+  let { host } = parseHostPort(cfg.cluster.link.bind);
+  if (host === '0.0.0.0' || host === '::') host = cfg.node.name.slice(cfg.node.name.indexOf('@') + 1);
+  return formatBind({ host, port: boundPort });
 }

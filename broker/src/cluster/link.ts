@@ -20,6 +20,7 @@ import { createServer as createTcpServer, connect as tcpConnect, type Server, ty
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Message } from '../types.js';
+import { parseBind } from '../config/bind.js';
 import {
   DEFAULT_MAX_FRAME, LinkDecoder, LinkProtocolError, encodeCall, encodeFwd, encodeHello, encodePing, encodePong, encodeReply,
   type CallFrame, type FwdFrame, type HelloFrame, type LinkFrame, type ReplyFrame,
@@ -152,10 +153,10 @@ const nextU32 = (n: number): number => (n >= 0xffffffff ? 1 : n + 1);
 
 /** Splits host:port (host may be [v6]). */
 export function parseHostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  const port = Number(address.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`cluster link: bad address ${JSON.stringify(address)}, expected host:port`);
-  return { host: address.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
+  // the listeners' parser (config/bind.ts), minus its bare-port form: a peer is dialled at a host
+  const r = address.includes(':') ? parseBind(address) : null;
+  if (r === null || !r.ok) throw new Error(`cluster link: bad address ${JSON.stringify(address)}, expected host:port`);
+  return r.value;
 }
 
 export class ClusterLink {

@@ -11,14 +11,8 @@ import { Etcd3 } from 'etcd3';
 import type { Message } from '../../../broker/src/types.js';
 import { startEtcdCluster, type EtcdTestCluster } from '../../support/etcd-cluster.js';
 import { EtcdClusterState } from '../../../broker/src/cluster/etcd.js';
+import { until } from '../../support/broker.js';
 
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 let etcd: EtcdTestCluster;
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEtcdCluster, type EtcdTestCluster } from '../../support/etcd-cluster.js';
 import { EtcdClusterState } from '../../../broker/src/cluster/etcd.js';
+import { until } from '../../support/broker.js';
 
 let etcd: EtcdTestCluster;
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
@@ -22,13 +23,6 @@ function state(name: string): EtcdClusterState {
   });
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('100,000 summarised and 2,000 explicit routes reach the other node', async (t) => {
   const a = state('a@127.0.0.1');
