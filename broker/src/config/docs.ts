@@ -26,11 +26,13 @@ function typeOf(l: Leaf<unknown>): string {
     case 'enum': return (l.values ?? []).map((v) => `\`${v}\``).join(' \\| ');
     case 'list': return l.values ? `list of ${l.values.map((v) => `\`${v}\``).join(', ')}` : `list of strings${l.min ? ` (≥ ${l.min})` : ''}`;
     case 'bind': return 'address';
+    case 'custom': return l.typeName ?? 'structured';
   }
 }
 
 function showDefault(l: Leaf<unknown>, override?: unknown): string {
   const d = override !== undefined ? override : l.default;
+  if (l.kind === 'custom') return `\`${JSON.stringify(d)}\``;
   if (Array.isArray(d)) return d.length ? `\`[${d.join(', ')}]\`` : '`[]`';
   if (d === '') return '`""`';
   return `\`${String(d)}\``;

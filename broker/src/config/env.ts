@@ -81,6 +81,8 @@ function coerce(node: SchemaNode, text: string): unknown {
       return /^-?\d+(\.\d+)?$/.test(t) ? Number(t) : t;
     case 'bool':
       return t === 'true' ? true : t === 'false' ? false : t;
+    case 'custom':
+      try { return yaml.load(text); } catch { return text; }
     case 'list':
       if (t.startsWith('[')) { try { return yaml.load(t); } catch { return t; } }
       return t === '' ? [] : t.split(',').map((s) => s.trim());

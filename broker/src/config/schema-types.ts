@@ -5,7 +5,7 @@
  * schema (`Infer<typeof schema>`), so the two cannot drift apart.
  */
 
-export type LeafKind = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'size' | 'enum' | 'list' | 'bind';
+export type LeafKind = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'size' | 'enum' | 'list' | 'bind' | 'custom';
 
 export interface Leaf<T> {
   readonly node: 'leaf';
@@ -27,6 +27,12 @@ export interface Leaf<T> {
   /** Strings must match this. */
   readonly pattern?: RegExp;
   readonly patternHint?: string;
+  /**
+   * kind 'custom': a structured value (a list of authenticators, of ACL sources…) whose shape
+   * its own feature validates; `typeName` is what the docs show for it.
+   */
+  readonly parse?: (v: unknown) => { ok: true; value: unknown } | { ok: false; error: string };
+  readonly typeName?: string;
   /** Phantom: the loaded TypeScript type. */
   readonly __type?: T;
 }
@@ -77,6 +83,14 @@ export const listOf = <const V extends readonly string[]>(values: V, def: V[numb
 export const strList = (def: string[], description: string, o: Opts = {}) => leaf<readonly string[]>('list', def, description, o);
 export const intOrDisabled = (def: number | 'disabled', description: string, o: Opts = {}) =>
   leaf<number | 'disabled'>('int', def, description, { disabled: true, ...o });
+
+/**
+ * A value a feature validates itself (YAML lists of objects of several shapes, such as EMQX's
+ * `authentication:` chain). `parse` returns the loaded value or an error naming the bad item.
+ */
+export const custom = <T>(def: unknown, description: string, typeName: string,
+  parse: (v: unknown) => { ok: true; value: T } | { ok: false; error: string }) =>
+  leaf<T>('custom', def, description, { parse, typeName });
 
 export const obj = <F extends Record<string, SchemaNode>>(fields: F, description?: string): ObjNode<F> =>
   ({ node: 'object', fields, description });

@@ -138,6 +138,8 @@ export function parseLeaf(leaf: Leaf<unknown>, v: unknown): Parsed<unknown> {
       if ((leaf.values || leaf.min) && v.length < (leaf.min ?? 1)) return { ok: false, error: v.length === 0 ? 'the list must not be empty' : `the list needs at least ${leaf.min} items` };
       return { ok: true, value: [...v] };
     }
+    case 'custom':
+      return leaf.parse!(v);
     case 'bind': {
       const r = parseBind(v);
       return r.ok ? { ok: true, value: formatBind(r.value) } : r;
