@@ -19,6 +19,7 @@
  */
 import type { AclRule, TopicPattern, Who } from '../types.js';
 import type { QoS } from '../../types.js';
+import { compileRule } from './acl-match.js';
 
 export class AclConfError extends Error {
   constructor(message: string) { super(message); this.name = 'AclConfError'; }
@@ -154,7 +155,10 @@ export function parseAclConf(src: string, file = 'acl.conf'): AclRule[] {
   const rules: AclRule[] = [];
   for (const term of readTerms(src, file)) {
     const r = toRule(term);
-    if (r !== null) rules.push(r);
+    if (r === null) continue;
+    // Values only a compile checks (a regex, a CIDR, a topic filter) are reported at the rule's place too.
+    try { compileRule(r, term.pos); } catch (err) { throw new AclConfError((err as Error).message); }
+    rules.push(r);
   }
   return rules;
 }
