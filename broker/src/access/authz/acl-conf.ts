@@ -34,41 +34,53 @@ type Term =
   | { t: 'tuple'; v: Term[]; pos: string }
   | { t: 'list'; v: Term[]; pos: string };
 
+const NUM = /-?\d+/y;
+const ATOM = /[a-z][A-Za-z0-9_@]*/y;
+const BLANK = /(?:[ \t\r\n]+|%[^\n]*)*/y;
+
+/**
+ * Offsets are turned into line:column only when a term is made (one pass over the text in
+ * total, as terms come in order) — a large file is read in one linear scan.
+ */
 class Reader {
   private i = 0;
+  private lineAt = 0;
   private line = 1;
-  private col = 1;
+  private lineStart = 0;
   constructor(private readonly src: string, private readonly file: string) {}
 
-  pos(): string { return `${this.file}:${this.line}:${this.col}`; }
-  fail(msg: string, pos = this.pos()): never { throw new AclConfError(`${pos}: ${msg}`); }
-
-  private advance(n = 1): void {
-    for (let k = 0; k < n; k++) {
-      if (this.src.charCodeAt(this.i) === 10) { this.line++; this.col = 1; } else this.col++;
-      this.i++;
-    }
+  pos(at = this.i): string {
+    if (at < this.lineAt) { this.lineAt = 0; this.line = 1; this.lineStart = 0; }
+    for (let k = this.lineAt; k < at; k++) if (this.src.charCodeAt(k) === 10) { this.line++; this.lineStart = k + 1; }
+    this.lineAt = at;
+    return `${this.file}:${this.line}:${at - this.lineStart + 1}`;
   }
+  fail(msg: string, pos = this.pos()): never { throw new AclConfError(`${pos}: ${msg}`); }
 
   /** Skips blanks and `%` comments; true when input is left. */
   skip(): boolean {
-    while (this.i < this.src.length) {
-      const ch = this.src[this.i];
-      if (ch === '%') { while (this.i < this.src.length && this.src[this.i] !== '\n') this.advance(); }
-      else if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n') this.advance();
-      else return true;
-    }
-    return false;
+    BLANK.lastIndex = this.i;
+    BLANK.exec(this.src);
+    this.i = BLANK.lastIndex;
+    return this.i < this.src.length;
   }
 
   peek(): string { this.skip(); return this.src[this.i] ?? ''; }
 
   expect(ch: string, what: string): void {
     if (this.peek() !== ch) this.fail(`expected ${what}, found ${this.found()}`);
-    this.advance();
+    this.i++;
   }
 
   found(): string { return this.i >= this.src.length ? 'end of file' : `'${this.src[this.i]}'`; }
+
+  private sticky(re: RegExp): string | null {
+    re.lastIndex = this.i;
+    const m = re.exec(this.src);
+    if (m === null) return null;
+    this.i = re.lastIndex;
+    return m[0];
+  }
 
   term(): Term {
     this.skip();
@@ -76,56 +88,51 @@ class Reader {
     const ch = this.src[this.i] ?? '';
     if (ch === '{' || ch === '[') {
       const close = ch === '{' ? '}' : ']';
-      this.advance();
+      this.i++;
       const items: Term[] = [];
       if (this.peek() !== close) {
         for (;;) {
           items.push(this.term());
           const n = this.peek();
-          if (n === ',') { this.advance(); continue; }
+          if (n === ',') { this.i++; continue; }
           if (n === close) break;
           this.fail(`expected ',' or '${close}', found ${this.found()}`);
         }
       }
-      this.advance();
+      this.i++;
       return { t: ch === '{' ? 'tuple' : 'list', v: items, pos };
     }
-    if (ch === '"') return { t: 'str', v: this.quoted('"'), pos };
-    if (ch === "'") return { t: 'atom', v: this.quoted("'"), pos };
+    if (ch === '"') return { t: 'str', v: this.quoted('"', pos), pos };
+    if (ch === "'") return { t: 'atom', v: this.quoted("'", pos), pos };
     if (ch === '<' && this.src.startsWith('<<', this.i)) {
-      this.advance(2);
+      this.i += 2;
       if (this.peek() !== '"') this.fail('expected a string inside <<…>>');
-      const v = this.quoted('"');
+      const v = this.quoted('"', this.pos());
       if (!this.src.startsWith('>>', this.i)) this.fail(`expected '>>', found ${this.found()}`);
-      this.advance(2);
+      this.i += 2;
       return { t: 'str', v, pos };
     }
-    const num = /^-?\d+/.exec(this.src.slice(this.i, this.i + 20));
-    if (num) { this.advance(num[0].length); return { t: 'int', v: Number(num[0]), pos }; }
-    const atom = /^[a-z][A-Za-z0-9_@]*/.exec(this.src.slice(this.i, this.i + 256));
-    if (atom) { this.advance(atom[0].length); return { t: 'atom', v: atom[0], pos }; }
+    const num = this.sticky(NUM);
+    if (num !== null) return { t: 'int', v: Number(num), pos };
+    const atom = this.sticky(ATOM);
+    if (atom !== null) return { t: 'atom', v: atom, pos };
     return this.fail(`unexpected ${this.found()}`);
   }
 
-  private quoted(q: string): string {
-    const start = this.pos();
-    this.advance();
+  private quoted(q: string, start: string): string {
+    this.i++;
     let out = '';
     for (;;) {
-      if (this.i >= this.src.length) this.fail(`unterminated ${q === '"' ? 'string' : 'quoted atom'}`, start);
-      const ch = this.src[this.i];
-      if (ch === q) { this.advance(); return out; }
-      if (ch === '\\') {
-        this.advance();
-        const e = this.src[this.i];
-        const map: Record<string, string> = { n: '\n', t: '\t', r: '\r', s: ' ', '\\': '\\', '"': '"', "'": "'" };
-        if (e === undefined || map[e] === undefined) this.fail(`unsupported escape '\\${e ?? ''}'`);
-        out += map[e];
-        this.advance();
-        continue;
-      }
-      out += ch;
-      this.advance();
+      const close = this.src.indexOf(q, this.i);
+      const esc = this.src.indexOf('\\', this.i);
+      if (close < 0) this.fail(`unterminated ${q === '"' ? 'string' : 'quoted atom'}`, start);
+      if (esc < 0 || esc > close) { out += this.src.slice(this.i, close); this.i = close + 1; return out; }
+      out += this.src.slice(this.i, esc);
+      const e = this.src[esc + 1];
+      const map: Record<string, string> = { n: '\n', t: '\t', r: '\r', s: ' ', '\\': '\\', '"': '"', "'": "'" };
+      if (e === undefined || map[e] === undefined) { this.i = esc; this.fail(`unsupported escape '\\${e ?? ''}'`); }
+      out += map[e];
+      this.i = esc + 2;
     }
   }
 }
