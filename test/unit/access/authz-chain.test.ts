@@ -103,3 +103,24 @@ test('config: errors name the entry and the key', () => {
   assert.match(err([{ type: 'file', rules: '{allow, all' }]), /rules:1:12/);
   assert.match(err([{}]), /sources\[0\]\.type: required \(one of file, built_in_database/);
 });
+
+test('installAuthz: no source and no client ACL yet → no hook (an open broker pays nothing); the first client ACL adds it', async () => {
+  const { installAuthz, ClientAclMap } = await import('../../../broker/src/access/authz/index.js');
+  const { Hooks } = await import('../../../broker/src/hooks.js');
+  const { Authorizer } = await import('../../../broker/src/access/authorizer.js');
+  const { Metrics } = await import('../../../broker/src/metrics.js');
+  const hooks = new Hooks();
+  const az = new Authorizer(hooks, new Metrics().counters, { noMatch: 'allow', cache: { enable: true, maxSize: 8, ttlMs: 60_000 } });
+  const cx = { ...ctx(), clientAcl: new ClientAclMap() };
+  const svc = installAuthz({ ctx: cx, hooks, authorizer: az, sources: [] });
+  assert.equal(az.open, true);
+  cx.clientAcl.set(client, [{ permission: 'deny', who: 'all', action: 'all', topics: ['#'] }]);
+  assert.equal(az.open, false);
+  assert.equal(az.check(client, 'publish', 't', 0, false), 'deny');
+  await svc.close();
+  assert.equal(az.open, true);
+  // a plain WeakMap cannot tell when an ACL arrives: the hook is there from the start
+  const svc2 = installAuthz({ ctx: ctx(), hooks, authorizer: az, sources: [] });
+  assert.equal(az.open, false);
+  await svc2.close();
+});
