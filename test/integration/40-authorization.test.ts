@@ -237,6 +237,28 @@ describe('deny_action disconnect', () => {
   });
 });
 
+describe('built-in rules persist', () => {
+  it('rules added by REST hold after a restart on the same data directory', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'petrel-authz-data-'));
+    const cfg = { authorization: { sources: [{ type: 'built_in_database' }] } };
+    let n = await startBroker(cfg, { dataDir: data, keepData: true });
+    try {
+      const res = await api(n, '/api/v5/authorization/sources/built_in_database/rules/clients', json('POST', [
+        { clientid: 'dev-1', rules: [{ topic: 'cmd/#', permission: 'deny', action: 'subscribe' }] },
+      ]));
+      assert.equal(res.status, 204, await res.text());
+    } finally { await n.stop(); }
+    n = await startBroker(cfg, { dataDir: data });
+    try {
+      const dev = await client(n, { protocolVersion: 5, clientId: 'dev-1' });
+      const other = await client(n, { protocolVersion: 5, clientId: 'dev-2' });
+      assert.deepEqual(await granted(dev, 'cmd/+'), [0x87]);
+      assert.deepEqual(await granted(other, 'cmd/+'), [1]);
+      await end(dev, other);
+    } finally { await n.stop(); }
+  });
+});
+
 describe('config errors', () => {
   it('an unreadable acl.conf, a bad rule, an unknown type: the node refuses to start and says why', async () => {
     await assert.rejects(startBroker({ authorization: { sources: [{ type: 'file', path: join(dir, 'missing.conf') }] } }), /cannot read .*missing\.conf: ENOENT/);
