@@ -24,6 +24,8 @@ import { NEVER_EXPIRE } from './session/registry.js';
 import type { PublishProperties, QoS } from './types.js';
 import { validTopicName } from './router/index.js';
 import type { ErrorCode } from './errors.js';
+import type { AccessContext } from './access/types.js';
+import { installAuthz, ClientAclMap, type AuthzService } from './access/authz/index.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -132,6 +134,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     authorization: {
       cache: { enable: cfg.authorization.cache.enable, maxSize: cfg.authorization.cache.max_size, ttlMs: cfg.authorization.cache.ttl },
       noMatch: cfg.authorization.no_match,
+      denyAction: cfg.authorization.deny_action,
     },
   });
   if (joined !== null) {
@@ -149,6 +152,13 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       if (!syncAcks) return slow ?? undefined;
       return slow === null ? broker.store.flush() : Promise.all([slow, broker.store.flush()]);
     };
+  }
+  const access: AccessContext = { store, log, configDir: process.cwd(), clientAcl: new ClientAclMap() };
+  let authz: AuthzService;
+  try { authz = installAuthz({ ctx: access, hooks: broker.hooks, authorizer: broker.authorizer, sources: cfg.authorization.sources }); } catch (err) {
+    if (joined !== null) await joined.leave();
+    await store.close();
+    throw err;
   }
   const clients = new ClientManager(broker, log);
   broker.start();
@@ -182,6 +192,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await listeners.stop().catch(() => {});
     broker.stop();
     clients.stop();
+    await authz.close();
     if (joined !== null) await joined.leave();
     await store.close();
     throw err;
@@ -228,6 +239,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
       clients.stop();
+      await authz.close();
       if (joined !== null) await joined.leave();
       if (node.api) await node.api.close();
       await store.close();
@@ -236,6 +248,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   };
   // Other nodes ask this one through these calls whether or not it serves the REST API itself.
   const admin = nodeAdmin(node);
+  admin.authorization = authz;
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
     const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);

@@ -6,6 +6,7 @@
  * internals can change without touching a route. Rows are already in the REST API's shape
  * (EMQX's snake_case field names), so a route only pages and serialises them.
  */
+import type { AuthzAdmin } from './routes/authorization.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -168,4 +169,6 @@ export interface AdminApi {
   listenerAction(id: string, action: 'start' | 'stop' | 'restart'): Promise<void>;
   /** The same reads and kick over every node of the cluster. */
   readonly cluster: ClusterAdmin;
+  /** Authorization sources, settings and built-in rules (absent: the routes answer 404). */
+  authorization?: AuthzAdmin;
 }

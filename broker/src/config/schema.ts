@@ -5,9 +5,10 @@
  * (`node dist/broker/src/config/gen-docs.js`); a test fails when it is stale.
  */
 import {
-  bind, bool, duration, int, intOrDisabled, listOf, mapOf, num, obj, oneOf, size, str, strList,
+  bind, bool, custom, duration, int, intOrDisabled, listOf, mapOf, num, obj, oneOf, size, str, strList,
   type Infer,
 } from './schema-types.js';
+import { parseSources, type SourceConfig } from '../access/authz/registry.js';
 
 const NO_LIMIT = 'infinity';
 
@@ -126,6 +127,8 @@ export const schema = obj({
   }),
   authorization: obj({
     no_match: oneOf(['allow', 'deny'] as const, 'allow', 'Answer when no authorization source decides.'),
+    deny_action: oneOf(['ignore', 'disconnect'] as const, 'ignore', 'A denied publish or subscribe: ignore answers with the reason code (v5 0x87, v3 SUBACK 0x80, QoS 0 dropped); disconnect closes the client (v5: DISCONNECT 0x87).'),
+    sources: custom<readonly SourceConfig[]>([], 'Authorization sources, asked in order until one allows or denies: `{type: file, path}` (EMQX acl.conf, or `rules:` inline), `{type: built_in_database, max_rules}`. See docs/authorization.md.', 'list of sources', parseSources),
     cache: obj({
       enable: bool(true, 'Cache authorization answers per client.'),
       max_size: int(32, 'Most cached answers per client (the oldest is evicted first).', { min: 1, max: 1_000_000 }),
