@@ -24,6 +24,7 @@ import { NEVER_EXPIRE } from './session/registry.js';
 import type { PublishProperties, QoS } from './types.js';
 import { validTopicName } from './router/index.js';
 import type { ErrorCode } from './errors.js';
+import { startBanned, type BannedRuntime } from './access/banned-setup.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -37,6 +38,8 @@ export interface PetrelNode {
   readonly listeners: Listeners;
   readonly api: ApiServer | null;
   readonly store: Store;
+  /** The banned list and flapping detection (docs/banned-and-limits.md). */
+  readonly banned: BannedRuntime;
   /** All live MQTT channels, connected or not. */
   readonly channels: Set<Channel>;
   /** Gauges: connections, sessions, subscriptions, topics, retained, delayed (REST /stats and $SYS stats/). */
@@ -151,6 +154,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     };
   }
   const clients = new ClientManager(broker, log);
+  const banned = startBanned(cfg, store, broker.hooks, clients, broker.metrics.counters, log);
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
   clients.start();
@@ -180,6 +184,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await listeners.start();
   } catch (err) {
     await listeners.stop().catch(() => {});
+    banned.stop();
     broker.stop();
     clients.stop();
     if (joined !== null) await joined.leave();
@@ -192,8 +197,10 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     clients.tick(now);
     // Listeners count their own max_connections refusals; mirror the total into the metrics.
     let rejected = 0;
-    for (const l of listeners.list()) rejected += l.rejected;
+    let overRate = 0;
+    for (const l of listeners.list()) { rejected += l.rejected; overRate += l.rejectedRate; }
     broker.metrics.counters['listener.rejected.max_connections'] = rejected;
+    broker.metrics.counters['listener.rejected.max_conn_rate'] = overRate;
   }, 1000);
   ticker.unref();
   const sys = new SysPublisher(broker, cfg, () => channels.size, () => clients.size);
@@ -202,7 +209,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let draining = false;
   let stopped = false;
   const node: PetrelNode = {
-    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks,
+    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks, banned,
     publish(topic, payload, opts = {}) {
       if (!validTopicName(topic, cfg.mqtt.max_topic_levels)) throw new TypeError(`not a valid topic name: '${topic}'`);
       const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
@@ -225,6 +232,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       clearInterval(ticker);
       sys.stop();
       await listeners.stop();
+      banned.stop();
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
       clients.stop();
