@@ -41,8 +41,8 @@ const BAN_BODY: JsonSchema = {
     who: { type: 'string', minLength: 1, description: 'A client id, username, IP address, regular expression or CIDR block, by `as`.' },
     by: { type: 'string', description: 'Who banned it (default "mgmt_api").' },
     reason: { type: 'string', description: 'Why (default "").' },
-    at: { type: ['string', 'integer'], description: 'Start, RFC 3339 or epoch seconds (default now).' },
-    until: { type: ['string', 'integer'], description: 'End, RFC 3339 or epoch seconds, or "infinity" (the default).' },
+    at: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'Start, RFC 3339 or epoch seconds (default now).' },
+    until: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'End, RFC 3339 or epoch seconds, or "infinity" (the default).' },
   },
 };
 
