@@ -31,6 +31,7 @@ before(async () => {
         msgs: { bind: '127.0.0.1:0', messages_rate: '40/s' },
         bytes: { bind: '127.0.0.1:0', bytes_rate: '16KB/s' },
         conns: { bind: '127.0.0.1:0', max_conn_rate: '5/s' },
+        connsnet: { bind: '127.0.0.1:0', max_conn_rate: '5/s', raw_sockets: false },
       },
       ssl: {
         default: { enable: true, bind: '127.0.0.1:0', ssl_options: ssl, messages_rate: '40/s' },
@@ -210,19 +211,21 @@ describe('flapping detection', () => {
 });
 
 describe('max_conn_rate', () => {
-  it('a burst beyond the rate is refused at accept and counted', async () => {
-    const before = (await metrics(b))['listener.rejected.max_conn_rate'] ?? 0;
-    const port = b.node.port('tcp:conns');
-    const results = await Promise.all(Array.from({ length: 20 }, () => connackCode(port, 5, { clientId: uid('rate') })));
-    const accepted = results.filter((r) => r === 0).length;
-    const refused = results.filter((r) => r === 'closed').length;
-    console.log(`# max_conn_rate 5/s, 20 at once: accepted ${accepted}, refused ${refused}`);
-    assert.equal(accepted + refused, 20);
-    assert.ok(accepted >= 5 && accepted <= 7, `accepted ${accepted}: the bucket (5) plus what refilled during the burst`);
-    await until(async () => (await metrics(b))['listener.rejected.max_conn_rate'] === before + refused, 3000, 'the refusals counted');
-    await sleep(1100);
-    assert.equal(await connackCode(port, 5, { clientId: uid('rate') }), 0, 'accepted again once the bucket refilled');
-  });
+  for (const [id, kind] of [['tcp:conns', 'raw TCP handles'], ['tcp:connsnet', 'net.Socket']] as const) {
+    it(`${kind}: a burst beyond the rate is refused at accept and counted`, async () => {
+      const before = (await metrics(b))['listener.rejected.max_conn_rate'] ?? 0;
+      const port = b.node.port(id);
+      const results = await Promise.all(Array.from({ length: 20 }, () => connackCode(port, 5, { clientId: uid('rate') })));
+      const accepted = results.filter((r) => r === 0).length;
+      const refused = results.filter((r) => r === 'closed').length;
+      console.log(`# max_conn_rate 5/s on ${kind}, 20 at once: accepted ${accepted}, refused ${refused}`);
+      assert.equal(accepted + refused, 20);
+      assert.ok(accepted >= 5 && accepted <= 7, `accepted ${accepted}: the bucket (5) plus what refilled during the burst`);
+      await until(async () => (await metrics(b))['listener.rejected.max_conn_rate'] === before + refused, 3000, 'the refusals counted');
+      await sleep(1100);
+      assert.equal(await connackCode(port, 5, { clientId: uid('rate') }), 0, 'accepted again once the bucket refilled');
+    });
+  }
 
   it('ssl: refused before the TLS handshake', async () => {
     const port = b.node.port('ssl:gate');

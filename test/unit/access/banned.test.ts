@@ -100,7 +100,7 @@ test('delete and clear, and the matcher used to kick connected clients', () => {
   assert.equal(l.check(who('a', 'u'), NOW), null);
 });
 
-test('bans survive a reopen of the store; expired ones are dropped on load', async () => {
+test('bans survive a reopen of the store; expired ones are dropped on load; clear() is durable', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'petrel-banned-'));
   try {
     const now = Math.floor(Date.now() / 1000);
@@ -114,6 +114,10 @@ test('bans survive a reopen of the store; expired ones are dropped on load', asy
     assert.equal(again.load(now + 2), 1);
     assert.deepEqual(again.list(now + 2).map(formatBan), [{ as: 'username_re', who: '^ops', by: 'me', reason: 'r', at: formatTime(now), until: 'infinity' }]);
     assert.equal(again.check(who('c', 'ops-1'), now + 2)?.as, 'username_re');
+    again.clear();
+    await store.close();
+    store = await openStore({ dir });
+    assert.equal(new BannedList(store).load(now + 2), 0, 'a cleared list stays cleared');
     await store.close();
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
