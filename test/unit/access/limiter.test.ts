@@ -106,3 +106,16 @@ test('client limiter: both limits; a refused PUBLISH takes no tokens', () => {
   assert.ok(l.admit(1, 0) > 0); // messages exhausted
   l.cancel();
 });
+
+test('config: the listener keys load as rates; a bad one is an error naming the key', async () => {
+  const { loadConfig } = await import('../../../broker/src/config/index.js');
+  const cfg = loadConfig({ overrides: { listeners: { tcp: { default: { max_conn_rate: '1000/10s', messages_rate: 100, bytes_rate: '1MB/s', bytes_burst: '10MB/m' } } } } });
+  const l = cfg.listeners.tcp.default!;
+  assert.deepEqual([l.max_conn_rate, l.max_conn_burst, l.messages_rate, l.bytes_rate, l.bytes_burst], [
+    { capacity: 1000, intervalMs: 10_000 }, null, { capacity: 100, intervalMs: 1000 }, { capacity: 1024 ** 2, intervalMs: 1000 }, { capacity: 10 * 1024 ** 2, intervalMs: 60_000 },
+  ]);
+  assert.equal(cfg.listeners.ws.default!.messages_rate, null, 'default: no limit');
+  assert.throws(() => loadConfig({ overrides: { listeners: { ws: { default: { messages_rate: '10MB/s' } } } } }),
+    /listeners\.ws\.default\.messages_rate: "10MB\/s": size units \(MB\) only apply to bytes_rate/);
+  assert.throws(() => loadConfig({ overrides: { flapping_detect: { max_count: 0 } } }), /flapping_detect\.max_count/);
+});
