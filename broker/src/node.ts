@@ -26,6 +26,7 @@ import { validTopicName } from './router/index.js';
 import type { ErrorCode } from './errors.js';
 import type { AccessContext } from './access/types.js';
 import { installAuthz, ClientAclMap, type AuthzService } from './access/authz/index.js';
+import { startBanned, type BannedRuntime } from './access/banned-setup.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -39,6 +40,8 @@ export interface PetrelNode {
   readonly listeners: Listeners;
   readonly api: ApiServer | null;
   readonly store: Store;
+  /** The banned list and flapping detection (docs/banned-and-limits.md). */
+  readonly banned: BannedRuntime;
   /** All live MQTT channels, connected or not. */
   readonly channels: Set<Channel>;
   /** Gauges: connections, sessions, subscriptions, topics, retained, delayed (REST /stats and $SYS stats/). */
@@ -161,6 +164,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     throw err;
   }
   const clients = new ClientManager(broker, log);
+  const banned = startBanned(cfg, store, broker.hooks, clients, broker.metrics.counters, log);
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
   clients.start();
@@ -190,6 +194,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await listeners.start();
   } catch (err) {
     await listeners.stop().catch(() => {});
+    banned.stop();
     broker.stop();
     clients.stop();
     await authz.close();
@@ -203,8 +208,10 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     clients.tick(now);
     // Listeners count their own max_connections refusals; mirror the total into the metrics.
     let rejected = 0;
-    for (const l of listeners.list()) rejected += l.rejected;
+    let overRate = 0;
+    for (const l of listeners.list()) { rejected += l.rejected; overRate += l.rejectedRate; }
     broker.metrics.counters['listener.rejected.max_connections'] = rejected;
+    broker.metrics.counters['listener.rejected.max_conn_rate'] = overRate;
   }, 1000);
   ticker.unref();
   const sys = new SysPublisher(broker, cfg, () => channels.size, () => clients.size);
@@ -213,7 +220,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let draining = false;
   let stopped = false;
   const node: PetrelNode = {
-    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks,
+    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks, banned,
     publish(topic, payload, opts = {}) {
       if (!validTopicName(topic, cfg.mqtt.max_topic_levels)) throw new TypeError(`not a valid topic name: '${topic}'`);
       const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
@@ -236,6 +243,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       clearInterval(ticker);
       sys.stop();
       await listeners.stop();
+      banned.stop();
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
       clients.stop();

@@ -171,4 +171,22 @@ export interface AdminApi {
   readonly cluster: ClusterAdmin;
   /** Authorization sources, settings and built-in rules (absent: the routes answer 404). */
   authorization?: AuthzAdmin;
+  /** This node's banned list (/api/v5/banned). */
+  readonly banned: BannedAdmin;
+}
+
+/** A ban as EMQX's API renders it: times in RFC 3339, `until` possibly "infinity". */
+export interface BanView { as: string; who: string; by: string; reason: string; at: string; until: string }
+
+export interface BannedAdmin {
+  /** Active bans, oldest first. */
+  list(): BanView[];
+  /**
+   * Adds a ban from EMQX's POST body (as, who, by, reason, at, until): `error` names the bad
+   * field; `exists` is the active ban with the same as/who (EMQX: delete it to change it).
+   */
+  create(body: Record<string, unknown>): { ok: true; ban: BanView } | { ok: false; error: string; exists?: BanView };
+  /** false = no such ban (or `who` is not valid for `as`). */
+  delete(as: string, who: string): boolean;
+  clear(): void;
 }

@@ -11,6 +11,7 @@ import { publishRoutes } from './publish.js';
 import { listenersRoutes } from './listeners.js';
 import { nodeDrainRoutes } from './node-drain.js';
 import { authorizationRoutes } from './authorization.js';
+import { bannedRoutes } from './banned.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
@@ -24,4 +25,5 @@ export const ROUTES: readonly Route[] = [
   ...listenersRoutes,
   ...nodeDrainRoutes,
   ...authorizationRoutes,
+  ...bannedRoutes,
 ];
