@@ -81,8 +81,8 @@ function ruleFromRaw(raw: unknown): AclRule | string {
     if (retain !== undefined) rule.retain = retain;
   }
   const who = parseWho(r);
-  if (typeof who === 'string') return who;
-  rule.who = who;
+  if ('error' in who) return who.error;
+  rule.who = who.who;
   return rule;
 }
 
@@ -112,19 +112,19 @@ function parseRetain(v: unknown): boolean | undefined | string {
   return `retain must be true, false or "all", got ${JSON.stringify(v)}`;
 }
 
-function parseWho(r: Record<string, unknown>): Who | string {
+function parseWho(r: Record<string, unknown>): { who: Who } | { error: string } {
   const all: Who[] = [];
   for (const [key, make] of [['username_re', (re: string): Who => ({ username: { re } })], ['clientid_re', (re: string): Who => ({ clientid: { re } })]] as const) {
     const v = r[key];
     if (v === undefined) continue;
-    if (typeof v !== 'string' || v === '') return `${key} must be a non-empty regular expression`;
-    try { new RegExp(v); } catch { return `${key} is not a valid regular expression: ${JSON.stringify(v)}`; }
+    if (typeof v !== 'string' || v === '') return { error: `${key} must be a non-empty regular expression` };
+    try { new RegExp(v); } catch { return { error: `${key} is not a valid regular expression: ${JSON.stringify(v)}` }; }
     all.push(make(v));
   }
   if (r.ipaddr !== undefined) {
-    if (typeof r.ipaddr !== 'string' || r.ipaddr === '') return 'ipaddr must be an address or CIDR string';
+    if (typeof r.ipaddr !== 'string' || r.ipaddr === '') return { error: 'ipaddr must be an address or CIDR string' };
     all.push({ ipaddr: r.ipaddr });
   }
-  if (all.length === 0) return 'all';
-  return all.length === 1 ? all[0]! : { and: all };
+  if (all.length === 0) return { who: 'all' };
+  return { who: all.length === 1 ? all[0]! : { and: all } };
 }
