@@ -133,6 +133,8 @@ export function parseClientFirst(msg: string): ClientFirst | string {
   if (user === null || user === '') return 'client-first: bad user name';
   const clientNonce = attrs[1].slice(2);
   if (!/^[\x21-\x2b\x2d-\x7e]+$/.test(clientNonce)) return 'client-first: bad nonce';
+  // Unknown extensions are ignored [RFC 5802 §5.1], but they must still be attr=value.
+  if (attrs.slice(2).some((a) => !/^[A-Za-z]=/.test(a))) return 'client-first: bad extension';
   if (m[3] !== undefined && saslName(m[3].slice(2)) !== user) return 'client-first: authorization identity differs from the user';
   return { gs2, bare, user, clientNonce };
 }
