@@ -149,6 +149,7 @@ test('the user database: add, duplicate, get, update, delete, list with filters 
   const stored = JSON.stringify([...ctx.store.scan(SCRAM_USERS_NS)]);
   assert.ok(!/pw\d|new-pw/.test(stored), 'no password in the store');
   assert.match(stored, /stored_key.*server_key.*salt.*iteration_count/);
+  await assert.rejects(db.import('csv', 'user_id,password\nx,y', 'plain'), (e: unknown) => e instanceof UserDbError && e.code === 'BAD_REQUEST');
 });
 
 test('config: EMQX keys and defaults; errors name the key', () => {
@@ -160,4 +161,15 @@ test('config: EMQX keys and defaults; errors name the key', () => {
   assert.match(err({ iteration_count: '4096' }), /'iteration_count' must be an integer/);
   assert.match(err({ backend: 'redis' }), /'backend' must be built_in_database/);
   assert.match(err({ salt_rounds: 3 }), /unknown key 'salt_rounds'/);
+});
+
+test('users belong to their chain: a listener chain does not see the global one', async () => {
+  const ctx = context();
+  const global = make('sha256', { ...ctx, chainName: 'global' } as AccessContext, 1000);
+  const listener = make('sha256', { ...ctx, chainName: 'tcp:default' } as AccessContext, 1000);
+  await global.users.add({ user_id: 'alice', password: 'pw' });
+  assert.deepEqual(global.users.get('alice'), { user_id: 'alice', is_superuser: false });
+  assert.equal(listener.users.get('alice'), undefined);
+  assert.equal(listener.users.list({ page: 1, limit: 10 }).count, 0);
+  assert.equal(make('sha256', { ...ctx, chainName: 'global' } as AccessContext).users.get('alice')?.user_id, 'alice', 'a new authenticator of the same chain finds the user');
 });

@@ -4,43 +4,22 @@
  * "Client Key")), ServerKey = HMAC(SaltedPassword, "Server Key"), the salt and the iteration
  * count — so a leaked store does not give away passwords or let anyone log in.
  *
- * `UserDb` is the interface the REST API `/api/v5/authentication/{id}/users` drives; the
- * built-in password authenticator exposes the same one.
+ * Users are kept per authenticator ("user group": the chain it sits in and its id, as the
+ * built-in password database keys them), so a listener's own chain has its own users.
+ * `UserDb` (user-db.ts) is what the REST API `/api/v5/authentication/{id}/users` drives.
  */
 import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Store } from '../../store/index.js';
+import { UserDbError, type ImportResult, type UserDb, type UserRow } from './user-db.js';
+
+export { UserDbError, type UserDb, type UserRow } from './user-db.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 
 export const SCRAM_USERS_NS = 'authn_scram_users';
 
 export type ScramAlgorithm = 'sha256' | 'sha512';
-
-export interface UserInfo { user_id: string; is_superuser: boolean }
-
-export interface UserDb {
-  /** Rejects with a UserDbError ALREADY_EXISTS when the user is there. */
-  add(u: { user_id: string; password: string; is_superuser?: boolean }): Promise<void>;
-  /** Rejects with a UserDbError NOT_FOUND when the user is not there. */
-  update(id: string, patch: { password?: string; is_superuser?: boolean }): Promise<void>;
-  /** False when there was no such user. */
-  delete(id: string): Promise<boolean>;
-  get(id: string): UserInfo | undefined;
-  /** `page` counts from 1; `like_user_id` is a substring match, as EMQX's. */
-  list(opts: { page: number; limit: number; like_user_id?: string; is_superuser?: boolean }): { data: UserInfo[]; count: number };
-}
-
-export type UserDbErrorCode = 'ALREADY_EXISTS' | 'NOT_FOUND' | 'BAD_REQUEST';
-
-export class UserDbError extends Error {
-  readonly code: UserDbErrorCode;
-  constructor(code: UserDbErrorCode, message: string) {
-    super(message);
-    this.name = 'UserDbError';
-    this.code = code;
-  }
-}
 
 /** What a user's record holds (binary fields base64, readable in a store dump). */
 export interface ScramRecord {
@@ -72,18 +51,23 @@ export function keysFromSalted(salted: Buffer, alg: ScramAlgorithm): ScramKeys {
 
 export class ScramUserDb implements UserDb {
   private readonly store: Store;
+  private readonly prefix: string;
   private readonly alg: ScramAlgorithm;
   private readonly iterations: number;
 
-  constructor(store: Store, alg: ScramAlgorithm, iterations: number) {
+  constructor(store: Store, group: string, alg: ScramAlgorithm, iterations: number) {
     this.store = store;
+    this.prefix = `${group}\u0000`;
     this.alg = alg;
     this.iterations = iterations;
   }
 
-  /** The stored record (for the authenticator). */
+  /** The stored record (for the authenticator); undefined for none, or a row that is not one. */
   record(id: string): ScramRecord | undefined {
-    return this.store.get(SCRAM_USERS_NS, id) as ScramRecord | undefined;
+    const v = this.store.get(SCRAM_USERS_NS, this.prefix + id) as Partial<ScramRecord> | undefined;
+    if (v === undefined || v === null || typeof v !== 'object') return undefined;
+    if (typeof v.stored_key !== 'string' || typeof v.server_key !== 'string' || typeof v.salt !== 'string' || typeof v.iteration_count !== 'number') return undefined;
+    return v as ScramRecord;
   }
 
   async add(u: { user_id: string; password: string; is_superuser?: boolean }): Promise<void> {
@@ -93,7 +77,7 @@ export class ScramUserDb implements UserDb {
     const rec = await this.derive(u.password, u.is_superuser === true);
     // Checked again: another add may have finished while the key was derived.
     if (this.record(u.user_id) !== undefined) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
-    this.store.put(SCRAM_USERS_NS, u.user_id, rec);
+    this.store.put(SCRAM_USERS_NS, this.prefix + u.user_id, rec);
   }
 
   async update(id: string, patch: { password?: string; is_superuser?: boolean }): Promise<void> {
@@ -108,27 +92,29 @@ export class ScramUserDb implements UserDb {
       next = { ...cur, is_superuser: patch.is_superuser ?? cur.is_superuser };
     }
     if (this.record(id) === undefined) throw new UserDbError('NOT_FOUND', `no user ${JSON.stringify(id)}`);
-    this.store.put(SCRAM_USERS_NS, id, next);
+    this.store.put(SCRAM_USERS_NS, this.prefix + id, next);
   }
 
   async delete(id: string): Promise<boolean> {
     if (this.record(id) === undefined) return false;
-    this.store.del(SCRAM_USERS_NS, id);
+    this.store.del(SCRAM_USERS_NS, this.prefix + id);
     return true;
   }
 
-  get(id: string): UserInfo | undefined {
+  get(id: string): UserRow | undefined {
     const r = this.record(id);
     return r === undefined ? undefined : { user_id: id, is_superuser: r.is_superuser };
   }
 
-  list(opts: { page: number; limit: number; like_user_id?: string; is_superuser?: boolean }): { data: UserInfo[]; count: number } {
+  list(opts: { page: number; limit: number; like_user_id?: string; is_superuser?: boolean }): { data: UserRow[]; count: number } {
     const page = Math.max(1, Math.floor(opts.page));
     const limit = Math.max(1, Math.floor(opts.limit));
     const skip = (page - 1) * limit;
-    const data: UserInfo[] = [];
+    const data: UserRow[] = [];
     let count = 0;
-    for (const [id, v] of this.store.scan(SCRAM_USERS_NS)) {
+    // The store scans in key order, so pages come in user id order without sorting.
+    for (const [key, v] of this.store.scan(SCRAM_USERS_NS, this.prefix)) {
+      const id = key.slice(this.prefix.length);
       const r = v as ScramRecord;
       if (opts.like_user_id !== undefined && !id.includes(opts.like_user_id)) continue;
       if (opts.is_superuser !== undefined && r.is_superuser !== opts.is_superuser) continue;
@@ -136,6 +122,11 @@ export class ScramUserDb implements UserDb {
       count++;
     }
     return { data, count };
+  }
+
+  /** EMQX cannot import SCRAM users from a file either: the file formats carry password hashes SCRAM cannot use. */
+  async import(): Promise<ImportResult> {
+    throw new UserDbError('BAD_REQUEST', 'SCRAM users cannot be imported from a file (as in EMQX); add them one by one');
   }
 
   private async derive(password: string, isSuperuser: boolean): Promise<ScramRecord> {
@@ -149,7 +140,7 @@ export class ScramUserDb implements UserDb {
 }
 
 function checkId(id: unknown): void {
-  if (typeof id !== 'string' || id === '') throw new UserDbError('BAD_REQUEST', 'user_id must be a non-empty string');
+  if (typeof id !== 'string' || id === '' || id.includes('\u0000')) throw new UserDbError('BAD_REQUEST', 'user_id must be a non-empty string without NUL');
 }
 
 function checkPassword(p: unknown): void {

@@ -19,7 +19,7 @@ import type { AuthRequest } from '../../hooks.js';
 import type { AccessContext, Authenticator, AuthenticatorKind, AuthnOutcome, Parsed } from '../types.js';
 import { ScramUserDb, type ScramAlgorithm, type ScramRecord, type UserDb } from './scram-users.js';
 
-export { UserDbError, type UserDb, type UserDbErrorCode, type UserInfo } from './scram-users.js';
+export { UserDbError, type UserDb, type UserRow } from './user-db.js';
 
 export interface ScramConfig {
   enable: boolean;
@@ -69,7 +69,9 @@ export class ScramAuthenticator implements Authenticator {
   constructor(cfg: ScramConfig, ctx: AccessContext) {
     this.cfg = cfg;
     this.ctx = ctx;
-    this.db = new ScramUserDb(ctx.store, cfg.algorithm, cfg.iterationCount);
+    // Grouped as the built-in password database groups its users: per chain and authenticator.
+    const chain = (ctx as AccessContext & { chainName?: string }).chainName ?? 'global';
+    this.db = new ScramUserDb(ctx.store, `${chain}/${this.id}`, cfg.algorithm, cfg.iterationCount);
     this.users = this.db;
   }
 
