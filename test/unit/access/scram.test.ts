@@ -146,9 +146,9 @@ test('the user database: add, duplicate, get, update, delete, list with filters 
   assert.equal(await db.delete('user1'), false);
   assert.equal(login('user1', 'new-pw'), 'ignore');
 
-  const stored = JSON.stringify([...ctx.store.scan(SCRAM_USERS_NS)]);
-  assert.ok(!/pw\d|new-pw/.test(stored), 'no password in the store');
-  assert.match(stored, /stored_key.*server_key.*salt.*iteration_count/);
+  for (const [, rec] of ctx.store.scan(SCRAM_USERS_NS)) {
+    assert.deepEqual(Object.keys(rec as object).sort(), ['algorithm', 'is_superuser', 'iteration_count', 'salt', 'server_key', 'stored_key'], 'no password in the store');
+  }
   await assert.rejects(db.import('csv', 'user_id,password\nx,y', 'plain'), (e: unknown) => e instanceof UserDbError && e.code === 'BAD_REQUEST');
 });
 
