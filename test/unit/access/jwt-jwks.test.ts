@@ -142,3 +142,20 @@ test('a response that is not a key set counts as a failure', async () => {
     assert.equal(ctx.lines.filter((l) => l.level === 40).length, 1);
   } finally { await a.close(); srv.close(); }
 });
+
+test('keys without a kid verify tokens with or without one; an oct key in the set is never used', async () => {
+  const k = await keyPair('ignored');
+  const { kid: _drop, ...noKid } = k.jwk;
+  const hmacSecret = Buffer.from('published-symmetric-secret-0123456789');
+  const doc = { keys: [noKid, { kty: 'oct', k: hmacSecret.toString('base64url'), kid: 'oct-1' }] };
+  const raw = http.createServer((_req, res) => { res.writeHead(200).end(JSON.stringify(doc)); }).listen(0, '127.0.0.1');
+  await once(raw, 'listening');
+  const { a } = jwks(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`);
+  try {
+    assert.equal((await a.authenticate(passwordRequest(await sign(k)))).result, 'allow', 'token kid "ignored", key without kid');
+    const bare = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'RS256' }).sign(k.priv);
+    assert.equal((await a.authenticate(passwordRequest(bare))).result, 'allow', 'token without kid');
+    const hs = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256', kid: 'oct-1' }).sign(hmacSecret);
+    assert.equal((await a.authenticate(passwordRequest(hs))).result, 'ignore', 'a symmetric key published in the set signs nothing');
+  } finally { await a.close(); raw.close(); }
+});

@@ -90,6 +90,8 @@ export class JwksClient {
       found = this.match(kid);
     }
     if (this.keys === null) return { ok: false, error: `JWKS endpoint ${this.opts.endpoint} unavailable: ${this.lastError || 'not fetched yet'}` };
+    // A set whose keys carry no kid still verifies tokens that name one (EMQX tries every key).
+    if (found.length === 0) found = this.keys.filter((k) => k.kid === undefined);
     if (found.length === 0) return { ok: false, error: `no key with kid ${JSON.stringify(kid)} in the JWKS of ${this.opts.endpoint}` };
     return { ok: true, keys: found };
   }
