@@ -13,7 +13,7 @@
  *   claim                                       → deny (bad username or password)
  */
 import { compactVerify, decodeProtectedHeader } from 'jose';
-import type { KeyObject } from 'node:crypto';
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AuthRequest } from '../../hooks.js';
@@ -51,7 +51,8 @@ export class JwtAuthenticator implements Authenticator {
     this.ctx = ctx;
     const k = cfg.keys;
     if (k.kind === 'hmac') {
-      this.keys = { fixed: k.secret, algs: HMAC_ALGS };
+      // A KeyObject made once: handing jose raw bytes would import the key again per token.
+      this.keys = { fixed: createSecretKey(k.secret), algs: HMAC_ALGS };
     } else if (k.kind === 'public') {
       let key = k.key;
       if (key === null) {
