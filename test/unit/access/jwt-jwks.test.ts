@@ -7,12 +7,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { jwtKind, type JwtConfig } from '../../../broker/src/access/authn/jwt.js';
 import type { AccessContext, Authenticator } from '../../../broker/src/access/types.js';
 import { context, passwordRequest, type LogLine } from './jwt-scram-support.js';
+import { repoRoot } from '../../support/broker.js';
 
 interface KeyPair { kid: string; jwk: Record<string, unknown>; priv: CryptoKey }
 
@@ -51,10 +55,10 @@ async function deadPort(): Promise<number> {
   return p;
 }
 
-function jwks(endpoint: string, extra: Record<string, unknown> = {}): { a: Authenticator; ctx: AccessContext & { lines: LogLine[] } } {
+function jwks(endpoint: string, extra: Record<string, unknown> = {}, configDir?: string): { a: Authenticator; ctx: AccessContext & { lines: LogLine[] } } {
   const p = jwtKind.parse({ mechanism: 'jwt', use_jwks: true, endpoint, ...extra });
   if (!p.ok) throw new Error(p.error);
-  const ctx = context();
+  const ctx = context(configDir);
   return { a: jwtKind.create((p as { value: JwtConfig }).value, ctx), ctx };
 }
 
@@ -158,4 +162,26 @@ test('keys without a kid verify tokens with or without one; an oct key in the se
     const hs = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256', kid: 'oct-1' }).sign(hmacSecret);
     assert.equal((await a.authenticate(passwordRequest(hs))).result, 'ignore', 'a symmetric key published in the set signs nothing');
   } finally { await a.close(); raw.close(); }
+});
+
+test('https endpoint: verified against ssl.cacertfile (relative to the config directory); another CA fails unless verify_none', async () => {
+  const dir = join(repoRoot(), 'test', 'fixtures', 'tls');
+  const k = await keyPair('tls-1');
+  const srv = https.createServer({ cert: readFileSync(join(dir, 'server.crt')), key: readFileSync(join(dir, 'server.key')) },
+    (_req, res) => { res.writeHead(200).end(JSON.stringify({ keys: [k.jwk] })); }).listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/jwks`;
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ enable: true, cacertfile: 'ca.crt' }, 'allow'],
+    [{ enable: true, cacertfile: 'rogue-ca.crt' }, 'ignore'],
+    [{ enable: true, cacertfile: 'rogue-ca.crt', verify: 'verify_none' }, 'allow'],
+  ];
+  try {
+    for (const [ssl, want] of cases) {
+      const { a } = jwks(url, { ssl }, dir);
+      try {
+        assert.equal((await a.authenticate(passwordRequest(await sign(k)))).result, want, JSON.stringify(ssl));
+      } finally { await a.close(); }
+    }
+  } finally { srv.closeAllConnections(); srv.close(); }
 });
