@@ -36,9 +36,9 @@ test('the {pub, sub, all} map: listed topics allowed, everything else denied', (
     { permission: 'allow', who: 'all', action: 'publish', topics: ['up/${clientid}'] },
     { permission: 'allow', who: 'all', action: 'subscribe', topics: ['down/#'] },
     { permission: 'allow', who: 'all', action: 'all', topics: ['both'] },
-    { permission: 'deny', who: 'all', action: 'all', topics: ['#'] },
+    { permission: 'deny', who: 'all', action: 'all', topics: ['#', '$SYS/#', '$delayed/#'] },
   ]);
-  assert.deepEqual((aclFromClaim({}) as { rules: AclRule[] }).rules, [{ permission: 'deny', who: 'all', action: 'all', topics: ['#'] }], 'an empty map denies all');
+  assert.deepEqual((aclFromClaim({}) as { rules: AclRule[] }).rules, [{ permission: 'deny', who: 'all', action: 'all', topics: ['#', '$SYS/#', '$delayed/#'] }], 'an empty map denies all');
 });
 
 test('malformed rules name the rule and the field', () => {

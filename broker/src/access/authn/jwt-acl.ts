@@ -32,6 +32,8 @@ export function aclFromClaim(claim: unknown): AclParse {
   return { ok: false, error: `acl claim must be a list of rules or a {pub, sub, all} map, got ${typeof claim}` };
 }
 
+const DENY_REST: readonly string[] = ['#', '$SYS/#', '$delayed/#'];
+
 const LEGACY: ReadonlyArray<[key: string, action: AclRule['action']]> = [['pub', 'publish'], ['sub', 'subscribe'], ['all', 'all']];
 
 function legacyMap(m: Record<string, unknown>): AclParse {
@@ -43,7 +45,8 @@ function legacyMap(m: Record<string, unknown>): AclParse {
     if (v.length > 0) rules.push({ permission: 'allow', who: 'all', action, topics: v as string[] });
   }
   // EMQX answers "deny" when none of the map's topics match: the map is the whole allowance.
-  rules.push({ permission: 'deny', who: 'all', action: 'all', topics: ['#'] });
+  // '#' never reaches a `$` topic [MQTT-4.7.2-1], so those the broker serves are named too.
+  rules.push({ permission: 'deny', who: 'all', action: 'all', topics: DENY_REST });
   return { ok: true, rules };
 }
 
