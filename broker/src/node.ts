@@ -152,6 +152,8 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       broker.dispatchRemote(msg, plain, groups);
       if (msg.qos === 0) return undefined;
       const slow = broker.remoteBackPressure();
+      // Subscribers here are behind: later messages from that node wait on the link, not in their queues.
+      if (slow !== null) link.holdDelivery(slow);
       if (!syncAcks) return slow ?? undefined;
       return slow === null ? broker.store.flush() : Promise.all([slow, broker.store.flush()]);
     };

@@ -136,6 +136,10 @@ class InboundConn {
   c: Counters | null = null;
   readonly writer = new LinkWriter();
   lastRx = Date.now();
+  /** Frames not handled yet because a delivery asked to hold this peer (holdDelivery); reading is paused meanwhile. */
+  held: LinkFrame[] | null = null;
+  /** A protocol error that came after the held frames. */
+  heldError: LinkProtocolError | null = null;
   constructor(readonly socket: Socket, readonly decoder: LinkDecoder) {}
 }
 
@@ -558,12 +562,52 @@ export class ClusterLink {
     conn.lastRx = Date.now();
     const frames: LinkFrame[] = [];
     const err = decodeInto(conn.decoder, chunk, frames);
-    for (const f of frames) {
+    this.handleInFrames(conn, frames, 0, err);
+  }
+
+  /**
+   * Handles frames[from…], then err. A delivery that asks to hold this peer (its subscribers'
+   * queues are full) stops the loop: the rest wait, reading pauses (TCP pushes back on the sender,
+   * whose unacknowledged messages then make its publishers wait) and handling resumes when the
+   * delivery says so — so forwarded QoS 1/2 messages wait rather than overflow those queues.
+   */
+  private handleInFrames(conn: InboundConn, frames: LinkFrame[], from: number, err: LinkProtocolError | null): void {
+    for (let i = from; i < frames.length; i++) {
       if (conn.socket.destroyed) return;
-      this.onInFrame(conn, f);
+      this.onInFrame(conn, frames[i]!);
+      const hold = this.holdRequest;
+      if (hold !== null) {
+        this.holdRequest = null;
+        if (i + 1 < frames.length || err !== null) {
+          conn.held = frames.slice(i + 1);
+          conn.heldError = err;
+        }
+        conn.socket.pause();
+        hold.then(() => this.releaseHeld(conn), () => this.releaseHeld(conn));
+        return;
+      }
     }
     if (err && !conn.socket.destroyed) this.protocolError(conn.socket, conn.c, conn.node, err);
   }
+
+  private releaseHeld(conn: InboundConn): void {
+    if (conn.socket.destroyed) return;
+    const frames = conn.held ?? [];
+    const err = conn.heldError;
+    conn.held = null;
+    conn.heldError = null;
+    conn.socket.resume();
+    this.handleInFrames(conn, frames, 0, err);
+  }
+
+  /**
+   * Called by the deliver handler while it delivers: stop handling (and reading) the sending
+   * peer's frames until `until` settles. The message being delivered is not affected.
+   */
+  holdDelivery(until: Promise<unknown>): void {
+    this.holdRequest = until;
+  }
+  private holdRequest: Promise<unknown> | null = null;
 
   private onInFrame(conn: InboundConn, f: LinkFrame): void {
     if (conn.node === null) {
