@@ -18,7 +18,7 @@ const CHAIN_KEYS = ['mechanism', 'backend', 'type', 'enable'];
 export class Reader {
   private readonly used = new Set<string>(CHAIN_KEYS);
   error: string | null = null;
-  constructor(private readonly raw: Record<string, unknown>, private readonly where: string) {}
+  constructor(private readonly raw: Record<string, unknown>, readonly where: string) {}
 
   private bad(key: string, msg: string): void { if (this.error === null) this.error = `${this.where}.${key}: ${msg}`; }
 
@@ -78,6 +78,9 @@ export class Reader {
   /** Records an error found by the caller (a template, a command) under `key`. */
   fail(key: string, msg: string): void { this.bad(key, msg); }
 
+  /** Takes the error of a Reader of a nested map (made with `${this.where}.key`), already prefixed. */
+  adopt(child: Reader): void { if (this.error === null && child.error !== null) this.error = child.error; }
+
   done<T>(value: T): Parsed<T> {
     if (this.error === null) {
       const unknown = Object.keys(this.raw).filter((k) => !this.used.has(k));
@@ -113,7 +116,7 @@ export interface TlsConfig {
 export function parseTls(r: Reader): TlsConfig | null {
   const raw = r.obj('ssl');
   if (raw === undefined) return null;
-  const t = new Reader(raw, 'ssl');
+  const t = new Reader(raw, `${r.where}.ssl`);
   const enable = t.bool('enable', false);
   const out: TlsConfig = { verify: t.oneOf('verify', ['verify_peer', 'verify_none'] as const, 'verify_none') === 'verify_peer' };
   for (const key of ['cacertfile', 'certfile', 'keyfile'] as const) {
@@ -123,8 +126,9 @@ export function parseTls(r: Reader): TlsConfig | null {
   const sni = t.str('server_name_indication', '');
   if (sni !== '' && sni !== 'disable') out.servername = sni;
   t.accept('depth', 'versions', 'ciphers', 'secure_renegotiate', 'reuse_sessions', 'hibernate_after', 'password');
-  const done = t.done(null);
-  if (!done.ok) { r.fail('ssl', done.error.replace(/^ssl\.?/, '')); return null; }
+  t.done(null);
+  r.adopt(t);
+  if (t.error !== null) return null;
   return enable ? out : null;
 }
 
