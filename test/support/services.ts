@@ -12,7 +12,7 @@
  * the three can report a port they chose), so a start retries once on a bind failure.
  *
  * PostgreSQL and MariaDB refuse to run as root: as root, their processes run as the `postgres` /
- * `mysql` users the Debian packages create (runuser), with the temp dir handed over to them.
+ * `mysql` users the Debian packages create (setpriv), with the temp dir handed over to them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -69,7 +69,8 @@ export async function freePort(): Promise<number> {
 /** argv prefixed to run as `user` when we are root (the services refuse root). */
 function asUser(user: string | null, argv: string[]): [string, string[]] {
   if (!isRoot || user === null) return [argv[0], argv.slice(1)];
-  return ['/usr/sbin/runuser', ['-u', user, '--', ...argv]];
+  // setpriv execs the service itself (runuser would stay in between and not pass every signal on).
+  return ['/usr/bin/setpriv', ['--reuid', user, '--regid', user, '--init-groups', '--', ...argv]];
 }
 
 function handOver(dir: string, user: string | null): void {
@@ -106,7 +107,13 @@ async function waitListening(port: number, proc: ChildProcess, output: () => str
 class Proc {
   private proc: ChildProcess | null = null;
   private out = '';
-  constructor(private readonly what: string, private readonly user: string | null, private readonly argv: () => string[], private readonly port: () => number) {}
+  constructor(
+    private readonly what: string, private readonly user: string | null, private readonly argv: () => string[], private readonly port: () => number,
+    /** Beyond listening: true once the service takes queries (PostgreSQL refuses them while it starts up). */
+    private readonly ready: () => boolean = () => true,
+    /** The signal for a quick clean shutdown (PostgreSQL's SIGTERM waits for its clients to leave). */
+    private readonly stopSignal: NodeJS.Signals = 'SIGTERM',
+  ) {}
 
   async start(): Promise<void> {
     const [cmd, args] = asUser(this.user, this.argv());
@@ -117,15 +124,20 @@ class Proc {
     p.once('error', (err) => { this.out += `\n${err.message}`; });
     this.proc = p;
     await waitListening(this.port(), p, () => this.out, this.what);
+    const deadline = Date.now() + 30_000;
+    while (!this.ready()) {
+      if (Date.now() > deadline || p.exitCode !== null) { p.kill('SIGKILL'); throw new Error(`${this.what} never became ready:\n${this.out.slice(-3000)}`); }
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
-  /** SIGTERM (the service shuts down cleanly), SIGKILL after 10 s. */
+  /** The stop signal (the service shuts down cleanly), SIGKILL after 10 s. */
   async stop(): Promise<void> {
     const p = this.proc;
     this.proc = null;
     if (p === null || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGTERM');
+    p.kill(this.stopSignal);
     const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(t);
@@ -154,13 +166,16 @@ function service(dir: string, proc: Proc, port: () => number, database: string):
 
 // ---------------------------------------------------------------- Redis
 
-/** redis-server with `requirepass` (the `default` user's password is SERVICE_PASSWORD); no persistence. */
+/**
+ * redis-server with `requirepass` (the `default` user's password is SERVICE_PASSWORD). A save
+ * point is set only so that a clean shutdown (down()) writes the data for up() to read back.
+ */
 export async function startRedis(): Promise<TestService> {
   const bin = need('/usr/bin/redis-server', 'redis-server');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-redis-'));
   let port = 0;
   const proc = new Proc('redis-server', null, () => [bin, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-    '--unixsocket', path.join(dir, 'redis.sock'), '--save', '', '--appendonly', 'no', '--requirepass', SERVICE_PASSWORD,
+    '--unixsocket', path.join(dir, 'redis.sock'), '--save', '3600 1', '--appendonly', 'no', '--requirepass', SERVICE_PASSWORD,
     '--daemonize', 'no', '--loglevel', 'warning', '--logfile', ''], () => port);
   try { await startFresh((p) => { port = p; }, proc); } catch (err) { rmSync(dir, { recursive: true, force: true }); throw err; }
   const s = service(dir, proc, () => port, '');
@@ -176,6 +191,7 @@ export async function startRedis(): Promise<TestService> {
 export async function startPostgres(): Promise<TestService> {
   const initdb = pgBin('initdb');
   const postgres = pgBin('postgres');
+  const isReady = pgBin('pg_isready');
   const user = isRoot ? 'postgres' : null;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-pg-'));
   let port = 0;
@@ -189,7 +205,8 @@ export async function startPostgres(): Promise<TestService> {
       '--no-sync', '--no-instructions', '-E', 'UTF8', '--locale=C'], 'initdb');
     const proc = new Proc('postgres', user, () => [postgres, '-D', data, '-p', String(port), '-k', dir,
       '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      '-c', 'max_connections=200', '-c', 'shared_buffers=16MB', '-c', 'logging_collector=off', '-c', 'log_min_messages=fatal'], () => port);
+      '-c', 'max_connections=200', '-c', 'shared_buffers=16MB', '-c', 'logging_collector=off', '-c', 'log_min_messages=fatal'], () => port,
+      () => spawnSync(isReady, ['-q', '-h', dir, '-p', String(port)]).status === 0, 'SIGINT');
     await startFresh((p) => { port = p; }, proc);
     // The database the tests use, made over the socket (trust) so no client library is needed here.
     const psql = path.join(path.dirname(postgres), 'psql');

@@ -72,7 +72,8 @@ export class PasswordAuthenticator implements Authenticator {
     return checkUser(this.algorithm, found, req.password);
   }
 
-  close(): Promise<void> { return this.closeFn(); }
+  close(): Promise<void> { return (this.closing ??= this.closeFn()); }
+  private closing: Promise<void> | undefined;
 }
 
 /** A found record against the CONNECT password, as EMQX: no hash column → not authorized. */
@@ -109,5 +110,6 @@ export class RulesSource implements AuthzSource {
     try { return matchRules(rules, req); } catch (err) { this.health.failed(err); return 'nomatch'; }
   }
 
-  close(): Promise<void> { return this.closeFn(); }
+  close(): Promise<void> { return (this.closing ??= this.closeFn()); }
+  private closing: Promise<void> | undefined;
 }
