@@ -17,7 +17,7 @@
 import type { AuthRequest, AuthzRequest } from '../../hooks.js';
 import type { AclRule, Authenticator, AuthenticatorKind, AuthnOutcome, AuthzAnswer, AuthzSource, AuthzSourceKind, Parsed } from '../types.js';
 import { Reader, toBool } from './config.js';
-import { BackendHealth } from './lookup.js';
+import { BackendHealth, errorText } from './lookup.js';
 import { buildRequest, HttpClient, parseAnswer, parseHttpRequest, type HttpRequestConfig } from './http-request.js';
 import { parseRuleRow } from './rule-row.js';
 import { AUTHN_VARS, AUTHZ_VARS, authnVars, authzVars } from './template.js';
@@ -55,10 +55,11 @@ class HttpAuthenticator implements Authenticator {
 
   async authenticate(req: AuthRequest): Promise<AuthnOutcome> {
     if (req.method !== null) return { result: 'ignore' };
+    let built;
+    // A value the request cannot carry is this client's problem, not the service's.
+    try { built = buildRequest(this.cfg, authnVars(req)); } catch (err) { return { result: 'ignore', error: errorText(err) }; }
     let res;
-    try {
-      res = await this.client.send(buildRequest(this.cfg, authnVars(req)));
-    } catch (err) { return { result: 'ignore', error: this.health.failed(err) }; }
+    try { res = await this.client.send(built); } catch (err) { return { result: 'ignore', error: this.health.failed(err) }; }
     if (res.status === 204) { this.health.ok(); return { result: 'allow', isSuperuser: false }; }
     if (res.status !== 200) return { result: 'ignore', error: this.health.failed(new Error(`answered HTTP ${res.status}`)) };
     let body: Record<string, unknown>;
@@ -102,8 +103,10 @@ class HttpSource implements AuthzSource {
   }
 
   async authorize(req: AuthzRequest): Promise<AuthzAnswer> {
+    let built;
+    try { built = buildRequest(this.cfg, authzVars(req)); } catch { return 'nomatch'; }
     let res;
-    try { res = await this.client.send(buildRequest(this.cfg, authzVars(req))); } catch (err) { this.health.failed(err); return 'nomatch'; }
+    try { res = await this.client.send(built); } catch (err) { this.health.failed(err); return 'nomatch'; }
     this.health.ok();
     if (res.status === 204) return 'allow';
     if (res.status !== 200) return 'nomatch';
