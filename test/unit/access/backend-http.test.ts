@@ -7,13 +7,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { httpAuthnKind, httpAuthzKind } from '../../../broker/src/access/backends/index.js';
 import type { AccessContext, Authenticator, AuthzSource } from '../../../broker/src/access/types.js';
 import type { AuthRequest, ClientInfo } from '../../../broker/src/hooks.js';
-import { startBroker, until } from '../../support/broker.js';
+import { repoRoot, startBroker, until } from '../../support/broker.js';
 
 interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }
 const seen: Seen[] = [];
@@ -189,4 +192,34 @@ test('over MQTT: the HTTP service decides CONNECT and PUBLISH; keep-alive connec
   await a.close();
   await s.close();
   await until(() => sockets.size === 0, 5000, 'close() ends the keep-alive connections');
+});
+
+test('https: ssl.enable with verify_peer and a CA file (relative to the config dir); client certificate; a wrong CA is a failure', async () => {
+  const dir = join(repoRoot(), 'test', 'fixtures', 'tls');
+  const read = (f: string) => readFileSync(join(dir, f));
+  const tlsServer = https.createServer({ cert: read('server.crt'), key: read('server.key'), ca: read('ca.crt'), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ result: peer.subject?.CN === 'device-1' ? 'allow' : 'deny' }));
+  });
+  await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}/auth`;
+  const tlsCtx = { ...ctx, configDir: dir };
+  const make = (ssl: Record<string, unknown>) => {
+    const p = httpAuthnKind.parse({ url, ssl: { enable: true, verify: 'verify_peer', ...ssl } });
+    if (!p.ok) throw new Error(p.error);
+    return httpAuthnKind.create(p.value, tlsCtx);
+  };
+  const good = make({ cacertfile: 'ca.crt', certfile: 'client.crt', keyfile: 'client.key' });
+  const rogue = make({ cacertfile: 'rogue-ca.crt', certfile: 'client.crt', keyfile: 'client.key' });
+  try {
+    assert.deepEqual(await good.authenticate(req('u', 'p')), { result: 'allow', isSuperuser: false });
+    const o = await rogue.authenticate(req('u', 'p'));
+    assert.ok(o.result === 'ignore' && /certificate/i.test(o.error ?? ''), JSON.stringify(o));
+    assert.throws(() => make({ cacertfile: 'missing.crt' }), /ssl\.cacertfile: cannot read .*missing\.crt/);
+  } finally {
+    await good.close(); await rogue.close();
+    tlsServer.closeAllConnections();
+    await new Promise((r) => tlsServer.close(r));
+  }
 });
