@@ -17,7 +17,9 @@ import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
-import { startBroker, until, type TestBroker } from '../support/broker.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, startBroker, until, type TestBroker } from '../support/broker.js';
 import { startMariadb, startPostgres, startRedis, type TestService } from '../support/services.js';
 import { redisAuthnKind, redisAuthzKind, postgresqlAuthnKind, postgresqlAuthzKind, mysqlAuthnKind, mysqlAuthzKind } from '../../broker/src/access/backends/index.js';
 import { hashPassword, type HashAlgorithm } from '../../broker/src/access/authn/password-hash.js';
@@ -276,3 +278,40 @@ for (const make of [redisBackend, postgresBackend, mariadbBackend]) {
     });
   });
 }
+
+test('TLS: Redis and PostgreSQL with ssl.enable, verify_peer and a CA file; the wrong CA is a failure, not a crash', async () => {
+  const dir = join(repoRoot(), 'test', 'fixtures', 'tls');
+  const tls = { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') };
+  const { ctx } = captureLog();
+  const ssl = (ca: string) => ({ enable: true, verify: 'verify_peer', cacertfile: join(dir, ca) });
+  const redis = await startRedis({ tls });
+  const pgs = await startPostgres({ tls });
+  const made: Authenticator[] = [];
+  const make = (kind: AuthenticatorKind, raw: Record<string, unknown>) => { const a = kind.create(parsed(kind.parse(raw)), ctx); made.push(a); return a; };
+  try {
+    const admin = new Redis({ port: redis.port, password: redis.password, tls: { ca: readFileSync(join(dir, 'ca.crt')) }, maxRetriesPerRequest: 0 });
+    const h = await hashPassword(ALG, 'pw');
+    await admin.hset('mqtt_user:alice', { password_hash: h.password_hash, salt: h.salt });
+    admin.disconnect();
+    const rcfg = { server: `127.0.0.1:${redis.port}`, password: redis.password, pool_size: 1, cmd: 'HMGET mqtt_user:${username} password_hash salt', password_hash_algorithm: ALG };
+    assert.deepEqual(await make(redisAuthnKind, { ...rcfg, ssl: ssl('ca.crt') }).authenticate(request('alice', 'pw')), { result: 'allow', isSuperuser: false });
+    const bad = await make(redisAuthnKind, { ...rcfg, ssl: ssl('rogue-ca.crt') }).authenticate(request('alice', 'pw'));
+    assert.equal(bad.result, 'ignore');
+
+    const db = new pg.Client({ host: pgs.host, port: pgs.port, user: pgs.username, password: pgs.password, database: pgs.database });
+    await db.connect();
+    await db.query(USER_TABLE('TEXT', 'BOOLEAN'));
+    await db.query('INSERT INTO mqtt_user (username, password_hash, salt) VALUES ($1, $2, $3)', ['alice', h.password_hash, h.salt]);
+    const pcfg = { server: `127.0.0.1:${pgs.port}`, database: pgs.database, username: pgs.username, password: pgs.password, pool_size: 1, query: AUTHN_QUERY, password_hash_algorithm: ALG };
+    assert.deepEqual(await make(postgresqlAuthnKind, { ...pcfg, ssl: ssl('ca.crt') }).authenticate(request('alice', 'pw')), { result: 'allow', isSuperuser: false });
+    const viaTls = await db.query("SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'petrel-access'");
+    assert.deepEqual(viaTls.rows, [{ ssl: true }], 'the backend connection is encrypted');
+    const badPg = await make(postgresqlAuthnKind, { ...pcfg, ssl: ssl('rogue-ca.crt') }).authenticate(request('alice', 'pw'));
+    assert.ok(badPg.result === 'ignore' && /certificate/i.test(badPg.error ?? ''), JSON.stringify(badPg));
+    await db.end();
+  } finally {
+    for (const a of made) await a.close();
+    await redis.stop();
+    await pgs.stop();
+  }
+});

@@ -15,7 +15,7 @@
  * `mysql` users the Debian packages create (setpriv), with the temp dir handed over to them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,9 @@ export interface TestService {
   /** Stops the process and removes its temp dir. */
   stop(): Promise<void>;
 }
+
+/** A server certificate and key (PEM files) the service serves TLS with, on its only port. */
+export interface ServiceTls { certFile: string; keyFile: string }
 
 export const SERVICE_USER = 'petrel';
 export const SERVICE_PASSWORD = 'petrel-secret';
@@ -170,11 +173,14 @@ function service(dir: string, proc: Proc, port: () => number, database: string):
  * redis-server with `requirepass` (the `default` user's password is SERVICE_PASSWORD). A save
  * point is set only so that a clean shutdown (down()) writes the data for up() to read back.
  */
-export async function startRedis(): Promise<TestService> {
+export async function startRedis(opts: { tls?: ServiceTls } = {}): Promise<TestService> {
   const bin = need('/usr/bin/redis-server', 'redis-server');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-redis-'));
   let port = 0;
-  const proc = new Proc('redis-server', null, () => [bin, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+  const listen = (): string[] => opts.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.certFile, '--tls-key-file', opts.tls.keyFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const proc = new Proc('redis-server', null, () => [bin, ...listen(), '--bind', '127.0.0.1', '--dir', dir,
     '--unixsocket', path.join(dir, 'redis.sock'), '--save', '3600 1', '--appendonly', 'no', '--requirepass', SERVICE_PASSWORD,
     '--daemonize', 'no', '--loglevel', 'warning', '--logfile', ''], () => port);
   try { await startFresh((p) => { port = p; }, proc); } catch (err) { rmSync(dir, { recursive: true, force: true }); throw err; }
@@ -188,7 +194,7 @@ export async function startRedis(): Promise<TestService> {
  * initdb (no fsync, C locale, password auth over TCP) and postgres with durability off: a test
  * database needs none. The superuser is SERVICE_USER, which owns database SERVICE_DATABASE.
  */
-export async function startPostgres(): Promise<TestService> {
+export async function startPostgres(opts: { tls?: ServiceTls } = {}): Promise<TestService> {
   const initdb = pgBin('initdb');
   const postgres = pgBin('postgres');
   const isReady = pgBin('pg_isready');
@@ -201,11 +207,22 @@ export async function startPostgres(): Promise<TestService> {
     writeFileSync(pwfile, SERVICE_PASSWORD + '\n');
     if (user !== null) handOver(pwfile, user);
     const data = path.join(dir, 'data');
+    // PostgreSQL wants its key private to its own user: copies in the temp dir.
+    const tlsArgs: string[] = [];
+    if (opts.tls) {
+      const cert = path.join(dir, 'server.crt');
+      const key = path.join(dir, 'server.key');
+      copyFileSync(opts.tls.certFile, cert);
+      copyFileSync(opts.tls.keyFile, key);
+      chmodSync(key, 0o600);
+      handOver(cert, user); handOver(key, user);
+      tlsArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${cert}`, '-c', `ssl_key_file=${key}`);
+    }
     run(user, [initdb, '-D', data, '-U', SERVICE_USER, '--pwfile', pwfile, '--auth-local=trust', '--auth-host=scram-sha-256',
       '--no-sync', '--no-instructions', '-E', 'UTF8', '--locale=C'], 'initdb');
     const proc = new Proc('postgres', user, () => [postgres, '-D', data, '-p', String(port), '-k', dir,
       '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      '-c', 'max_connections=200', '-c', 'shared_buffers=16MB', '-c', 'logging_collector=off', '-c', 'log_min_messages=fatal'], () => port,
+      '-c', 'max_connections=200', '-c', 'shared_buffers=16MB', '-c', 'logging_collector=off', '-c', 'log_min_messages=fatal', ...tlsArgs], () => port,
       () => spawnSync(isReady, ['-q', '-h', dir, '-p', String(port)]).status === 0, 'SIGINT');
     await startFresh((p) => { port = p; }, proc);
     // The database the tests use, made over the socket (trust) so no client library is needed here.

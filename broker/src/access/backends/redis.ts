@@ -75,7 +75,9 @@ function parseCommand(r: Reader, allowed: readonly VarName[], names: readonly st
 export class RedisPool {
   private readonly clients: Redis[] = [];
   private next = 0;
+  private readonly connectTimeoutMs: number;
   constructor(cfg: RedisConnConfig, configDir: string, onError: (err: unknown) => void) {
+    this.connectTimeoutMs = cfg.connectTimeoutMs;
     const tls = cfg.ssl ? tlsOptions(cfg.ssl, configDir) : undefined;
     for (let i = 0; i < cfg.poolSize; i++) {
       const c = new Redis({
@@ -93,15 +95,27 @@ export class RedisPool {
     }
   }
 
-  call(name: string, args: readonly string[]): Promise<unknown> {
+  async call(name: string, args: readonly string[]): Promise<unknown> {
     const c = this.clients[this.next];
     this.next = (this.next + 1) % this.clients.length;
+    // A first connection still being made (just after start) is waited for; a reconnection
+    // after a failure is not: during an outage every request fails at once.
+    if (c.status === 'wait' || c.status === 'connecting' || c.status === 'connect') await firstReady(c, this.connectTimeoutMs);
     return c.call(name, ...args);
   }
 
   async close(): Promise<void> {
     for (const c of this.clients) c.disconnect(false);
   }
+}
+
+/** Resolves when the client is ready, fails to connect, or `ms` pass, whichever comes first. */
+function firstReady(c: Redis, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => { clearTimeout(t); c.off('ready', done); c.off('error', done); c.off('end', done); resolve(); };
+    const t = setTimeout(done, ms);
+    c.once('ready', done); c.once('error', done); c.once('end', done);
+  });
 }
 
 // ---------------------------------------------------------------- authentication
