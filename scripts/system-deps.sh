@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (as root) or names (otherwise) the Debian packages that the integration tests
-# and the benchmark run for real: Mosquitto and its clients, and etcd.
+# and the benchmark run for real: Mosquitto and its clients, etcd, and the access-control
+# backends (Redis, PostgreSQL, MariaDB).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -8,6 +9,9 @@ command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"
@@ -15,7 +19,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian starts services it installs; the tests start their own on free ports.
-  for s in mosquitto etcd; do (systemctl stop "$s" || service "$s" stop) >/dev/null 2>&1 || true; done
+  for s in mosquitto etcd redis-server postgresql mariadb; do
+    (systemctl stop "$s" || service "$s" stop) >/dev/null 2>&1 || true
+    systemctl disable "$s" >/dev/null 2>&1 || true
+  done
 else
   echo "missing Debian packages: ${need[*]}" >&2
   echo "install them with: sudo apt-get install -y ${need[*]}" >&2
