@@ -10,7 +10,8 @@
  * - QoS 1/2 get a per-peer seq and stay in `pending` (at most maxPending) until the peer ACKs;
  *   they are resent in seq order after a reconnect and after resendAfterMs without an ACK.
  * - The receiver delivers, then ACKs (batched per turn), and suppresses resends it already
- *   delivered by (origin node, origin incarnation, message id) in a DedupWindow.
+ *   delivered by (origin node, origin incarnation, seq) in a DedupWindow; an origin's seqs to a
+ *   peer run on for its whole life, across reconnects and the peer leaving and coming back.
  * - A malformed frame or a wrong HELLO closes that one connection (logged, counted); nothing
  *   a peer sends can throw out of the link.
  * - A lost connection is redialled with exponential backoff and jitter; PING/PONG measure the
@@ -242,12 +243,16 @@ export class ClusterLink {
 
   // ------------------------------------------------------------ membership
 
+  /** A removed peer's next seq, should it come back. */
+  private readonly seqAfterRemoval = new Map<string, number>();
+
   setPeer(node: string, address: string): void {
     if (node === this.opts.self || this.stopped) return;
     parseHostPort(address);
     const p = this.peers.get(node);
     if (p === undefined) {
       const peer = new OutPeer(node, address, this.countersOf(node));
+      peer.nextSeq = this.seqAfterRemoval.get(node) ?? 1;
       this.peers.set(node, peer);
       this.dial(peer);
       return;
@@ -265,6 +270,8 @@ export class ClusterLink {
     if (p === undefined) return;
     p.removed = true;
     this.peers.delete(node);
+    // The peer dedups by seq for as long as this process lives: a re-added peer continues the count.
+    this.seqAfterRemoval.set(node, p.nextSeq);
     this.unbusy(p);
     if (p.pending.size > 0) {
       p.c.dropped += p.pending.size;
@@ -652,7 +659,7 @@ export class ClusterLink {
   private receive(conn: InboundConn, f: FwdFrame): void {
     const c = conn.c!;
     c.received++;
-    if (f.seq !== 0 && conn.dedup!.check(f.msg.id)) {
+    if (f.seq !== 0 && conn.dedup!.check(f.seq)) {
       c.duplicates++;
       conn.writer.ack(f.seq);
       return;
