@@ -24,6 +24,8 @@ import { NEVER_EXPIRE } from './session/registry.js';
 import type { PublishProperties, QoS } from './types.js';
 import { validTopicName } from './router/index.js';
 import type { ErrorCode } from './errors.js';
+import type { AccessContext } from './access/types.js';
+import { installAuthn, type AuthnService } from './access/authn/index.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -75,6 +77,15 @@ export function channelSettings(cfg: Config): ChannelSettings {
     responseInformation: m.response_information,
     messageExpiryMaxMs: m.message_expiry_interval,
   };
+}
+
+/** Each listener's bind and own authentication chain (null = the global one). */
+function listenerAuthn(cfg: Config): Array<{ id: string; bind: string; enable: boolean; authentication: Config['authentication'] | null }> {
+  const out = [];
+  for (const type of ['tcp', 'ssl', 'ws', 'wss'] as const) {
+    for (const [name, l] of Object.entries(cfg.listeners[type])) out.push({ id: `${type}:${name}`, bind: l.bind, enable: l.enable, authentication: l.authentication });
+  }
+  return out;
 }
 
 export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
@@ -150,6 +161,15 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       return slow === null ? broker.store.flush() : Promise.all([slow, broker.store.flush()]);
     };
   }
+  const access: AccessContext = { store, log, configDir: process.cwd(), clientAcl: new WeakMap() };
+  let authn: AuthnService;
+  try {
+    authn = await installAuthn({ hooks: broker.hooks, ctx: access, nodeName: cfg.node.name, global: cfg.authentication, listeners: listenerAuthn(cfg) });
+  } catch (err) {
+    if (joined !== null) await joined.leave();
+    await store.close();
+    throw err;
+  }
   const clients = new ClientManager(broker, log);
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
@@ -180,6 +200,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await listeners.start();
   } catch (err) {
     await listeners.stop().catch(() => {});
+    await authn.close();
     broker.stop();
     clients.stop();
     if (joined !== null) await joined.leave();
@@ -228,6 +249,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
       clients.stop();
+      await authn.close();
       if (joined !== null) await joined.leave();
       if (node.api) await node.api.close();
       await store.close();
@@ -236,6 +258,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   };
   // Other nodes ask this one through these calls whether or not it serves the REST API itself.
   const admin = nodeAdmin(node);
+  admin.authn = authn.admin;
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
     const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);

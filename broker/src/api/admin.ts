@@ -6,6 +6,7 @@
  * internals can change without touching a route. Rows are already in the REST API's shape
  * (EMQX's snake_case field names), so a route only pages and serialises them.
  */
+import type { AuthnAdmin } from '../access/authn/index.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -168,4 +169,6 @@ export interface AdminApi {
   listenerAction(id: string, action: 'start' | 'stop' | 'restart'): Promise<void>;
   /** The same reads and kick over every node of the cluster. */
   readonly cluster: ClusterAdmin;
+  /** The authentication chain and its user databases (/api/v5/authentication); absent in API-only tests. */
+  authn?: AuthnAdmin;
 }

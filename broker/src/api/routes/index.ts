@@ -10,6 +10,7 @@ import { retainerRoutes } from './retainer.js';
 import { publishRoutes } from './publish.js';
 import { listenersRoutes } from './listeners.js';
 import { nodeDrainRoutes } from './node-drain.js';
+import { authenticationRoutes } from './authentication.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
@@ -22,4 +23,5 @@ export const ROUTES: readonly Route[] = [
   ...publishRoutes,
   ...listenersRoutes,
   ...nodeDrainRoutes,
+  ...authenticationRoutes,
 ];
