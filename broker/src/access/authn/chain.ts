@@ -18,6 +18,7 @@
 import type { AuthRequest, AuthResult, Hooks } from '../../hooks.js';
 import type { AccessContext, Authenticator, AuthnOutcome } from '../types.js';
 import { findKind, parseAuthnEntry, type AuthnEntry } from './registry.js';
+import { deobfuscate } from './redact.js';
 
 export interface AuthnCounters { total: number; success: number; failed: number; nomatch: number }
 
@@ -212,8 +213,9 @@ export class ChainSet {
 
   update(id: string, raw: unknown): Promise<AuthnEntry> {
     return this.serial(async () => {
-      if (!this.global.find(id)) throw notFound(id);
-      const e = parseEntry(raw);
+      const cur = this.global.find(id);
+      if (cur === undefined) throw notFound(id);
+      const e = parseEntry(deobfuscate(raw, cur.entry.raw));
       if (e.id !== id) throw new ChainError('BAD_REQUEST', `the body describes ${e.id}, not ${id}: mechanism and backend cannot change`);
       await this.set(this.global, this.global.entries().map((x) => (x.id === id ? e : x)));
       return e;

@@ -9,6 +9,7 @@ import { parseBind } from '../../config/bind.js';
 import { Chain, ChainError, ChainSet, parsePosition, type Member } from './chain.js';
 import type { AuthnEntry } from './registry.js';
 import { userDbOf, type UserDb } from './user-db.js';
+import { redact } from './redact.js';
 
 export { parseAuthnList, parseListenerAuthn, AUTHENTICATOR_KINDS, type AuthnEntry } from './registry.js';
 export { ChainError } from './chain.js';
@@ -55,7 +56,8 @@ export interface AuthnOptions {
   listeners: readonly ListenerAuthn[];
 }
 
-const view = (e: AuthnEntry): Record<string, unknown> => ({ id: e.id, ...e.raw, enable: e.enable });
+/** What REST shows of an entry: as written, secrets redacted, with `id` and `enable`. */
+const view = (e: AuthnEntry): Record<string, unknown> => ({ id: e.id, ...(redact(e.raw) as Record<string, unknown>), enable: e.enable });
 
 function isLoopbackBind(bind: string): boolean {
   const b = parseBind(bind);

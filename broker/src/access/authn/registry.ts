@@ -50,16 +50,19 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  */
 export function parseAuthnEntry(raw: unknown): Parsed<AuthnEntry> {
   if (!isObj(raw)) return { ok: false, error: `expected an object like {mechanism: password_based, backend: built_in_database}, got ${JSON.stringify(raw)}` };
-  const { mechanism, backend = '', enable = true, ...rest } = raw;
+  // `id` is accepted (a config read back from the REST API carries it) when it matches.
+  const { mechanism, backend = '', enable = true, id: given, ...rest } = raw;
   if (typeof mechanism !== 'string') return { ok: false, error: `mechanism is required (password_based, jwt or scram)` };
   if (typeof backend !== 'string') return { ok: false, error: `backend: expected a string, got ${JSON.stringify(backend)}` };
   if (typeof enable !== 'boolean') return { ok: false, error: `enable: expected true or false, got ${JSON.stringify(enable)}` };
   const id = authenticatorId(mechanism, backend);
+  if (given !== undefined && given !== id) return { ok: false, error: `id: ${JSON.stringify(given)} does not match mechanism and backend (${id})` };
+  const { id: _id, ...kept } = raw;
   const kind = findKind(mechanism, backend);
   if (kind === undefined) return { ok: false, error: `${id}: no such authenticator (known: ${knownIds()})` };
   const p = kind.parse(rest);
   if (!p.ok) return { ok: false, error: `${id}: ${p.error}` };
-  return { ok: true, value: Object.freeze({ id, mechanism, backend, enable, raw: Object.freeze({ ...raw }), config: p.value }) };
+  return { ok: true, value: Object.freeze({ id, mechanism, backend, enable, raw: Object.freeze(kept), config: p.value }) };
 }
 
 /**
