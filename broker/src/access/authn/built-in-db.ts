@@ -143,23 +143,44 @@ export class BuiltInUsers implements UserDb {
    */
   async insertAll(users: readonly FileUser[], override: boolean): Promise<ImportResult> {
     const r: ImportResult = { total: users.length, success: 0, override: 0, skipped: 0, failed: 0 };
-    for (const u of users) {
-      const cur = this.byId.get(u.user_id);
-      if (cur !== undefined && !override) { r.skipped++; continue; }
-      let row: StoredUser;
-      if ('password' in u) {
-        const h = await hashPassword(this.alg, u.password);
-        row = { password_hash: h.password_hash, salt: h.salt, is_superuser: u.is_superuser };
-      } else {
-        row = { password_hash: u.password_hash, salt: u.salt, is_superuser: u.is_superuser };
-      }
-      const now = this.byId.get(u.user_id);
+    const todo = override ? users : users.filter((u) => !this.byId.has(u.user_id));
+    r.skipped = users.length - todo.length;
+    const rows = await hashAll(this.alg, todo);
+    for (let i = 0; i < todo.length; i++) {
+      const id = todo[i].user_id;
+      const row = rows[i];
+      const now = this.byId.get(id);
+      // Added meanwhile (REST) during a bootstrap: still never overwritten.
+      if (now !== undefined && !override) { r.skipped++; continue; }
       if (now !== undefined && now.password_hash === row.password_hash && now.salt === row.salt && now.is_superuser === row.is_superuser) { r.skipped++; continue; }
-      this.put(u.user_id, row);
+      this.put(id, row);
       if (now === undefined) r.success++; else r.override++;
     }
     return r;
   }
+}
+
+/** bcrypt and PBKDF2 run on libuv's pool (4 threads by default): hashing a file's passwords that many at a time. */
+const HASH_PARALLEL = 4;
+
+/** The stored rows for file users, in order: plain passwords hashed (a few at a time), hashes as given. */
+async function hashAll(alg: HashAlgorithm, users: readonly FileUser[]): Promise<StoredUser[]> {
+  const out = new Array<StoredUser>(users.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < users.length) {
+      const i = next++;
+      const u = users[i];
+      if ('password' in u) {
+        const h = await hashPassword(alg, u.password);
+        out[i] = { password_hash: h.password_hash, salt: h.salt, is_superuser: u.is_superuser };
+      } else {
+        out[i] = { password_hash: u.password_hash, salt: u.salt, is_superuser: u.is_superuser };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HASH_PARALLEL, users.length) }, worker));
+  return out;
 }
 
 export class BuiltInDbAuthenticator implements Authenticator {
