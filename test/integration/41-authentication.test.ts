@@ -262,4 +262,28 @@ describe('41 other configurations', () => {
       } finally { await two.stop(); }
     } finally { rmSync(data, { recursive: true, force: true }); }
   });
+
+  it('a chain built through REST outlives a restart; a chain set in the file wins over it', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'petrel-authn-data-'));
+    try {
+      const one = await startBroker({}, { dataDir: data, keepData: true });
+      assert.equal((await api(one, '/api/v5/authentication', json('POST', { mechanism: 'password_based', backend: 'built_in_database', user_id_type: 'clientid' }))).status, 200);
+      assert.equal((await api(one, `${ID_PATH}/users`, json('POST', { user_id: 'gate', password: 'g' }))).status, 201);
+      await one.stop();
+      const two = await startBroker({}, { dataDir: data, keepData: true });
+      try {
+        assert.equal(await connack(two.port, 5, 'x', 'g', 'gate'), 0);
+        assert.equal(await connack(two.port, 5, 'x', 'g', 'stranger'), 0x87, 'still closed after the restart');
+        assert.equal((await getJson<Array<{ user_id_type: string }>>(two, '/api/v5/authentication'))[0].user_id_type, 'clientid');
+      } finally { await two.stop(); }
+      const three = await startBroker({ authentication: [] }, { dataDir: data, keepData: true });
+      try {
+        assert.equal(await connack(three.port, 5, 'x', 'y', 'stranger'), 0, "the file's empty chain wins");
+      } finally { await three.stop(); }
+      const four = await startBroker({}, { dataDir: data, keepData: true });
+      try {
+        assert.equal(await connack(four.port, 5, 'x', 'y', 'stranger'), 0, 'the REST chain was discarded, not kept for later');
+      } finally { await four.stop(); }
+    } finally { rmSync(data, { recursive: true, force: true }); }
+  });
 });

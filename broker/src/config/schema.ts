@@ -8,7 +8,7 @@ import {
   bind, bool, custom, duration, int, intOrDisabled, listOf, mapOf, num, obj, oneOf, size, str, strList,
   type Infer,
 } from './schema-types.js';
-import { parseAuthnList, parseListenerAuthn, type AuthnEntry } from '../access/authn/registry.js';
+import { parseAuthnSetting, type AuthnEntry } from '../access/authn/registry.js';
 
 const NO_LIMIT = 'infinity';
 
@@ -17,7 +17,7 @@ function listenerFields(port: number) {
     enable: bool(true, 'Accept connections on this listener.'),
     bind: bind(`0.0.0.0:${port}`, 'Address to listen on: "port", "host:port" or "[ipv6]:port". Port 0 picks a free port.'),
     max_connections: int(NO_LIMIT, 'Most concurrent connections; excess ones are closed at once and counted.', { min: 1 }),
-    authentication: custom<readonly AuthnEntry[] | null>(null, 'This listener\'s own authentication chain, replacing the global `authentication` for its clients (same shape; an empty list lets everyone in). Absent = the global chain applies. See docs/authentication.md.', 'list of authenticators', parseListenerAuthn),
+    authentication: custom<readonly AuthnEntry[] | null>(null, 'This listener\'s own authentication chain, replacing the global `authentication` for its clients (same shape; an empty list lets everyone in). Absent = the global chain applies. See docs/authentication.md.', 'list of authenticators', parseAuthnSetting),
     tcp_options: obj({
       high_watermark: size('4MB', 'Output bytes queued for one connection (not yet taken by the kernel) above which it counts as slow: QoS 0 messages to it are dropped until it drains below this.', { min: 1 }),
     }, 'Socket settings.'),
@@ -126,7 +126,7 @@ export const schema = obj({
       client_disconnected: bool(true, 'Publish $SYS/brokers/{node}/clients/{id}/disconnected.'),
     }),
   }),
-  authentication: custom<readonly AuthnEntry[]>([], 'The global authentication chain, as EMQX writes it: an ordered list of authenticators, each `{mechanism, backend, enable, …}` with its backend\'s keys. Asked in order; the first to allow or deny decides; when all pass, the client is refused; an empty list lets everyone in. See docs/authentication.md.', 'list of authenticators', parseAuthnList),
+  authentication: custom<readonly AuthnEntry[] | null>(null, 'The global authentication chain, as EMQX writes it: an ordered list of authenticators, each `{mechanism, backend, enable, …}` with its backend\'s keys. Asked in order; the first to allow or deny decides; when all pass, the client is refused; an empty list lets everyone in. Absent = the chain last changed through the REST API (kept in the node\'s store), else none; when set here it wins over REST changes at every start, as emqx.conf wins over cluster.hocon. See docs/authentication.md.', 'list of authenticators', parseAuthnSetting),
   authorization: obj({
     no_match: oneOf(['allow', 'deny'] as const, 'allow', 'Answer when no authorization source decides.'),
     cache: obj({

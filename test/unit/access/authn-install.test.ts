@@ -84,3 +84,14 @@ test('a bad bootstrap file (relative to configDir) fails the install, naming the
     assert.equal(hooks.active('client.authenticate'), false);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('a chain saved through REST that no longer parses fails the start instead of opening the broker', async () => {
+  const { ctx } = context();
+  ctx.store.put('authn_chain', 'global', [{ mechanism: 'password_based', backend: 'ldap' }]);
+  await assert.rejects(installAuthn({ hooks: new Hooks(), ctx, nodeName: 'n@h', global: null, listeners: [] }),
+    { message: /the chain saved through the REST API \(store namespace authn_chain\) is invalid: \[0\] password_based:ldap: no such authenticator/ });
+  // The file setting the chain replaces it (and drops it).
+  const s = await installAuthn({ hooks: new Hooks(), ctx, nodeName: 'n@h', global: chain([BUILT_IN]), listeners: [] });
+  assert.equal(ctx.store.get('authn_chain', 'global'), undefined);
+  await s.close();
+});

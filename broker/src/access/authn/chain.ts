@@ -38,6 +38,10 @@ export class ChainError extends Error {
   constructor(code: ChainError['code'], message: string) { super(message); this.name = 'ChainError'; this.code = code; }
 }
 
+/** Where REST changes to the global chain are kept (the raw entries, in order). */
+export const CHAIN_NAMESPACE = 'authn_chain';
+export const GLOBAL_KEY = 'global';
+
 const NOT_AUTHORIZED: AuthResult = Object.freeze({ result: 'deny', reason: 'NOT_AUTHORIZED' });
 /** A failing backend under a connect storm writes one line per this many ms, with a count of the rest. */
 const LOG_EVERY_MS = 10_000;
@@ -202,11 +206,17 @@ export class ChainSet {
 
   // ------------------------------------------------------------ changes to the global chain (REST)
 
+  /** Applies a REST change to the global chain and saves it, so it outlives a restart. */
+  private async change(entries: readonly AuthnEntry[]): Promise<void> {
+    await this.set(this.global, entries);
+    this.ctx.store.put(CHAIN_NAMESPACE, GLOBAL_KEY, entries.map((e) => ({ ...e.raw })));
+  }
+
   create(raw: unknown): Promise<AuthnEntry> {
     return this.serial(async () => {
       const e = parseEntry(raw);
       if (this.global.find(e.id)) throw new ChainError('ALREADY_EXISTS', `authenticator ${e.id} is already in the chain`);
-      await this.set(this.global, [...this.global.entries(), e]);
+      await this.change([...this.global.entries(), e]);
       return e;
     });
   }
@@ -217,7 +227,7 @@ export class ChainSet {
       if (cur === undefined) throw notFound(id);
       const e = parseEntry(deobfuscate(raw, cur.entry.raw));
       if (e.id !== id) throw new ChainError('BAD_REQUEST', `the body describes ${e.id}, not ${id}: mechanism and backend cannot change`);
-      await this.set(this.global, this.global.entries().map((x) => (x.id === id ? e : x)));
+      await this.change(this.global.entries().map((x) => (x.id === id ? e : x)));
       return e;
     });
   }
@@ -225,7 +235,7 @@ export class ChainSet {
   delete(id: string): Promise<void> {
     return this.serial(async () => {
       if (!this.global.find(id)) throw notFound(id);
-      await this.set(this.global, this.global.entries().filter((x) => x.id !== id));
+      await this.change(this.global.entries().filter((x) => x.id !== id));
     });
   }
 
@@ -244,7 +254,7 @@ export class ChainSet {
         at = pos.to === 'before' ? i : i + 1;
       }
       rest.splice(at, 0, e);
-      await this.set(this.global, rest);
+      await this.change(rest);
     });
   }
 

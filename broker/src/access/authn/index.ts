@@ -6,12 +6,12 @@
 import type { Hooks } from '../../hooks.js';
 import type { AccessContext } from '../types.js';
 import { parseBind } from '../../config/bind.js';
-import { Chain, ChainError, ChainSet, parsePosition, type Member } from './chain.js';
-import type { AuthnEntry } from './registry.js';
+import { Chain, ChainError, ChainSet, CHAIN_NAMESPACE, GLOBAL_KEY, parsePosition, type Member } from './chain.js';
+import { parseAuthnList, type AuthnEntry } from './registry.js';
 import { userDbOf, type UserDb } from './user-db.js';
 import { redact } from './redact.js';
 
-export { parseAuthnList, parseListenerAuthn, AUTHENTICATOR_KINDS, type AuthnEntry } from './registry.js';
+export { parseAuthnList, parseAuthnSetting, AUTHENTICATOR_KINDS, type AuthnEntry } from './registry.js';
 export { ChainError } from './chain.js';
 export { UserDbError, type UserDb, type UserRow, type ImportResult } from './user-db.js';
 export { checkPassword, hashPassword, parseHashAlgorithm, type HashAlgorithm } from './password-hash.js';
@@ -52,7 +52,8 @@ export interface AuthnOptions {
   hooks: Hooks;
   ctx: AccessContext;
   nodeName: string;
-  global: readonly AuthnEntry[];
+  /** The configuration file's `authentication`; null = not set there (the chain saved by REST applies, if any). */
+  global: readonly AuthnEntry[] | null;
   listeners: readonly ListenerAuthn[];
 }
 
@@ -71,9 +72,10 @@ function isLoopbackBind(bind: string): boolean {
  * installs the hook. Warns loudly when a listener open to the network has no authenticator.
  */
 export async function installAuthn(o: AuthnOptions): Promise<AuthnService> {
+  const global = globalChain(o);
   const chains = new ChainSet(o.ctx, o.hooks);
   try {
-    await chains.set(chains.global, o.global);
+    await chains.set(chains.global, global);
     for (const l of o.listeners) {
       if (l.authentication === null) continue;
       const c = new Chain(l.id);
@@ -90,6 +92,29 @@ export async function installAuthn(o: AuthnOptions): Promise<AuthnService> {
       `NO AUTHENTICATION on listener ${l.id} (${l.bind}): anyone who can reach it may connect, publish and subscribe. Configure 'authentication' (see docs/authentication.md).`);
   }
   return { admin: adminOf(chains, o.nodeName), chains, close: () => chains.close() };
+}
+
+/**
+ * The global chain to start with. The file's `authentication`, when set, wins (as emqx.conf wins
+ * over the REST API's cluster.hocon since EMQX 5.1) and a chain saved by REST is dropped, with a
+ * warning; when the file does not set it, the chain last saved through REST applies. A saved
+ * chain that no longer parses fails the start: falling back to no authentication would open
+ * the broker.
+ */
+function globalChain(o: AuthnOptions): readonly AuthnEntry[] {
+  const saved = o.ctx.store.get(CHAIN_NAMESPACE, GLOBAL_KEY);
+  if (o.global !== null) {
+    if (saved !== undefined) {
+      o.ctx.store.del(CHAIN_NAMESPACE, GLOBAL_KEY);
+      o.ctx.log.warn({ saved }, 'authentication: the configuration file sets the chain; the changes made to it through the REST API are discarded');
+    }
+    return o.global;
+  }
+  if (saved === undefined) return [];
+  const p = parseAuthnList(saved);
+  if (!p.ok) throw new Error(`authentication: the chain saved through the REST API (store namespace ${CHAIN_NAMESPACE}) is invalid: ${p.error}; set 'authentication' in the configuration file to replace it`);
+  o.ctx.log.info({ authenticators: p.value.map((e) => e.id) }, 'authentication: using the chain saved through the REST API');
+  return p.value;
 }
 
 function memberOf(chains: ChainSet, id: string): Member {

@@ -84,7 +84,10 @@ export function parseAuthnList(raw: unknown): Parsed<readonly AuthnEntry[]> {
   return { ok: true, value: Object.freeze(out) };
 }
 
-/** A listener's `authentication`: absent (null) = the global chain applies; a list, even empty, replaces it. */
-export function parseListenerAuthn(raw: unknown): Parsed<readonly AuthnEntry[] | null> {
+/**
+ * An `authentication` setting that may be absent (null): a listener's (absent = the global
+ * chain applies) or the global one (absent = the chain last saved through the REST API, if any).
+ */
+export function parseAuthnSetting(raw: unknown): Parsed<readonly AuthnEntry[] | null> {
   return raw === undefined || raw === null ? { ok: true, value: null } : parseAuthnList(raw);
 }
