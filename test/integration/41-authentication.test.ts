@@ -116,6 +116,10 @@ describe('41 REST: users and the chain change without a restart', () => {
     assert.equal(st.status, 'connected');
     assert.ok(st.metrics.total >= 8 && st.metrics.success >= 2 && st.metrics.failed >= 2 && st.metrics.nomatch >= 4, JSON.stringify(st.metrics));
     assert.equal(st.metrics.total, st.metrics.success + st.metrics.failed + st.metrics.nomatch);
+    const prom = await (await api(b, '/metrics')).text();
+    const line = new RegExp(`^petrel_authn_failed\\{node="[^"]+",id="password_based:built_in_database"\\} (\\d+)$`, 'm').exec(prom);
+    assert.ok(line, 'Prometheus has the per-authenticator counters');
+    assert.equal(Number(line[1]), st.metrics.failed);
     assert.equal((await api(b, '/api/v5/authentication/jwt')).status, 404);
   });
 

@@ -29,6 +29,8 @@ export interface AuthnAdmin {
   move(id: string, position: string): Promise<void>;
   /** EMQX's status shape: metrics (total, success, failed, nomatch, rates), status, per node. */
   status(id: string): Record<string, unknown> | undefined;
+  /** Every authenticator of the global chain with its counters (Prometheus: petrel_authn_*). */
+  counters(): Array<{ id: string; enable: boolean; total: number; success: number; failed: number; nomatch: number }>;
   /** The authenticator's user database; ChainError NOT_FOUND / BAD_REQUEST (it has none). */
   users(id: string): UserDb;
 }
@@ -146,6 +148,7 @@ function adminOf(chains: ChainSet, nodeName: string): AuthnAdmin {
         resource_metrics: {}, node_resource_metrics: [], node_error: [],
       };
     },
+    counters: () => chains.global.members.map((m) => ({ id: m.entry.id, enable: m.entry.enable, ...m.metrics })),
     users: (id) => {
       const m = memberOf(chains, id);
       const db = m.auth === null ? undefined : userDbOf(m.auth);
