@@ -27,6 +27,7 @@ import type { ErrorCode } from './errors.js';
 import type { AccessContext } from './access/types.js';
 import { installAuthz, ClientAclMap, type AuthzService } from './access/authz/index.js';
 import { startBanned, type BannedRuntime } from './access/banned-setup.js';
+import { installAuthn, type AuthnService } from './access/authn/index.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -80,6 +81,15 @@ export function channelSettings(cfg: Config): ChannelSettings {
     responseInformation: m.response_information,
     messageExpiryMaxMs: m.message_expiry_interval,
   };
+}
+
+/** Each listener's bind and own authentication chain (null = the global one). */
+function listenerAuthn(cfg: Config): Array<{ id: string; bind: string; enable: boolean; authentication: Config['authentication'] | null }> {
+  const out = [];
+  for (const type of ['tcp', 'ssl', 'ws', 'wss'] as const) {
+    for (const [name, l] of Object.entries(cfg.listeners[type])) out.push({ id: `${type}:${name}`, bind: l.bind, enable: l.enable, authentication: l.authentication });
+  }
+  return out;
 }
 
 export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
@@ -165,6 +175,15 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await store.close();
     throw err;
   }
+  let authn: AuthnService;
+  try {
+    authn = await installAuthn({ hooks: broker.hooks, ctx: access, nodeName: cfg.node.name, global: cfg.authentication, listeners: listenerAuthn(cfg) });
+  } catch (err) {
+    await authz.close();
+    if (joined !== null) await joined.leave();
+    await store.close();
+    throw err;
+  }
   const clients = new ClientManager(broker, log);
   const banned = startBanned(cfg, store, broker.hooks, clients, broker.metrics.counters, log);
   broker.start();
@@ -197,6 +216,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   } catch (err) {
     await listeners.stop().catch(() => {});
     banned.stop();
+    await authn.close();
     broker.stop();
     clients.stop();
     await authz.close();
@@ -250,6 +270,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       broker.stop();
       clients.stop();
       await authz.close();
+      await authn.close();
       if (joined !== null) await joined.leave();
       if (node.api) await node.api.close();
       await store.close();
@@ -259,6 +280,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   // Other nodes ask this one through these calls whether or not it serves the REST API itself.
   const admin = nodeAdmin(node);
   admin.authorization = authz;
+  admin.authn = authn.admin;
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
     const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);

@@ -7,6 +7,7 @@
  * (EMQX's snake_case field names), so a route only pages and serialises them.
  */
 import type { AuthzAdmin } from './routes/authorization.js';
+import type { AuthnAdmin } from '../access/authn/index.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -171,6 +172,8 @@ export interface AdminApi {
   readonly cluster: ClusterAdmin;
   /** Authorization sources, settings and built-in rules (absent: the routes answer 404). */
   authorization?: AuthzAdmin;
+  /** The authentication chain and its user databases (/api/v5/authentication); absent in API-only tests. */
+  authn?: AuthnAdmin;
   /** This node's banned list (/api/v5/banned). */
   readonly banned: BannedAdmin;
 }

@@ -15,7 +15,7 @@ import type { AdminApi } from './admin.js';
 import { ApiError } from './errors.js';
 import { Router } from './router.js';
 import { ROUTES } from './routes/index.js';
-import type { Reply, Route } from './route.js';
+import type { RawBody, Reply, Route } from './route.js';
 import { checkBasic, isLoopback, loadKeys } from './auth.js';
 
 export interface ApiServerOptions {
@@ -80,7 +80,9 @@ export class ApiServer {
     this.checkAccess(m.route, req);
     const r = this.router.request(m.compiled, m.rawParams, url.searchParams);
     let body: unknown = null;
-    if (m.route.body !== undefined) {
+    if (m.route.rawBody === true) {
+      body = { contentType: req.headers['content-type'] ?? '', raw: await readBody(req, this.maxBody) } satisfies RawBody;
+    } else if (m.route.body !== undefined) {
       body = await this.readJson(req);
       this.router.body(m.compiled, body);
     }

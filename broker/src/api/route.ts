@@ -30,6 +30,9 @@ export interface ApiRequest {
   body: unknown;
 }
 
+/** `ApiRequest.body` of a route with `rawBody`. */
+export interface RawBody { contentType: string; raw: Buffer }
+
 export interface Reply {
   status: number;
   /** Serialised as JSON unless `text` is set. */
@@ -47,6 +50,8 @@ export interface Route {
   params?: JsonSchema;
   query?: JsonSchema;
   body?: JsonSchema;
+  /** The body is not JSON (an uploaded CSV, a multipart form): the handler gets it as a RawBody, of any content type. */
+  rawBody?: boolean;
   handler(req: ApiRequest, admin: AdminApi): Reply | Promise<Reply>;
 }
 

@@ -10,6 +10,7 @@ import {
 } from './schema-types.js';
 import { parseSources, type SourceConfig } from '../access/authz/registry.js';
 import { parseRate, type Rate } from '../access/limiter.js';
+import { parseAuthnSetting, type AuthnEntry } from '../access/authn/registry.js';
 
 const NO_LIMIT = 'infinity';
 
@@ -24,6 +25,7 @@ function listenerFields(port: number) {
     enable: bool(true, 'Accept connections on this listener.'),
     bind: bind(`0.0.0.0:${port}`, 'Address to listen on: "port", "host:port" or "[ipv6]:port". Port 0 picks a free port.'),
     max_connections: int(NO_LIMIT, 'Most concurrent connections; excess ones are closed at once and counted.', { min: 1 }),
+    authentication: custom<readonly AuthnEntry[] | null>(null, 'This listener\'s own authentication chain, replacing the global `authentication` for its clients (same shape; an empty list lets everyone in). Absent = the global chain applies. See docs/authentication.md.', 'list of authenticators', parseAuthnSetting),
     tcp_options: obj({
       high_watermark: size('4MB', 'Output bytes queued for one connection (not yet taken by the kernel) above which it counts as slow: QoS 0 messages to it are dropped until it drains below this.', { min: 1 }),
     }, 'Socket settings.'),
@@ -138,6 +140,7 @@ export const schema = obj({
       client_disconnected: bool(true, 'Publish $SYS/brokers/{node}/clients/{id}/disconnected.'),
     }),
   }),
+  authentication: custom<readonly AuthnEntry[] | null>(null, 'The global authentication chain, as EMQX writes it: an ordered list of authenticators, each `{mechanism, backend, enable, …}` with its backend\'s keys. Asked in order; the first to allow or deny decides; when all pass, the client is refused; an empty list lets everyone in. Absent = the chain last changed through the REST API (kept in the node\'s store), else none; when set here it wins over REST changes at every start, as emqx.conf wins over cluster.hocon since EMQX 5.1. See docs/authentication.md.', 'list of authenticators', parseAuthnSetting),
   authorization: obj({
     no_match: oneOf(['allow', 'deny'] as const, 'allow', 'Answer when no authorization source decides.'),
     deny_action: oneOf(['ignore', 'disconnect'] as const, 'ignore', 'A denied publish or subscribe: ignore answers with the reason code (v5 0x87, v3 SUBACK 0x80, QoS 0 dropped); disconnect closes the client (v5: DISCONNECT 0x87).'),

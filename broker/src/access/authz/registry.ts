@@ -6,10 +6,15 @@
 import type { AuthzSourceKind } from '../types.js';
 import { fileAuthzKind } from './sources/file.js';
 import { builtInAuthzKind } from './sources/built-in-db.js';
+import { httpAuthzKind, mysqlAuthzKind, postgresqlAuthzKind, redisAuthzKind } from '../backends/index.js';
 
 export const AUTHZ_SOURCE_KINDS: readonly AuthzSourceKind[] = [
   fileAuthzKind,
   builtInAuthzKind,
+  redisAuthzKind,
+  postgresqlAuthzKind,
+  mysqlAuthzKind,
+  httpAuthzKind,
 ];
 
 export function authzKind(type: string): AuthzSourceKind | undefined {

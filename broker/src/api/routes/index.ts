@@ -12,6 +12,7 @@ import { listenersRoutes } from './listeners.js';
 import { nodeDrainRoutes } from './node-drain.js';
 import { authorizationRoutes } from './authorization.js';
 import { bannedRoutes } from './banned.js';
+import { authenticationRoutes } from './authentication.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
@@ -26,4 +27,5 @@ export const ROUTES: readonly Route[] = [
   ...nodeDrainRoutes,
   ...authorizationRoutes,
   ...bannedRoutes,
+  ...authenticationRoutes,
 ];

@@ -16,6 +16,13 @@ export function prometheusText(admin: AdminApi): string {
   };
   emit(admin.stats(), 'gauge');
   emit(admin.metrics(), 'counter');
+  // Per authenticator, as EMQX's emqx_authn_{total,success,failed,nomatch}{id}.
+  const authn = admin.authn?.counters() ?? [];
+  for (const k of ['total', 'success', 'failed', 'nomatch'] as const) {
+    if (authn.length === 0) break;
+    lines.push(`# TYPE petrel_authn_${k} counter`);
+    for (const a of authn) lines.push(`petrel_authn_${k}{node="${node}",id="${a.id}"} ${a[k]}`);
+  }
   return lines.join('\n') + '\n';
 }
 
