@@ -10,6 +10,7 @@ import {
 } from './schema-types.js';
 
 const NO_LIMIT = 'infinity';
+const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
 
 function listenerFields(port: number) {
   return {
@@ -30,7 +31,16 @@ const sslOptions = obj({
   fail_if_no_peer_cert: bool(false, 'With verify_peer: refuse clients that present no valid certificate (mutual TLS).'),
   versions: listOf(['tlsv1.2', 'tlsv1.3'] as const, ['tlsv1.2', 'tlsv1.3'], 'TLS protocol versions offered.'),
   ciphers: strList([], 'OpenSSL cipher names for TLS 1.2 (empty = Node defaults).'),
-}, 'TLS settings.');
+  enable_crl_check: bool(false, 'With verify_peer: check client certificates against the CRLs of the distribution points they name (fetched over HTTP, cached as crl_cache says) and crlfile. A revoked certificate, or one whose status cannot be determined, is refused.'),
+  crlfile: str('', 'PEM (or DER) file of CRLs client certificates are checked against; needs verify_peer. Re-read when it changes. Petrel addition ("" = none).'),
+  ocsp: obj({
+    enable_ocsp_stapling: bool(false, 'Staple the OCSP response for the server certificate to handshakes that ask for it.'),
+    responder_url: str('', 'HTTP URL of the OCSP responder for the server certificate (required with stapling).'),
+    issuer_pem: str('', 'PEM file of the certificate that issued the server certificate (required with stapling).'),
+    refresh_interval: duration('5m', 'How often the OCSP response is fetched again.', { min: 1000 }),
+    refresh_http_timeout: duration('15s', 'How long one OCSP fetch may take.', { min: 1 }),
+  }, 'OCSP stapling (see docs/tls.md).'),
+}, 'TLS settings. Certificate, key, CA and CRL files are reloaded when they change on disk.');
 
 const websocket = obj({
   mqtt_path: str('/mqtt', 'HTTP path that accepts MQTT-over-WebSocket upgrades; other paths get 404.', {
@@ -100,6 +110,8 @@ export const schema = obj({
     message_expiry_interval: duration(NO_LIMIT, 'Expiry of messages that carry none (queued and retained).', { infinity: true }),
     max_will_delay: duration(NO_LIMIT, 'Cap on a v5 Will Delay Interval.', { infinity: true }),
     response_information: str('', 'v5 Response Information returned when a client asks for it ("" = none).'),
+    peer_cert_as_username: oneOf(PEER_CERT_AS, 'disabled', 'ssl/wss with a verified client certificate: use this of it as the username (cn, dn, crt = PEM text, pem = base64 of the DER, md5 = hex MD5 of the DER).'),
+    peer_cert_as_clientid: oneOf(PEER_CERT_AS, 'disabled', 'ssl/wss with a verified client certificate: use this of it as the client id (values as peer_cert_as_username).'),
   }),
   retainer: obj({
     enable: bool(true, 'Store retained messages.'),
@@ -124,6 +136,11 @@ export const schema = obj({
       client_disconnected: bool(true, 'Publish $SYS/brokers/{node}/clients/{id}/disconnected.'),
     }),
   }),
+  crl_cache: obj({
+    refresh_interval: duration('15m', 'How often every cached CRL distribution point is fetched again (all listeners).', { min: 1000 }),
+    http_timeout: duration('15s', 'How long one CRL fetch may take.', { min: 1 }),
+    capacity: int(100, 'Most CRL distribution-point URLs cached; the oldest is dropped first.', { min: 1 }),
+  }, 'Cache of CRLs fetched from the distribution points of client certificates (enable_crl_check).'),
   authorization: obj({
     no_match: oneOf(['allow', 'deny'] as const, 'allow', 'Answer when no authorization source decides.'),
     cache: obj({
