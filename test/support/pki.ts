@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireBinary } from './broker.js';
@@ -87,13 +87,16 @@ export class Pki {
     const proc = spawn(OPENSSL, ['ocsp', '-index', join(this.dir, 'index.txt'), '-port', String(port), '-rsigner', signer.crt,
       '-rkey', signer.key, '-CA', this.ca.crt, '-ndays', '1', '-ignore_err'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    proc.stderr!.on('data', (d) => { err += d; });
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    const end = Date.now() + 10_000;
-    while (!(await accepts(port))) {
-      if (proc.exitCode !== null || Date.now() > end) { proc.kill(); throw new Error(`openssl ocsp did not start on ${port}: ${err}`); }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Readiness from its own words: a probe connection would hold up its single-threaded loop.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`openssl ocsp did not start on ${port}: ${err}`)); }, 10_000);
+      proc.stderr!.on('data', (d) => {
+        err += d;
+        if (err.includes('waiting for OCSP client connections')) { clearTimeout(timer); resolve(); }
+      });
+      proc.once('exit', () => { clearTimeout(timer); reject(new Error(`openssl ocsp exited: ${err}`)); });
+    });
     return {
       url: `http://127.0.0.1:${port}`, port, proc,
       async stop() { if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGKILL'); await exited; } },
@@ -125,13 +128,6 @@ export function freePort(): Promise<number> {
       const port = (s.address() as { port: number }).port;
       s.close(() => resolve(port));
     });
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
   });
 }
 
