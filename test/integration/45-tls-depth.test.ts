@@ -116,6 +116,35 @@ test('CRL file: the revoked client certificate is refused (MQTT.js and mosquitto
   }
 });
 
+for (const caName of ['Petrel Test CA', 'Impostor CA']) {
+test(`CRL distribution point: a client of another CA ("${caName}") whose point serves that CA's own CRL is refused`, async () => {
+  // The other CA's client sends the chain leaf + its CA and names a distribution point that CA
+  // controls, which serves a CRL it signed. Once our CA's CRL is known, OpenSSL's check meets
+  // either a CRL of the same name with the wrong signature or no CRL at all for the issuer;
+  // neither may pass for "CRL not fetched yet".
+  const impostor = new Pki(caName);
+  try {
+    const crl = impostor.crl();
+    const srv = createServer((_req, res) => { res.writeHead(200).end(readFileSync(crl)); });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const leaf = impostor.issue('intruder', { crlUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}/ca.crl` });
+    const chain = join(impostor.dir, 'intruder-chain.crt');
+    writeFileSync(chain, Buffer.concat([readFileSync(leaf.crt), readFileSync(impostor.ca.crt)]));
+    const b = await brokerWith({ ssl: { default: { enable: true, bind: '127.0.0.1:0', ssl_options: sslOptions({ enable_crl_check: true }) } } });
+    try {
+      const url = `mqtts://127.0.0.1:${b.node.port('ssl:default')}`;
+      await end(await expectMqtt(url, dpGood, 'connected')); // our CA's CRL is now known
+      await expectMqtt(url, { ...leaf, crt: chain }, 'refused');
+    } finally {
+      await b.stop();
+      srv.close();
+    }
+  } finally {
+    impostor.remove();
+  }
+});
+}
+
 test('CRL distribution point: fetched once and cached; revoked refused; unreachable point or no CRL refused; kept when the point goes away', async () => {
   const b = await brokerWith(
     { ssl: { default: { enable: true, bind: '127.0.0.1:0', ssl_options: sslOptions({ enable_crl_check: true }) } } },

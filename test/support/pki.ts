@@ -29,7 +29,8 @@ export class Pki {
   readonly ca: Issued;
   private readonly cnf: string;
 
-  constructor() {
+  /** `caName`: the CA's CN (two PKIs may share one to play an impostor). */
+  constructor(caName = 'Petrel Test CA') {
     requireBinary(OPENSSL, 'openssl');
     this.dir = mkdtempSync(join(tmpdir(), 'petrel-pki-'));
     mkdirSync(join(this.dir, 'newcerts'));
@@ -41,7 +42,7 @@ export class Pki {
     writeFileSync(this.cnf, caConfig(this.dir));
     this.ca = { name: 'ca', crt: join(this.dir, 'ca.crt'), key: join(this.dir, 'ca.key') };
     this.genkey(this.ca.key);
-    this.run('req', '-config', this.cnf, '-x509', '-new', '-key', this.ca.key, '-subj', '/O=Petrel Test/CN=Petrel Test CA',
+    this.run('req', '-config', this.cnf, '-x509', '-new', '-key', this.ca.key, '-subj', `/O=Petrel Test/CN=${caName}`,
       '-days', '3650', '-extensions', 'v3_ca', '-out', this.ca.crt);
   }
 

@@ -8,11 +8,15 @@
  * shared by every listener (two listeners naming the same URL fetch it once), holding at most
  * `crl_cache.capacity` URLs (the oldest fetched is dropped first).
  *
- * The CRLs known go into the listener's secure context (Node's `crl` option), so OpenSSL
- * refuses a revoked certificate during the handshake. A certificate whose CRL is not known
- * yet passes OpenSSL's check as "unable to get CRL"; checkRevocation() decides for it once the
- * CRL has been fetched, with the same rules: the CRL must come from the certificate's issuer,
- * carry that issuer's valid signature and not be past its nextUpdate.
+ * A crlfile alone goes into the listener's secure context (Node's `crl` option): OpenSSL checks
+ * it with the chain. Distribution points cannot work that way: their URL is only known once a
+ * client has presented its certificate, and a context with some CRLs makes OpenSSL report
+ * "unable to get CRL" for the others — as the last error, hiding an untrusted chain behind it
+ * (Node accepts every certificate during the handshake and reads the last error after it). So
+ * with enable_crl_check the context holds no CRL, OpenSSL verifies the chain alone, and
+ * checkRevocation() decides on the verified certificate after the handshake, against the file
+ * and distribution-point CRLs: the CRL must come from the certificate's issuer, carry that
+ * issuer's valid signature and not be past its nextUpdate.
  *
  * A distribution point that cannot be fetched keeps its last CRL (logged once per failure
  * streak). One that never could be fetched leaves the certificate's status undetermined, and
@@ -143,7 +147,8 @@ export class CrlCache {
   private readonly inflight: Map<string, Promise<void>>;
   /** URLs that never answered, with when they last failed. */
   private readonly missing: Map<string, number>;
-  private readonly listeners: Set<() => void>;
+  /** Listeners using the cache; refreshes run while there is one. */
+  private users: number;
   private timer: NodeJS.Timeout | null;
 
   constructor(cfg: CrlCacheConfig, log: Logger) {
@@ -152,31 +157,26 @@ export class CrlCache {
     this.entries = new Map();
     this.inflight = new Map();
     this.missing = new Map();
-    this.listeners = new Set();
+    this.users = 0;
     this.timer = null;
   }
 
-  /** Calls `onChange` whenever the set of CRLs changes; refreshes run while anyone listens. */
-  subscribe(onChange: () => void): () => void {
-    this.listeners.add(onChange);
+  /** Registers a user; refreshes run while anyone uses the cache. Returns the release. */
+  acquire(): () => void {
+    this.users++;
     if (this.timer === null) {
       this.timer = setInterval(() => { void this.refresh(); }, this.cfg.refresh_interval);
       this.timer.unref();
     }
+    let released = false;
     return () => {
-      this.listeners.delete(onChange);
-      if (this.listeners.size === 0 && this.timer !== null) { clearInterval(this.timer); this.timer = null; }
+      if (released) return;
+      released = true;
+      if (--this.users === 0 && this.timer !== null) { clearInterval(this.timer); this.timer = null; }
     };
   }
 
   has(url: string): boolean { return this.entries.has(url); }
-
-  /** Every cached CRL (for the secure contexts). */
-  all(): ParsedCrl[] {
-    const out: ParsedCrl[] = [];
-    for (const e of this.entries.values()) out.push(...e.crls);
-    return out;
-  }
 
   /** The CRLs cached for these URLs. */
   for(urls: readonly string[]): ParsedCrl[] {
@@ -230,7 +230,6 @@ export class CrlCache {
     const old = this.entries.get(url);
     if (old?.failing) this.log.info({ url }, 'CRL distribution point answers again');
     this.missing.delete(url);
-    const changed = old === undefined || !sameCrls(old.crls, crls);
     if (old === undefined) {
       this.entries.set(url, { crls, failing: false });
       for (const oldest of this.entries.keys()) {
@@ -242,13 +241,5 @@ export class CrlCache {
       old.crls = crls;
       old.failing = false;
     }
-    if (!changed) return;
-    for (const fn of this.listeners) {
-      try { fn(); } catch (err) { this.log.error({ err }, 'CRL change listener failed'); }
-    }
   }
-}
-
-function sameCrls(a: ParsedCrl[], b: ParsedCrl[]): boolean {
-  return a.length === b.length && a.every((c, i) => c.pem === b[i]!.pem);
 }

@@ -13,11 +13,11 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type DetailedPeerCertificate, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { FileWatcher, type FileWatcherOptions } from './cert-reload.js';
-import { checkRevocation, type CrlCache, type ParsedCrl } from './crl.js';
+import { checkRevocation, type CrlCache } from './crl.js';
 import { certFields, pemBlocks } from './der.js';
 import { ListenerError } from './errors.js';
 import { OcspStapler } from './ocsp.js';
-import { buildTlsOptions, crlChecking, peerCertFrom, readTlsFiles, type SslOptions, type TlsFiles } from './tls-options.js';
+import { buildTlsOptions, peerCertFrom, readTlsFiles, type SslOptions, type TlsFiles } from './tls-options.js';
 import type { PeerCert } from './types.js';
 
 export type Verdict = { ok: true; cert: PeerCert | null } | { ok: false; reason: string };
@@ -38,7 +38,6 @@ export class ListenerTls {
   private readonly log: Logger;
   private readonly crlCache: CrlCache | null;
   private readonly watchOpts: FileWatcherOptions | undefined;
-  private readonly crlOn: boolean;
   private files: TlsFiles;
   private issuer: Buffer | null;
   private server: TlsServer | null;
@@ -54,7 +53,6 @@ export class ListenerTls {
     this.log = deps.log;
     this.crlCache = ssl.enable_crl_check ? deps.crlCache : null;
     this.watchOpts = deps.watch;
-    this.crlOn = crlChecking(ssl);
     this.files = readTlsFiles(id, address, ssl);
     this.issuer = this.readIssuer();
     this.server = null;
@@ -64,7 +62,7 @@ export class ListenerTls {
   }
 
   options(): TlsOptions {
-    return buildTlsOptions(this.id, this.address, this.ssl, this.files, this.dpCrls());
+    return buildTlsOptions(this.id, this.address, this.ssl, this.files);
   }
 
   /** Starts stapling, reloading and CRL updates for the server built from options(). */
@@ -78,7 +76,7 @@ export class ListenerTls {
       });
       this.restartStapler();
     }
-    if (this.crlCache !== null) this.unsubscribe = this.crlCache.subscribe(() => this.apply(this.files, 'new CRLs from a distribution point'));
+    if (this.crlCache !== null) this.unsubscribe = this.crlCache.acquire();
     const o = this.ssl.ocsp;
     this.watcher = new FileWatcher(
       [this.ssl.certfile, this.ssl.keyfile, this.ssl.cacertfile, this.ssl.crlfile, o.enable_ocsp_stapling ? o.issuer_pem : ''],
@@ -118,13 +116,12 @@ export class ListenerTls {
   /** The verdict on a client's certificate after the handshake; a promise while a CRL is fetched. */
   verify(socket: TLSSocket): Verdict | Promise<Verdict> {
     const cert = socket.getPeerCertificate(true);
-    if (!cert || Object.keys(cert).length === 0) {
-      // Only reached when this class, not Node, enforces fail_if_no_peer_cert (CRL checking).
-      return this.ssl.verify === 'verify_peer' && this.ssl.fail_if_no_peer_cert ? refuse('no client certificate') : { ok: true, cert: null };
-    }
-    const error = socket.authorizationError === undefined || socket.authorizationError === null ? '' : String(socket.authorizationError);
-    if (!socket.authorized && !(this.crlOn && error === 'UNABLE_TO_GET_CRL')) return refuse(error || 'certificate not verified');
-    if (!this.crlOn) return { ok: true, cert: peerCertFrom(cert) };
+    if (!cert || Object.keys(cert).length === 0) return { ok: true, cert: null };
+    // Every verification error refuses: never accept on "unable to get CRL", which OpenSSL may
+    // report in place of an untrusted chain (see crl.ts).
+    if (!socket.authorized) return refuse(String(socket.authorizationError ?? 'certificate not verified'));
+    const cache = this.crlCache;
+    if (cache === null) return { ok: true, cert: peerCertFrom(cert) };
     let urls: string[];
     let issuer: X509Certificate | null;
     try {
@@ -134,18 +131,13 @@ export class ListenerTls {
       return refuse(`certificate cannot be read for the CRL check: ${(err as Error).message}`);
     }
     const decide = (): Verdict => {
-      const crls = this.crlCache !== null ? [...this.files.crls, ...this.crlCache.for(urls)] : this.files.crls;
+      const crls = [...this.files.crls, ...cache.for(urls)];
       const r = checkRevocation(cert.raw, issuer, crls);
       if (r.status === 'good') return { ok: true, cert: peerCertFrom(cert) };
       return refuse(r.status === 'revoked' ? `certificate revoked: ${r.reason}` : `revocation status undetermined: ${r.reason}`);
     };
-    const cache = this.crlCache;
-    const missing = cache !== null ? urls.filter((u) => !cache.has(u)) : [];
-    return missing.length === 0 ? decide() : cache!.ensure(missing).then(decide);
-  }
-
-  private dpCrls(): ParsedCrl[] {
-    return this.crlCache?.all() ?? [];
+    const missing = urls.filter((u) => !cache.has(u));
+    return missing.length === 0 ? decide() : cache.ensure(missing).then(decide);
   }
 
   /** Installs a context built from `files`; false (logged) when it does not build. */
@@ -154,7 +146,7 @@ export class ListenerTls {
     if (server === null) return false;
     let opts: TlsOptions;
     try {
-      opts = buildTlsOptions(this.id, this.address, this.ssl, files, this.dpCrls());
+      opts = buildTlsOptions(this.id, this.address, this.ssl, files);
       createSecureContext(opts); // throws on a key that does not match, a bad PEM…
       server.setSecureContext(opts);
     } catch (err) {

@@ -2,12 +2,8 @@
  * TLS settings for ssl and wss listeners, from the EMQX-style `ssl_options`:
  * verify_peer → requestCert (ask for a client certificate), fail_if_no_peer_cert →
  * rejectUnauthorized (no valid certificate, no connection), versions → minVersion/maxVersion,
- * crlfile and the distribution-point CRLs → crl. Files are read when the listener starts and
- * again when they change (tls-context.ts).
- *
- * With CRL checking on, rejectUnauthorized stays false and tls-context.ts decides after the
- * handshake: Node would otherwise drop a certificate whose CRL is merely not fetched yet before
- * anyone could fetch it.
+ * crlfile → crl (unless enable_crl_check: then revocation is decided after the handshake, see
+ * crl.ts). Files are read when the listener starts and again when they change (tls-context.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -65,21 +61,19 @@ export function readTlsFiles(id: string, address: string, ssl: SslOptions): TlsF
   };
 }
 
-/** Node's options for the listener; `extraCrls` are the distribution-point CRLs cached so far. */
-export function buildTlsOptions(id: string, address: string, ssl: SslOptions, files = readTlsFiles(id, address, ssl), extraCrls: readonly ParsedCrl[] = []): TlsOptions {
+export function buildTlsOptions(id: string, address: string, ssl: SslOptions, files = readTlsFiles(id, address, ssl)): TlsOptions {
   const versions = ssl.versions.map((v) => VERSIONS[v]!).sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b));
   const opts: TlsOptions = {
     cert: files.cert,
     key: files.key,
     requestCert: ssl.verify === 'verify_peer',
-    rejectUnauthorized: ssl.verify === 'verify_peer' && ssl.fail_if_no_peer_cert && !crlChecking(ssl),
+    rejectUnauthorized: ssl.verify === 'verify_peer' && ssl.fail_if_no_peer_cert,
     minVersion: versions[0],
     maxVersion: versions[versions.length - 1],
     handshakeTimeout: 15_000,
   };
   if (files.ca) opts.ca = files.ca;
-  const crls = [...files.crls, ...extraCrls];
-  if (crls.length > 0) opts.crl = crls.map((c) => c.pem);
+  if (!ssl.enable_crl_check && files.crls.length > 0) opts.crl = files.crls.map((c) => c.pem);
   if (ssl.ciphers.length > 0) opts.ciphers = ssl.ciphers.join(':');
   return opts;
 }
