@@ -116,6 +116,41 @@ test('CRL file: the revoked client certificate is refused (MQTT.js and mosquitto
   }
 });
 
+test('CRL file rewritten on disk: a newly revoked certificate is refused from then on; its open connection stays up', async () => {
+  const late = pki.issue('device-late');
+  const live = join(pki.dir, 'live.crl');
+  copyFileSync(crlFile, live);
+  const b = await brokerWith({ ssl: { default: { enable: true, bind: '127.0.0.1:0', ssl_options: sslOptions({ crlfile: live }) } } });
+  try {
+    const url = `mqtts://127.0.0.1:${b.node.port('ssl:default')}`;
+    const open = await expectMqtt(url, late, 'connected', { clientId: 'late-open' });
+    pki.revoke(late);
+    pki.crl(live);
+    await until(async () => (await tryMqtt(url, late, { clientId: 'late-new' }).then((r) => { r.client.end(true); return r.result; })) === 'refused',
+      15_000, 'the new CRL to refuse the certificate');
+    await open.subscribeAsync('crl/still', { qos: 1 });
+    await open.publishAsync('crl/still', 'up', { qos: 1 });
+    await until(() => collect(open).some((m) => m.payload === 'up'), 5000, 'the open connection to keep working');
+    await end(await expectMqtt(url, good, 'connected'));
+    // A broken CRL file: the last good CRL stays in force.
+    writeFileSync(live, 'garbage');
+    await sleep(1200);
+    await expectMqtt(url, late, 'refused');
+    await end(await expectMqtt(url, good, 'connected'), open);
+  } finally {
+    await b.stop();
+  }
+});
+
+test('config errors name the key: CRL without verify_peer, stapling without responder_url, a crlfile that is not a CRL', async () => {
+  const ssl = (o: object) => ({ ssl: { default: { enable: true, bind: '127.0.0.1:0', ssl_options: { certfile: server.crt, keyfile: server.key, cacertfile: pki.ca.crt, ...o } } } });
+  await assert.rejects(brokerWith(ssl({ enable_crl_check: true })), /ssl_options\.enable_crl_check needs ssl_options\.verify = verify_peer/);
+  await assert.rejects(brokerWith(ssl({ ocsp: { enable_ocsp_stapling: true, issuer_pem: pki.ca.crt } })), /ssl_options\.ocsp\.responder_url must be an http/);
+  await assert.rejects(brokerWith(ssl({ ocsp: { enable_ocsp_stapling: true, responder_url: 'http://127.0.0.1:1' } })), /ssl_options\.ocsp\.issuer_pem is required/);
+  await assert.rejects(brokerWith(ssl({ verify: 'verify_peer', crlfile: server.crt })), /cannot load crlfile: .*PEM without an "X509 CRL" block/);
+  await assert.rejects(brokerWith(ssl({ verify: 'verify_peer', crlfile: join(pki.dir, 'nope.crl') })), /cannot load crlfile .*no such file/);
+});
+
 for (const caName of ['Petrel Test CA', 'Impostor CA']) {
 test(`CRL distribution point: a client of another CA ("${caName}") whose point serves that CA's own CRL is refused`, async () => {
   // The other CA's client sends the chain leaf + its CA and names a distribution point that CA
@@ -160,6 +195,15 @@ test('CRL distribution point: fetched once and cached; revoked refused; unreacha
     await expectMqtt(url, dpDead, 'refused'); // its point never answered: status undetermined
     await expectMqtt(url, good, 'refused'); // no distribution point and no crlfile: undetermined
     await end(first, second);
+    // A revocation published at the point is picked up by the next refresh (crl_cache.refresh_interval 1s).
+    const soon = pki.issue('dp-soon', { crlUrl: dpUrl });
+    const held = await expectMqtt(url, soon, 'connected', { clientId: 'soon-held' });
+    pki.revoke(soon);
+    pki.crl();
+    await until(async () => (await tryMqtt(url, soon, { clientId: 'soon-new' }).then((r) => { r.client.end(true); return r.result; })) === 'refused',
+      10_000, 'the refreshed CRL to refuse dp-soon');
+    assert.equal(held.connected, true, 'the connection made before the revocation stays up');
+    await end(held);
     // The point goes away; refreshes fail; the last CRL still decides.
     await new Promise<void>((r) => { dp.close(() => r()); dp.closeAllConnections(); });
     await sleep(1500);
