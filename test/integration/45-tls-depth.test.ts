@@ -247,6 +247,27 @@ test('peer_cert_as_username = cn and peer_cert_as_clientid = md5 replace what CO
   }
 });
 
+test('peer_cert_as_username = dn and = crt, peer_cert_as_clientid = pem, on ssl and wss; a client with an empty id is named by its certificate', async () => {
+  const der = new X509Certificate(readFileSync(good.crt)).raw;
+  for (const [user, expected] of [['dn', 'CN=device-1,O=Petrel Test'], ['crt', readFileSync(good.crt, 'latin1')]] as const) {
+    const b = await brokerWith(
+      { ssl: { default: { enable: true, bind: '127.0.0.1:0', ssl_options: sslOptions() } },
+        wss: { default: { enable: true, bind: '127.0.0.1:0', ssl_options: sslOptions() } } },
+      { mqtt: { peer_cert_as_username: user, peer_cert_as_clientid: 'pem' } });
+    try {
+      for (const url of [`mqtts://127.0.0.1:${b.node.port('ssl:default')}`, `wss://127.0.0.1:${b.node.port('wss:default')}/mqtt`]) {
+        const c = await expectMqtt(url, good, 'connected', { clientId: '', protocolVersion: 4, clean: true, username: 'ignored' } as IClientOptions);
+        const rows = await getJson<{ data: Array<{ clientid: string; username: string | null }> }>(b, '/api/v5/clients');
+        assert.deepEqual(rows.data.map((r) => [r.clientid, r.username]), [[der.toString('base64'), expected]], url);
+        await end(c);
+        await until(async () => (await getJson<{ data: unknown[] }>(b, '/api/v5/clients')).data.length === 0, 5000, 'the client to leave');
+      }
+    } finally {
+      await b.stop();
+    }
+  }
+});
+
 async function stapled(port: number): Promise<string> {
   const { out } = await run('/usr/bin/openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-status', '-CAfile', pki.ca.crt]);
   return out;
