@@ -64,7 +64,8 @@ export interface BrokerOptions {
 export type Forwarder = (node: string, msg: Message, plain: boolean, groups: Array<[string, string]>, acked?: () => void) => void;
 
 /** Where a clustered publish goes besides this node: per other node, plain and/or groups. */
-interface NodePlan { plain: boolean; groups: Array<[string, string]> }
+/** What one clustered publish sends one node; reused from publish to publish (`stamp` says which). */
+interface NodePlan { node: string; plain: boolean; groups: Array<[string, string]>; stamp: number }
 const NO_GROUPS: ReadonlySet<string> = new Set();
 /** Queued deliveries beyond which an online session holds back forwarded messages' acknowledgements. */
 const PRESSURE_QUEUE = 256;
@@ -208,32 +209,44 @@ export class Broker {
    * this node serves its plain subscribers and the groups assigned to it.
    */
   private publishClustered(msg: Message, acks: Array<Promise<void>> | undefined): number {
-    const plans = this.plans;
-    plans.clear();
+    const planned = this.planned;
+    this.plannedCount = 0;
+    this.planStamp++;
     this.here = null;
     this.state.routes.match(msg.topic, msg.from, this.onPlan, this.usable);
     this.groupsHere = this.here ?? NO_GROUPS;
     let n: number;
     // A message that goes to another node was not dropped for want of subscribers.
-    try { n = this.dispatch(msg, plans.size === 0); } finally { this.groupsHere = null; }
-    if (plans.size === 0) return n;
-    // forwarder() only queues on the link (it never publishes back into this broker), so the
-    // scratch map is read in place.
-    for (const [node, p] of plans) {
+    try { n = this.dispatch(msg, this.plannedCount === 0); } finally { this.groupsHere = null; }
+    // forwarder() encodes and queues on the link at once (it never publishes back into this
+    // broker, nor keeps the groups list), so the reused plans are read in place.
+    for (let i = 0; i < this.plannedCount; i++) {
+      const p = planned[i]!;
       this.metrics.counters['messages.forward']++;
-      if (acks !== undefined && msg.qos > 0) acks.push(new Promise<void>((resolve) => this.forwarder!(node, msg, p.plain, p.groups, resolve)));
-      else this.forwarder!(node, msg, p.plain, p.groups);
+      if (acks !== undefined && msg.qos > 0) acks.push(new Promise<void>((resolve) => this.forwarder!(p.node, msg, p.plain, p.groups, resolve)));
+      else this.forwarder!(p.node, msg, p.plain, p.groups);
     }
     return n;
   }
 
-  // Scratch state of one clustered publish (publishClustered), reused: no closure per message.
-  private readonly plans = new Map<string, NodePlan>();
+  // Scratch state of one clustered publish (publishClustered), reused: nothing allocated per message.
+  /** One plan per node ever planned for (a handful), reset by stamp rather than re-created. */
+  private readonly planOf = new Map<string, NodePlan>();
+  /** planned[0, plannedCount): the nodes this publish goes to (a count, not a truncated array). */
+  private readonly planned: NodePlan[] = [];
+  private plannedCount = 0;
+  private planStamp = 0;
   private here: Set<string> | null = null;
   private readonly onPlan = (node: string, group: string | null, topicFilter: string): void => {
     if (group !== null && node === this.nodeName) { (this.here ??= new Set()).add(groupKey(group, topicFilter)); return; }
-    let p = this.plans.get(node);
-    if (p === undefined) { p = { plain: false, groups: [] }; this.plans.set(node, p); }
+    let p = this.planOf.get(node);
+    if (p === undefined) { p = { node, plain: false, groups: [], stamp: 0 }; this.planOf.set(node, p); }
+    if (p.stamp !== this.planStamp) {
+      p.stamp = this.planStamp;
+      p.plain = false;
+      if (p.groups.length !== 0) p.groups.length = 0;
+      this.planned[this.plannedCount++] = p;
+    }
     if (group === null) p.plain = true; else p.groups.push([group, topicFilter]);
   };
 
@@ -243,8 +256,10 @@ export class Broker {
    */
   dispatchRemote(msg: Message, plain: boolean, groups: ReadonlyArray<[string, string]>): number {
     this.metrics.counters['messages.forward.received']++;
-    // Message ids are per node: the copy gets one of this node's, so nothing keyed by id collides.
-    const local: Message = { ...msg, id: this.nextId++ };
+    // Message ids are per node: it gets one of this node's, so nothing keyed by id collides. The
+    // link decoded this message for this call alone, so it is renumbered in place.
+    const local = msg;
+    local.id = this.nextId++;
     this.plainHere = plain;
     this.groupsHere = groups.length === 0 ? NO_GROUPS : new Set(groups.map(([g, f]) => groupKey(g, f)));
     if (msg.qos > 0) { this.pressureScratch.length = 0; this.pressured = this.pressureScratch; }

@@ -31,6 +31,8 @@ export const COUNTER_NAMES = [
   'session.created', 'session.resumed', 'session.takenover', 'session.discarded', 'session.terminated',
   'authorization.allow', 'authorization.deny', 'authorization.cache_hit', 'client.connect.denied',
   'listener.rejected.max_connections', 'frame.error',
+  // Banned list, flapping detection and rate limits (docs/banned-and-limits.md).
+  'client.connect.banned', 'client.flapping', 'listener.rejected.max_conn_rate', 'client.rate_limited',
 ] as const;
 
 export type CounterName = typeof COUNTER_NAMES[number];

@@ -11,6 +11,7 @@ import type { Session } from './session/session.js';
 import type { Message, PublishProperties, QoS, Subscription } from './types.js';
 import { VERSION } from './version.js';
 import { clusterAdmin } from './cluster/calls.js';
+import { bannedAdmin } from './access/banned-admin.js';
 
 export function nodeAdmin(node: PetrelNode): AdminApi {
   const cfg = node.config;
@@ -77,6 +78,7 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
     },
     // Kicking ends the connection; the session (persistent or not) goes too.
     kickClient: (id) => node.clients.discard(id),
+    banned: bannedAdmin(node.banned.list),
     clientSubscriptions(id) {
       const s = b.sessions.get(id);
       return s === undefined ? null : [...s.subscriptions.values()].map(sub);

@@ -24,6 +24,9 @@ import { NEVER_EXPIRE } from './session/registry.js';
 import type { PublishProperties, QoS } from './types.js';
 import { validTopicName } from './router/index.js';
 import type { ErrorCode } from './errors.js';
+import type { AccessContext } from './access/types.js';
+import { installAuthz, ClientAclMap, type AuthzService } from './access/authz/index.js';
+import { startBanned, type BannedRuntime } from './access/banned-setup.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -37,6 +40,8 @@ export interface PetrelNode {
   readonly listeners: Listeners;
   readonly api: ApiServer | null;
   readonly store: Store;
+  /** The banned list and flapping detection (docs/banned-and-limits.md). */
+  readonly banned: BannedRuntime;
   /** All live MQTT channels, connected or not. */
   readonly channels: Set<Channel>;
   /** Gauges: connections, sessions, subscriptions, topics, retained, delayed (REST /stats and $SYS stats/). */
@@ -134,6 +139,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     authorization: {
       cache: { enable: cfg.authorization.cache.enable, maxSize: cfg.authorization.cache.max_size, ttlMs: cfg.authorization.cache.ttl },
       noMatch: cfg.authorization.no_match,
+      denyAction: cfg.authorization.deny_action,
     },
   });
   if (joined !== null) {
@@ -152,7 +158,15 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       return slow === null ? broker.store.flush() : Promise.all([slow, broker.store.flush()]);
     };
   }
+  const access: AccessContext = { store, log, configDir: process.cwd(), clientAcl: new ClientAclMap() };
+  let authz: AuthzService;
+  try { authz = installAuthz({ ctx: access, hooks: broker.hooks, authorizer: broker.authorizer, sources: cfg.authorization.sources }); } catch (err) {
+    if (joined !== null) await joined.leave();
+    await store.close();
+    throw err;
+  }
   const clients = new ClientManager(broker, log);
+  const banned = startBanned(cfg, store, broker.hooks, clients, broker.metrics.counters, log);
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
   clients.start();
@@ -182,8 +196,10 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await listeners.start();
   } catch (err) {
     await listeners.stop().catch(() => {});
+    banned.stop();
     broker.stop();
     clients.stop();
+    await authz.close();
     if (joined !== null) await joined.leave();
     await store.close();
     throw err;
@@ -194,8 +210,10 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     clients.tick(now);
     // Listeners count their own max_connections refusals; mirror the total into the metrics.
     let rejected = 0;
-    for (const l of listeners.list()) rejected += l.rejected;
+    let overRate = 0;
+    for (const l of listeners.list()) { rejected += l.rejected; overRate += l.rejectedRate; }
     broker.metrics.counters['listener.rejected.max_connections'] = rejected;
+    broker.metrics.counters['listener.rejected.max_conn_rate'] = overRate;
   }, 1000);
   ticker.unref();
   const sys = new SysPublisher(broker, cfg, () => channels.size, () => clients.size);
@@ -204,7 +222,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let draining = false;
   let stopped = false;
   const node: PetrelNode = {
-    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks,
+    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks, banned,
     publish(topic, payload, opts = {}) {
       if (!validTopicName(topic, cfg.mqtt.max_topic_levels)) throw new TypeError(`not a valid topic name: '${topic}'`);
       const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
@@ -227,9 +245,11 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       clearInterval(ticker);
       sys.stop();
       await listeners.stop();
+      banned.stop();
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
       clients.stop();
+      await authz.close();
       if (joined !== null) await joined.leave();
       if (node.api) await node.api.close();
       await store.close();
@@ -238,6 +258,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   };
   // Other nodes ask this one through these calls whether or not it serves the REST API itself.
   const admin = nodeAdmin(node);
+  admin.authorization = authz;
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
     const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);

@@ -19,6 +19,8 @@ export interface AuthorizerOptions {
   cache: { enable: boolean; maxSize: number; ttlMs: number };
   /** Answer when no callback decides. */
   noMatch: AuthzResult;
+  /** What else a denied publish does: nothing (ignore, the default) or disconnect the client (v5: DISCONNECT 0x87). */
+  denyAction?: 'ignore' | 'disconnect';
 }
 
 export interface AuthzCounters {
@@ -37,7 +39,7 @@ class ClientCache {
 
 export class Authorizer {
   private readonly hooks: Hooks;
-  private readonly opts: AuthorizerOptions;
+  private opts: AuthorizerOptions;
   private readonly counters: AuthzCounters;
   private readonly caches = new WeakMap<ClientInfo, ClientCache>();
   private generation = 0;
@@ -52,6 +54,12 @@ export class Authorizer {
 
   /** True when no callback can refuse anything: callers skip the check entirely. */
   get open(): boolean { return !this.hooks.active('client.authorize'); }
+
+  get options(): Readonly<AuthorizerOptions> { return this.opts; }
+  get denyAction(): 'ignore' | 'disconnect' { return this.opts.denyAction ?? 'ignore'; }
+
+  /** New settings at run time (the REST API); cached answers are forgotten. */
+  configure(opts: Partial<AuthorizerOptions>): void { this.opts = { ...this.opts, ...opts }; this.generation++; }
 
   /** Forgets every cached answer (an ACL source changed). */
   invalidate(): void { this.generation++; }

@@ -6,6 +6,7 @@
  * internals can change without touching a route. Rows are already in the REST API's shape
  * (EMQX's snake_case field names), so a route only pages and serialises them.
  */
+import type { AuthzAdmin } from './routes/authorization.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -168,4 +169,24 @@ export interface AdminApi {
   listenerAction(id: string, action: 'start' | 'stop' | 'restart'): Promise<void>;
   /** The same reads and kick over every node of the cluster. */
   readonly cluster: ClusterAdmin;
+  /** Authorization sources, settings and built-in rules (absent: the routes answer 404). */
+  authorization?: AuthzAdmin;
+  /** This node's banned list (/api/v5/banned). */
+  readonly banned: BannedAdmin;
+}
+
+/** A ban as EMQX's API renders it: times in RFC 3339, `until` possibly "infinity". */
+export interface BanView { as: string; who: string; by: string; reason: string; at: string; until: string }
+
+export interface BannedAdmin {
+  /** Active bans, oldest first. */
+  list(): BanView[];
+  /**
+   * Adds a ban from EMQX's POST body (as, who, by, reason, at, until): `error` names the bad
+   * field; `exists` is the active ban with the same as/who (EMQX: delete it to change it).
+   */
+  create(body: Record<string, unknown>): { ok: true; ban: BanView } | { ok: false; error: string; exists?: BanView };
+  /** false = no such ban (or `who` is not valid for `as`). */
+  delete(as: string, who: string): boolean;
+  clear(): void;
 }

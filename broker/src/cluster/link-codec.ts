@@ -111,16 +111,27 @@ function frameBuffer(type: number, bodyLen: number): Buffer {
   return b;
 }
 
+/** UTF-8 length of s; topics and client ids are mostly ASCII, counted without leaving JS. */
 function strLen(s: string, what: string): number {
-  const n = Buffer.byteLength(s, 'utf8');
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) { n = Buffer.byteLength(s, 'utf8'); break; }
+  }
   if (n > 0xffff) throw new LinkProtocolError('ENCODE', `${what} is ${n} bytes, more than 65535`);
   return n;
 }
 
+/** u16 length + UTF-8 bytes of s (n from strLen); short ASCII strings copied byte by byte. */
 function putStr(b: Buffer, off: number, s: string, n: number): number {
-  b.writeUInt16BE(n, off);
-  b.write(s, off + 2, n, 'utf8');
-  return off + 2 + n;
+  b[off] = n >>> 8;
+  b[off + 1] = n & 0xff;
+  off += 2;
+  if (n === s.length && n <= 64) {
+    for (let i = 0; i < n; i++) b[off + i] = s.charCodeAt(i);
+  } else {
+    b.write(s, off, n, 'utf8');
+  }
+  return off + n;
 }
 
 function jsonFrame(type: number, value: unknown, id: number | null): Buffer {
@@ -136,34 +147,94 @@ export function encodeHello(cluster: string, node: string, incarnation: number):
   return jsonFrame(FRAME.HELLO, { cluster, node, incarnation, proto: LINK_PROTO }, null);
 }
 
-export function encodeFwd(seq: number, plain: boolean, msg: Message, groups: ReadonlyArray<readonly [string, string]>): Buffer {
+/** Where FWD frames are written: a writer's shared chunk (see LinkWriter). */
+export interface FrameSink {
+  /** The chunk reserve() hands out space in. */
+  readonly chunk: Buffer;
+  /** Offset of n free bytes in `chunk`, or -1 when the frame should be a buffer of its own. */
+  reserve(n: number): number;
+  /** The n bytes reserved last are written; they go out with the next flush. */
+  commit(n: number): void;
+  /** Queues a frame that has a buffer of its own. */
+  push(frame: Buffer): void;
+}
+
+/** The sizes a FWD frame needs, measured once and used to write it. */
+interface FwdLayout { size: number; topicLen: number; fromLen: number; props: Buffer | null; groupLens: number[] | null }
+
+function fwdLayout(msg: Message, groups: ReadonlyArray<readonly [string, string]>): FwdLayout {
   const topicLen = strLen(msg.topic, 'topic');
   const fromLen = strLen(msg.from, 'from');
   const props = msg.properties === null ? null : jsonBytes(msg.properties);
   if (groups.length > 0xffff) throw new LinkProtocolError('ENCODE', `${groups.length} groups, more than 65535`);
-  const lens = groups.map(([g, f]) => [strLen(g, 'group'), strLen(f, 'group filter')] as const);
-  let size = 4 + 1 + 8 + 1 + 1 + 2 + topicLen + 2 + fromLen + 8 + 8 + 4 + (props?.length ?? 0) + 4 + msg.payload.length + 2;
-  for (const [g, f] of lens) size += 4 + g + f;
-  const b = frameBuffer(FRAME.FWD, size);
-  let o = b.writeUInt32BE(seq, 5);
+  let size = 5 + 4 + 1 + 8 + 1 + 1 + 2 + topicLen + 2 + fromLen + 8 + 8 + 4 + (props?.length ?? 0) + 4 + msg.payload.length + 2;
+  let groupLens: number[] | null = null;
+  if (groups.length > 0) {
+    groupLens = [];
+    for (const [g, f] of groups) {
+      const gl = strLen(g, 'group');
+      const fl = strLen(f, 'group filter');
+      groupLens.push(gl, fl);
+      size += 4 + gl + fl;
+    }
+  }
+  return { size, topicLen, fromLen, props, groupLens };
+}
+
+/** Writes a whole FWD frame (header included) at b[o]; returns the offset after it. */
+function writeFwd(b: Buffer, o: number, L: FwdLayout, seq: number, plain: boolean, msg: Message, groups: ReadonlyArray<readonly [string, string]>): number {
+  o = b.writeUInt32BE(L.size - 4, o);
+  b[o++] = FRAME.FWD;
+  o = b.writeUInt32BE(seq, o);
   b[o++] = plain ? 1 : 0;
   o = b.writeDoubleBE(msg.id, o);
   b[o++] = msg.qos;
   b[o++] = msg.retain ? 1 : 0;
-  o = putStr(b, o, msg.topic, topicLen);
-  o = putStr(b, o, msg.from, fromLen);
+  o = putStr(b, o, msg.topic, L.topicLen);
+  o = putStr(b, o, msg.from, L.fromLen);
   o = b.writeDoubleBE(msg.timestamp, o);
   o = b.writeDoubleBE(msg.expiresAt, o);
+  const props = L.props;
   o = b.writeUInt32BE(props?.length ?? 0, o);
-  if (props) o += props.copy(b, o);
+  if (props !== null) o += props.copy(b, o);
   o = b.writeUInt32BE(msg.payload.length, o);
   o += msg.payload.copy(b, o);
   o = b.writeUInt16BE(groups.length, o);
-  for (let i = 0; i < groups.length; i++) {
-    o = putStr(b, o, groups[i]![0], lens[i]![0]);
-    o = putStr(b, o, groups[i]![1], lens[i]![1]);
+  const lens = L.groupLens;
+  if (lens !== null) {
+    for (let i = 0; i < groups.length; i++) {
+      o = putStr(b, o, groups[i]![0], lens[2 * i]!);
+      o = putStr(b, o, groups[i]![1], lens[2 * i + 1]!);
+    }
   }
+  return o;
+}
+
+export function encodeFwd(seq: number, plain: boolean, msg: Message, groups: ReadonlyArray<readonly [string, string]>): Buffer {
+  const L = fwdLayout(msg, groups);
+  const b = Buffer.allocUnsafe(L.size);
+  writeFwd(b, 0, L, seq, plain, msg, groups);
   return b;
+}
+
+/**
+ * Encodes a FWD frame straight into the sink's shared chunk (no buffer per frame, and one socket
+ * write per flush for all of them) and queues it. Returns a view of the frame when `keep` (QoS 1/2:
+ * resent until acknowledged), else null.
+ */
+export function encodeFwdInto(sink: FrameSink, keep: boolean, seq: number, plain: boolean, msg: Message, groups: ReadonlyArray<readonly [string, string]>): Buffer | null {
+  const L = fwdLayout(msg, groups);
+  const at = sink.reserve(L.size);
+  if (at < 0) {
+    const b = Buffer.allocUnsafe(L.size);
+    writeFwd(b, 0, L, seq, plain, msg, groups);
+    sink.push(b);
+    return b;
+  }
+  const chunk = sink.chunk;
+  writeFwd(chunk, at, L, seq, plain, msg, groups);
+  sink.commit(L.size);
+  return keep ? chunk.subarray(at, at + L.size) : null;
 }
 
 export function encodeAck(seqs: readonly number[]): Buffer {
@@ -201,27 +272,65 @@ export function encodeFrame(f: LinkFrame): Buffer {
 
 // ---------------------------------------------------------------- decoding
 
-/** Reads fields off one frame body, refusing to run past its end. */
+// Topics, client ids and group names repeat from frame to frame: a small direct-mapped cache of
+// recently decoded short strings (keyed by their bytes) saves decoding them and allocating them
+// again. It holds values only, so links in one process may share it.
+const STR_CACHE_SLOTS = 1024;
+const STR_CACHE_MAX = 64;
+const strCacheBytes: Array<Uint8Array | null> = new Array<Uint8Array | null>(STR_CACHE_SLOTS).fill(null);
+const strCacheValues: string[] = new Array<string>(STR_CACHE_SLOTS).fill('');
+
+function decodeStr(buf: Buffer, at: number, n: number): string {
+  if (n > STR_CACHE_MAX) return buf.toString('utf8', at, at + n);
+  let h = n;
+  for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + buf[at + i]!) | 0;
+  const slot = h & (STR_CACHE_SLOTS - 1);
+  const known = strCacheBytes[slot]!;
+  if (known !== null && known.length === n) {
+    let i = 0;
+    while (i < n && known[i] === buf[at + i]) i++;
+    if (i === n) return strCacheValues[slot]!;
+  }
+  const value = buf.toString('utf8', at, at + n);
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = buf[at + i]!;
+  strCacheBytes[slot] = bytes;
+  strCacheValues[slot] = value;
+  return value;
+}
+
+/** Reads fields off one frame body — buf[start, end) — refusing to run past its end. */
 class BodyReader {
   pos: number;
-  constructor(readonly buf: Buffer, readonly what: string) {
-    this.pos = 0;
+  constructor(readonly buf: Buffer, readonly what: string, start = 0, readonly end_ = buf.length) {
+    this.pos = start;
   }
   private need(n: number, field: string): number {
     const at = this.pos;
-    if (at + n > this.buf.length) throw new LinkProtocolError('TRUNCATED', `${this.what}: ${field} runs past the end of the frame`);
+    if (at + n > this.end_) throw new LinkProtocolError('TRUNCATED', `${this.what}: ${field} runs past the end of the frame`);
     this.pos = at + n;
     return at;
   }
   u8(field: string): number { return this.buf[this.need(1, field)]!; }
-  u16(field: string): number { return this.buf.readUInt16BE(this.need(2, field)); }
+  u16(field: string): number { const at = this.need(2, field); return (this.buf[at]! << 8) | this.buf[at + 1]!; }
   u32(field: string): number { return this.buf.readUInt32BE(this.need(4, field)); }
   f64(field: string): number { return this.buf.readDoubleBE(this.need(8, field)); }
   bytes(n: number, field: string): Buffer { const at = this.need(n, field); return this.buf.subarray(at, at + n); }
-  str(field: string): string { return this.bytes(this.u16(field), field).toString('utf8'); }
-  rest(): Buffer { return this.bytes(this.buf.length - this.pos, 'rest'); }
+  /** n bytes copied into a buffer of their own. */
+  copy(n: number, field: string): Buffer {
+    const at = this.need(n, field);
+    const out = Buffer.allocUnsafe(n);
+    const buf = this.buf;
+    if (n <= 128) { for (let i = 0; i < n; i++) out[i] = buf[at + i]!; } else buf.copy(out, 0, at, at + n);
+    return out;
+  }
+  str(field: string): string {
+    const n = this.u16(field);
+    return decodeStr(this.buf, this.need(n, field), n);
+  }
+  rest(): Buffer { return this.bytes(this.end_ - this.pos, 'rest'); }
   end(): void {
-    if (this.pos !== this.buf.length) throw new LinkProtocolError('OVERLONG', `${this.what}: ${this.buf.length - this.pos} bytes after the last field`);
+    if (this.pos !== this.end_) throw new LinkProtocolError('OVERLONG', `${this.what}: ${this.end_ - this.pos} bytes after the last field`);
   }
 }
 
@@ -265,22 +374,28 @@ function decodeMessage(r: BodyReader, owned: boolean): Message {
   if (!Number.isFinite(timestamp) || !Number.isFinite(expiresAt) || expiresAt < 0) throw bad('FWD', 'timestamp/expiresAt not finite');
   const propLen = r.u32('properties length');
   const properties = propLen === 0 ? null : checkProperties(parseJson(r.bytes(propLen, 'properties'), 'FWD properties'));
-  const view = r.bytes(r.u32('payload length'), 'payload');
+  const payloadLen = r.u32('payload length');
   // A view into a socket chunk would keep the whole chunk alive as long as the message lives.
-  const payload = owned ? view : Buffer.from(view);
+  const payload = owned ? r.bytes(payloadLen, 'payload') : r.copy(payloadLen, 'payload');
   return { id, topic, payload, qos: qos as QoS, retain: retain === 1, properties, from, timestamp, expiresAt };
 }
 
-function decodeFwd(body: Buffer, owned: boolean): FwdFrame {
-  const r = new BodyReader(body, 'FWD');
+/** The groups of a FWD frame that names none (most): shared, never written to. */
+const NO_GROUPS = Object.freeze([]) as unknown as Array<[string, string]>;
+
+function decodeFwd(buf: Buffer, start: number, end: number, owned: boolean): FwdFrame {
+  const r = new BodyReader(buf, 'FWD', start, end);
   const seq = r.u32('seq');
   const flags = r.u8('flags');
   if (flags > 1) throw bad('FWD', `reserved flag bits 0x${flags.toString(16)}`);
   const msg = decodeMessage(r, owned);
   if (seq === 0 && msg.qos > 0) throw bad('FWD', `QoS ${msg.qos} message without a seq`);
   const n = r.u16('group count');
-  const groups: Array<[string, string]> = [];
-  for (let i = 0; i < n; i++) groups.push([r.str('group'), r.str('group filter')]);
+  let groups = NO_GROUPS;
+  if (n > 0) {
+    groups = [];
+    for (let i = 0; i < n; i++) groups.push([r.str('group'), r.str('group filter')]);
+  }
   r.end();
   return { type: 'fwd', seq, plain: flags === 1, msg, groups };
 }
@@ -321,7 +436,7 @@ export function decodeBody(type: number, body: Buffer, owned: boolean): LinkFram
   try {
     switch (type) {
       case FRAME.HELLO: return decodeHello(body);
-      case FRAME.FWD: return decodeFwd(body, owned);
+      case FRAME.FWD: return decodeFwd(body, 0, body.length, owned);
       case FRAME.ACK: return decodeAck(body);
       case FRAME.CALL: return decodeCall(body);
       case FRAME.REPLY: return decodeReply(body);
@@ -332,6 +447,15 @@ export function decodeBody(type: number, body: Buffer, owned: boolean): LinkFram
   } catch (e) {
     if (e instanceof LinkProtocolError) throw e;
     throw new LinkProtocolError('BAD_FIELD', `undecodable frame of type ${type}: ${(e as Error).message}`); // e.g. stack overflow on absurdly deep JSON
+  }
+}
+
+function decodeFwdFrame(buf: Buffer, start: number, end: number, owned: boolean): FwdFrame {
+  try {
+    return decodeFwd(buf, start, end, owned);
+  } catch (e) {
+    if (e instanceof LinkProtocolError) throw e;
+    throw new LinkProtocolError('BAD_FIELD', `undecodable FWD frame: ${(e as Error).message}`);
   }
 }
 
@@ -396,7 +520,9 @@ export class LinkDecoder {
       if (len > this.maxFrame) throw new LinkProtocolError('FRAME_TOO_LARGE', `frame of ${len} bytes exceeds the maximum of ${this.maxFrame}`);
       if (buf.length - pos < 4 + len) break;
       // Payload views may point into our own concatenation when the frame is most of it.
-      out.push(decodeBody(buf[pos + 4]!, buf.subarray(pos + 5, pos + 4 + len), owned && 2 * (4 + len) >= buf.length));
+      const keepViews = owned && 2 * (4 + len) >= buf.length;
+      // FWD, the frame of the hot path, is read in place; the others get their body as a view.
+      out.push(buf[pos + 4] === FRAME.FWD ? decodeFwdFrame(buf, pos + 5, pos + 4 + len, keepViews) : decodeBody(buf[pos + 4]!, buf.subarray(pos + 5, pos + 4 + len), keepViews));
       pos += 4 + len;
     }
     this.need = buf.length - pos >= 4 ? 4 + buf.readUInt32BE(pos) : 0;

@@ -1,21 +1,34 @@
 /**
- * LinkWriter: the write side of one cluster-link connection. Frames (and the seqs to ACK) pile up
- * during an event-loop turn and go out together on the next one, corked into a single writev.
+ * LinkWriter: the write side of one cluster-link connection. FWD frames are encoded straight
+ * into a shared chunk (FrameSink: no buffer per message); other frames are queued as they are.
+ * Everything written during an event-loop turn goes out together on the next one — usually one
+ * socket write for a whole chunk of messages.
  * Back-pressure: while the socket holds more than WRITE_HIGH_WATER unsent bytes nothing more is
- * handed to it; frames wait here until 'drain'. Callers that may drop (QoS 0) ask pushDroppable,
- * which refuses a frame once this queue plus the socket's own buffer would pass their limit.
+ * handed to it; frames wait here until 'drain'. Callers that may drop (QoS 0) check `bytes`
+ * against their limit first.
+ *
+ * A chunk is only ever appended to: regions handed to the socket, and views kept for QoS 1/2
+ * resends, stay valid; a full chunk is replaced, and lives on while such views hold it.
  */
 import type { Socket } from 'node:net';
-import { encodeAck } from './link-codec.js';
+import { encodeAck, type FrameSink } from './link-codec.js';
 
 /** Unsent bytes in the socket above which the writer stops handing it frames. */
 export const WRITE_HIGH_WATER = 1024 * 1024;
+const CHUNK_SIZE = 64 * 1024;
+/** Frames larger than this get a buffer of their own rather than a chunk's tail. */
+const MAX_IN_CHUNK = 16 * 1024;
 
 function flushWriter(w: LinkWriter): void {
   w.flush();
 }
 
-export class LinkWriter {
+export class LinkWriter implements FrameSink {
+  chunk: Buffer;
+  /** Bytes of `chunk` written so far. */
+  private used: number;
+  /** Bytes of `chunk` already moved to the queue. */
+  private sealed: number;
   private socket: Socket | null;
   private queue: Buffer[];
   private queuedBytes: number;
@@ -23,6 +36,9 @@ export class LinkWriter {
   private scheduled: boolean;
 
   constructor() {
+    this.chunk = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+    this.used = 0;
+    this.sealed = 0;
     this.socket = null;
     this.queue = [];
     this.queuedBytes = 0;
@@ -41,6 +57,7 @@ export class LinkWriter {
     this.socket = null;
     this.queue = [];
     this.queuedBytes = 0;
+    this.sealed = this.used;
     this.acks = [];
   }
 
@@ -51,20 +68,31 @@ export class LinkWriter {
 
   /** True while the socket is over its high-water mark or frames wait here. */
   get busy(): boolean {
-    return this.queue.length > 0 || (this.socket?.writableLength ?? 0) > WRITE_HIGH_WATER;
+    return this.queuedBytes > 0 || (this.socket?.writableLength ?? 0) > WRITE_HIGH_WATER;
   }
 
-  push(frame: Buffer): void {
-    this.queue.push(frame);
-    this.queuedBytes += frame.length;
+  reserve(n: number): number {
+    if (n > MAX_IN_CHUNK) return -1;
+    if (this.used + n > this.chunk.length) {
+      this.seal();
+      this.chunk = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+      this.used = 0;
+      this.sealed = 0;
+    }
+    return this.used;
+  }
+
+  commit(n: number): void {
+    this.used += n;
+    this.queuedBytes += n;
     this.schedule();
   }
 
-  /** Queues the frame unless that would put more than limit bytes in flight; false = dropped. */
-  pushDroppable(frame: Buffer, limit: number): boolean {
-    if (this.bytes + frame.length > limit) return false;
-    this.push(frame);
-    return true;
+  push(frame: Buffer): void {
+    this.seal(); // keeps frames in the order they were written
+    this.queue.push(frame);
+    this.queuedBytes += frame.length;
+    this.schedule();
   }
 
   /** Acknowledges seq in the next ACK frame (one per turn). */
@@ -77,6 +105,7 @@ export class LinkWriter {
     this.scheduled = false;
     const socket = this.socket;
     if (socket === null || socket.destroyed) return;
+    this.seal();
     if (this.acks.length > 0) {
       // ACKs jump the queue: they are small and the peer's pending list waits on them.
       this.queue.unshift(encodeAck(this.acks));
@@ -84,15 +113,23 @@ export class LinkWriter {
       this.acks = [];
     }
     if (this.queue.length === 0 || socket.writableLength > WRITE_HIGH_WATER) return;
-    socket.cork();
+    const many = this.queue.length > 1;
+    if (many) socket.cork();
     let i = 0;
     while (i < this.queue.length && socket.writableLength <= WRITE_HIGH_WATER) {
       const frame = this.queue[i++]!;
       this.queuedBytes -= frame.length;
       socket.write(frame);
     }
-    socket.uncork();
+    if (many) socket.uncork();
     this.queue = i === this.queue.length ? [] : this.queue.slice(i);
+  }
+
+  /** Moves what was written into the chunk since the last seal to the queue. */
+  private seal(): void {
+    if (this.used === this.sealed) return;
+    this.queue.push(this.chunk.subarray(this.sealed, this.used));
+    this.sealed = this.used;
   }
 
   private schedule(): void {

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { Message } from '../types.js';
 import { parseBind } from '../config/bind.js';
 import {
-  DEFAULT_MAX_FRAME, LinkDecoder, LinkProtocolError, encodeCall, encodeFwd, encodeHello, encodePing, encodePong, encodeReply,
+  DEFAULT_MAX_FRAME, LinkDecoder, LinkProtocolError, encodeCall, encodeFwd, encodeFwdInto, encodeHello, encodePing, encodePong, encodeReply,
   type CallFrame, type FwdFrame, type HelloFrame, type LinkFrame, type ReplyFrame,
 } from './link-codec.js';
 import { DedupWindow } from './link-dedup.js';
@@ -320,7 +320,8 @@ export class ClusterLink {
   }
 
   private forwardQos0(p: OutPeer, msg: Message, plain: boolean, groups: Array<[string, string]>): void {
-    if (p.state === 'up' && p.writer.pushDroppable(encodeFwd(0, plain, msg, groups), this.maxBufferBytes)) {
+    if (p.state === 'up' && p.writer.bytes < this.maxBufferBytes) {
+      encodeFwdInto(p.writer, false, 0, plain, msg, groups);
       p.c.forwarded++;
       return;
     }
@@ -340,11 +341,11 @@ export class ClusterLink {
     p.dropBurst = false;
     const seq = p.nextSeq;
     p.nextSeq = nextU32(seq);
-    const frame = encodeFwd(seq, plain, msg, groups);
+    // Encoded into the writer's chunk when the peer is up (the view is kept for resends), else on its own.
+    const frame = p.state === 'up' ? encodeFwdInto(p.writer, true, seq, plain, msg, groups)! : encodeFwd(seq, plain, msg, groups);
     p.pending.set(seq, { frame, sentAt: Date.now(), done });
     p.c.forwarded++;
     if (p.state === 'up') {
-      p.writer.push(frame);
       if (!p.busy && p.pending.size >= this.busyAt) { p.busy = true; this.busyPeers++; }
     }
   }

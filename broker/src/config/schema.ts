@@ -5,12 +5,20 @@
  * (`node dist/broker/src/config/gen-docs.js`); a test fails when it is stale.
  */
 import {
-  bind, bool, duration, int, intOrDisabled, listOf, mapOf, num, obj, oneOf, size, str, strList,
+  bind, bool, custom, duration, int, intOrDisabled, listOf, mapOf, num, obj, oneOf, size, str, strList,
   type Infer,
 } from './schema-types.js';
+import { parseSources, type SourceConfig } from '../access/authz/registry.js';
+import { parseRate, type Rate } from '../access/limiter.js';
 
 const NO_LIMIT = 'infinity';
 const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
+
+/** EMQX 5 listener rate limits (access/limiter.ts): "1000/s", "1MB/10s", "infinity"; bursts "0" = none. */
+const rate = (description: string, bytes = false) =>
+  custom<Rate | null>(NO_LIMIT, description, bytes ? 'rate ("1MB/s")' : 'rate ("1000/s")', (v) => parseRate(v, { bytes }));
+const burst = (description: string, bytes = false) =>
+  custom<Rate | null>('0', description, bytes ? 'burst ("100MB/60m")' : 'burst ("10000/60m")', (v) => parseRate(v, { bytes, zeroIsNone: true }));
 
 function listenerFields(port: number) {
   return {
@@ -20,6 +28,12 @@ function listenerFields(port: number) {
     tcp_options: obj({
       high_watermark: size('4MB', 'Output bytes queued for one connection (not yet taken by the kernel) above which it counts as slow: QoS 0 messages to it are dropped until it drains below this.', { min: 1 }),
     }, 'Socket settings.'),
+    max_conn_rate: rate('Connections this listener accepts per interval ("1000/s", "1000/10s"); beyond it a connection is closed as soon as it is accepted (before any TLS or WebSocket handshake) and counted.'),
+    max_conn_burst: burst('Extra connections accepted on top of max_conn_rate, once per interval ("10000/60m"); "0" = none.'),
+    messages_rate: rate('PUBLISH packets one client may send per interval ("100/s"); beyond it the broker stops reading from the client until the rate allows more. Nothing is dropped.'),
+    messages_burst: burst('Extra PUBLISH packets on top of messages_rate, once per interval ("1000/60m"); "0" = none.'),
+    bytes_rate: rate('PUBLISH bytes one client may send per interval ("1MB/s", units B, KB, MB, GB); beyond it the broker stops reading from the client until the rate allows more. Nothing is dropped.', true),
+    bytes_burst: burst('Extra PUBLISH bytes on top of bytes_rate, once per interval ("100MB/60m"); "0" = none.', true),
   };
 }
 
@@ -143,12 +157,23 @@ export const schema = obj({
   }, 'Cache of CRLs fetched from the distribution points of client certificates (enable_crl_check).'),
   authorization: obj({
     no_match: oneOf(['allow', 'deny'] as const, 'allow', 'Answer when no authorization source decides.'),
+    deny_action: oneOf(['ignore', 'disconnect'] as const, 'ignore', 'A denied publish or subscribe: ignore answers with the reason code (v5 0x87, v3 SUBACK 0x80, QoS 0 dropped); disconnect closes the client (v5: DISCONNECT 0x87).'),
+    sources: custom<readonly SourceConfig[]>([], 'Authorization sources, asked in order until one allows or denies: `{type: file, path}` (EMQX acl.conf, or `rules:` inline), `{type: built_in_database, max_rules}`. See docs/authorization.md.', 'list of sources', parseSources),
     cache: obj({
       enable: bool(true, 'Cache authorization answers per client.'),
       max_size: int(32, 'Most cached answers per client (the oldest is evicted first).', { min: 1, max: 1_000_000 }),
       ttl: duration('1m', 'How long a cached answer is used.'),
     }, 'Per-client cache of authorization answers; emptied whenever a source or rule changes.'),
   }),
+  banned: obj({
+    bootstrap_file: str('', 'CSV file of bans (EMQX\'s format: a header "as,who,reason,at,until,by", then one ban a line) loaded at start when the banned list is empty ("" = none).'),
+  }, 'The banned list (docs/banned-and-limits.md); bans are managed at /api/v5/banned and kept in the node\'s store.'),
+  flapping_detect: obj({
+    enable: bool(false, 'Ban a client id that connects too often: max_count CONNECTs within window_time.'),
+    window_time: duration('1m', 'The time window in which CONNECTs of one client id are counted.', { min: 1 }),
+    max_count: int(15, 'CONNECTs of one client id within window_time that count as flapping.', { min: 1 }),
+    ban_time: duration('5m', 'How long a flapping client id is banned.', { min: 1000 }),
+  }, 'Flapping detection: a client id that keeps reconnecting is banned for a while (through the banned list).'),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
       'local: a single node with its embedded store. etcd: a member of a cluster whose shared state (membership, routes, client registry, retained messages, shared groups) lives in etcd; messages cross between nodes on the node-to-node link.'),

@@ -17,6 +17,8 @@
  * are held in arrival order (and the connection stops reading) so nothing overtakes.
  * Back-pressure: when more than the listener's high-water mark is buffered towards the client,
  * the channel stops reading from it until the output drains.
+ * Rate limits (listener messages_rate / bytes_rate): a PUBLISH over the rate is held the same
+ * way, reading paused, until the client's bucket has refilled (access/limiter.ts).
  */
 import type { Connection, ConnectionHandler } from '../transport/index.js';
 import type { Message, QoS } from '../types.js';
@@ -32,6 +34,7 @@ import { handleConnect, handleAuth } from './connect.js';
 import { handlePublish, handlePubrel } from './publish.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
 import { handleDisconnect } from './disconnect.js';
+import { ClientLimiter, type ClientRateLimits } from '../access/limiter.js';
 
 export type ChannelState = 'new' | 'auth' | 'connected' | 'closed';
 
@@ -39,6 +42,8 @@ export type ChannelState = 'new' | 'auth' | 'connected' | 'closed';
 export interface ChannelListener {
   /** Bytes buffered towards a client above which it is not read from (and QoS 0 to it is dropped). */
   readonly highWaterMark: number;
+  /** Incoming PUBLISH limits per client (messages_rate, bytes_rate); null or absent = none. */
+  readonly clientLimits?: ClientRateLimits | null;
 }
 
 export interface Logger {
@@ -94,6 +99,8 @@ export class Channel implements ClientConnection {
   holding = false;
   /** True while reading is paused because the client does not read what we send. */
   private outputFull = false;
+  /** messages_rate / bytes_rate of the listener; null (one check per packet) when it sets none. */
+  private readonly limiter: ClientLimiter | null;
   corked = false;
   closeReason = '';
   /** Called once when the channel closes (the node's channel set uses it). */
@@ -105,6 +112,7 @@ export class Channel implements ClientConnection {
     this.clients = clients;
     this.cfg = cfg;
     this.hwm = listener.highWaterMark;
+    this.limiter = listener.clientLimits ? new ClientLimiter(listener.clientLimits, Date.now()) : null;
     this.log = log;
     this.connectedAt = this.lastRx = Date.now(); // until CONNECT: when the connection was accepted
     const io = new ChannelIo(this);
@@ -140,6 +148,7 @@ export class Channel implements ClientConnection {
     if (this.state === 'closed') return;
     this.broker.metrics.counters['packets.received']++;
     if (this.holding && !(this.state === 'auth' && p.cmd === 'auth')) { (this.held ??= []).push(p); return; }
+    if (this.limiter !== null && p.cmd === 'publish' && this.state === 'connected' && !this.admit(p)) return;
     try {
       this.dispatch(p);
     } catch (err) {
@@ -184,6 +193,20 @@ export class Channel implements ClientConnection {
   }
 
   /**
+   * Rate limits: a PUBLISH over the client's rate is held, first in line, with reading paused,
+   * until the bucket has refilled; then it and the packets after it are replayed in order.
+   */
+  private admit(p: Packet): boolean {
+    const wait = this.limiter!.admit((p.length ?? 0) + 2, Date.now());
+    if (wait === 0) return true;
+    (this.held ??= []).unshift(p);
+    this.hold(true);
+    this.count('client.rate_limited');
+    this.limiter!.timer = setTimeout(rateRefilled, wait, this);
+    return false;
+  }
+
+  /**
    * Holds later packets until releaseHeld(). `pauseReading` also stops reading the connection
    * (an authorization answer is awaited); during enhanced authentication reading goes on, since
    * the client's AUTH packets must get through.
@@ -202,6 +225,12 @@ export class Channel implements ClientConnection {
     if (this.holding || this.state === 'closed') return;
     this.held = null;
     if (!this.outputFull && !this.clusterWait) this.conn.resume();
+  }
+
+  /** @internal The rate-limit hold is over: replay what was held. */
+  rateRefilled(): void {
+    this.limiter!.timer = null;
+    if (this.state !== 'closed') this.releaseHeld();
   }
 
   /**
@@ -356,6 +385,7 @@ export class Channel implements ClientConnection {
     this.state = 'closed';
     this.closeReason = reason;
     this.held = null;
+    if (this.limiter !== null) this.limiter.cancel();
     if (this.corked) { this.corked = false; this.conn.uncork(); }
     this.conn.end();
     if (this.onClosed !== null) this.onClosed();
@@ -370,6 +400,8 @@ export class Channel implements ClientConnection {
     }
     if (this.state !== 'connected') return;
     // [MQTT-3.1.2-24] close after 1.5 × keep alive without a packet from the client
+    // A client held back by its rate limit is not read, so its silence is ours, not its own.
+    if (this.limiter !== null && this.limiter.timer !== null) { this.lastRx = now; return; }
     if (this.keepalive > 0 && now - this.lastRx > this.keepalive * 1000 * this.cfg.keepaliveMultiplier) this.fail('KEEP_ALIVE_TIMEOUT');
   }
 
@@ -391,6 +423,10 @@ const NO_CLIENT: ClientInfo = Object.freeze({
 }) as ClientInfo;
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+function rateRefilled(ch: Channel): void {
+  ch.rateRefilled();
+}
 
 /**
  * The parser's and the connection's callbacks for one channel: one small object per channel

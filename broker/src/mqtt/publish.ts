@@ -83,6 +83,8 @@ export function handlePublish(ch: Channel, p: Packet): void {
 function decided(ch: Channel, pk: IPublishPacket, topic: string, props: PublishProperties | null, pid: number, verdict: AuthzResult): void {
   if (verdict === 'deny') {
     ch.count('packets.publish.auth_error');
+    // authorization.deny_action = disconnect: DISCONNECT 0x87 instead of the acknowledgement, as EMQX does.
+    if (ch.broker.authorizer.denyAction === 'disconnect') throw new MqttError('NOT_AUTHORIZED', `publish to '${topic}' not authorized`);
     if (pk.qos === 1) ack(ch, 'puback', pid, RC.NOT_AUTHORIZED);
     else if (pk.qos === 2) ack(ch, 'pubrec', pid, RC.NOT_AUTHORIZED);
     return;

@@ -76,6 +76,16 @@ function finish(ch: Channel, messageId: number, entries: Entry[], verdicts: Verd
   const b = ch.broker;
   const session = ch.session!;
   const v5 = ch.protocolVersion === 5;
+  if (verdicts !== null && verdicts.includes('deny') && b.authorizer.denyAction === 'disconnect') {
+    // authorization.deny_action = disconnect: one denied filter disconnects (0x87), no SUBACK, as EMQX does.
+    for (let i = 0; i < entries.length; i++) {
+      const s = entries[i].sub;
+      if (s !== null && s.exclusive && verdicts[i] !== 'taken' && !session.subscriptions.has(s.filter)) b.state.releaseExclusive(s.topicFilter, ch.clientId);
+    }
+    ch.count('packets.subscribe.auth_error');
+    ch.fail('NOT_AUTHORIZED', 'subscription not authorized');
+    return;
+  }
   const granted: number[] = [];
   const retainedAfter: Array<[Subscription, boolean]> = [];
   for (let i = 0; i < entries.length; i++) {

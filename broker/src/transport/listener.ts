@@ -21,6 +21,7 @@ import type { CrlCache } from './crl.js';
 import { ListenerTls, type Verdict } from './tls-context.js';
 import type { Connection, ConnectionInfo, ListenerSpec, OnConnection, TransportType } from './types.js';
 import { WsConnection } from './ws-connection.js';
+import { TokenBucket, hasClientLimits, type ClientRateLimits } from '../access/limiter.js';
 
 /** The MQTT WebSocket subprotocols (the default of `websocket.supported_subprotocols`). */
 export const MQTT_SUBPROTOCOLS: readonly string[] = ['mqtt', 'mqttv3.1', 'mqttv5'];
@@ -38,6 +39,8 @@ export interface ListenerStatus {
   accepted: number;
   /** Connections closed at once because max_connections was reached. */
   rejected: number;
+  /** Connections closed at once because max_conn_rate (and max_conn_burst) was exceeded. */
+  rejectedRate: number;
   /** Failed TLS / WebSocket handshakes (bad certificate, wrong path, no accepted subprotocol…). */
   handshakeErrors: number;
   /** tcp: true while serving on raw TCP handles (raw-tcp.ts), false on net.Socket; false for other types. */
@@ -85,6 +88,9 @@ export class Listener {
   private current: number;
   private accepted: number;
   private rejected: number;
+  private rejectedRate: number;
+  /** max_conn_rate: one bucket per listener, rebuilt by start(); null = no limit. */
+  private connRate: TokenBucket | null;
   private handshakeErrors: number;
   private readonly release = (): void => { this.current--; };
 
@@ -93,7 +99,7 @@ export class Listener {
     this.transport = transport;
     this.protocol = opts.protocol;
     this.cfg = cfg;
-    this.spec = Object.freeze({ id: this.id, transport, protocol: opts.protocol, highWaterMark: cfg.tcp_options.high_watermark });
+    this.spec = Object.freeze({ id: this.id, transport, protocol: opts.protocol, highWaterMark: cfg.tcp_options.high_watermark, clientLimits: clientLimitsOf(cfg) });
     this.rawGate = opts.rawTcp ?? rawTcpChoice();
     this.onConnection = onConnection;
     this.log = log.child({ listener: this.id });
@@ -108,6 +114,8 @@ export class Listener {
     this.current = 0;
     this.accepted = 0;
     this.rejected = 0;
+    this.rejectedRate = 0;
+    this.connRate = null;
     this.handshakeErrors = 0;
   }
 
@@ -122,7 +130,7 @@ export class Listener {
     return {
       id: this.id, transport: this.transport, protocol: this.protocol, bind: this.cfg.bind, running: this.running,
       currentConnections: this.current, maxConnections: this.cfg.max_connections, port: this.port,
-      accepted: this.accepted, rejected: this.rejected, handshakeErrors: this.handshakeErrors,
+      accepted: this.accepted, rejected: this.rejected, rejectedRate: this.rejectedRate, handshakeErrors: this.handshakeErrors,
       rawSockets: this.raw !== null,
     };
   }
@@ -136,6 +144,9 @@ export class Listener {
     const port = parsed.value.port === 0 ? this.lastPort : parsed.value.port;
     const hwm = this.cfg.tcp_options.high_watermark;
     if (hwm !== this.spec.highWaterMark) this.spec = Object.freeze({ ...this.spec, highWaterMark: hwm });
+    const limits = clientLimitsOf(this.cfg);
+    if (!sameLimits(limits, this.spec.clientLimits)) this.spec = Object.freeze({ ...this.spec, clientLimits: limits });
+    this.connRate = this.cfg.max_conn_rate !== null ? new TokenBucket(this.cfg.max_conn_rate, this.cfg.max_conn_burst, Date.now()) : null;
     if (this.rawTcp?.raw === true) {
       await this.startRaw(host, port);
       if (parsed.value.port === 0) this.lastPort = this.port;
@@ -150,6 +161,7 @@ export class Listener {
       this.tls = null;
       throw err;
     }
+    if (this.connRate !== null) this.gateConnections(server);
     server.maxConnections = this.cfg.max_connections;
     server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) => {
       this.rejected++;
@@ -210,7 +222,7 @@ export class Listener {
     const raw = new RawTcpServer(
       this.id,
       () => this.current < this.cfg.max_connections,
-      (conn) => this.accept(conn, null),
+      (conn) => { if (this.overConnRate(conn.info.remoteAddress, conn.info.remotePort)) conn.destroy(); else this.accept(conn, null); },
       (peer) => {
         this.rejected++;
         this.log.debug({ remote: `${peer.address}:${peer.port}`, max: this.cfg.max_connections }, 'max_connections reached, connection closed');
@@ -224,6 +236,29 @@ export class Listener {
     }
     this.port = raw.port;
     this.raw = raw;
+  }
+
+  /** max_conn_rate: true (and counted) when this connection is one too many. */
+  private overConnRate(remote: string | undefined, port: number | undefined): boolean {
+    if (this.connRate === null || this.connRate.tryTake(1, Date.now())) return false;
+    this.rejectedRate++;
+    this.log.debug({ remote: `${plainAddress(remote)}:${port ?? ''}`, rate: this.cfg.max_conn_rate }, 'max_conn_rate exceeded, connection closed');
+    return true;
+  }
+
+  /**
+   * Puts the max_conn_rate check in front of the server's own 'connection' listeners (the TLS
+   * and HTTP servers register theirs when created), so a connection over the rate is closed
+   * before any TLS or WebSocket handshake is spent on it.
+   */
+  private gateConnections(server: NetServer | HttpServer): void {
+    const inner = server.listeners('connection') as Array<(this: unknown, s: Socket) => void>;
+    server.removeAllListeners('connection');
+    const listener = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the server's listeners run with the server as `this`
+    server.on('connection', function (this: unknown, socket: Socket) {
+      if (listener.overConnRate(socket.remoteAddress, socket.remotePort)) { socket.destroy(); return; }
+      for (let i = 0; i < inner.length; i++) inner[i]!.call(this, socket);
+    });
   }
 
   private createServer(): NetServer | HttpServer {
@@ -378,6 +413,16 @@ export class Listener {
     this.log.debug({ remote: plainAddress(socket.remoteAddress), reason }, 'client certificate refused; connection closed');
     socket.destroy();
   }
+}
+
+function clientLimitsOf(cfg: AnyListenerConfig): ClientRateLimits | null {
+  const l: ClientRateLimits = { messages: cfg.messages_rate, messagesBurst: cfg.messages_burst, bytes: cfg.bytes_rate, bytesBurst: cfg.bytes_burst };
+  return hasClientLimits(l) ? Object.freeze(l) : null;
+}
+
+function sameLimits(a: ClientRateLimits | null, b: ClientRateLimits | null): boolean {
+  if (a === null || b === null) return a === b;
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function pathOf(url: string | undefined): string {

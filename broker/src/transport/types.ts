@@ -14,6 +14,8 @@
  * remote address:port instead.
  */
 
+import type { ClientRateLimits } from '../access/limiter.js';
+
 export type TransportType = 'tcp' | 'ssl' | 'ws' | 'wss' | 'udp';
 
 /**
@@ -32,6 +34,8 @@ export interface ListenerSpec {
    * (`listeners.<type>.<name>.tcp_options.high_watermark`).
    */
   readonly highWaterMark: number;
+  /** Per-client incoming PUBLISH limits (`messages_rate`, `bytes_rate` and their bursts); null = none. */
+  readonly clientLimits: ClientRateLimits | null;
 }
 
 export type OnConnection = (conn: Connection, spec: ListenerSpec) => void;

@@ -256,6 +256,53 @@ const listener = s.object({
   },
 });
 
+const secretName = (description: string) => s.string({ description, maxLength: 253 });
+
+const clientAuth = s.object({
+  description: 'Mutual TLS on every TLS listener: client certificates checked against a CA, optionally against CRLs.',
+  fields: {
+    verify: s.withDefault(s.string({ description: 'verify_peer asks every client for a certificate and checks it; verify_none does not ask.', enum: ['verify_peer', 'verify_none'] as const }), 'verify_peer'),
+    failIfNoPeerCert: s.withDefault(s.bool({ description: 'Refuse clients that present no certificate (with verify_peer).' }), true),
+    caSecretName: s.optional(secretName('Secret whose ca.crt signs the client certificates (default: ca.crt of the server certificate Secret).')),
+    crlSecretName: s.optional(secretName('Secret whose ca.crl holds the CRLs (PEM) checked at every handshake; the broker rereads it when the mounted file changes.')),
+    crlDistributionPoints: s.withDefault(s.bool({ description: "Also fetch and cache the CRLs named by the client certificates' CRL distribution points (EMQX enable_crl_check)." }), false),
+    peerCertAsUsername: s.optional(s.string({ description: 'Take the MQTT username from the client certificate (EMQX peer_cert_as_username).', enum: ['cn', 'dn', 'crt', 'pem', 'md5'] as const })),
+    peerCertAsClientid: s.optional(s.string({ description: 'Take the MQTT client id from the client certificate (EMQX peer_cert_as_clientid).', enum: ['cn', 'dn', 'crt', 'pem', 'md5'] as const })),
+  },
+});
+
+const ocspStapling = s.object({
+  description: "OCSP stapling: the brokers fetch their server certificate's status from the responder and staple it to every handshake.",
+  fields: {
+    responderUrl: s.required(s.string({ description: 'The OCSP responder URL.', pattern: '^https?://', maxLength: 1024 })),
+    issuerSecretName: s.required(secretName("Secret whose ca.crt is the server certificate's issuer.")),
+    refreshInterval: s.withDefault(s.string({ description: 'How often the response is refreshed (EMQX duration, e.g. 5m).', pattern: '^[0-9]+(ms|s|m|h)$', maxLength: 16 }), '5m'),
+  },
+});
+
+const access = s.object({
+  description:
+    "Access control, rendered into the broker config with EMQX 5's keys. Files these settings name (bootstrap files, acl.conf, JWT keys) come from the Secrets in `secrets`, mounted read-only at /etc/petrel/secrets/<secret name>/.",
+  fields: {
+    authentication: s.optional(
+      s.any<Record<string, unknown>[]>({ description: "The broker's `authentication` chain: an ordered list of authenticators (mechanism, backend and EMQX's per-backend keys).", jsonType: 'array' }),
+    ),
+    authorization: s.optional(
+      s.any<Record<string, unknown>>({ description: "The broker's `authorization` block: no_match, deny_action, cache and the ordered `sources`.", jsonType: 'object' }),
+    ),
+    secrets: s.optional(
+      s.array(
+        s.object({ description: 'A Secret mounted for the broker.', fields: { name: s.required(secretName('Secret name (same namespace).')) } }),
+        {
+          description: 'Secrets mounted read-only at /etc/petrel/secrets/<name>/ in every broker pod.',
+          maxItems: 16,
+          rules: [{ cel: 'self.all(a, self.exists_one(b, b.name == a.name))', message: 'secret names must be unique', check: (xs) => uniqueBy(xs, 'name') }],
+        },
+      ),
+    ),
+  },
+});
+
 const tls = s.object({
   description: 'Server certificate for TLS listeners: an existing Secret, or one cert-manager issues.',
   rules: [
@@ -267,6 +314,8 @@ const tls = s.object({
   ],
   fields: {
     secretName: s.optional(s.string({ description: 'A kubernetes.io/tls Secret (tls.crt, tls.key, optional ca.crt) in the same namespace.', maxLength: 253 })),
+    clientAuth: s.optional(clientAuth),
+    ocspStapling: s.optional(ocspStapling),
     certManager: s.optional(
       s.object({
         description: 'A cert-manager Certificate is created for the DNS names of the cluster; its Secret is <name>-tls.',
@@ -394,6 +443,7 @@ export const specSchema = s.object({
       ],
     ),
     tls: s.optional(tls),
+    access: s.optional(access),
     config: s.optional(
       s.object({
         description: 'Broker configuration.',

@@ -2,8 +2,8 @@
  * The broker config file every Petrel pod reads (/etc/petrel/petrel.yaml), rendered into one
  * ConfigMap. The user's `spec.config.data` is the base; the operator's keys are merged over it and
  * win: `listeners` (replaced whole, so no port opens that the Services do not expose), `node.*`,
- * `cluster.*`, `dashboard.listeners.http` (the status/drain endpoints the probes use) and
- * `api_key.bootstrap_file` (the operator's key file, see api-key.ts; a user value is refused by
+ * `cluster.*`, `dashboard.listeners.http` (the status/drain endpoints the probes use),
+ * `api_key.bootstrap_file`, and what spec.access / spec.tls set (access.ts) (the operator's key file, see api-key.ts; a user value is refused by
  * validate()). What differs per pod (node name, role, region, etcd endpoints) comes
  * from environment variables instead, so one file serves core and replica pods alike.
  *
@@ -14,6 +14,7 @@ import yaml from 'js-yaml';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ListenerSpec, ResolvedMqttCluster } from '../api/types.js';
 import { API_KEYS_PATH } from './api-key.js';
+import { accessConfig, tlsDepthOptions } from './access.js';
 import { meta, names } from './meta.js';
 
 export const CONFIG_FILE_KEY = 'petrel.yaml';
@@ -67,7 +68,7 @@ export function ownedConfig(cr: ResolvedMqttCluster): Record<string, any> {
   for (const l of enabledListeners(cr)) {
     const entry: Record<string, unknown> = { enable: true, bind: `0.0.0.0:${l.port}` };
     if (l.protocol === 'ws') entry.websocket = { mqtt_path: l.path ?? '/mqtt' };
-    if (l.tls) entry.ssl_options = { certfile: `${TLS_DIR}/tls.crt`, keyfile: `${TLS_DIR}/tls.key` };
+    if (l.tls) entry.ssl_options = { certfile: `${TLS_DIR}/tls.crt`, keyfile: `${TLS_DIR}/tls.key`, ...tlsDepthOptions(cr, TLS_DIR) };
     (listeners[listenerType(l)] ??= {})[l.name] = entry;
   }
   const etcd: Record<string, unknown> = { prefix: `/petrel/${cr.metadata.namespace}/${cr.metadata.name}` };
@@ -75,6 +76,7 @@ export function ownedConfig(cr: ResolvedMqttCluster): Record<string, any> {
     etcd.ssl_options = { cacertfile: `${ETCD_TLS_DIR}/ca.crt`, certfile: `${ETCD_TLS_DIR}/tls.crt`, keyfile: `${ETCD_TLS_DIR}/tls.key` };
   }
   return {
+    ...accessConfig(cr),
     node: { data_dir: DATA_DIR },
     cluster: { backend: 'etcd', etcd, link: { bind: `0.0.0.0:${CLUSTER_LINK_PORT}` } },
     dashboard: { listeners: { http: { enable: true, bind: `0.0.0.0:${API_PORT}` } } },

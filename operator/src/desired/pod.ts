@@ -27,6 +27,7 @@ import {
 } from './config-map.js';
 import { API_KEY_DIR, API_KEY_VOLUME } from './api-key.js';
 import { names } from './meta.js';
+import { accessMounts, accessVolumes } from './access.js';
 
 type PodSpec = NonNullable<IPodTemplateSpec['spec']>;
 export type Container = PodSpec['containers'][number];
@@ -104,6 +105,7 @@ export function brokerContainer(cr: ResolvedMqttCluster, o: BrokerContainerOptio
   }
   if (names.tlsSecret(cr)) c.volumeMounts!.push({ name: 'tls', mountPath: TLS_DIR, readOnly: true });
   if (cr.spec.etcd.external?.tlsSecretName) c.volumeMounts!.push({ name: 'etcd-tls', mountPath: ETCD_TLS_DIR, readOnly: true });
+  c.volumeMounts!.push(...accessMounts(cr));
   return c;
 }
 
@@ -138,6 +140,7 @@ export function commonVolumes(cr: ResolvedMqttCluster): Volume[] {
   if (tls) v.push({ name: 'tls', secret: { secretName: tls } });
   const etcdTls = cr.spec.etcd.external?.tlsSecretName;
   if (etcdTls) v.push({ name: 'etcd-tls', secret: { secretName: etcdTls } });
+  v.push(...accessVolumes(cr));
   return v;
 }
 

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AdminApi, AdminPublish, ClientView, ClusterAdmin, RetainedView, SubscriptionView } from '../../../broker/src/api/admin.js';
+import type { AdminApi, AdminPublish, BannedAdmin, ClientView, ClusterAdmin, RetainedView, SubscriptionView } from '../../../broker/src/api/admin.js';
 import { ApiServer } from '../../../broker/src/api/http-server.js';
 import { clusterAdmin, registerAdminCalls } from '../../../broker/src/cluster/calls.js';
 import type { ClusterCallHandler, MemberView } from '../../../broker/src/cluster/state.js';
@@ -38,6 +38,8 @@ export class FakeAdmin implements AdminApi {
   private nextId = 1;
   /** The fake is a single node: its cluster calls run its own methods, as on the local backend (a test may replace it). */
   cluster: ClusterAdmin;
+  /** No bans; the banned routes are tested against a real node (test/integration/44-banned-limits). */
+  banned: BannedAdmin = { list: () => [], create: () => ({ ok: false, error: 'not in the fake' }), delete: () => false, clear: () => {} };
 
   constructor() {
     const handlers = new Map<string, ClusterCallHandler>();

@@ -28,10 +28,10 @@ test('onConnection gets one frozen spec per listener: id, transport, protocol mq
     const socks = [await dial('tcp:default'), await dial('tcp:default'), await dial('tcp:other')];
     await waitFor(() => got.length === 3, '3 connections');
     const [a, b, c] = got.map(([, s]) => s);
-    assert.deepEqual(a, { id: 'tcp:default', transport: 'tcp', protocol: 'mqtt', highWaterMark: 64 * 1024 });
+    assert.deepEqual(a, { id: 'tcp:default', transport: 'tcp', protocol: 'mqtt', highWaterMark: 64 * 1024, clientLimits: null });
     assert.equal(a, b, 'the same object for every connection of a listener');
     assert.ok(Object.isFrozen(a));
-    assert.deepEqual(c, { id: 'tcp:other', transport: 'tcp', protocol: 'mqtt', highWaterMark: 4 * 1024 * 1024 });
+    assert.deepEqual(c, { id: 'tcp:other', transport: 'tcp', protocol: 'mqtt', highWaterMark: 4 * 1024 * 1024, clientLimits: null });
     assert.equal(got[0]![0].info.listener, a!.id);
     const st = ls.list().find((l) => l.id === 'ws:default')!;
     assert.equal(st.protocol, 'mqtt');

@@ -10,6 +10,8 @@ import { retainerRoutes } from './retainer.js';
 import { publishRoutes } from './publish.js';
 import { listenersRoutes } from './listeners.js';
 import { nodeDrainRoutes } from './node-drain.js';
+import { authorizationRoutes } from './authorization.js';
+import { bannedRoutes } from './banned.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
@@ -22,4 +24,6 @@ export const ROUTES: readonly Route[] = [
   ...publishRoutes,
   ...listenersRoutes,
   ...nodeDrainRoutes,
+  ...authorizationRoutes,
+  ...bannedRoutes,
 ];
