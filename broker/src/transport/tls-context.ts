@@ -1,9 +1,9 @@
 /**
  * The TLS side of one ssl or wss listener, for as long as its server runs: the secure context
- * (rebuilt when certificate files change on disk or new CRLs arrive, with
+ * (rebuilt when the certificate, key, CA or CRL files change on disk, and installed with
  * server.setSecureContext, so new handshakes get it and established connections are left
  * alone), the OCSP response it staples, and the verdict on each client certificate (verified,
- * not revoked) before the connection is handed on.
+ * not revoked: crl.ts) before the connection is handed on.
  *
  * A changed file that does not load (half-written PEM, key not matching the certificate) is
  * logged and the current context kept; the next change is tried again.
@@ -43,7 +43,7 @@ export class ListenerTls {
   private server: TlsServer | null;
   private stapler: OcspStapler | null;
   private watcher: FileWatcher | null;
-  private unsubscribe: (() => void) | null;
+  private releaseCrlCache: (() => void) | null;
 
   /** Reads the files; throws ListenerError when one is missing or broken. */
   constructor(id: string, address: string, ssl: SslOptions, deps: ListenerTlsDeps) {
@@ -58,14 +58,14 @@ export class ListenerTls {
     this.server = null;
     this.stapler = null;
     this.watcher = null;
-    this.unsubscribe = null;
+    this.releaseCrlCache = null;
   }
 
   options(): TlsOptions {
     return buildTlsOptions(this.id, this.address, this.ssl, this.files);
   }
 
-  /** Starts stapling, reloading and CRL updates for the server built from options(). */
+  /** Starts stapling, file watching and the distribution-point cache for the server built from options(). */
   attach(server: TlsServer): void {
     this.server = server;
     if (this.issuer !== null) {
@@ -76,7 +76,7 @@ export class ListenerTls {
       });
       this.restartStapler();
     }
-    if (this.crlCache !== null) this.unsubscribe = this.crlCache.acquire();
+    if (this.crlCache !== null) this.releaseCrlCache = this.crlCache.acquire();
     const o = this.ssl.ocsp;
     this.watcher = new FileWatcher(
       [this.ssl.certfile, this.ssl.keyfile, this.ssl.cacertfile, this.ssl.crlfile, o.enable_ocsp_stapling ? o.issuer_pem : ''],
@@ -88,8 +88,8 @@ export class ListenerTls {
     this.watcher = null;
     this.stapler?.stop();
     this.stapler = null;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+    this.releaseCrlCache?.();
+    this.releaseCrlCache = null;
     this.server = null;
   }
 
