@@ -80,6 +80,8 @@ export function channelSettings(cfg: Config): ChannelSettings {
     maxWillDelaySec: secs(m.max_will_delay),
     responseInformation: m.response_information,
     messageExpiryMaxMs: m.message_expiry_interval,
+    peerCertAsUsername: m.peer_cert_as_username,
+    peerCertAsClientid: m.peer_cert_as_clientid,
   };
 }
 
@@ -210,7 +212,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       return;
     }
     channelFactories[spec.protocol]!(conn, spec);
-  }, log);
+  }, log, { crlCache: cfg.crl_cache });
   try {
     await listeners.start();
   } catch (err) {

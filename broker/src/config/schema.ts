@@ -13,6 +13,7 @@ import { parseRate, type Rate } from '../access/limiter.js';
 import { parseAuthnSetting, type AuthnEntry } from '../access/authn/registry.js';
 
 const NO_LIMIT = 'infinity';
+const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
 
 /** EMQX 5 listener rate limits (access/limiter.ts): "1000/s", "1MB/10s", "infinity"; bursts "0" = none. */
 const rate = (description: string, bytes = false) =>
@@ -46,7 +47,16 @@ const sslOptions = obj({
   fail_if_no_peer_cert: bool(false, 'With verify_peer: refuse clients that present no valid certificate (mutual TLS).'),
   versions: listOf(['tlsv1.2', 'tlsv1.3'] as const, ['tlsv1.2', 'tlsv1.3'], 'TLS protocol versions offered.'),
   ciphers: strList([], 'OpenSSL cipher names for TLS 1.2 (empty = Node defaults).'),
-}, 'TLS settings.');
+  enable_crl_check: bool(false, 'With verify_peer: check client certificates against the CRLs of the distribution points they name (fetched over HTTP, cached as crl_cache says) and crlfile. A revoked certificate, or one whose status cannot be determined, is refused.'),
+  crlfile: str('', 'PEM (or DER) file of CRLs client certificates are checked against; needs verify_peer. Re-read when it changes. Petrel addition ("" = none).'),
+  ocsp: obj({
+    enable_ocsp_stapling: bool(false, 'Staple the OCSP response for the server certificate to handshakes that ask for it.'),
+    responder_url: str('', 'HTTP URL of the OCSP responder for the server certificate (required with stapling).'),
+    issuer_pem: str('', 'PEM file of the certificate that issued the server certificate (required with stapling).'),
+    refresh_interval: duration('5m', 'How often the OCSP response is fetched again.', { min: 1000 }),
+    refresh_http_timeout: duration('15s', 'How long one OCSP fetch may take.', { min: 1 }),
+  }, 'OCSP stapling (see docs/tls.md).'),
+}, 'TLS settings. Certificate, key, CA and CRL files are reloaded when they change on disk.');
 
 const websocket = obj({
   mqtt_path: str('/mqtt', 'HTTP path that accepts MQTT-over-WebSocket upgrades; other paths get 404.', {
@@ -116,6 +126,8 @@ export const schema = obj({
     message_expiry_interval: duration(NO_LIMIT, 'Expiry of messages that carry none (queued and retained).', { infinity: true }),
     max_will_delay: duration(NO_LIMIT, 'Cap on a v5 Will Delay Interval.', { infinity: true }),
     response_information: str('', 'v5 Response Information returned when a client asks for it ("" = none).'),
+    peer_cert_as_username: oneOf(PEER_CERT_AS, 'disabled', 'ssl/wss with a verified client certificate: use this of it as the username (cn, dn, crt = PEM text, pem = base64 of the DER, md5 = hex MD5 of the DER).'),
+    peer_cert_as_clientid: oneOf(PEER_CERT_AS, 'disabled', 'ssl/wss with a verified client certificate: use this of it as the client id (values as peer_cert_as_username).'),
   }),
   retainer: obj({
     enable: bool(true, 'Store retained messages.'),
@@ -141,6 +153,11 @@ export const schema = obj({
     }),
   }),
   authentication: custom<readonly AuthnEntry[] | null>(null, 'The global authentication chain, as EMQX writes it: an ordered list of authenticators, each `{mechanism, backend, enable, …}` with its backend\'s keys. Asked in order; the first to allow or deny decides; when all pass, the client is refused; an empty list lets everyone in. Absent = the chain last changed through the REST API (kept in the node\'s store), else none; when set here it wins over REST changes at every start, as emqx.conf wins over cluster.hocon since EMQX 5.1. See docs/authentication.md.', 'list of authenticators', parseAuthnSetting),
+  crl_cache: obj({
+    refresh_interval: duration('15m', 'How often every cached CRL distribution point is fetched again (all listeners).', { min: 1000 }),
+    http_timeout: duration('15s', 'How long one CRL fetch may take.', { min: 1 }),
+    capacity: int(100, 'Most CRL distribution-point URLs cached; the oldest is dropped first.', { min: 1 }),
+  }, 'Cache of CRLs fetched from the distribution points of client certificates (enable_crl_check).'),
   authorization: obj({
     no_match: oneOf(['allow', 'deny'] as const, 'allow', 'Answer when no authorization source decides.'),
     deny_action: oneOf(['ignore', 'disconnect'] as const, 'ignore', 'A denied publish or subscribe: ignore answers with the reason code (v5 0x87, v3 SUBACK 0x80, QoS 0 dropped); disconnect closes the client (v5: DISCONNECT 0x87).'),

@@ -12,6 +12,7 @@ import type { AuthRequest, AuthResult } from '../hooks.js';
 import { validTopicName } from '../router/index.js';
 import { NEVER_EXPIRE } from '../session/registry.js';
 import { willFromConnect } from './disconnect.js';
+import { peerCertValue, type PeerCertAs } from '../transport/tls-options.js';
 
 /** MQTT 3.1/3.1.1 CONNACK accepted (return code 0), without and with Session Present. */
 const CONNACK_V3_NEW = Buffer.from([0x20, 0x02, 0x00, 0x00]);
@@ -30,8 +31,12 @@ export function handleConnect(ch: Channel, p: Packet): void {
   if (v5 && typeof props.maximumPacketSize === 'number' && props.maximumPacketSize > 0) ch.clientMaxPacket = props.maximumPacketSize;
   ch.parser.protocolVersion = ch.protocolVersion;
 
+  // ssl/wss: a verified client certificate may name the client instead (as EMQX: it wins over CONNECT).
+  const certId = fromPeerCert(ch, cfg.peerCertAsClientid);
+  const certUser = fromPeerCert(ch, cfg.peerCertAsUsername);
+
   // Client identifier [MQTT-3.1.3-6..8]
-  let clientId = c.clientId ?? '';
+  let clientId = certId ?? c.clientId ?? '';
   let assigned = false;
   if (clientId.length === 0) {
     if (ch.protocolVersion === 3) throw new MqttError('CLIENT_ID_NOT_VALID', 'MQTT 3.1 requires a client id');
@@ -40,7 +45,7 @@ export function handleConnect(ch: Channel, p: Packet): void {
     assigned = true;
   }
   if (clientId.length > cfg.maxClientIdLen) throw new MqttError('CLIENT_ID_NOT_VALID', `client id longer than ${cfg.maxClientIdLen}`);
-  ch.identify(clientId, c.username ?? null);
+  ch.identify(clientId, certUser ?? c.username ?? null);
 
   // Will [MQTT-3.1.2-9..] — validate now, publish only on abnormal close.
   if (c.will) {
@@ -79,6 +84,16 @@ export function handleConnect(ch: Channel, p: Packet): void {
     return;
   }
   authenticate(ch, c, assigned, props);
+}
+
+/** C0 and C1 controls: a certificate field holding them must not reach placeholders and HTTP requests. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+function fromPeerCert(ch: Channel, as: PeerCertAs): string | undefined {
+  if (as === 'disabled') return undefined;
+  const v = peerCertValue(ch.conn.info.peerCert, as);
+  if (v !== undefined && (as === 'cn' || as === 'dn') && CONTROL.test(v)) throw new MqttError('NOT_AUTHORIZED', `client certificate ${as} holds control characters`);
+  return v;
 }
 
 function authenticate(ch: Channel, c: IConnectPacket, assigned: boolean, props: NonNullable<IConnectPacket['properties']>): void {

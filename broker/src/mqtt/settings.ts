@@ -3,6 +3,7 @@
  * (`mqtt.*`) when the node starts. Times are in ms, sizes in bytes.
  */
 import type { QoS } from '../types.js';
+import type { PeerCertAs } from '../transport/tls-options.js';
 
 export interface ChannelSettings {
   maxPacketSize: number;
@@ -32,4 +33,7 @@ export interface ChannelSettings {
   responseInformation: string;
   /** Reject message expiry above this (ms) by capping it; Infinity = no cap. */
   messageExpiryMaxMs: number;
+  /** ssl/wss: take the username / client id from the verified client certificate (mqtt.peer_cert_as_*). */
+  peerCertAsUsername: PeerCertAs;
+  peerCertAsClientid: PeerCertAs;
 }

@@ -8,7 +8,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseBind, type ListenerConfig, type SslListenerConfig, type WsListenerConfig } from '../config/index.js';
@@ -17,7 +17,8 @@ import { SocketConnection } from './socket-connection.js';
 import { RawConnection, RawTcpServer, rawTcpChoice, type RawTcpChoice } from './raw-tcp.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { buildTlsOptions, peerCertOf } from './tls-options.js';
+import type { CrlCache } from './crl.js';
+import { ListenerTls, type Verdict } from './tls-context.js';
 import type { Connection, ConnectionInfo, ListenerSpec, OnConnection, TransportType } from './types.js';
 import { WsConnection } from './ws-connection.js';
 import { TokenBucket, hasClientLimits, type ClientRateLimits } from '../access/limiter.js';
@@ -54,6 +55,8 @@ export interface ListenerOptions {
   protocol: string;
   /** tcp with raw_sockets: whether raw TCP handles may be used on this Node (rawTcpChoice()). */
   rawTcp?: RawTcpChoice;
+  /** ssl/wss with enable_crl_check: the node's cache of distribution-point CRLs. */
+  crlCache?: CrlCache | null;
 }
 
 export type AnyListenerConfig = ListenerConfig & Partial<Pick<SslListenerConfig, 'ssl_options'>> & Partial<Pick<WsListenerConfig, 'websocket'>>;
@@ -74,6 +77,11 @@ export class Listener {
   /** Plain TCP on bare handles (raw-tcp.ts), instead of `server`. */
   private raw: RawTcpServer | null;
   private wss: WebSocketServer | null;
+  /** ssl/wss while running: secure context, stapling, reloads, client certificate verdicts. */
+  private tls: ListenerTls | null;
+  private readonly crlCache: CrlCache | null;
+  /** wss: the certificate verdict of each TLS socket, read when it asks to upgrade. */
+  private readonly verdicts: WeakMap<Socket, Verdict | Promise<Verdict>>;
   private port: number;
   /** The port of the last successful bind: a listener configured with port 0 keeps it across stop/start. */
   private lastPort: number;
@@ -98,6 +106,9 @@ export class Listener {
     this.server = null;
     this.raw = null;
     this.wss = null;
+    this.tls = null;
+    this.crlCache = opts.crlCache ?? null;
+    this.verdicts = new WeakMap();
     this.port = 0;
     this.lastPort = 0;
     this.current = 0;
@@ -142,7 +153,14 @@ export class Listener {
       this.log.info({ bind: this.cfg.bind, port: this.port }, 'listener started');
       return;
     }
-    const server = this.createServer();
+    let server: NetServer | HttpServer;
+    try {
+      server = this.createServer();
+    } catch (err) {
+      this.tls?.close();
+      this.tls = null;
+      throw err;
+    }
     if (this.connRate !== null) this.gateConnections(server);
     server.maxConnections = this.cfg.max_connections;
     server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) => {
@@ -152,6 +170,8 @@ export class Listener {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         server.off('listening', onListening);
+        this.tls?.close();
+        this.tls = null;
         reject(ListenerError.cannotBind(this.id, this.cfg.bind, err));
       };
       const onListening = () => {
@@ -185,6 +205,8 @@ export class Listener {
     this.port = 0;
     server.close();
     if (this.wss) { this.wss.close(); this.wss = null; }
+    this.tls?.close();
+    this.tls = null;
     this.log.info('listener stopped');
   }
 
@@ -247,20 +269,33 @@ export class Listener {
         return s;
       }
       case 'ssl': {
-        const s = createTlsServer(buildTlsOptions(this.id, this.cfg.bind, this.cfg.ssl_options!));
+        const tls = this.newTls();
+        const s = createTlsServer(tls.options());
+        tls.attach(s);
         s.on('secureConnection', (socket: TLSSocket) => {
-          const peerCert = peerCertOf(socket);
-          if (peerCert === 'invalid') return this.badPeerCert(socket);
-          this.accept(new SocketConnection(socket, { ...this.info(socket), peerCert }), socket);
+          const v = tls.verify(socket);
+          if (v instanceof Promise) v.then((r) => this.secured(socket, r), (err) => this.secured(socket, { ok: false, reason: String(err) }));
+          else this.secured(socket, v);
         });
         s.on('tlsClientError', (err: Error, socket: TLSSocket) => this.handshakeFailed(err, socket));
         return s;
       }
       case 'ws':
       case 'wss': {
-        const s = this.transport === 'ws'
-          ? createHttpServer()
-          : createHttpsServer(buildTlsOptions(this.id, this.cfg.bind, this.cfg.ssl_options!));
+        let s: HttpServer;
+        if (this.transport === 'ws') s = createHttpServer();
+        else {
+          const tls = this.newTls();
+          s = createHttpsServer(tls.options());
+          tls.attach(s as unknown as TlsServer);
+          // Verdicts are reached at the handshake (a refused certificate never gets to HTTP) and
+          // read again when the socket asks to upgrade.
+          s.on('secureConnection', (socket: TLSSocket) => {
+            const v = tls.verify(socket);
+            this.verdicts.set(socket, v);
+            if (!(v instanceof Promise) && !v.ok) this.refused(socket, v.reason);
+          });
+        }
         const path = this.cfg.websocket?.mqtt_path ?? '/mqtt';
         const supported = this.cfg.websocket?.supported_subprotocols ?? MQTT_SUBPROTOCOLS;
         this.wss = new WebSocketServer({
@@ -308,12 +343,18 @@ export class Listener {
     } else if (!offered.split(',').some((p) => supported.includes(p.trim()))) {
       return reject('400 Bad Request', `no supported subprotocol in "${offered}"`);
     }
-    let peerCert: ConnectionInfo['peerCert'];
-    if (this.transport === 'wss') {
-      const pc = peerCertOf(socket as TLSSocket);
-      if (pc === 'invalid') return this.badPeerCert(socket as TLSSocket);
-      peerCert = pc;
-    }
+    if (this.transport !== 'wss') return this.upgraded(req, socket, head, undefined);
+    const v = this.verdicts.get(socket) ?? { ok: false, reason: 'no TLS verdict' };
+    const go = (r: Verdict): void => {
+      if (socket.destroyed) return;
+      if (!r.ok) return this.refused(socket as TLSSocket, r.reason);
+      this.upgraded(req, socket, head, r.cert);
+    };
+    if (v instanceof Promise) v.then(go, (err) => go({ ok: false, reason: String(err) }));
+    else go(v);
+  }
+
+  private upgraded(req: IncomingMessage, socket: Socket, head: Buffer, peerCert: ConnectionInfo['peerCert']): void {
     const wss = this.wss;
     if (!wss) { socket.destroy(); return; }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
@@ -354,9 +395,22 @@ export class Listener {
     this.log.debug({ err: err.message, code: (err as NodeJS.ErrnoException).code, remote: plainAddress(socket?.remoteAddress) }, 'handshake failed');
   }
 
-  private badPeerCert(socket: TLSSocket): void {
+  private newTls(): ListenerTls {
+    this.tls?.close();
+    this.tls = new ListenerTls(this.id, this.cfg.bind, this.cfg.ssl_options!, { log: this.log, crlCache: this.crlCache });
+    return this.tls;
+  }
+
+  /** ssl: the client certificate's verdict is in; hand the connection on or close it. */
+  private secured(socket: TLSSocket, v: Verdict): void {
+    if (socket.destroyed) return;
+    if (!v.ok) return this.refused(socket, v.reason);
+    this.accept(new SocketConnection(socket, { ...this.info(socket), peerCert: v.cert }), socket);
+  }
+
+  private refused(socket: TLSSocket, reason: string): void {
     this.handshakeErrors++;
-    this.log.debug({ remote: plainAddress(socket.remoteAddress), reason: socket.authorizationError }, 'client certificate not verified; connection closed');
+    this.log.debug({ remote: plainAddress(socket.remoteAddress), reason }, 'client certificate refused; connection closed');
     socket.destroy();
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { CrlCache, type CrlCacheConfig } from './crl.js';
 import { ListenerError } from './errors.js';
 import { Listener, type AnyListenerConfig, type ListenerStatus, type StreamTransportType } from './listener.js';
 import { rawTcpChoice, type RawTcpChoice } from './raw-tcp.js';
@@ -18,7 +19,11 @@ const PROTOCOL = 'mqtt';
 export interface ListenersOptions {
   /** The Node version the raw TCP gate judges (tests pass another); default process.version. */
   nodeVersion?: string;
+  /** `crl_cache`: how CRLs named by client certificates are fetched (defaults as EMQX). */
+  crlCache?: CrlCacheConfig;
 }
+
+const CRL_CACHE_DEFAULTS: CrlCacheConfig = { refresh_interval: 15 * 60_000, http_timeout: 15_000, capacity: 100 };
 
 export class Listeners {
   private readonly byId: Map<string, Listener>;
@@ -32,9 +37,11 @@ export class Listeners {
     this.log = log;
     this.rawTcp = rawTcpChoice(opts.nodeVersion ?? process.version);
     this.rawTcpLogged = false;
+    // One per node: listeners naming the same distribution point share its CRL.
+    const crlCache = new CrlCache(opts.crlCache ?? CRL_CACHE_DEFAULTS, log);
     for (const type of TYPES) {
       for (const [name, l] of Object.entries(cfg[type])) {
-        const listener = new Listener(type, name, l as AnyListenerConfig, onConnection, log, { protocol: PROTOCOL, rawTcp: this.rawTcp });
+        const listener = new Listener(type, name, l as AnyListenerConfig, onConnection, log, { protocol: PROTOCOL, rawTcp: this.rawTcp, crlCache });
         this.byId.set(listener.id, listener);
       }
     }

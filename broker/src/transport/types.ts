@@ -44,7 +44,11 @@ export interface PeerCert {
   /** Subject fields, e.g. { CN: 'device-1', O: 'Acme' } (multi-valued fields joined by ","). */
   subject: Record<string, string>;
   cn?: string;
+  /** The subject as RFC 4514 text, most specific first: "CN=device-1,O=Acme". */
+  dn?: string;
   fingerprint256?: string;
+  /** The certificate's DER (for mqtt.peer_cert_as_username = crt | pem | md5). */
+  raw?: Buffer;
 }
 
 export interface ConnectionInfo {
