@@ -37,7 +37,27 @@ function load(file: string, env: Record<string, string>): { problems: { path: st
   }
 }
 
-const specs = { oneRegion: SAMPLE_SPECS.oneRegion!, tls: cluster('tlsb', { tls: { secretName: 's' }, listeners: [{ name: 'mqtt', protocol: 'mqtt', port: 1883 }, { name: 'mqtts', protocol: 'mqtt', port: 8883, tls: true }, { name: 'wss', protocol: 'ws', port: 8084, tls: true, path: '/m' }], regions: [{ name: 'eu' }] }), overrides: SAMPLE_SPECS.overrides! };
+// Access control and TLS depth as the operator renders them (spec.access, spec.tls.clientAuth / ocspStapling).
+const secured = cluster('sec', {
+  regions: [{ name: 'eu' }],
+  listeners: [{ name: 'mqtt', protocol: 'mqtt', port: 1883 }, { name: 'mqtts', protocol: 'mqtt', port: 8883, tls: true }, { name: 'wss', protocol: 'ws', port: 8084, tls: true }],
+  tls: {
+    secretName: 'server-tls',
+    clientAuth: { caSecretName: 'device-ca', crlSecretName: 'device-crl', crlDistributionPoints: true, peerCertAsUsername: 'cn', peerCertAsClientid: 'md5' },
+    ocspStapling: { responderUrl: 'http://ocsp.example.com', issuerSecretName: 'issuer', refreshInterval: '10m' },
+  },
+  access: {
+    secrets: [{ name: 'mqtt-users' }],
+    authentication: [
+      { mechanism: 'password_based', backend: 'built_in_database', user_id_type: 'username', password_hash_algorithm: { name: 'sha256', salt_position: 'suffix' }, bootstrap_file: '/etc/petrel/secrets/mqtt-users/users.csv', bootstrap_type: 'plain' },
+      { mechanism: 'jwt', from: 'password', algorithm: 'hmac-based', secret: 'a-secret-of-enough-length-0123456789', verify_claims: { sub: '${username}' } },
+      { mechanism: 'password_based', backend: 'redis', server: 'redis.iot.svc:6379', redis_type: 'single', cmd: 'HMGET mqtt_user:${username} password_hash salt is_superuser', password_hash_algorithm: { name: 'sha256', salt_position: 'suffix' } },
+    ],
+    authorization: { no_match: 'deny', deny_action: 'disconnect', sources: [{ type: 'file', enable: true, path: '/etc/petrel/secrets/mqtt-users/acl.conf' }, { type: 'built_in_database', enable: true }] },
+  },
+});
+
+const specs = { secured, oneRegion: SAMPLE_SPECS.oneRegion!, tls: cluster('tlsb', { tls: { secretName: 's' }, listeners: [{ name: 'mqtt', protocol: 'mqtt', port: 1883 }, { name: 'mqtts', protocol: 'mqtt', port: 8883, tls: true }, { name: 'wss', protocol: 'ws', port: 8084, tls: true, path: '/m' }], regions: [{ name: 'eu' }] }), overrides: SAMPLE_SPECS.overrides! };
 
 for (const [name, cr] of Object.entries(specs)) {
   test(`${name}: the broker's config loader accepts the rendered file and pod env (cluster.* pending)`, (t) => {
