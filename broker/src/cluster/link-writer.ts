@@ -18,6 +18,12 @@ export const WRITE_HIGH_WATER = 1024 * 1024;
 const CHUNK_SIZE = 64 * 1024;
 /** Frames larger than this get a buffer of their own rather than a chunk's tail. */
 const MAX_IN_CHUNK = 16 * 1024;
+/**
+ * ACKs alone wait this long for company: at a few thousand messages a second each would otherwise
+ * cost the two nodes a write and a read of their own. Nothing a client sees waits on them except a
+ * `durability.mode: sync` publisher's PUBACK, which waits for its fsync anyway.
+ */
+export const ACK_DELAY_MS = 1;
 
 function flushWriter(w: LinkWriter): void {
   w.flush();
@@ -34,6 +40,7 @@ export class LinkWriter implements FrameSink {
   private queuedBytes: number;
   private acks: number[];
   private scheduled: boolean;
+  private ackTimer: NodeJS.Timeout | null;
 
   constructor() {
     this.chunk = Buffer.allocUnsafeSlow(CHUNK_SIZE);
@@ -44,6 +51,7 @@ export class LinkWriter implements FrameSink {
     this.queuedBytes = 0;
     this.acks = [];
     this.scheduled = false;
+    this.ackTimer = null;
   }
 
   /** Starts writing to socket; the caller wires the socket's 'drain' to flush(). */
@@ -59,6 +67,7 @@ export class LinkWriter implements FrameSink {
     this.queuedBytes = 0;
     this.sealed = this.used;
     this.acks = [];
+    this.clearAckTimer();
   }
 
   /** Bytes not yet on the wire: queued here plus buffered in the socket. */
@@ -98,11 +107,13 @@ export class LinkWriter implements FrameSink {
   /** Acknowledges seq in the next ACK frame (one per turn). */
   ack(seq: number): void {
     this.acks.push(seq);
-    this.schedule();
+    if (this.scheduled || this.ackTimer !== null || this.socket === null) return;
+    this.ackTimer = setTimeout(flushWriter, ACK_DELAY_MS, this);
   }
 
   flush(): void {
     this.scheduled = false;
+    this.clearAckTimer();
     const socket = this.socket;
     if (socket === null || socket.destroyed) return;
     this.seal();
@@ -130,6 +141,10 @@ export class LinkWriter implements FrameSink {
     if (this.used === this.sealed) return;
     this.queue.push(this.chunk.subarray(this.sealed, this.used));
     this.sealed = this.used;
+  }
+
+  private clearAckTimer(): void {
+    if (this.ackTimer !== null) { clearTimeout(this.ackTimer); this.ackTimer = null; }
   }
 
   private schedule(): void {
