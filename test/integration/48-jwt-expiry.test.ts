@@ -28,7 +28,7 @@ const jwtChain = (extra: Record<string, unknown> = {}) => ({
   authentication: [{ mechanism: 'jwt', algorithm: 'hmac-based', secret: SECRET, verify_claims: { sub: '${username}' }, ...extra }],
 });
 
-test('v5: a token expiring in 2 s ends the connection with DISCONNECT 0x87 ~2 s after connect, and the will goes out', async () => {
+test('v5: a token expiring in 2 s ends the connection with DISCONNECT 0x87 ~2 s after connect, and the will goes out', async (t) => {
   const b = await startBroker(jwtChain());
   try {
     const watcher = await client(b, { protocolVersion: 5, username: 'watcher', password: await sign({ sub: 'watcher', exp: expIn(60) }) });
@@ -46,6 +46,7 @@ test('v5: a token expiring in 2 s ends the connection with DISCONNECT 0x87 ~2 s 
     await c.waitClosed();
     assert.ok(at >= exp * 1000, `closed ${exp * 1000 - at} ms before exp`);
     assert.ok(at <= exp * 1000 + LATE_MS, `closed ${at - exp * 1000} ms after exp`);
+    t.diagnostic(`connected ${exp * 1000 - connectedAt} ms before exp; DISCONNECT ${at - exp * 1000} ms after it`);
     await until(() => got.some((m) => m.topic === 'jwt/will' && m.payload === 'gone'), 3000, 'the will of the expired client');
     assert.ok(!watcher.disconnected, 'the client whose token is still valid stays');
     await watcher.endAsync();
