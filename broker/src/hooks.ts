@@ -35,7 +35,8 @@ export interface ClientInfo {
   readonly protocol: string;
   /** MQTT: 3, 4 or 5; other protocols their own version number. */
   readonly protocolVersion: number;
-  readonly peerCert?: { cn?: string; subject?: Record<string, string> } | null;
+  /** A verified client certificate (transport/types.ts PeerCert); `dn` in EMQX's form, most specific first. */
+  readonly peerCert?: { cn?: string; dn?: string; subject?: Record<string, string> } | null;
   /** Set by authentication: superusers skip authorization. */
   isSuperuser: boolean;
 }
@@ -57,7 +58,12 @@ export interface AuthRequest {
 }
 
 export type AuthResult =
-  | { result: 'allow'; isSuperuser?: boolean; data?: Buffer }
+  /**
+   * `expireAt` (ms since the epoch): the credential's end (a JWT's `exp` with EMQX's
+   * `disconnect_after_expire`); the connection is closed when it passes, and a re-authentication
+   * replaces it.
+   */
+  | { result: 'allow'; isSuperuser?: boolean; data?: Buffer; expireAt?: number }
   | { result: 'deny'; reason?: 'BAD_USERNAME_OR_PASSWORD' | 'NOT_AUTHORIZED' | 'BANNED' | 'BAD_AUTHENTICATION_METHOD' }
   | { result: 'continue'; data: Buffer };
 

@@ -2,12 +2,14 @@
  * Test support: a throw-away PKI made with the openssl CLI (Debian's openssl package) in a temp
  * directory — a CA run by `openssl ca` (so it keeps index.txt, can revoke and issue CRLs), a
  * server certificate for 127.0.0.1/localhost, client certificates with or without a CRL
- * Distribution Point, an OCSP signing certificate, and `openssl ocsp` as a responder on a free
- * port. EC P-256 keys: fast to make.
+ * Distribution Point, an OCSP signing certificate, and an OCSP responder on loopback answering
+ * with `openssl ocsp`. EC P-256 keys: fast to make.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireBinary } from './broker.js';
@@ -82,25 +84,45 @@ export class Pki {
     return readFileSync(resp);
   }
 
-  /** Starts `openssl ocsp` as an HTTP responder on a free port; resolves once it accepts connections. */
-  async ocspResponder(signer: Issued): Promise<{ url: string; port: number; proc: ChildProcess; stop(): Promise<void> }> {
-    const port = await freePort();
-    const proc = spawn(OPENSSL, ['ocsp', '-index', join(this.dir, 'index.txt'), '-port', String(port), '-rsigner', signer.crt,
-      '-rkey', signer.key, '-CA', this.ca.crt, '-ndays', '1', '-ignore_err'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    // Readiness from its own words: a probe connection would hold up its single-threaded loop.
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`openssl ocsp did not start on ${port}: ${err}`)); }, 10_000);
-      proc.stderr!.on('data', (d) => {
-        err += d;
-        if (err.includes('waiting for OCSP client connections')) { clearTimeout(timer); resolve(); }
+  /**
+   * An OCSP responder on 127.0.0.1 (port 0): a node:http server that answers each request with
+   * `openssl ocsp -index … -reqin - -respout -`, run once per request. `openssl ocsp -port` would
+   * serve by itself, but OpenSSL 3.0 binds it to every interface (`[::]:port`, `-url`'s host
+   * is ignored) and the tests keep to loopback. POST (DER body) and GET (base64 in the path,
+   * RFC 6960 A.1) are answered; a request openssl cannot read gets `malformedRequest`.
+   */
+  async ocspResponder(signer: Issued): Promise<{ url: string; port: number; served: () => number; stop(): Promise<void> }> {
+    const args = ['ocsp', '-index', join(this.dir, 'index.txt'), '-rsigner', signer.crt, '-rkey', signer.key, '-CA', this.ca.crt,
+      '-ndays', '1', '-reqin', '-', '-respout', '-'];
+    let served = 0;
+    const server = createHttpServer((req, res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => { size += c.length; if (size <= 65536) chunks.push(c); });
+      req.on('end', () => {
+        const der = req.method === 'GET' ? Buffer.from(decodeURIComponent((req.url ?? '/').slice(1)), 'base64') : Buffer.concat(chunks);
+        if (size > 65536 || der.length === 0) { answer(res, MALFORMED_REQUEST); return; }
+        const proc = spawn(OPENSSL, args, { cwd: this.dir, stdio: ['pipe', 'pipe', 'ignore'] });
+        const out: Buffer[] = [];
+        proc.stdout!.on('data', (c: Buffer) => out.push(c));
+        proc.stdin!.on('error', () => {}); // openssl may exit before reading a bad request
+        proc.stdin!.end(der);
+        proc.once('close', (code) => {
+          const body = Buffer.concat(out);
+          if (code === 0 && body.length > 0) { served++; answer(res, body); } else answer(res, MALFORMED_REQUEST);
+        });
       });
-      proc.once('exit', () => { clearTimeout(timer); reject(new Error(`openssl ocsp exited: ${err}`)); });
     });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
     return {
-      url: `http://127.0.0.1:${port}`, port, proc,
-      async stop() { if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGKILL'); await exited; } },
+      url: `http://127.0.0.1:${port}`, port, served: () => served,
+      async stop() {
+        if (!server.listening) return;
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
     };
   }
 
@@ -118,6 +140,14 @@ export class Pki {
       throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr?.toString() ?? err}`);
     }
   }
+}
+
+/** An OCSPResponse with responseStatus malformedRequest (1) and no body (RFC 6960 4.2.1). */
+const MALFORMED_REQUEST = Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]);
+
+function answer(res: ServerResponse, der: Buffer): void {
+  res.writeHead(200, { 'content-type': 'application/ocsp-response', 'content-length': der.length });
+  res.end(der);
 }
 
 /** A port the OS says is free on 127.0.0.1 (for programs that cannot take port 0). */

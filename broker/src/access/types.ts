@@ -26,9 +26,10 @@ export type Who =
 /**
  * A topic of a rule: a filter (may hold `+`/`#` and placeholders `${username}`, `${clientid}`,
  * `${peerhost}`, `${cert_common_name}`, `${cert_subject}`), or `{eq: …}`: the literal string
- * only, wildcards included as characters.
+ * only, wildcards included as characters, or `{all: true}`: every topic and filter, `$SYS/…`
+ * included (EMQX's rule without topics, `{allow, all}.`; the filter `#` never reaches `$`-topics).
  */
-export type TopicPattern = string | { eq: string };
+export type TopicPattern = string | { eq: string } | { all: true };
 
 export interface AclRule {
   permission: 'allow' | 'deny';

@@ -88,6 +88,8 @@ export class Channel implements ClientConnection {
   aliasOut: Map<string, number> | null = null;
   /** MQTT 5 enhanced authentication in progress or done. */
   authMethod: string | null = null;
+  /** When the client's credential ends (ms since the epoch; a JWT's exp), 0 = never. */
+  authExpireAt = 0;
   // Created on first use: most clients never need them, and an idle connection should cost little.
   private aliasInMap: Map<number, string> | null = null;
   private authStateObj: Record<string, unknown> | null = null;
@@ -392,13 +394,18 @@ export class Channel implements ClientConnection {
     if (wasConnected) this.clients.closed(this, this.session, reason, publishWill);
   }
 
-  /** Called once a second by the node: CONNECT timeout and keep alive (the session runs its own timers). */
+  /**
+   * Called once a second by the node: CONNECT timeout, keep alive and the credential's expiry
+   * (the session runs its own timers).
+   */
   tick(now: number): void {
     if (this.state === 'new' || this.state === 'auth') {
       if (now - this.connectedAt > this.cfg.idleTimeoutMs) this.close('connect_timeout', false);
       return;
     }
     if (this.state !== 'connected') return;
+    // EMQX's disconnect_after_expire: v5 DISCONNECT 0x87, v3 close; the will goes out, as EMQX's does.
+    if (this.authExpireAt !== 0 && now >= this.authExpireAt) { this.fail('NOT_AUTHORIZED', 'authentication expired'); return; }
     // [MQTT-3.1.2-24] close after 1.5 × keep alive without a packet from the client
     // A client held back by its rate limit is not read, so its silence is ours, not its own.
     if (this.limiter !== null && this.limiter.timer !== null) { this.lastRx = now; return; }

@@ -140,6 +140,7 @@ function authStep(ch: Channel, r: AuthResult | undefined, done: (data: Buffer | 
     return;
   }
   if (r.isSuperuser) ch.info.isSuperuser = true;
+  ch.authExpireAt = r.expireAt ?? 0;
   done(r.data ?? null);
 }
 
@@ -167,6 +168,8 @@ export function handleAuth(ch: Channel, p: Packet): void {
     if (!wasConnected) { authStep(ch, r, ch.pendingConnect!); return; }
     // Re-authentication: success → AUTH 0x00; failure → DISCONNECT [MQTT-4.12.1-2]
     if (r === undefined || r.result === 'deny') { ch.fail(r?.result === 'deny' && r.reason ? r.reason : 'NOT_AUTHORIZED', 're-authentication failed'); return; }
+    // The new credential decides how long the connection may last: a fresh token moves the end.
+    if (r.result === 'allow') ch.authExpireAt = r.expireAt ?? 0;
     const reasonCode = r.result === 'continue' ? RC.CONTINUE_AUTHENTICATION : RC.SUCCESS;
     ch.sendPacket({ cmd: 'auth', reasonCode, properties: { authenticationMethod: ch.authMethod!, authenticationData: r.data } } as Packet);
     ch.count('packets.auth.sent');

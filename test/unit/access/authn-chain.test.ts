@@ -105,6 +105,15 @@ test('the ACL an authenticator returns is handed to authorization; SCRAM continu
   assert.deepEqual(scram.metrics, { total: 1, success: 1, failed: 0, nomatch: 0 });
 });
 
+test("the credential's expiry (a JWT's exp) reaches the hook's answer; without one the answer has none", async () => {
+  const { ctx } = context();
+  const c = new Chain('global');
+  const expireAt = Date.now() + 2000;
+  c.swap([member('jwt', (r) => (r.password?.toString() === 'token' ? { result: 'allow', expireAt } : { result: 'allow' }))]);
+  assert.deepEqual(await c.authenticate(req('u', 'token'), ctx), { result: 'allow', isSuperuser: false, expireAt });
+  assert.deepEqual(await c.authenticate(req('u', 'other'), ctx), { result: 'allow', isSuperuser: false });
+});
+
 test('a chain of disabled authenticators only is open (anonymous), as EMQX', async () => {
   const { ctx } = context();
   const c = new Chain('global');

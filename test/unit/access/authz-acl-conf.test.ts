@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseAclConf, AclConfError } from '../../../broker/src/access/authz/acl-conf.js';
-import { matchRules } from '../../../broker/src/access/authz/acl-match.js';
+import { matchRules, ALL_TOPICS } from '../../../broker/src/access/authz/acl-match.js';
 import type { ClientInfo } from '../../../broker/src/hooks.js';
 
 // The rule terms of EMQX 5's shipped acl.conf (apps/emqx_auth/etc/acl.conf), byte for byte, with
@@ -45,7 +45,7 @@ test("EMQX's shipped default acl.conf parses and behaves as documented", () => {
   assert.deepEqual(rules, [
     { permission: 'allow', who: { username: { re: '^dashboard$' } }, action: 'subscribe', topics: ['$SYS/#'] },
     { permission: 'deny', who: 'all', action: 'subscribe', topics: ['$SYS/#', { eq: '#' }, { eq: '+/#' }] },
-    { permission: 'allow', who: 'all', action: 'all', topics: ['#'] },
+    { permission: 'allow', who: 'all', action: 'all', topics: [ALL_TOPICS] },
   ]);
   const sub = (topic: string, o: Partial<ClientInfo> = {}) => matchRules(rules, { client: client(o), action: 'subscribe', topic, qos: 0, retain: false });
   assert.equal(sub('#'), 'deny');
@@ -59,7 +59,7 @@ test('EMQX 5.0 default acl.conf parses', () => {
   const rules = parseAclConf(EMQX_50_DEFAULT);
   assert.equal(rules.length, 4);
   assert.deepEqual(rules[1], { permission: 'allow', who: { ipaddr: '127.0.0.1' }, action: 'all', topics: ['$SYS/#', '#'] });
-  assert.deepEqual(rules[3], { permission: 'allow', who: 'all', action: 'all', topics: ['#'] });
+  assert.deepEqual(rules[3], { permission: 'allow', who: 'all', action: 'all', topics: [ALL_TOPICS] });
 });
 
 const MIRROR = '/work/.mirror/emqx+emqx/repo';
@@ -82,8 +82,8 @@ test('every condition, action and topic form', () => {
     { permission: 'allow', who: { and: [{ clientid: 'c1' }, { ipaddrs: ['10.0.0.0/8', '::1'] }] }, action: 'publish', qos: [0, 1], retain: true, topics: ['t/${clientid}'] },
     { permission: 'deny', who: { or: [{ username: 'a' }, { clientid: { re: '^x' } }] }, action: 'subscribe', qos: [1], topics: [{ eq: '#' }] },
     { permission: 'allow', who: { username: 'bin' }, action: 'all', topics: ['single'] },
-    { permission: 'deny', who: 'all', action: 'all', topics: ['#'] },
-    { permission: 'allow', who: { or: [] }, action: 'all', topics: ['#'] },
+    { permission: 'deny', who: 'all', action: 'all', topics: [ALL_TOPICS] },
+    { permission: 'allow', who: { or: [] }, action: 'all', topics: [ALL_TOPICS] },
     { permission: 'deny', who: { username: 'q"uote' }, action: 'publish', topics: ['x'] },
   ]);
 });

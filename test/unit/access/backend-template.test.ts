@@ -42,9 +42,9 @@ test('Redis: a command splits on blanks, quotes keep blanks inside one argument;
 
 test('authorization values: topic, action, qos and retain of the request; certificate subject as a DN', () => {
   const client: ClientInfo = { clientId: 'c', username: null, peerHost: '10.0.0.1', peerPort: 1, listener: 'tcp:default', protocol: 'mqtt', protocolVersion: 5,
-    peerCert: { cn: 'dev1', subject: { CN: 'dev1', O: 'Acme' } }, isSuperuser: false };
+    peerCert: { cn: 'dev1', subject: { C: 'SE', O: 'Acme', CN: 'dev1' }, dn: 'CN=dev1,O=Acme,C=SE' }, isSuperuser: false };
   const v = authzVars({ client, action: 'publish', topic: 't/1', qos: 1, retain: true });
-  assert.deepEqual(v, { username: null, clientid: 'c', peerhost: '10.0.0.1', cert_common_name: 'dev1', cert_subject: 'CN=dev1,O=Acme', topic: 't/1', action: 'publish', qos: '1', retain: 'true' });
+  assert.deepEqual(v, { username: null, clientid: 'c', peerhost: '10.0.0.1', cert_common_name: 'dev1', cert_subject: 'CN=dev1,O=Acme,C=SE', topic: 't/1', action: 'publish', qos: '1', retain: 'true' });
 });
 
 test('rule rows: EMQX raw format with aliases, eq topics, qos lists, retain forms and who conditions', () => {

@@ -92,7 +92,7 @@ export class Chain {
         case 'allow':
           m.metrics.success++;
           if (out.acl !== undefined) ctx.clientAcl.set(req.client, out.acl);
-          return out.data !== undefined ? { result: 'allow', isSuperuser: out.isSuperuser === true, data: out.data } : { result: 'allow', isSuperuser: out.isSuperuser === true };
+          return allowed(out);
         case 'deny':
           m.metrics.failed++;
           return { result: 'deny', reason: out.reason ?? 'NOT_AUTHORIZED' };
@@ -114,6 +114,14 @@ export class Chain {
     m.lastLogAt = now;
     m.held = 0;
   }
+}
+
+/** The hook's answer for an authenticator's allow: only the fields it set, so the common one stays small. */
+function allowed(out: Extract<AuthnOutcome, { result: 'allow' }>): AuthResult {
+  const r: Extract<AuthResult, { result: 'allow' }> = { result: 'allow', isSuperuser: out.isSuperuser === true };
+  if (out.data !== undefined) r.data = out.data;
+  if (out.expireAt !== undefined) r.expireAt = out.expireAt;
+  return r;
 }
 
 /** Context an authenticator is created with: the node's, plus the chain it belongs to. */

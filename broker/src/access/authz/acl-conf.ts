@@ -12,14 +12,16 @@
  * Every error names line:column of the offending term.
  *
  * EMQX aliases are accepted: `user`/`client` for `username`/`clientid`, `pubsub` for `all`,
- * `{retain, all}` for either flag, the topic `all` for every topic (read as `#`: `$`-topics
- * then fall through to `no_match`). `{security_profile, legacy}` matches everyone and
+ * `{retain, all}` for either flag. A rule without topics — `{allow, all}.`, or `all` in the
+ * topics place (`{deny, all, publish, all}.`, also `[…, all]`) — matches every topic, `$SYS/…`
+ * included, as EMQX's does; the filter `"#"` keeps the MQTT rule and never reaches a `$`-topic.
+ * `{security_profile, legacy}` matches everyone and
  * `hardened` no one: Petrel behaves as EMQX's legacy profile (no_match defaults to allow).
  * EMQX-only conditions (`zone`, `listener`, `client_attr`) are refused with a clear error.
  */
 import type { AclRule, TopicPattern, Who } from '../types.js';
 import type { QoS } from '../../types.js';
-import { compileRule } from './acl-match.js';
+import { ALL_TOPICS, compileRule } from './acl-match.js';
 
 export class AclConfError extends Error {
   constructor(message: string) { super(message); this.name = 'AclConfError'; }
@@ -176,9 +178,9 @@ function toRule(t: Term): AclRule | null {
   if (!isAtom(p, 'allow', 'deny')) return bad(p, 'permission must be allow or deny');
   const permission = (p as { v: string }).v as 'allow' | 'deny';
   if (t.v.length === 2) {
-    if (isAtom(who, 'all')) return { permission, who: 'all', action: 'all', topics: ['#'] };
+    if (isAtom(who, 'all')) return { permission, who: 'all', action: 'all', topics: [ALL_TOPICS] };
     if (who.t === 'tuple' && who.v.length === 2 && isAtom(who.v[0], 'security_profile')) {
-      return { permission, who: securityProfile(who.v[1]), action: 'all', topics: ['#'] };
+      return { permission, who: securityProfile(who.v[1]), action: 'all', topics: [ALL_TOPICS] };
     }
     return bad(who, 'a two-element rule is {allow|deny, all} or {allow|deny, {security_profile, legacy|hardened}}');
   }
@@ -254,7 +256,7 @@ function toTopics(t: Term): TopicPattern[] {
   const items = t.t === 'list' ? t.v : [t];
   return items.map((x): TopicPattern => {
     if (x.t === 'str') return x.v;
-    if (isAtom(x, 'all')) return '#';
+    if (isAtom(x, 'all')) return ALL_TOPICS;
     if (x.t === 'tuple' && x.v.length === 2 && isAtom(x.v[0], 'eq')) return { eq: str(x.v[1], 'eq takes a topic string') };
     return bad(x, 'a topic is a string, {eq, "topic"} or all');
   });

@@ -18,6 +18,8 @@
  * holds throughout: a leading wildcard never reaches `$SYS/…` [MQTT-4.7.2-1].
  * `{eq: t}` compares the requested string with t literally (`{eq: '#'}` is the filter `#` only).
  * A string `"eq t"` is read as `{eq: 't'}`, as EMQX does for database rows.
+ * `{all: true}` is EMQX's rule without topics (`{allow, all}.`, or `all` in the topics place):
+ * it matches every topic and every filter, `$`-topics included, where `#` stops at `$`.
  *
  * Placeholders `${username}` `${clientid}` `${peerhost}` `${cert_common_name}` `${cert_subject}`
  * are filled per request. A value that is missing (no username, no certificate), empty, or
@@ -48,6 +50,8 @@ type Placeholder = typeof PLACEHOLDERS[number];
 type Level = string | ReadonlyArray<string | { ph: Placeholder }>;
 
 interface CompiledTopic {
+  /** `{all: true}`: matches whatever is asked. */
+  readonly all: boolean;
   /** `{eq: …}`: the literal string the request must equal; null for a filter. */
   readonly eq: string | null;
   readonly levels: readonly Level[];
@@ -159,12 +163,17 @@ function compileCidrs(list: readonly unknown[], where: string): WhoTest {
 
 const PH_RE = /\$\{([^}]*)\}/g;
 
+/** The topic of a rule without topics (EMQX's `all`). */
+export const ALL_TOPICS: TopicPattern = Object.freeze({ all: true as const });
+const COMPILED_ALL: CompiledTopic = Object.freeze({ all: true, eq: null, levels: [], templated: false });
+
 function compileTopic(t: TopicPattern, where: string): CompiledTopic {
-  if (typeof t === 'object' && t !== null && typeof (t as { eq?: unknown }).eq === 'string') {
-    return { eq: (t as { eq: string }).eq, levels: [], templated: false };
+  if (typeof t === 'object' && t !== null) {
+    if (typeof (t as { eq?: unknown }).eq === 'string') return { all: false, eq: (t as { eq: string }).eq, levels: [], templated: false };
+    if ((t as { all?: unknown }).all === true) return COMPILED_ALL;
   }
-  if (typeof t !== 'string') throw new AclError(`${where}: a topic must be a string or {eq: "topic"}`);
-  if (t.startsWith('eq ')) return { eq: t.slice(3), levels: [], templated: false };
+  if (typeof t !== 'string') throw new AclError(`${where}: a topic must be a string, {eq: "topic"} or {all: true}, not ${JSON.stringify(t)}`);
+  if (t.startsWith('eq ')) return { all: false, eq: t.slice(3), levels: [], templated: false };
   if (t === '') throw new AclError(`${where}: empty topic`);
   const raw = t.split('/');
   let templated = false;
@@ -186,7 +195,7 @@ function compileTopic(t: TopicPattern, where: string): CompiledTopic {
     templated = true;
     return parts;
   });
-  return { eq: null, levels, templated };
+  return { all: false, eq: null, levels, templated };
 }
 
 // ---------------------------------------------------------------- match
@@ -214,6 +223,7 @@ export function matchCompiled(rules: readonly CompiledRule[], req: AuthzRequest)
 
 function topicsMatch(r: CompiledRule, req: AuthzRequest, words: readonly string[]): boolean {
   for (const t of r.topics) {
+    if (t.all) return true;
     if (t.eq !== null) { if (t.eq === req.topic) return true; continue; }
     const filter = t.templated ? render(t.levels, req.client) : (t.levels as readonly string[]);
     if (filter === null) continue;
@@ -228,10 +238,8 @@ function placeholderValue(c: ClientInfo, ph: Placeholder): string | null | undef
     case 'clientid': return c.clientId;
     case 'peerhost': return c.peerHost;
     case 'cert_common_name': return c.peerCert?.cn;
-    case 'cert_subject': {
-      const s = c.peerCert?.subject;
-      return s ? Object.entries(s).map(([k, v]) => `${k}=${v}`).join(',') : null;
-    }
+    // EMQX fills it with the client's `dn`: RFC 4514, most specific first ("CN=dev1,O=Acme,C=SE").
+    case 'cert_subject': return c.peerCert?.dn;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { AclRule, TopicPattern, Who } from '../types.js';
 import type { QoS } from '../../types.js';
-import { AclError, compileRule } from './acl-match.js';
+import { ALL_TOPICS, AclError, compileRule } from './acl-match.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -38,7 +38,7 @@ function permission(v: unknown, where: string): AclRule['permission'] {
 
 /**
  * One YAML rule: `{permission, who?, action?, qos?, retain?, topics | topic}`; who defaults to
- * all, action to all. Validated by compiling it, so every later check compiles.
+ * all, action to all; `topics: all` (or a `{all: true}` item) is every topic, `$`-topics included. Validated by compiling it, so every later check compiles.
  */
 export function ruleFromYaml(v: unknown, where: string): AclRule {
   if (!isObj(v)) throw new AclError(`${where}: a rule is an object {permission, who, action, topics}`);
@@ -47,7 +47,9 @@ export function ruleFromYaml(v: unknown, where: string): AclRule {
   if (v.topics !== undefined && v.topic !== undefined) throw new AclError(`${where}: give topics or topic, not both`);
   if (v.topic !== undefined) topics = [v.topic as TopicPattern];
   else if (Array.isArray(v.topics)) topics = v.topics as TopicPattern[];
-  else throw new AclError(`${where}.topics: a list of topics is required`);
+  // acl.conf's `all` in the topics place: every topic, `$`-topics included.
+  else if (v.topics === 'all') topics = [ALL_TOPICS];
+  else throw new AclError(`${where}.topics: a list of topics, or all, is required`);
   const rule: AclRule = { permission: permission(v.permission, where), who: (v.who ?? 'all') as Who, action: action(v.action, where), topics };
   if (v.qos !== undefined) rule.qos = qosList(v.qos, where);
   const retain = retainFlag(v.retain, where);

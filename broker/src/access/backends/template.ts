@@ -58,16 +58,10 @@ export function render(t: Template, vars: Vars, encode: (v: string) => string = 
 
 // ---------------------------------------------------------------- request values
 
-function certSubject(client: ClientInfo): string | null {
-  const s = client.peerCert?.subject;
-  if (!s) return null;
-  return Object.entries(s).map(([k, v]) => `${k}=${v}`).join(',');
-}
-
 function clientVars(client: ClientInfo): Vars {
   return {
     username: client.username, clientid: client.clientId, peerhost: client.peerHost,
-    cert_common_name: client.peerCert?.cn ?? null, cert_subject: certSubject(client),
+    cert_common_name: client.peerCert?.cn ?? null, cert_subject: client.peerCert?.dn ?? null, // EMQX's dn: most specific first
   };
 }
 
