@@ -61,10 +61,10 @@ function cell(s: Summary | null | undefined, digits: number, failed: number): st
   return failed > 0 ? `${base} (${failed} failed)` : base;
 }
 
-/** Small ratios (bcrypt's connect rate) keep two significant digits instead of showing 0.00×. */
+/** Small ratios (bcrypt's connect rate) keep two significant digits instead of showing 0.00×; large ones lose their decimals. */
 function ratioCell(s: Summary | null | undefined): string {
   if (!s) return '–';
-  const r = (v: number) => (Math.abs(v) < 0.1 ? v.toPrecision(2) : v.toFixed(2));
+  const r = (v: number) => (Math.abs(v) < 0.1 ? v.toPrecision(2) : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
   return s.n > 1 && s.min !== s.max ? `${r(s.median)}× [${r(s.min)}–${r(s.max)}]` : `${r(s.median)}×`;
 }
 
