@@ -13,14 +13,20 @@
  * every metric, except latencies (unit ms), given as the difference cluster − single node. The
  * cluster's targets are checked against the medians of those: broker CPU per message at most 2×
  * a single node's, p99 latency at most 1 ms more.
+ *
+ * A scenario run per setup of Petrel (access) has its own table, setups as columns, after the
+ * brokers' table (./report-setups.ts).
  */
 import type { MetricDef } from './scenarios/common.js';
 import { summarize, type Summary } from './lib/stats.js';
 import type { MachineInfo } from './lib/machine.js';
+import { setupTableRows, setupTargetLines, type SetupsInfo } from './report-setups.js';
 
 export interface RunRecord {
   rep: number;
   broker: string;
+  /** The setup of Petrel this run measured (scenarios with setups). */
+  setup?: string;
   ok: boolean;
   values?: Record<string, number>;
   notes?: string[];
@@ -37,6 +43,8 @@ export interface ScenarioReport {
   ratios: Record<string, Record<string, Summary | null>>;
   /** petrel-cluster against petrel per metric: ratio, or difference for ms (see `clusterDelta`). */
   cluster?: Record<string, Summary | null>;
+  /** Run per setup: `summary` and `ratios` are keyed by setup (ratio = setup ÷ reference). */
+  setups?: SetupsInfo;
 }
 
 /** The earlier commit a before/after run compares against (run with --baseline DIR). */
@@ -154,6 +162,7 @@ export function tableRows(report: BenchReport): { header: string[]; rows: string
   const header = ['scenario', 'metric', ...report.brokers, ...peers.map((p) => `${SUBJECT}/${p}`), ...(withCluster ? [CLUSTER_HEADER] : [])];
   const rows: string[][] = [];
   for (const sc of report.scenarios) {
+    if (sc.setups) continue;
     sc.metrics.forEach((m, i) => {
       const row = [i === 0 ? sc.name : '', m.label];
       for (const b of report.brokers) {
@@ -172,8 +181,9 @@ export function notesOf(report: BenchReport): string[] {
   const out: string[] = [];
   for (const sc of report.scenarios) {
     for (const r of sc.runs) {
-      if (!r.ok) out.push(`${sc.name} ${r.broker} rep ${r.rep}: FAILED: ${r.error}`);
-      for (const n of r.notes ?? []) out.push(`${sc.name} ${r.broker} rep ${r.rep}: ${n}`);
+      const who = r.setup ? `${r.broker}/${r.setup}` : r.broker;
+      if (!r.ok) out.push(`${sc.name} ${who} rep ${r.rep}: FAILED: ${r.error}`);
+      for (const n of r.notes ?? []) out.push(`${sc.name} ${who} rep ${r.rep}: ${n}`);
     }
   }
   return out;
@@ -187,11 +197,36 @@ export function baselineLine(report: BenchReport): string | null {
     `from ${b.nodeFlagsFrom === 'baseline' ? 'its own' : "this checkout's"} runtime.ts). Ratios petrel/petrel-baseline per repetition, for every metric.`;
 }
 
-export function renderText(report: BenchReport): string {
-  const { header, rows } = tableRows(report);
+function textTable(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+/** The setups scenarios' tables and target lines (text or Markdown). */
+function setupSections(report: BenchReport, markdown: boolean): string[] {
+  const out: string[] = [];
+  for (const sc of report.scenarios) {
+    if (!sc.setups) continue;
+    const { header, rows } = setupTableRows(sc);
+    out.push('');
+    if (markdown) {
+      out.push(`${sc.title}; ratios per repetition to petrel ${sc.setups.reference}:`, '', `| ${header.join(' | ')} |`,
+        `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`));
+    } else {
+      out.push(...textTable(header, rows));
+    }
+    const targets = setupTargetLines(sc);
+    if (targets.length) out.push('', `${markdown ? 'Targets' : `${sc.name} targets`} (medians of the per-repetition ratios):`, ...(markdown ? [''] : []),
+      ...targets.map((t) => (markdown ? `- ${t}` : `  ${t}`)));
+  }
+  return out;
+}
+
+export function renderText(report: BenchReport): string {
+  const { header, rows } = tableRows(report);
+  const out = rows.length ? textTable(header, rows) : [];
+  out.push(...setupSections(report, false));
   const base = baselineLine(report);
   if (base) out.unshift(base, '');
   const targets = clusterTargets(report);
@@ -214,10 +249,8 @@ export function renderMarkdown(report: BenchReport): string {
         ? ` petrel/petrel-baseline is given for every metric; the baseline ran from its own build with node options ` +
           `\`${report.baseline.nodeFlags.join(' ') || 'none'}\` (from ${report.baseline.nodeFlagsFrom === 'baseline' ? 'its' : "this checkout's"} runtime.ts).`
         : ''),
-    '',
-    `| ${header.join(' | ')} |`,
-    `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ...(rows.length ? ['', `| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)] : []),
+    ...setupSections(report, true),
   ];
   const targets = clusterTargets(report);
   if (targets.length) {

@@ -19,6 +19,11 @@
  * column petrel-cluster vs petrel (ratio per repetition, difference for latencies) and the
  * cluster's targets are checked (CPU per message at most 2×, p99 at most 1 ms more).
  *
+ * With --only access (opt-in, never in the default run), Petrel alone runs once per access
+ * setup (open, built-in sha256, built-in bcrypt, JWT, a 1,000-rule ACL file; see
+ * bench/scenarios/access.ts), the setups interleaved in every repetition; the table gives each
+ * setup's ratio to the open broker and the ≤ 10 % target lines.
+ *
  *   node dist/bench/run.js [--reps 3] [--duration 5] [--warmup 1] [--only fanin,latency]
  *                          [--brokers petrel,mosquitto] [--workers 2] [--quick] [--help]
  *                          [--baseline DIR]
@@ -28,13 +33,15 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { Pool } from './gen/pool.js';
 import {
-  launchBroker, killBrokers, snapshotPetrel, removePetrelSnapshot, prepareBaseline, repetitionOrder, BROKERS, ALL_BROKERS, BASELINE, CLUSTER,
+  launchBroker, killBrokers, snapshotPetrel, deepMerge, removePetrelSnapshot, prepareBaseline, repetitionOrder, BROKERS, ALL_BROKERS, BASELINE, CLUSTER,
   type BrokerName, type BrokerHandle, type Baseline, type LaunchOptions,
 } from './brokers/launch.js';
 import { launchCluster } from './brokers/cluster.js';
-import { SCENARIOS } from './scenarios/index.js';
-import type { RunOptions, Scenario } from './scenarios/common.js';
+import { SCENARIOS, DEFAULT_SCENARIOS } from './scenarios/index.js';
+import type { RunOptions, Scenario, Setup, SetupPlan } from './scenarios/common.js';
 import { summarizeScenario, renderText, renderMarkdown, type RunRecord, type BenchReport } from './report.js';
+import { summarizeSetups, setupOrder } from './report-setups.js';
+import { SETUP_NAMES } from './access/setups.js';
 import { machineInfo, gitCommit } from './lib/machine.js';
 import { repoRoot } from './lib/repo.js';
 
@@ -43,6 +50,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --duration S          measured seconds per throughput/latency run (default 5)
   --warmup S            warm-up seconds before measuring (default 1)
   --only a,b            scenarios: ${SCENARIOS.map((s) => s.name).join(',')}
+                        (default: all but ${SCENARIOS.filter((s) => s.optIn).map((s) => s.name).join(',')})
   --brokers a,b         brokers: ${ALL_BROKERS.join(',')} (default: ${BROKERS.join(',')},
                         and petrel-baseline with --baseline); petrel-cluster = two Petrel
                         nodes over etcd, publishers on one, subscribers on the other (runs
@@ -64,9 +72,14 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --persist-clients N   persistent-session clients (default 1000)
   --persist-burst N     messages queued per persistent client (default 100)
   --payload BYTES       payload size (default 64)
+  --access-connections N   access: clients of the connect phase (default 5000)
+  --bcrypt-connections N   access: the same with bcrypt, a hash per connect (default 200)
+  --acl-rules N         access: rules in the generated acl.conf (default 1000)
+  --setups a,b          access: setups besides open: ${SETUP_NAMES.filter((n) => n !== 'open').join(',')} (default all)
   --petrel-config FILE  YAML merged over the generated Petrel config
   --petrel-node-args "A B"  node options for Petrel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  --quick               1 rep, 1 s runs, 2,000 connections: a smoke run (never replaces latest.md)
+  --quick               1 rep, 1 s runs, 2,000 connections (access: 1,000, bcrypt 50): a smoke
+                        run (never replaces latest.md)
   --no-save             print only; write no result files
 `;
 
@@ -90,9 +103,9 @@ function parseArgs(argv: string[]): Cli {
   const opts: RunOptions = {
     warmupMs: 1000, durationMs: 5000, payload: 64, workers: 2, fanInPublishers: 50, fanOutSubscribers: 100,
     pairs: 20, window: 10, inflightFanIn: 10_000, inflightFanOut: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
-    persistClients: 1000, persistBurst: 100,
+    persistClients: 1000, persistBurst: 100, accessConnections: 5000, bcryptConnections: 200, aclRules: 1000, accessSetups: [...SETUP_NAMES],
   };
-  const cli: Cli = { reps: 3, only: SCENARIOS.map((s) => s.name), brokers: [...BROKERS], brokersGiven: false, save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
+  const cli: Cli = { reps: 3, only: DEFAULT_SCENARIOS.map((s) => s.name), brokers: [...BROKERS], brokersGiven: false, save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
   const num = (v: string | undefined, name: string): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number`);
@@ -137,12 +150,21 @@ function parseArgs(argv: string[]): Cli {
       case '--persist-clients': opts.persistClients = Math.round(num(v, a)); i++; break;
       case '--persist-burst': opts.persistBurst = Math.round(num(v, a)); i++; break;
       case '--payload': opts.payload = Math.max(16, Math.round(num(v, a))); i++; break;
+      case '--access-connections': opts.accessConnections = Math.round(num(v, a)); i++; break;
+      case '--bcrypt-connections': opts.bcryptConnections = Math.round(num(v, a)); i++; break;
+      case '--acl-rules': opts.aclRules = Math.max(6, Math.round(num(v, a))); i++; break;
+      case '--setups': {
+        opts.accessSetups = (v ?? '').split(',').filter(Boolean); i++;
+        const bad = opts.accessSetups.filter((x) => !(SETUP_NAMES as readonly string[]).includes(x));
+        if (bad.length) throw new Error(`unknown setup(s): ${bad.join(',')} (known: ${SETUP_NAMES.join(',')})`);
+        break;
+      }
       case '--petrel-config': cli.petrelExtra = (yaml.load(readFileSync(String(v), 'utf8')) ?? {}) as Record<string, unknown>; i++; break;
       case '--petrel-node-args': cli.petrelNodeArgs = String(v ?? '').split(' ').filter(Boolean); i++; break;
       case '--quick':
         cli.quick = true;
         cli.reps = 1; opts.durationMs = 1000; opts.warmupMs = 500; opts.connections = 2000; opts.retained = 2000;
-        opts.persistClients = 200; opts.persistBurst = 20;
+        opts.persistClients = 200; opts.persistBurst = 20; opts.accessConnections = 1000; opts.bcryptConnections = 50;
         break;
       case '--no-save': cli.save = false; break;
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
@@ -155,7 +177,7 @@ function parseArgs(argv: string[]): Cli {
     throw new Error('petrel-baseline needs --baseline DIR');
   }
   // Each worker process is limited to 20,000 open files here: keep every share well under it.
-  const perWorker = Math.ceil(opts.connections / opts.workers);
+  const perWorker = Math.ceil(Math.max(opts.connections, opts.accessConnections) / opts.workers);
   if (perWorker > 19_500) throw new Error(`${opts.connections} connections over ${opts.workers} workers exceeds the per-process file limit; add --workers`);
   return cli;
 }
@@ -170,14 +192,17 @@ function runBudgetMs(opts: RunOptions): number {
 /** The broker of the run in progress: stopped on SIGINT/SIGTERM (a cluster is three processes). */
 let running: BrokerHandle | null = null;
 
-async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool, cli: Cli): Promise<RunRecord> {
+async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool, cli: Cli, setup?: Setup): Promise<RunRecord> {
   const t0 = performance.now();
   let handle: BrokerHandle | null = null;
   const rec: RunRecord = { rep, broker, ok: false, seconds: 0 };
+  if (setup) rec.setup = setup.name;
   try {
     await pool.reset();
     const launch: LaunchOptions = {
-      readyTimeoutMs: 15_000, petrelExtra: cli.petrelExtra, petrelNodeArgs: cli.petrelNodeArgs, petrelMain: cli.petrelMain, baseline: cli.baseline,
+      readyTimeoutMs: 15_000, petrelNodeArgs: cli.petrelNodeArgs, petrelMain: cli.petrelMain, baseline: cli.baseline,
+      // --petrel-config still wins over the setup's keys (e.g. to try the ACL with the cache off).
+      petrelExtra: setup ? deepMerge(setup.petrel, cli.petrelExtra) : cli.petrelExtra, probe: setup?.probe,
     };
     handle = broker === CLUSTER ? await launchCluster(launch) : await launchBroker(broker, launch);
     running = handle;
@@ -188,7 +213,7 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
       timer = setTimeout(() => reject(new Error(`scenario did not finish within ${budget / 1000} s`)), budget);
     });
     try {
-      const res = await Promise.race([sc.run({ pool, broker: handle, opts: cli.opts, tag }), timeout]);
+      const res = await Promise.race([sc.run({ pool, broker: handle, opts: cli.opts, tag, setup }), timeout]);
       rec.ok = true;
       rec.values = res.values;
       rec.notes = res.notes;
@@ -267,9 +292,12 @@ async function main(): Promise<void> {
     const b = cli.baseline;
     report.baseline = { commit: b.commit, dir: b.dir, nodeFlags: [...b.nodeFlags], nodeFlagsFrom: b.nodeFlagsFrom };
   }
+  let plan: SetupPlan | null = null;
   const removeSnapshots = () => {
     if (cli.petrelMain) removePetrelSnapshot(cli.petrelMain);
     if (cli.baseline) removePetrelSnapshot(cli.baseline.main);
+    plan?.dispose();
+    plan = null;
   };
   const stopAll = () => {
     removeSnapshots();
@@ -281,6 +309,24 @@ async function main(): Promise<void> {
   try {
     for (const sc of scenarios) {
       const runs: RunRecord[] = [];
+      if (sc.setups) {
+        const skipped = cli.brokers.filter((b) => b !== 'petrel');
+        if (skipped.length) log(`${sc.name}: Petrel only, ${skipped.join(', ')} skipped`);
+        if (!cli.brokers.includes('petrel')) continue;
+        log(`${sc.name}: preparing the setups (users files, tokens, acl.conf)`);
+        plan = await sc.setups(cli.opts);
+        for (let rep = 1; rep <= cli.reps; rep++) {
+          for (const setup of setupOrder(plan.setups, rep)) {
+            const rec = await runOnce(sc, 'petrel', rep, pool, cli, setup);
+            runs.push(rec);
+            log(`${sc.name} rep ${rep} petrel/${setup.name} (${rec.seconds.toFixed(1)} s): ${brief(sc, rec)}`);
+          }
+        }
+        report.scenarios.push(summarizeSetups(sc.name, sc.title, sc.metrics, runs, plan));
+        plan.dispose();
+        plan = null;
+        continue;
+      }
       if (!sc.crossNode && cli.brokers.includes(CLUSTER)) log(`${sc.name}: not a cross-node scenario, ${CLUSTER} skipped`);
       for (let rep = 1; rep <= cli.reps; rep++) {
         for (const b of repetitionOrder(cli.brokers, rep)) {
@@ -303,9 +349,10 @@ async function main(): Promise<void> {
     // Only a complete, default-sized run of the default brokers replaces the published table; a
     // run with a baseline or with the cluster is a comparison and keeps its own Markdown next to
     // its JSON.
-    const complete = scenarios.length === SCENARIOS.length && !cli.quick;
-    const full = complete && !cli.baseline && cli.brokers.length === BROKERS.length && !cli.brokers.includes(CLUSTER);
-    const comparison = report.baseline !== undefined || cli.brokers.includes(CLUSTER);
+    const complete = DEFAULT_SCENARIOS.every((s) => scenarios.includes(s)) && !cli.quick;
+    const withSetups = report.scenarios.some((s) => s.setups !== undefined);
+    const full = complete && !cli.baseline && cli.brokers.length === BROKERS.length && !cli.brokers.includes(CLUSTER) && !withSetups;
+    const comparison = report.baseline !== undefined || cli.brokers.includes(CLUSTER) || withSetups;
     const day = report.date.slice(0, 10);
     const time = report.date.slice(11, 19).replace(/:/g, '');
     let name: string;
@@ -313,6 +360,8 @@ async function main(): Promise<void> {
       name = `${day}-${report.commit}-baseline-${report.baseline.commit}${complete ? '' : '-partial'}-${time}.json`;
     } else if (cli.brokers.includes(CLUSTER)) {
       name = `${day}-${report.commit}-cluster${cli.quick ? '-quick' : ''}-${time}.json`;
+    } else if (withSetups) {
+      name = `${day}-${report.commit}-access${cli.quick ? '-quick' : ''}-${time}.json`;
     } else {
       name = full ? `${day}-${report.commit}.json` : `${day}-${report.commit}-partial-${time}.json`;
     }

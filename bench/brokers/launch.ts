@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import net from 'node:net';
 import yaml from 'js-yaml';
 import { BenchClient } from '../gen/client.js';
+import type { Credentials } from '../lib/packets.js';
 import { repoRoot } from '../lib/repo.js';
 import { NODE_FLAGS } from '../../broker/src/runtime.js';
 
@@ -143,6 +144,8 @@ export interface LaunchOptions {
   petrelMain?: string;
   /** For petrel-baseline: its entry point and Node options (prepareBaseline()). */
   baseline?: Baseline;
+  /** What the readiness probe sends in CONNECT (a broker with authentication on refuses a bare one). */
+  probe?: Credentials;
 }
 
 export interface BrokerHandle {
@@ -328,14 +331,14 @@ export function watchProcess(child: ChildProcess, logName: string): Watched {
  * Wait until the MQTT listener on `port` answers CONNECT with CONNACK: null when it did, else why
  * not (the process exited, or the last connect error at the deadline).
  */
-export async function waitConnack(port: number, deadline: number, proc: Watched): Promise<string | null> {
+export async function waitConnack(port: number, deadline: number, proc: Watched, cred: Credentials | null = null): Promise<string | null> {
   const t0 = performance.now();
   let lastError = 'no attempt';
   for (let attempt = 0; attempt < 1000 && performance.now() < deadline; attempt++) {
     if (proc.exitInfo() !== null) return proc.exitInfo();
     const probe = new BenchClient(`bench-probe-${process.pid}-${port}-${attempt}`);
     try {
-      await probe.connect(port, true, 30, 1000);
+      await probe.connect(port, true, 30, 1000, cred);
       await probe.disconnect(1000);
       return null;
     } catch (e) {
@@ -366,7 +369,7 @@ export async function launchBroker(name: BrokerName, opts: LaunchOptions): Promi
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  const why = await waitConnack(port, performance.now() + opts.readyTimeoutMs, proc);
+  const why = await waitConnack(port, performance.now() + opts.readyTimeoutMs, proc, opts.probe ?? null);
   if (why === null) return handle;
   await handle.stop();
   const out = proc.output();

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { FrameSplitter, type FrameSink } from '../lib/frame-splitter.js';
 import { floodGate, type Pausable } from './flood-gate.js';
 import {
-  connectPacket, subscribePacket, DISCONNECT, repeatFrame, publishPayloadStart,
+  connectPacket, subscribePacket, type Credentials, DISCONNECT, repeatFrame, publishPayloadStart,
   PUBACK, PUBREC, PUBREL, PUBCOMP, PAYLOAD_TS, PAYLOAD_STREAM, PAYLOAD_SEQ,
   type PublishTemplate, type QoS,
 } from '../lib/packets.js';
@@ -112,8 +112,11 @@ export class BenchClient implements FrameSink, Pausable {
     this.pumpBound = this.pump.bind(this);
   }
 
-  /** Open the socket and wait for CONNACK; resolves with the session-present flag. */
-  connect(port: number, clean: boolean, keepalive: number, timeoutMs: number): Promise<boolean> {
+  /**
+   * Open the socket and wait for CONNACK; resolves with the session-present flag. A refusal
+   * rejects with "CONNACK return code N".
+   */
+  connect(port: number, clean: boolean, keepalive: number, timeoutMs: number, cred: Credentials | null = null): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       const sock = net.connect({ host: '127.0.0.1', port });
       this.socket = sock;
@@ -137,7 +140,7 @@ export class BenchClient implements FrameSink, Pausable {
       sock.on('error', (e: Error) => { if (this.socket === sock) this.onError(e); });
       sock.on('close', () => { if (this.socket === sock) this.onClose(); });
       sock.on('drain', () => { if (this.socket === sock) this.onDrain(); });
-      sock.write(connectPacket(this.id, clean, keepalive));
+      sock.write(connectPacket(this.id, clean, keepalive, cred));
     });
   }
 

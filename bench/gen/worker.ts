@@ -58,6 +58,9 @@ interface ConnectArgs {
   qos?: QoS;
   track?: boolean;
   latency?: boolean;
+  /** Per client (parallel to ids): the username to send, and its password (null: none). */
+  usernames?: string[];
+  passwords?: (string | null)[];
 }
 
 async function connect(a: ConnectArgs) {
@@ -78,7 +81,8 @@ async function connect(a: ConnectArgs) {
   }
   await withConcurrency(clients, a.concurrency, async (c, i) => {
     try {
-      if (await c.connect(a.port, a.clean, a.keepalive, a.timeoutMs)) sessionPresent++;
+      const cred = a.usernames ? { username: a.usernames[i], password: a.passwords?.[i] ?? null } : null;
+      if (await c.connect(a.port, a.clean, a.keepalive, a.timeoutMs, cred)) sessionPresent++;
       const topic = a.topics ? a.topics[i] : a.topic;
       if (topic !== undefined) await c.subscribe(topic, a.qos ?? 0, a.timeoutMs);
     } catch (e) {

@@ -17,7 +17,13 @@ export const MIN_PAYLOAD = 16;
 
 export type QoS = 0 | 1 | 2;
 
-export function connectPacket(clientId: string, clean: boolean, keepalive: number): Buffer {
+/** Credentials a client sends in CONNECT: a username, and a password when not null. */
+export interface Credentials {
+  username: string;
+  password: string | null;
+}
+
+export function connectPacket(clientId: string, clean: boolean, keepalive: number, cred: Credentials | null = null): Buffer {
   return mqtt.generate({
     cmd: 'connect',
     protocolId: 'MQTT',
@@ -25,6 +31,8 @@ export function connectPacket(clientId: string, clean: boolean, keepalive: numbe
     clientId,
     clean,
     keepalive,
+    ...(cred ? { username: cred.username } : {}),
+    ...(cred && cred.password !== null ? { password: Buffer.from(cred.password, 'utf8') } : {}),
   });
 }
 

@@ -6,6 +6,7 @@
 import type { Pool } from '../gen/pool.js';
 import type { BrokerHandle } from '../brokers/launch.js';
 import { sampleProcess, sampleProcesses, type ProcSample } from '../lib/proc-stat.js';
+import type { Credentials } from '../lib/packets.js';
 
 export interface RunOptions {
   warmupMs: number;
@@ -25,6 +26,12 @@ export interface RunOptions {
   retained: number;
   persistClients: number;
   persistBurst: number;
+  /** Access scenario: clients of the connect phase, and of it with bcrypt (each connect costs a hash). */
+  accessConnections: number;
+  bcryptConnections: number;
+  /** Access scenario: rules in the generated acl.conf, and the setups run besides `open`. */
+  aclRules: number;
+  accessSetups: string[];
 }
 
 export interface MetricDef {
@@ -48,6 +55,49 @@ export interface ScenarioContext {
   opts: RunOptions;
   /** Unique per scenario run: client ids never collide between runs. */
   tag: string;
+  /** The broker configuration this run measures (scenarios with `setups` only). */
+  setup?: Setup;
+}
+
+/**
+ * One configuration of Petrel that a scenario with setups measures against the others in the
+ * same run (e.g. open, or with authentication). The clients' credentials belong to it.
+ */
+export interface Setup {
+  name: string;
+  /** YAML merged over the generated Petrel config (and under --petrel-config). */
+  petrel: Record<string, unknown>;
+  /** What the client with this username sends in CONNECT. */
+  credentials(username: string): Credentials;
+  /** What the launcher's readiness probe sends. */
+  probe: Credentials;
+  /** CONNECTs that must be refused (a wrong password): else the setup is not what it says. */
+  mustRefuse: Credentials[];
+  /** Filters the probe user must be refused (an ACL in force). */
+  mustDenySubscribe: string[];
+}
+
+/** The setups of one benchmark run, made once (files, tokens) and removed at the end. */
+export interface SetupPlan {
+  setups: Setup[];
+  /** The setup every other is divided by. */
+  reference: string;
+  /** Lines judged or reported below the table. */
+  targets: SetupTarget[];
+  dispose(): void;
+}
+
+/**
+ * A line below a setups table: the median of the per-repetition ratios setup/reference of one
+ * metric, judged against `minRatio` when given (a higher-is-better metric), else only reported
+ * with `why`, plus the medians of the `show` metrics for both sides.
+ */
+export interface SetupTarget {
+  metric: string;
+  setups: string[];
+  minRatio?: number;
+  why?: string;
+  show?: string[];
 }
 
 export interface Scenario {
@@ -60,6 +110,13 @@ export interface Scenario {
    */
   crossNode?: boolean;
   metrics: MetricDef[];
+  /** Not in the default run: only with --only. */
+  optIn?: boolean;
+  /**
+   * Runs once per setup on Petrel only (other brokers skipped), the setups interleaved in every
+   * repetition; the report gives each setup's ratio to the reference.
+   */
+  setups?(opts: RunOptions): Promise<SetupPlan>;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 

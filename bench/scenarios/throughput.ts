@@ -24,12 +24,21 @@ const THROUGHPUT_METRICS: MetricDef[] = [
   ETCD_CPU_METRIC,
 ];
 
-interface Layout {
-  subs: { worker: number; ids: string[]; topics: string[] }[];
-  pubs: { worker: number; ids: string[]; topics: string[] }[];
+interface Share {
+  worker: number;
+  ids: string[];
+  topics: string[];
+  /** With a setup: each client's username and password (parallel to ids). */
+  usernames?: string[];
+  passwords?: (string | null)[];
 }
 
-interface Plan {
+interface Layout {
+  subs: Share[];
+  pubs: Share[];
+}
+
+export interface Plan {
   qos: QoS;
   subTopic: (i: number) => string;
   subCount: number;
@@ -42,29 +51,42 @@ interface Plan {
   paired: boolean;
   /** Flood gate limit (deliveries outstanding), QoS 0 only. */
   inflight?: number;
+  /** Usernames of subscriber/publisher i; their passwords come from the run's setup. */
+  subUser?: (i: number) => string;
+  pubUser?: (i: number) => string;
 }
 
 function layout(ctx: ScenarioContext, p: Plan): Layout {
   const w = ctx.pool.size;
   const subSpread = spread(p.subCount, w);
   const pubSpread = spread(p.pubCount, w, p.paired ? 0 : 1);
+  const share = (idx: number[], worker: number, prefix: string, topic: (i: number) => string, user?: (i: number) => string): Share => {
+    const out: Share = { worker, ids: idx.map((i) => `${prefix}-${ctx.tag}-${i}`), topics: idx.map(topic) };
+    if (user) {
+      const cred = idx.map((i) => ctx.setup ? ctx.setup.credentials(user(i)) : { username: user(i), password: null });
+      out.usernames = cred.map((c) => c.username);
+      out.passwords = cred.map((c) => c.password);
+    }
+    return out;
+  };
   return {
-    subs: subSpread.map((idx, worker) => ({ worker, ids: idx.map((i) => `bs-${ctx.tag}-${i}`), topics: idx.map(p.subTopic) })),
-    pubs: pubSpread.map((idx, worker) => ({ worker, ids: idx.map((i) => `bp-${ctx.tag}-${i}`), topics: idx.map(p.pubTopic) })),
+    subs: subSpread.map((idx, worker) => share(idx, worker, 'bs', p.subTopic, p.subUser)),
+    pubs: pubSpread.map((idx, worker) => share(idx, worker, 'bp', p.pubTopic, p.pubUser)),
   };
 }
 
-async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<ScenarioResult> {
+export async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<ScenarioResult> {
   const { pool, broker, opts } = ctx;
   const l = layout(ctx, p);
   const reliable = p.qos > 0;
-  const common = { port: broker.port, clean: true, keepalive: 600, concurrency: 50, timeoutMs: 10_000 };
+  // bcrypt: the pairs' CONNECTs queue behind each other's hashes.
+  const common = { port: broker.port, clean: true, keepalive: 600, concurrency: 50, timeoutMs: ctx.setup ? 120_000 : 10_000 };
   const subRes = await Promise.all(l.subs.map((s) => pool.workers[s.worker].call<{ connected: number; failed: number; firstError: string | null }>(
-    'connect', { ...common, port: subPort(ctx), group: 'sub', ids: s.ids, topics: s.topics, qos: p.qos, track: reliable }, 60_000)));
+    'connect', { ...common, port: subPort(ctx), group: 'sub', ids: s.ids, usernames: s.usernames, passwords: s.passwords, topics: s.topics, qos: p.qos, track: reliable }, 180_000)));
   requireConnected(subRes, 'subscribers');
   await routesReady(ctx, new Set(l.subs.flatMap((s) => s.topics)).size);
   const pubRes = await Promise.all(l.pubs.map((s) => pool.workers[s.worker].call<{ connected: number; failed: number; firstError: string | null }>(
-    'connect', { ...common, group: 'pub', ids: s.ids }, 60_000)));
+    'connect', { ...common, group: 'pub', ids: s.ids, usernames: s.usernames, passwords: s.passwords }, 180_000)));
   requireConnected(pubRes, 'publishers');
   await sleep(200);
 
@@ -149,16 +171,18 @@ export const fanOut: Scenario = {
   }),
 };
 
+export const RELIABLE_METRICS: MetricDef[] = [
+  ...THROUGHPUT_METRICS,
+  { key: 'lost', label: 'lost messages', unit: '', better: 'lower', digits: 0 },
+  { key: 'duplicates', label: 'duplicates', unit: '', better: 'lower', digits: 0 },
+];
+
 function pairs(qos: 1 | 2): Scenario {
   return {
     name: `qos${qos}`,
     title: `QoS ${qos} pairs (publisher → subscriber per topic, fixed window)`,
     crossNode: true,
-    metrics: [
-      ...THROUGHPUT_METRICS,
-      { key: 'lost', label: 'lost messages', unit: '', better: 'lower', digits: 0 },
-      { key: 'duplicates', label: 'duplicates', unit: '', better: 'lower', digits: 0 },
-    ],
+    metrics: RELIABLE_METRICS,
     run: (ctx) => runThroughput(ctx, {
       qos, subCount: ctx.opts.pairs, subTopic: (i) => `bench/pair/${i}`, pubCount: ctx.opts.pairs,
       pubTopic: (i) => `bench/pair/${i}`, fanout: 1, mode: 'window', paired: true,

@@ -1,0 +1,113 @@
+/**
+ * Reports of scenarios run once per setup of Petrel (the `access` scenario: open, sha256,
+ * bcrypt, JWT, ACL). Columns are the setups; each setup is divided by the reference setup
+ * (`open`) per repetition — the two ran seconds apart on the same machine — and the ratios are
+ * summarized as median [min–max]. Below the table, the plan's target lines: a verdict where a
+ * minimum ratio is set (QoS 1 msg/s of sha256, JWT and the ACL at most 10 % below open), the
+ * figures only where it is not (connect rates; bcrypt's is a per-connect cost).
+ *
+ * In every repetition the setups run in the plan's order, reversed on even repetitions, so no
+ * setup always follows the same one.
+ */
+import type { MetricDef, SetupPlan, SetupTarget } from './scenarios/common.js';
+import type { RunRecord, ScenarioReport } from './report.js';
+import { summarize, type Summary } from './lib/stats.js';
+
+export function setupOrder<T>(setups: readonly T[], rep: number): T[] {
+  return rep % 2 === 0 ? [...setups].reverse() : [...setups];
+}
+
+export interface SetupsInfo {
+  names: string[];
+  reference: string;
+  targets: SetupTarget[];
+}
+
+/** Per repetition where both ran: setup ÷ reference of one metric. */
+function pairedRatios(key: string, runs: RunRecord[], setup: string, reference: string): number[] {
+  const out: number[] = [];
+  for (const rep of new Set(runs.map((r) => r.rep))) {
+    const a = runs.find((r) => r.rep === rep && r.setup === setup && r.ok)?.values?.[key];
+    const b = runs.find((r) => r.rep === rep && r.setup === reference && r.ok)?.values?.[key];
+    if (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b !== 0) out.push(a / b);
+  }
+  return out;
+}
+
+/** `summary[metric][setup]` and `ratios[metric][setup]` (setup ÷ reference) of a setups scenario. */
+export function summarizeSetups(name: string, title: string, metrics: MetricDef[], runs: RunRecord[], plan: Pick<SetupPlan, 'reference' | 'targets'> & { setups: { name: string }[] }): ScenarioReport {
+  const names = plan.setups.map((s) => s.name);
+  const summary: ScenarioReport['summary'] = {};
+  const ratios: ScenarioReport['ratios'] = {};
+  for (const m of metrics) {
+    summary[m.key] = {};
+    for (const s of names) summary[m.key][s] = summarize(runs.filter((r) => r.setup === s && r.ok).map((r) => r.values?.[m.key] ?? NaN));
+    if (m.better === 'none') continue;
+    ratios[m.key] = {};
+    for (const s of names) if (s !== plan.reference) ratios[m.key][s] = summarize(pairedRatios(m.key, runs, s, plan.reference));
+  }
+  return { name, title, metrics, runs, summary, ratios, setups: { names, reference: plan.reference, targets: plan.targets } };
+}
+
+function fmt(v: number, digits: number): string {
+  if (!Number.isFinite(v)) return '–';
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return v.toFixed(digits);
+}
+
+function cell(s: Summary | null | undefined, digits: number, failed: number): string {
+  if (!s) return failed > 0 ? 'failed' : '–';
+  const base = s.n > 1 && s.min !== s.max ? `${fmt(s.median, digits)} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]` : fmt(s.median, digits);
+  return failed > 0 ? `${base} (${failed} failed)` : base;
+}
+
+/** Small ratios (bcrypt's connect rate) keep two significant digits instead of showing 0.00×; large ones lose their decimals. */
+function ratioCell(s: Summary | null | undefined): string {
+  if (!s) return '–';
+  const r = (v: number) => (Math.abs(v) < 0.1 ? v.toPrecision(2) : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
+  return s.n > 1 && s.min !== s.max ? `${r(s.median)}× [${r(s.min)}–${r(s.max)}]` : `${r(s.median)}×`;
+}
+
+export function setupTableRows(sc: ScenarioReport): { header: string[]; rows: string[][] } {
+  const info = sc.setups as SetupsInfo;
+  const others = info.names.filter((n) => n !== info.reference);
+  const header = ['scenario', 'metric', ...info.names.map((n) => `petrel ${n}`), ...others.map((n) => `${n}/${info.reference}`)];
+  const rows = sc.metrics.map((m, i) => {
+    const row = [i === 0 ? sc.name : '', m.label];
+    for (const n of info.names) row.push(cell(sc.summary[m.key]?.[n], m.digits, sc.runs.filter((r) => r.setup === n && !r.ok).length));
+    for (const n of others) row.push(m.better === 'none' ? '' : ratioCell(sc.ratios[m.key]?.[n]));
+    return row;
+  });
+  return { header, rows };
+}
+
+/** The target lines: verdicts on the medians of the per-repetition ratios, or the figures. */
+export function setupTargetLines(sc: ScenarioReport): string[] {
+  const info = sc.setups as SetupsInfo;
+  const out: string[] = [];
+  const metric = (key: string) => sc.metrics.find((m) => m.key === key);
+  for (const t of info.targets) {
+    const m = metric(t.metric);
+    if (!m) continue;
+    for (const s of t.setups) {
+      const r = sc.ratios[t.metric]?.[s];
+      let line = `${m.label}: ${s}/${info.reference} ${ratioCell(r)}`;
+      if (r) line += ` (${r.median >= 1 ? 'no cost' : `cost ${((1 - r.median) * 100).toFixed(1)} %`})`;
+      const shown = (t.show ?? []).map((k) => {
+        const km = metric(k);
+        if (!km) return '';
+        const v = (x: string) => fmt(sc.summary[k]?.[x]?.median ?? NaN, km.digits);
+        return `${km.label} ${v(s)} vs ${v(info.reference)}`;
+      }).filter(Boolean);
+      if (shown.length) line += `; ${shown.join(', ')}`;
+      if (t.minRatio !== undefined) {
+        const target = `target: cost ≤ ${Math.round((1 - t.minRatio) * 100)} %`;
+        line += r ? `; ${target}: ${r.median >= t.minRatio ? 'met' : 'MISSED'}` : `; ${target}: no data (runs failed)`;
+      } else if (t.why) {
+        line += `: ${t.why}`;
+      }
+      out.push(`${sc.name}: ${line}`);
+    }
+  }
+  return out;
+}
