@@ -52,12 +52,19 @@ export class LeaderElector {
 
   start(): void {
     this.stopped = false;
-    void this.tick();
+    this.run();
+  }
+
+  /** The tick in flight, if any: stop() waits for it, so a renewal cannot land after the release. */
+  private inFlight: Promise<void> | null = null;
+
+  private run(): void {
+    this.inFlight = this.tick().finally(() => { this.inFlight = null; });
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), this.retryMs);
+    this.timer = setTimeout(() => this.run(), this.retryMs);
     this.timer.unref?.();
   }
 
@@ -134,15 +141,22 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.inFlight) await this.inFlight;
     if (!this.leading) return;
     this.leading = false;
-    try {
-      const lease = await this.client.get('coordination.k8s.io/v1', 'Lease', this.opts.namespace, this.opts.name);
-      if (lease && lease.spec?.holderIdentity === this.opts.identity) {
-        await this.client.replace({ ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: microTime() } });
+    // A conflict means the Lease changed under us (a renewal that raced the stop): read it again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const lease = await this.client.get('coordination.k8s.io/v1', 'Lease', this.opts.namespace, this.opts.name);
+        if (lease && lease.spec?.holderIdentity === this.opts.identity) {
+          await this.client.replace({ ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: microTime() } });
+        }
+        return;
+      } catch (e) {
+        if (isConflict(e) && attempt < 2) continue;
+        this.log.warn({ err: String(e) }, 'could not release the lease');
+        return;
       }
-    } catch (e) {
-      this.log.warn({ err: String(e) }, 'could not release the lease');
     }
   }
 }
