@@ -158,6 +158,10 @@ describe('REST', () => {
     assert.equal(await pubCode(c, 'order/1', 1), 0);
     const st = await getJson<{ metrics: Record<string, number> }>(b, '/api/v5/authorization/sources/built_in_database/status');
     assert.ok(st.metrics.deny >= 1 && st.metrics.total >= st.metrics.deny, JSON.stringify(st));
+    const prom = await (await api(b, '/metrics')).text();
+    const line = /^petrel_authz_deny\{node="[^"]+",type="built_in_database"\} (\d+)$/m.exec(prom);
+    assert.ok(line, 'Prometheus has the per-source counters');
+    assert.equal(Number(line[1]), st.metrics.deny);
     assert.equal((await api(b, '/api/v5/authorization/sources/built_in_database/rules/all', { method: 'DELETE' })).status, 204);
     await end(c);
   });

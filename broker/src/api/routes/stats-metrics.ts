@@ -23,6 +23,14 @@ export function prometheusText(admin: AdminApi): string {
     lines.push(`# TYPE petrel_authn_${k} counter`);
     for (const a of authn) lines.push(`petrel_authn_${k}{node="${node}",id="${a.id}"} ${a[k]}`);
   }
+  // Per authorization source, as EMQX's emqx_authz_{allow,deny,nomatch,failed}{type}.
+  const authz = admin.authorization;
+  const sources = authz === undefined ? [] : authz.listSources().map((x) => String(x['type']));
+  for (const k of ['allow', 'deny', 'nomatch', 'failed'] as const) {
+    if (sources.length === 0) break;
+    lines.push(`# TYPE petrel_authz_${k} counter`);
+    for (const t of sources) lines.push(`petrel_authz_${k}{node="${node}",type="${t}"} ${authz!.status(t).metrics[k] ?? 0}`);
+  }
   return lines.join('\n') + '\n';
 }
 
