@@ -10,7 +10,7 @@
  * setup always follows the same one.
  */
 import type { MetricDef, SetupPlan, SetupTarget } from './scenarios/common.js';
-import type { RunRecord, ScenarioReport } from './report.js';
+import { cell, fmt, type RunRecord, type ScenarioReport } from './report.js';
 import { summarize, type Summary } from './lib/stats.js';
 
 export function setupOrder<T>(setups: readonly T[], rep: number): T[] {
@@ -49,17 +49,6 @@ export function summarizeSetups(name: string, title: string, metrics: MetricDef[
   return { name, title, metrics, runs, summary, ratios, setups: { names, reference: plan.reference, targets: plan.targets } };
 }
 
-function fmt(v: number, digits: number): string {
-  if (!Number.isFinite(v)) return '–';
-  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
-  return v.toFixed(digits);
-}
-
-function cell(s: Summary | null | undefined, digits: number, failed: number): string {
-  if (!s) return failed > 0 ? 'failed' : '–';
-  const base = s.n > 1 && s.min !== s.max ? `${fmt(s.median, digits)} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]` : fmt(s.median, digits);
-  return failed > 0 ? `${base} (${failed} failed)` : base;
-}
 
 /** Small ratios (bcrypt's connect rate) keep two significant digits instead of showing 0.00×; large ones lose their decimals. */
 function ratioCell(s: Summary | null | undefined): string {

@@ -132,13 +132,15 @@ export function clusterTargets(report: BenchReport): string[] {
   return out;
 }
 
-function fmt(v: number, digits: number): string {
+/** A figure as the tables show it (thousands grouped, `digits` decimals below 1,000). */
+export function fmt(v: number, digits: number): string {
   if (!Number.isFinite(v)) return '–';
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
   return v.toFixed(digits);
 }
 
-function cell(s: Summary | null | undefined, digits: number, failed: number): string {
+/** A table cell: median [min–max], and how many runs failed. */
+export function cell(s: Summary | null | undefined, digits: number, failed: number): string {
   if (!s) return failed > 0 ? 'failed' : '–';
   const base = s.n > 1 && s.min !== s.max ? `${fmt(s.median, digits)} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]` : fmt(s.median, digits);
   return failed > 0 ? `${base} (${failed} failed)` : base;

@@ -19,6 +19,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSyn
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './etcd-cluster.js';
 
 export interface TestService {
   host: string;
@@ -58,16 +59,7 @@ function pgBin(name: string): string {
   return need(path.join(root, versions[0] ?? '<version>', 'bin', name), 'postgresql');
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './etcd-cluster.js';
 
 /** argv prefixed to run as `user` when we are root (the services refuse root). */
 function asUser(user: string | null, argv: string[]): [string, string[]] {
