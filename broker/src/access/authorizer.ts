@@ -34,6 +34,15 @@ export interface AuthzCounters {
 class ClientCache {
   generation: number;
   readonly entries = new Map<string, { result: AuthzResult; until: number }>();
+  /**
+   * The last publish answered, compared field by field before any key is built: a device
+   * publishes to the same topic with the same QoS over and over.
+   */
+  lastTopic: string | null = null;
+  lastQos = 0;
+  lastRetain = false;
+  lastResult: AuthzResult = 'deny';
+  lastUntil = 0;
   constructor(generation: number) { this.generation = generation; }
 }
 
@@ -77,9 +86,17 @@ export class Authorizer {
     if (this.opts.cache.enable) {
       cache = this.caches.get(client);
       if (cache === undefined || cache.generation !== gen) { cache = new ClientCache(gen); this.caches.set(client, cache); }
+      if (action === 'publish' && cache.lastTopic === topic && cache.lastQos === qos && cache.lastRetain === retain && cache.lastUntil > now) {
+        c['authorization.cache_hit']++;
+        return this.count(cache.lastResult);
+      }
       key = (action === 'publish' ? 'p' : 's') + qos + (retain ? '1' : '0') + topic;
       const hit = cache.entries.get(key);
-      if (hit !== undefined && hit.until > now) { c['authorization.cache_hit']++; return this.count(hit.result); }
+      if (hit !== undefined && hit.until > now) {
+        c['authorization.cache_hit']++;
+        if (action === 'publish') this.remember(cache, topic, qos, retain, hit.result, hit.until);
+        return this.count(hit.result);
+      }
     }
     const req = { client, action, topic, qos, retain };
     for (let i = 0; i < chain.length; i++) {
@@ -107,11 +124,22 @@ export class Authorizer {
   private store(cache: ClientCache | undefined, key: string, now: number, result: AuthzResult): AuthzResult {
     if (cache !== undefined) {
       const e = cache.entries;
+      const until = now + this.opts.cache.ttlMs;
       e.delete(key);
       if (e.size >= this.opts.cache.maxSize) e.delete(e.keys().next().value as string);
-      e.set(key, { result, until: now + this.opts.cache.ttlMs });
+      e.set(key, { result, until });
+      // key = action letter, QoS digit, retain digit, topic (see check)
+      if (key.charCodeAt(0) === 112 /* p */) this.remember(cache, key.slice(3), Number(key[1]), key[2] === '1', result, until);
     }
     return this.count(result);
+  }
+
+  private remember(cache: ClientCache, topic: string, qos: number, retain: boolean, result: AuthzResult, until: number): void {
+    cache.lastTopic = topic;
+    cache.lastQos = qos;
+    cache.lastRetain = retain;
+    cache.lastResult = result;
+    cache.lastUntil = until;
   }
 
   private count(result: AuthzResult): AuthzResult {
