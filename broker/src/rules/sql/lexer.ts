@@ -13,7 +13,7 @@ export const KEYWORDS = new Set([
 ]);
 
 export type Token =
-  | { readonly t: 'kw'; readonly v: string; readonly pos: Pos }
+  | { readonly t: 'kw'; readonly v: string; readonly text: string; readonly pos: Pos }
   | { readonly t: 'name'; readonly v: string; readonly quoted: boolean; readonly pos: Pos }
   | { readonly t: 'string'; readonly v: string; readonly pos: Pos }
   | { readonly t: 'int' | 'float'; readonly v: number; readonly text: string; readonly pos: Pos }
@@ -80,7 +80,7 @@ export function tokenize(sql: string): Token[] {
       while (j < n && NAME_REST.test(sql[j]!)) j++;
       const word = sql.slice(i, j);
       const upper = word.toUpperCase();
-      out.push(KEYWORDS.has(upper) ? { t: 'kw', v: upper, pos: start } : { t: 'name', v: word, quoted: false, pos: start });
+      out.push(KEYWORDS.has(upper) ? { t: 'kw', v: upper, text: word, pos: start } : { t: 'name', v: word, quoted: false, pos: start });
       i = j;
       continue;
     }

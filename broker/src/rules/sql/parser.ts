@@ -111,7 +111,7 @@ class Parser {
     return this.pathRest([{ key: t.v }]);
   }
 
-  /** `.key`, `.'quoted key'`, `.1` and `[index]` steps after a name. */
+  /** `.key`, `.'quoted key'`, `.1` and `[index]` steps after a name (EMQX would need `.'end'` for a keyword). */
   private pathRest(steps: PathStep[]): PathStep[] {
     for (;;) {
       if (this.isOp('.')) {
@@ -119,6 +119,7 @@ class Parser {
         const t = this.next();
         if (t.t === 'name' || t.t === 'string') steps.push({ key: t.v });
         else if (t.t === 'int') steps.push({ key: t.text });
+        else if (t.t === 'kw') steps.push({ key: t.text }); // `payload.end`: after a dot a keyword can only be a key
         else this.fail('a key after "."', t);
       } else if (this.isOp('[')) {
         this.i++;
