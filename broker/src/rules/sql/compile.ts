@@ -15,7 +15,7 @@ import type { Expr, Field, PathStep, Pos, Statement } from './ast.js';
 import { RuleEvalError, RuleSqlError, type RuleEvalClause } from './errors.js';
 import { isEventName, type EventName } from './context.js';
 import { decodePayload, getIndex, getKey, putPath, range, slice, type Step } from './paths.js';
-import { arith, compare, deepEqual, negate, topicMatch } from './values.js';
+import { arith, compare, deepEqual, filterMatcher, negate } from './values.js';
 import { parse } from './parser.js';
 import { validTopicFilter } from '../../router/topic.js';
 
@@ -92,10 +92,10 @@ class RuleCompiler {
       }
     }
     const exact = new Set(topics.filter((t) => !t.includes('+') && !t.includes('#')));
-    const wild = topics.filter((t) => !exact.has(t));
+    const wild = topics.filter((t) => !exact.has(t)).map(filterMatcher);
     const matches = (topic: string): boolean => {
       if (exact.has(topic)) return true;
-      for (let i = 0; i < wild.length; i++) if (topicMatch(wild[i]!, topic)) return true;
+      for (let i = 0; i < wild.length; i++) if (wild[i]!(topic)) return true;
       return false;
     };
     const run = st.type === 'select' ? this.select(st) : this.foreach(st);
@@ -290,7 +290,8 @@ class RuleCompiler {
         return (env) => { const v = l(env); return typeof v === typeof c ? v === c : compare(op, v, c); };
       }
       if (op === '=~' && typeof c === 'string') {
-        return (env) => { const v = l(env); return typeof v === 'string' && topicMatch(c, v); };
+        const m = filterMatcher(c);
+        return (env) => { const v = l(env); return typeof v === 'string' && m(v); };
       }
       return (env) => compare(op, l(env), c);
     }

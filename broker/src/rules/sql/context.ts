@@ -179,14 +179,20 @@ export function clientColumns(client: ClientInfo | null): ClientColumns {
     clientid: client.clientId,
     username: client.username ?? undefined,
     peerhost: host,
-    peername: host.includes(':') ? `[${host}]:${client.peerPort}` : `${host}:${client.peerPort}`,
+    peername: peername(host, client.peerPort),
   };
+}
+
+function peername(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** EMQX's id is a 128-bit GUID in hex; Petrel's broker-unique message id, zero-padded, keeps that shape. */
 export function messageIdHex(id: number): string {
-  return id.toString(16).toUpperCase().padStart(32, '0');
+  const hex = id.toString(16).toUpperCase();
+  return ZEROS.slice(hex.length) + hex;
 }
+const ZEROS = '0'.repeat(32);
 
 export function payloadColumn(payload: Buffer): Payload {
   return isUtf8(payload) ? payload.toString('utf8') : payload;
@@ -230,7 +236,24 @@ export function messageFields(msg: Message): MessageFields {
 
 /** The columns of a published message (`FROM "t/#"`); `publisher` null for broker-made messages. */
 export function messageColumns(msg: Message, publisher: ClientInfo | null, node: string, now = Date.now()): MessageColumns {
-  return { event: 'message.publish', ...messageFields(msg), ...clientColumns(publisher), timestamp: now, node };
+  // One literal, no spreads: this runs once per published message that some rule listens to.
+  const host = publisher === null ? '' : publisher.peerHost;
+  return {
+    event: 'message.publish',
+    id: messageIdHex(msg.id),
+    topic: msg.topic,
+    payload: payloadColumn(msg.payload),
+    qos: msg.qos,
+    flags: { retain: msg.retain, dup: false },
+    pub_props: msg.properties === null ? {} : pubProps(msg.properties),
+    publish_received_at: msg.timestamp,
+    clientid: publisher === null ? '' : publisher.clientId,
+    username: publisher?.username ?? undefined,
+    peerhost: host,
+    peername: publisher === null ? '' : peername(host, publisher.peerPort),
+    timestamp: now,
+    node,
+  };
 }
 
 /** message.delivered / message.acked / delivery.dropped for one receiver of `msg`. */

@@ -115,28 +115,36 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 
-/** MQTT topic-filter match without splitting into arrays (`=~` runs per message). */
+/** MQTT topic-filter match (for `=~` with a filter computed per message). */
 export function topicMatch(filter: string, topic: string): boolean {
-  if (filter.length === 0 || topic.length === 0) return false;
-  if (topic.charCodeAt(0) === 36 /* $ */ && (filter[0] === '+' || filter[0] === '#')) return false;
-  let fi = 0;
-  let ti = 0;
-  for (;;) {
-    const fe = filter.indexOf('/', fi);
-    const fl = fe < 0 ? filter.slice(fi) : filter.slice(fi, fe);
-    if (fl === '#') return true;
-    if (ti > topic.length) return false;
-    const te = topic.indexOf('/', ti);
-    const tEnd = te < 0 ? topic.length : te;
-    if (fl !== '+' && fl !== topic.slice(ti, tEnd)) return false;
-    if (fe < 0) return te < 0;
-    if (te < 0) {
-      // The topic ends here: only a trailing `/#` still matches (it covers the parent level).
-      return filter.slice(fe + 1) === '#';
+  return filterMatcher(filter)(topic);
+}
+
+/**
+ * A matcher for one topic filter, split once; the topic is walked with indexOf and compared in
+ * place, so a match allocates nothing. [MQTT-4.7.2-1]: a wildcard first level never matches `$…`.
+ */
+export function filterMatcher(filter: string): (topic: string) => boolean {
+  const levels = filter.split('/');
+  const n = levels.length;
+  if (filter.length === 0) return () => false;
+  if (!filter.includes('+') && !filter.includes('#')) return (topic) => topic === filter;
+  const wildFirst = levels[0] === '+' || levels[0] === '#';
+  return (topic) => {
+    if (topic.length === 0) return false;
+    if (wildFirst && topic.charCodeAt(0) === 36 /* $ */) return false;
+    let ti = 0;
+    for (let i = 0; i < n; i++) {
+      const fl = levels[i]!;
+      if (fl === '#') return true; // this level and below, and the parent level too
+      if (ti > topic.length) return false; // the topic has fewer levels than the filter
+      let te = topic.indexOf('/', ti);
+      if (te < 0) te = topic.length;
+      if (fl !== '+' && (te - ti !== fl.length || !topic.startsWith(fl, ti))) return false;
+      ti = te + 1;
     }
-    fi = fe + 1;
-    ti = te + 1;
-  }
+    return ti > topic.length; // every topic level consumed
+  };
 }
 
 /** Text of a value for string concatenation, as EMQX's str/1 (floats: at most 10 decimals). */
