@@ -102,3 +102,18 @@ test('every event the issue lists is accepted in FROM', () => {
   const r = compileRule(`SELECT * FROM ${names.map((n) => `"$events/${n}"`).join(', ')}`, FNS);
   assert.equal(r.events.length, 11);
 });
+
+test('=~ and matches() agree with the router reference matcher on every pair of a grid', async () => {
+  const { topicMatches } = await import('../../../broker/src/router/topic.js');
+  const filters = ['#', '+', 'a', 'a/#', 'a/+', 'a/+/b', '+/+', '+/#', 'a/b/#', '$SYS/#', '+/b', 'a//b', 'a/+/+', '/#', '/+'];
+  const topics = ['a', 'a/b', 'a/b/c', 'a//b', 'a/', '/a', 'b', '$SYS/x', '$SYS', 'a/x/b', 'ab', 'a/bc', '/', '//'];
+  for (const f of filters) {
+    const rule = compileRule(`SELECT * FROM "${f}"`, FNS);
+    for (const t of topics) {
+      const want = topicMatches(f, t);
+      assert.equal(rule.matches(t), want, `matches ${f} ${t}`);
+      assert.equal(passes(`SELECT * FROM "x" WHERE topic =~ '${f}'`, { topic: t }), want, `=~ ${f} ${t}`);
+      assert.equal(passes(`SELECT * FROM "x" WHERE topic =~ f`, { topic: t, f }), want, `=~ column ${f} ${t}`);
+    }
+  }
+});
