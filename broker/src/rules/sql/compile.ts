@@ -17,6 +17,7 @@ import { isEventName, type EventName } from './context.js';
 import { decodePayload, getIndex, getKey, putPath, range, slice, type Step } from './paths.js';
 import { arith, compare, deepEqual, filterMatcher, negate } from './values.js';
 import { parse } from './parser.js';
+import { intersects, namesUsed, outputNames } from './scope.js';
 import { validTopicFilter } from '../../router/topic.js';
 
 export type SqlFunction = (...args: unknown[]) => unknown;
@@ -222,7 +223,9 @@ class RuleCompiler {
     if (e.kind === 'path') return this.alias(e.steps);
     if (e.kind === 'slice' && e.target.kind === 'path') return this.alias(e.target.steps);
     if (e.kind === 'const' && typeof e.value === 'string') { const s = [{ key: e.value }]; return () => s; }
-    const s = [{ key: `_v_${e.kind}_${++this.ephemeral}` }];
+    // EMQX names these `_v_<type>_…` with a timestamp; a counter keeps ours stable per rule.
+    const type = e.kind === 'arith' || e.kind === 'compare' ? 'op' : e.kind === 'call' ? `fun_${e.name}` : e.kind;
+    const s = [{ key: `_v_${type}_${++this.ephemeral}` }];
     return () => s;
   }
 
@@ -387,47 +390,4 @@ function failed(e: unknown, clause: RuleEvalClause): RuleOutcome {
   const error = e instanceof RuleEvalError ? e : new RuleEvalError(e instanceof Error ? e.message : String(e));
   error.clause = clause;
   return { status: 'failed', error };
-}
-
-/** First names of every path an expression reads. */
-function namesUsed(e: Expr, into = new Set<string>()): Set<string> {
-  const visit = (x: Expr): void => {
-    switch (x.kind) {
-      case 'path':
-        into.add((x.steps[0] as { key: string }).key);
-        for (const s of x.steps) if ('indexBy' in s) visit(s.indexBy);
-        break;
-      case 'list': x.items.forEach(visit); break;
-      case 'slice': visit(x.target); break;
-      case 'neg': case 'not': visit(x.arg); break;
-      case 'arith': case 'compare': case 'and': case 'or': visit(x.left); visit(x.right); break;
-      case 'in': visit(x.arg); x.list.forEach(visit); break;
-      case 'case':
-        if (x.on) visit(x.on);
-        for (const w of x.whens) { visit(w.when); visit(w.then); }
-        if (x.otherwise) visit(x.otherwise);
-        break;
-      case 'call': x.args.forEach(visit); break;
-      default: break;
-    }
-  };
-  visit(e);
-  return into;
-}
-
-/** Top-level names a SELECT list writes (ephemeral names of unnamed expressions cannot be read). */
-function outputNames(fields: readonly Field[]): Set<string> {
-  const out = new Set<string>();
-  for (const f of fields) {
-    if (f.kind === 'star') continue;
-    const a = f.alias ?? (f.expr.kind === 'path' ? f.expr.steps : f.expr.kind === 'slice' && f.expr.target.kind === 'path' ? f.expr.target.steps : null);
-    if (a && 'key' in a[0]!) out.add(a[0].key);
-    else if (f.expr.kind === 'const' && typeof f.expr.value === 'string') out.add(f.expr.value);
-  }
-  return out;
-}
-
-function intersects(a: Set<string>, b: Set<string>): boolean {
-  for (const x of a) if (b.has(x)) return true;
-  return false;
 }
