@@ -181,6 +181,9 @@ test('aliases: later fields and WHERE see earlier ones; columns are never modifi
   assert.deepEqual(cols.obj, { k: 1 });
   assert.equal(one('SELECT *, 5 AS qos FROM "t"', { qos: 1, a: 2 })['qos'], 5);
   assert.equal(passes('SELECT 5 AS qos FROM "t" WHERE qos = 5', { qos: 1 }), true); // WHERE sees the selected qos
+  // In WHERE a selected field hides the column even when undefined; a later SELECT field falls back to the column.
+  assert.equal(passes("SELECT nothing.here AS clientid FROM \"t\" WHERE clientid = 'c'", { clientid: 'c' }), false);
+  assert.deepEqual(one('SELECT nothing.here AS clientid, clientid AS c2 FROM "t"', { clientid: 'c' }), { clientid: undefined, c2: 'c' });
 });
 
 test('WHERE that names nothing selected runs first: a false WHERE skips SELECT', () => {

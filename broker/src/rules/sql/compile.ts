@@ -54,6 +54,11 @@ const NONE = Symbol('none');
 /** Per-run state: the columns, the fields selected so far, the payload decoded once. */
 class Env {
   sel: Output | null = null;
+  /**
+   * WHERE reads the columns with the selection merged over them, so a selected field that is
+   * undefined hides the column of that name; SELECT fields instead fall back to the column.
+   */
+  merged = false;
   private raw: unknown = NONE;
   private decoded: unknown = undefined;
   constructor(public cols: Columns) {}
@@ -117,6 +122,7 @@ class RuleCompiler {
         if (where !== null && !whereFirst) {
           clause = 'where';
           env.sel = out;
+          env.merged = true;
           if (where(env) !== true) return { status: 'no_result', outputs: [] };
         }
         return { status: 'passed', outputs: [out] };
@@ -351,10 +357,11 @@ class RuleCompiler {
     const top = own
       ? (o: Record<string, unknown>) => (Object.prototype.hasOwnProperty.call(o, first) ? o[first] : undefined)
       : (o: Record<string, unknown>) => o[first];
+    const hides = (env: Env, s: Output): boolean => env.merged && Object.prototype.hasOwnProperty.call(s, first);
     if (steps.length === 1) {
       return (env) => {
         const s = env.sel;
-        if (s !== null) { const v = top(s); if (v !== undefined) return v; }
+        if (s !== null) { const v = top(s); if (v !== undefined || hides(env, s)) return v; }
         return top(env.cols);
       };
     }
@@ -374,7 +381,7 @@ class RuleCompiler {
     };
     return (env) => {
       const s = env.sel;
-      if (s !== null) { const v = walk(env, s); if (v !== undefined) return v; }
+      if (s !== null) { const v = walk(env, s); if (v !== undefined || hides(env, s)) return v; }
       return walk(env, env.cols);
     };
   }
