@@ -89,7 +89,7 @@ export const TIME: Family = {
   }),
   date_to_unix_ts: def(3, 4, (...args: unknown[]) => {
     const un = unit(args[0], 1);
-    const [off, fmt, input] = args.length === 4 ? args : [0, args[1], args[2]];
+    const [off, fmt, input] = args.length === 4 ? args.slice(1) : [0, args[1], args[2]];
     const fmtPos = args.length === 4 ? 3 : 2;
     let ns: bigint;
     try {
