@@ -120,6 +120,12 @@ function subbits(binArg: unknown, ...rest: unknown[]): unknown {
   if (off < 0 || off >= src.bitLength) return undefined;
   const n = Math.min(len, src.bitLength - off);
   if (type === 'bits') return slice(src, off, n);
+  if (type === 'integer' && endian === 'big' && n <= 48) {
+    // The common case (a field of a binary payload) in plain numbers: no BigInt allocation.
+    let x = 0;
+    for (let i = 0; i < n; i++) x = x * 2 + bitAt(src, off + i);
+    return sign === 'signed' && n > 0 && x >= 2 ** (n - 1) ? x - 2 ** n : x;
+  }
   let v = readBig(src, off, n);
   if (endian === 'little') v = littleEndian(v, n);
   if (type === 'float') return toFloat(v, n);

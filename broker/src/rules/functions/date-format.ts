@@ -24,7 +24,21 @@ const SIZE: Readonly<Record<Part, number>> = {
   year: 4, month: 2, day: 2, hour: 2, minute: 2, second: 2, ns: 9, us: 6, ms: 3, tz: 5, tz1: 6, tz2: 9,
 };
 
-export function parseFormat(fmt: string): Token[] {
+// Rules pass the same literal format with every message; parse it once.
+const FORMAT_CACHE_MAX = 256;
+const formats = new Map<string, readonly Token[]>();
+
+export function parseFormat(fmt: string): readonly Token[] {
+  let tokens = formats.get(fmt);
+  if (tokens === undefined) {
+    tokens = tokenize(fmt);
+    if (formats.size >= FORMAT_CACHE_MAX) formats.delete(formats.keys().next().value!);
+    formats.set(fmt, tokens);
+  }
+  return tokens;
+}
+
+function tokenize(fmt: string): Token[] {
   const out: Token[] = [];
   for (let i = 0; i < fmt.length; ) {
     const hit = TOKENS.find(([t]) => fmt.startsWith(t, i));
