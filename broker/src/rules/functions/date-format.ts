@@ -92,14 +92,28 @@ export function formatDate(time: bigint, unit: Unit, offset: number, fmt: string
   const secs = shifted / perSecond - (shifted % perSecond < 0n ? 1n : 0n);
   const d = new Date(Number(secs) * 1000);
   if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 0) throw new ArgError(4, 'the time is out of range');
-  const ns = (((time % perSecond) + perSecond) % perSecond) * UNIT_NS[unit];
-  const parts: Readonly<Record<Part, string>> = {
-    year: pad(d.getUTCFullYear(), 4), month: pad(d.getUTCMonth() + 1, 2), day: pad(d.getUTCDate(), 2),
-    hour: pad(d.getUTCHours(), 2), minute: pad(d.getUTCMinutes(), 2), second: pad(d.getUTCSeconds(), 2),
-    ns: pad(ns, 9), us: pad(ns / 1000n, 6), ms: pad(ns / 1_000_000n, 3),
-    tz: zone(offset, 'tz'), tz1: zone(offset, 'tz1'), tz2: zone(offset, 'tz2'),
-  };
-  return parseFormat(fmt).map((t) => (typeof t === 'object' ? t.literal : parts[t])).join('');
+  let out = '';
+  for (const t of parseFormat(fmt)) {
+    if (typeof t === 'object') {
+      out += t.literal;
+      continue;
+    }
+    switch (t) {
+      case 'year': out += pad(d.getUTCFullYear(), 4); break;
+      case 'month': out += pad(d.getUTCMonth() + 1, 2); break;
+      case 'day': out += pad(d.getUTCDate(), 2); break;
+      case 'hour': out += pad(d.getUTCHours(), 2); break;
+      case 'minute': out += pad(d.getUTCMinutes(), 2); break;
+      case 'second': out += pad(d.getUTCSeconds(), 2); break;
+      case 'ns': case 'us': case 'ms': {
+        const ns = (((time % perSecond) + perSecond) % perSecond) * UNIT_NS[unit];
+        out += t === 'ns' ? pad(ns, 9) : t === 'us' ? pad(ns / 1000n, 6) : pad(ns / 1_000_000n, 3);
+        break;
+      }
+      default: out += zone(offset, t);
+    }
+  }
+  return out;
 }
 
 const INT = /^[+-]?\d+$/;
