@@ -196,3 +196,28 @@ test('an authenticator added, then disabled, through REST on A takes effect on B
   await connackBecomes(c, anon, 0, 'anonymous let in on C');
   await Promise.all([stopNode(a), stopNode(b2), stopNode(c)]);
 });
+
+test('etcd unreachable: a REST change answers 503 naming etcd and changes nothing; the node keeps serving the clients it knows', async () => {
+  const own = await startEtcdCluster(['f0']);
+  const prefix = `/acc${process.pid}-down`;
+  let a: TestBroker | undefined;
+  try {
+    a = await startBroker({
+      node: { name: 'down@127.0.0.1' },
+      cluster: { backend: 'etcd', etcd: { endpoints: own.clientURLs, prefix, lease_ttl: '10s', dial_timeout: '1s' }, link: { bind: '127.0.0.1:0' } },
+      authentication: [BUILT_IN],
+    });
+    assert.equal((await api(a, USERS, json('POST', { user_id: 'kept', password: 'kept-pw' }))).status, 201);
+    await own.stop();
+    const res = await api(a, USERS, json('POST', { user_id: 'lost', password: 'lost-pw' }));
+    const body = await res.json() as { code: string; message: string };
+    assert.deepEqual([res.status, body.code], [503, 'SERVICE_UNAVAILABLE']);
+    assert.match(body.message, /could not be stored cluster-wide \(etcd: .+\); nothing changed, try again/);
+    assert.equal((await api(a, `${USERS}/lost`)).status, 404, 'taken back on this node');
+    assert.equal(await connack(a, { clientId: uid('l'), username: 'lost', password: 'lost-pw' }), 0x87);
+    assert.equal(await connack(a, { clientId: uid('k'), username: 'kept', password: 'kept-pw' }), 0, 'known users still log in');
+  } finally {
+    await a?.stop();
+    await own.stop();
+  }
+});
