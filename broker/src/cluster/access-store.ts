@@ -51,11 +51,12 @@ export class EtcdAccessStore implements SharedStore {
     this.log.info({ rows }, 'access control state loaded from etcd');
   }
 
+  /** Stops watching (waiting a bounded time for etcd to confirm: unreachable, it never would). */
   async stop(): Promise<void> {
     this.stopped = true;
     const w = this.watcher;
     this.watcher = null;
-    if (w !== null) await w.cancel().catch(() => {});
+    if (w !== null) await this.bounded(w.cancel(), 1000).catch(() => {});
   }
 
   // ---- reads: this node's copy
@@ -170,11 +171,11 @@ export class EtcdAccessStore implements SharedStore {
     return Object.assign(new Error(`${what} could not be stored cluster-wide (etcd: ${msg}); nothing changed, try again`), { code: 'CLUSTER_WRITE_FAILED' });
   }
 
-  private bounded<T>(p: Promise<T>): Promise<T> {
+  private bounded<T>(p: Promise<T>, ms = this.timeoutMs): Promise<T> {
     let t: NodeJS.Timeout;
     return Promise.race([
       p.finally(() => clearTimeout(t)),
-      new Promise<T>((_, reject) => { t = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs); }),
+      new Promise<T>((_, reject) => { t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); }),
     ]);
   }
 
@@ -190,10 +191,12 @@ export class EtcdAccessStore implements SharedStore {
       this.apply(full, kv.value, Number(kv.mod_revision));
     }
     for (const full of [...this.held.keys()]) if (!seen.has(full)) this.apply(full, null, Number(rev));
-    const w = await this.client.watch().prefix(this.keys.access).startRevision(String(rev + 1n)).create();
+    const w = await this.bounded(this.client.watch().prefix(this.keys.access).startRevision(String(rev + 1n)).create());
     w.on('put', (kv) => { this.counters.watchEvents++; this.apply(kv.key.toString(), kv.value, Number(kv.mod_revision)); });
     w.on('delete', (kv) => { this.counters.watchEvents++; this.apply(kv.key.toString(), null, Number(kv.mod_revision)); });
     w.on('error', (err) => {
+      // Cancelled explicitly: otherwise the client keeps trying to resume it from the compacted revision.
+      void w.cancel().catch(() => {});
       if (this.stopped || this.watcher !== w) return;
       this.watcher = null;
       this.counters.resyncs++;

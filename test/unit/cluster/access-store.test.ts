@@ -31,12 +31,26 @@ after(async () => {
 
 function hosts(): string[] { return etcd.clientURLs.map((u) => u.replace('http://', '')); }
 
+const clientOf = new WeakMap<EtcdAccessStore, Etcd3>();
+
 async function store(prefix: string, endpoints = hosts(), timeoutMs = 2000): Promise<EtcdAccessStore> {
   const c = new Etcd3({ hosts: endpoints, dialTimeout: 1000 });
   clients.push(c);
   const s = new EtcdAccessStore(c, new ClusterKeys(prefix), quiet, timeoutMs);
+  clientOf.set(s, c);
   await s.start();
   return s;
+}
+
+/**
+ * Stops a store that reaches etcd through `proxy`, closes its client, then the proxy: in the
+ * other order the client keeps redialling the proxy and the test process never ends.
+ */
+async function stopBehind(s: EtcdAccessStore, proxy: CutProxy): Promise<void> {
+  proxy.setCut(false);
+  await s.stop();
+  clientOf.get(s)!.close();
+  proxy.close();
 }
 
 /** What a store's watchers of `ns` were told, as "key=value" (value JSON, or "-" for gone). */
@@ -122,8 +136,7 @@ test('a write etcd does not take rejects naming etcd, and this node\'s copy goes
     assert.deepEqual(onX, ['clientid\u0000a={"who":"a"}', 'clientid\u0000a={"who":"a"}'], 'the watchers were told to go back');
     assert.deepEqual(JSON.parse((await admin.get(`${prefix}/access/banned/clientid\u0000a`).string())!), { who: 'a' });
   } finally {
-    await x.stop();
-    proxy.close();
+    await stopBehind(x, proxy);
   }
 });
 
@@ -150,7 +163,7 @@ test('a node cut off while etcd compacts reloads everything and tells its watche
     assert.deepEqual(onY.sort(), ['changed=[2]', 'gone=-', 'new=[3]']);
     assert.deepEqual([...y.scan('rules')], [['changed', [2]], ['kept', [1]], ['new', [3]]]);
   } finally {
-    await Promise.all([x.stop(), y.stop()]);
-    proxy.close();
+    await x.stop();
+    await stopBehind(y, proxy);
   }
 });
