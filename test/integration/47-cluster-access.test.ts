@@ -96,6 +96,12 @@ test('a user added through REST on node A connects on node B; deleted on A, refu
   figure(t, 'user deleted on A → refused on B', await connackBecomes(b, { ...who, password: 'changed' }, 0x87, 'alice refused on B'));
   assert.equal((await api(b, `${USERS}/alice`)).status, 404);
 
+  // The same user added on both nodes at once: one is created, the other is told it exists.
+  const both = await Promise.all([a, b].map((n) => api(n, USERS, json('POST', { user_id: 'twin', password: `pw-${n.port}` }))));
+  assert.deepEqual(both.map((r) => r.status).sort(), [201, 409]);
+  const winner = [a, b][both.findIndex((r) => r.status === 201)]!;
+  for (const n of [a, b]) await connackBecomes(n, { clientId: uid('t'), username: 'twin', password: `pw-${winner.port}` }, 0, 'the winning password on both nodes');
+
   const scram = '/api/v5/authentication/scram:built_in_database/users';
   assert.equal((await api(a, scram, json('POST', { user_id: 'sam', password: 'sam-pw' }))).status, 201);
   await until(async () => (await api(b, `${scram}/sam`)).status === 200, 5000, 'the SCRAM user listed on B');

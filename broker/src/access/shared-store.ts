@@ -27,6 +27,11 @@ export interface SharedStore {
   /** Entries whose key starts with prefix, in key order (UTF-8 bytes, as the node store). */
   scan(ns: string, prefix?: string): Iterable<[string, unknown]>;
   put(ns: string, key: string, value: unknown): Promise<void>;
+  /**
+   * Puts only if no node has the key: false when one has (the winner's value is then this
+   * node's copy). Two nodes adding the same user at once: one of them is told it exists.
+   */
+  create(ns: string, key: string, value: unknown): Promise<boolean>;
   /** Many keys at once (an imported user file): fewer round trips than one put each. */
   putAll(ns: string, entries: ReadonlyArray<readonly [string, unknown]>): Promise<void>;
   del(ns: string, key: string): Promise<void>;
@@ -44,6 +49,11 @@ export class LocalSharedStore implements SharedStore {
   get(ns: string, key: string): unknown | undefined { return this.store.get(ns, key); }
   scan(ns: string, prefix?: string): Iterable<[string, unknown]> { return this.store.scan(ns, prefix); }
   put(ns: string, key: string, value: unknown): Promise<void> { this.store.put(ns, key, value); return DONE; }
+  create(ns: string, key: string, value: unknown): Promise<boolean> {
+    if (this.store.get(ns, key) !== undefined) return NO;
+    this.store.put(ns, key, value);
+    return YES;
+  }
   putAll(ns: string, entries: ReadonlyArray<readonly [string, unknown]>): Promise<void> {
     for (const [k, v] of entries) this.store.put(ns, k, v);
     return DONE;
@@ -55,6 +65,8 @@ export class LocalSharedStore implements SharedStore {
 }
 
 const DONE = Promise.resolve();
+const YES = Promise.resolve(true);
+const NO = Promise.resolve(false);
 const NOOP = (): void => {};
 
 const locals = new WeakMap<Store, LocalSharedStore>();

@@ -101,6 +101,30 @@ export class EtcdAccessStore implements SharedStore {
     }
   }
 
+  async create(ns: string, key: string, value: unknown): Promise<boolean> {
+    if (this.get(ns, key) !== undefined) return false;
+    const full = this.keys.accessKey(ns, key);
+    const kb = Buffer.from(full);
+    const text = JSON.stringify(value);
+    const undo = this.setLocal(ns, key, full, text, JSON.parse(text));
+    try {
+      const r = await this.bounded(this.client.kv.txn({
+        compare: [{ key: kb, target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [{ request_put: { key: kb, value: Buffer.from(text) } }],
+        failure: [{ request_range: { key: kb } }],
+      }));
+      if (r.succeeded) { this.confirmed([full], Number(r.header.revision)); return true; }
+      undo();
+      // Another node's row won: this node takes it now rather than when the watch brings it.
+      const kv = r.responses[0]?.response_range?.kvs[0];
+      if (kv !== undefined) this.apply(full, kv.value, Number(kv.mod_revision));
+      return false;
+    } catch (err) {
+      undo();
+      throw this.failed(err, `${ns}: the change`);
+    }
+  }
+
   async del(ns: string, key: string): Promise<void> {
     const full = this.keys.accessKey(ns, key);
     const undo = this.setLocal(ns, key, full, null, undefined);

@@ -104,6 +104,17 @@ test('a write on one node reaches the other node\'s copy and watchers; the write
   await Promise.all([x.stop(), y.stop()]);
 });
 
+test('two nodes creating one key at once: one wins, and both copies hold the winner\'s value', async () => {
+  const prefix = `/as${++prefixes}`;
+  const [x, y] = [await store(prefix), await store(prefix)];
+  const won = await Promise.all([x.create('users', 'twin', { by: 'x' }), y.create('users', 'twin', { by: 'y' })]);
+  assert.deepEqual(won.filter(Boolean).length, 1, `exactly one created it (${won.join()})`);
+  const by = won[0] ? 'x' : 'y';
+  await until(() => (x.get('users', 'twin') as { by: string } | undefined)?.by === by && (y.get('users', 'twin') as { by: string } | undefined)?.by === by, 5000, 'both hold the winner');
+  assert.equal(await x.create('users', 'twin', { by: 'again' }), false);
+  await Promise.all([x.stop(), y.stop()]);
+});
+
 test('300 rows written at once arrive in key order; a prefix deleted goes on both', async () => {
   const prefix = `/as${++prefixes}`;
   const [x, y] = [await store(prefix), await store(prefix)];

@@ -109,9 +109,12 @@ export class BuiltInUsers implements UserDb {
   async add(u: { user_id: string; password: string; is_superuser?: boolean }): Promise<void> {
     if (this.byId.has(u.user_id)) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
     const h = await hashPassword(this.alg, u.password);
-    // Checked again: another add may have finished while this one was hashing.
-    if (this.byId.has(u.user_id)) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
-    await this.put(u.user_id, { password_hash: h.password_hash, salt: h.salt, is_superuser: u.is_superuser === true });
+    // Created only if no node has it: another add (here, or on another node) may have won meanwhile.
+    const row: StoredUser = { password_hash: h.password_hash, salt: h.salt, is_superuser: u.is_superuser === true };
+    if (this.byId.has(u.user_id) || !(await this.shared.create(USERS_NAMESPACE, this.prefix + u.user_id, { ...row }))) {
+      throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
+    }
+    this.byId.set(u.user_id, row);
   }
 
   async update(id: string, patch: { password?: string; is_superuser?: boolean }): Promise<void> {

@@ -76,9 +76,8 @@ export class ScramUserDb implements UserDb {
     checkPassword(u.password);
     if (this.record(u.user_id) !== undefined) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
     const rec = await this.derive(u.password, u.is_superuser === true);
-    // Checked again: another add may have finished while the key was derived.
-    if (this.record(u.user_id) !== undefined) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
-    await this.store.put(SCRAM_USERS_NS, this.prefix + u.user_id, rec);
+    // Created only if no node has it: another add (here, or on another node) may have won meanwhile.
+    if (!(await this.store.create(SCRAM_USERS_NS, this.prefix + u.user_id, rec))) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
   }
 
   async update(id: string, patch: { password?: string; is_superuser?: boolean }): Promise<void> {
