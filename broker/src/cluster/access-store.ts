@@ -32,6 +32,8 @@ export class EtcdAccessStore implements SharedStore {
   private readonly held = new Map<string, { text: string; rev: number }>();
   /** full etcd key → how many local writes were made to it: a failed write is taken back only if it was the last. */
   private readonly writeSeq = new Map<string, number>();
+  /** Deleted keys → the revision of the deletion: an older put arriving late does not bring them back. */
+  private readonly tombstones = new Map<string, number>();
   private readonly watchers = new Map<string, Set<SharedChange>>();
   private watcher: Watcher | null = null;
   private stopped = false;
@@ -184,9 +186,6 @@ export class EtcdAccessStore implements SharedStore {
       else if (h === undefined) this.tombstones.set(f, rev);
     }
   }
-
-  /** Deleted keys → the revision of the deletion: an older put arriving late does not bring them back. */
-  private readonly tombstones = new Map<string, number>();
 
   private failed(err: unknown, what: string): Error {
     this.counters.writeErrors++;
