@@ -25,7 +25,8 @@ import type { PublishProperties, QoS } from './types.js';
 import { validTopicName } from './router/index.js';
 import type { ErrorCode } from './errors.js';
 import type { AccessContext } from './access/types.js';
-import { installAuthz, ClientAclMap, type AuthzService } from './access/authz/index.js';
+import { installAuthz, authzSettingsSet, ClientAclMap, type AuthzService } from './access/authz/index.js';
+import { asShared } from './access/shared-store.js';
 import { startBanned, type BannedRuntime } from './access/banned-setup.js';
 import { installAuthn, type AuthnService } from './access/authn/index.js';
 
@@ -170,9 +171,16 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       return slow === null ? broker.store.flush() : Promise.all([slow, broker.store.flush()]);
     };
   }
-  const access: AccessContext = { store, log, configDir: process.cwd(), clientAcl: new ClientAclMap() };
+  // Users, rules, bans and REST-changed chains: the node's store, or etcd shared by the cluster.
+  const shared = joined !== null ? joined.access : asShared(store);
+  const access: AccessContext = { store, shared, log, configDir: process.cwd(), clientAcl: new ClientAclMap() };
   let authz: AuthzService;
-  try { authz = installAuthz({ ctx: access, hooks: broker.hooks, authorizer: broker.authorizer, sources: cfg.authorization.sources }); } catch (err) {
+  try {
+    authz = installAuthz({
+      ctx: access, hooks: broker.hooks, authorizer: broker.authorizer, sources: cfg.authorization.sources,
+      settingsFromFile: authzSettingsSet(cfg.authorization),
+    });
+  } catch (err) {
     if (joined !== null) await joined.leave();
     await store.close();
     throw err;
@@ -187,7 +195,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     throw err;
   }
   const clients = new ClientManager(broker, log);
-  const banned = startBanned(cfg, store, broker.hooks, clients, broker.metrics.counters, log);
+  const banned = startBanned(cfg, shared, broker.hooks, clients, broker.metrics.counters, log);
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
   clients.start();

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { Hooks } from '../hooks.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
+import type { SharedStore } from './shared-store.js';
 import { BannedList, nowSec } from './banned.js';
 import { parseBannedCsv } from './banned-csv.js';
 import { ConnectGuard, type GuardClients, type GuardCounters } from './connect-guard.js';
@@ -22,7 +22,7 @@ export interface BannedRuntime {
   stop(): void;
 }
 
-export function startBanned(cfg: Config, store: Store, hooks: Hooks, clients: GuardClients, counters: GuardCounters, log: Logger): BannedRuntime {
+export function startBanned(cfg: Config, store: SharedStore, hooks: Hooks, clients: GuardClients, counters: GuardCounters, log: Logger): BannedRuntime {
   const list = new BannedList(store);
   const loaded = list.load();
   const file = cfg.banned.bootstrap_file;

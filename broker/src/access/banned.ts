@@ -12,10 +12,14 @@
  * array: a CONNECT walks it only when it is not empty.
  *
  * Bans live in the node's store (namespace 'banned', key "<as>\0<who>"), so they survive a
- * restart. Adding a ban calls `onBan` (the connect guard kicks matching connected clients).
+ * restart; on a cluster in etcd (access/shared-store.ts), so a ban added on one node refuses the
+ * client on every node. Adding a ban — here or on another node — calls `onChange` (the connect
+ * guard kicks matching connected clients). Changes apply here at once; `written` is the promise
+ * of the last change's write (REST awaits it: on a cluster, stored in etcd).
  */
 import { BlockList, isIP } from 'node:net';
 import type { Store } from '../store/index.js';
+import { asShared, type SharedStore } from './shared-store.js';
 
 export const BAN_KINDS = ['clientid', 'username', 'peerhost', 'clientid_re', 'username_re', 'peerhost_net'] as const;
 export type BanKind = typeof BAN_KINDS[number];
@@ -173,7 +177,7 @@ export function banMatcher(ban: Ban): (s: BanSubject) => boolean {
 export type CreateResult = { ok: true; ban: Ban } | { ok: false; exists: Ban };
 
 export class BannedList {
-  private readonly store: Store;
+  private readonly store: SharedStore;
   /** Every ban by "<as>\0<who>", in the order they were added. */
   private readonly all = new Map<string, Ban>();
   private rules: Rule[] = [];
@@ -181,8 +185,40 @@ export class BannedList {
   /** Called after a ban is added (kicks, hook registration) and after any removal (`ban` null). */
   onChange: ((ban: Ban | null) => void) | null = null;
 
-  constructor(store: Store) {
-    this.store = store;
+  /** The write of the last change (resolved when there is nothing to write). */
+  written: Promise<void> = Promise.resolve();
+  private readonly unwatch: () => void;
+
+  constructor(store: Store | SharedStore) {
+    this.store = asShared(store);
+    this.unwatch = this.store.watch(NS, (key, value) => this.remote(key, value));
+  }
+
+  /** Another node added, changed or removed a ban (or a write was taken back). */
+  private remote(key: string, value: unknown): void {
+    if (value === undefined) {
+      const b = this.all.get(key);
+      if (b === undefined) return;
+      this.forget(key, b);
+      this.onChange?.(null);
+      return;
+    }
+    const raw = value as Record<string, unknown>;
+    const ban = parseBan({ ...raw, until: raw.until === null ? 'infinity' : raw.until }, nowSec());
+    if (!ban.ok) return; // expired already, or not readable: the purge removes it
+    this.put(ban.value, false);
+    this.onChange?.(ban.value);
+  }
+
+  private forget(key: string, b: Ban): void {
+    this.all.delete(key);
+    if (b.as.endsWith('_re') || b.as === 'peerhost_net') this.rules = this.rules.filter((r) => r.ban !== b);
+  }
+
+  /** Records a write as the last change's, without an unhandled rejection when nobody awaits it. */
+  private track(w: Promise<void>): void {
+    w.catch(() => { /* the store logged it and took it back */ });
+    this.written = w;
   }
 
   get size(): number { return this.all.size; }
@@ -193,7 +229,7 @@ export class BannedList {
       const raw = v as Record<string, unknown>;
       // A stored ban that no longer parses (edited by hand, an older format) is dropped like an expired one.
       const ban = parseBan({ ...raw, until: raw.until === null ? 'infinity' : raw.until }, now);
-      if (!ban.ok) { this.store.del(NS, key); continue; }
+      if (!ban.ok) { this.track(this.store.del(NS, key)); continue; }
       this.put(ban.value, false);
     }
     return this.all.size;
@@ -207,6 +243,7 @@ export class BannedList {
 
   stop(): void {
     if (this.purgeTimer !== null) { clearInterval(this.purgeTimer); this.purgeTimer = null; }
+    this.unwatch();
   }
 
   /** The ban that refuses this client now, or null. */
@@ -242,9 +279,8 @@ export class BannedList {
     const key = keyOf(as, who);
     const b = this.all.get(key);
     if (b === undefined) return false;
-    this.all.delete(key);
-    if (b.as.endsWith('_re') || b.as === 'peerhost_net') this.rules = this.rules.filter((r) => r.ban !== b);
-    this.store.del(NS, key);
+    this.forget(key, b);
+    this.track(this.store.del(NS, key));
     this.onChange?.(null);
     return true;
   }
@@ -252,7 +288,7 @@ export class BannedList {
   clear(): void {
     this.all.clear();
     this.rules = [];
-    this.store.delPrefix(NS, '');
+    this.track(this.store.delPrefix(NS, ''));
     this.onChange?.(null);
   }
 
@@ -268,7 +304,8 @@ export class BannedList {
     for (const [key, b] of this.all) {
       if (b.until > now) continue;
       this.all.delete(key);
-      this.store.del(NS, key);
+      // Every node purges: deleting a key already gone is harmless.
+      this.track(this.store.del(NS, key));
       n++;
     }
     if (n > 0) {
@@ -285,7 +322,7 @@ export class BannedList {
     this.all.set(key, ban);
     if (ban.as.endsWith('_re') || ban.as === 'peerhost_net') this.rules.push(ruleOf(ban));
     if (persist) {
-      this.store.put(NS, key, { as: ban.as, who: ban.who, by: ban.by, reason: ban.reason, at: ban.at, until: ban.until === Infinity ? null : ban.until });
+      this.track(this.store.put(NS, key, { as: ban.as, who: ban.who, by: ban.by, reason: ban.reason, at: ban.at, until: ban.until === Infinity ? null : ban.until }));
       this.onChange?.(ban);
     }
   }

@@ -10,6 +10,7 @@ import type { AuthRequest, AuthzRequest, ClientInfo } from '../hooks.js';
 import type { Store } from '../store/index.js';
 import type { Logger } from '../log.js';
 import type { QoS } from '../types.js';
+import type { SharedStore } from './shared-store.js';
 
 // ---------------------------------------------------------------- ACL rules
 
@@ -105,6 +106,11 @@ export interface AuthzSourceKind<C = any> {
 export interface AccessContext {
   /** The node's store: the built-in database, banned list and rules persist under their own namespaces. */
   store: Store;
+  /**
+   * Where users, rules, bans and REST-changed chains live (access/shared-store.ts): etcd on a
+   * cluster. Absent = the node's store (sharedOf(ctx)).
+   */
+  shared?: SharedStore;
   log: Logger;
   /** Resolves relative file names in config (bootstrap files, acl.conf, keys). */
   configDir: string;

@@ -181,6 +181,8 @@ export interface AdminApi {
 /** A ban as EMQX's API renders it: times in RFC 3339, `until` possibly "infinity". */
 export interface BanView { as: string; who: string; by: string; reason: string; at: string; until: string }
 
+export type BanResult = { ok: true; ban: BanView } | { ok: false; error: string; exists?: BanView };
+
 export interface BannedAdmin {
   /** Active bans, oldest first. */
   list(): BanView[];
@@ -188,8 +190,8 @@ export interface BannedAdmin {
    * Adds a ban from EMQX's POST body (as, who, by, reason, at, until): `error` names the bad
    * field; `exists` is the active ban with the same as/who (EMQX: delete it to change it).
    */
-  create(body: Record<string, unknown>): { ok: true; ban: BanView } | { ok: false; error: string; exists?: BanView };
-  /** false = no such ban (or `who` is not valid for `as`). */
-  delete(as: string, who: string): boolean;
-  clear(): void;
+  create(body: Record<string, unknown>): BanResult | Promise<BanResult>;
+  /** false = no such ban (or `who` is not valid for `as`). A promise settles once the change is stored (cluster-wide on etcd). */
+  delete(as: string, who: string): boolean | Promise<boolean>;
+  clear(): void | Promise<void>;
 }

@@ -117,8 +117,10 @@ export class ApiServer {
   }
 
   private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    const e = err instanceof ApiError ? err : new ApiError('INTERNAL_ERROR', String(err));
-    if (!(err instanceof ApiError)) this.log.error({ err, method: req.method, url: req.url }, 'REST API handler failed');
+    // A change the cluster's store (etcd) did not take: the node is fine, the request may be retried.
+    const unstored = !(err instanceof ApiError) && (err as { code?: unknown } | null)?.code === 'CLUSTER_WRITE_FAILED';
+    const e = err instanceof ApiError ? err : unstored ? new ApiError('SERVICE_UNAVAILABLE', (err as Error).message) : new ApiError('INTERNAL_ERROR', String(err));
+    if (!(err instanceof ApiError) && !unstored) this.log.error({ err, method: req.method, url: req.url }, 'REST API handler failed');
     if (res.headersSent) { res.end(); return; }
     // A body left unread (too large, or never read) would be taken for the next request.
     if (!req.complete) res.setHeader('connection', 'close');

@@ -124,6 +124,10 @@ export class EtcdClusterState implements ClusterState {
     });
   }
 
+  /** The etcd client, for the access-control store (cluster/access-store.ts) to share. */
+  get etcd(): Etcd3 { return this.client; }
+  get dialTimeoutMs(): number { return this.opts.dialTimeoutMs; }
+
   /** host:port of this node's link, announced in its membership record. */
   set linkAddress(address: string) { this.self.link = address; }
 

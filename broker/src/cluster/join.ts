@@ -11,10 +11,13 @@ import type { SharedStrategy } from '../router/index.js';
 import { EtcdClusterState, type EtcdStateOptions } from './etcd.js';
 import { ClusterLink, parseHostPort } from './link.js';
 import { formatBind } from '../config/bind.js';
+import { EtcdAccessStore } from './access-store.js';
 
 export interface Joined {
   state: EtcdClusterState;
   link: ClusterLink;
+  /** Users, rules, bans and REST-changed chains, shared through etcd (loaded before the node builds its access control). */
+  access: EtcdAccessStore;
   /** Set by the node: where messages forwarded by other nodes go. */
   onDeliver: (from: string, msg: Message, plain: boolean, groups: Array<[string, string]>) => void | Promise<unknown>;
   leave(): Promise<void>;
@@ -48,8 +51,10 @@ export async function joinCluster(cfg: Config, log: Log): Promise<Joined> {
   const joined: Joined = {
     state,
     link: null as unknown as ClusterLink,
+    access: new EtcdAccessStore(state.etcd, state.keys, log, state.dialTimeoutMs),
     onDeliver: () => {},
     async leave() {
+      await joined.access.stop();
       await state.stop();
       await joined.link.stop();
     },
@@ -68,7 +73,9 @@ export async function joinCluster(cfg: Config, log: Log): Promise<Joined> {
   state.linkStats = () => link.stats();
   try {
     await state.connect();
+    await joined.access.start();
   } catch (err) {
+    await joined.access.stop();
     state.stop();
     await link.stop();
     throw err;

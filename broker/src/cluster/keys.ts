@@ -11,6 +11,7 @@
  *   {p}/exclusive/{filter}                 the client holding `$exclusive/{filter}` (lease of its node)
  *   {p}/delayed/{node}/{id}-{n}           a delayed message and its due time (no lease)
  *   {p}/sessions/{clientid}                a persistent session's record and its node (no lease)
+ *   {p}/access/{namespace}/{key}           access control: users, chain, rules, bans (no lease; JSON)
  *
  * Node names ("name@host") and group names hold no '/', so a key splits back unambiguously.
  */
@@ -67,4 +68,15 @@ export class ClusterKeys {
 
   get retained(): string { return `${this.prefix}/retained/`; }
   retainedTopic(topic: string): string { return this.retained + topic; }
+
+  /** Access-control state (access/shared-store.ts): namespaces hold no '/'; a key may hold anything. */
+  get access(): string { return `${this.prefix}/access/`; }
+  accessKey(ns: string, key: string): string { return `${this.access}${ns}/${key}`; }
+  /** The namespace and key of an access key; null when the key is not one. */
+  parseAccess(key: string): { ns: string; key: string } | null {
+    if (!key.startsWith(this.access)) return null;
+    const rest = key.slice(this.access.length);
+    const i = rest.indexOf('/');
+    return i <= 0 ? null : { ns: rest.slice(0, i), key: rest.slice(i + 1) };
+  }
 }

@@ -152,7 +152,7 @@ export const schema = obj({
       client_disconnected: bool(true, 'Publish $SYS/brokers/{node}/clients/{id}/disconnected.'),
     }),
   }),
-  authentication: custom<readonly AuthnEntry[] | null>(null, 'The global authentication chain, as EMQX writes it: an ordered list of authenticators, each `{mechanism, backend, enable, …}` with its backend\'s keys. Asked in order; the first to allow or deny decides; when all pass, the client is refused; an empty list lets everyone in. Absent = the chain last changed through the REST API (kept in the node\'s store), else none; when set here it wins over REST changes at every start, as emqx.conf wins over cluster.hocon since EMQX 5.1. See docs/authentication.md.', 'list of authenticators', parseAuthnSetting),
+  authentication: custom<readonly AuthnEntry[] | null>(null, 'The global authentication chain, as EMQX writes it: an ordered list of authenticators, each `{mechanism, backend, enable, …}` with its backend\'s keys. Asked in order; the first to allow or deny decides; when all pass, the client is refused; an empty list lets everyone in. Absent = the chain last changed through the REST API (kept in the node\'s store, or etcd on a cluster), else none; when set here it wins over REST changes at every start, as emqx.conf wins over cluster.hocon since EMQX 5.1. See docs/authentication.md.', 'list of authenticators', parseAuthnSetting),
   crl_cache: obj({
     refresh_interval: duration('15m', 'How often every cached CRL distribution point is fetched again (all listeners).', { min: 1000 }),
     http_timeout: duration('15s', 'How long one CRL fetch may take.', { min: 1 }),
@@ -161,7 +161,7 @@ export const schema = obj({
   authorization: obj({
     no_match: oneOf(['allow', 'deny'] as const, 'allow', 'Answer when no authorization source decides.'),
     deny_action: oneOf(['ignore', 'disconnect'] as const, 'ignore', 'A denied publish or subscribe: ignore answers with the reason code (v5 0x87, v3 SUBACK 0x80, QoS 0 dropped); disconnect closes the client (v5: DISCONNECT 0x87).'),
-    sources: custom<readonly SourceConfig[]>([], 'Authorization sources, asked in order until one allows or denies: `{type: file, path}` (EMQX acl.conf, or `rules:` inline), `{type: built_in_database, max_rules}`. See docs/authorization.md.', 'list of sources', parseSources),
+    sources: custom<readonly SourceConfig[] | null>(null, 'Authorization sources, asked in order until one allows or denies: `{type: file, path}` (EMQX acl.conf, or `rules:` inline), `{type: built_in_database, max_rules}`. Absent = the sources last changed through the REST API (kept in the node\'s store, or etcd on a cluster), else none; when set here they win over REST changes at every start. See docs/authorization.md.', 'list of sources', (v) => (v === undefined || v === null ? { ok: true, value: null } : parseSources(v))),
     cache: obj({
       enable: bool(true, 'Cache authorization answers per client.'),
       max_size: int(32, 'Most cached answers per client (the oldest is evicted first).', { min: 1, max: 1_000_000 }),
@@ -170,7 +170,7 @@ export const schema = obj({
   }),
   banned: obj({
     bootstrap_file: str('', 'CSV file of bans (EMQX\'s format: a header "as,who,reason,at,until,by", then one ban a line) loaded at start when the banned list is empty ("" = none).'),
-  }, 'The banned list (docs/banned-and-limits.md); bans are managed at /api/v5/banned and kept in the node\'s store.'),
+  }, 'The banned list (docs/banned-and-limits.md); bans are managed at /api/v5/banned and kept in the node\'s store (etcd on a cluster, shared by every node).'),
   flapping_detect: obj({
     enable: bool(false, 'Ban a client id that connects too often: max_count CONNECTs within window_time.'),
     window_time: duration('1m', 'The time window in which CONNECTs of one client id are counted.', { min: 1 }),

@@ -1,6 +1,7 @@
 /**
  * `password_based` + `built_in_database`: users and their password hashes kept in the node's
- * store (namespace `authn_users`), as EMQX's built-in database (Mnesia) keeps them.
+ * store (namespace `authn_users`) — in etcd on a cluster, shared by every node — as EMQX's
+ * built-in database (Mnesia) keeps them.
  *
  *   authentication:
  *     - mechanism: password_based
@@ -16,7 +17,8 @@
  *
  * Users are keyed per authenticator ("user group": the chain it sits in and its id), so a
  * listener's own chain has its own users. Reads come from an in-memory map loaded at create;
- * writes go to the map and the store together. The bootstrap file adds users that do not
+ * writes go to the map and the store together, and other nodes' writes come back into the map
+ * (access/shared-store.ts), so a user added on one node logs in on every node. The bootstrap file adds users that do not
  * exist yet and never overwrites one (a restart keeps passwords changed through REST).
  */
 import { readFileSync } from 'node:fs';
@@ -26,6 +28,7 @@ import type { AccessContext, Authenticator, AuthenticatorKind, AuthnOutcome, Par
 import { checkPassword, hashPassword, parseHashAlgorithm, type HashAlgorithm } from './password-hash.js';
 import { formatOfFile, parseUserFile, type FileUser, type PasswordType, type UserFileFormat } from './bootstrap.js';
 import { pageOf, UserDbError, type ImportResult, type UserDb, type UserRow } from './user-db.js';
+import { sharedOf, type SharedStore } from '../shared-store.js';
 
 export const USERS_NAMESPACE = 'authn_users';
 
@@ -62,40 +65,56 @@ function parse(raw: Record<string, unknown>): Parsed<BuiltInDbConfig> {
 /** The users of one authenticator: an in-memory index over the store's rows. */
 export class BuiltInUsers implements UserDb {
   private readonly ctx: AccessContext;
+  private readonly shared: SharedStore;
   private readonly prefix: string;
   private readonly alg: HashAlgorithm;
   private readonly byId = new Map<string, StoredUser>();
+  private readonly unwatch: () => void;
 
   constructor(ctx: AccessContext, group: string, alg: HashAlgorithm) {
     this.ctx = ctx;
+    this.shared = sharedOf(ctx);
     this.prefix = `${group}\u0000`;
     this.alg = alg;
-    for (const [key, value] of ctx.store.scan(USERS_NAMESPACE, this.prefix)) {
-      const v = value as Partial<StoredUser> | null;
-      if (v === null || typeof v !== 'object' || typeof v.password_hash !== 'string' || typeof v.salt !== 'string') {
-        ctx.log.warn({ namespace: USERS_NAMESPACE, key }, 'built-in database: malformed user row skipped');
-        continue;
-      }
-      this.byId.set(key.slice(this.prefix.length), { password_hash: v.password_hash, salt: v.salt, is_superuser: v.is_superuser === true });
-    }
+    for (const [key, value] of this.shared.scan(USERS_NAMESPACE, this.prefix)) this.apply(key, value);
+    this.unwatch = this.shared.watch(USERS_NAMESPACE, (key, value) => { if (key.startsWith(this.prefix)) this.apply(key, value); });
   }
+
+  /** A row as the store has it now (undefined: gone): loaded at create, or changed by another node. */
+  private apply(key: string, value: unknown): void {
+    const id = key.slice(this.prefix.length);
+    if (value === undefined) { this.byId.delete(id); return; }
+    const v = value as Partial<StoredUser> | null;
+    if (v === null || typeof v !== 'object' || typeof v.password_hash !== 'string' || typeof v.salt !== 'string') {
+      this.ctx.log.warn({ namespace: USERS_NAMESPACE, key }, 'built-in database: malformed user row skipped');
+      return;
+    }
+    this.byId.set(id, { password_hash: v.password_hash, salt: v.salt, is_superuser: v.is_superuser === true });
+  }
+
+  /** Stops following other nodes' changes (the authenticator closed). */
+  close(): void { this.unwatch(); }
 
   get size(): number { return this.byId.size; }
 
   /** The stored row, for authentication. */
   lookup(id: string): StoredUser | undefined { return this.byId.get(id); }
 
-  private put(id: string, u: StoredUser): void {
+  /** In the map at once; resolves once stored (on a cluster: in etcd, else taken back and rejected). */
+  private put(id: string, u: StoredUser): Promise<void> {
     this.byId.set(id, u);
-    this.ctx.store.put(USERS_NAMESPACE, this.prefix + id, { ...u });
+    return this.shared.put(USERS_NAMESPACE, this.prefix + id, { ...u });
   }
 
   async add(u: { user_id: string; password: string; is_superuser?: boolean }): Promise<void> {
     if (this.byId.has(u.user_id)) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
     const h = await hashPassword(this.alg, u.password);
-    // Checked again: another add may have finished while this one was hashing.
-    if (this.byId.has(u.user_id)) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
-    this.put(u.user_id, { password_hash: h.password_hash, salt: h.salt, is_superuser: u.is_superuser === true });
+    // Created only if no node has it: another add (here, or on another node) may have won meanwhile.
+    const row: StoredUser = { password_hash: h.password_hash, salt: h.salt, is_superuser: u.is_superuser === true };
+    if (this.byId.has(u.user_id) || !(await this.shared.create(USERS_NAMESPACE, this.prefix + u.user_id, { ...row }))) {
+      throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
+    }
+    this.byId.set(u.user_id, row);
   }
 
   async update(id: string, patch: { password?: string; is_superuser?: boolean }): Promise<void> {
@@ -103,7 +122,7 @@ export class BuiltInUsers implements UserDb {
     const h = patch.password !== undefined ? await hashPassword(this.alg, patch.password) : undefined;
     const cur = this.byId.get(id);
     if (cur === undefined) throw new UserDbError('NOT_FOUND', `no user ${JSON.stringify(id)}`);
-    this.put(id, {
+    await this.put(id, {
       password_hash: h?.password_hash ?? cur.password_hash, salt: h?.salt ?? cur.salt,
       is_superuser: patch.is_superuser ?? cur.is_superuser,
     });
@@ -111,7 +130,7 @@ export class BuiltInUsers implements UserDb {
 
   async delete(id: string): Promise<boolean> {
     if (!this.byId.delete(id)) return false;
-    this.ctx.store.del(USERS_NAMESPACE, this.prefix + id);
+    await this.shared.del(USERS_NAMESPACE, this.prefix + id);
     return true;
   }
 
@@ -146,6 +165,7 @@ export class BuiltInUsers implements UserDb {
     const todo = override ? users : users.filter((u) => !this.byId.has(u.user_id));
     r.skipped = users.length - todo.length;
     const rows = await hashAll(this.alg, todo);
+    const writes: Array<[string, StoredUser]> = [];
     for (let i = 0; i < todo.length; i++) {
       const id = todo[i].user_id;
       const row = rows[i];
@@ -153,9 +173,11 @@ export class BuiltInUsers implements UserDb {
       // Added meanwhile (REST) during a bootstrap: still never overwritten.
       if (now !== undefined && !override) { r.skipped++; continue; }
       if (now !== undefined && now.password_hash === row.password_hash && now.salt === row.salt && now.is_superuser === row.is_superuser) { r.skipped++; continue; }
-      this.put(id, row);
+      this.byId.set(id, row);
+      writes.push([this.prefix + id, { ...row }]);
       if (now === undefined) r.success++; else r.override++;
     }
+    await this.shared.putAll(USERS_NAMESPACE, writes);
     return r;
   }
 }
@@ -220,7 +242,7 @@ export class BuiltInDbAuthenticator implements Authenticator {
       .then((ok) => (ok ? { result: 'allow', isSuperuser: u.is_superuser } : BAD_PASSWORD));
   }
 
-  async close(): Promise<void> { await this.ready.catch(() => {}); }
+  async close(): Promise<void> { await this.ready.catch(() => {}); this.users.close(); }
 }
 
 const IGNORE: AuthnOutcome = Object.freeze({ result: 'ignore' });

@@ -17,8 +17,9 @@
  */
 import type { AuthRequest, AuthResult, Hooks } from '../../hooks.js';
 import type { AccessContext, Authenticator, AuthnOutcome } from '../types.js';
-import { findKind, parseAuthnEntry, type AuthnEntry } from './registry.js';
+import { findKind, parseAuthnEntry, parseAuthnList, type AuthnEntry } from './registry.js';
 import { deobfuscate } from './redact.js';
+import { sharedOf } from '../shared-store.js';
 
 export interface AuthnCounters { total: number; success: number; failed: number; nomatch: number }
 
@@ -179,6 +180,7 @@ export class ChainSet {
   private readonly hooks: Hooks;
   private removeHook: (() => void) | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  private unwatch: (() => void) | null = null;
 
   constructor(ctx: AccessContext, hooks: Hooks) {
     this.ctx = ctx;
@@ -214,10 +216,39 @@ export class ChainSet {
 
   // ------------------------------------------------------------ changes to the global chain (REST)
 
-  /** Applies a REST change to the global chain and saves it, so it outlives a restart. */
+  /**
+   * Applies a REST change to the global chain and saves it, so it outlives a restart (and, on a
+   * cluster, reaches every node). When it cannot be saved the chain goes back to what it was.
+   */
   private async change(entries: readonly AuthnEntry[]): Promise<void> {
+    const before = this.global.entries();
     await this.set(this.global, entries);
-    this.ctx.store.put(CHAIN_NAMESPACE, GLOBAL_KEY, entries.map((e) => ({ ...e.raw })));
+    try {
+      await sharedOf(this.ctx).put(CHAIN_NAMESPACE, GLOBAL_KEY, entries.map((e) => ({ ...e.raw })));
+    } catch (err) {
+      await this.set(this.global, before);
+      throw err;
+    }
+  }
+
+  /**
+   * Follows the chain other nodes save (a cluster): their REST changes rebuild this node's
+   * global chain; when the saved chain is dropped (a node whose configuration file sets the
+   * chain started), this node goes back to `fromFile`, its own file's chain (or none).
+   */
+  follow(fromFile: readonly AuthnEntry[]): void {
+    this.unwatch ??= sharedOf(this.ctx).watch(CHAIN_NAMESPACE, (key, value) => {
+      if (key !== GLOBAL_KEY) return;
+      let entries = fromFile;
+      if (value !== undefined) {
+        const p = parseAuthnList(value);
+        if (!p.ok) { this.ctx.log.error({ err: p.error }, 'authentication: the chain another node saved is invalid here; this node keeps its chain'); return; }
+        entries = p.value;
+      }
+      void this.serial(() => this.set(this.global, entries)).then(
+        () => this.ctx.log.info({ authenticators: entries.map((e) => e.id) }, 'authentication: chain changed on another node; applied here'),
+        (err: Error) => this.ctx.log.error({ err: err.message }, 'authentication: the chain another node saved cannot start here; this node keeps its chain'));
+    });
   }
 
   create(raw: unknown): Promise<AuthnEntry> {
@@ -267,6 +298,8 @@ export class ChainSet {
   }
 
   async close(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = null;
     await this.queue;
     if (this.removeHook !== null) { this.removeHook(); this.removeHook = null; }
     const all = [this.global, ...this.listeners.values()];

@@ -10,6 +10,7 @@ import { Chain, ChainError, ChainSet, CHAIN_NAMESPACE, GLOBAL_KEY, parsePosition
 import { parseAuthnList, type AuthnEntry } from './registry.js';
 import { userDbOf, type UserDb } from './user-db.js';
 import { redact } from './redact.js';
+import { sharedOf } from '../shared-store.js';
 
 export { parseAuthnList, parseAuthnSetting, AUTHENTICATOR_KINDS, type AuthnEntry } from './registry.js';
 export { ChainError } from './chain.js';
@@ -88,6 +89,7 @@ export async function installAuthn(o: AuthnOptions): Promise<AuthnService> {
     await chains.close();
     throw err;
   }
+  chains.follow(o.global ?? []);
   for (const l of o.listeners) {
     if (!l.enable || !chains.chainOf(l.id).open || isLoopbackBind(l.bind)) continue;
     o.ctx.log.warn({ listener: l.id, bind: l.bind },
@@ -104,10 +106,11 @@ export async function installAuthn(o: AuthnOptions): Promise<AuthnService> {
  * the broker.
  */
 function globalChain(o: AuthnOptions): readonly AuthnEntry[] {
-  const saved = o.ctx.store.get(CHAIN_NAMESPACE, GLOBAL_KEY);
+  const shared = sharedOf(o.ctx);
+  const saved = shared.get(CHAIN_NAMESPACE, GLOBAL_KEY);
   if (o.global !== null) {
     if (saved !== undefined) {
-      o.ctx.store.del(CHAIN_NAMESPACE, GLOBAL_KEY);
+      shared.del(CHAIN_NAMESPACE, GLOBAL_KEY).catch((err: Error) => o.ctx.log.warn({ err: err.message }, 'authentication: the chain saved through the REST API could not be dropped'));
       o.ctx.log.warn({ saved }, 'authentication: the configuration file sets the chain; the changes made to it through the REST API are discarded');
     }
     return o.global;

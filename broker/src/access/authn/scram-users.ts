@@ -1,5 +1,6 @@
 /**
- * The SCRAM authenticator's users in the node store (namespace `authn_scram_users`): never the
+ * The SCRAM authenticator's users in the node store (namespace `authn_scram_users`; in etcd on a
+ * cluster, read from every node's copy in memory — access/shared-store.ts): never the
  * password, only what RFC 5802 lets a server keep — StoredKey = H(HMAC(SaltedPassword,
  * "Client Key")), ServerKey = HMAC(SaltedPassword, "Server Key"), the salt and the iteration
  * count — so a leaked store does not give away passwords or let anyone log in.
@@ -10,7 +11,7 @@
  */
 import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { Store } from '../../store/index.js';
+import type { SharedStore } from '../shared-store.js';
 import { UserDbError, type ImportResult, type UserDb, type UserRow } from './user-db.js';
 
 export { UserDbError, type UserDb, type UserRow } from './user-db.js';
@@ -50,12 +51,12 @@ export function keysFromSalted(salted: Buffer, alg: ScramAlgorithm): ScramKeys {
 }
 
 export class ScramUserDb implements UserDb {
-  private readonly store: Store;
+  private readonly store: SharedStore;
   private readonly prefix: string;
   private readonly alg: ScramAlgorithm;
   private readonly iterations: number;
 
-  constructor(store: Store, group: string, alg: ScramAlgorithm, iterations: number) {
+  constructor(store: SharedStore, group: string, alg: ScramAlgorithm, iterations: number) {
     this.store = store;
     this.prefix = `${group}\u0000`;
     this.alg = alg;
@@ -75,9 +76,8 @@ export class ScramUserDb implements UserDb {
     checkPassword(u.password);
     if (this.record(u.user_id) !== undefined) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
     const rec = await this.derive(u.password, u.is_superuser === true);
-    // Checked again: another add may have finished while the key was derived.
-    if (this.record(u.user_id) !== undefined) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
-    this.store.put(SCRAM_USERS_NS, this.prefix + u.user_id, rec);
+    // Created only if no node has it: another add (here, or on another node) may have won meanwhile.
+    if (!(await this.store.create(SCRAM_USERS_NS, this.prefix + u.user_id, rec))) throw new UserDbError('ALREADY_EXISTS', `user ${JSON.stringify(u.user_id)} already exists`);
   }
 
   async update(id: string, patch: { password?: string; is_superuser?: boolean }): Promise<void> {
@@ -92,12 +92,12 @@ export class ScramUserDb implements UserDb {
       next = { ...cur, is_superuser: patch.is_superuser ?? cur.is_superuser };
     }
     if (this.record(id) === undefined) throw new UserDbError('NOT_FOUND', `no user ${JSON.stringify(id)}`);
-    this.store.put(SCRAM_USERS_NS, this.prefix + id, next);
+    await this.store.put(SCRAM_USERS_NS, this.prefix + id, next);
   }
 
   async delete(id: string): Promise<boolean> {
     if (this.record(id) === undefined) return false;
-    this.store.del(SCRAM_USERS_NS, this.prefix + id);
+    await this.store.del(SCRAM_USERS_NS, this.prefix + id);
     return true;
   }
 

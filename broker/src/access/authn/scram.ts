@@ -17,6 +17,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthRequest } from '../../hooks.js';
 import type { AccessContext, Authenticator, AuthenticatorKind, AuthnOutcome, Parsed } from '../types.js';
+import { sharedOf } from '../shared-store.js';
 import { ScramUserDb, type ScramAlgorithm, type ScramRecord, type UserDb } from './scram-users.js';
 
 export { UserDbError, type UserDb, type UserRow } from './user-db.js';
@@ -71,7 +72,7 @@ export class ScramAuthenticator implements Authenticator {
     this.ctx = ctx;
     // Grouped as the built-in password database groups its users: per chain and authenticator.
     const chain = (ctx as AccessContext & { chainName?: string }).chainName ?? 'global';
-    this.db = new ScramUserDb(ctx.store, `${chain}/${this.id}`, cfg.algorithm, cfg.iterationCount);
+    this.db = new ScramUserDb(sharedOf(ctx), `${chain}/${this.id}`, cfg.algorithm, cfg.iterationCount);
     this.users = this.db;
   }
 

@@ -4,8 +4,12 @@
  * A change applies at once: the chain gets a new list and every client's cached answers are
  * forgotten (Authorizer.configure/invalidate). Errors carry a `code` the routes map to HTTP:
  * NOT_FOUND, ALREADY_EXISTS, BAD_REQUEST.
+ *
+ * The sources and settings changed through REST are saved (namespace `authz_config`; etcd on a
+ * cluster, where every node follows them) and used at the next start unless the configuration
+ * file sets them — it wins, as emqx.conf wins over cluster.hocon since EMQX 5.1.
  */
-import type { Authorizer } from '../authorizer.js';
+import type { Authorizer, AuthorizerOptions } from '../authorizer.js';
 import type { Hooks } from '../../hooks.js';
 import type { AccessContext } from '../types.js';
 import { parseDuration, formatDuration } from '../../config/units.js';
@@ -13,6 +17,11 @@ import { AuthzChain, type RunningSource, type SourceMetrics } from './chain.js';
 import { authzKind, parseSource, type SourceConfig } from './registry.js';
 import { builtInRules, type BuiltInConfig, type BuiltInRules, type RulesKey } from './sources/built-in-db.js';
 import { rowFromJson, type BuiltInRow } from './rule-input.js';
+import { sharedOf, type SharedStore } from '../shared-store.js';
+import { parseSources } from './registry.js';
+
+/** Where REST changes to the sources and settings are kept: keys `sources` (raw list) and `settings`. */
+export const AUTHZ_CONFIG_NS = 'authz_config';
 
 export type AuthzErrorCode = 'NOT_FOUND' | 'ALREADY_EXISTS' | 'BAD_REQUEST';
 export class AuthzAdminError extends Error {
@@ -25,6 +34,8 @@ export interface AuthzSettings {
   deny_action: 'ignore' | 'disconnect';
   cache: { enable: boolean; max_size: number; ttl: string };
 }
+
+type SettingsBody = Partial<{ no_match: string; deny_action: string; cache: Partial<{ enable: boolean; max_size: number; ttl: string | number }> }>;
 
 interface Slot { config: SourceConfig; running: RunningSource | null }
 
@@ -39,17 +50,108 @@ export class AuthzService {
   private readonly rules: BuiltInRules;
   private removeHook: (() => void) | null = null;
   private clientAclSeen: boolean;
+  private readonly shared: SharedStore;
+  /** What the configuration file sets (null: not set), to go back to when the saved copy goes. */
+  private readonly fileSources: readonly SourceConfig[];
+  private readonly fileSettings: AuthzSettings;
+  private readonly unwatch: () => void;
 
-  /** Builds every enabled source; throws (naming the source) when one cannot start. */
-  constructor(ctx: AccessContext, hooks: Hooks, authorizer: Authorizer, sources: readonly SourceConfig[], clientAclInUse: boolean) {
+  /**
+   * Builds every enabled source; throws (naming the source) when one cannot start. `sources`
+   * null: the file does not set them (the saved ones apply); `settingsFromFile`: the file sets
+   * no_match, deny_action or cache (the saved settings are dropped).
+   */
+  constructor(ctx: AccessContext, hooks: Hooks, authorizer: Authorizer, sources: readonly SourceConfig[] | null, clientAclInUse: boolean, settingsFromFile = true) {
     this.ctx = ctx;
     this.hooks = hooks;
     this.authorizer = authorizer;
     this.chain = new AuthzChain(ctx);
-    this.rules = builtInRules(ctx.store);
+    this.shared = sharedOf(ctx);
+    this.rules = builtInRules(this.shared);
+    this.rules.changed = () => this.authorizer.invalidate();
     this.clientAclSeen = clientAclInUse;
-    for (const c of sources) this.slots.push({ config: c, running: c.enable ? this.start(c) : null });
+    this.fileSources = sources ?? [];
+    this.fileSettings = this.getSettings();
+    for (const c of this.startingSources(sources)) this.slots.push({ config: c, running: c.enable ? this.start(c) : null });
+    this.startingSettings(settingsFromFile);
     this.apply();
+    this.unwatch = this.shared.watch(AUTHZ_CONFIG_NS, (key, value) => this.remote(key, value));
+  }
+
+  /** The file's sources when it sets them (a saved list is dropped), else the saved list, else none. */
+  private startingSources(fromFile: readonly SourceConfig[] | null): readonly SourceConfig[] {
+    const saved = this.shared.get(AUTHZ_CONFIG_NS, 'sources');
+    if (fromFile !== null) {
+      if (saved !== undefined) {
+        this.drop('sources');
+        this.ctx.log.warn({ saved }, 'authorization: the configuration file sets the sources; the changes made to them through the REST API are discarded');
+      }
+      return fromFile;
+    }
+    if (saved === undefined) return [];
+    const p = parseSources(saved);
+    if (!p.ok) throw new Error(`authorization: the sources saved through the REST API (store namespace ${AUTHZ_CONFIG_NS}) are invalid: ${p.error}; set 'authorization.sources' in the configuration file to replace them`);
+    this.ctx.log.info({ sources: p.value.map((c) => c.type) }, 'authorization: using the sources saved through the REST API');
+    return p.value;
+  }
+
+  private startingSettings(fromFile: boolean): void {
+    const saved = this.shared.get(AUTHZ_CONFIG_NS, 'settings');
+    if (saved === undefined) return;
+    if (fromFile) {
+      this.drop('settings');
+      this.ctx.log.warn({ saved }, 'authorization: the configuration file sets no_match, deny_action or cache; the settings changed through the REST API are discarded');
+      return;
+    }
+    try { this.authorizer.configure(this.parseSettings(saved as SettingsBody)); } catch (err) {
+      this.ctx.log.error({ err: (err as Error).message }, 'authorization: the settings saved through the REST API are invalid; the configuration file\'s apply');
+    }
+  }
+
+  private drop(key: string): void {
+    this.shared.del(AUTHZ_CONFIG_NS, key).catch((err: Error) => this.ctx.log.warn({ err: err.message }, `authorization: the saved ${key} could not be dropped`));
+  }
+
+  /** Another node changed the sources or settings (or dropped the saved copy: back to this node's file). */
+  private remote(key: string, value: unknown): void {
+    if (key === 'settings') {
+      this.authorizer.configure(this.parseSettings((value ?? this.fileSettings) as SettingsBody));
+      this.ctx.log.info({ settings: this.getSettings() }, 'authorization: settings changed on another node; applied here');
+      return;
+    }
+    if (key !== 'sources') return;
+    let configs = this.fileSources;
+    if (value !== undefined) {
+      const p = parseSources(value);
+      if (!p.ok) { this.ctx.log.error({ err: p.error }, 'authorization: the sources another node saved are invalid here; this node keeps its sources'); return; }
+      configs = p.value;
+    }
+    const old = this.slots;
+    const same = (a: SourceConfig, b: SourceConfig): boolean => a.type === b.type && JSON.stringify(a.raw) === JSON.stringify(b.raw);
+    const started: Slot[] = [];
+    let next: Slot[];
+    try {
+      next = configs.map((c) => {
+        const kept = old.find((s) => same(s.config, c));
+        if (kept !== undefined) return kept;
+        const s = { config: c, running: c.enable ? this.start(c) : null };
+        started.push(s);
+        return s;
+      });
+    } catch (err) {
+      for (const s of started) AuthzService.close(s.running);
+      this.ctx.log.error({ err: (err as Error).message }, 'authorization: the sources another node saved cannot start here; this node keeps its sources');
+      return;
+    }
+    for (const s of old) if (!next.includes(s)) AuthzService.close(s.running);
+    this.slots = next;
+    this.apply();
+    this.ctx.log.info({ sources: next.map((s) => s.config.type) }, 'authorization: sources changed on another node; applied here');
+  }
+
+  /** Saves the sources as they are now (after a REST change applied here). */
+  private saveSources(): Promise<void> {
+    return this.shared.put(AUTHZ_CONFIG_NS, 'sources', this.slots.map((s) => ({ ...s.config.raw })));
   }
 
   /** A client brought its own ACL: the hook must be there even with no source. */
@@ -91,31 +193,34 @@ export class AuthzService {
   listSources(): Array<Record<string, unknown>> { return this.slots.map((s) => ({ ...s.config.raw })); }
   getSource(type: string): Record<string, unknown> { return { ...this.slot(type).config.raw }; }
 
-  addSource(body: unknown): void {
+  async addSource(body: unknown): Promise<void> {
     const c = this.parse(body, 'source');
     if (this.slots.some((s) => s.config.type === c.type)) throw new AuthzAdminError('ALREADY_EXISTS', `a '${c.type}' source exists already (PUT /sources/${c.type} changes it)`);
     this.slots = [...this.slots, { config: c, running: c.enable ? this.start(c) : null }];
     this.apply();
+    await this.saveSources();
   }
 
-  updateSource(type: string, body: unknown): void {
+  async updateSource(type: string, body: unknown): Promise<void> {
     const old = this.slot(type);
     const c = this.parse({ ...(body as object), type }, type);
     const running = c.enable ? this.start(c) : null;
     this.slots = this.slots.map((s) => (s === old ? { config: c, running } : s));
     AuthzService.close(old.running);
     this.apply();
+    await this.saveSources();
   }
 
-  deleteSource(type: string): void {
+  async deleteSource(type: string): Promise<void> {
     const old = this.slot(type);
     this.slots = this.slots.filter((s) => s !== old);
     AuthzService.close(old.running);
     this.apply();
+    await this.saveSources();
   }
 
   /** position: front | rear | before:<type> | after:<type>. */
-  moveSource(type: string, position: string): void {
+  async moveSource(type: string, position: string): Promise<void> {
     const s = this.slot(type);
     const rest = this.slots.filter((x) => x !== s);
     let at: number;
@@ -131,6 +236,7 @@ export class AuthzService {
     rest.splice(at, 0, s);
     this.slots = rest;
     this.apply();
+    await this.saveSources();
   }
 
   status(type: string): { status: string; metrics: SourceMetrics & { total: number } } {
@@ -153,7 +259,13 @@ export class AuthzService {
     return { no_match: o.noMatch, deny_action: this.authorizer.denyAction, cache: { enable: o.cache.enable, max_size: o.cache.maxSize, ttl: formatDuration(o.cache.ttlMs) } };
   }
 
-  putSettings(body: Partial<{ no_match: string; deny_action: string; cache: Partial<{ enable: boolean; max_size: number; ttl: string | number }> }>): void {
+  async putSettings(body: SettingsBody): Promise<void> {
+    this.authorizer.configure(this.parseSettings(body));
+    await this.shared.put(AUTHZ_CONFIG_NS, 'settings', this.getSettings());
+  }
+
+  /** The authorizer's options with `body` applied over the current ones; AuthzAdminError when a value is bad. */
+  private parseSettings(body: SettingsBody): Partial<AuthorizerOptions> {
     const o = this.authorizer.options;
     const noMatch = body.no_match ?? o.noMatch;
     const denyAction = body.deny_action ?? this.authorizer.denyAction;
@@ -167,7 +279,7 @@ export class AuthzService {
       if (!d.ok) throw new AuthzAdminError('BAD_REQUEST', `cache.ttl: ${d.error}`);
       cache.ttlMs = d.value;
     }
-    this.authorizer.configure({ noMatch, denyAction, cache });
+    return { noMatch, denyAction, cache };
   }
 
   // ---------------------------------------------------------------- built-in rules
@@ -198,7 +310,7 @@ export class AuthzService {
   }
 
   /** POST of a list: every entry is checked before any is written. */
-  addRules(kind: 'username' | 'clientid', body: unknown): void {
+  async addRules(kind: 'username' | 'clientid', body: unknown): Promise<void> {
     if (!Array.isArray(body)) throw new AuthzAdminError('BAD_REQUEST', `a list of {${kind}, rules} is required`);
     const writes = body.map((e, i) => {
       const id = (e as Record<string, unknown> | null)?.[kind];
@@ -206,24 +318,29 @@ export class AuthzService {
       if (this.rules.get({ kind, id }) !== null) throw new AuthzAdminError('ALREADY_EXISTS', `rules for ${kind} '${id}' exist already (PUT changes them)`);
       return { id, rows: this.rows((e as Record<string, unknown>).rules, `[${i}]`) };
     });
-    for (const w of writes) this.rules.set({ kind, id: w.id }, w.rows);
+    const stored = Promise.all(writes.map((w) => this.rules.set({ kind, id: w.id }, w.rows)));
     this.authorizer.invalidate();
+    await stored;
   }
 
-  setRules(k: RulesKey, raw: unknown): void {
+  async setRules(k: RulesKey, raw: unknown): Promise<void> {
     const rows = this.rows(raw, k.kind === 'all' ? 'all' : k.id);
     if (k.kind !== 'all' && this.rules.get(k) === null) throw new AuthzAdminError('NOT_FOUND', `no rules for ${k.kind} '${k.id}'`);
-    this.rules.set(k, rows);
+    const stored = this.rules.set(k, rows);
     this.authorizer.invalidate();
+    await stored;
   }
 
-  deleteRules(k: RulesKey): void {
+  async deleteRules(k: RulesKey): Promise<void> {
     this.maxRules();
-    if (!this.rules.delete(k) && k.kind !== 'all') throw new AuthzAdminError('NOT_FOUND', `no rules for ${k.kind} '${k.id}'`);
+    const deleted = this.rules.delete(k);
     this.authorizer.invalidate();
+    if (!(await deleted) && k.kind !== 'all') throw new AuthzAdminError('NOT_FOUND', `no rules for ${k.kind} '${k.id}'`);
   }
 
   async close(): Promise<void> {
+    this.unwatch();
+    this.rules.changed = null;
     if (this.removeHook !== null) { this.removeHook(); this.removeHook = null; }
     const running = this.slots.flatMap((s) => (s.running !== null ? [s.running] : []));
     this.slots = [];

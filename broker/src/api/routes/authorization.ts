@@ -11,22 +11,25 @@ import type { AdminApi } from '../admin.js';
 type Metrics = { allow: number; deny: number; nomatch: number; failed: number; total: number };
 type RulesKey = { kind: 'username' | 'clientid'; id: string } | { kind: 'all' };
 
-/** What the routes ask of the node's authorization (access/authz/service.ts implements it). Failures carry `code`. */
+/**
+ * What the routes ask of the node's authorization (access/authz/service.ts implements it).
+ * Failures carry `code`. A change settles once it is stored (on a cluster: in etcd).
+ */
 export interface AuthzAdmin {
   listSources(): Array<Record<string, unknown>>;
   getSource(type: string): Record<string, unknown>;
-  addSource(body: unknown): void;
-  updateSource(type: string, body: unknown): void;
-  deleteSource(type: string): void;
-  moveSource(type: string, position: string): void;
+  addSource(body: unknown): void | Promise<void>;
+  updateSource(type: string, body: unknown): void | Promise<void>;
+  deleteSource(type: string): void | Promise<void>;
+  moveSource(type: string, position: string): void | Promise<void>;
   status(type: string): { status: string; metrics: Metrics };
   getSettings(): unknown;
-  putSettings(body: Record<string, unknown>): void;
+  putSettings(body: Record<string, unknown>): void | Promise<void>;
   listRules(kind: 'username' | 'clientid'): Array<Record<string, unknown>>;
   getRules(k: RulesKey): Record<string, unknown>;
-  addRules(kind: 'username' | 'clientid', body: unknown): void;
-  setRules(k: RulesKey, rules: unknown): void;
-  deleteRules(k: RulesKey): void;
+  addRules(kind: 'username' | 'clientid', body: unknown): void | Promise<void>;
+  setRules(k: RulesKey, rules: unknown): void | Promise<void>;
+  deleteRules(k: RulesKey): void | Promise<void>;
 }
 
 const CODES: Record<string, 'RESOURCE_NOT_FOUND' | 'ALREADY_EXISTS' | 'BAD_REQUEST'> = {
@@ -38,6 +41,17 @@ function call<T>(admin: AdminApi, f: (a: AuthzAdmin) => T): T {
   const a = admin.authorization;
   if (a === undefined) throw new ApiError('RESOURCE_NOT_FOUND', 'authorization is not available on this node');
   try { return f(a); } catch (err) {
+    const code = CODES[(err as { code?: string }).code ?? ''];
+    if (code !== undefined) throw new ApiError(code, (err as Error).message);
+    throw err;
+  }
+}
+
+/** Runs an authorization change and waits until it is stored; failures as call(). */
+async function change(admin: AdminApi, f: (a: AuthzAdmin) => void | Promise<void>): Promise<void> {
+  const a = admin.authorization;
+  if (a === undefined) throw new ApiError('RESOURCE_NOT_FOUND', 'authorization is not available on this node');
+  try { await f(a); } catch (err) {
     const code = CODES[(err as { code?: string }).code ?? ''];
     if (code !== undefined) throw new ApiError(code, (err as Error).message);
     throw err;
@@ -57,7 +71,7 @@ function ruleRoutes(kind: 'username' | 'clientid', seg: 'users' | 'clients'): Ro
     },
     {
       method: 'POST', path: `${RULES}/${seg}`, summary: `Add rules for ${kind}s: [{${kind}, rules: [{topic, permission, action, qos, retain}]}]`, body: { type: 'array' },
-      handler: ({ body }, admin) => { call(admin, (a) => a.addRules(kind, body)); return noContent(); },
+      handler: async ({ body }, admin) => { await change(admin, (a) => a.addRules(kind, body)); return noContent(); },
     },
     {
       method: 'GET', path: `${RULES}/${seg}/{${kind}}`, summary: `The rules of one ${kind}`,
@@ -65,11 +79,11 @@ function ruleRoutes(kind: 'username' | 'clientid', seg: 'users' | 'clients'): Ro
     },
     {
       method: 'PUT', path: `${RULES}/${seg}/{${kind}}`, summary: `Replace the rules of one ${kind}: {rules: […]}`, body: OBJECT,
-      handler: ({ params, body }, admin) => { call(admin, (a) => a.setRules(one(params), (body as { rules?: unknown }).rules)); return noContent(); },
+      handler: async ({ params, body }, admin) => { await change(admin, (a) => a.setRules(one(params), (body as { rules?: unknown }).rules)); return noContent(); },
     },
     {
       method: 'DELETE', path: `${RULES}/${seg}/{${kind}}`, summary: `Delete the rules of one ${kind}`,
-      handler: ({ params }, admin) => { call(admin, (a) => a.deleteRules(one(params))); return noContent(); },
+      handler: async ({ params }, admin) => { await change(admin, (a) => a.deleteRules(one(params))); return noContent(); },
     },
   ];
 }
@@ -88,7 +102,7 @@ export const authorizationRoutes: Route[] = [
         cache: { type: 'object', additionalProperties: false, properties: { enable: { type: 'boolean' }, max_size: { type: 'integer', minimum: 1, maximum: 1_000_000 }, ttl: { type: 'string' } } },
       },
     },
-    handler: ({ body }, admin) => { call(admin, (a) => a.putSettings(body as Record<string, unknown>)); return noContent(); },
+    handler: async ({ body }, admin) => { await change(admin, (a) => a.putSettings(body as Record<string, unknown>)); return noContent(); },
   },
   {
     method: 'GET', path: SOURCES, summary: 'The authorization sources, in the order they are asked',
@@ -96,7 +110,7 @@ export const authorizationRoutes: Route[] = [
   },
   {
     method: 'POST', path: SOURCES, summary: 'Add a source at the end of the chain ({type, enable, …})', body: OBJECT,
-    handler: ({ body }, admin) => { call(admin, (a) => a.addSource(body)); return noContent(); },
+    handler: async ({ body }, admin) => { await change(admin, (a) => a.addSource(body)); return noContent(); },
   },
   ...ruleRoutes('username', 'users'),
   ...ruleRoutes('clientid', 'clients'),
@@ -106,11 +120,11 @@ export const authorizationRoutes: Route[] = [
   },
   {
     method: 'POST', path: `${RULES}/all`, summary: 'Set the built-in rules for all clients: {rules: […]}', body: OBJECT,
-    handler: ({ body }, admin) => { call(admin, (a) => a.setRules({ kind: 'all' }, (body as { rules?: unknown }).rules)); return noContent(); },
+    handler: async ({ body }, admin) => { await change(admin, (a) => a.setRules({ kind: 'all' }, (body as { rules?: unknown }).rules)); return noContent(); },
   },
   {
     method: 'DELETE', path: `${RULES}/all`, summary: 'Delete the built-in rules for all clients',
-    handler: (_r, admin) => { call(admin, (a) => a.deleteRules({ kind: 'all' })); return noContent(); },
+    handler: async (_r, admin) => { await change(admin, (a) => a.deleteRules({ kind: 'all' })); return noContent(); },
   },
   {
     method: 'GET', path: `${SOURCES}/{type}`, summary: 'One source as configured',
@@ -118,11 +132,11 @@ export const authorizationRoutes: Route[] = [
   },
   {
     method: 'PUT', path: `${SOURCES}/{type}`, summary: 'Replace one source\'s settings (it restarts with them)', body: OBJECT,
-    handler: ({ params, body }, admin) => { call(admin, (a) => a.updateSource(params.type, body)); return noContent(); },
+    handler: async ({ params, body }, admin) => { await change(admin, (a) => a.updateSource(params.type, body)); return noContent(); },
   },
   {
     method: 'DELETE', path: `${SOURCES}/{type}`, summary: 'Remove one source',
-    handler: ({ params }, admin) => { call(admin, (a) => a.deleteSource(params.type)); return noContent(); },
+    handler: async ({ params }, admin) => { await change(admin, (a) => a.deleteSource(params.type)); return noContent(); },
   },
   {
     method: 'GET', path: `${SOURCES}/{type}/status`, summary: 'A source\'s counters: allow, deny, nomatch, failed',
@@ -134,6 +148,6 @@ export const authorizationRoutes: Route[] = [
   {
     method: 'POST', path: `${SOURCES}/{type}/move`, summary: 'Move a source: {position: front | rear | before:<type> | after:<type>}',
     body: { type: 'object', required: ['position'], additionalProperties: false, properties: { position: { type: 'string' } } },
-    handler: ({ params, body }, admin) => { call(admin, (a) => a.moveSource(params.type, (body as { position: string }).position)); return noContent(); },
+    handler: async ({ params, body }, admin) => { await change(admin, (a) => a.moveSource(params.type, (body as { position: string }).position)); return noContent(); },
   },
 ];

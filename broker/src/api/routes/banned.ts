@@ -1,7 +1,7 @@
 /**
  * The banned list, as EMQX's /api/v5/banned: list (paged; one optional filter, exact or a
  * `like_` regular expression), add, delete one by {as}/{who} (who percent-encoded: a CIDR's
- * "/" is %2F), clear. Bans are this node's (docs/banned-and-limits.md).
+ * "/" is %2F), clear. Bans are the cluster's (etcd) or this node's (docs/banned-and-limits.md).
  */
 import type { BanView } from '../admin.js';
 import { ApiError } from '../errors.js';
@@ -70,21 +70,21 @@ export const bannedRoutes: Route[] = [
   },
   {
     method: 'POST', path: '/api/v5/banned', summary: 'Ban a client id, username, address, pattern or network (connected clients it names are kicked)', body: BAN_BODY,
-    handler: ({ body }, admin) => {
-      const r = admin.banned.create(body as Record<string, unknown>);
+    handler: async ({ body }, admin) => {
+      const r = await admin.banned.create(body as Record<string, unknown>);
       if (r.ok) return json(200, r.ban);
       throw new ApiError(r.exists !== undefined ? 'ALREADY_EXISTS' : 'BAD_REQUEST', r.error);
     },
   },
   {
     method: 'DELETE', path: '/api/v5/banned', summary: 'Remove every ban',
-    handler: (_req, admin) => { admin.banned.clear(); return noContent(); },
+    handler: async (_req, admin) => { await admin.banned.clear(); return noContent(); },
   },
   {
     method: 'DELETE', path: '/api/v5/banned/{as}/{who}', summary: 'Remove one ban',
     params: { type: 'object', properties: { as: { type: 'string', enum: KINDS }, who: { type: 'string', minLength: 1 } } },
-    handler: ({ params }, admin) => {
-      if (!admin.banned.delete(params.as!, params.who!)) throw new ApiError('NOT_FOUND', `${params.as}: ${params.who} not found`);
+    handler: async ({ params }, admin) => {
+      if (!(await admin.banned.delete(params.as!, params.who!))) throw new ApiError('NOT_FOUND', `${params.as}: ${params.who} not found`);
       return noContent();
     },
   },

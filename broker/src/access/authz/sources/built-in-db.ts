@@ -1,14 +1,15 @@
 /**
- * The `built_in_database` source: rules kept in the node's store (namespace `authz_rules`)
- * per username, per client id, and for all clients, managed through the REST API
+ * The `built_in_database` source: rules kept in the node's store (namespace `authz_rules`; in
+ * etcd on a cluster, every node reading its copy in memory — access/shared-store.ts) per username, per client id, and for all clients, managed through the REST API
  * (/api/v5/authorization/sources/built_in_database/rules/…). A check reads the client id's
  * rules, then the username's, then the rules for all, as EMQX does; the first match decides.
  *
  * Rows are stored in EMQX's REST shape (`{topic, permission, action, qos, retain}`) and
- * compiled once per entry; a write replaces the entry and its compiled form.
+ * compiled once per entry; a write replaces the entry and its compiled form, here or on another
+ * node (then `changed` tells the service, which empties the authorization caches).
  */
 import type { AuthzRequest } from '../../../hooks.js';
-import type { Store } from '../../../store/index.js';
+import { sharedOf, type SharedStore } from '../../shared-store.js';
 import type { AccessContext, AuthzAnswer, AuthzSource, AuthzSourceKind, Parsed } from '../../types.js';
 import { compileRules, matchCompiled, type CompiledRule } from '../acl-match.js';
 import { rowToRule, type BuiltInRow } from '../rule-input.js';
@@ -22,24 +23,30 @@ const storeKey = (k: RulesKey): string => (k.kind === 'all' ? 'all' : `${k.kind 
 
 /** The rule table over the store, with a compiled copy of each entry read. */
 export class BuiltInRules {
-  private readonly store: Store;
+  private readonly store: SharedStore;
   private readonly compiled = new Map<string, readonly CompiledRule[]>();
-  constructor(store: Store) { this.store = store; }
+  /** Called after another node changed an entry (its compiled form is dropped first). */
+  changed: (() => void) | null = null;
+  constructor(store: SharedStore) {
+    this.store = store;
+    store.watch(NS, (key) => { this.compiled.delete(key); this.changed?.(); });
+  }
 
   get(k: RulesKey): BuiltInRow[] | null { return (this.store.get(NS, storeKey(k)) as BuiltInRow[] | undefined) ?? null; }
 
-  set(k: RulesKey, rows: BuiltInRow[]): void {
+  /** Applies here at once; resolves once stored (on a cluster: in etcd). */
+  set(k: RulesKey, rows: BuiltInRow[]): Promise<void> {
     const key = storeKey(k);
     this.compiled.delete(key);
-    if (rows.length === 0 && k.kind === 'all') this.store.del(NS, key);
-    else this.store.put(NS, key, rows);
+    return rows.length === 0 && k.kind === 'all' ? this.store.del(NS, key) : this.store.put(NS, key, rows);
   }
 
-  delete(k: RulesKey): boolean {
+  /** false (at once) when there were no rules; else resolves true once the deletion is stored. */
+  async delete(k: RulesKey): Promise<boolean> {
     const key = storeKey(k);
     const had = this.store.get(NS, key) !== undefined;
     this.compiled.delete(key);
-    this.store.del(NS, key);
+    if (had) await this.store.del(NS, key);
     return had;
   }
 
@@ -80,8 +87,8 @@ export class BuiltInSource implements AuthzSource {
 }
 
 /** One table per store: the source and the REST API share it. */
-const tables = new WeakMap<Store, BuiltInRules>();
-export function builtInRules(store: Store): BuiltInRules {
+const tables = new WeakMap<SharedStore, BuiltInRules>();
+export function builtInRules(store: SharedStore): BuiltInRules {
   let t = tables.get(store);
   if (t === undefined) { t = new BuiltInRules(store); tables.set(store, t); }
   return t;
@@ -97,5 +104,5 @@ export const builtInAuthzKind: AuthzSourceKind<BuiltInConfig> = {
     if (typeof m !== 'number' || !Number.isInteger(m) || m < 1) return { ok: false, error: 'max_rules must be a whole number ≥ 1' };
     return { ok: true, value: { max_rules: m } };
   },
-  create(_cfg: BuiltInConfig, ctx: AccessContext): AuthzSource { return new BuiltInSource(builtInRules(ctx.store)); },
+  create(_cfg: BuiltInConfig, ctx: AccessContext): AuthzSource { return new BuiltInSource(builtInRules(sharedOf(ctx))); },
 };
