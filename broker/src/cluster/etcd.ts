@@ -713,7 +713,7 @@ export class EtcdClusterState implements ClusterState {
       this.closed = true;
       if (this.flushTimer !== null) clearTimeout(this.flushTimer);
       try { if (lease !== null) await withTimeout(lease.revoke(), 2000, 'lease revoke timed out'); } catch { /* it expires by itself */ }
-      this.client.close();
+      closeEtcdClient(this.client);
     })();
     return this.stopping;
   }
@@ -726,6 +726,18 @@ export class EtcdClusterState implements ClusterState {
     const deadline = Date.now() + timeoutMs;
     while ((this.pending.size > 0 || this.flushing) && Date.now() < deadline) await sleep(10);
   }
+}
+
+/**
+ * Closes an etcd3 client for good. etcd3 1.1.x keeps a watch it could not cancel (etcd out of
+ * reach) and, once the client is closed, redials it on a backoff timer forever — keeping the
+ * process alive. Its watch manager's error handler (which schedules that redial) is switched off
+ * first: a private method of that version, checked, so a newer etcd3 without it is just closed.
+ */
+export function closeEtcdClient(client: Etcd3): void {
+  const wm = (client as unknown as { watchManager?: { handleError?: unknown } }).watchManager;
+  if (wm !== undefined && typeof wm.handleError === 'function') wm.handleError = () => {};
+  client.close();
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());

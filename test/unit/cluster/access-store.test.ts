@@ -10,6 +10,7 @@ import net from 'node:net';
 import { Etcd3 } from 'etcd3';
 import { startEtcdCluster, type EtcdTestCluster } from '../../support/etcd-cluster.js';
 import { EtcdAccessStore } from '../../../broker/src/cluster/access-store.js';
+import { closeEtcdClient } from '../../../broker/src/cluster/etcd.js';
 import { ClusterKeys } from '../../../broker/src/cluster/keys.js';
 import { until } from '../../support/broker.js';
 
@@ -24,7 +25,7 @@ before(async () => {
   admin = new Etcd3({ hosts: hosts(), dialTimeout: 2000 });
 });
 after(async () => {
-  for (const c of clients) c.close();
+  for (const c of clients) closeEtcdClient(c);
   admin.close();
   await etcd.stop();
 });
@@ -49,7 +50,7 @@ async function store(prefix: string, endpoints = hosts(), timeoutMs = 2000): Pro
 async function stopBehind(s: EtcdAccessStore, proxy: CutProxy): Promise<void> {
   proxy.setCut(false);
   await s.stop();
-  clientOf.get(s)!.close();
+  closeEtcdClient(clientOf.get(s)!);
   proxy.close();
 }
 
