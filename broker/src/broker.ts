@@ -262,7 +262,10 @@ export class Broker {
     local.id = this.nextId++;
     this.plainHere = plain;
     this.groupsHere = groups.length === 0 ? NO_GROUPS : new Set(groups.map(([g, f]) => groupKey(g, f)));
-    if (msg.qos > 0) { this.pressureScratch.length = 0; this.pressured = this.pressureScratch; }
+    if (msg.qos > 0) {
+      if (this.pressureScratch.length !== 0) this.pressureScratch.length = 0;
+      this.pressured = this.pressureScratch;
+    }
     let n: number;
     try { n = this.dispatch(local, false); } finally { this.plainHere = true; this.groupsHere = null; }
     // A route summary's false positive (or a subscriber that left meanwhile): counted apart.
@@ -273,7 +276,8 @@ export class Broker {
   /** Routes a message to this node's matching sessions (no retained handling). */
   dispatch(msg: Message, countUnmatched = true): number {
     const matched = this.matched;
-    matched.length = 0;
+    // Truncating an array is a runtime call even when it is empty: only when there is something to drop.
+    if (matched.length !== 0) matched.length = 0;
     this.index.match(msg.topic, msg.from, this.onMatch, this.online);
     const n = matched.length;
     if (n === 0) { if (countUnmatched) this.metrics.counters['messages.dropped.no_subscribers']++; return 0; }

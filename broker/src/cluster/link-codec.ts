@@ -162,6 +162,9 @@ export interface FrameSink {
 /** The sizes a FWD frame needs, measured once and used to write it. */
 interface FwdLayout { size: number; topicLen: number; fromLen: number; props: Buffer | null; groupLens: number[] | null }
 
+/** One layout reused by every encode (encoding is synchronous): nothing allocated per message. */
+const LAYOUT: FwdLayout = { size: 0, topicLen: 0, fromLen: 0, props: null, groupLens: null };
+
 function fwdLayout(msg: Message, groups: ReadonlyArray<readonly [string, string]>): FwdLayout {
   const topicLen = strLen(msg.topic, 'topic');
   const fromLen = strLen(msg.from, 'from');
@@ -178,7 +181,13 @@ function fwdLayout(msg: Message, groups: ReadonlyArray<readonly [string, string]
       size += 4 + gl + fl;
     }
   }
-  return { size, topicLen, fromLen, props, groupLens };
+  const L = LAYOUT;
+  L.size = size;
+  L.topicLen = topicLen;
+  L.fromLen = fromLen;
+  L.props = props;
+  L.groupLens = groupLens;
+  return L;
 }
 
 /** Writes a whole FWD frame (header included) at b[o]; returns the offset after it. */
