@@ -13,7 +13,7 @@
  *   claim                                       → deny (bad username or password)
  */
 import { compactVerify, decodeProtectedHeader } from 'jose';
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AuthRequest } from '../../hooks.js';
@@ -25,6 +25,27 @@ import { JwksClient, type JwksTls } from './jwks.js';
 export type { JwtConfig } from './jwt-config.js';
 
 const HMAC_ALGS = ['HS256', 'HS384', 'HS512'];
+const HMAC_HASH: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+const PLAIN_HEADER_KEYS = new Set(['alg', 'typ', 'kid', 'cty']);
+
+/** A header with nothing beyond alg/typ/kid/cty (no `crit`, no `b64`): the fast HMAC path applies. */
+function plainHeader(token: string): boolean {
+  try {
+    const h = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as Record<string, unknown>;
+    return Object.keys(h).every((k) => PLAIN_HEADER_KEYS.has(k));
+  } catch { return false; }
+}
+
+/** The payload of a compact JWS whose HMAC signature checks out, else null. */
+function verifyHmac(token: string, hash: string, key: KeyObject): Uint8Array | null {
+  const a = token.indexOf('.');
+  const b = token.indexOf('.', a + 1);
+  if (a < 0 || b < 0 || token.indexOf('.', b + 1) >= 0) return null;
+  const sig = Buffer.from(token.slice(b + 1), 'base64url');
+  const want = createHmac(hash, key).update(token.slice(0, b)).digest();
+  if (sig.length !== want.length || !timingSafeEqual(sig, want)) return null;
+  return Buffer.from(token.slice(a + 1, b), 'base64url');
+}
 const PUBLIC_KEY_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 const DENY: AuthnOutcome = { result: 'deny', reason: 'BAD_USERNAME_OR_PASSWORD' };
@@ -97,7 +118,13 @@ export class JwtAuthenticator implements Authenticator {
       algs = this.keys.algs;
     }
     let payload: Uint8Array | null = null;
-    for (const cand of candidates) {
+    // HMAC with the configured secret: node:crypto directly (jose's WebCrypto path costs ≈ 10× more per connect).
+    if (!('jwks' in this.keys) && alg !== undefined && HMAC_HASH[alg] !== undefined && this.keys.algs.includes(alg)
+      && (this.keys.fixed as KeyObject).type === 'secret' && plainHeader(token)) {
+      payload = verifyHmac(token, HMAC_HASH[alg]!, this.keys.fixed as KeyObject);
+      if (payload === null) return { result: 'ignore', error: `JWT signature does not verify (alg ${alg})` };
+    }
+    for (const cand of payload === null ? candidates : []) {
       if (cand.alg !== undefined && cand.alg !== alg) continue;
       try {
         payload = (await compactVerify(token, cand.key, { algorithms: algs as string[] })).payload;
