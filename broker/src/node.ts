@@ -29,6 +29,7 @@ import { installAuthz, authzSettingsSet, ClientAclMap, type AuthzService } from 
 import { asShared } from './access/shared-store.js';
 import { startBanned, type BannedRuntime } from './access/banned-setup.js';
 import { installAuthn, type AuthnService } from './access/authn/index.js';
+import { RuleEngine } from './rules/engine.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -44,6 +45,8 @@ export interface PetrelNode {
   readonly store: Store;
   /** The banned list and flapping detection (docs/banned-and-limits.md). */
   readonly banned: BannedRuntime;
+  /** The rule engine (docs/rules.md): rule_engine.rules and /api/v5/rules. */
+  readonly rules: RuleEngine;
   /** All live MQTT channels, connected or not. */
   readonly channels: Set<Channel>;
   /** Gauges: connections, sessions, subscriptions, topics, retained, delayed (REST /stats and $SYS stats/). */
@@ -196,6 +199,14 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   }
   const clients = new ClientManager(broker, log);
   const banned = startBanned(cfg, shared, broker.hooks, clients, broker.metrics.counters, log);
+  const rules = new RuleEngine({
+    hooks: broker.hooks, log, node: cfg.node.name,
+    connection: (id) => clients.get(id),
+    publish: (msg) => { broker.publish(msg); },
+    newMessage: (topic, payload, qos, retain, props) => broker.newMessage(topic, payload, qos, retain, props, ''),
+    validTopic: (topic) => validTopicName(topic, cfg.mqtt.max_topic_levels),
+  });
+  rules.load(cfg.rule_engine.rules ?? []);
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
   clients.start();
@@ -225,6 +236,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await listeners.start();
   } catch (err) {
     await listeners.stop().catch(() => {});
+    rules.stop();
     banned.stop();
     await authn.close();
     broker.stop();
@@ -252,7 +264,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let draining = false;
   let stopped = false;
   const node: PetrelNode = {
-    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks, banned,
+    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks, banned, rules,
     publish(topic, payload, opts = {}) {
       if (!validTopicName(topic, cfg.mqtt.max_topic_levels)) throw new TypeError(`not a valid topic name: '${topic}'`);
       const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
@@ -275,6 +287,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       clearInterval(ticker);
       sys.stop();
       await listeners.stop();
+      rules.stop();
       banned.stop();
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
@@ -291,6 +304,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   const admin = nodeAdmin(node);
   admin.authorization = authz;
   admin.authn = authn.admin;
+  admin.rules = rules;
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
     const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);

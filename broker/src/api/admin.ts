@@ -8,6 +8,7 @@
  */
 import type { AuthzAdmin } from './routes/authorization.js';
 import type { AuthnAdmin } from '../access/authn/index.js';
+import type { RulesAdmin } from './routes/rules.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -176,6 +177,8 @@ export interface AdminApi {
   authn?: AuthnAdmin;
   /** This node's banned list (/api/v5/banned). */
   readonly banned: BannedAdmin;
+  /** The rule engine (/api/v5/rules, /api/v5/rule_test); absent in API-only tests. */
+  rules?: RulesAdmin;
 }
 
 /** A ban as EMQX's API renders it: times in RFC 3339, `until` possibly "infinity". */

@@ -11,6 +11,7 @@ import {
 import { parseSources, type SourceConfig } from '../access/authz/registry.js';
 import { parseRate, type Rate } from '../access/limiter.js';
 import { parseAuthnSetting, type AuthnEntry } from '../access/authn/registry.js';
+import { parseRuleMap, type RuleSpec } from '../rules/rule-config.js';
 
 const NO_LIMIT = 'infinity';
 const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
@@ -177,6 +178,9 @@ export const schema = obj({
     max_count: int(15, 'CONNECTs of one client id within window_time that count as flapping.', { min: 1 }),
     ban_time: duration('5m', 'How long a flapping client id is banned.', { min: 1000 }),
   }, 'Flapping detection: a client id that keeps reconnecting is banned for a while (through the banned list).'),
+  rule_engine: obj({
+    rules: custom<readonly RuleSpec[]>(null, 'Rules, as EMQX writes them: a map of rule id → {sql, actions, enable, description}. `sql` is EMQX rule SQL (docs/rules-sql.md); `actions` lists {function: republish, args: {topic, qos, retain, payload, user_properties, mqtt_properties}} and {function: console}. A bad statement is refused at start with its line:column. Rules added through /api/v5/rules live until the node stops. See docs/rules.md.', 'map of rules', parseRuleMap),
+  }, 'The rule engine (docs/rules.md): SQL over published messages and $events, evaluated off the publish path.'),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
       'local: a single node with its embedded store. etcd: a member of a cluster whose shared state (membership, routes, client registry, retained messages, shared groups) lives in etcd; messages cross between nodes on the node-to-node link.'),

@@ -13,6 +13,7 @@ import { nodeDrainRoutes } from './node-drain.js';
 import { authorizationRoutes } from './authorization.js';
 import { bannedRoutes } from './banned.js';
 import { authenticationRoutes } from './authentication.js';
+import { rulesRoutes } from './rules.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
@@ -28,4 +29,5 @@ export const ROUTES: readonly Route[] = [
   ...authorizationRoutes,
   ...bannedRoutes,
   ...authenticationRoutes,
+  ...rulesRoutes,
 ];

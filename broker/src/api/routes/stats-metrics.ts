@@ -31,6 +31,14 @@ export function prometheusText(admin: AdminApi): string {
     lines.push(`# TYPE petrel_authz_${k} counter`);
     for (const t of sources) lines.push(`petrel_authz_${k}{node="${node}",type="${t}"} ${authz!.status(t).metrics[k] ?? 0}`);
   }
+  // Per rule, as EMQX's emqx_rule_{matched,passed,…}{id}.
+  const rules = admin.rules?.list() ?? [];
+  for (const k of ['matched', 'passed', 'failed', 'failed.exception', 'failed.no_result', 'actions.total', 'actions.success', 'actions.failed']) {
+    if (rules.length === 0) break;
+    const name = 'petrel_rule_' + k.replace(/\./g, '_');
+    lines.push(`# TYPE ${name} counter`);
+    for (const r of rules) lines.push(`${name}{node="${node}",id="${r.id.replace(/["\\\n]/g, '')}"} ${admin.rules!.metrics(r.id)?.[k] ?? 0}`);
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -1,0 +1,229 @@
+/**
+ * The rule engine: rules from the config file and the REST API, run on published messages and
+ * `$events/…` off the publish path.
+ *
+ * Cost model. With no enabled rule reading messages the engine has no `message.publish` callback
+ * at all, so the broker's `hooks.active()` check is the whole cost. With rules, the callback walks
+ * a trie of their FROM filters (topic-index.ts) and, only when some rule matches, queues the
+ * message (and its publisher's ClientInfo, taken now while the client is surely there) on a bounded
+ * dispatch; the SQL and the actions run on a later turn. A full queue drops and counts
+ * (`dropped`), the publisher never waits. Events come through the hooks' `addAsync` (events.ts).
+ *
+ * Every change (create, update, enable, delete) rebuilds the index and the hook callbacks, so it
+ * applies to the next message, without a restart.
+ */
+import type { Hooks } from '../hooks.js';
+import type { Logger } from '../log.js';
+import type { Message, PublishProperties, QoS } from '../types.js';
+import type { ClientConnection } from '../clients/client-manager.js';
+import { BoundedDispatch } from '../util/bounded-dispatch.js';
+import { messageColumns, type CompiledRule, type EventName, type Columns } from './sql/index.js';
+import { buildAction, republishedBy, type Action, type ActionDeps } from './actions.js';
+import { compileSql, parseRuleSpec, validRuleId, type RuleSpec } from './rule-config.js';
+import { newRuleMetrics, RULE_COUNTERS, type RuleMetrics } from './metrics.js';
+import { TopicIndex } from './topic-index.js';
+import { feedEvents } from './events.js';
+import { testRule, type RuleTestResult } from './rule-test.js';
+
+export interface RuleEngineDeps {
+  hooks: Hooks;
+  log: Logger;
+  node: string;
+  connection(clientId: string): ClientConnection | undefined;
+  /** Publishes a message made by the broker itself (from ''). */
+  publish(msg: Message): void;
+  newMessage(topic: string, payload: Buffer, qos: QoS, retain: boolean, props: PublishProperties | null): Message;
+  validTopic(topic: string): boolean;
+  /** Most messages and events waiting for evaluation (each queue). */
+  maxQueue?: number;
+}
+
+interface LiveRule {
+  spec: RuleSpec;
+  compiled: CompiledRule;
+  actions: Action[];
+  metrics: RuleMetrics;
+  createdAt: number;
+}
+
+export type RuleChange = { ok: true; rule: RuleSpec } | { ok: false; status: 400 | 404 | 409; error: string };
+
+interface Queued { msg: Message; rules: LiveRule[]; publisher: ReturnType<RuleEngineDeps['connection']> }
+
+export class RuleEngine {
+  private readonly rules = new Map<string, LiveRule>();
+  private index = new TopicIndex<LiveRule>();
+  private byEvent = new Map<EventName, LiveRule[]>();
+  private removeHook: (() => void) | null = null;
+  private events: { dropped: () => number; remove: () => void } | null = null;
+  private eventsDroppedBefore = 0;
+  private readonly messages: BoundedDispatch<Queued>;
+  private readonly actionDeps: ActionDeps;
+  private readonly onPublish: (msg: Message) => undefined;
+
+  constructor(private readonly deps: RuleEngineDeps) {
+    this.messages = new BoundedDispatch<Queued>((q) => this.runMessage(q), {
+      maxQueue: deps.maxQueue ?? 100_000,
+      onError: (err) => deps.log.error({ err }, 'rule evaluation failed'),
+    });
+    this.actionDeps = {
+      log: deps.log,
+      publish: (topic, payload, qos, retain, props, ruleId) => {
+        if (!deps.validTopic(topic)) throw new Error(`republish: '${topic}' is not a valid topic name`);
+        const msg = deps.newMessage(topic, payload, qos, retain, props);
+        republishedBy.set(msg, ruleId);
+        deps.publish(msg);
+      },
+    };
+    this.onPublish = (msg) => {
+      const matched = this.index.match(msg.topic);
+      // EMQX's rule_engine.ignore_sys_message (default true): $SYS messages feed no rule.
+      if (matched.length === 0 || msg.topic.startsWith('$SYS/')) return undefined;
+      this.messages.push({ msg, rules: matched, publisher: msg.from === '' ? undefined : deps.connection(msg.from) });
+      return undefined;
+    };
+  }
+
+  /** Loads the config file's rules (already checked by the config schema). */
+  load(specs: readonly RuleSpec[]): void {
+    for (const s of specs) this.rules.set(s.id, this.live(s));
+    this.rebuild();
+  }
+
+  /** Messages and events dropped because the evaluation queue was full. */
+  get dropped(): number {
+    return this.messages.dropped + this.eventsDroppedBefore + (this.events?.dropped() ?? 0);
+  }
+
+  list(): RuleSpec[] { return [...this.rules.values()].map((r) => r.spec); }
+  get(id: string): { spec: RuleSpec; from: readonly string[]; createdAt: number } | null {
+    const r = this.rules.get(id);
+    return r === undefined ? null : { spec: r.spec, from: r.compiled.from, createdAt: r.createdAt };
+  }
+  metrics(id: string): RuleMetrics | null { return this.rules.get(id)?.metrics ?? null; }
+  resetMetrics(id: string): boolean {
+    const r = this.rules.get(id);
+    if (r === undefined) return false;
+    r.metrics = newRuleMetrics();
+    return true;
+  }
+  allMetrics(): Array<{ id: string; metrics: RuleMetrics }> {
+    return [...this.rules.values()].map((r) => ({ id: r.spec.id, metrics: r.metrics }));
+  }
+
+  /** POST /rules: `id` absent → a new one (EMQX: `rule_` + random). */
+  create(body: Record<string, unknown>): RuleChange {
+    const id = typeof body.id === 'string' && body.id !== '' ? body.id : `rule_${Math.random().toString(16).slice(2, 10)}`;
+    if (!validRuleId(id)) return { ok: false, status: 400, error: `id '${id}': use letters, digits, '_', '-', '.' and ':'` };
+    if (this.rules.has(id)) return { ok: false, status: 409, error: `rule '${id}' already exists` };
+    const { id: _drop, ...rest } = body;
+    const p = parseRuleSpec(id, rest, 'rule');
+    if (!p.ok) return { ok: false, status: 400, error: p.error };
+    this.rules.set(id, this.live(p.value));
+    this.rebuild();
+    return { ok: true, rule: p.value };
+  }
+
+  /** PUT /rules/{id}: the fields given replace the rule's; the metrics stay. */
+  update(id: string, body: Record<string, unknown>): RuleChange {
+    const cur = this.rules.get(id);
+    if (cur === undefined) return { ok: false, status: 404, error: `no rule '${id}'` };
+    const { id: _drop, ...rest } = body;
+    const s = cur.spec;
+    const merged = { sql: s.sql, actions: s.actions, enable: s.enable, description: s.description, name: s.name, ...rest };
+    const p = parseRuleSpec(id, merged, 'rule');
+    if (!p.ok) return { ok: false, status: 400, error: p.error };
+    const next = this.live(p.value);
+    next.metrics = cur.metrics;
+    next.createdAt = cur.createdAt;
+    this.rules.set(id, next);
+    this.rebuild();
+    return { ok: true, rule: p.value };
+  }
+
+  delete(id: string): boolean {
+    if (!this.rules.delete(id)) return false;
+    this.rebuild();
+    return true;
+  }
+
+  /** POST /rule_test: runs `sql` on a sample context; nothing is published and no metric moves. */
+  test(sql: string, context: Record<string, unknown>): RuleTestResult {
+    return testRule(sql, context, this.deps.node);
+  }
+
+  stop(): void {
+    this.removeHook?.();
+    this.removeHook = null;
+    if (this.events !== null) { this.eventsDroppedBefore += this.events.dropped(); this.events.remove(); this.events = null; }
+  }
+
+  private live(spec: RuleSpec): LiveRule {
+    const compiled = compileSql(spec.sql);
+    return { spec, compiled, actions: spec.actions.map((a) => buildAction(a, this.actionDeps)), metrics: newRuleMetrics(), createdAt: Date.now() };
+  }
+
+  private rebuild(): void {
+    this.stop();
+    const index = new TopicIndex<LiveRule>();
+    const byEvent = new Map<EventName, LiveRule[]>();
+    for (const r of this.rules.values()) {
+      if (!r.spec.enable) continue;
+      for (const t of r.compiled.topics) index.add(t, r);
+      for (const e of r.compiled.events) {
+        const l = byEvent.get(e) ?? [];
+        l.push(r);
+        byEvent.set(e, l);
+      }
+    }
+    this.index = index;
+    this.byEvent = byEvent;
+    // Lowest priority: rules see the message after every other callback may have rewritten it.
+    if (index.size > 0) this.removeHook = this.deps.hooks.add('message.publish', this.onPublish, -1000);
+    if (byEvent.size > 0) {
+      this.events = feedEvents(this.deps.hooks, new Set(byEvent.keys()), { node: this.deps.node, connection: this.deps.connection },
+        this.deps.maxQueue ?? 100_000, (e, cols) => { for (const r of this.byEvent.get(e) ?? []) this.apply(r, cols, undefined); });
+    }
+  }
+
+  private runMessage(q: Queued): void {
+    const publisher = q.publisher?.info ?? null;
+    const cols = messageColumns(q.msg, publisher, this.deps.node);
+    const by = republishedBy.get(q.msg);
+    for (const r of q.rules) {
+      // A rule disabled or deleted while the message waited does not run.
+      if (this.rules.get(r.spec.id) !== r || !r.spec.enable) continue;
+      this.apply(r, cols, by);
+    }
+  }
+
+  private apply(r: LiveRule, cols: Columns, by: string | undefined): void {
+    const m = r.metrics;
+    m.matched++;
+    const out = r.compiled.run(cols);
+    if (out.status === 'failed') {
+      m['failed.exception']++;
+      m.failed++;
+      this.deps.log.warn({ rule_id: r.spec.id, clause: out.error.clause, err: out.error.message }, 'rule SQL failed');
+      return;
+    }
+    if (out.status === 'no_result') { m['failed.no_result']++; m.failed++; return; }
+    m.passed++;
+    const env = { ruleId: r.spec.id, republishedBy: by };
+    for (const o of out.outputs) {
+      for (const a of r.actions) {
+        m['actions.total']++;
+        try {
+          a(o, env);
+          m['actions.success']++;
+        } catch (err) {
+          m['actions.failed']++;
+          m['actions.failed.unknown']++;
+          this.deps.log.warn({ rule_id: r.spec.id, err: (err as Error).message }, 'rule action failed');
+        }
+      }
+    }
+  }
+}
+
+export { RULE_COUNTERS };
