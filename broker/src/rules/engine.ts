@@ -48,7 +48,7 @@ interface LiveRule {
 
 export type RuleChange = { ok: true; rule: RuleSpec } | { ok: false; status: 400 | 404 | 409; error: string };
 
-interface Queued { msg: Message; rules: LiveRule[]; publisher: ReturnType<RuleEngineDeps['connection']> }
+interface Queued { msg: Message; rules: readonly LiveRule[]; publisher: ReturnType<RuleEngineDeps['connection']> }
 
 export class RuleEngine {
   private readonly rules = new Map<string, LiveRule>();
@@ -94,6 +94,9 @@ export class RuleEngine {
   get dropped(): number {
     return this.messages.dropped + this.eventsDroppedBefore + (this.events?.dropped() ?? 0);
   }
+
+  /** Messages waiting for evaluation. */
+  get pending(): number { return this.messages.size; }
 
   list(): RuleSpec[] { return [...this.rules.values()].map((r) => r.spec); }
   get(id: string): { spec: RuleSpec; from: readonly string[]; createdAt: number } | null {

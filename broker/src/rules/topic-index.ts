@@ -11,6 +11,8 @@ class Node<T> {
   here: T[] = [];
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
 export class TopicIndex<T> {
   private root = new Node<T>();
   size = 0;
@@ -33,7 +35,14 @@ export class TopicIndex<T> {
   }
 
   /** Every item whose filter matches `topic` (an item under several matching filters comes once). */
-  match(topic: string): T[] {
+  match(topic: string): readonly T[] {
+    // The common case for a busy broker with a few rules: the first level already rules out every
+    // filter; answer without building anything.
+    const root = this.root;
+    if (root.plus === null && root.hash.length === 0) {
+      const slash = topic.indexOf('/');
+      if (!root.children.has(slash < 0 ? topic : topic.slice(0, slash))) return NONE;
+    }
     const out: T[] = [];
     this.walk(this.root, topic, 0, out, true);
     return out.length > 1 ? [...new Set(out)] : out;

@@ -8,7 +8,7 @@ import { parseRuleMap, parseRuleSpec } from '../../../broker/src/rules/rule-conf
 describe('TopicIndex', () => {
   const idx = new TopicIndex<string>();
   for (const f of ['a/b', 'a/+', 'a/#', '#', '+/b', 'x/+/z', '$SYS/#', 'a/b/c']) idx.add(f, f);
-  const m = (t: string) => idx.match(t).sort();
+  const m = (t: string) => [...idx.match(t)].sort();
   it('matches MQTT-style: + one level, # the rest and the parent', () => {
     assert.deepEqual(m('a/b'), ['#', '+/b', 'a/#', 'a/+', 'a/b'].sort());
     assert.deepEqual(m('a'), ['#', 'a/#'].sort());
