@@ -57,6 +57,7 @@ export class RuleEngine {
   private removeHook: (() => void) | null = null;
   private events: { dropped: () => number; remove: () => void } | null = null;
   private eventsDroppedBefore = 0;
+  private stopped = false;
   private readonly messages: BoundedDispatch<Queued>;
   private readonly actionDeps: ActionDeps;
   private readonly onPublish: (msg: Message) => undefined;
@@ -155,7 +156,13 @@ export class RuleEngine {
     return testRule(sql, context, this.deps.node);
   }
 
+  /** Removes every callback; messages and events still queued are not evaluated. */
   stop(): void {
+    this.stopped = true;
+    this.unhook();
+  }
+
+  private unhook(): void {
     this.removeHook?.();
     this.removeHook = null;
     if (this.events !== null) { this.eventsDroppedBefore += this.events.dropped(); this.events.remove(); this.events = null; }
@@ -167,7 +174,8 @@ export class RuleEngine {
   }
 
   private rebuild(): void {
-    this.stop();
+    if (this.stopped) return;
+    this.unhook();
     const index = new TopicIndex<LiveRule>();
     const byEvent = new Map<EventName, LiveRule[]>();
     for (const r of this.rules.values()) {
@@ -185,11 +193,12 @@ export class RuleEngine {
     if (index.size > 0) this.removeHook = this.deps.hooks.add('message.publish', this.onPublish, -1000);
     if (byEvent.size > 0) {
       this.events = feedEvents(this.deps.hooks, new Set(byEvent.keys()), { node: this.deps.node, connection: this.deps.connection },
-        this.deps.maxQueue ?? 100_000, (e, cols) => { for (const r of this.byEvent.get(e) ?? []) this.apply(r, cols, undefined); });
+        this.deps.maxQueue ?? 100_000, (e, cols) => { if (!this.stopped) for (const r of this.byEvent.get(e) ?? []) this.apply(r, cols, undefined); });
     }
   }
 
   private runMessage(q: Queued): void {
+    if (this.stopped) return;
     const publisher = q.publisher?.info ?? null;
     const cols = messageColumns(q.msg, publisher, this.deps.node);
     const by = republishedBy.get(q.msg);
