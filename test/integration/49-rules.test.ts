@@ -178,6 +178,42 @@ describe('rules through REST', () => {
   });
 });
 
+describe('more $events sources', () => {
+  it('session_subscribed and message_delivered feed rules with EMQX\'s fields', async () => {
+    for (const [id, sql, topic] of [
+      ['subs', `SELECT clientid, topic, qos FROM "$events/session_subscribed" WHERE topic = 'watch/me'`, 'seen/sub'],
+      ['deliv', `SELECT clientid, from_clientid, topic FROM "$events/message_delivered" WHERE topic = 'watch/me'`, 'seen/deliv'],
+    ] as const) {
+      const r = await json('POST', '/api/v5/rules', { id, sql, actions: [{ function: 'republish', args: { topic, payload: '${clientid} ${topic} ${from_clientid}', qos: 0 } }] });
+      assert.equal(r.status, 201, await r.clone().text());
+    }
+    const watcher = await client(b);
+    await watcher.subscribeAsync('seen/#');
+    const seen = collect(watcher);
+    const s = await client(b, { clientId: 'subber', protocolVersion: 5 });
+    await s.subscribeAsync('watch/me', { qos: 1 });
+    const p = await client(b, { clientId: 'pubber' });
+    await p.publishAsync('watch/me', 'x', { qos: 1 });
+    await until(() => seen.length >= 2, 3000, 'both events republished');
+    const byTopic = Object.fromEntries(seen.map((m) => [m.topic, m.payload]));
+    assert.equal(byTopic['seen/sub'], 'subber watch/me ');
+    assert.equal(byTopic['seen/deliv'], 'subber watch/me pubber');
+    await end(watcher, s, p);
+    await json('DELETE', '/api/v5/rules/subs');
+    await json('DELETE', '/api/v5/rules/deliv');
+  });
+
+  it('a malformed body is a 400 naming the field; the node keeps serving', async () => {
+    const r = await json('POST', '/api/v5/rules', { id: 'x1', sql: 'SELECT * FROM "t"', actions: 'console' });
+    assert.equal(r.status, 400);
+    assert.match((await r.json() as { message: string }).message, /actions/);
+    const r2 = await json('PUT', '/api/v5/rules/hot', { actions: [{ function: 'republish', args: { topic: 'x', qos: 7 } }] });
+    assert.equal(r2.status, 400);
+    assert.match((await r2.json() as { message: string }).message, /args\.qos/);
+    assert.equal((await getJson<{ sql: string }>(b, '/api/v5/rules/hot')).sql.includes('payload.temp'), true, 'the rule is unchanged');
+  });
+});
+
 describe('POST /api/v5/rule_test', () => {
   it('runs the SQL over a sample context without publishing', async () => {
     const r = await json('POST', '/api/v5/rule_test', {
