@@ -201,6 +201,8 @@ export class RuleEngine {
     if (this.stopped) return;
     const publisher = q.publisher?.info ?? null;
     const cols = messageColumns(q.msg, publisher, this.deps.node);
+    // A will, or a client gone before the hand-off: its id is still known from the message.
+    if (publisher === null && q.msg.from !== '') cols.clientid = q.msg.from;
     const by = republishedBy.get(q.msg);
     for (const r of q.rules) {
       // A rule disabled or deleted while the message waited does not run.
