@@ -205,6 +205,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     publish: (msg) => { broker.publish(msg); },
     newMessage: (topic, payload, qos, retain, props) => broker.newMessage(topic, payload, qos, retain, props, ''),
     validTopic: (topic) => validTopicName(topic, cfg.mqtt.max_topic_levels),
+    saved: { all: () => store.scan('rules'), put: (id, spec) => store.put('rules', id, spec), del: (id) => store.del('rules', id) },
   });
   rules.load(cfg.rule_engine.rules ?? []);
   broker.start();

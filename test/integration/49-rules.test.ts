@@ -214,6 +214,34 @@ describe('more $events sources', () => {
   });
 });
 
+describe('rules created through REST survive a restart', () => {
+  it('kept in the node\'s store; a config rule with the same id wins', async () => {
+    const cfg = { rule_engine: { rules: { both: { sql: 'SELECT \'from config\' as src FROM "both"', actions: [{ function: 'republish', args: { topic: 'both-out', payload: '${src}' } }] } } } };
+    const first = await startBroker(cfg, { keepData: true });
+    const dataDir = first.dataDir;
+    try {
+      const post = (body: unknown) => api(first, '/api/v5/rules', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal((await post({ id: 'kept', sql: 'SELECT payload FROM "keep/in"', actions: [{ function: 'republish', args: { topic: 'keep/out' } }] })).status, 201);
+      const put = await api(first, '/api/v5/rules/both', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ description: 'changed by REST' }) });
+      assert.equal(put.status, 200);
+    } finally { await first.stop(); }
+    const second = await startBroker(cfg, { dataDir });
+    try {
+      const kept = await getJson<{ sql: string; enable: boolean }>(second, '/api/v5/rules/kept');
+      assert.equal(kept.sql, 'SELECT payload FROM "keep/in"');
+      assert.equal((await getJson<{ description: string }>(second, '/api/v5/rules/both')).description, '', 'the config file wins at start');
+      const sub = await client(second);
+      await sub.subscribeAsync('keep/out');
+      const got = collect(sub);
+      const pub = await client(second);
+      await pub.publishAsync('keep/in', 'again');
+      await until(() => got.length >= 1, 3000, 'the saved rule runs after the restart');
+      assert.equal(got[0]!.payload, 'again');
+      await end(sub, pub);
+    } finally { await second.stop(); }
+  });
+});
+
 describe('POST /api/v5/rule_test', () => {
   it('runs the SQL over a sample context without publishing', async () => {
     const r = await json('POST', '/api/v5/rule_test', {

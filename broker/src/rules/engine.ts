@@ -36,6 +36,15 @@ export interface RuleEngineDeps {
   validTopic(topic: string): boolean;
   /** Most messages and events waiting for evaluation (each queue). */
   maxQueue?: number;
+  /** Where rules changed through REST are kept across restarts (the node's store). */
+  saved?: RuleStore;
+}
+
+/** Rules written through REST, by id, as their specs. */
+export interface RuleStore {
+  all(): Iterable<[string, unknown]>;
+  put(id: string, spec: RuleSpec): void;
+  del(id: string): void;
 }
 
 interface LiveRule {
@@ -85,8 +94,16 @@ export class RuleEngine {
     };
   }
 
-  /** Loads the config file's rules (already checked by the config schema). */
+  /**
+   * Loads the rules saved through REST, then the config file's (already checked by the config
+   * schema): a config rule wins over a saved one with its id, as emqx.conf wins over cluster.hocon.
+   */
   load(specs: readonly RuleSpec[]): void {
+    for (const [id, raw] of this.deps.saved?.all() ?? []) {
+      const p = parseRuleSpec(id, raw, `saved rule '${id}'`);
+      if (p.ok) this.rules.set(id, this.live(p.value));
+      else this.deps.log.error({ rule_id: id, err: p.error }, 'saved rule refused; skipped');
+    }
     for (const s of specs) this.rules.set(s.id, this.live(s));
     this.rebuild();
   }
@@ -124,6 +141,7 @@ export class RuleEngine {
     const p = parseRuleSpec(id, rest, 'rule');
     if (!p.ok) return { ok: false, status: 400, error: p.error };
     this.rules.set(id, this.live(p.value));
+    this.deps.saved?.put(id, p.value);
     this.rebuild();
     return { ok: true, rule: p.value };
   }
@@ -141,12 +159,14 @@ export class RuleEngine {
     next.metrics = cur.metrics;
     next.createdAt = cur.createdAt;
     this.rules.set(id, next);
+    this.deps.saved?.put(id, p.value);
     this.rebuild();
     return { ok: true, rule: p.value };
   }
 
   delete(id: string): boolean {
     if (!this.rules.delete(id)) return false;
+    this.deps.saved?.del(id);
     this.rebuild();
     return true;
   }
