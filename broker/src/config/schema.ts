@@ -179,7 +179,7 @@ export const schema = obj({
     ban_time: duration('5m', 'How long a flapping client id is banned.', { min: 1000 }),
   }, 'Flapping detection: a client id that keeps reconnecting is banned for a while (through the banned list).'),
   rule_engine: obj({
-    rules: custom<readonly RuleSpec[]>(null, 'Rules, as EMQX writes them: a map of rule id → {sql, actions, enable, description}. `sql` is EMQX rule SQL (docs/rules-sql.md); `actions` lists {function: republish, args: {topic, qos, retain, payload, user_properties, mqtt_properties}} and {function: console}. A bad statement is refused at start with its line:column. Rules changed through /api/v5/rules are kept in the node's store; at start a rule here wins over a saved one with the same id. See docs/rules.md.', 'map of rules', parseRuleMap),
+    rules: custom<readonly RuleSpec[]>(null, 'Rules, as EMQX writes them: a map of rule id → {sql, actions, enable, description}. `sql` is EMQX rule SQL (docs/rules-sql.md); `actions` lists {function: republish, args: {topic, qos, retain, payload, user_properties, mqtt_properties}} and {function: console}. A bad statement is refused at start with its line:column. Rules changed through /api/v5/rules are kept in the node\'s store; at start a rule here wins over a saved one with the same id. See docs/rules.md.', 'map of rules', parseRuleMap),
   }, 'The rule engine (docs/rules.md): SQL over published messages and $events, evaluated off the publish path.'),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
