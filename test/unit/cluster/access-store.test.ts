@@ -6,8 +6,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { Etcd3 } from 'etcd3';
+import { CutProxy } from '../../support/cut-proxy.js';
 import { startEtcdCluster, type EtcdTestCluster } from '../../support/etcd-cluster.js';
 import { EtcdAccessStore } from '../../../broker/src/cluster/access-store.js';
 import { closeEtcdClient } from '../../../broker/src/cluster/etcd.js';
@@ -61,28 +61,6 @@ function heard(s: EtcdAccessStore, ns: string): string[] {
   return out;
 }
 
-class CutProxy {
-  readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-  private cut = false;
-  constructor(private readonly target: { host: string; port: number }) { this.server = net.createServer((c) => this.accept(c)); }
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
-  }
-  setCut(cut: boolean): void { this.cut = cut; if (cut) for (const s of this.sockets) s.destroy(); }
-  close(): void { this.setCut(true); this.server.close(); }
-  private accept(client: net.Socket): void {
-    if (this.cut) { client.destroy(); return; }
-    const upstream = net.connect(this.target);
-    for (const [s, other] of [[client, upstream], [upstream, client]] as const) {
-      this.sockets.add(s);
-      s.on('error', () => other.destroy());
-      s.on('close', () => { this.sockets.delete(s); other.destroy(); });
-      s.pipe(other);
-    }
-  }
-}
 
 test('a write on one node reaches the other node\'s copy and watchers; the writer does not hear itself', async () => {
   const prefix = `/as${++prefixes}`;

@@ -6,9 +6,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { Etcd3 } from 'etcd3';
 import type { Message } from '../../../broker/src/types.js';
+import { CutProxy } from '../../support/cut-proxy.js';
 import { startEtcdCluster, type EtcdTestCluster } from '../../support/etcd-cluster.js';
 import { EtcdClusterState } from '../../../broker/src/cluster/etcd.js';
 import { until } from '../../support/broker.js';
@@ -105,45 +105,6 @@ test('claiming a client id: the first claim finds nobody, the next names the hol
   a.stop(); b.stop();
 });
 
-/**
- * A loopback TCP proxy in front of one etcd member that can be cut: while cut it destroys every
- * connection through it and refuses new ones, as a member that went away would.
- */
-class CutProxy {
-  readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-  private cut = false;
-
-  constructor(private readonly target: { host: string; port: number }) {
-    this.server = net.createServer((client) => this.accept(client));
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
-  }
-
-  setCut(cut: boolean): void {
-    this.cut = cut;
-    if (cut) for (const s of this.sockets) s.destroy();
-  }
-
-  close(): void {
-    this.setCut(true);
-    this.server.close();
-  }
-
-  private accept(client: net.Socket): void {
-    if (this.cut) { client.destroy(); return; }
-    const upstream = net.connect(this.target);
-    for (const [s, other] of [[client, upstream], [upstream, client]] as const) {
-      this.sockets.add(s);
-      s.on('error', () => other.destroy());
-      s.on('close', () => { this.sockets.delete(s); other.destroy(); });
-      s.pipe(other);
-    }
-  }
-}
 
 function retainedMsg(topic: string, payload: string): Message {
   return { id: 1, topic, payload: Buffer.from(payload), qos: 0, retain: true, properties: {}, from: 'c', timestamp: Date.now(), expiresAt: 0 };
