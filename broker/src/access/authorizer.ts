@@ -13,7 +13,7 @@
  *   is added or removed, or when `invalidate()` is called (an ACL changed).
  */
 import type { QoS } from '../types.js';
-import type { AuthzResult, ClientInfo, Hooks, HookSignatures } from '../hooks.js';
+import type { AuthzRequest, AuthzResult, ClientInfo, Hooks, HookSignatures } from '../hooks.js';
 
 export interface AuthorizerOptions {
   cache: { enable: boolean; maxSize: number; ttlMs: number };
@@ -101,12 +101,12 @@ export class Authorizer {
     const req = { client, action, topic, qos, retain };
     for (let i = 0; i < chain.length; i++) {
       let r: AuthzResult | undefined | Promise<AuthzResult | undefined>;
-      try { r = chain[i](req); } catch (err) { this.hooks.failed('client.authorize', err); return this.store(cache, key, now, 'deny'); }
+      try { r = chain[i](req); } catch (err) { this.hooks.failed('client.authorize', err); return this.store(cache, key, now, 'deny', req); }
       if (r === undefined) continue;
-      if (typeof r === 'string') return this.store(cache, key, now, r);
+      if (typeof r === 'string') return this.store(cache, key, now, r, req);
       return this.finishAsync(r, chain, i + 1, req, cache, key);
     }
-    return this.store(cache, key, now, this.opts.noMatch);
+    return this.store(cache, key, now, this.opts.noMatch, req);
   }
 
   private async finishAsync(
@@ -114,22 +114,21 @@ export class Authorizer {
     req: Parameters<HookSignatures['client.authorize']>[0], cache: ClientCache | undefined, key: string,
   ): Promise<AuthzResult> {
     let r: AuthzResult | undefined;
-    try { r = await first; } catch (err) { this.hooks.failed('client.authorize', err); return this.store(cache, key, Date.now(), 'deny'); }
+    try { r = await first; } catch (err) { this.hooks.failed('client.authorize', err); return this.store(cache, key, Date.now(), 'deny', req); }
     for (let i = next; r === undefined && i < chain.length; i++) {
-      try { r = await chain[i](req); } catch (err) { this.hooks.failed('client.authorize', err); return this.store(cache, key, Date.now(), 'deny'); }
+      try { r = await chain[i](req); } catch (err) { this.hooks.failed('client.authorize', err); return this.store(cache, key, Date.now(), 'deny', req); }
     }
-    return this.store(cache, key, Date.now(), r ?? this.opts.noMatch);
+    return this.store(cache, key, Date.now(), r ?? this.opts.noMatch, req);
   }
 
-  private store(cache: ClientCache | undefined, key: string, now: number, result: AuthzResult): AuthzResult {
+  private store(cache: ClientCache | undefined, key: string, now: number, result: AuthzResult, req: AuthzRequest): AuthzResult {
     if (cache !== undefined) {
       const e = cache.entries;
       const until = now + this.opts.cache.ttlMs;
       e.delete(key);
       if (e.size >= this.opts.cache.maxSize) e.delete(e.keys().next().value as string);
       e.set(key, { result, until });
-      // key = action letter, QoS digit, retain digit, topic (see check)
-      if (key.charCodeAt(0) === 112 /* p */) this.remember(cache, key.slice(3), Number(key[1]), key[2] === '1', result, until);
+      if (req.action === 'publish') this.remember(cache, req.topic, req.qos, req.retain, result, until);
     }
     return this.count(result);
   }

@@ -15,6 +15,7 @@
  * Strings are JS strings; a payload that is not valid UTF-8 stays a Buffer and compares as bytes.
  */
 import { RuleEvalError } from './errors.js';
+import { topicMatches } from '../../router/topic.js';
 
 export type Json = unknown;
 
@@ -83,7 +84,7 @@ export function compare(op: string, a: unknown, b: unknown): boolean {
     if (a !== b) return false;
     return op === '=' || op === '<=' || op === '>=';
   }
-  if (op === '=~') return typeof a === 'string' && typeof b === 'string' && topicMatch(b, a);
+  if (op === '=~') return typeof a === 'string' && typeof b === 'string' && topicMatches(b, a);
   const c = order(a, b);
   switch (op) {
     case '=': return c === 0;
@@ -113,11 +114,6 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     if (!Object.prototype.hasOwnProperty.call(b, k) || !deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
   }
   return true;
-}
-
-/** MQTT topic-filter match (for `=~` with a filter computed per message). */
-export function topicMatch(filter: string, topic: string): boolean {
-  return filterMatcher(filter)(topic);
 }
 
 /**
