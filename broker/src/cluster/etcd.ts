@@ -21,6 +21,7 @@
  * Reads on the publish path are the local copies. When etcd is unreachable the node keeps serving
  * with its last copy, queues its writes, and catches up when etcd answers again.
  */
+import { randomInt } from 'node:crypto';
 import { Etcd3, type Lease, type Watcher } from 'etcd3';
 import type { Message } from '../types.js';
 import { RouteTable, RetainedIndex, type SharedStrategy } from '../router/index.js';
@@ -29,6 +30,7 @@ import { VERSION } from '../version.js';
 import type { ClusterCallHandler, ClusterState, Member, MemberView } from './state.js';
 import { ClusterKeys } from './keys.js';
 import { LocalSummary } from '../router/route-summary.js';
+import { PartAssembler, isManifest, splitSnapshot } from './summary-parts.js';
 import { messageFromJson, messageToJson, type MessageJson } from './wire.js';
 import type { SessionRecord } from '../session/registry.js';
 import type { SessionTransfer } from './wire.js';
@@ -59,6 +61,8 @@ export interface EtcdStateOptions {
 /** A queued write; `lease` false for keys that outlive the node (session records). */
 type Op = { put: string; value: Buffer; lease: boolean } | { del: string };
 const MAX_TXN_OPS = 128;
+/** Bytes of keys and values per transaction: under etcd's default 1.5 MiB request limit with room for framing. */
+const MAX_TXN_BYTES = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 export class EtcdClusterState implements ClusterState {
@@ -101,6 +105,11 @@ export class EtcdClusterState implements ClusterState {
   private summaryDirty = false;
   private readonly deltaKeys: string[] = [];
   private deltaSeq = 0;
+  /** Part keys of this node's current split snapshot; the tag of the next one (random start: a restarted node never reuses one a peer remembers). */
+  private partKeys: string[] = [];
+  private partTag = randomInt(0, 2 ** 30);
+  /** The other nodes' split snapshots being assembled. */
+  private readonly summaryParts = new PartAssembler();
 
   constructor(opts: EtcdStateOptions) {
     this.opts = opts;
@@ -215,7 +224,14 @@ export class EtcdClusterState implements ClusterState {
     try {
       while (this.pending.size > 0 && !this.closed) {
         const batch: Op[] = [];
-        for (const op of this.pending.values()) { batch.push(op); if (batch.length === MAX_TXN_OPS) break; }
+        let bytes = 0;
+        for (const op of this.pending.values()) {
+          const size = 'put' in op ? op.put.length + op.value.length : op.del.length;
+          if (batch.length > 0 && bytes + size > MAX_TXN_BYTES) break;
+          batch.push(op);
+          bytes += size;
+          if (batch.length === MAX_TXN_OPS) break;
+        }
         const lease = this.leaseId;
         // A route's value is the time it was written: the nodes that watch it measure replication lag.
         const now = Buffer.from(String(Date.now()));
@@ -246,8 +262,11 @@ export class EtcdClusterState implements ClusterState {
     const res = await this.client.getAll().prefix(prefix).exec();
     const rev = BigInt(res.header.revision);
     const kvs = res.kvs.map((kv) => [kv.key.toString(), kv.value] as [string, Buffer]);
-    // A summary's deltas apply on top of its snapshot: snapshots first.
-    if (prefix === this.keys.summaries) kvs.sort((a, b) => Number(!this.keys.parseSummary(a[0])?.snapshot) - Number(!this.keys.parseSummary(b[0])?.snapshot));
+    // A summary's deltas apply on top of its snapshot: parts and snapshots first.
+    if (prefix === this.keys.summaries) {
+      const rank = (key: string): number => { const kind = this.keys.parseSummary(key)?.kind; return kind === 'part' ? 0 : kind === 'snapshot' ? 1 : 2; };
+      kvs.sort((a, b) => rank(a[0]) - rank(b[0]));
+    }
     this.reload(prefix, kvs);
     const w = await this.client.watch().prefix(prefix).startRevision(String(rev + 1n)).create();
     w.on('put', (kv) => { this.counters.watchEvents++; this.apply(kv.key.toString(), kv.value); });
@@ -289,8 +308,8 @@ export class EtcdClusterState implements ClusterState {
       }
     } else if (prefix === this.keys.summaries) {
       const have = new Set<string>();
-      for (const k of seen) { const p = this.keys.parseSummary(k); if (p?.snapshot) have.add(p.node); }
-      for (const m of this.memberMap.keys()) if (!have.has(m)) this.routes.summaries.remove(m);
+      for (const k of seen) { const p = this.keys.parseSummary(k); if (p?.kind === 'snapshot') have.add(p.node); }
+      for (const m of this.memberMap.keys()) if (!have.has(m)) { this.routes.summaries.remove(m); this.summaryParts.forget(m); }
     } else if (prefix === this.keys.delayed) {
       for (const key of this.delayed.keys()) if (!seen.has(key)) this.delayed.onKey(key, null);
     } else if (prefix === this.keys.retained) {
@@ -322,8 +341,14 @@ export class EtcdClusterState implements ClusterState {
       const p = k.parseSummary(key);
       if (p === null || p.node === this.nodeName) return;
       try {
-        if (p.snapshot) {
-          if (value === null) this.routes.summaries.remove(p.node); else this.routes.summaries.setSnapshot(p.node, value);
+        if (p.kind === 'part') {
+          const whole = this.summaryParts.part(p.node, p.tag, p.index, value);
+          if (whole !== null) this.routes.summaries.setSnapshot(p.node, whole);
+        } else if (p.kind === 'snapshot') {
+          if (value === null) { this.routes.summaries.remove(p.node); this.summaryParts.forget(p.node); return; }
+          if (!isManifest(value)) { this.summaryParts.forget(p.node); this.routes.summaries.setSnapshot(p.node, value); return; }
+          const whole = this.summaryParts.manifest(p.node, value);
+          if (whole !== null) this.routes.summaries.setSnapshot(p.node, whole);
         } else if (value !== null && !this.routes.summaries.applyDelta(p.node, value)) {
           this.counters.staleDeltas++;
         }
@@ -346,6 +371,7 @@ export class EtcdClusterState implements ClusterState {
   private memberLeft(name: string): void {
     if (!this.memberMap.delete(name)) return;
     const n = this.routes.removeNode(name);
+    this.summaryParts.forget(name);
     this.link?.removePeer(name);
     this.opts.log.warn({ node: name, routes: n }, 'node left the cluster');
     this.elect();
@@ -525,13 +551,25 @@ export class EtcdClusterState implements ClusterState {
     this.summaryDirty = false;
     const snapKey = this.keys.summarySnapshot(this.nodeName);
     const dropDeltas = (): void => { for (const k of this.deltaKeys.splice(0)) this.disown(k); };
+    const dropParts = (): void => { for (const k of this.partKeys.splice(0)) this.disown(k); };
     if (this.summary.stats().filters === 0) {
-      if (this.owned.has(snapKey)) { this.disown(snapKey); dropDeltas(); this.summary.snapshot(); }
+      if (this.owned.has(snapKey)) { this.disown(snapKey); dropDeltas(); dropParts(); this.summary.snapshot(); }
       return;
     }
     if (!this.owned.has(snapKey) || this.summary.needsSnapshot() || this.deltaKeys.length >= 64) {
       dropDeltas();
-      this.own(snapKey, this.summary.snapshot());
+      const old = this.partKeys.splice(0);
+      const snapshot = this.summary.snapshot();
+      const split = splitSnapshot(snapshot, ++this.partTag);
+      if (split === null) {
+        this.own(snapKey, snapshot);
+      } else {
+        split.parts.forEach((part, i) => { const key = this.keys.summaryPart(this.nodeName, this.partTag, i); this.partKeys.push(key); this.own(key, part); });
+        // Written after its parts (pending keeps insertion order), so peers rarely wait.
+        this.pending.delete(snapKey);
+        this.own(snapKey, split.manifest);
+      }
+      for (const k of old) this.disown(k);
       return;
     }
     const d = this.summary.takeDelta();

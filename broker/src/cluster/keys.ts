@@ -6,6 +6,7 @@
  *   {p}/routes/{node}/s/{group}/{filter}   the node has members of a shared group (lease)
  *   {p}/summary/{node}/s                   the node's route summary: a Bloom filter of the literal
  *   {p}/summary/{node}/d/{seq}             prefixes of its other filters, snapshot + deltas (lease)
+ *   {p}/summary/{node}/p/{tag}/{i}         parts of a snapshot over one etcd request; /s is then their manifest
  *   {p}/clients/{clientid}                 the node that holds the client (lease of that node)
  *   {p}/retained/{topic}                   a retained message (no lease: outlives every node)
  *   {p}/exclusive/{filter}                 the client holding `$exclusive/{filter}` (lease of its node)
@@ -15,6 +16,10 @@
  *
  * Node names ("name@host") and group names hold no '/', so a key splits back unambiguously.
  */
+export type SummaryKey =
+  | { node: string; kind: 'snapshot' | 'delta' }
+  | { node: string; kind: 'part'; tag: number; index: number };
+
 export class ClusterKeys {
   readonly prefix: string;
   constructor(prefix: string) { this.prefix = prefix.replace(/\/+$/, ''); }
@@ -45,15 +50,20 @@ export class ClusterKeys {
   get summaries(): string { return `${this.prefix}/summary/`; }
   summarySnapshot(node: string): string { return `${this.summaries}${node}/s`; }
   summaryDelta(node: string, seq: number): string { return `${this.summaries}${node}/d/${seq.toString(36).padStart(8, '0')}`; }
+  /** One part of a summary snapshot too large for one key (cluster/summary-parts.ts). */
+  summaryPart(node: string, tag: number, index: number): string { return `${this.summaries}${node}/p/${tag.toString(36)}/${index}`; }
   /** The node and kind of a summary key; null when the key is not one. */
-  parseSummary(key: string): { node: string; snapshot: boolean } | null {
+  parseSummary(key: string): SummaryKey | null {
     if (!key.startsWith(this.summaries)) return null;
     const rest = key.slice(this.summaries.length);
     const i = rest.indexOf('/');
     if (i <= 0) return null;
+    const node = rest.slice(0, i);
     const kind = rest.slice(i + 1);
-    if (kind === 's') return { node: rest.slice(0, i), snapshot: true };
-    return kind.startsWith('d/') ? { node: rest.slice(0, i), snapshot: false } : null;
+    if (kind === 's') return { node, kind: 'snapshot' };
+    if (kind.startsWith('d/')) return { node, kind: 'delta' };
+    const m = /^p\/([0-9a-z]{1,7})\/(\d{1,5})$/.exec(kind);
+    return m === null ? null : { node, kind: 'part', tag: parseInt(m[1]!, 36), index: Number(m[2]) };
   }
 
   get clients(): string { return `${this.prefix}/clients/`; }

@@ -54,3 +54,31 @@ test('100,000 summarised and 2,000 explicit routes reach the other node', async 
   assert.ok(s['cluster.etcd.writes'] < E + 1000, `etcd writes ${s['cluster.etcd.writes']}: the summary is a few keys, not one per filter`);
   a.stop(); b.stop();
 });
+
+test('a summary over one etcd request (700,000 filters) goes in parts and arrives whole', async (t) => {
+  const a = state('big-a@127.0.0.1');
+  const b = state('big-b@127.0.0.1');
+  await a.connect();
+  await b.connect();
+  const routesTo = (topic: string): number => { let n = 0; b.routes.match(topic, '', () => { n++; }); return n; };
+  const N = 700_000;
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) a.addRoute(`fleet/${i}/cmd`);
+  await until(() => routesTo(`fleet/${N - 1}/cmd`) === 1, 120_000, 'the last route on b');
+  const replicated = performance.now() - t0;
+  const s = a.stats();
+  t.diagnostic(`${N} filters: a's summary is ${s['cluster.routes.summary_bytes']} bytes (etcd's request limit: 1.5 MiB); routed on b after ${replicated.toFixed(0)} ms`);
+  assert.ok(s['cluster.routes.summary_bytes'] > 1.5 * 1048576, `summary ${s['cluster.routes.summary_bytes']} bytes: over one request`);
+  let missing = 0;
+  for (let i = 0; i < N; i += 7) if (routesTo(`fleet/${i}/cmd`) !== 1) missing++;
+  assert.equal(missing, 0);
+  // A third node joining later loads the parts from etcd in one read.
+  const c = state('big-c@127.0.0.1');
+  const t1 = performance.now();
+  await c.connect();
+  let n = 0;
+  c.routes.match(`fleet/${N - 1}/cmd`, '', () => { n++; });
+  t.diagnostic(`a node joining later holds the split summary after ${(performance.now() - t1).toFixed(0)} ms`);
+  assert.equal(n, 1);
+  a.stop(); b.stop(); c.stop();
+});
