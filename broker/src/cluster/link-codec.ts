@@ -325,14 +325,6 @@ class BodyReader {
   u32(field: string): number { return this.buf.readUInt32BE(this.need(4, field)); }
   f64(field: string): number { return this.buf.readDoubleBE(this.need(8, field)); }
   bytes(n: number, field: string): Buffer { const at = this.need(n, field); return this.buf.subarray(at, at + n); }
-  /** n bytes copied into a buffer of their own. */
-  copy(n: number, field: string): Buffer {
-    const at = this.need(n, field);
-    const out = Buffer.allocUnsafe(n);
-    const buf = this.buf;
-    if (n <= 128) { for (let i = 0; i < n; i++) out[i] = buf[at + i]!; } else buf.copy(out, 0, at, at + n);
-    return out;
-  }
   str(field: string): string {
     const n = this.u16(field);
     return decodeStr(this.buf, this.need(n, field), n);
@@ -369,7 +361,7 @@ function checkProperties(p: unknown): PublishProperties {
   return p as PublishProperties;
 }
 
-function decodeMessage(r: BodyReader, owned: boolean): Message {
+function decodeMessage(r: BodyReader): Message {
   const id = r.f64('id');
   if (!Number.isSafeInteger(id) || id < 0) throw bad('FWD', `message id ${id} is not an integer in 0..2^53`);
   const qos = r.u8('qos');
@@ -384,20 +376,21 @@ function decodeMessage(r: BodyReader, owned: boolean): Message {
   const propLen = r.u32('properties length');
   const properties = propLen === 0 ? null : checkProperties(parseJson(r.bytes(propLen, 'properties'), 'FWD properties'));
   const payloadLen = r.u32('payload length');
-  // A view into a socket chunk would keep the whole chunk alive as long as the message lives.
-  const payload = owned ? r.bytes(payloadLen, 'payload') : r.copy(payloadLen, 'payload');
+  // A view into the socket chunk, as the MQTT decoder gives (mqtt/codec/decode.ts): a message kept
+  // in a queue pins its chunk, and a retained copy is made unpinned by the broker.
+  const payload = r.bytes(payloadLen, 'payload');
   return { id, topic, payload, qos: qos as QoS, retain: retain === 1, properties, from, timestamp, expiresAt };
 }
 
 /** The groups of a FWD frame that names none (most): shared, never written to. */
 const NO_GROUPS = Object.freeze([]) as unknown as Array<[string, string]>;
 
-function decodeFwd(buf: Buffer, start: number, end: number, owned: boolean): FwdFrame {
+function decodeFwd(buf: Buffer, start: number, end: number): FwdFrame {
   const r = new BodyReader(buf, 'FWD', start, end);
   const seq = r.u32('seq');
   const flags = r.u8('flags');
   if (flags > 1) throw bad('FWD', `reserved flag bits 0x${flags.toString(16)}`);
-  const msg = decodeMessage(r, owned);
+  const msg = decodeMessage(r);
   if (seq === 0 && msg.qos > 0) throw bad('FWD', `QoS ${msg.qos} message without a seq`);
   const n = r.u16('group count');
   let groups = NO_GROUPS;
@@ -440,12 +433,12 @@ function decodeEmpty<T extends PingFrame | PongFrame>(body: Buffer, frame: T): T
   return frame;
 }
 
-/** Decodes one frame's type and body; `owned` says the body is a private copy (views may be kept). */
-export function decodeBody(type: number, body: Buffer, owned: boolean): LinkFrame {
+/** Decodes one frame's type and body (a FWD's payload stays a view into it). */
+export function decodeBody(type: number, body: Buffer): LinkFrame {
   try {
     switch (type) {
       case FRAME.HELLO: return decodeHello(body);
-      case FRAME.FWD: return decodeFwd(body, 0, body.length, owned);
+      case FRAME.FWD: return decodeFwd(body, 0, body.length);
       case FRAME.ACK: return decodeAck(body);
       case FRAME.CALL: return decodeCall(body);
       case FRAME.REPLY: return decodeReply(body);
@@ -459,9 +452,9 @@ export function decodeBody(type: number, body: Buffer, owned: boolean): LinkFram
   }
 }
 
-function decodeFwdFrame(buf: Buffer, start: number, end: number, owned: boolean): FwdFrame {
+function decodeFwdFrame(buf: Buffer, start: number, end: number): FwdFrame {
   try {
-    return decodeFwd(buf, start, end, owned);
+    return decodeFwd(buf, start, end);
   } catch (e) {
     if (e instanceof LinkProtocolError) throw e;
     throw new LinkProtocolError('BAD_FIELD', `undecodable FWD frame: ${(e as Error).message}`);
@@ -512,13 +505,11 @@ export class LinkDecoder {
 
   private drain(chunk: Buffer, out: LinkFrame[]): void {
     let buf = chunk;
-    let owned = false;
     if (this.buffered > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
       if (this.buffered < (this.need || 4)) return;
       buf = Buffer.concat(this.chunks, this.buffered);
-      owned = true;
       this.chunks = [];
       this.buffered = 0;
     }
@@ -528,10 +519,8 @@ export class LinkDecoder {
       if (len === 0) throw new LinkProtocolError('EMPTY_FRAME', 'frame of length 0');
       if (len > this.maxFrame) throw new LinkProtocolError('FRAME_TOO_LARGE', `frame of ${len} bytes exceeds the maximum of ${this.maxFrame}`);
       if (buf.length - pos < 4 + len) break;
-      // Payload views may point into our own concatenation when the frame is most of it.
-      const keepViews = owned && 2 * (4 + len) >= buf.length;
       // FWD, the frame of the hot path, is read in place; the others get their body as a view.
-      out.push(buf[pos + 4] === FRAME.FWD ? decodeFwdFrame(buf, pos + 5, pos + 4 + len, keepViews) : decodeBody(buf[pos + 4]!, buf.subarray(pos + 5, pos + 4 + len), keepViews));
+      out.push(buf[pos + 4] === FRAME.FWD ? decodeFwdFrame(buf, pos + 5, pos + 4 + len) : decodeBody(buf[pos + 4]!, buf.subarray(pos + 5, pos + 4 + len)));
       pos += 4 + len;
     }
     this.need = buf.length - pos >= 4 ? 4 + buf.readUInt32BE(pos) : 0;
