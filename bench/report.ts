@@ -43,6 +43,8 @@ export interface ScenarioReport {
   ratios: Record<string, Record<string, Summary | null>>;
   /** petrel-cluster against petrel per metric: ratio, or difference for ms (see `clusterDelta`). */
   cluster?: Record<string, Summary | null>;
+  /** petrel-cluster against petrel-relay (one node behind a bare TCP relay): what the link adds over an extra process hop. */
+  overRelay?: Record<string, Summary | null>;
   /** Run per setup: `summary` and `ratios` are keyed by setup (ratio = setup ÷ reference). */
   setups?: SetupsInfo;
 }
@@ -70,6 +72,8 @@ const SUBJECT = 'petrel';
 const BASELINE = 'petrel-baseline';
 const CLUSTER = 'petrel-cluster';
 const CLUSTER_HEADER = `${CLUSTER} vs ${SUBJECT}`;
+const RELAY = 'petrel-relay';
+const RELAY_HEADER = `${CLUSTER} vs ${RELAY}`;
 
 /** Latencies compare as a difference (the link adds this much), everything else as a ratio. */
 export function clusterDelta(m: MetricDef, cluster: number, single: number): number {
@@ -77,12 +81,12 @@ export function clusterDelta(m: MetricDef, cluster: number, single: number): num
   return single !== 0 ? cluster / single : NaN;
 }
 
-/** Per repetition where both ran: clusterDelta of the metric. */
-function pairedDeltas(m: MetricDef, runs: RunRecord[], reps: number[]): number[] {
+/** Per repetition where both ran: clusterDelta of the metric against `base` (petrel, or petrel-relay). */
+function pairedDeltas(m: MetricDef, runs: RunRecord[], reps: number[], base = SUBJECT): number[] {
   const out: number[] = [];
   for (const rep of reps) {
     const c = runs.find((r) => r.rep === rep && r.broker === CLUSTER && r.ok)?.values?.[m.key];
-    const p = runs.find((r) => r.rep === rep && r.broker === SUBJECT && r.ok)?.values?.[m.key];
+    const p = runs.find((r) => r.rep === rep && r.broker === base && r.ok)?.values?.[m.key];
     if (c !== undefined && p !== undefined && Number.isFinite(c) && Number.isFinite(p)) out.push(clusterDelta(m, c, p));
   }
   return out;
@@ -98,7 +102,7 @@ export function summarizeScenario(name: string, title: string, metrics: MetricDe
       summary[m.key][b] = summarize(runs.filter((r) => r.broker === b && r.ok).map((r) => r.values?.[m.key] ?? NaN));
     }
     if (!brokers.includes(SUBJECT)) continue;
-    const peers = brokers.filter((b) => b !== SUBJECT && b !== CLUSTER && (m.better !== 'none' || b === BASELINE));
+    const peers = brokers.filter((b) => b !== SUBJECT && b !== CLUSTER && b !== RELAY && (m.better !== 'none' || b === BASELINE));
     if (peers.length === 0) continue;
     ratios[m.key] = {};
     for (const peer of peers) {
@@ -116,6 +120,10 @@ export function summarizeScenario(name: string, title: string, metrics: MetricDe
     out.cluster = {};
     for (const m of metrics) out.cluster[m.key] = summarize(pairedDeltas(m, runs, reps));
   }
+  if (brokers.includes(RELAY) && brokers.includes(CLUSTER) && runs.some((r) => r.broker === RELAY)) {
+    out.overRelay = {};
+    for (const m of metrics) out.overRelay[m.key] = summarize(pairedDeltas(m, runs, reps, RELAY));
+  }
   return out;
 }
 
@@ -128,6 +136,8 @@ export function clusterTargets(report: BenchReport): string[] {
     if (cpu) out.push(`${sc.name}: broker CPU µs/msg cross-node ${cpu.median.toFixed(2)}× single node (target ≤ 2×): ${cpu.median <= 2 ? 'met' : 'MISSED'}`);
     const p99 = sc.cluster.p99;
     if (p99) out.push(`${sc.name}: p99 cross-node ${p99.median >= 0 ? '+' : ''}${p99.median.toFixed(3)} ms vs single node (target < 1 ms): ${p99.median < 1 ? 'met' : 'MISSED'}`);
+    const hop = sc.overRelay?.p99;
+    if (hop) out.push(`${sc.name}: p99 cross-node ${hop.median >= 0 ? '+' : ''}${hop.median.toFixed(3)} ms vs one node behind a bare TCP relay (what the link adds over an extra process hop)`);
   }
   return out;
 }
@@ -159,9 +169,10 @@ function ratioCell(s: Summary | null | undefined): string {
 }
 
 export function tableRows(report: BenchReport): { header: string[]; rows: string[][] } {
-  const peers = report.brokers.includes(SUBJECT) ? report.brokers.filter((b) => b !== SUBJECT && b !== CLUSTER) : [];
+  const peers = report.brokers.includes(SUBJECT) ? report.brokers.filter((b) => b !== SUBJECT && b !== CLUSTER && b !== RELAY) : [];
   const withCluster = report.brokers.includes(SUBJECT) && report.brokers.includes(CLUSTER);
-  const header = ['scenario', 'metric', ...report.brokers, ...peers.map((p) => `${SUBJECT}/${p}`), ...(withCluster ? [CLUSTER_HEADER] : [])];
+  const withRelay = report.brokers.includes(RELAY) && report.brokers.includes(CLUSTER);
+  const header = ['scenario', 'metric', ...report.brokers, ...peers.map((p) => `${SUBJECT}/${p}`), ...(withCluster ? [CLUSTER_HEADER] : []), ...(withRelay ? [RELAY_HEADER] : [])];
   const rows: string[][] = [];
   for (const sc of report.scenarios) {
     if (sc.setups) continue;
@@ -173,6 +184,7 @@ export function tableRows(report: BenchReport): { header: string[]; rows: string
       }
       for (const p of peers) row.push(m.better === 'none' && p !== BASELINE ? '' : ratioCell(sc.ratios[m.key]?.[p]));
       if (withCluster) row.push(clusterCell(m, sc.cluster?.[m.key]));
+      if (withRelay) row.push(clusterCell(m, sc.overRelay?.[m.key]));
       rows.push(row);
     });
   }

@@ -37,6 +37,7 @@ import {
   type BrokerName, type BrokerHandle, type Baseline, type LaunchOptions,
 } from './brokers/launch.js';
 import { launchCluster } from './brokers/cluster.js';
+import { launchRelay, RELAY } from './brokers/relay.js';
 import { SCENARIOS, DEFAULT_SCENARIOS } from './scenarios/index.js';
 import type { RunOptions, Scenario, Setup, SetupPlan } from './scenarios/common.js';
 import { summarizeScenario, renderText, renderMarkdown, type RunRecord, type BenchReport } from './report.js';
@@ -54,7 +55,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --brokers a,b         brokers: ${ALL_BROKERS.join(',')} (default: ${BROKERS.join(',')},
                         and petrel-baseline with --baseline); petrel-cluster = two Petrel
                         nodes over etcd, publishers on one, subscribers on the other (runs
-                        ${SCENARIOS.filter((s) => s.crossNode).map((s) => s.name).join(',')} only)
+                        ${SCENARIOS.filter((s) => s.crossNode).map((s) => s.name).join(',')} only); petrel-relay = one Petrel
+                        node with a bare TCP relay process in front of its subscribers (the
+                        same scenarios): the cost of an extra process hop that does nothing
   --baseline DIR        also run petrel-baseline: Petrel from DIR, a built checkout of an
                         earlier commit (scripts/bench-baseline.sh REF makes one), started as
                         Petrel is; adds the ratio petrel/petrel-baseline (never replaces latest.md)
@@ -204,9 +207,9 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
       // --petrel-config still wins over the setup's keys (e.g. to try the ACL with the cache off).
       petrelExtra: setup ? deepMerge(setup.petrel, cli.petrelExtra) : cli.petrelExtra, probe: setup?.probe,
     };
-    handle = broker === CLUSTER ? await launchCluster(launch) : await launchBroker(broker, launch);
+    handle = broker === CLUSTER ? await launchCluster(launch) : broker === RELAY ? await launchRelay(launch) : await launchBroker(broker, launch);
     running = handle;
-    const tag = `${rep}${broker === BASELINE ? 'B' : broker === CLUSTER ? 'C' : broker[0]}${Math.random().toString(36).slice(2, 7)}`;
+    const tag = `${rep}${broker === BASELINE ? 'B' : broker === CLUSTER ? 'C' : broker === RELAY ? 'R' : broker[0]}${Math.random().toString(36).slice(2, 7)}`;
     let timer: NodeJS.Timeout | undefined;
     const budget = runBudgetMs(cli.opts);
     const timeout = new Promise<never>((_, reject) => {
@@ -330,7 +333,7 @@ async function main(): Promise<void> {
       if (!sc.crossNode && cli.brokers.includes(CLUSTER)) log(`${sc.name}: not a cross-node scenario, ${CLUSTER} skipped`);
       for (let rep = 1; rep <= cli.reps; rep++) {
         for (const b of repetitionOrder(cli.brokers, rep)) {
-          if (b === CLUSTER && !sc.crossNode) continue;
+          if ((b === CLUSTER || b === RELAY) && !sc.crossNode) continue;
           const rec = await runOnce(sc, b, rep, pool, cli);
           runs.push(rec);
           log(`${sc.name} rep ${rep} ${b} (${rec.seconds.toFixed(1)} s): ${brief(sc, rec)}`);

@@ -21,11 +21,11 @@ import type { Credentials } from '../lib/packets.js';
 import { repoRoot } from '../lib/repo.js';
 import { NODE_FLAGS } from '../../broker/src/runtime.js';
 
-export type BrokerName = 'aedes' | 'mosquitto' | 'petrel' | 'petrel-cluster' | 'petrel-baseline';
+export type BrokerName = 'aedes' | 'mosquitto' | 'petrel' | 'petrel-cluster' | 'petrel-relay' | 'petrel-baseline';
 /** The brokers of a default run. */
 export const BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel'];
 /** Every broker the benchmark knows, in run order; petrel-baseline needs --baseline DIR. */
-export const ALL_BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel', 'petrel-cluster', 'petrel-baseline'];
+export const ALL_BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel', 'petrel-relay', 'petrel-cluster', 'petrel-baseline'];
 export const BASELINE: BrokerName = 'petrel-baseline';
 /** Two Petrel nodes over etcd: publishers on one node, subscribers on the other. */
 export const CLUSTER: BrokerName = 'petrel-cluster';
