@@ -10,7 +10,7 @@
  * A chunk is only ever appended to: regions handed to the socket, and views kept for QoS 1/2
  * resends, stay valid; a full chunk is replaced, and lives on while such views hold it.
  */
-import type { Socket } from 'node:net';
+import type { Connection } from '../transport/types.js';
 import { encodeAck, type FrameSink } from './link-codec.js';
 
 /** Unsent bytes in the socket above which the writer stops handing it frames. */
@@ -35,7 +35,7 @@ export class LinkWriter implements FrameSink {
   private used: number;
   /** Bytes of `chunk` already moved to the queue. */
   private sealed: number;
-  private socket: Socket | null;
+  private socket: Connection | null;
   private queue: Buffer[];
   private queuedBytes: number;
   private acks: number[];
@@ -54,8 +54,8 @@ export class LinkWriter implements FrameSink {
     this.ackTimer = null;
   }
 
-  /** Starts writing to socket; the caller wires the socket's 'drain' to flush(). */
-  attach(socket: Socket): void {
+  /** Starts writing to the connection; the caller wires its handler's drain() to flush(). */
+  attach(socket: Connection): void {
     this.socket = socket;
     this.schedule();
   }
@@ -72,12 +72,12 @@ export class LinkWriter implements FrameSink {
 
   /** Bytes not yet on the wire: queued here plus buffered in the socket. */
   get bytes(): number {
-    return this.queuedBytes + (this.socket?.writableLength ?? 0);
+    return this.queuedBytes + (this.socket?.bufferedAmount ?? 0);
   }
 
   /** True while the socket is over its high-water mark or frames wait here. */
   get busy(): boolean {
-    return this.queuedBytes > 0 || (this.socket?.writableLength ?? 0) > WRITE_HIGH_WATER;
+    return this.queuedBytes > 0 || (this.socket?.bufferedAmount ?? 0) > WRITE_HIGH_WATER;
   }
 
   reserve(n: number): number {
@@ -115,7 +115,7 @@ export class LinkWriter implements FrameSink {
     this.scheduled = false;
     this.clearAckTimer();
     const socket = this.socket;
-    if (socket === null || socket.destroyed) return;
+    if (socket === null || socket.closed) return;
     this.seal();
     if (this.acks.length > 0) {
       // ACKs jump the queue: they are small and the peer's pending list waits on them.
@@ -123,11 +123,11 @@ export class LinkWriter implements FrameSink {
       this.queuedBytes += this.queue[0]!.length;
       this.acks = [];
     }
-    if (this.queue.length === 0 || socket.writableLength > WRITE_HIGH_WATER) return;
+    if (this.queue.length === 0 || socket.bufferedAmount > WRITE_HIGH_WATER) return;
     const many = this.queue.length > 1;
     if (many) socket.cork();
     let i = 0;
-    while (i < this.queue.length && socket.writableLength <= WRITE_HIGH_WATER) {
+    while (i < this.queue.length && socket.bufferedAmount <= WRITE_HIGH_WATER) {
       const frame = this.queue[i++]!;
       this.queuedBytes -= frame.length;
       socket.write(frame);

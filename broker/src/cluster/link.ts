@@ -17,7 +17,8 @@
  * - A lost connection is redialled with exponential backoff and jitter; PING/PONG measure the
  *   RTT and a connection silent for 3 ping intervals is closed.
  */
-import { createServer as createTcpServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer, connect as tcpConnect, isIP, type Server, type Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Message } from '../types.js';
@@ -28,6 +29,12 @@ import {
 } from './link-codec.js';
 import { DedupWindow } from './link-dedup.js';
 import { LinkWriter } from './link-writer.js';
+import type { Connection, ConnectionInfo } from '../transport/types.js';
+import { SocketConnection } from '../transport/socket-connection.js';
+import { RawTcpServer, rawConnect, rawTcpChoice } from '../transport/raw-tcp.js';
+
+/** The listener id the link's connections carry (ConnectionInfo.listener). */
+const LINK_LISTENER = 'cluster:link';
 
 export interface LinkLog {
   info(o: object, m?: string): void;
@@ -59,6 +66,8 @@ export interface ClusterLinkOptions {
   maxFrame?: number;
   /** Message ids remembered per origin incarnation for deduplication (default 100 000). */
   dedupWindow?: number;
+  /** Plain TCP on raw libuv handles where this Node allows (default true); false: net.Socket. */
+  rawSockets?: boolean;
   log: LinkLog;
 }
 
@@ -105,7 +114,10 @@ interface PendingCall {
 /** This node's outbound connection to one peer, and everything kept for it across reconnects. */
 class OutPeer {
   address: string;
-  socket: Socket | null = null;
+  /** The connection once dialled (raw handles: once connected); null while down. */
+  socket: Connection | null = null;
+  /** Abandons a raw-handle dial still in progress. */
+  cancelDial: (() => void) | null = null;
   state: 'down' | 'connecting' | 'up' = 'down';
   readonly writer = new LinkWriter();
   decoder: LinkDecoder | null = null;
@@ -141,7 +153,7 @@ class InboundConn {
   held: LinkFrame[] | null = null;
   /** A protocol error that came after the held frames. */
   heldError: LinkProtocolError | null = null;
-  constructor(readonly socket: Socket, readonly decoder: LinkDecoder) {}
+  constructor(readonly socket: Connection, readonly decoder: LinkDecoder) {}
 }
 
 /** Decodes chunk into frames; the frames before a protocol error are still handled, then the error. */
@@ -180,6 +192,9 @@ export class ClusterLink {
   /** origin node → its latest incarnation's dedup window. */
   private readonly dedup = new Map<string, { incarnation: number; window: DedupWindow }>();
   private server: Server | null = null;
+  private rawServer: RawTcpServer | null = null;
+  /** Plain TCP on raw libuv handles, as the MQTT listeners do (transport/raw-tcp.ts); TLS and untested Node majors use net/tls. */
+  private readonly raw: boolean;
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
   private boundPort = 0;
@@ -200,6 +215,7 @@ export class ClusterLink {
     this.dedupSize = opts.dedupWindow ?? 100_000;
     if (!(opts.maxPending >= 0)) throw new Error(`cluster link: maxPending must be >= 0, got ${opts.maxPending}`);
     if (this.backoff.minMs <= 0 || this.backoff.maxMs < this.backoff.minMs) throw new Error('cluster link: backoff needs 0 < minMs <= maxMs');
+    this.raw = opts.tls === null && (opts.rawSockets ?? true) && rawTcpChoice().raw;
   }
 
   get port(): number {
@@ -211,9 +227,19 @@ export class ClusterLink {
   async start(): Promise<void> {
     const { host, port } = parseHostPort(this.opts.bind);
     const t = this.opts.tls;
+    if (this.raw) {
+      const raw = new RawTcpServer(LINK_LISTENER, () => !this.stopped, (conn) => this.accept(conn), () => {},
+        (err) => this.log.warn({ err: err.message }, 'cluster link: accept failed'));
+      raw.listen(await resolveHost(host), port);
+      this.rawServer = raw;
+      this.boundPort = raw.port;
+      this.startTicker();
+      this.log.info({ bind: this.opts.bind, port: this.boundPort, tls: false }, 'cluster link listening');
+      return;
+    }
     const server = t
-      ? createTlsServer({ ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true }, (s) => this.accept(s))
-      : createTcpServer((s) => this.accept(s));
+      ? createTlsServer({ ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true }, (s) => this.accept(wrapSocket(s, 'ssl')))
+      : createTcpServer((s) => this.accept(wrapSocket(s, 'tcp')));
     server.on('tlsClientError', (err: Error) => {
       this.unattributedProtocolErrors++;
       this.log.warn({ err: err.message }, 'cluster link: TLS handshake refused');
@@ -225,10 +251,14 @@ export class ClusterLink {
     server.on('error', (err) => this.log.error({ err: err.message }, 'cluster link: listener error'));
     this.server = server;
     this.boundPort = (server.address() as { port: number }).port;
+    this.startTicker();
+    this.log.info({ bind: this.opts.bind, port: this.boundPort, tls: t !== null }, 'cluster link listening');
+  }
+
+  private startTicker(): void {
     const tickMs = Math.max(10, Math.min(this.resendAfterMs, this.pingIntervalMs) / 2);
     this.ticker = setInterval(() => this.tick(), tickMs);
     this.ticker.unref();
-    this.log.info({ bind: this.opts.bind, port: this.boundPort, tls: t !== null }, 'cluster link listening');
   }
 
   async stop(): Promise<void> {
@@ -236,6 +266,8 @@ export class ClusterLink {
     if (this.ticker) clearInterval(this.ticker);
     for (const p of this.peers.values()) this.closePeer(p, 'link stopped');
     for (const conn of this.inbound) conn.socket.destroy();
+    this.rawServer?.close();
+    this.rawServer = null;
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -262,7 +294,7 @@ export class ClusterLink {
     p.address = address;
     p.attempt = 0;
     if (p.socket) p.socket.destroy(); // onOutClose redials
-    else this.redialNow(p);
+    else this.redialNow(p); // abandons a dial in progress
   }
 
   removePeer(node: string): void {
@@ -284,7 +316,11 @@ export class ClusterLink {
 
   /** Closes the connections to and from node (every peer's when omitted); they are redialled. */
   disconnect(node?: string): void {
-    for (const p of this.peers.values()) if (node === undefined || p.node === node) p.socket?.destroy();
+    for (const p of this.peers.values()) {
+      if (node !== undefined && p.node !== node) continue;
+      if (p.socket !== null) p.socket.destroy();
+      else if (p.cancelDial !== null) this.dialFailed(p, new Error('disconnected'));
+    }
     for (const conn of this.inbound) if (node === undefined || conn.node === node) conn.socket.destroy();
   }
 
@@ -404,41 +440,83 @@ export class ClusterLink {
 
   private dial(p: OutPeer): void {
     p.retryTimer = null;
+    p.cancelDial?.();
+    p.cancelDial = null;
     if (p.removed || this.stopped) return;
     const { host, port } = parseHostPort(p.address);
     const t = this.opts.tls;
+    p.state = 'connecting';
+    p.lastRx = Date.now();
+    p.decoder = new LinkDecoder({ maxFrame: this.maxFrame });
+    if (this.raw) {
+      let cancelled = false;
+      p.cancelDial = () => { cancelled = true; };
+      resolveHost(host).then((ip) => {
+        if (cancelled) return;
+        p.cancelDial = rawConnect(ip, port, LINK_LISTENER, (err, conn) => {
+          p.cancelDial = null;
+          if (err !== null) this.dialFailed(p, err);
+          else this.connected(p, conn!);
+        });
+      }, (err: Error) => { if (!cancelled) { p.cancelDial = null; this.dialFailed(p, err); } });
+      return;
+    }
     // Peers are trusted by the cluster CA; their certificates need not name the dialled address.
     const socket = t
       ? tlsConnect({ host, port, ca: t.ca, cert: t.cert, key: t.key, checkServerIdentity: () => undefined })
       : tcpConnect({ host, port });
-    p.socket = socket;
-    p.state = 'connecting';
-    p.lastRx = Date.now();
-    p.decoder = new LinkDecoder({ maxFrame: this.maxFrame });
-    socket.setNoDelay(true);
-    socket.once(t ? 'secureConnect' : 'connect', () => {
-      p.writer.attach(socket);
-      p.writer.push(encodeHello(this.opts.cluster, this.opts.self, this.opts.incarnation));
-    });
-    socket.on('data', (chunk: Buffer) => this.onOutData(p, socket, chunk));
-    socket.on('drain', () => p.writer.flush());
-    socket.on('error', (err) => this.log.debug({ node: p.node, address: p.address, err: err.message }, 'cluster link: connection error'));
-    socket.on('close', () => this.onOutClose(p, socket));
+    const conn = wrapSocket(socket, t ? 'ssl' : 'tcp', host, port);
+    p.socket = conn;
+    this.handleOut(p, conn);
+    socket.once(t ? 'secureConnect' : 'connect', () => this.connected(p, conn));
   }
 
-  private onOutData(p: OutPeer, socket: Socket, chunk: Buffer): void {
+  /** The outbound connection is up (TCP connected, TLS handshaken): HELLO goes first. */
+  private connected(p: OutPeer, conn: Connection): void {
+    if (p.socket !== conn) {
+      if (p.socket !== null || p.removed || this.stopped) { conn.destroy(); return; }
+      p.socket = conn;
+      this.handleOut(p, conn);
+    }
+    p.writer.attach(conn);
+    p.writer.push(encodeHello(this.opts.cluster, this.opts.self, this.opts.incarnation));
+  }
+
+  private handleOut(p: OutPeer, conn: Connection): void {
+    conn.setHandler({
+      data: (chunk) => this.onOutData(p, conn, chunk),
+      drain: () => p.writer.flush(),
+      close: (err) => {
+        if (err) this.log.debug({ node: p.node, address: p.address, err: err.message }, 'cluster link: connection error');
+        this.onOutClose(p, conn);
+      },
+    });
+  }
+
+  /** A raw-handle dial failed before there was a connection: as a close, redialled after backoff. */
+  private dialFailed(p: OutPeer, err: Error): void {
+    p.cancelDial?.();
+    p.cancelDial = null;
+    this.log.debug({ node: p.node, address: p.address, err: err.message }, 'cluster link: connection error');
+    if (p.socket !== null) return;
+    p.decoder = null;
+    p.state = 'down';
+    if (!p.removed && !this.stopped) this.scheduleRedial(p);
+  }
+
+  private onOutData(p: OutPeer, socket: Connection, chunk: Buffer): void {
     if (p.socket !== socket) return;
     p.lastRx = Date.now();
     const frames: LinkFrame[] = [];
     const err = decodeInto(p.decoder!, chunk, frames);
     for (const f of frames) {
-      if (socket.destroyed) return;
+      if (socket.closed) return;
       this.onOutFrame(p, socket, f);
     }
-    if (err && !socket.destroyed) this.protocolError(socket, p.c, p.node, err);
+    if (err && !socket.closed) this.protocolError(socket, p.c, p.node, err);
   }
 
-  private onOutFrame(p: OutPeer, socket: Socket, f: LinkFrame): void {
+  private onOutFrame(p: OutPeer, socket: Connection, f: LinkFrame): void {
     if (p.state === 'connecting') {
       if (f.type === 'hello') this.helloAnswered(p, socket, f);
       else this.protocolError(socket, p.c, p.node, new Error(`expected HELLO, got ${f.type.toUpperCase()}`));
@@ -465,7 +543,7 @@ export class ClusterLink {
     }
   }
 
-  private helloAnswered(p: OutPeer, socket: Socket, f: HelloFrame): void {
+  private helloAnswered(p: OutPeer, socket: Connection, f: HelloFrame): void {
     if (f.cluster !== this.opts.cluster || f.node !== p.node) {
       this.protocolError(socket, p.c, p.node, new Error(`peer at ${p.address} is ${f.node} of cluster ${f.cluster}, expected ${p.node} of ${this.opts.cluster}`));
       return;
@@ -492,7 +570,7 @@ export class ClusterLink {
     else call.reject(new Error(`cluster call ${call.method} to ${p.node} failed: ${f.error}`));
   }
 
-  private onOutClose(p: OutPeer, socket: Socket): void {
+  private onOutClose(p: OutPeer, socket: Connection): void {
     if (p.socket !== socket) return;
     const wasUp = p.state === 'up';
     p.socket = null;
@@ -529,6 +607,8 @@ export class ClusterLink {
     p.removed = true;
     if (p.retryTimer) clearTimeout(p.retryTimer);
     p.retryTimer = null;
+    p.cancelDial?.();
+    p.cancelDial = null;
     p.socket?.destroy();
     p.socket = null;
     p.state = 'down';
@@ -547,21 +627,22 @@ export class ClusterLink {
 
   // ------------------------------------------------------------ inbound connections
 
-  private accept(socket: Socket): void {
+  private accept(socket: Connection): void {
     if (this.stopped) {
       socket.destroy();
       return;
     }
     const conn = new InboundConn(socket, new LinkDecoder({ maxFrame: this.maxFrame }));
     this.inbound.add(conn);
-    socket.setNoDelay(true);
     conn.writer.attach(socket);
-    socket.on('data', (chunk: Buffer) => this.onInData(conn, chunk));
-    socket.on('drain', () => conn.writer.flush());
-    socket.on('error', (err) => this.log.debug({ node: conn.node, err: err.message }, 'cluster link: inbound connection error'));
-    socket.on('close', () => {
-      this.inbound.delete(conn);
-      conn.writer.detach();
+    socket.setHandler({
+      data: (chunk) => this.onInData(conn, chunk),
+      drain: () => conn.writer.flush(),
+      close: (err) => {
+        if (err) this.log.debug({ node: conn.node, err: err.message }, 'cluster link: inbound connection error');
+        this.inbound.delete(conn);
+        conn.writer.detach();
+      },
     });
   }
 
@@ -580,7 +661,7 @@ export class ClusterLink {
    */
   private handleInFrames(conn: InboundConn, frames: LinkFrame[], from: number, err: LinkProtocolError | null): void {
     for (let i = from; i < frames.length; i++) {
-      if (conn.socket.destroyed) return;
+      if (conn.socket.closed) return;
       this.onInFrame(conn, frames[i]!);
       const hold = this.holdRequest;
       if (hold !== null) {
@@ -594,11 +675,11 @@ export class ClusterLink {
         return;
       }
     }
-    if (err && !conn.socket.destroyed) this.protocolError(conn.socket, conn.c, conn.node, err);
+    if (err && !conn.socket.closed) this.protocolError(conn.socket, conn.c, conn.node, err);
   }
 
   private releaseHeld(conn: InboundConn): void {
-    if (conn.socket.destroyed) return;
+    if (conn.socket.closed) return;
     const frames = conn.held ?? [];
     const err = conn.heldError;
     conn.held = null;
@@ -673,7 +754,7 @@ export class ClusterLink {
     if (f.seq === 0) return;
     if (later instanceof Promise) {
       const seq = f.seq;
-      later.catch(() => {}).then(() => { if (!conn.socket.destroyed) conn.writer.ack(seq); });
+      later.catch(() => {}).then(() => { if (!conn.socket.closed) conn.writer.ack(seq); });
     } else conn.writer.ack(f.seq);
   }
 
@@ -682,7 +763,7 @@ export class ClusterLink {
     new Promise((resolve) => resolve(this.handlers.call(from, f.method, f.args)))
       .then((value) => ({ ok: true as const, value }), (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }))
       .then((result) => {
-        if (conn.socket.destroyed) return;
+        if (conn.socket.closed) return;
         try {
           conn.writer.push(encodeReply(f.id, result));
         } catch (err) {
@@ -694,11 +775,11 @@ export class ClusterLink {
   // ------------------------------------------------------------ shared
 
   /** Logs and counts a protocol error, then closes only the connection it happened on. */
-  private protocolError(socket: Socket, c: Counters | null, node: string | null, err: Error): void {
+  private protocolError(socket: Connection, c: Counters | null, node: string | null, err: Error): void {
     if (c) c.protocolErrors++;
     else this.unattributedProtocolErrors++;
     const code = err instanceof LinkProtocolError ? err.code : 'HANDSHAKE';
-    this.log.warn({ node, remote: `${socket.remoteAddress}:${socket.remotePort}`, code, err: err.message }, 'cluster link: protocol error, closing the connection');
+    this.log.warn({ node, remote: `${socket.info.remoteAddress}:${socket.info.remotePort}`, code, err: err.message }, 'cluster link: protocol error, closing the connection');
     socket.destroy();
   }
 
@@ -707,7 +788,11 @@ export class ClusterLink {
     const now = Date.now();
     const deadAfter = 3 * this.pingIntervalMs;
     for (const p of this.peers.values()) {
-      if (p.socket === null) continue;
+      if (p.socket === null) {
+        // A raw-handle dial that hangs (a peer address that drops SYNs): abandoned like a silent connection.
+        if (p.cancelDial !== null && now - p.lastRx > deadAfter) this.dialFailed(p, new Error(`no connection after ${now - p.lastRx} ms`));
+        continue;
+      }
       if (now - p.lastRx > deadAfter) {
         this.log.warn({ node: p.node, silentMs: now - p.lastRx }, 'cluster link: peer silent, closing the connection');
         p.socket.destroy();
@@ -747,4 +832,19 @@ export class ClusterLink {
       this.log.error({ node, up, err: (err as Error).message }, 'cluster link: peerState handler threw');
     }
   }
+}
+
+/** An IP address for host (the raw handles connect and bind to addresses only). */
+async function resolveHost(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  return (await lookup(host)).address;
+}
+
+/** A net/tls socket as a transport Connection (the TLS link, or Node majors without raw handles). */
+function wrapSocket(socket: Socket, transport: 'tcp' | 'ssl', host?: string, port?: number): Connection {
+  const info: ConnectionInfo = {
+    listener: LINK_LISTENER, transport,
+    remoteAddress: host ?? socket.remoteAddress ?? '', remotePort: port ?? socket.remotePort ?? 0, localPort: socket.localPort ?? 0,
+  };
+  return new SocketConnection(socket, info);
 }

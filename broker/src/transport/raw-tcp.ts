@@ -32,6 +32,8 @@ interface TcpHandle {
   readonly writeQueueSize: number;
   bind(addr: string, port: number): number;
   bind6(addr: string, port: number, flags: number): number;
+  connect(req: ConnectReq, addr: string, port: number): number;
+  connect6(req: ConnectReq, addr: string, port: number): number;
   listen(backlog: number): number;
   getsockname(out: Record<string, unknown>): number;
   getpeername(out: Record<string, unknown>): number;
@@ -45,10 +47,13 @@ interface TcpHandle {
 }
 interface WriteReq { handle: TcpHandle; oncomplete: (status: number) => void; async: boolean; data?: Buffer | Buffer[] }
 interface ShutdownReq { handle: TcpHandle; oncomplete: (status: number) => void }
+interface ConnectReq { oncomplete: (status: number) => void; address: string; port: number }
 
 interface Bindings {
   TCP: new (type: number) => TcpHandle;
   SERVER: number;
+  SOCKET: number;
+  TCPConnectWrap: new () => ConnectReq;
   WriteWrap: new () => WriteReq;
   ShutdownWrap: new () => ShutdownReq;
   state: StreamState;
@@ -87,10 +92,10 @@ let bindings: Bindings | null | undefined;
 function load(): Bindings | null {
   try {
     const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
-    const tcp = binding('tcp_wrap') as { TCP?: Bindings['TCP']; constants?: { SERVER?: number } };
+    const tcp = binding('tcp_wrap') as { TCP?: Bindings['TCP']; TCPConnectWrap?: Bindings['TCPConnectWrap']; constants?: { SERVER?: number; SOCKET?: number } };
     const sw = binding('stream_wrap') as Record<string, unknown>;
     const b: Bindings = {
-      TCP: tcp.TCP!, SERVER: tcp.constants!.SERVER!,
+      TCP: tcp.TCP!, SERVER: tcp.constants!.SERVER!, SOCKET: tcp.constants!.SOCKET!, TCPConnectWrap: tcp.TCPConnectWrap!,
       WriteWrap: sw.WriteWrap as Bindings['WriteWrap'], ShutdownWrap: sw.ShutdownWrap as Bindings['ShutdownWrap'],
       state: sw.streamBaseState as StreamState,
       kReadBytesOrError: sw.kReadBytesOrError as number,
@@ -98,8 +103,8 @@ function load(): Bindings | null {
       kLastWriteWasAsync: sw.kLastWriteWasAsync as number,
     };
     const proto = b.TCP?.prototype as unknown as Record<string, unknown> | undefined;
-    const methods = ['bind', 'bind6', 'listen', 'getsockname', 'getpeername', 'setNoDelay', 'readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close'];
-    if (typeof b.TCP !== 'function' || typeof b.SERVER !== 'number' || typeof b.WriteWrap !== 'function' ||
+    const methods = ['bind', 'bind6', 'connect', 'connect6', 'listen', 'getsockname', 'getpeername', 'setNoDelay', 'readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close'];
+    if (typeof b.TCP !== 'function' || typeof b.SERVER !== 'number' || typeof b.SOCKET !== 'number' || typeof b.TCPConnectWrap !== 'function' || typeof b.WriteWrap !== 'function' ||
         typeof b.ShutdownWrap !== 'function' || b.state === undefined || proto === undefined ||
         typeof b.kReadBytesOrError !== 'number' || typeof b.kArrayBufferOffset !== 'number' || typeof b.kLastWriteWasAsync !== 'number' ||
         methods.some((m) => typeof proto[m] !== 'function')) return null;
@@ -208,6 +213,44 @@ export class RawTcpServer {
     if (!INHERITS_NODELAY) client.setNoDelay(true);
     this.onConnection(new RawConnection(client, this.listenerId, address, remotePort, this.port));
   }
+}
+
+/**
+ * Dials address:port (an IP address: resolve host names first) on a raw handle, for outbound
+ * connections such as the cluster link's. `done` gets the connection, or the error, exactly once
+ * (on a later turn); the returned function abandons a dial still in progress (done is then not
+ * called).
+ */
+export function rawConnect(address: string, port: number, listener: string, done: (err: NodeJS.ErrnoException | null, conn: RawConnection | null) => void): () => void {
+  const b = bindings ?? load();
+  let settled = false;
+  let abandoned = false;
+  const fail = (e: NodeJS.ErrnoException): void => { settled = true; process.nextTick(() => { if (!abandoned) done(e, null); }); };
+  if (b === null) {
+    fail(new Error('raw TCP handles are not available in this Node'));
+    return () => { abandoned = true; };
+  }
+  bindings = b;
+  const h = new b.TCP(b.SOCKET);
+  const req = new b.TCPConnectWrap();
+  req.address = address;
+  req.port = port;
+  req.oncomplete = (status: number) => {
+    if (settled || abandoned) return;
+    settled = true;
+    if (status < 0) { h.close(); done(uvError(status, 'connect', ` ${address}:${port}`), null); return; }
+    h.setNoDelay(true);
+    const local: Record<string, unknown> = {};
+    h.getsockname(local);
+    done(null, new RawConnection(h, listener, intern(address), port, typeof local.port === 'number' ? local.port : 0));
+  };
+  const err = isIPv6(address) ? h.connect6(req, address, port) : h.connect(req, address, port);
+  if (err !== 0) { h.close(); fail(uvError(err, 'connect', ` ${address}:${port}`)); }
+  return () => {
+    if (abandoned) return;
+    abandoned = true;
+    if (!settled) h.close();
+  };
 }
 
 export class RawConnection implements Connection {

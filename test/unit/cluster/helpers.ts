@@ -39,7 +39,9 @@ export class Node {
   constructor(name: string, over: Partial<ClusterLinkOptions> = {}, methods: Record<string, (args: unknown, from: string) => unknown> = {}) {
     this.link = new ClusterLink({
       self: name, cluster: 'c1', incarnation: Date.now(), bind: '127.0.0.1:0', tls: null, maxPending: 10_000,
-      backoff: { minMs: 10, maxMs: 50 }, resendAfterMs: 5000, pingIntervalMs: 1000, log: quiet, ...over,
+      backoff: { minMs: 10, maxMs: 50 }, resendAfterMs: 5000, pingIntervalMs: 1000, log: quiet,
+      // link-net.test.ts runs the link tests again on net.Socket instead of raw handles.
+      rawSockets: process.env.PETREL_TEST_LINK_NET !== '1', ...over,
     }, {
       deliver: (from, m, plain, groups) => {
         const d = { from, msg: m, plain, groups };
