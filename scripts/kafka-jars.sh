@@ -4,6 +4,8 @@
 #   ${PETREL_KAFKA_CACHE:-~/.cache/petrel-kafka}/<version>/libs/*.jar
 # test/support/kafka.ts runs one KRaft broker+controller from there with the machine's Java 17.
 #
+# PETREL_MAVEN_ARGS is added to Maven's arguments (e.g. "-s mirror-settings.xml" for a mirror).
+#
 # Exit codes: 0 cached (or fetched now); 2 Maven Central unreachable (the Kafka tests skip and say
 # so); 1 anything else (Maven or Java missing, a broken download): the tests fail and say why.
 set -euo pipefail
@@ -44,7 +46,8 @@ start=$(date +%s)
 rm -rf "$libs.partial"
 set +e
 # Each artifact Maven downloads is printed as it arrives, so a slow link shows progress.
-mvn -B -f "$work/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+# shellcheck disable=SC2086
+mvn -B ${PETREL_MAVEN_ARGS:-} -f "$work/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies -DincludeScope=runtime \
   -DoutputDirectory="$libs.partial" 2>&1 | tee "$work/mvn.log" \
   | sed -n 's/^Downloaded from [^:]*: .*\/\([^/]*\.jar\) .*/  kafka-jars: got \1/p' >&2
 rc=${PIPESTATUS[0]}
@@ -52,7 +55,7 @@ set -e
 if [ "$rc" -ne 0 ]; then
   if grep -qiE 'UnknownHost|Connection refused|Network is unreachable|connect timed out|Could not transfer|No route to host|Temporary failure in name resolution' "$work/mvn.log"; then
     echo "kafka-jars: Maven Central is unreachable; the Kafka tests will be skipped" >&2
-    grep -m3 -iE 'ERROR' "$work/mvn.log" >&2 || true
+    grep -m3 "^\[ERROR\]" "$work/mvn.log" >&2 || true
     exit 2
   fi
   echo "kafka-jars: Maven failed (exit $rc); its last lines:" >&2
