@@ -4,8 +4,8 @@
  * ~/.cache/petrel-kafka/<version>/libs (fetched on first use when `make test` has not already).
  *
  * It listens on 127.0.0.1 only, on free ports: PLAINTEXT (`port`), SASL_PLAINTEXT (`saslPort`,
- * PLAIN and SCRAM-SHA-256/512 for KAFKA_USER / KAFKA_PASSWORD) and its controller port; its log
- * dir is a temp dir. `down()` stops the JVM keeping ports and data, `up()` starts it again on
+ * PLAIN and SCRAM-SHA-256/512 for KAFKA_USER / KAFKA_PASSWORD), with `tls` also SSL (`sslPort`,
+ * the certificate and key as a PEM keystore), and its controller port; its log dir is a temp dir. `down()` stops the JVM keeping ports and data, `up()` starts it again on
  * both, `stop()` ends it and removes the temp dir.
  *
  * The JVM is kept small (256 MB heap, serial GC, C1 only): a start takes ~3 s on 2 cores.
@@ -14,7 +14,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,8 @@ export interface TestKafka {
   port: number;
   /** SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */
   saslPort: number;
+  /** SSL listener when started with `tls`, else 0. */
+  sslPort: number;
   /** `127.0.0.1:<port>`, as EMQX's `bootstrap_hosts` takes it. */
   bootstrap: string;
   /** Milliseconds the last start (format + JVM start until "Kafka Server started") took. */
@@ -70,17 +72,22 @@ logger.ready.name = kafka.server.KafkaRaftServer
 logger.ready.level = info
 `;
 
-function properties(dir: string, port: number, saslPort: number, ctlPort: number): string {
+/** A server certificate and key (PEM files; the key unencrypted PKCS#8) for the SSL listener. */
+export interface KafkaTls { certFile: string; keyFile: string }
+
+function properties(dir: string, port: number, saslPort: number, ctlPort: number, ssl: { port: number; keystore: string } | null): string {
+  const sslListener = ssl ? `,SSL://127.0.0.1:${ssl.port}` : '';
   const scram = (m: string): string => `listener.name.sasl_plaintext.${m}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`;
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${ctlPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${ctlPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${ctlPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}${sslListener}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}${sslListener}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL',
+    ...(ssl ? ['listener.name.ssl.ssl.keystore.type=PEM', `listener.name.ssl.ssl.keystore.location=${ssl.keystore}`, 'listener.name.ssl.ssl.client.auth=none'] : []),
     'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
     `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${KAFKA_USER}="${KAFKA_PASSWORD}";`,
     scram('scram-sha-256'), scram('scram-sha-512'),
@@ -101,17 +108,24 @@ function java(libs: string, dir: string, args: string[]): [string, string[]] {
 }
 
 /** Starts the broker; throws when the jars are missing (call kafkaJars() first to skip instead). */
-export async function startKafka(): Promise<TestKafka> {
+export async function startKafka(opts: { tls?: KafkaTls } = {}): Promise<TestKafka> {
   const j = kafkaJars();
   if ('skip' in j) throw new Error(j.skip);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-kafka-'));
   const conf = path.join(dir, 'server.properties');
   const [port, saslPort, ctlPort] = [await freePort(), await freePort(), await freePort()];
+  const sslPort = opts.tls ? await freePort() : 0;
   let proc: ChildProcess | null = null;
   let out = '';
   let startMs = 0;
   writeFileSync(path.join(dir, 'log4j2.properties'), LOG4J);
-  writeFileSync(conf, properties(dir, port, saslPort, ctlPort));
+  let ssl: { port: number; keystore: string } | null = null;
+  if (opts.tls) {
+    // Kafka's PEM keystore: the private key and the certificate chain in one file.
+    ssl = { port: sslPort, keystore: path.join(dir, 'keystore.pem') };
+    writeFileSync(ssl.keystore, readFileSync(opts.tls.keyFile, 'utf8') + readFileSync(opts.tls.certFile, 'utf8'));
+  }
+  writeFileSync(conf, properties(dir, port, saslPort, ctlPort, ssl));
 
   const format = (): void => {
     // A cluster id is 16 random bytes in URL-safe base64 without padding (what `random-uuid` prints).
@@ -167,7 +181,7 @@ export async function startKafka(): Promise<TestKafka> {
   }
   startMs = Date.now() - t0;
   return {
-    host: '127.0.0.1', port, saslPort, bootstrap: `127.0.0.1:${port}`,
+    host: '127.0.0.1', port, saslPort, sslPort, bootstrap: `127.0.0.1:${port}`,
     get startMs() { return startMs; },
     down, up,
     async stop() { await down(); rmSync(dir, { recursive: true, force: true }); },

@@ -22,9 +22,14 @@ export const RABBITMQ_USER = 'petrel';
 export const RABBITMQ_PASSWORD = 'petrel-secret';
 const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 
+/** A server certificate and key (PEM files) for an AMQPS listener beside the plain one. */
+export interface RabbitTls { certFile: string; keyFile: string }
+
 export interface TestRabbitMQ {
   host: string;
   port: number;
+  /** The AMQPS listener when started with `tls`, else 0. */
+  tlsPort: number;
   username: string;
   password: string;
   /** Milliseconds the last start took, until AMQP connections are accepted. */
@@ -62,11 +67,12 @@ async function amqpAnswers(port: number): Promise<boolean> {
   });
 }
 
-export async function startRabbitMQ(): Promise<TestRabbitMQ> {
+export async function startRabbitMQ(opts: { tls?: RabbitTls } = {}): Promise<TestRabbitMQ> {
   if (!existsSync(SERVER)) throw new Error(`${SERVER} not found: install it with "apt-get install -y rabbitmq-server" (scripts/system-deps.sh does)`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-rabbitmq-'));
   for (const d of ['mnesia', 'log', 'home']) mkdirSync(path.join(dir, d));
   const [port, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
+  const tlsPort = opts.tls ? await freePort() : 0;
   const nodeName = `petrel${port}@localhost`;
   const config = path.join(dir, 'rabbitmq.conf');
   writeFileSync(config, [
@@ -77,6 +83,8 @@ export async function startRabbitMQ(): Promise<TestRabbitMQ> {
     'loopback_users = none',
     // A test machine's disk may be nearly full; the default 50 MB alarm would block publishers.
     'disk_free_limit.absolute = 1MB',
+    ...(opts.tls ? [`listeners.ssl.default = 127.0.0.1:${tlsPort}`, `ssl_options.certfile = ${opts.tls.certFile}`,
+      `ssl_options.keyfile = ${opts.tls.keyFile}`, 'ssl_options.verify = verify_none', 'ssl_options.fail_if_no_peer_cert = false'] : []),
     '',
   ].join('\n'));
   writeFileSync(path.join(dir, 'enabled_plugins'), '[].\n');
@@ -132,7 +140,7 @@ export async function startRabbitMQ(): Promise<TestRabbitMQ> {
     throw err;
   }
   return {
-    host: '127.0.0.1', port, username: RABBITMQ_USER, password: RABBITMQ_PASSWORD,
+    host: '127.0.0.1', port, tlsPort, username: RABBITMQ_USER, password: RABBITMQ_PASSWORD,
     get startMs() { return startMs; },
     down, up,
     async stop() {

@@ -11,6 +11,7 @@ import { kafkaRenderer, parseKafkaParameters } from '../../../../broker/src/rule
 import { SinkConfigError, SinkError, type Connection } from '../../../../broker/src/rules/connectors/types.js';
 import type { KafkaItem, KafkaParameters } from '../../../../broker/src/rules/connectors/kafka-message.js';
 import { silentLogger } from '../../../../broker/src/log.js';
+import { Pki } from '../../../support/pki.js';
 import { kafkaJars, startKafka, KAFKA_PASSWORD, KAFKA_USER, type TestKafka } from '../../../support/kafka.js';
 
 const W = 'actions.kafka_producer.a1.parameters';
@@ -127,10 +128,13 @@ async function readBack(bootstrap: string, topic: string, n: number): Promise<Me
 describe('kafka_producer against a real Kafka', { skip }, () => {
   let kafka: TestKafka;
   let conn: Connection<KafkaParameters, KafkaItem>;
+  let pki: Pki;
   const admin = (k: TestKafka) => new Admin({ clientId: 'petrel-test-admin', bootstrapBrokers: [k.bootstrap] });
 
   before(async () => {
-    kafka = await startKafka();
+    pki = new Pki();
+    const server = pki.issue('kafka', { kind: 'server' });
+    kafka = await startKafka({ tls: { certFile: server.crt, keyFile: server.key } });
     console.log(`# kafka: started in ${kafka.startMs} ms`);
     const a = admin(kafka);
     await a.createTopics({ topics: ['petrel.keys'], partitions: 4, replicas: 1 });
@@ -141,6 +145,7 @@ describe('kafka_producer against a real Kafka', { skip }, () => {
   after(async () => {
     await conn?.close();
     await kafka?.stop();
+    pki?.remove();
   });
 
   it('records arrive with their keys, values, timestamps and headers; key_dispatch keeps a key on one partition', async () => {
@@ -185,6 +190,23 @@ describe('kafka_producer against a real Kafka', { skip }, () => {
     }, C), ctx), (err: unknown) => err instanceof SinkError);
   });
 
+  it('connects over TLS checking the server certificate; a certificate from another CA is refused', async () => {
+    const c = await kafkaProducer.connect(kafkaProducer.parseConnector({
+      bootstrap_hosts: `127.0.0.1:${kafka.sslPort}`, ssl: { enable: true, cacertfile: pki.ca.crt, verify: 'verify_peer' },
+    }, C), ctx);
+    const a = c.prepare(kafkaProducer.parseParameters({ topic: 'petrel.down' }, W));
+    await a.send([a.render({ clientid: 'tls' })]);
+    await c.close();
+    const other = new Pki('Other CA');
+    try {
+      await assert.rejects(kafkaProducer.connect(kafkaProducer.parseConnector({
+        bootstrap_hosts: `127.0.0.1:${kafka.sslPort}`, connect_timeout: '2s', ssl: { enable: true, cacertfile: other.ca.crt, verify: 'verify_peer' },
+      }, C), ctx), (err: unknown) => err instanceof SinkError);
+    } finally {
+      other.remove();
+    }
+  });
+
   it('a topic that does not exist fails the batch without a retry', async () => {
     const a = conn.prepare(kafkaProducer.parseParameters({ topic: 'petrel.nope' }, W));
     await assert.rejects(a.send([a.render({ clientid: 'x' })]), (err: unknown) =>
@@ -220,7 +242,7 @@ describe('kafka_producer against a real Kafka', { skip }, () => {
     }
     assert.equal(lastErr, undefined);
     await conn.health();
-    const keys = (await readBack(kafka.bootstrap, 'petrel.down', 5)).map((m) => m.key);
+    const keys = (await readBack(kafka.bootstrap, 'petrel.down', 6)).map((m) => m.key);
     assert.ok(keys.includes('before') && keys.includes('after') && !keys.includes('during'), String(keys));
   });
 });

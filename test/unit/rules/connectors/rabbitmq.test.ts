@@ -9,6 +9,7 @@ import amqp, { type ChannelModel, type GetMessage } from 'amqplib';
 import { rabbitmq, rabbitRenderer, parseRabbitParameters, type RabbitItem, type RabbitParameters } from '../../../../broker/src/rules/connectors/rabbitmq.js';
 import { SinkConfigError, SinkError, type Connection } from '../../../../broker/src/rules/connectors/types.js';
 import { silentLogger } from '../../../../broker/src/log.js';
+import { Pki } from '../../../support/pki.js';
 import { startRabbitMQ, type TestRabbitMQ } from '../../../support/rabbitmq.js';
 
 const W = 'actions.rabbitmq.a1.parameters';
@@ -81,12 +82,15 @@ describe('rabbitmq against a real RabbitMQ', () => {
   let rmq: TestRabbitMQ;
   let conn: Connection<RabbitParameters, RabbitItem>;
   let admin: ChannelModel;
+  let pki: Pki;
   const url = (r: TestRabbitMQ) => `amqp://${r.username}:${r.password}@127.0.0.1:${r.port}`;
   const connector = (r: TestRabbitMQ, extra: Record<string, unknown> = {}) =>
     rabbitmq.parseConnector({ server: r.host, port: r.port, username: r.username, password: r.password, pool_size: 2, ...extra }, C);
 
   before(async () => {
-    rmq = await startRabbitMQ();
+    pki = new Pki();
+    const server = pki.issue('rabbitmq', { kind: 'server' });
+    rmq = await startRabbitMQ({ tls: { certFile: server.crt, keyFile: server.key } });
     console.log(`# rabbitmq: started in ${rmq.startMs} ms`);
     admin = await amqp.connect(url(rmq));
     const ch = await admin.createChannel();
@@ -102,6 +106,7 @@ describe('rabbitmq against a real RabbitMQ', () => {
     await conn?.close();
     await admin?.close().catch(() => undefined);
     await rmq?.stop();
+    pki?.remove();
   });
 
   it('messages arrive in the bound queue with payload, routing key, headers and properties', async () => {
@@ -123,6 +128,21 @@ describe('rabbitmq against a real RabbitMQ', () => {
       assert.equal(m.properties.timestamp, 1_700_000_000 + i);
       assert.equal(m.properties.headers?.['mqtt-topic'], `d/${i}`);
     });
+  });
+
+  it('connects over TLS checking the server certificate; a certificate from another CA is refused', async () => {
+    const c = await rabbitmq.connect(connector(rmq, { port: rmq.tlsPort, pool_size: 1, ssl: { enable: true, cacertfile: pki.ca.crt, verify: 'verify_peer' } }), ctx);
+    const a = c.prepare(rabbitmq.parseParameters({ exchange: 'petrel.x', routing_key: 't.tls' }, W));
+    await a.send([a.render({})]);
+    await c.close();
+    assert.equal((await drain(admin, 'q.all', 1))[0]?.fields.routingKey, 't.tls');
+    const other = new Pki('Other CA');
+    try {
+      await assert.rejects(rabbitmq.connect(connector(rmq, { port: rmq.tlsPort, pool_size: 1, ssl: { enable: true, cacertfile: other.ca.crt, verify: 'verify_peer' } }), ctx),
+        (err: unknown) => err instanceof SinkError && /certificate/i.test(err.message));
+    } finally {
+      other.remove();
+    }
   });
 
   it('a wrong password is refused at connect', async () => {
