@@ -138,7 +138,7 @@ describe('kafka_producer against a real Kafka', { skip }, () => {
     console.log(`# kafka: started in ${kafka.startMs} ms`);
     const a = admin(kafka);
     await a.createTopics({ topics: ['petrel.keys'], partitions: 4, replicas: 1 });
-    await a.createTopics({ topics: ['petrel.bench', 'petrel.down'], partitions: 1, replicas: 1 });
+    await a.createTopics({ topics: ['petrel.bench', 'petrel.down', 'petrel.split'], partitions: 1, replicas: 1 });
     await a.close();
     conn = await kafkaProducer.connect(kafkaProducer.parseConnector({ bootstrap_hosts: kafka.bootstrap }, C), ctx);
   });
@@ -174,6 +174,15 @@ describe('kafka_producer against a real Kafka', { skip }, () => {
       partitionOf.set(m.key, m.partition);
     }
     assert.ok(new Set(partitionOf.values()).size >= 2, `8 keys all landed on one of 4 partitions: ${[...partitionOf]}`);
+  });
+
+  it('a batch over max_batch_bytes goes as several requests, in order; required_acks none and snappy work', async () => {
+    const a = conn.prepare(kafkaProducer.parseParameters({ topic: 'petrel.split', max_batch_bytes: '1KB', compression: 'snappy', message: { value: '${n}-${pad}' } }, W));
+    await a.send(Array.from({ length: 30 }, (_, n) => a.render({ clientid: 'c', n, pad: 'p'.repeat(200) })));
+    const b = conn.prepare(kafkaProducer.parseParameters({ topic: 'petrel.split', required_acks: 'none', message: { value: '${n}-${pad}' } }, W));
+    await b.send([b.render({ clientid: 'c', n: 30, pad: '' })]);
+    const got = await readBack(kafka.bootstrap, 'petrel.split', 31);
+    assert.deepEqual(got.map((m) => Number(m.value.split('-')[0])), Array.from({ length: 31 }, (_, i) => i));
   });
 
   it('authenticates with SASL PLAIN and SCRAM; a wrong password is refused at connect', async () => {

@@ -145,6 +145,14 @@ describe('rabbitmq against a real RabbitMQ', () => {
     }
   });
 
+  it('without waiting for confirms (and non_persistent by default) messages still arrive', async () => {
+    const a = conn.prepare(rabbitmq.parseParameters({ exchange: 'petrel.x', routing_key: 't.noconfirm', wait_for_publish_confirmations: false }, W));
+    await a.send([a.render({ n: 1 }), a.render({ n: 2 })]);
+    const got = await drain(admin, 'q.all', 2);
+    assert.deepEqual(got.map((m) => JSON.parse(m.content.toString())), [{ n: 1 }, { n: 2 }]);
+    assert.notEqual(got[0]!.properties.deliveryMode, 2);
+  });
+
   it('a wrong password is refused at connect', async () => {
     await assert.rejects(rabbitmq.connect(rabbitmq.parseConnector({ server: rmq.host, port: rmq.port, username: rmq.username, password: 'wrong', pool_size: 1 }, C), ctx),
       (err: unknown) => err instanceof SinkError);
