@@ -16,7 +16,7 @@
  * `routing_key` are templates (strict: a missing placeholder fails the rule);
  * `headers_template` and `properties_template` are lists of {key, value} templates.
  */
-import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
+import { connect, type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import { bool, duration, int, oneOf, str } from '../../config/schema-types.js';
 import { lookup, Template } from '../template.js';
 import { COMMON_CONNECTOR_KEYS, hostPort, readFields, required, sslOptions, type FieldSpec } from './kafka-fields.js';
@@ -169,7 +169,7 @@ function sinkError(err: unknown, what: string): SinkError {
   return new SinkError(`${what}: ${msg}`, !(code === 404 || code === 403 || /\b(NOT_FOUND|ACCESS_REFUSED)\b/.test(msg)), { cause: err });
 }
 
-interface Slot { model: ChannelModel; ch: ConfirmChannel | Channel; confirm: boolean; closed: Error | null }
+interface Slot { model: ChannelModel; ch: ConfirmChannel; closed: Error | null }
 
 class RabbitConnection implements Connection<RabbitParameters, RabbitItem> {
   private readonly slots: (Slot | null)[];
@@ -183,12 +183,11 @@ class RabbitConnection implements Connection<RabbitParameters, RabbitItem> {
   }
 
   /** The slot's open channel, opening connection and channel when they are gone. */
-  async slot(i: number, confirm: boolean): Promise<Slot> {
+  async slot(i: number): Promise<Slot> {
     const s = this.slots[i];
-    if (s && s.closed === null && s.confirm === confirm) return s;
-    if (s && s.closed === null) await s.model.close().catch(() => undefined);
+    if (s && s.closed === null) return s;
     this.slots[i] = null;
-    return (this.opening[i] ??= this.open(confirm).then((x) => {
+    return (this.opening[i] ??= this.open().then((x) => {
       this.opening[i] = null;
       if (this.closing) { void x.model.close().catch(() => undefined); throw new SinkError(`${this.id}: connector closed`, true); }
       this.slots[i] = x;
@@ -196,7 +195,7 @@ class RabbitConnection implements Connection<RabbitParameters, RabbitItem> {
     }, (err) => { this.opening[i] = null; throw err; }));
   }
 
-  private async open(confirm: boolean): Promise<Slot> {
+  private async open(): Promise<Slot> {
     const c = this.conf;
     const url: Options.Connect = { protocol: c.tls ? 'amqps' : 'amqp', hostname: c.host, port: c.port, username: c.username, password: c.password, vhost: c.vhost, heartbeat: c.heartbeatSec };
     let model: ChannelModel;
@@ -205,12 +204,13 @@ class RabbitConnection implements Connection<RabbitParameters, RabbitItem> {
     } catch (err) {
       throw sinkError(err, `${this.id}: cannot connect to ${c.host}:${c.port}`);
     }
-    const slot: Slot = { model, ch: null as unknown as Channel, confirm, closed: null };
+    const slot: Slot = { model, ch: null as unknown as ConfirmChannel, closed: null };
     const dead = (err?: Error): void => { slot.closed ??= err ?? new Error('connection closed'); };
     model.on('error', dead);
     model.on('close', dead);
     try {
-      slot.ch = confirm ? await model.createConfirmChannel() : await model.createChannel();
+      // Always in confirm mode: an action that does not wait for confirms simply does not wait.
+      slot.ch = await model.createConfirmChannel();
     } catch (err) {
       await model.close().catch(() => undefined);
       throw sinkError(err, `${this.id}: cannot open a channel`);
@@ -232,7 +232,7 @@ class RabbitConnection implements Connection<RabbitParameters, RabbitItem> {
         try { return renderer.render(output); } catch (err) { throw new Error(`${id}: ${(err as Error).message}`); }
       },
       send: async (items) => {
-        const slot = await this.slot(this.next++ % this.slots.length, confirm);
+        const slot = await this.slot(this.next++ % this.slots.length);
         try {
           for (const it of items) {
             const opts: Record<string, unknown> = { persistent, headers: Object.fromEntries(it.headers) };
@@ -240,7 +240,7 @@ class RabbitConnection implements Connection<RabbitParameters, RabbitItem> {
             const body = typeof it.payload === 'string' ? Buffer.from(it.payload) : it.payload;
             slot.ch.publish(it.exchange, it.routingKey, body, opts as Options.Publish);
           }
-          if (confirm) await withTimeout((slot.ch as ConfirmChannel).waitForConfirms(), timeout, slot);
+          if (confirm) await withTimeout(slot.ch.waitForConfirms(), timeout, slot);
           if (slot.closed !== null) throw slot.closed;
         } catch (err) {
           throw sinkError(slot.closed ?? err, `${id}: publish of ${items.length} message(s) failed`);
@@ -250,7 +250,7 @@ class RabbitConnection implements Connection<RabbitParameters, RabbitItem> {
   }
 
   async health(): Promise<void> {
-    const s = await this.slot(0, this.slots[0]?.confirm ?? true);
+    const s = await this.slot(0);
     if (s.closed !== null) throw sinkError(s.closed, `${this.id}: connection lost`);
   }
 
