@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (as root) or names (otherwise) the Debian packages that the integration tests
-# and the benchmark run for real: Mosquitto and its clients, etcd, and the access-control
-# backends (Redis, PostgreSQL, MariaDB).
+# and the benchmark run for real: Mosquitto and its clients, etcd, the access-control
+# backends (Redis, PostgreSQL, MariaDB), and the rule engine's sink targets (RabbitMQ; Kafka
+# runs from Maven Central jars, fetched with Maven and run with Java 17).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -12,6 +13,9 @@ command -v unzip >/dev/null 2>&1 || need+=(unzip)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"
@@ -19,10 +23,12 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian starts services it installs; the tests start their own on free ports.
-  for s in mosquitto etcd redis-server postgresql mariadb; do
+  for s in mosquitto etcd redis-server postgresql mariadb rabbitmq-server; do
     (systemctl stop "$s" || service "$s" stop) >/dev/null 2>&1 || true
     systemctl disable "$s" >/dev/null 2>&1 || true
   done
+  # rabbitmq-server's install leaves an epmd daemon on port 4369; the tests run their own.
+  if [[ " ${need[*]} " == *" rabbitmq-server "* ]]; then epmd -kill >/dev/null 2>&1 || true; fi
 else
   echo "missing Debian packages: ${need[*]}" >&2
   echo "install them with: sudo apt-get install -y ${need[*]}" >&2
