@@ -18,6 +18,8 @@ import {
 } from './integration-config.js';
 import { newActionMetrics, type ActionMetrics } from './action-metrics.js';
 
+const MASK = '******';
+
 export type Kind = 'connectors' | 'actions' | 'sources';
 type Entry = ConnectorEntry | ActionEntry | SourceEntry;
 
@@ -37,6 +39,8 @@ export interface IntegrationDeps {
   report: Report;
   /** A source's message, to the rules that select from `$bridges/<id>`. */
   ingest(bridgeId: string, columns: Record<string, unknown>): void;
+  /** The rules that name an action (it cannot be deleted while any does). */
+  rulesUsing(actionId: string): string[];
 }
 
 export type Change = { ok: true; id: string } | { ok: false; status: 400 | 404 | 409; error: string };
@@ -111,7 +115,8 @@ export class DataIntegration {
     if (x === undefined) return null;
     const e = x.entry;
     const st = this.statusOf(kind, id);
-    return { id, type: e.type, name: e.name, enable: e.enable, status: st.status, status_reason: st.error, raw: e.raw };
+    const raw = e.raw.password === undefined ? e.raw : { ...e.raw, password: MASK };
+    return { id, type: e.type, name: e.name, enable: e.enable, status: st.status, status_reason: st.error, raw };
   }
 
   actionMetrics(id: string): (ActionMetrics & { queuing: number; inflight: number }) | null {
@@ -142,6 +147,8 @@ export class DataIntegration {
   update(kind: Kind, id: string, body: Record<string, unknown>): Change {
     if (!this.map(kind).has(id)) return { ok: false, status: 404, error: `no ${kind.slice(0, -1)} '${id}'` };
     const { type: _t, name: _n, ...raw } = body;
+    // EMQX shows a password as "******"; sending that back keeps the one set before.
+    if (raw.password === MASK) raw.password = this.map(kind).get(id)!.entry.raw.password;
     return this.apply(kind, id, raw, false);
   }
 
@@ -151,7 +158,7 @@ export class DataIntegration {
     return this.apply(kind, id, { ...x.entry.raw, enable: on }, false);
   }
 
-  delete(kind: Kind, id: string, usedByRules: (actionId: string) => string[]): Change {
+  delete(kind: Kind, id: string): Change {
     if (!this.map(kind).has(id)) return { ok: false, status: 404, error: `no ${kind.slice(0, -1)} '${id}'` };
     if (kind === 'connectors') {
       const deps = [...this.actions.values(), ...this.sources.values()].filter((x) => `${x.entry.type}:${x.entry.connector}` === id).map((x) => x.entry.id);
@@ -160,7 +167,7 @@ export class DataIntegration {
       this.connectors.delete(id);
       void c.rt.stop();
     } else if (kind === 'actions') {
-      const rules = usedByRules(id);
+      const rules = this.deps.rulesUsing(id);
       if (rules.length > 0) return { ok: false, status: 400, error: `action '${id}' is used by rule${rules.length > 1 ? 's' : ''} ${rules.join(', ')}; remove it from them first` };
       const a = this.actions.get(id)!;
       this.actions.delete(id);
