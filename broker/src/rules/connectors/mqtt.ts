@@ -85,6 +85,18 @@ export const mqttConnector: ConnectorType<MqttConf, MqttParams, MqttItem> = {
     client.on('error', (err) => { lastError = err.message; });
     client.on('close', () => { if (lastError === '') lastError = 'connection closed'; });
     client.on('connect', () => { lastError = ''; });
+    // The first CONNACK (or the first failure) decides whether the target can be reached now.
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const fail = (err?: Error): void => { cleanup(); reject(new Error(`remote broker ${conf.server}: ${err?.message || lastError || 'connection closed'}`)); };
+        const ok = (): void => { cleanup(); resolve(); };
+        const cleanup = (): void => { client.off('connect', ok); client.off('error', fail); client.off('close', fail); };
+        client.once('connect', ok); client.once('error', fail); client.once('close', fail);
+      });
+    } catch (err) {
+      client.end(true);
+      throw err;
+    }
     const conn: MqttConnection = {
       client, server: conf.server,
       prepare(p) {
@@ -106,6 +118,7 @@ export const mqttConnector: ConnectorType<MqttConf, MqttParams, MqttItem> = {
               if (!client.connected) throw new SinkError(`remote broker ${conf.server} not connected: ${lastError}`, true);
               await new Promise<void>((resolve, reject) => {
                 const t = setTimeout(() => reject(new SinkError(`no acknowledgement from ${conf.server} within ${SEND_TIMEOUT} ms`, true)), SEND_TIMEOUT);
+                t.unref();
                 client.publish(it.topic, it.payload, { qos: it.qos, retain: it.retain }, (err) => {
                   clearTimeout(t);
                   if (err) reject(new SinkError(err.message, true, { cause: err })); else resolve();

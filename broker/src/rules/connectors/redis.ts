@@ -50,7 +50,7 @@ export const redisConnector: ConnectorType<RedisConf, RedisParams, string[]> = {
       retryStrategy: (times: number) => Math.min(times * 100, 2000),
     });
     client.on('error', () => {}); // reported through health() and sends
-    client.connect().catch(() => {});
+    try { await client.connect(); } catch (err) { client.disconnect(); throw err; }
     const conn: Connection<RedisParams, string[]> = {
       prepare(p) {
         const args = p.command_template.map((a) => new Template(a));
