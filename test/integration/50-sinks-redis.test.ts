@@ -63,4 +63,24 @@ describe('50 redis sink', () => {
     assert.deepEqual(await r.lrange('list', 0, -1), Array.from({ length: N }, (_, i) => String(i)));
     await end(pub);
   });
+
+  it('Redis away when the broker starts: the connector keeps trying, outputs wait unrendered, and are sent once it answers', async () => {
+    await rs.down();
+    const b2 = await startBroker({
+      connectors: { redis: { r2: { server: `127.0.0.1:${rs.port}`, password: rs.password, resource_opts: { health_check_interval: '300ms' } } } },
+      actions: { redis: { set: { connector: 'r2', parameters: { command_template: ['SET', 'late:${payload.n}', '${clientid}'] }, resource_opts: { request_ttl: 'infinity' } } } },
+      rule_engine: { rules: { late: { sql: 'SELECT * FROM "late/#"', actions: ['redis:set'] } } },
+    });
+    try {
+      const st = await actionStatus(b2, 'redis:set');
+      assert.notEqual(st.status, 'connected');
+      const pub = await client(b2, { clientId: 'early' });
+      for (let i = 0; i < 5; i++) await pub.publishAsync('late/x', JSON.stringify({ n: i }), { qos: 1 });
+      await until(async () => (await actionMetrics(b2, 'redis:set')).queuing === 5, 5000, 'queued');
+      await rs.up();
+      await until(async () => (await actionMetrics(b2, 'redis:set')).success === 5, 20_000, 'sent after Redis came up');
+      assert.equal(await r.get('late:4'), 'early');
+      await end(pub);
+    } finally { await b2.stop(); }
+  });
 });
