@@ -14,6 +14,7 @@ import net from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { startBroker, client, collect, until, end, sleep, requireBinary, type TestBroker } from '../support/broker.js';
 import { freePort } from '../support/etcd-cluster.js';
+import { getJson } from '../support/api.js';
 import { actionMetrics, actionStatus, ruleMetrics } from './50-sinks-support.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -94,6 +95,8 @@ describe('50 mqtt bridge', () => {
     await remote.publishAsync('other/x', 'not-subscribed', { qos: 1 });
     await sleep(200);
     assert.equal(got.length, 1);
+    const sources = await getJson<Array<{ type: string; name: string; status: string; parameters: { topic: string } }>>(b, '/api/v5/sources');
+    assert.deepEqual(sources.map((x) => [x.type, x.name, x.status, x.parameters.topic]), [['mqtt', 'in', 'connected', 'in/#']]);
     await end(sub);
   });
 

@@ -141,7 +141,7 @@ export class DataIntegration {
     if (typeof type !== 'string' || typeof name !== 'string') return { ok: false, status: 400, error: `'type' and 'name' are required strings` };
     const id = `${type}:${name}`;
     if (this.map(kind).has(id)) return { ok: false, status: 409, error: `${kind.slice(0, -1)} '${id}' already exists` };
-    return this.apply(kind, id, raw, true);
+    return this.apply(kind, id, raw);
   }
 
   update(kind: Kind, id: string, body: Record<string, unknown>): Change {
@@ -149,13 +149,13 @@ export class DataIntegration {
     const { type: _t, name: _n, ...raw } = body;
     // EMQX shows a password as "******"; sending that back keeps the one set before.
     if (raw.password === MASK) raw.password = this.map(kind).get(id)!.entry.raw.password;
-    return this.apply(kind, id, raw, false);
+    return this.apply(kind, id, raw);
   }
 
   enable(kind: Kind, id: string, on: boolean): Change {
     const x = this.map(kind).get(id);
     if (x === undefined) return { ok: false, status: 404, error: `no ${kind.slice(0, -1)} '${id}'` };
-    return this.apply(kind, id, { ...x.entry.raw, enable: on }, false);
+    return this.apply(kind, id, { ...x.entry.raw, enable: on });
   }
 
   delete(kind: Kind, id: string): Change {
@@ -223,7 +223,7 @@ export class DataIntegration {
     return parseSourceEntry(type, name, raw);
   }
 
-  private apply(kind: Kind, id: string, raw: Record<string, unknown>, isNew: boolean): Change {
+  private apply(kind: Kind, id: string, raw: Record<string, unknown>): Change {
     if (this.stopped) return { ok: false, status: 409, error: 'the node is stopping' };
     let e: Entry;
     try { e = this.parse(kind, id, raw); } catch (err) {
@@ -256,7 +256,6 @@ export class DataIntegration {
       this.startSource(live);
     }
     this.deps.saved?.put(kind, id, raw);
-    void isNew;
     return { ok: true, id };
   }
 
