@@ -30,6 +30,7 @@ import { asShared } from './access/shared-store.js';
 import { startBanned, type BannedRuntime } from './access/banned-setup.js';
 import { installAuthn, type AuthnService } from './access/authn/index.js';
 import { RuleEngine } from './rules/engine.js';
+import { DataIntegration } from './rules/connectors/integration.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -47,6 +48,8 @@ export interface PetrelNode {
   readonly banned: BannedRuntime;
   /** The rule engine (docs/rules.md): rule_engine.rules and /api/v5/rules. */
   readonly rules: RuleEngine;
+  /** Connectors, actions and sources (docs/data-integration.md). */
+  readonly integration: DataIntegration;
   /** All live MQTT channels, connected or not. */
   readonly channels: Set<Channel>;
   /** Gauges: connections, sessions, subscriptions, topics, retained, delayed (REST /stats and $SYS stats/). */
@@ -199,6 +202,15 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   }
   const clients = new ClientManager(broker, log);
   const banned = startBanned(cfg, shared, broker.hooks, clients, broker.metrics.counters, log);
+  // Integration and rules refer to each other: actions report outcomes to rules, sources feed them.
+  let rulesRef: RuleEngine | null = null;
+  const integration = new DataIntegration({
+    log, node: cfg.node.name, dataDir: dir,
+    saved: { all: (ns) => store.scan(ns), put: (ns, id, raw) => store.put(ns, id, raw), del: (ns, id) => store.del(ns, id) },
+    report: (ruleId, outcome) => rulesRef?.report(ruleId, outcome),
+    ingest: (bridge, cols) => rulesRef?.bridgeMessage(bridge, cols),
+    rulesUsing: (id) => rulesRef?.rulesUsing(id) ?? [],
+  });
   const rules = new RuleEngine({
     hooks: broker.hooks, log, node: cfg.node.name,
     connection: (id) => clients.get(id),
@@ -206,8 +218,22 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     newMessage: (topic, payload, qos, retain, props) => broker.newMessage(topic, payload, qos, retain, props, ''),
     validTopic: (topic) => validTopicName(topic, cfg.mqtt.max_topic_levels),
     saved: { all: () => store.scan('rules'), put: (id, spec) => store.put('rules', id, spec), del: (id) => store.del('rules', id) },
+    sinks: integration,
   });
-  rules.load(cfg.rule_engine.rules ?? []);
+  rulesRef = rules;
+  try {
+    integration.load({ connectors: cfg.connectors ?? [], actions: cfg.actions ?? [], sources: cfg.sources ?? [] });
+    rules.load(cfg.rule_engine.rules ?? []);
+  } catch (err) {
+    rules.stop();
+    await integration.stop();
+    banned.stop();
+    await authn.close();
+    await authz.close();
+    if (joined !== null) await joined.leave();
+    await store.close();
+    throw err;
+  }
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
   clients.start();
@@ -238,6 +264,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   } catch (err) {
     await listeners.stop().catch(() => {});
     rules.stop();
+    await integration.stop();
     banned.stop();
     await authn.close();
     broker.stop();
@@ -265,7 +292,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let draining = false;
   let stopped = false;
   const node: PetrelNode = {
-    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks, banned, rules,
+    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks, banned, rules, integration,
     publish(topic, payload, opts = {}) {
       if (!validTopicName(topic, cfg.mqtt.max_topic_levels)) throw new TypeError(`not a valid topic name: '${topic}'`);
       const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
@@ -289,6 +316,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       sys.stop();
       await listeners.stop();
       rules.stop();
+      await integration.stop();
       banned.stop();
       for (const ch of [...channels]) ch.kick(code);
       broker.stop();
@@ -306,6 +334,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   admin.authorization = authz;
   admin.authn = authn.admin;
   admin.rules = rules;
+  admin.integration = integration;
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
     const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);

@@ -128,7 +128,7 @@ describe('rules through REST', () => {
     assert.match((await unknownFn.json() as { message: string }).message, /1:8/);
     const sink = await json('POST', '/api/v5/rules', { id: 'bad3', sql: 'SELECT * FROM "t"', actions: ['kafka:k1'] });
     assert.equal(sink.status, 400);
-    assert.match((await sink.json() as { message: string }).message, /not supported yet/);
+    assert.match((await sink.json() as { message: string }).message, /no action 'kafka:k1'/);
     assert.throws(() => loadConfig({ overrides: { rule_engine: { rules: { r1: { sql: 'SELECT * FROM' } } } } }), /rule_engine\.rules.*rule 'r1'\.sql: rule SQL 1:\d+/s);
   });
 

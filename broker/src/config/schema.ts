@@ -12,6 +12,9 @@ import { parseSources, type SourceConfig } from '../access/authz/registry.js';
 import { parseRate, type Rate } from '../access/limiter.js';
 import { parseAuthnSetting, type AuthnEntry } from '../access/authn/registry.js';
 import { parseRuleMap, type RuleSpec } from '../rules/rule-config.js';
+import {
+  parseActionsSetting, parseConnectorsSetting, parseSourcesSetting, type ActionEntry, type ConnectorEntry, type SourceEntry,
+} from '../rules/connectors/integration-config.js';
 
 const NO_LIMIT = 'infinity';
 const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
@@ -181,6 +184,9 @@ export const schema = obj({
   rule_engine: obj({
     rules: custom<readonly RuleSpec[]>(null, 'Rules, as EMQX writes them: a map of rule id → {sql, actions, enable, description}. `sql` is EMQX rule SQL (docs/rules-sql.md); `actions` lists {function: republish, args: {topic, qos, retain, payload, user_properties, mqtt_properties}} and {function: console}. A bad statement is refused at start with its line:column. Rules changed through /api/v5/rules are kept in the node\'s store; at start a rule here wins over a saved one with the same id. See docs/rules.md.', 'map of rules', parseRuleMap),
   }, 'The rule engine (docs/rules.md): SQL over published messages and $events, evaluated off the publish path.'),
+  connectors: custom<readonly ConnectorEntry[]>(null, 'Data-integration connectors, as EMQX 5 writes them: `connectors.<type>.<name>: {…the type\'s settings, enable, resource_opts}` with type http, mqtt, pgsql, mysql or redis. One connection (pool) per connector, shared by its actions and sources. Connectors made through /api/v5/connectors are kept in the node\'s store; one here wins over a saved one with its id. See docs/data-integration.md.', 'map of type → name → connector', parseConnectorsSetting),
+  actions: custom<readonly ActionEntry[]>(null, 'Data-integration actions (sinks): `actions.<type>.<name>: {connector, parameters, resource_opts, enable}`; a rule names one as "<type>:<name>" in its actions. resource_opts: batch_size, batch_time, inflight_window, request_ttl, max_buffer_bytes (the buffer spills to <data_dir>/sinks/), health_check_interval. See docs/data-integration.md.', 'map of type → name → action', parseActionsSetting),
+  sources: custom<readonly SourceEntry[]>(null, 'Data-integration sources: `sources.mqtt.<name>: {connector, parameters: {topic, qos}}`; messages received become rule inputs under FROM "$bridges/mqtt:<name>". See docs/data-integration.md.', 'map of type → name → source', parseSourcesSetting),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
       'local: a single node with its embedded store. etcd: a member of a cluster whose shared state (membership, routes, client registry, retained messages, shared groups) lives in etcd; messages cross between nodes on the node-to-node link.'),

@@ -25,7 +25,8 @@ export interface ActionEnv {
   republishedBy: string | undefined;
 }
 
-export type Action = (output: Record<string, unknown>, env: ActionEnv) => void;
+/** Returns 'deferred' when the outcome is reported later (a data-integration action's buffer). */
+export type Action = (output: Record<string, unknown>, env: ActionEnv) => void | 'deferred';
 
 /** Message → id of the rule whose republish made it. */
 export const republishedBy = new WeakMap<Message, string>();
@@ -34,7 +35,7 @@ export class ActionError extends Error {
   constructor(message: string) { super(message); this.name = 'ActionError'; }
 }
 
-export function buildAction(spec: ActionSpec, deps: ActionDeps): Action {
+export function buildAction(spec: Exclude<ActionSpec, { function: 'sink' }>, deps: ActionDeps): Action {
   if (spec.function === 'console') {
     return (output, env) => deps.log.info({ rule_id: env.ruleId, output: jsonSafe(output) }, '[rule action] console');
   }

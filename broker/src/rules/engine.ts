@@ -19,7 +19,7 @@ import type { ClientConnection } from '../clients/client-manager.js';
 import { BoundedDispatch } from '../util/bounded-dispatch.js';
 import { messageColumns, type CompiledRule, type EventName, type Columns } from './sql/index.js';
 import { buildAction, republishedBy, type Action, type ActionDeps } from './actions.js';
-import { compileSql, parseRuleSpec, validRuleId, type RuleSpec } from './rule-config.js';
+import { compileSql, parseRuleSpec, specToRaw, validRuleId, type ActionSpec, type RuleSpec } from './rule-config.js';
 import { newRuleMetrics, RULE_COUNTERS, type RuleMetrics } from './metrics.js';
 import { TopicIndex } from './topic-index.js';
 import { feedEvents } from './events.js';
@@ -38,12 +38,21 @@ export interface RuleEngineDeps {
   maxQueue?: number;
   /** Where rules changed through REST are kept across restarts (the node's store). */
   saved?: RuleStore;
+  /** The data-integration actions ("http:my_hook") rules can name. */
+  sinks?: RuleSinks;
+}
+
+/** What the engine needs of data integration (rules/connectors/integration.ts). */
+export interface RuleSinks {
+  hasAction(id: string): boolean;
+  /** Queues one output; throws when the action cannot take it. The outcome comes back through RuleEngine.report(). */
+  submit(id: string, output: Record<string, unknown>, ruleId: string): void;
 }
 
 /** Rules written through REST, by id, as their specs. */
 export interface RuleStore {
   all(): Iterable<[string, unknown]>;
-  put(id: string, spec: RuleSpec): void;
+  put(id: string, spec: unknown): void;
   del(id: string): void;
 }
 
@@ -63,6 +72,7 @@ export class RuleEngine {
   private readonly rules = new Map<string, LiveRule>();
   private index = new TopicIndex<LiveRule>();
   private byEvent = new Map<EventName, LiveRule[]>();
+  private byBridge = new Map<string, LiveRule[]>();
   private removeHook: (() => void) | null = null;
   private events: { dropped: () => number; remove: () => void } | null = null;
   private eventsDroppedBefore = 0;
@@ -101,10 +111,15 @@ export class RuleEngine {
   load(specs: readonly RuleSpec[]): void {
     for (const [id, raw] of this.deps.saved?.all() ?? []) {
       const p = parseRuleSpec(id, raw, `saved rule '${id}'`);
-      if (p.ok) this.rules.set(id, this.live(p.value));
-      else this.deps.log.error({ rule_id: id, err: p.error }, 'saved rule refused; skipped');
+      const bad = p.ok ? this.unknownSink(p.value, `saved rule '${id}'`) : p.error;
+      if (p.ok && bad === null) this.rules.set(id, this.live(p.value));
+      else this.deps.log.error({ rule_id: id, err: bad }, 'saved rule refused; skipped');
     }
-    for (const s of specs) this.rules.set(s.id, this.live(s));
+    for (const s of specs) {
+      const bad = this.unknownSink(s, `rule_engine.rules.${s.id}`);
+      if (bad !== null) throw new Error(bad);
+      this.rules.set(s.id, this.live(s));
+    }
     this.rebuild();
   }
 
@@ -117,9 +132,9 @@ export class RuleEngine {
   get pending(): number { return this.messages.size; }
 
   list(): RuleSpec[] { return [...this.rules.values()].map((r) => r.spec); }
-  get(id: string): { spec: RuleSpec; from: readonly string[]; createdAt: number } | null {
+  get(id: string): { spec: ReturnType<typeof specToRaw>; from: readonly string[]; createdAt: number } | null {
     const r = this.rules.get(id);
-    return r === undefined ? null : { spec: r.spec, from: r.compiled.from, createdAt: r.createdAt };
+    return r === undefined ? null : { spec: specToRaw(r.spec), from: r.compiled.from, createdAt: r.createdAt };
   }
   metrics(id: string): RuleMetrics | null { return this.rules.get(id)?.metrics ?? null; }
   resetMetrics(id: string): boolean {
@@ -140,8 +155,10 @@ export class RuleEngine {
     const { id: _drop, ...rest } = body;
     const p = parseRuleSpec(id, rest, 'rule');
     if (!p.ok) return { ok: false, status: 400, error: p.error };
+    const bad = this.unknownSink(p.value, 'rule');
+    if (bad !== null) return { ok: false, status: 400, error: bad };
     this.rules.set(id, this.live(p.value));
-    this.deps.saved?.put(id, p.value);
+    this.deps.saved?.put(id, specToRaw(p.value));
     this.rebuild();
     return { ok: true, rule: p.value };
   }
@@ -152,14 +169,16 @@ export class RuleEngine {
     if (cur === undefined) return { ok: false, status: 404, error: `no rule '${id}'` };
     const { id: _drop, ...rest } = body;
     const s = cur.spec;
-    const merged = { sql: s.sql, actions: s.actions, enable: s.enable, description: s.description, name: s.name, ...rest };
+    const merged = { sql: s.sql, actions: specToRaw(s).actions, enable: s.enable, description: s.description, name: s.name, ...rest };
     const p = parseRuleSpec(id, merged, 'rule');
     if (!p.ok) return { ok: false, status: 400, error: p.error };
+    const bad = this.unknownSink(p.value, 'rule');
+    if (bad !== null) return { ok: false, status: 400, error: bad };
     const next = this.live(p.value);
     next.metrics = cur.metrics;
     next.createdAt = cur.createdAt;
     this.rules.set(id, next);
-    this.deps.saved?.put(id, p.value);
+    this.deps.saved?.put(id, specToRaw(p.value));
     this.rebuild();
     return { ok: true, rule: p.value };
   }
@@ -188,9 +207,52 @@ export class RuleEngine {
     if (this.events !== null) { this.eventsDroppedBefore += this.events.dropped(); this.events.remove(); this.events = null; }
   }
 
+  /** An action's final outcome, from data integration (EMQX counts these when the reply comes). */
+  report(ruleId: string, outcome: 'success' | 'failed'): void {
+    const m = this.rules.get(ruleId)?.metrics;
+    if (m === undefined) return;
+    if (outcome === 'success') m['actions.success']++;
+    else { m['actions.failed']++; m['actions.failed.unknown']++; }
+  }
+
+  /** The rules whose actions name this data-integration action. */
+  rulesUsing(actionId: string): string[] {
+    return [...this.rules.values()].filter((r) => r.spec.actions.some((a) => a.function === 'sink' && a.id === actionId)).map((r) => r.spec.id);
+  }
+
+  /** A message from a data-integration source, for the rules that select from `$bridges/<type>:<name>`. */
+  bridgeMessage(bridge: string, cols: Record<string, unknown>): void {
+    if (this.stopped) return;
+    const rules = this.byBridge.get(bridge);
+    if (rules === undefined) return;
+    const c = { event: bridge, node: this.deps.node, ...cols } as Columns;
+    for (const r of rules) this.apply(r, c, undefined);
+  }
+
+  private unknownSink(spec: RuleSpec, where: string): string | null {
+    for (let i = 0; i < spec.actions.length; i++) {
+      const a = spec.actions[i]!;
+      if (a.function === 'sink' && this.deps.sinks?.hasAction(a.id) !== true) {
+        return `${where}.actions[${i}]: no action '${a.id}' (define it under actions.${a.id.replace(':', '.')} or POST /api/v5/actions)`;
+      }
+    }
+    return null;
+  }
+
   private live(spec: RuleSpec): LiveRule {
     const compiled = compileSql(spec.sql);
-    return { spec, compiled, actions: spec.actions.map((a) => buildAction(a, this.actionDeps)), metrics: newRuleMetrics(), createdAt: Date.now() };
+    return { spec, compiled, actions: spec.actions.map((a) => this.action(a)), metrics: newRuleMetrics(), createdAt: Date.now() };
+  }
+
+  private action(a: ActionSpec): Action {
+    if (a.function !== 'sink') return buildAction(a, this.actionDeps);
+    const sinks = this.deps.sinks;
+    const id = a.id;
+    return (output, env) => {
+      if (sinks === undefined) throw new Error(`no action '${id}'`);
+      sinks.submit(id, output, env.ruleId);
+      return 'deferred';
+    };
   }
 
   private rebuild(): void {
@@ -198,8 +260,10 @@ export class RuleEngine {
     this.unhook();
     const index = new TopicIndex<LiveRule>();
     const byEvent = new Map<EventName, LiveRule[]>();
+    const byBridge = new Map<string, LiveRule[]>();
     for (const r of this.rules.values()) {
       if (!r.spec.enable) continue;
+      for (const b of r.compiled.bridges) byBridge.set(b, [...(byBridge.get(b) ?? []), r]);
       for (const t of r.compiled.topics) index.add(t, r);
       for (const e of r.compiled.events) {
         const l = byEvent.get(e) ?? [];
@@ -209,6 +273,7 @@ export class RuleEngine {
     }
     this.index = index;
     this.byEvent = byEvent;
+    this.byBridge = byBridge;
     // Lowest priority: rules see the message after every other callback may have rewritten it.
     if (index.size > 0) this.removeHook = this.deps.hooks.add('message.publish', this.onPublish, -1000);
     if (byEvent.size > 0) {
@@ -248,8 +313,7 @@ export class RuleEngine {
       for (const a of r.actions) {
         m['actions.total']++;
         try {
-          a(o, env);
-          m['actions.success']++;
+          if (a(o, env) !== 'deferred') m['actions.success']++;
         } catch (err) {
           m['actions.failed']++;
           m['actions.failed.unknown']++;

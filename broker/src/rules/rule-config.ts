@@ -5,8 +5,9 @@
  * before it reaches the engine, from the config file and from REST alike.
  *
  * Actions: `{function: republish, args: {topic, qos, retain, payload, user_properties,
- * mqtt_properties}}` and `{function: console}` (a bare "console" too). Actions that name a sink
- * ("kafka:my_sink") need connectors, which Petrel does not have yet: refused with that reason.
+ * mqtt_properties}}` and `{function: console}` (a bare "console" too), and a data-integration
+ * action by its id, `"<type>:<name>"` ("http:my_hook"); whether that action exists is checked by
+ * the engine, which knows the actions (an unknown one is refused there with its name).
  */
 import { compileRule, RuleSqlError, type CompiledRule } from './sql/index.js';
 import { FUNCTIONS } from './functions/index.js';
@@ -24,7 +25,9 @@ export interface RepublishArgs {
 
 export type ActionSpec =
   | { function: 'republish'; args: RepublishArgs }
-  | { function: 'console' };
+  | { function: 'console' }
+  /** A data-integration action, `actions.<type>.<name>`, by its id `<type>:<name>`. */
+  | { function: 'sink'; id: string };
 
 export interface RuleSpec {
   id: string;
@@ -77,7 +80,10 @@ export function parseRuleSpec(id: string, raw: unknown, where = `rule '${id}'`):
 
 function parseAction(raw: unknown, where: string): Parsed<ActionSpec> {
   if (raw === 'console') return { ok: true, value: { function: 'console' } };
-  if (typeof raw === 'string') return { ok: false, error: `${where}: '${raw}' names a sink; connectors and sinks are not supported yet (republish and console are)` };
+  if (typeof raw === 'string') {
+    if (/^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_-]*$/.test(raw)) return { ok: true, value: { function: 'sink', id: raw } };
+    return { ok: false, error: `${where}: '${raw}' is neither "console" nor an action id "<type>:<name>" (such as "http:my_hook")` };
+  }
   if (!isObj(raw)) return { ok: false, error: `${where}: expected {function: republish, args: {…}} or {function: console}` };
   const fn = raw.function;
   if (fn === 'console') return { ok: true, value: { function: 'console' } };
@@ -105,6 +111,11 @@ function parseAction(raw: unknown, where: string): Parsed<ActionSpec> {
     mqttProps[k] = String(v);
   }
   return { ok: true, value: { function: 'republish', args: { topic: args.topic, qos, retain, payload, user_properties: userProps, mqtt_properties: mqttProps } } };
+}
+
+/** The spec as EMQX writes it (a data-integration action back to its id string), for REST and the store. */
+export function specToRaw(spec: RuleSpec): Omit<RuleSpec, 'actions'> & { actions: unknown[] } {
+  return { ...spec, actions: spec.actions.map((a) => (a.function === 'sink' ? a.id : a)) };
 }
 
 /** `rule_engine.rules` from the config file: a map of id → rule. */

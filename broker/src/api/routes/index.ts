@@ -14,6 +14,8 @@ import { authorizationRoutes } from './authorization.js';
 import { bannedRoutes } from './banned.js';
 import { authenticationRoutes } from './authentication.js';
 import { rulesRoutes } from './rules.js';
+import { connectorsRoutes } from './connectors.js';
+import { actionsRoutes } from './actions.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
@@ -30,4 +32,6 @@ export const ROUTES: readonly Route[] = [
   ...bannedRoutes,
   ...authenticationRoutes,
   ...rulesRoutes,
+  ...connectorsRoutes,
+  ...actionsRoutes,
 ];

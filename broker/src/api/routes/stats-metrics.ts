@@ -39,6 +39,14 @@ export function prometheusText(admin: AdminApi): string {
     lines.push(`# TYPE ${name} counter`);
     for (const r of rules) lines.push(`${name}{node="${node}",id="${r.id.replace(/["\\\n]/g, '')}"} ${admin.rules!.metrics(r.id)?.[k] ?? 0}`);
   }
+  // Per action, as EMQX's emqx_action_{matched,success,failed,dropped,…}{id}.
+  const actions = admin.integration?.list('actions') ?? [];
+  for (const k of ['matched', 'success', 'failed', 'retried', 'dropped', 'dropped.expired', 'dropped.queue_full', 'dropped.resource_stopped', 'queuing', 'inflight']) {
+    if (actions.length === 0) break;
+    const name = 'petrel_action_' + k.replace(/\./g, '_');
+    lines.push(`# TYPE ${name} ${k === 'queuing' || k === 'inflight' ? 'gauge' : 'counter'}`);
+    for (const a of actions) lines.push(`${name}{node="${node}",id="${a.id.replace(/["\\\n]/g, '')}"} ${admin.integration!.actionMetrics(a.id)?.[k] ?? 0}`);
+  }
   return lines.join('\n') + '\n';
 }
 
