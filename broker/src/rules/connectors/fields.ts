@@ -7,6 +7,8 @@
 import type { Leaf } from '../../config/schema-types.js';
 import { parseLeaf } from '../../config/validate.js';
 import { closest } from '../../config/suggest.js';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { Reader, parseTls, tlsOptions } from '../../access/backends/config.js';
 import { SinkConfigError } from './types.js';
 
 export type FieldSpec = Record<string, Leaf<unknown> | 'any'>;
@@ -51,4 +53,22 @@ export function hostPort(v: string, defPort: number, where: string): { host: str
   const port = m[3] === undefined ? defPort : Number(m[3]);
   if (!(port > 0 && port < 65536)) throw new SinkConfigError(`${where}: port ${m[3]} is not 1–65535`);
   return { host: (m[1] ?? m[2])!, port };
+}
+
+/** EMQX's fields every connector has, which the generic machinery reads; a connector type accepts and leaves them. */
+export const COMMON_CONNECTOR_KEYS = ['enable', 'description', 'tags', 'resource_opts'] as const;
+
+/**
+ * EMQX's client `ssl` block (at `where`) → node:tls options, or null when TLS is off; the same
+ * reader as every other client of an external service (access/backends/config.ts). Certificate
+ * files are read now, relative to the working directory.
+ */
+export function sslOptions(raw: unknown, where: string): TlsConnectionOptions | null {
+  if (raw === undefined || raw === null) return null;
+  const parent = where.endsWith('.ssl') ? where.slice(0, -4) : where;
+  const r = new Reader({ ssl: raw }, parent);
+  const t = parseTls(r);
+  if (r.error !== null) throw new SinkConfigError(r.error);
+  if (t === null) return null;
+  try { return tlsOptions(t, process.cwd()); } catch (err) { throw new SinkConfigError(`${parent}.${(err as Error).message}`); }
 }

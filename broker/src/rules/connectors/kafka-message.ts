@@ -16,7 +16,7 @@
  */
 import { int, oneOf, size, str } from '../../config/schema-types.js';
 import { Template, toText } from '../template.js';
-import { isObj, readFields, type FieldSpec } from './kafka-fields.js';
+import { isObj, readFields, type FieldSpec } from './fields.js';
 import { SinkConfigError } from './types.js';
 
 export interface KafkaParameters {

@@ -12,7 +12,7 @@
 import { Producer, type MessageToProduce } from '@platformatic/kafka';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { bool, duration, oneOf, str } from '../../config/schema-types.js';
-import { COMMON_CONNECTOR_KEYS, hostPort, isObj, readFields, required, sslOptions, type FieldSpec } from './kafka-fields.js';
+import { COMMON_CONNECTOR_KEYS, hostPort, isObj, readFields, required, sslOptions, type FieldSpec } from './fields.js';
 import { KafkaRenderError, kafkaRenderer, parseKafkaParameters, type KafkaItem, type KafkaParameters } from './kafka-message.js';
 import { SinkConfigError, SinkError, type Connection, type ConnectorType, type PreparedAction } from './types.js';
 

@@ -19,7 +19,7 @@
 import { connect, type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import { bool, duration, int, oneOf, str } from '../../config/schema-types.js';
 import { lookup, Template } from '../template.js';
-import { COMMON_CONNECTOR_KEYS, hostPort, readFields, required, sslOptions, type FieldSpec } from './kafka-fields.js';
+import { COMMON_CONNECTOR_KEYS, hostPort, readFields, required, sslOptions, type FieldSpec } from './fields.js';
 import { SinkConfigError, SinkError, type Connection, type ConnectorType, type PreparedAction } from './types.js';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 

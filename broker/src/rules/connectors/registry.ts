@@ -9,6 +9,8 @@ import { mqttConnector, mqttSource } from './mqtt.js';
 import { pgsqlConnector } from './pgsql.js';
 import { mysqlConnector } from './mysql.js';
 import { redisConnector } from './redis.js';
+import { kafkaProducer } from './kafka.js';
+import { rabbitmq } from './rabbitmq.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const TYPES: ReadonlyArray<ConnectorType<any, any, any>> = [
@@ -17,6 +19,8 @@ const TYPES: ReadonlyArray<ConnectorType<any, any, any>> = [
   pgsqlConnector,
   mysqlConnector,
   redisConnector,
+  kafkaProducer,
+  rabbitmq,
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
