@@ -9,6 +9,7 @@
 import type { AuthzAdmin } from './routes/authorization.js';
 import type { AuthnAdmin } from '../access/authn/index.js';
 import type { RulesAdmin } from './routes/rules.js';
+import type { GatewaysAdmin } from './routes/gateways.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -179,6 +180,8 @@ export interface AdminApi {
   readonly banned: BannedAdmin;
   /** The rule engine (/api/v5/rules, /api/v5/rule_test); absent in API-only tests. */
   rules?: RulesAdmin;
+  /** The gateways (/api/v5/gateways); absent in API-only tests. */
+  gateways?: GatewaysAdmin;
 }
 
 /** A ban as EMQX's API renders it: times in RFC 3339, `until` possibly "infinity". */

@@ -12,6 +12,7 @@ import { parseSources, type SourceConfig } from '../access/authz/registry.js';
 import { parseRate, type Rate } from '../access/limiter.js';
 import { parseAuthnSetting, type AuthnEntry } from '../access/authn/registry.js';
 import { parseRuleMap, type RuleSpec } from '../rules/rule-config.js';
+import { parseMqttsn, type MqttsnConfig } from '../gateway/config.js';
 
 const NO_LIMIT = 'infinity';
 const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
@@ -181,6 +182,9 @@ export const schema = obj({
   rule_engine: obj({
     rules: custom<readonly RuleSpec[]>(null, 'Rules, as EMQX writes them: a map of rule id → {sql, actions, enable, description}. `sql` is EMQX rule SQL (docs/rules-sql.md); `actions` lists {function: republish, args: {topic, qos, retain, payload, user_properties, mqtt_properties}} and {function: console}. A bad statement is refused at start with its line:column. Rules changed through /api/v5/rules are kept in the node\'s store; at start a rule here wins over a saved one with the same id. See docs/rules.md.', 'map of rules', parseRuleMap),
   }, 'The rule engine (docs/rules.md): SQL over published messages and $events, evaluated off the publish path.'),
+  gateway: obj({
+    mqttsn: custom<MqttsnConfig | null>(null, 'The MQTT-SN 1.2 gateway, as EMQX 5 writes it: {enable, gateway_id, broadcast, enable_qos3, predefined: [{id, topic}], mountpoint, idle_timeout, clientinfo_override, listeners: {udp: {<name>: {bind, max_connections, max_conn_rate, enable_authn}}}}. Absent = not loaded (as in EMQX); present = enabled unless `enable: false`. See docs/gateways.md.', 'MQTT-SN gateway', parseMqttsn),
+  }, 'Gateways: devices that speak other protocols, as first-class clients (docs/gateways.md).'),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
       'local: a single node with its embedded store. etcd: a member of a cluster whose shared state (membership, routes, client registry, retained messages, shared groups) lives in etcd; messages cross between nodes on the node-to-node link.'),

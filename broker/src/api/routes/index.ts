@@ -14,6 +14,7 @@ import { authorizationRoutes } from './authorization.js';
 import { bannedRoutes } from './banned.js';
 import { authenticationRoutes } from './authentication.js';
 import { rulesRoutes } from './rules.js';
+import { gatewaysRoutes } from './gateways.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
@@ -30,4 +31,5 @@ export const ROUTES: readonly Route[] = [
   ...bannedRoutes,
   ...authenticationRoutes,
   ...rulesRoutes,
+  ...gatewaysRoutes,
 ];

@@ -24,8 +24,11 @@ export const MSG = {
   WILLTOPICUPD: 0x1a, WILLTOPICRESP: 0x1b, WILLMSGUPD: 0x1c, WILLMSGRESP: 0x1d, ENCAPSULATED: 0xfe,
 } as const;
 
-/** Return codes (5.3.10). */
-export const RC = { ACCEPTED: 0x00, CONGESTION: 0x01, INVALID_TOPIC_ID: 0x02, NOT_SUPPORTED: 0x03 } as const;
+/**
+ * Return codes (5.3.10), and EMQX's extensions above 0x80 (so EMQX users' devices see the
+ * same codes): not authorized, limit exceeded.
+ */
+export const RC = { ACCEPTED: 0x00, CONGESTION: 0x01, INVALID_TOPIC_ID: 0x02, NOT_SUPPORTED: 0x03, NOT_AUTHORIZED: 0x80, EXCEED_LIMITATION: 0x83 } as const;
 
 /** TopicIdType (5.3.4). */
 export const TOPIC = { NORMAL: 0, PREDEFINED: 1, SHORT: 2 } as const;
