@@ -29,6 +29,12 @@ const short = (s: string): number => Buffer.from(s).readUInt16BE(0);
 before(async () => {
   b = await startBroker({
     authorization: { sources: [{ type: 'file', enable: true, path: join(dir, 'acl.conf') }], no_match: 'allow' },
+    rule_engine: {
+      rules: {
+        sn_events: { sql: 'SELECT clientid, proto_name FROM "$events/client_connected"', actions: [{ function: 'republish', args: { topic: 'ev/${clientid}', payload: '${proto_name}' } }] },
+        sn_temp: { sql: 'SELECT payload.t as t FROM "sn/rule/#" WHERE payload.t > 30', actions: [{ function: 'republish', args: { topic: 'alert/hot', payload: 'hot ${t}' } }] },
+      },
+    },
     gateway: { mqttsn: { gateway_id: 7, predefined: [{ id: 1, topic: 'pre/one' }, { id: 2, topic: 'pre/two' }], listeners: { udp: { default: { bind: '127.0.0.1:0' } } } } },
   });
   const ls = await getJson<Array<{ id: string; port: number; running: boolean }>>(b, '/api/v5/gateways/mqttsn/listeners');
@@ -63,6 +69,11 @@ describe('MQTT-SN: connect and the REST API', () => {
     c.send({ type: 'disconnect', duration: null });
     await c.next('disconnect');
     await until(async () => (await api(b, '/api/v5/clients/sn-rest')).status === 404, 3000, 'client gone');
+  });
+
+  it('the gateway counters reach Prometheus', async () => {
+    const text = await (await api(b, '/api/v5/prometheus/stats')).text();
+    assert.match(text, /petrel_gateway_mqttsn_clients_connected\{node="[^"]+"\} [1-9]/);
   });
 
   it('an unknown gateway is 404; the list names mqttsn', async () => {
@@ -131,6 +142,25 @@ describe('MQTT-SN → MQTT', () => {
     assert.equal(got.length, 0);
     const g = await getJson<{ metrics: Record<string, number> }>(b, '/api/v5/gateways/mqttsn');
     assert.ok(g.metrics['authorization.deny'] >= 1);
+    await end(sub);
+  });
+});
+
+describe('MQTT-SN and the rule engine', () => {
+  it('client_connected events carry proto_name MQTT-SN; published messages go through rule SQL', async () => {
+    const sub = await client(b);
+    const got = collect(sub);
+    await sub.subscribeAsync('ev/sn-rules');
+    await sub.subscribeAsync('alert/hot');
+    const c = await sn();
+    await c.connect('sn-rules');
+    await until(() => got.some((m) => m.topic === 'ev/sn-rules'), 3000, 'the event');
+    assert.equal(got.find((m) => m.topic === 'ev/sn-rules')!.payload, 'MQTT-SN');
+    const reg = await c.register('sn/rule/room1');
+    await c.publish(reg.topicId, JSON.stringify({ t: 20 }), 1);
+    await c.publish(reg.topicId, JSON.stringify({ t: 35 }), 1);
+    await until(() => got.some((m) => m.topic === 'alert/hot'), 3000, 'the rule output');
+    assert.deepEqual(got.filter((m) => m.topic === 'alert/hot').map((m) => m.payload), ['hot 35']);
     await end(sub);
   });
 });

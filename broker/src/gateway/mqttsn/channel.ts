@@ -17,12 +17,13 @@ import type { ErrorCode } from '../../errors.js';
 import type { AuthzResult, ClientInfo } from '../../hooks.js';
 import type { Session } from '../../session/session.js';
 import type { Message, QoS } from '../../types.js';
-import type { Will } from '../../clients/wills.js';
 import type { GatewayContext } from '../context.js';
 import type { UdpListenerConfig } from '../config.js';
-import { decode, encode, RC, TOPIC, shortNameToId, type SnMessage, type SnQoS } from './codec.js';
+import { decode, encode, RC, TOPIC, type SnMessage } from './codec.js';
 import { TopicRegistry } from './topics.js';
 import { handleIncomingPublish } from './publish-in.js';
+import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
+import { onWillMsg, onWillTopic, onWillUpdate, willOf, type SnWill } from './will.js';
 
 export type SnState = 'new' | 'will' | 'auth' | 'connected' | 'asleep' | 'awake' | 'closed';
 
@@ -68,8 +69,8 @@ export class SnChannel implements ClientConnection {
   sleepSec = 0;
   private opened = false;
   private password: Buffer | null = null;
-  private willWanted = false;
-  private will: { topic: string; qos: QoS; retain: boolean; payload: Buffer } | null = null;
+  /** The will given in CONNECT or updated since (will.ts). */
+  will: SnWill | null = null;
   private buffered: Held[] | null = null;
   private releases: number[] | null = null;
   private registering: PendingRegister[] | null = null;
@@ -117,15 +118,15 @@ export class SnChannel implements ClientConnection {
       case 'searchgw': this.send({ type: 'gwinfo', gwId: this.shared.gatewayId, gwAdd: Buffer.alloc(0) }); return;
       case 'advertise': case 'gwinfo': return; // another gateway's announcements: nothing to do
       case 'connect': this.onConnect(m); return;
-      case 'willtopic': this.onWillTopic(m.topic, m.qos, m.retain); return;
-      case 'willmsg': this.onWillMsg(m.payload); return;
+      case 'willtopic': onWillTopic(this, m.topic, m.qos, m.retain); return;
+      case 'willmsg': onWillMsg(this, m.payload); return;
       case 'pingreq': this.onPing(m.clientId); return;
-      case 'publish':
-        if (m.qos === -1 || this.live()) { handleIncomingPublish(this, m); return; }
-        this.refuseUnconnected(m);
-        return;
       default:
-        if (!this.live() && this.state !== 'asleep') { this.refuseUnconnected(m); return; }
+        // A sleeping client may still publish and acknowledge; during CONNECT (will, auth) a
+        // retransmitted message is ignored; before CONNECT it is refused.
+        if (this.state === 'new') { if (m.type === 'publish' && m.qos === -1) handleIncomingPublish(this, m); else this.refuseUnconnected(m); return; }
+        if (this.state === 'will' || this.state === 'auth') return;
+        if (m.type === 'publish') { handleIncomingPublish(this, m); return; }
         this.handleConnected(m);
     }
   }
@@ -156,17 +157,11 @@ export class SnChannel implements ClientConnection {
         if (!s.releaseRel(m.msgId)) c['packets.pubrel.missed']++;
         this.send({ type: 'pubcomp', msgId: m.msgId });
         return;
-      case 'subscribe': this.onSubscribe(m); return;
-      case 'unsubscribe': {
-        c['packets.unsubscribe.received']++;
-        const name = m.topicIdType === TOPIC.PREDEFINED ? this.registry.predefined.name(m.topicId) : m.topicName;
-        if (name !== undefined) this.ctx.unsubscribe(s, this.mountpoint, name);
-        this.send({ type: 'unsuback', msgId: m.msgId });
-        return;
-      }
+      case 'subscribe': handleSubscribe(this, m); return;
+      case 'unsubscribe': handleUnsubscribe(this, m); return;
       case 'disconnect': this.onDisconnect(m.duration); return;
-      case 'willtopicupd': this.onWillUpdate(m.topic, m.qos, m.retain, null); return;
-      case 'willmsgupd': this.onWillUpdate(null, 0, false, m.payload); return;
+      case 'willtopicupd': onWillUpdate(this, m.topic, m.qos, m.retain, null); return;
+      case 'willmsgupd': onWillUpdate(this, null, 0, false, m.payload); return;
       default: this.ctx.log.debug({ clientid: this.info.clientId, type: m.type }, 'unexpected MQTT-SN message from a client; ignored');
     }
   }
@@ -201,33 +196,19 @@ export class SnChannel implements ClientConnection {
     this.mountpoint = who.mountpoint;
     this.keepalive = m.duration;
     this.cleanStart = m.cleanSession;
-    if (m.will) { this.state = 'will'; this.willWanted = true; this.send({ type: 'willtopicreq' }); return; }
+    if (m.will) { this.state = 'will'; this.send({ type: 'willtopicreq' }); return; }
     this.authenticate();
   }
 
-  private onWillTopic(topic: string, qos: SnQoS, retain: boolean): void {
-    if (this.state !== 'will') return;
-    if (topic === '') { this.willWanted = false; this.authenticate(); return; }
-    const t = this.ctx.topicName(this.mountpoint, topic);
-    if (t === null) { this.connack(RC.NOT_SUPPORTED, 'bad_will_topic'); return; }
-    this.will = { topic: t, qos: (qos < 0 ? 0 : Math.min(qos, this.ctx.limits.maxQosAllowed)) as QoS, retain, payload: Buffer.alloc(0) };
-    this.send({ type: 'willmsgreq' });
-  }
-
-  private onWillMsg(payload: Buffer): void {
-    if (this.state !== 'will' || this.will === null) return;
-    this.will.payload = payload;
-    this.authenticate();
-  }
-
-  private authenticate(): void {
+  /** @internal (will.ts) CONNECT is complete: the access chain, then the session. */
+  authenticate(): void {
     this.state = 'auth';
     this.ctx.authenticate(this.info, this.password, this.listener.enableAuthn).then((r) => {
       if (this.state !== 'auth') return;
       if (!r.ok) { this.connack(RC.NOT_AUTHORIZED, `auth_${r.reason.toLowerCase()}`); return; }
       const ctx = this.ctx;
       return ctx.open(this, {
-        cleanStart: this.cleanStart, expiry: this.cleanStart ? 0 : ctx.limits.sessionExpirySec, will: this.willOf(),
+        cleanStart: this.cleanStart, expiry: this.cleanStart ? 0 : ctx.limits.sessionExpirySec, will: willOf(this),
       }).then(({ session }) => {
         if (this.state !== 'auth') { ctx.clients.closed(this, session, 'closed_while_opening', false); return; }
         this.opened = true;
@@ -244,59 +225,11 @@ export class SnChannel implements ClientConnection {
     });
   }
 
-  private willOf(): Will | null {
-    const w = this.will;
-    if (!this.willWanted || w === null) return null;
-    return { client: this.info, topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain, properties: null, delaySec: 0 };
-  }
-
-  private onWillUpdate(topic: string | null, qos: SnQoS, retain: boolean, payload: Buffer | null): void {
-    if (topic !== null) {
-      if (topic === '') { this.will = null; this.willWanted = false; }
-      else {
-        const t = this.ctx.topicName(this.mountpoint, topic);
-        if (t === null) { this.send({ type: 'willtopicresp', returnCode: RC.NOT_SUPPORTED }); return; }
-        this.will = { topic: t, qos: (qos < 0 ? 0 : qos) as QoS, retain, payload: this.will?.payload ?? Buffer.alloc(0) };
-        this.willWanted = true;
-      }
-      this.send({ type: 'willtopicresp', returnCode: RC.ACCEPTED });
-    } else {
-      if (this.will !== null) this.will.payload = payload!;
-      this.send({ type: 'willmsgresp', returnCode: this.will !== null ? RC.ACCEPTED : RC.NOT_SUPPORTED });
-    }
-    this.ctx.clients.setWill(this, this.willOf());
-  }
-
-  private connack(rc: number, reason: string): void {
+  /** @internal Refuses the CONNECT and forgets the peer. */
+  connack(rc: number, reason: string): void {
     this.send({ type: 'connack', returnCode: rc });
     this.ctx.broker.metrics.counters['packets.connack.error']++;
     this.close(reason, false);
-  }
-
-  // ---- SUBSCRIBE -----------------------------------------------------------------------
-
-  private onSubscribe(m: Extract<SnMessage, { type: 'subscribe' | 'unsubscribe' }>): void {
-    const ctx = this.ctx;
-    ctx.broker.metrics.counters['packets.subscribe.received']++;
-    const qos = (m.qos < 0 ? 0 : m.qos) as QoS;
-    let name: string | undefined;
-    let topicId = 0;
-    if (m.topicIdType === TOPIC.PREDEFINED) { name = this.registry.predefined.name(m.topicId); topicId = m.topicId; }
-    else if (m.topicIdType === TOPIC.SHORT) { name = m.topicName; topicId = shortNameToId(m.topicName); }
-    else name = m.topicName;
-    const suback = (rc: number, q: QoS): void => { this.send({ type: 'suback', qos: q, topicId, msgId: m.msgId, returnCode: rc }); };
-    if (name === undefined || topicId < 0) { suback(RC.INVALID_TOPIC_ID, 0); return; }
-    const done = (r: QoS | 'invalid' | 'denied'): void => {
-      if (this.state === 'closed') return;
-      if (r === 'invalid') { suback(RC.NOT_SUPPORTED, 0); return; }
-      if (r === 'denied') { ctx.metrics.denied++; suback(RC.NOT_AUTHORIZED, 0); return; }
-      // A topic name without wildcards gets its id in the SUBACK (6.9); a filter gets 0.
-      if (m.topicIdType === TOPIC.NORMAL && !/[+#]/.test(name!)) topicId = Math.max(0, this.registry.register(name!));
-      suback(RC.ACCEPTED, r);
-    };
-    const r = ctx.subscribe(this.session!, this.info, this.mountpoint, name, qos);
-    if (typeof r === 'object') r.then(done, (err) => { ctx.log.error({ err, clientid: this.info.clientId }, 'authorization failed'); suback(RC.CONGESTION, 0); });
-    else done(r);
   }
 
   // ---- sleeping (6.14) -----------------------------------------------------------------
