@@ -206,6 +206,21 @@ describe('MQTT → MQTT-SN', () => {
     await end(pub);
   });
 
+  it('a retained message arrives after the SUBACK, with RETAIN set', async () => {
+    const pub = await client(b);
+    await pub.publishAsync('sn/retained/t', 'kept', { qos: 1, retain: true });
+    const c = await sn();
+    await c.connect('sn-retained');
+    const sa = await c.subscribe('sn/retained/t', 1);
+    const p = await c.next('publish');
+    assert.equal(p.topicId, sa.topicId);
+    assert.equal(p.retain, true);
+    assert.equal(p.payload.toString(), 'kept');
+    await c.ack(p);
+    await pub.publishAsync('sn/retained/t', '', { qos: 1, retain: true });
+    await end(pub);
+  });
+
   it('SUBSCRIBE by predefined id and by short name; UNSUBSCRIBE stops deliveries', async () => {
     const c = await sn();
     await c.connect('sn-sub-ids');

@@ -169,8 +169,8 @@ export class GatewayContext {
       const r = this.broker.subscribe(session, sub);
       if (r.code >= 0x80) return 'denied';
       if (session.persistent) this.broker.sessions.save(session);
-      // Retained messages after the SUBACK: the caller sends it first, so defer one turn.
-      queueMicrotask(() => { if (session.subscriptions.get(sub.filter) === sub) this.broker.deliverRetained(session, sub, r.isNew); });
+      // Retained messages after the SUBACK, which the caller sends once this returns (or its promise settles).
+      setImmediate(() => { if (session.subscriptions.get(sub.filter) === sub) this.broker.deliverRetained(session, sub, r.isNew); });
       return r.code as QoS;
     };
     const v = this.authorize(info, 'subscribe', pf.topicFilter, q, false);
