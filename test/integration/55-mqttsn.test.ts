@@ -28,6 +28,7 @@ const short = (s: string): number => Buffer.from(s).readUInt16BE(0);
 
 before(async () => {
   b = await startBroker({
+    mqtt: { retry_interval: '1s' },
     authorization: { sources: [{ type: 'file', enable: true, path: join(dir, 'acl.conf') }], no_match: 'allow' },
     rule_engine: {
       rules: {
@@ -245,6 +246,55 @@ describe('MQTT → MQTT-SN', () => {
   });
 });
 
+describe('MQTT-SN sessions', () => {
+  it('an unacknowledged QoS 1 delivery is resent with DUP after retry_interval', async () => {
+    const c = await sn();
+    await c.connect('sn-retry');
+    await c.subscribe('sn/retry', 1);
+    const pub = await client(b);
+    await pub.publishAsync('sn/retry', 'again', { qos: 1 });
+    const first = await c.next('publish');
+    assert.equal(first.dup, false);
+    const again = await c.next('publish', 4000);
+    assert.equal(again.dup, true);
+    assert.equal(again.msgId, first.msgId);
+    await c.ack(again);
+    assert.equal(await c.none('publish', 1500), undefined, 'no resend once acknowledged');
+    await end(pub);
+  });
+
+  it('clean session 0: a client that comes back (from a new port) gets what was queued while it was away', async () => {
+    const c = await sn();
+    await c.connect('sn-persist', { clean: false, duration: 60 });
+    await c.subscribe('sn/persist', 1);
+    c.send({ type: 'disconnect', duration: null });
+    await c.next('disconnect');
+    const pub = await client(b);
+    await pub.publishAsync('sn/persist', 'queued', { qos: 1 });
+    const row = await getJson<{ connected: boolean; mqueue_len: number }>(b, '/api/v5/clients/sn-persist');
+    assert.deepEqual([row.connected, row.mqueue_len], [false, 1]);
+    const back = await sn();
+    assert.equal(await back.connect('sn-persist', { clean: false }), 0);
+    const reg = await back.next('register');
+    assert.equal(reg.topicName, 'sn/persist');
+    back.send({ type: 'regack', topicId: reg.topicId, msgId: reg.msgId, returnCode: 0 });
+    const p = await back.next('publish');
+    assert.equal(p.payload.toString(), 'queued');
+    await back.ack(p);
+    await end(pub);
+  });
+
+  it('a second connection with the same client id takes over: the first gets DISCONNECT', async () => {
+    const a = await sn();
+    await a.connect('sn-twice');
+    const z = await sn();
+    assert.equal(await z.connect('sn-twice'), 0);
+    await a.next('disconnect');
+    z.send({ type: 'pingreq', clientId: '' });
+    await z.next('pingresp');
+  });
+});
+
 describe('MQTT-SN: sleeping clients, keep alive, wills', () => {
   it('an MQTT message published while the client sleeps arrives after PINGREQ with its client id, then PINGRESP', async () => {
     const c = await sn();
@@ -330,6 +380,11 @@ describe('MQTT-SN: malformed datagrams', () => {
     assert.equal(row.connected, true);
     const reg = await good.register('sn/after/flood');
     assert.equal(reg.returnCode, 0);
+    // A client connecting right after the flood is not refused by max_conn_rate.
+    const fresh = await sn();
+    assert.equal(await fresh.connect('sn-after-flood'), 0);
+    const g = await getJson<{ metrics: Record<string, number> }>(b, '/api/v5/gateways/mqttsn');
+    assert.equal(g.metrics['peers.refused'], 0);
   });
 });
 

@@ -10,7 +10,7 @@
  *
  * A datagram is a whole message, so nothing is held back for ordering: an authorization answer
  * that comes as a promise answers its own message when it settles. A malformed datagram is
- * counted and dropped; a peer that never connected is then forgotten (its slot freed).
+ * counted and dropped; the peer is kept until it connects or idle_timeout passes.
  */
 import type { ClientConnection } from '../../clients/client-manager.js';
 import type { ErrorCode } from '../../errors.js';
@@ -97,8 +97,9 @@ export class SnChannel implements ClientConnection {
     if (!r.ok) {
       this.ctx.metrics.malformed++;
       this.ctx.broker.metrics.counters['frame.error']++;
+      // The peer is kept (it expires after idle_timeout): forgetting it would make each datagram
+      // of a flood a new peer, spending max_conn_rate that clients connecting meanwhile need.
       this.ctx.log.debug({ peer: this.peerName(), code: r.code, err: r.message }, 'malformed MQTT-SN datagram dropped');
-      if (!this.opened && this.state === 'new') this.close('malformed', false);
       return;
     }
     this.lastRx = Date.now();
