@@ -317,6 +317,30 @@ describe('MQTT-SN: sleeping clients, keep alive, wills', () => {
     await end(pub);
   });
 
+  it('a sleeping client that wakes from a new port (same address) keeps its session and gets what was held', async () => {
+    const c = await sn();
+    await c.connect('sn-roamer', { duration: 60 });
+    await c.subscribe('sn/roam', 1);
+    c.send({ type: 'disconnect', duration: 30 });
+    await c.next('disconnect');
+    const pub = await client(b);
+    await pub.publishAsync('sn/roam', 'held', { qos: 1 });
+    const woke = await sn();
+    woke.send({ type: 'pingreq', clientId: 'sn-roamer' });
+    const p = await woke.next('publish');
+    assert.equal(p.payload.toString(), 'held');
+    await woke.next('pingresp');
+    await woke.ack(p);
+    const row = await getJson<{ connected: boolean }>(b, '/api/v5/clients/sn-roamer');
+    assert.equal(row.connected, true);
+    await until(async () => (await getJson<{ inflight_cnt: number }>(b, '/api/v5/clients/sn-roamer')).inflight_cnt === 0, 3000, 'the PUBACK from the new port');
+    // A PINGREQ naming a client that is not asleep here is refused.
+    const stranger = await sn();
+    stranger.send({ type: 'pingreq', clientId: 'sn-nobody' });
+    await stranger.next('disconnect');
+    await end(pub);
+  });
+
   it('keep alive: a silent client is dropped after 1.5 × duration and its will is published', async () => {
     const sub = await client(b);
     const got = collect(sub);

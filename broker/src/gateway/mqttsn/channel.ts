@@ -42,6 +42,12 @@ export interface SnShared {
   readonly gatewayId: number;
   readonly enableQos3: boolean;
   readonly topics: () => TopicRegistry;
+  /**
+   * A sleeping client woke up from a new UDP port (NAT, a radio that rebinds): the sleeping
+   * channel of `clientId` at the same address moves to `from`'s peer and is returned; null when
+   * there is none.
+   */
+  readonly adopt: (from: SnChannel, clientId: string) => SnChannel | null;
 }
 
 /** A delivery waiting for the client: asleep, or its topic id being registered. */
@@ -53,7 +59,8 @@ const NO_CLIENT: ClientInfo = Object.freeze({
 }) as ClientInfo;
 
 export class SnChannel implements ClientConnection {
-  readonly peer: SnPeer;
+  /** Replaced when a sleeping client wakes from a new port (SnShared.adopt). */
+  peer: SnPeer;
   readonly shared: SnShared;
   readonly listener: UdpListenerConfig;
   state: SnState = 'new';
@@ -114,7 +121,8 @@ export class SnChannel implements ClientConnection {
     }
   }
 
-  private handle(m: SnMessage): void {
+  /** @internal One decoded message (also a PINGREQ handed over by adopt()). */
+  handle(m: SnMessage): void {
     switch (m.type) {
       case 'searchgw': this.send({ type: 'gwinfo', gwId: this.shared.gatewayId, gwAdd: Buffer.alloc(0) }); return;
       case 'advertise': case 'gwinfo': return; // another gateway's announcements: nothing to do
@@ -253,7 +261,12 @@ export class SnChannel implements ClientConnection {
       this.state = 'awake';
       this.flushBuffered();
       this.state = 'asleep';
-    } else if (this.state === 'new') { this.refuseUnconnected({ type: 'pingreq', clientId }); return; }
+    } else if (this.state === 'new') {
+      const sleeper = clientId === '' ? null : this.shared.adopt(this, clientId);
+      if (sleeper !== null) sleeper.handle({ type: 'pingreq', clientId });
+      else this.refuseUnconnected({ type: 'pingreq', clientId });
+      return;
+    }
     this.send({ type: 'pingresp' });
   }
 

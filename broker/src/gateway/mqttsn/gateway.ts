@@ -30,11 +30,11 @@ export const mqttsnGateway: GatewayType = {
   enabledAtStart: (cfg: Config) => cfg.gateway.mqttsn !== null && cfg.gateway.mqttsn.enable,
 };
 
-/** A peer's datagrams and end, handed to its channel. */
+/** A peer's datagrams and end, handed to its channel — unless the channel moved to another peer. */
 class PeerHandler implements DatagramHandler {
-  constructor(private readonly ch: SnChannel) {}
-  datagram(buf: Buffer): void { this.ch.datagram(buf); }
-  close(reason: DatagramCloseReason): void { this.ch.close(`peer_${reason}`, true, true); }
+  constructor(private readonly ch: SnChannel, private readonly peer: DatagramPeer) {}
+  datagram(buf: Buffer): void { if (this.ch.peer === this.peer) this.ch.datagram(buf); }
+  close(reason: DatagramCloseReason): void { if (this.ch.peer === this.peer) this.ch.close(`peer_${reason}`, true, true); }
 }
 
 interface Listener { cfg: UdpListenerConfig; endpoint: UdpEndpoint; windowStart: number; windowCount: number }
@@ -61,7 +61,10 @@ export class MqttsnGateway implements Gateway {
       name: 'mqttsn', protoName: 'MQTT-SN', protoVer: 1, broker: deps.broker, clients: deps.clients, cfg, limits: deps.limits, metrics: this.metrics, log,
     });
     const predefined = new PredefinedTopics(cfg.predefined);
-    this.shared = { ctx: this.ctx, gatewayId: cfg.gatewayId, enableQos3: cfg.enableQos3, topics: () => new TopicRegistry(predefined) };
+    this.shared = {
+      ctx: this.ctx, gatewayId: cfg.gatewayId, enableQos3: cfg.enableQos3, topics: () => new TopicRegistry(predefined),
+      adopt: (from, clientId) => this.adopt(from, clientId),
+    };
     this.forget = (ch) => { this.channels.delete(ch); };
     this.listenersList = cfg.listeners.filter((l) => l.enable).map((l) => {
       const ref: Listener = { cfg: l, endpoint: null as unknown as UdpEndpoint, windowStart: 0, windowCount: 0 };
@@ -141,7 +144,23 @@ export class MqttsnGateway implements Gateway {
     const ch = new SnChannel(peer, this.shared, l.cfg, now);
     ch.onClosed = this.forget;
     this.channels.add(ch);
-    peer.setHandler(new PeerHandler(ch));
+    peer.setHandler(new PeerHandler(ch, peer));
+  }
+
+  /** A sleeping client's PINGREQ from a new port of the same address: its channel moves there. */
+  private adopt(from: SnChannel, clientId: string): SnChannel | null {
+    const to = from.peer as DatagramPeer;
+    for (const ch of this.channels) {
+      if (ch === from || ch.state !== 'asleep' || ch.info.clientId !== clientId) continue;
+      if (ch.peer.remoteAddress !== to.remoteAddress || ch.peer.listener !== to.listener) return null;
+      const old = ch.peer;
+      ch.peer = to;
+      to.setHandler(new PeerHandler(ch, to));
+      from.close('moved', false, true);
+      old.close();
+      return ch;
+    }
+    return null;
   }
 
   private startAdvertising(): void {
