@@ -25,7 +25,10 @@ let plain: TestBroker;
 let mounted: TestBroker;
 
 before(async () => {
-  plain = await startBroker({ authentication, gateway: { mqttsn: { listeners: udp } } });
+  plain = await startBroker({
+    authentication,
+    gateway: { mqttsn: { listeners: { udp: { default: { bind: '127.0.0.1:0' }, open: { bind: '127.0.0.1:0', enable_authn: false, max_connections: 2 } } } } },
+  });
   mounted = await startBroker({
     authentication,
     gateway: { mqttsn: { mountpoint: 'sn/${clientid}/', clientinfo_override: { username: '${clientid}', password: 'alice-pw' }, listeners: udp } },
@@ -55,6 +58,24 @@ describe('MQTT-SN and authentication', () => {
     assert.equal(row.username, 'alice');
     const m = await open(mounted);
     assert.equal(await m.connect('mallory'), RC.NOT_AUTHORIZED);
+  });
+});
+
+describe('MQTT-SN listener settings', () => {
+  it('enable_authn false lets a listener\'s clients in without credentials; max_connections caps its peers', async () => {
+    const ls = await getJson<Array<{ name: string; port: number }>>(plain, '/api/v5/gateways/mqttsn/listeners');
+    const openPort = ls.find((l) => l.name === 'open')!.port;
+    const mk = async (): Promise<SnClient> => { const c = await SnClient.open(openPort); clients.push(c); return c; };
+    const a = await mk();
+    assert.equal(await a.connect('free-1'), RC.ACCEPTED);
+    const b2 = await mk();
+    assert.equal(await b2.connect('free-2'), RC.ACCEPTED);
+    const c = await mk();
+    c.send({ type: 'connect', will: false, cleanSession: true, protocolId: 1, duration: 10, clientId: 'free-3' });
+    assert.equal(await c.none('connack', 500), undefined, 'a third peer is dropped');
+    const row = (await getJson<Array<{ name: string; dropped: number; current_connections: number }>>(plain, '/api/v5/gateways/mqttsn/listeners')).find((l) => l.name === 'open')!;
+    assert.equal(row.current_connections, 2);
+    assert.ok(row.dropped >= 1);
   });
 });
 
