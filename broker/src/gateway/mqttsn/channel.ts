@@ -219,7 +219,7 @@ export class SnChannel implements ClientConnection {
       return ctx.open(this, {
         cleanStart: this.cleanStart, expiry: this.cleanStart ? 0 : ctx.limits.sessionExpirySec, will: willOf(this),
       }).then(({ session }) => {
-        if (this.state !== 'auth') { ctx.clients.closed(this, session, 'closed_while_opening', false); return; }
+        if (this.state !== 'auth') { ctx.closed(this, session, 'closed_while_opening', false); return; }
         this.opened = true;
         this.session = session;
         this.state = 'connected';
