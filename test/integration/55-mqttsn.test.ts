@@ -450,7 +450,9 @@ describe('MQTT-SN: a rough throughput figure', () => {
     await until(() => { if (got.length !== last) { last = got.length; lastAt = Date.now(); } return got.length === n || Date.now() - lastAt > 300; }, 30000, 'the messages');
     const ms = Number(process.hrtime.bigint() - t0) / 1e6 - (got.length === n ? 0 : 300);
     assert.ok(got.length >= n / 2, `only ${got.length} of ${n} arrived`);
-    console.log(`# MQTT-SN QoS 0 → MQTT: ${got.length}/${n} in ${ms.toFixed(0)} ms ≈ ${Math.round(got.length / (ms / 1000))} msg/s`);
+    const inn = (await getJson<Array<{ datagrams_in: number }>>(b, '/api/v5/gateways/mqttsn/listeners'))[0].datagrams_in;
+    const dropped = (await getJson<Record<string, number>>(b, '/api/v5/metrics'))['delivery.dropped'];
+    console.log(`# MQTT-SN QoS 0 → MQTT: ${got.length}/${n} in ${ms.toFixed(0)} ms ≈ ${Math.round(got.length / (ms / 1000))} msg/s (gateway datagrams in so far: ${inn}; deliveries dropped: ${dropped})`);
     await end(sub);
   });
 });
