@@ -33,7 +33,7 @@ kafka-jars:
 
 # Only *.test.js files are tests (node 20 would otherwise run every file under a test/ folder).
 test: build system-deps kafka-jars
-	$(NODE) --test --test-timeout=180000 $$(find dist/test -name '*.test.js' | sort)
+	bash scripts/python-deps.sh && $(NODE) --test --test-timeout=180000 $$(find dist/test -name '*.test.js' | sort)
 
 test-unit: build
 	$(NODE) --test $$(find dist/test/unit -name '*.test.js' | sort)

@@ -31,6 +31,7 @@ import { startBanned, type BannedRuntime } from './access/banned-setup.js';
 import { installAuthn, type AuthnService } from './access/authn/index.js';
 import { RuleEngine } from './rules/engine.js';
 import { DataIntegration } from './rules/connectors/integration.js';
+import { GatewayRegistry } from './gateway/registry.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -50,6 +51,8 @@ export interface PetrelNode {
   readonly rules: RuleEngine;
   /** Connectors, actions and sources (docs/data-integration.md). */
   readonly integration: DataIntegration;
+  /** The gateways (docs/gateways.md): gateway.mqttsn and /api/v5/gateways. */
+  readonly gateways: GatewayRegistry;
   /** All live MQTT channels, connected or not. */
   readonly channels: Set<Channel>;
   /** Gauges: connections, sessions, subscriptions, topics, retained, delayed (REST /stats and $SYS stats/). */
@@ -274,6 +277,28 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await store.close();
     throw err;
   }
+  const gateways = new GatewayRegistry(cfg, {
+    broker, clients, log,
+    limits: {
+      maxTopicLevels: m.max_topic_levels, maxQosAllowed: m.max_qos_allowed as QoS, maxClientIdLen: m.max_clientid_len,
+      sessionExpirySec: settings.sessionExpirySec, maxBuffered: m.max_mqueue_len === 0 ? 1000 : m.max_mqueue_len,
+      retryIntervalMs: m.retry_interval === Infinity ? 0 : m.retry_interval,
+    },
+  });
+  try {
+    await gateways.start();
+  } catch (err) {
+    await listeners.stop().catch(() => {});
+    rules.stop();
+    banned.stop();
+    await authn.close();
+    broker.stop();
+    clients.stop();
+    await authz.close();
+    if (joined !== null) await joined.leave();
+    await store.close();
+    throw err;
+  }
   const ticker = setInterval(() => {
     const now = Date.now();
     for (const ch of channels) ch.tick(now);
@@ -292,7 +317,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let draining = false;
   let stopped = false;
   const node: PetrelNode = {
-    config: cfg, broker, clients, listeners, store, channels, api: null, hooks: broker.hooks, banned, rules, integration,
+    config: cfg, broker, clients, listeners, store, channels, gateways, api: null, hooks: broker.hooks, banned, rules, integration,
     publish(topic, payload, opts = {}) {
       if (!validTopicName(topic, cfg.mqtt.max_topic_levels)) throw new TypeError(`not a valid topic name: '${topic}'`);
       const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
@@ -300,7 +325,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     },
     get draining() { return draining; },
     port: (id) => listeners.boundPort(id),
-    stats: () => sys.statsSnapshot(),
+    stats: () => ({ ...sys.statsSnapshot(), ...gateways.stats() }),
     async drain(serverReference) {
       draining = true;
       await listeners.stop();
@@ -315,6 +340,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       clearInterval(ticker);
       sys.stop();
       await listeners.stop();
+      await gateways.stop();
       rules.stop();
       await integration.stop();
       banned.stop();
@@ -335,6 +361,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   admin.authn = authn.admin;
   admin.rules = rules;
   admin.integration = integration;
+  admin.gateways = gateways;
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
     const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);

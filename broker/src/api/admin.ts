@@ -10,6 +10,7 @@ import type { AuthzAdmin } from './routes/authorization.js';
 import type { AuthnAdmin } from '../access/authn/index.js';
 import type { RulesAdmin } from './routes/rules.js';
 import type { IntegrationAdmin } from './routes/connectors.js';
+import type { GatewaysAdmin } from './routes/gateways.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -182,6 +183,8 @@ export interface AdminApi {
   rules?: RulesAdmin;
   /** Connectors, actions and sources (/api/v5/connectors, /api/v5/actions, /api/v5/sources). */
   integration?: IntegrationAdmin;
+  /** The gateways (/api/v5/gateways); absent in API-only tests. */
+  gateways?: GatewaysAdmin;
 }
 
 /** A ban as EMQX's API renders it: times in RFC 3339, `until` possibly "infinity". */

@@ -15,6 +15,7 @@ import { parseRuleMap, type RuleSpec } from '../rules/rule-config.js';
 import {
   parseActionsSetting, parseConnectorsSetting, parseSourcesSetting, type ActionEntry, type ConnectorEntry, type SourceEntry,
 } from '../rules/connectors/integration-config.js';
+import { parseMqttsn, type MqttsnConfig } from '../gateway/config.js';
 
 const NO_LIMIT = 'infinity';
 const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
@@ -187,6 +188,9 @@ export const schema = obj({
   connectors: custom<readonly ConnectorEntry[]>(null, 'Data-integration connectors, as EMQX 5 writes them: `connectors.<type>.<name>: {…the type\'s settings, enable, resource_opts}` with type http, mqtt, pgsql, mysql or redis. One connection (pool) per connector, shared by its actions and sources. Connectors made through /api/v5/connectors are kept in the node\'s store; one here wins over a saved one with its id. See docs/data-integration.md.', 'map of type → name → connector', parseConnectorsSetting),
   actions: custom<readonly ActionEntry[]>(null, 'Data-integration actions (sinks): `actions.<type>.<name>: {connector, parameters, resource_opts, enable}`; a rule names one as "<type>:<name>" in its actions. resource_opts: batch_size, batch_time, inflight_window, request_ttl, max_buffer_bytes (the buffer spills to <data_dir>/sinks/), health_check_interval. See docs/data-integration.md.', 'map of type → name → action', parseActionsSetting),
   sources: custom<readonly SourceEntry[]>(null, 'Data-integration sources: `sources.mqtt.<name>: {connector, parameters: {topic, qos}}`; messages received become rule inputs under FROM "$bridges/mqtt:<name>". See docs/data-integration.md.', 'map of type → name → source', parseSourcesSetting),
+  gateway: obj({
+    mqttsn: custom<MqttsnConfig | null>(null, 'The MQTT-SN 1.2 gateway, as EMQX 5 writes it: {enable, gateway_id, broadcast, enable_qos3, predefined: [{id, topic}], mountpoint, idle_timeout, clientinfo_override, listeners: {udp: {<name>: {bind, max_connections, max_conn_rate, enable_authn}}}}. Absent = not loaded (as in EMQX); present = enabled unless `enable: false`. See docs/gateways.md.', 'MQTT-SN gateway', parseMqttsn),
+  }, 'Gateways: devices that speak other protocols, as first-class clients (docs/gateways.md).'),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
       'local: a single node with its embedded store. etcd: a member of a cluster whose shared state (membership, routes, client registry, retained messages, shared groups) lives in etcd; messages cross between nodes on the node-to-node link.'),

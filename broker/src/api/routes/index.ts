@@ -16,6 +16,7 @@ import { authenticationRoutes } from './authentication.js';
 import { rulesRoutes } from './rules.js';
 import { connectorsRoutes } from './connectors.js';
 import { actionsRoutes } from './actions.js';
+import { gatewaysRoutes } from './gateways.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
@@ -34,4 +35,5 @@ export const ROUTES: readonly Route[] = [
   ...rulesRoutes,
   ...connectorsRoutes,
   ...actionsRoutes,
+  ...gatewaysRoutes,
 ];

@@ -1,0 +1,190 @@
+/**
+ * The MQTT-SN gateway (`gateway.mqttsn`): one UDP endpoint per listener, one SnChannel per
+ * remote address:port, the predefined topics shared by all of them, SEARCHGW answered by any
+ * channel, and — with `broadcast: true` — an ADVERTISE on every IPv4 interface's broadcast
+ * address every 15 minutes, as EMQX does (EMQX sends it to the listener's port).
+ *
+ * The endpoint's own idle expiry is off: a connected client's silence is judged by its keep
+ * alive and a sleeping one's by its sleep duration (the channel's tick); before CONNECT a peer
+ * lives `idle_timeout`. `max_connections` caps the peers of a listener and `max_conn_rate` the
+ * new peers per second; a refused peer is dropped with its datagram and counted.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+import type { Config } from '../../config/index.js';
+import type { ClientConnection } from '../../clients/client-manager.js';
+import { UdpEndpoint, type DatagramCloseReason, type DatagramHandler, type DatagramPeer } from '../../transport/udp.js';
+import { GatewayContext } from '../context.js';
+import { GatewayMetrics } from '../metrics.js';
+import type { MqttsnConfig, UdpListenerConfig } from '../config.js';
+import type { Gateway, GatewayDeps, GatewayType } from '../registry.js';
+import { encode } from './codec.js';
+import { SnChannel, type SnShared } from './channel.js';
+import { PredefinedTopics, TopicRegistry } from './topics.js';
+
+const ADVERTISE_EVERY_S = 15 * 60;
+
+export const mqttsnGateway: GatewayType = {
+  name: 'mqttsn',
+  create: (cfg, deps) => (cfg.gateway.mqttsn === null ? null : new MqttsnGateway(cfg.gateway.mqttsn, deps)),
+  enabledAtStart: (cfg: Config) => cfg.gateway.mqttsn !== null && cfg.gateway.mqttsn.enable,
+};
+
+/** A peer's datagrams and end, handed to its channel — unless the channel moved to another peer. */
+class PeerHandler implements DatagramHandler {
+  constructor(private readonly ch: SnChannel, private readonly peer: DatagramPeer) {}
+  datagram(buf: Buffer): void { if (this.ch.peer === this.peer) this.ch.datagram(buf); }
+  close(reason: DatagramCloseReason): void { if (this.ch.peer === this.peer) this.ch.close(`peer_${reason}`, true, true); }
+}
+
+interface Listener { cfg: UdpListenerConfig; endpoint: UdpEndpoint; windowStart: number; windowCount: number }
+
+export class MqttsnGateway implements Gateway {
+  readonly name = 'mqttsn';
+  readonly metrics = new GatewayMetrics();
+  readonly createdAt = Date.now();
+  startedAt = 0;
+  stoppedAt = 0;
+  private readonly cfg: MqttsnConfig;
+  private readonly ctx: GatewayContext;
+  private readonly shared: SnShared;
+  private readonly listenersList: Listener[];
+  private readonly channels = new Set<SnChannel>();
+  private readonly forget: (ch: SnChannel) => void;
+  private advertiser: { socket: Socket; timer: NodeJS.Timeout } | null = null;
+  private isRunning = false;
+
+  constructor(cfg: MqttsnConfig, deps: GatewayDeps) {
+    this.cfg = cfg;
+    const log = deps.log.child({ gateway: 'mqttsn' });
+    this.ctx = new GatewayContext({
+      name: 'mqttsn', protoName: 'MQTT-SN', protoVer: 1, broker: deps.broker, clients: deps.clients, cfg, limits: deps.limits, metrics: this.metrics, log,
+    });
+    const predefined = new PredefinedTopics(cfg.predefined);
+    this.shared = {
+      ctx: this.ctx, gatewayId: cfg.gatewayId, enableQos3: cfg.enableQos3, topics: () => new TopicRegistry(predefined),
+      adopt: (from, clientId) => this.adopt(from, clientId),
+    };
+    this.forget = (ch) => { this.channels.delete(ch); };
+    this.listenersList = cfg.listeners.filter((l) => l.enable).map((l) => {
+      const ref: Listener = { cfg: l, endpoint: null as unknown as UdpEndpoint, windowStart: 0, windowCount: 0 };
+      ref.endpoint = new UdpEndpoint({ id: `mqttsn:udp:${l.name}`, protocol: 'mqttsn', bind: l.bind, maxPeers: l.maxConnections, idleTimeoutMs: Infinity },
+        (peer) => this.onPeer(ref, peer), log);
+      return ref;
+    });
+  }
+
+  get running(): boolean { return this.isRunning; }
+
+  async start(): Promise<void> {
+    if (this.isRunning) return;
+    const started: UdpEndpoint[] = [];
+    try {
+      for (const l of this.listenersList) { await l.endpoint.start(); started.push(l.endpoint); }
+    } catch (err) {
+      for (const e of started) await e.stop();
+      throw err;
+    }
+    this.isRunning = true;
+    this.startedAt = Date.now();
+    if (this.cfg.broadcast) this.startAdvertising();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.isRunning) return;
+    this.isRunning = false;
+    this.stoppedAt = Date.now();
+    if (this.advertiser !== null) {
+      clearInterval(this.advertiser.timer);
+      this.advertiser.socket.close();
+      this.advertiser = null;
+    }
+    const live = [...this.channels];
+    for (const ch of live) ch.kick('SERVER_SHUTTING_DOWN');
+    // Let the DISCONNECTs leave before the socket closes under them.
+    if (live.length > 0) await new Promise((r) => setTimeout(r, 20));
+    for (const l of this.listenersList) await l.endpoint.stop();
+  }
+
+  /** Port a listener is bound to while running (tests bind port 0). */
+  port(name = 'default'): number {
+    return this.listenersList.find((l) => l.cfg.name === name)?.endpoint.port ?? 0;
+  }
+
+  tick(now: number): void { for (const ch of this.channels) ch.tick(now); }
+
+  clients(): ClientConnection[] {
+    const out: ClientConnection[] = [];
+    for (const ch of this.channels) if (ch.state !== 'new' && ch.state !== 'will' && ch.state !== 'auth' && ch.state !== 'closed') out.push(ch);
+    return out;
+  }
+
+  maxConnections(): number {
+    let n = 0;
+    for (const l of this.listenersList) n += l.cfg.maxConnections;
+    return n;
+  }
+
+  listeners(): Array<Record<string, unknown>> {
+    return this.cfg.listeners.map((l) => {
+      const e = this.listenersList.find((x) => x.cfg.name === l.name)?.endpoint;
+      const st = e?.status();
+      return {
+        id: `mqttsn:udp:${l.name}`, type: 'udp', name: l.name, bind: l.bind, enable: l.enable, running: st?.running ?? false,
+        port: st?.port ?? 0, current_connections: st?.peers ?? 0, max_connections: l.maxConnections, max_conn_rate: l.maxConnRate,
+        datagrams_in: st?.datagramsIn ?? 0, datagrams_out: st?.datagramsOut ?? 0, dropped: st?.dropped ?? 0,
+      };
+    });
+  }
+
+  private onPeer(l: Listener, peer: DatagramPeer): void {
+    const now = Date.now();
+    if (now - l.windowStart >= 1000) { l.windowStart = now; l.windowCount = 0; }
+    if (++l.windowCount > l.cfg.maxConnRate) { this.metrics.refused++; peer.close(); return; }
+    const ch = new SnChannel(peer, this.shared, l.cfg, now);
+    ch.onClosed = this.forget;
+    this.channels.add(ch);
+    peer.setHandler(new PeerHandler(ch, peer));
+  }
+
+  /** A sleeping client's PINGREQ from a new port of the same address: its channel moves there. */
+  private adopt(from: SnChannel, clientId: string): SnChannel | null {
+    const to = from.peer as DatagramPeer;
+    for (const ch of this.channels) {
+      if (ch === from || ch.state !== 'asleep' || ch.info.clientId !== clientId) continue;
+      if (ch.peer.remoteAddress !== to.remoteAddress || ch.peer.listener !== to.listener) return null;
+      const old = ch.peer;
+      ch.peer = to;
+      to.setHandler(new PeerHandler(ch, to));
+      from.close('moved', false, true);
+      old.close();
+      return ch;
+    }
+    return null;
+  }
+
+  private startAdvertising(): void {
+    const socket = createSocket('udp4');
+    socket.on('error', (err) => this.ctx.log.warn({ err: err.message }, 'MQTT-SN ADVERTISE socket error'));
+    const send = (): void => {
+      const buf = encode({ type: 'advertise', gwId: this.cfg.gatewayId, duration: ADVERTISE_EVERY_S });
+      for (const l of this.listenersList) for (const addr of broadcastAddresses()) socket.send(buf, l.endpoint.port, addr);
+    };
+    socket.bind(0, () => { socket.setBroadcast(true); send(); });
+    const timer = setInterval(send, ADVERTISE_EVERY_S * 1000);
+    timer.unref();
+    this.advertiser = { socket, timer };
+  }
+}
+
+/** The directed broadcast address of every IPv4 interface (address | ~netmask). */
+function broadcastAddresses(): string[] {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) {
+    if (a.family !== 'IPv4') continue;
+    const ip = a.address.split('.').map(Number);
+    const mask = a.netmask.split('.').map(Number);
+    out.add(ip.map((o, i) => (o | (~mask[i] & 0xff))).join('.'));
+  }
+  return [...out];
+}
