@@ -262,9 +262,8 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     }
     channelFactories[spec.protocol]!(conn, spec);
   }, log, { crlCache: cfg.crl_cache });
-  try {
-    await listeners.start();
-  } catch (err) {
+  // A start that fails half-way undoes what it started, in reverse.
+  const unwind = async (): Promise<void> => {
     await listeners.stop().catch(() => {});
     rules.stop();
     await integration.stop();
@@ -275,6 +274,11 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await authz.close();
     if (joined !== null) await joined.leave();
     await store.close();
+  };
+  try {
+    await listeners.start();
+  } catch (err) {
+    await unwind();
     throw err;
   }
   const gateways = new GatewayRegistry(cfg, {
@@ -288,15 +292,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   try {
     await gateways.start();
   } catch (err) {
-    await listeners.stop().catch(() => {});
-    rules.stop();
-    banned.stop();
-    await authn.close();
-    broker.stop();
-    clients.stop();
-    await authz.close();
-    if (joined !== null) await joined.leave();
-    await store.close();
+    await unwind(); // the registry stopped the gateways it had started
     throw err;
   }
   const ticker = setInterval(() => {
