@@ -12,6 +12,8 @@ import { parseSources, type SourceConfig } from '../access/authz/registry.js';
 import { parseRate, type Rate } from '../access/limiter.js';
 import { parseAuthnSetting, type AuthnEntry } from '../access/authn/registry.js';
 import { parseRuleMap, type RuleSpec } from '../rules/rule-config.js';
+import { parseRewriteRules, type RewriteRule } from '../transform/topic-rewrite.js';
+import { parseAutoSubscribe, type AutoSubscribeTopic } from '../transform/auto-subscribe.js';
 
 const NO_LIMIT = 'infinity';
 const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
@@ -181,6 +183,10 @@ export const schema = obj({
   rule_engine: obj({
     rules: custom<readonly RuleSpec[]>(null, 'Rules, as EMQX writes them: a map of rule id → {sql, actions, enable, description}. `sql` is EMQX rule SQL (docs/rules-sql.md); `actions` lists {function: republish, args: {topic, qos, retain, payload, user_properties, mqtt_properties}} and {function: console}. A bad statement is refused at start with its line:column. Rules changed through /api/v5/rules are kept in the node\'s store; at start a rule here wins over a saved one with the same id. See docs/rules.md.', 'map of rules', parseRuleMap),
   }, 'The rule engine (docs/rules.md): SQL over published messages and $events, evaluated off the publish path.'),
+  rewrite: custom<readonly RewriteRule[]>(null, 'Topic rewrite rules, as EMQX writes them: a list of {action: publish | subscribe | all, source_topic (a filter), re (a regular expression), dest_topic ($1… for its captures, ${clientid}, ${username})}. Tried from the last rule to the first; the first whose source_topic matches decides, and when its re does not match the topic stays. Authorization checks the topic the client sent. See docs/rules.md.', 'list of rewrite rules', parseRewriteRules),
+  auto_subscribe: obj({
+    topics: custom<readonly AutoSubscribeTopic[]>(null, 'Topics every client is subscribed to when it connects: a list of {topic, qos, rh, rap, nl}; topic may hold ${clientid}, ${username}, ${host} and ${port}. No authorization check, as EMQX. See docs/rules.md.', 'list of topics', parseAutoSubscribe),
+  }, 'Auto-subscribe (EMQX\'s auto_subscribe).'),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
       'local: a single node with its embedded store. etcd: a member of a cluster whose shared state (membership, routes, client registry, retained messages, shared groups) lives in etcd; messages cross between nodes on the node-to-node link.'),

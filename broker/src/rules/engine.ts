@@ -40,11 +40,16 @@ export interface RuleEngineDeps {
   saved?: RuleStore;
 }
 
-/** Rules written through REST, by id, as their specs. */
+/**
+ * Rules written through REST, by id, as their specs. On a cluster the writes go to etcd (a
+ * promise) and `watch` brings other nodes' changes: every node runs every rule.
+ */
 export interface RuleStore {
   all(): Iterable<[string, unknown]>;
-  put(id: string, spec: RuleSpec): void;
-  del(id: string): void;
+  put(id: string, spec: RuleSpec): void | Promise<void>;
+  del(id: string): void | Promise<void>;
+  /** Changes made elsewhere (another node): the rule's spec now, undefined when deleted. Returns the remover. */
+  watch?(fn: (id: string, spec: unknown) => void): () => void;
 }
 
 interface LiveRule {
@@ -67,6 +72,7 @@ export class RuleEngine {
   private events: { dropped: () => number; remove: () => void } | null = null;
   private eventsDroppedBefore = 0;
   private stopped = false;
+  private unwatch: (() => void) | null = null;
   private readonly messages: BoundedDispatch<Queued>;
   private readonly actionDeps: ActionDeps;
   private readonly onPublish: (msg: Message) => undefined;
@@ -99,6 +105,7 @@ export class RuleEngine {
    * schema): a config rule wins over a saved one with its id, as emqx.conf wins over cluster.hocon.
    */
   load(specs: readonly RuleSpec[]): void {
+    this.unwatch = this.deps.saved?.watch?.((id, spec) => this.remote(id, spec)) ?? null;
     for (const [id, raw] of this.deps.saved?.all() ?? []) {
       const p = parseRuleSpec(id, raw, `saved rule '${id}'`);
       if (p.ok) this.rules.set(id, this.live(p.value));
@@ -141,7 +148,7 @@ export class RuleEngine {
     const p = parseRuleSpec(id, rest, 'rule');
     if (!p.ok) return { ok: false, status: 400, error: p.error };
     this.rules.set(id, this.live(p.value));
-    this.deps.saved?.put(id, p.value);
+    this.persist(id, p.value);
     this.rebuild();
     return { ok: true, rule: p.value };
   }
@@ -159,14 +166,14 @@ export class RuleEngine {
     next.metrics = cur.metrics;
     next.createdAt = cur.createdAt;
     this.rules.set(id, next);
-    this.deps.saved?.put(id, p.value);
+    this.persist(id, p.value);
     this.rebuild();
     return { ok: true, rule: p.value };
   }
 
   delete(id: string): boolean {
     if (!this.rules.delete(id)) return false;
-    this.deps.saved?.del(id);
+    this.persist(id, undefined);
     this.rebuild();
     return true;
   }
@@ -179,6 +186,8 @@ export class RuleEngine {
   /** Removes every callback; messages and events still queued are not evaluated. */
   stop(): void {
     this.stopped = true;
+    this.unwatch?.();
+    this.unwatch = null;
     this.unhook();
   }
 
@@ -186,6 +195,28 @@ export class RuleEngine {
     this.removeHook?.();
     this.removeHook = null;
     if (this.events !== null) { this.eventsDroppedBefore += this.events.dropped(); this.events.remove(); this.events = null; }
+  }
+
+  /** Saves a change; a cluster write that fails is logged (the shared store takes it back and says so through watch). */
+  private persist(id: string, spec: RuleSpec | undefined): void {
+    const saved = this.deps.saved;
+    if (saved === undefined) return;
+    const w = spec === undefined ? saved.del(id) : saved.put(id, spec);
+    if (w instanceof Promise) w.catch((err: Error) => this.deps.log.error({ rule_id: id, err: err.message }, 'rule change not stored cluster-wide; other nodes do not have it'));
+  }
+
+  /** Another node created, changed or deleted a rule (or a write of ours was taken back). */
+  private remote(id: string, raw: unknown): void {
+    if (this.stopped) return;
+    const cur = this.rules.get(id);
+    if (raw === undefined) { if (cur !== undefined) { this.rules.delete(id); this.rebuild(); } return; }
+    const p = parseRuleSpec(id, raw, `rule '${id}' from the cluster`);
+    if (!p.ok) { this.deps.log.error({ rule_id: id, err: p.error }, 'rule from the cluster refused; skipped'); return; }
+    if (cur !== undefined && JSON.stringify(cur.spec) === JSON.stringify(p.value)) return;
+    const next = this.live(p.value);
+    if (cur !== undefined) { next.metrics = cur.metrics; next.createdAt = cur.createdAt; }
+    this.rules.set(id, next);
+    this.rebuild();
   }
 
   private live(spec: RuleSpec): LiveRule {
