@@ -24,6 +24,10 @@
  * bench/scenarios/access.ts), the setups interleaved in every repetition; the table gives each
  * setup's ratio to the open broker and the ≤ 10 % target lines.
  *
+ * With --only rules (opt-in), Petrel alone runs once per rule setup (no rules, a WHERE rule true
+ * with republish, false, a rule on other topics; bench/scenarios/rules.ts) on a fan-in flood of
+ * JSON; the target lines give the broker CPU µs per message each setup adds to the plain broker.
+ *
  *   node dist/bench/run.js [--reps 3] [--duration 5] [--warmup 1] [--only fanin,latency]
  *                          [--brokers petrel,mosquitto] [--workers 2] [--quick] [--help]
  *                          [--baseline DIR]

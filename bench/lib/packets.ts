@@ -51,9 +51,11 @@ export interface PublishTemplate {
   payloadOffset: number;
 }
 
-export function publishTemplate(topic: string, qos: QoS, payloadSize: number, retain = false): PublishTemplate {
-  const size = Math.max(payloadSize, MIN_PAYLOAD);
-  const payload = Buffer.alloc(size, 0x61);
+export function publishTemplate(topic: string, qos: QoS, payloadSize: number, retain = false, body?: Buffer): PublishTemplate {
+  // `body`: a fixed payload (JSON for the rules scenario); QoS 0 floods send it untouched, the
+  // other modes stamp sequence numbers into its first bytes and need MIN_PAYLOAD of them.
+  const size = body !== undefined ? body.length : Math.max(payloadSize, MIN_PAYLOAD);
+  const payload = body ?? Buffer.alloc(size, 0x61);
   const frame = mqtt.generate({
     cmd: 'publish',
     topic,

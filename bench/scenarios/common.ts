@@ -96,6 +96,11 @@ export interface SetupTarget {
   metric: string;
   setups: string[];
   minRatio?: number;
+  /**
+   * The per-repetition difference setup − reference of the metric (its median), judged against
+   * this bound: the rules scenario's broker CPU µs per message evaluated.
+   */
+  maxDelta?: number;
   why?: string;
   show?: string[];
 }

@@ -4,9 +4,14 @@
  *
  * Cost model. With no enabled rule reading messages the engine has no `message.publish` callback
  * at all, so the broker's `hooks.active()` check is the whole cost. With rules, the callback walks
- * a trie of their FROM filters (topic-index.ts) and, only when some rule matches, queues the
- * message (and its publisher's ClientInfo, taken now while the client is surely there) on a bounded
- * dispatch; the SQL and the actions run on a later turn. A full queue drops and counts
+ * a trie of their FROM filters (topic-index.ts); only when some rule matches does it do more:
+ * - a message of at most INLINE_MAX payload bytes is evaluated at once (the columns built once,
+ *   the payload's JSON decoded once, and only when the SQL reads `payload.…`): evaluating a WHERE
+ *   costs less than queueing the message, and a message kept until a later turn outlives the
+ *   young generation and makes the garbage collector the main cost (measured: bench `rules`);
+ * - a bigger message (its SQL could take long) is queued and evaluated on a later turn.
+ * Actions always run on a later turn, from a bounded dispatch of the rule outputs that passed:
+ * nothing slow (a republish, a sink) runs inside publish. A full queue drops and counts
  * (`dropped`), the publisher never waits. Events come through the hooks' `addAsync` (events.ts).
  *
  * Every change (create, update, enable, delete) rebuilds the index and the hook callbacks, so it
@@ -17,7 +22,7 @@ import type { Logger } from '../log.js';
 import type { Message, PublishProperties, QoS } from '../types.js';
 import type { ClientConnection } from '../clients/client-manager.js';
 import { BoundedDispatch } from '../util/bounded-dispatch.js';
-import { messageColumns, type CompiledRule, type EventName, type Columns } from './sql/index.js';
+import { messageColumns, columnNeeds, type CompiledRule, type EventName, type Columns } from './sql/index.js';
 import { buildAction, republishedBy, type Action, type ActionDeps } from './actions.js';
 import { compileSql, parseRuleSpec, validRuleId, type RuleSpec } from './rule-config.js';
 import { newRuleMetrics, RULE_COUNTERS, type RuleMetrics } from './metrics.js';
@@ -58,11 +63,18 @@ interface LiveRule {
   actions: Action[];
   metrics: RuleMetrics;
   createdAt: number;
+  /** The costly message columns its SQL reads (sql/context.ts columnNeeds). */
+  needs: number;
 }
 
 export type RuleChange = { ok: true; rule: RuleSpec } | { ok: false; status: 400 | 404 | 409; error: string };
 
 interface Queued { msg: Message; rules: readonly LiveRule[]; publisher: ReturnType<RuleEngineDeps['connection']> }
+/** A rule's outputs waiting for its actions. */
+interface Passed { rule: LiveRule; outputs: Array<Record<string, unknown>>; by: string | undefined }
+
+/** Payloads up to this size are evaluated inside publish; bigger ones on a later turn. */
+export const INLINE_MAX = 16 * 1024;
 
 export class RuleEngine {
   private readonly rules = new Map<string, LiveRule>();
@@ -74,6 +86,7 @@ export class RuleEngine {
   private stopped = false;
   private unwatch: (() => void) | null = null;
   private readonly messages: BoundedDispatch<Queued>;
+  private readonly passed: BoundedDispatch<Passed>;
   private readonly actionDeps: ActionDeps;
   private readonly onPublish: (msg: Message) => undefined;
 
@@ -81,6 +94,10 @@ export class RuleEngine {
     this.messages = new BoundedDispatch<Queued>((q) => this.runMessage(q), {
       maxQueue: deps.maxQueue ?? 100_000,
       onError: (err) => deps.log.error({ err }, 'rule evaluation failed'),
+    });
+    this.passed = new BoundedDispatch<Passed>((p) => this.runActions(p), {
+      maxQueue: deps.maxQueue ?? 100_000,
+      onError: (err) => deps.log.error({ err }, 'rule actions failed'),
     });
     this.actionDeps = {
       log: deps.log,
@@ -95,7 +112,9 @@ export class RuleEngine {
       const matched = this.index.match(msg.topic);
       // EMQX's rule_engine.ignore_sys_message (default true): $SYS messages feed no rule.
       if (matched.length === 0 || msg.topic.startsWith('$SYS/')) return undefined;
-      this.messages.push({ msg, rules: matched, publisher: msg.from === '' ? undefined : deps.connection(msg.from) });
+      const publisher = msg.from === '' ? undefined : deps.connection(msg.from);
+      if (msg.payload.length > INLINE_MAX) this.messages.push({ msg, rules: matched, publisher });
+      else this.evaluate(msg, matched, publisher, true);
       return undefined;
     };
   }
@@ -117,11 +136,11 @@ export class RuleEngine {
 
   /** Messages and events dropped because the evaluation queue was full. */
   get dropped(): number {
-    return this.messages.dropped + this.eventsDroppedBefore + (this.events?.dropped() ?? 0);
+    return this.messages.dropped + this.passed.dropped + this.eventsDroppedBefore + (this.events?.dropped() ?? 0);
   }
 
-  /** Messages waiting for evaluation. */
-  get pending(): number { return this.messages.size; }
+  /** Messages waiting for evaluation, and rule outputs waiting for their actions. */
+  get pending(): number { return this.messages.size + this.passed.size; }
 
   list(): RuleSpec[] { return [...this.rules.values()].map((r) => r.spec); }
   get(id: string): { spec: RuleSpec; from: readonly string[]; createdAt: number } | null {
@@ -221,7 +240,10 @@ export class RuleEngine {
 
   private live(spec: RuleSpec): LiveRule {
     const compiled = compileSql(spec.sql);
-    return { spec, compiled, actions: spec.actions.map((a) => buildAction(a, this.actionDeps)), metrics: newRuleMetrics(), createdAt: Date.now() };
+    return {
+      spec, compiled, actions: spec.actions.map((a) => buildAction(a, this.actionDeps)), metrics: newRuleMetrics(), createdAt: Date.now(),
+      needs: columnNeeds(compiled.reads),
+    };
   }
 
   private rebuild(): void {
@@ -249,20 +271,42 @@ export class RuleEngine {
   }
 
   private runMessage(q: Queued): void {
-    if (this.stopped) return;
-    const publisher = q.publisher?.info ?? null;
-    const cols = messageColumns(q.msg, publisher, this.deps.node);
+    if (!this.stopped) this.evaluate(q.msg, q.rules, q.publisher, false);
+  }
+
+  /** Runs the SQL of `rules` on a message; `inline`: inside publish, so the actions are queued. */
+  private evaluate(msg: Message, rules: readonly LiveRule[], conn: ReturnType<RuleEngineDeps['connection']>, inline: boolean): void {
+    const publisher = conn?.info ?? null;
+    let needs = 0;
+    for (let i = 0; i < rules.length; i++) needs |= rules[i]!.needs;
+    // Inside publish the message was received this very turn: its time is the event's.
+    const cols = messageColumns(msg, publisher, this.deps.node, inline ? msg.timestamp : Date.now(), needs);
     // A will, or a client gone before the hand-off: its id is still known from the message.
-    if (publisher === null && q.msg.from !== '') cols.clientid = q.msg.from;
-    const by = republishedBy.get(q.msg);
-    for (const r of q.rules) {
+    if (publisher === null && msg.from !== '') cols.clientid = msg.from;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
       // A rule disabled or deleted while the message waited does not run.
-      if (this.rules.get(r.spec.id) !== r || !r.spec.enable) continue;
-      this.apply(r, cols, by);
+      if (!inline && (this.rules.get(r.spec.id) !== r || !r.spec.enable)) continue;
+      const outputs = this.run(r, cols);
+      if (outputs === null) continue;
+      const by = republishedBy.get(msg);
+      if (inline) this.passed.push({ rule: r, outputs, by });
+      else this.act(r, outputs, by);
     }
   }
 
+  private runActions(p: Passed): void {
+    if (this.stopped || this.rules.get(p.rule.spec.id) !== p.rule || !p.rule.spec.enable) return;
+    this.act(p.rule, p.outputs, p.by);
+  }
+
   private apply(r: LiveRule, cols: Columns, by: string | undefined): void {
+    const outputs = this.run(r, cols);
+    if (outputs !== null) this.act(r, outputs, by);
+  }
+
+  /** The SQL over one context, counted: the outputs when it passed, else null. */
+  private run(r: LiveRule, cols: Columns): Array<Record<string, unknown>> | null {
     const m = r.metrics;
     m.matched++;
     const out = r.compiled.run(cols);
@@ -270,12 +314,17 @@ export class RuleEngine {
       m['failed.exception']++;
       m.failed++;
       this.deps.log.warn({ rule_id: r.spec.id, clause: out.error.clause, err: out.error.message }, 'rule SQL failed');
-      return;
+      return null;
     }
-    if (out.status === 'no_result') { m['failed.no_result']++; m.failed++; return; }
+    if (out.status === 'no_result') { m['failed.no_result']++; m.failed++; return null; }
     m.passed++;
+    return out.outputs;
+  }
+
+  private act(r: LiveRule, outputs: ReadonlyArray<Record<string, unknown>>, by: string | undefined): void {
+    const m = r.metrics;
     const env = { ruleId: r.spec.id, republishedBy: by };
-    for (const o of out.outputs) {
+    for (const o of outputs) {
       for (const a of r.actions) {
         m['actions.total']++;
         try {
