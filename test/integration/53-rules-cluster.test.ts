@@ -1,8 +1,10 @@
 /**
  * 53 — rules are the cluster's (`cluster.backend: etcd`): a rule created through REST on node A
  * fires on node B for a message published on B; disabled on A, it stops on B; deleted on A, B
- * no longer has it; a node started later loads it. Two nodes in this process, a real etcd,
- * observed through MQTT and REST only. Each step reports how long B took to agree.
+ * no longer has it; a node started later loads it; with etcd gone a change is refused (503) and
+ * not kept on the node alone. Two nodes in this process, a real etcd,
+ * observed through MQTT and REST only. Each step reports how long B took to agree after A's 2xx
+ * (A answers once etcd has the change).
  */
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +29,7 @@ async function node(prefix: string, name: string): Promise<TestBroker> {
 before(async () => { etcd = await startEtcdCluster(['e0']); });
 after(async () => {
   for (const b of running) await b.stop().catch(() => {});
-  await etcd.stop();
+  await etcd.stop().catch(() => {});
 });
 
 test('a rule created on node A fires on node B; disabled and deleted on A, B follows; a later node loads it', async (t) => {
@@ -81,4 +83,10 @@ test('a rule created on node A fires on node B; disabled and deleted on A, B fol
   await sleep(300);
   assert.equal(got.length, 1);
   await end(sub, pub);
+
+  // etcd gone: a change is answered 503 and taken back, not kept on A alone.
+  await etcd.stop();
+  const refused = await api(a, '/api/v5/rules', json('POST', { id: 'lonely', sql: 'SELECT * FROM "x"', actions: [] }));
+  assert.equal(refused.status, 503, await refused.text());
+  assert.equal((await api(a, '/api/v5/rules/lonely')).status, 404, 'the refused rule is not kept on A');
 });

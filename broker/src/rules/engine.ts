@@ -85,6 +85,7 @@ export class RuleEngine {
   private eventsDroppedBefore = 0;
   private stopped = false;
   private unwatch: (() => void) | null = null;
+  private lastWrite: Promise<void> = Promise.resolve();
   private readonly messages: BoundedDispatch<Queued>;
   private readonly passed: BoundedDispatch<Passed>;
   private readonly actionDeps: ActionDeps;
@@ -221,8 +222,13 @@ export class RuleEngine {
     const saved = this.deps.saved;
     if (saved === undefined) return;
     const w = spec === undefined ? saved.del(id) : saved.put(id, spec);
-    if (w instanceof Promise) w.catch((err: Error) => this.deps.log.error({ rule_id: id, err: err.message }, 'rule change not stored cluster-wide; other nodes do not have it'));
+    if (!(w instanceof Promise)) return;
+    w.catch((err: Error) => this.deps.log.error({ rule_id: id, err: err.message }, 'rule change not stored cluster-wide; taken back on this node'));
+    this.lastWrite = w;
   }
+
+  /** Settles when the last change is stored (in etcd on a cluster); rejects when it could not be. */
+  stored(): Promise<void> { return this.lastWrite; }
 
   /** Another node created, changed or deleted a rule (or a write of ours was taken back). */
   private remote(id: string, raw: unknown): void {
