@@ -1,5 +1,6 @@
 /**
- * 51 — the rule engine's remaining EMQX events: $events/message_dropped (no subscriber),
+ * 51 — the rule engine's remaining EMQX events: $events/message_dropped (no subscriber, a resent
+ * QoS 2 copy),
  * $events/client_connack (accepted and refused), $events/client_check_authn_complete and
  * $events/client_check_authz_complete (result, action, topic, authz_source: the file source,
  * 'cache', 'default'). Each rule republishes its columns; a superuser watcher collects them.
@@ -15,6 +16,7 @@ import { tmpdir } from 'node:os';
 import type { MqttClient } from 'mqtt';
 import { startBroker, client, collect, until, end, sleep, type TestBroker, type Received } from '../support/broker.js';
 import { getJson } from '../support/api.js';
+import { rawClient } from '../support/raw-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'petrel-rules-events-'));
 const users = join(dir, 'users.csv');
@@ -123,5 +125,19 @@ describe('51 $events/message_dropped', () => {
     const m = await getJson<{ metrics: Record<string, number> }>(b, '/api/v5/rules/dropped/metrics');
     assert.equal(m.metrics.passed, 1);
     await end(c, s);
+  });
+
+  it('a resent QoS 2 PUBLISH whose first copy is held is reported as packet_identifier_inuse', async () => {
+    const r = await rawClient(b.port, 5);
+    try {
+      await r.connect({ clientId: 'c/qos2', username: 'dev', password: Buffer.from('dev-pw') });
+      const pub = { cmd: 'publish', topic: 'nobody/q2', payload: Buffer.from('twice'), qos: 2, messageId: 7, retain: false, dup: false };
+      r.send(pub);
+      await r.next('pubrec');
+      r.send({ ...pub, dup: true });
+      await r.next('pubrec', 3000, r.packets.findIndex((p) => p.cmd === 'pubrec') + 1);
+      await until(() => on('out/dropped').length >= 3, 3000, 'two dropped events');
+      assert.deepEqual(on('out/dropped').slice(1), ['no_subscribers|nobody/q2|c/qos2|dev|twice|2', 'packet_identifier_inuse|nobody/q2|c/qos2|dev|twice|2']);
+    } finally { r.destroy(); }
   });
 });
