@@ -31,6 +31,8 @@ export interface RunOptions {
   bcryptConnections: number;
   /** Access scenario: rules in the generated acl.conf, and the setups run besides `open`. */
   aclRules: number;
+  /** Rules scenario: total msg/s of its paced publishers. */
+  rulesRate: number;
   accessSetups: string[];
 }
 

@@ -1,7 +1,11 @@
 /**
  * The rule engine's cost per message: Petrel alone, one fresh broker per setup, the setups
- * interleaved in every repetition (as the access scenario), all on the same fan-in QoS 0 flood
- * of a JSON payload `{"x":42,…}` to `t/<i>` (N publishers → one `t/+` subscriber):
+ * interleaved in every repetition (as the access scenario), all under the same load: N
+ * publishers sending QoS 0 JSON `{"x":42,…}` to `t/<i>` at a fixed total rate (--rules-rate,
+ * default 100,000 msg/s), one `t/+` subscriber. A fixed rate, not a flood: a broker's CPU per
+ * message depends on how many messages each read and write carries, so setups compared at
+ * different throughputs would differ by that too (measured: ±0.5 µs on a shared machine).
+ * `--rules-rate 0` floods instead: each setup's highest msg/s, CPU per message at its own pace.
  *
  *   plain        no rules (the reference);
  *   where-true   `SELECT payload.x as x FROM "t/#" WHERE payload.x > 10` + republish to
@@ -14,7 +18,7 @@
  * (issue 12): a WHERE rule ≤ 1 µs per message evaluated; no matching rule costs nothing
  * measurable (reported, judged against 0.1 µs: the noise of one run is about that).
  *
- *   node dist/bench/run.js --only rules [--reps 3] [--duration 5] [--publishers 50]
+ *   node dist/bench/run.js --only rules [--reps 3] [--duration 5] [--publishers 50] [--rules-rate 100000]
  */
 import { runThroughput, THROUGHPUT_METRICS } from './throughput.js';
 import type { RunOptions, Scenario, ScenarioResult, Setup, SetupPlan } from './common.js';
@@ -62,7 +66,7 @@ async function rulesSetups(_opts: RunOptions): Promise<SetupPlan> {
 
 export const rules: Scenario = {
   name: 'rules',
-  title: 'rule engine: fan-in QoS 0 of JSON with no rule, a WHERE rule true (+ republish) / false, and a rule on other topics',
+  title: 'rule engine: paced fan-in QoS 0 of JSON with no rule, a WHERE rule true (+ republish) / false, and a rule on other topics',
   optIn: true,
   metrics: [...THROUGHPUT_METRICS, { key: 'lossPct', label: 'loss %', unit: '%', better: 'lower', digits: 2 }],
   setups: rulesSetups,
@@ -70,8 +74,10 @@ export const rules: Scenario = {
     if (!ctx.setup) throw new Error('the rules scenario runs once per setup');
     return runThroughput(ctx, {
       qos: 0, subCount: 1, subTopic: () => 't/+', pubCount: ctx.opts.fanInPublishers,
-      pubTopic: (i) => `t/${i}`, fanout: 1, mode: 'flood', paired: false, inflight: ctx.opts.inflightFanIn,
-      payloadText: rulesPayload(ctx.opts.payload),
+      pubTopic: (i) => `t/${i}`, fanout: 1, paired: false, payloadText: rulesPayload(ctx.opts.payload),
+      ...(ctx.opts.rulesRate > 0
+        ? { mode: 'paced' as const, rate: ctx.opts.rulesRate / ctx.opts.fanInPublishers }
+        : { mode: 'flood' as const, inflight: ctx.opts.inflightFanIn }),
     });
   },
 };

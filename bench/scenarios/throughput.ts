@@ -46,7 +46,9 @@ export interface Plan {
   pubCount: number;
   /** Deliveries per published message. */
   fanout: number;
-  mode: 'flood' | 'window';
+  /** paced: QoS 0 at `rate` msg/s per publisher (the same load whatever the broker's speed). */
+  mode: 'flood' | 'window' | 'paced';
+  rate?: number;
   /** Put publisher i with subscriber i (pairs), else publishers start after the subscribers. */
   paired: boolean;
   /** Flood gate limit (deliveries outstanding), QoS 0 only. */
@@ -104,7 +106,7 @@ export async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<Scen
     streamBase += s.ids.length;
     return pool.workers[s.worker].call('start', {
       group: 'pub', mode: p.mode, topics: s.topics, qos: p.qos, payload: opts.payload, payloadText: p.payloadText,
-      batch: 64, window: opts.window, maxMs, streamBase: base,
+      batch: 64, window: p.mode === 'paced' ? 1_000_000 : opts.window, rate: p.rate, maxMs, streamBase: base,
     });
   }));
   await sleep(opts.warmupMs);

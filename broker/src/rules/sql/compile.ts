@@ -53,6 +53,8 @@ export interface CompiledRule {
 }
 
 const NONE = Symbol('none');
+/** WHERE false: the most frequent answer, shared (nothing reads or changes its empty list). */
+const NO_RESULT: RuleOutcome = Object.freeze({ status: 'no_result' as const, outputs: Object.freeze([]) as unknown as Output[] });
 
 /** Per-run state: the columns, the fields selected so far, the payload decoded once. */
 class Env {
@@ -134,7 +136,7 @@ class RuleCompiler {
       const env = new Env(cols);
       let clause: RuleEvalClause = 'where';
       try {
-        if (whereFirst && where!(env) !== true) return { status: 'no_result', outputs: [] };
+        if (whereFirst && where!(env) !== true) return NO_RESULT;
         clause = 'select';
         const out = fields(env);
         if (where !== null && !whereFirst) {
