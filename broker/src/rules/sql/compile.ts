@@ -15,7 +15,7 @@ import type { Expr, Field, PathStep, Pos, Statement } from './ast.js';
 import { RuleEvalError, RuleSqlError, type RuleEvalClause } from './errors.js';
 import { isEventName, type EventName } from './context.js';
 import { decodePayload, getIndex, getKey, putPath, range, slice, type Step } from './paths.js';
-import { topLevelValue, SLOW } from './json-scan.js';
+import { topLevelValue, topLevelValueBytes, SLOW } from './json-scan.js';
 import { arith, compare, deepEqual, filterMatcher, negate } from './values.js';
 import { parse } from './parser.js';
 import { columnsRead, intersects, namesUsed, outputNames } from './scope.js';
@@ -72,13 +72,19 @@ class Env {
    * `payload.<key>`: read by one scan when the payload is a flat JSON object not decoded yet
    * (json-scan.ts), else from the decoded payload.
    */
-  payloadKey(raw: unknown, key: string): unknown {
+  payloadKey(raw: unknown, key: string, keyBytes: Buffer): unknown {
     // Only the run's first read scans: a rule whose WHERE reads one field and fails (the common
     // case) never builds the object; one that reads on decodes once and reads the rest from it.
-    if (!this.scanned && typeof raw === 'string' && raw !== this.raw) {
-      this.scanned = true;
-      const v = topLevelValue(raw, key);
-      if (v !== SLOW) return v;
+    if (!this.scanned && raw !== this.raw) {
+      if (typeof raw === 'string') {
+        this.scanned = true;
+        const v = topLevelValue(raw, key);
+        if (v !== SLOW) return v;
+      } else if (Buffer.isBuffer(raw)) {
+        this.scanned = true;
+        const v = topLevelValueBytes(raw, keyBytes);
+        if (v !== SLOW) return v;
+      }
     }
     return getKey(this.payload(raw), key);
   }
@@ -393,11 +399,12 @@ class RuleCompiler {
     });
     const isPayload = first === 'payload';
     const payloadKey = isPayload && 'key' in steps[1]! ? (steps[1] as { key: string }).key : null;
+    const keyBytes = Buffer.from(payloadKey ?? '');
     const walk = payloadKey !== null
       ? (env: Env, o: Record<string, unknown>): unknown => {
         let v = top(o);
         if (v === undefined) return undefined;
-        v = env.payloadKey(v, payloadKey);
+        v = env.payloadKey(v, payloadKey, keyBytes);
         for (let i = 1; i < rest.length && v !== undefined; i++) v = rest[i]!(env, v);
         return v;
       }

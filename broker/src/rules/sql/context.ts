@@ -12,6 +12,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ClientInfo } from '../../hooks.js';
 import type { Message, PublishProperties, QoS } from '../../types.js';
+import { PAYLOAD_WHOLE } from './scope.js';
 
 /** `$events/<name>` → EMQX's event id (the `event` column). */
 export const EVENT_TOPICS = {
@@ -235,13 +236,18 @@ export function messageFields(msg: Message): MessageFields {
   };
 }
 
-/** The message columns that cost something to build, as bits of `messageColumns`' `need`. */
-export const NEED_ID = 1, NEED_PAYLOAD = 2, NEED_FLAGS = 4, NEED_PUB_PROPS = 8, NEED_PEERNAME = 16, NEED_ALL = 31;
+/**
+ * The message columns that cost something to build, as bits of `messageColumns`' `need`.
+ * NEED_PAYLOAD_FIELDS: the rules read only `payload.<key>…`, so `payload` may stay the bytes
+ * (the SQL reads fields from them, sql/json-scan.ts); NEED_PAYLOAD: the text is needed.
+ */
+export const NEED_ID = 1, NEED_PAYLOAD = 2, NEED_FLAGS = 4, NEED_PUB_PROPS = 8, NEED_PEERNAME = 16, NEED_PAYLOAD_FIELDS = 32, NEED_ALL = 31;
 
 /** The `need` bits for the columns a rule reads (null: it may read any, `SELECT *`). */
 export function columnNeeds(reads: ReadonlySet<string> | null): number {
   if (reads === null) return NEED_ALL;
-  return (reads.has('id') ? NEED_ID : 0) | (reads.has('payload') ? NEED_PAYLOAD : 0) | (reads.has('flags') ? NEED_FLAGS : 0)
+  const payload = !reads.has('payload') ? 0 : reads.has(PAYLOAD_WHOLE) ? NEED_PAYLOAD : NEED_PAYLOAD_FIELDS;
+  return (reads.has('id') ? NEED_ID : 0) | payload | (reads.has('flags') ? NEED_FLAGS : 0)
     | (reads.has('pub_props') ? NEED_PUB_PROPS : 0) | (reads.has('peername') ? NEED_PEERNAME : 0);
 }
 
@@ -258,7 +264,7 @@ export function messageColumns(msg: Message, publisher: ClientInfo | null, node:
     event: 'message.publish',
     id: (need & NEED_ID) === 0 ? undefined as unknown as string : messageIdHex(msg.id),
     topic: msg.topic,
-    payload: (need & NEED_PAYLOAD) === 0 ? undefined as unknown as Payload : payloadColumn(msg.payload),
+    payload: (need & NEED_PAYLOAD) !== 0 ? payloadColumn(msg.payload) : (need & NEED_PAYLOAD_FIELDS) !== 0 ? msg.payload : undefined as unknown as Payload,
     qos: msg.qos,
     flags: (need & NEED_FLAGS) === 0 ? undefined as unknown as MessageFields['flags'] : { retain: msg.retain, dup: false },
     pub_props: (need & NEED_PUB_PROPS) === 0 ? undefined as unknown as Props : msg.properties === null ? {} : pubProps(msg.properties),

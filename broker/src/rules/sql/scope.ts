@@ -47,6 +47,9 @@ export function intersects(a: Set<string>, b: Set<string>): boolean {
   return false;
 }
 
+/** In columnsRead's answer: the statement reads `payload` whole, not only fields of it. */
+export const PAYLOAD_WHOLE = '\u0000payload';
+
 /**
  * The columns a whole statement may read (first names of its paths), for building only those;
  * null when it may read any: `SELECT *`, or a function called without arguments (EMQX lets such
@@ -61,8 +64,11 @@ export function columnsRead(statement: unknown): Set<string> | null {
     const o = x as Record<string, unknown>;
     if (o.kind === 'star' || (o.kind === 'call' && Array.isArray(o.args) && o.args.length === 0)) { all = true; return; }
     if (o.kind === 'path') {
-      const first = (o.steps as Array<{ key?: unknown }>)[0];
+      const steps = o.steps as Array<{ key?: unknown }>;
+      const first = steps[0];
       if (typeof first?.key === 'string') out.add(first.key);
+      // `payload` itself (not only `payload.<key>…`): its text must be built.
+      if (first?.key === 'payload' && typeof steps[1]?.key !== 'string') out.add(PAYLOAD_WHOLE);
     }
     for (const k of Object.keys(o)) if (k !== 'pos') visit(o[k]);
   };
