@@ -31,7 +31,7 @@ export interface RunOptions {
   bcryptConnections: number;
   /** Access scenario: rules in the generated acl.conf, and the setups run besides `open`. */
   aclRules: number;
-  /** Rules scenario: total msg/s of its paced publishers. */
+  /** Rules scenario: total msg/s of its paced publishers; 0 = flood. */
   rulesRate: number;
   accessSetups: string[];
 }
