@@ -5,8 +5,9 @@
  * Cost model. With no enabled rule reading messages the engine has no `message.publish` callback
  * at all, so the broker's `hooks.active()` check is the whole cost. With rules, the callback walks
  * a trie of their FROM filters (topic-index.ts); only when some rule matches does it do more:
- * - a message of at most INLINE_MAX payload bytes is evaluated at once (the columns built once,
- *   the payload's JSON decoded once, and only when the SQL reads `payload.…`): evaluating a WHERE
+ * - a message of at most INLINE_MAX payload bytes is evaluated at once (only the columns the SQL
+ *   reads are built; `payload.<field>` of a flat JSON object is read by one pass over its bytes,
+ *   sql/json-scan.ts; other JSON is decoded once per message for all rules): evaluating a WHERE
  *   costs less than queueing the message, and a message kept until a later turn outlives the
  *   young generation and makes the garbage collector the main cost (measured: bench `rules`);
  * - a bigger message (its SQL could take long) is queued and evaluated on a later turn.
