@@ -34,6 +34,17 @@ function pairedRatios(key: string, runs: RunRecord[], setup: string, reference: 
   return out;
 }
 
+/** Per repetition where both ran: setup − reference of one metric. */
+function pairedDeltas(key: string, runs: RunRecord[], setup: string, reference: string): number[] {
+  const out: number[] = [];
+  for (const rep of new Set(runs.map((r) => r.rep))) {
+    const a = runs.find((r) => r.rep === rep && r.setup === setup && r.ok)?.values?.[key];
+    const b = runs.find((r) => r.rep === rep && r.setup === reference && r.ok)?.values?.[key];
+    if (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b)) out.push(a - b);
+  }
+  return out;
+}
+
 /** `summary[metric][setup]` and `ratios[metric][setup]` (setup ÷ reference) of a setups scenario. */
 export function summarizeSetups(name: string, title: string, metrics: MetricDef[], runs: RunRecord[], plan: Pick<SetupPlan, 'reference' | 'targets'> & { setups: { name: string }[] }): ScenarioReport {
   const names = plan.setups.map((s) => s.name);
@@ -81,7 +92,8 @@ export function setupTargetLines(sc: ScenarioReport): string[] {
     for (const s of t.setups) {
       const r = sc.ratios[t.metric]?.[s];
       let line = `${m.label}: ${s}/${info.reference} ${ratioCell(r)}`;
-      if (r) line += ` (${r.median >= 1 ? 'no cost' : `cost ${((1 - r.median) * 100).toFixed(1)} %`})`;
+      // A difference target is about a lower-is-better metric: the higher-is-better remark would mislead.
+      if (r && t.maxDelta === undefined) line += ` (${r.median >= 1 ? 'no cost' : `cost ${((1 - r.median) * 100).toFixed(1)} %`})`;
       const shown = (t.show ?? []).map((k) => {
         const km = metric(k);
         if (!km) return '';
@@ -89,7 +101,13 @@ export function setupTargetLines(sc: ScenarioReport): string[] {
         return `${km.label} ${v(s)} vs ${v(info.reference)}`;
       }).filter(Boolean);
       if (shown.length) line += `; ${shown.join(', ')}`;
-      if (t.minRatio !== undefined) {
+      if (t.maxDelta !== undefined) {
+        const d = pairedDeltas(t.metric, sc.runs, s, info.reference);
+        const dm = d.length ? [...d].sort((x, y) => x - y)[Math.floor(d.length / 2)]! : NaN;
+        const range = d.length > 1 ? ` [${fmt(Math.min(...d), m.digits)}–${fmt(Math.max(...d), m.digits)}]` : '';
+        line += `; difference ${fmt(dm, m.digits)}${range} ${m.unit}; target ≤ ${t.maxDelta} ${m.unit}: ${Number.isNaN(dm) ? 'no data (runs failed)' : dm <= t.maxDelta ? 'met' : 'MISSED'}`;
+        if (t.why) line += ` (${t.why})`;
+      } else if (t.minRatio !== undefined) {
         const target = `target: cost ≤ ${Math.round((1 - t.minRatio) * 100)} %`;
         line += r ? `; ${target}: ${r.median >= t.minRatio ? 'met' : 'MISSED'}` : `; ${target}: no data (runs failed)`;
       } else if (t.why) {

@@ -24,6 +24,11 @@
  * bench/scenarios/access.ts), the setups interleaved in every repetition; the table gives each
  * setup's ratio to the open broker and the ≤ 10 % target lines.
  *
+ * With --only rules (opt-in), Petrel alone runs once per rule setup (no rules, a WHERE rule true
+ * with republish, false, a rule on other topics; bench/scenarios/rules.ts) on a fan-in flood of
+ * JSON (or at one paced rate, --rules-rate); the target lines give the broker CPU µs per message
+ * each setup adds to the plain broker.
+ *
  *   node dist/bench/run.js [--reps 3] [--duration 5] [--warmup 1] [--only fanin,latency]
  *                          [--brokers petrel,mosquitto] [--workers 2] [--quick] [--help]
  *                          [--baseline DIR]
@@ -78,6 +83,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --access-connections N   access: clients of the connect phase (default 5000)
   --bcrypt-connections N   access: the same with bcrypt, a hash per connect (default 200)
   --acl-rules N         access: rules in the generated acl.conf (default 1000)
+  --rules-rate N        rules: total msg/s the publishers send, the same for every setup
+                        (default 0 = flood, each setup at its highest rate)
   --setups a,b          access: setups besides open: ${SETUP_NAMES.filter((n) => n !== 'open').join(',')} (default all)
   --petrel-config FILE  YAML merged over the generated Petrel config
   --petrel-node-args "A B"  node options for Petrel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -106,7 +113,7 @@ function parseArgs(argv: string[]): Cli {
   const opts: RunOptions = {
     warmupMs: 1000, durationMs: 5000, payload: 64, workers: 2, fanInPublishers: 50, fanOutSubscribers: 100,
     pairs: 20, window: 10, inflightFanIn: 10_000, inflightFanOut: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
-    persistClients: 1000, persistBurst: 100, accessConnections: 5000, bcryptConnections: 200, aclRules: 1000, accessSetups: [...SETUP_NAMES],
+    persistClients: 1000, persistBurst: 100, accessConnections: 5000, bcryptConnections: 200, aclRules: 1000, rulesRate: 0, accessSetups: [...SETUP_NAMES],
   };
   const cli: Cli = { reps: 3, only: DEFAULT_SCENARIOS.map((s) => s.name), brokers: [...BROKERS], brokersGiven: false, save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
   const num = (v: string | undefined, name: string): number => {
@@ -156,6 +163,7 @@ function parseArgs(argv: string[]): Cli {
       case '--access-connections': opts.accessConnections = Math.round(num(v, a)); i++; break;
       case '--bcrypt-connections': opts.bcryptConnections = Math.round(num(v, a)); i++; break;
       case '--acl-rules': opts.aclRules = Math.max(6, Math.round(num(v, a))); i++; break;
+      case '--rules-rate': opts.rulesRate = v === '0' ? 0 : num(v, a); i++; break;
       case '--setups': {
         opts.accessSetups = (v ?? '').split(',').filter(Boolean); i++;
         const bad = opts.accessSetups.filter((x) => !(SETUP_NAMES as readonly string[]).includes(x));

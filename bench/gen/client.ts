@@ -279,8 +279,11 @@ export class BenchClient implements FrameSink, Pausable {
       t.frame.copy(out, base);
       let pid = this.nextPid;
       this.nextPid = pid === MAX_PACKET_ID ? 1 : pid + 1;
-      out[base + t.pidOffset] = pid >> 8;
-      out[base + t.pidOffset + 1] = pid & 0xff;
+      if (t.pidOffset >= 0) {
+        out[base + t.pidOffset] = pid >> 8;
+        out[base + t.pidOffset + 1] = pid & 0xff;
+      }
+      if (!t.stamped) continue;
       const p = base + t.payloadOffset;
       out.writeDoubleLE(stamp, p + PAYLOAD_TS);
       out.writeUInt32LE(this.streamId, p + PAYLOAD_STREAM);
@@ -312,7 +315,8 @@ export class BenchClient implements FrameSink, Pausable {
     if (n <= 0) return;
     const batch = this.buildBatch(n, now);
     this.sent += n;
-    this.inflight += n;
+    // QoS 0 is never acknowledged: nothing stays in flight.
+    if (this.qos > 0) this.inflight += n;
     sock.write(batch);
   }
 

@@ -99,6 +99,8 @@ interface StartArgs {
   topics: string[];
   qos: QoS;
   payload: number;
+  /** A fixed payload text instead of `payload` bytes of filler (QoS 0 flood only). */
+  payloadText?: string;
   batch?: number;
   window?: number;
   rate?: number;
@@ -112,7 +114,7 @@ function start(a: StartArgs) {
   const g = group(a.group);
   const stopAt = performance.now() + a.maxMs;
   g.forEach((c, i) => {
-    const t = publishTemplate(a.topics[i % a.topics.length], a.qos, a.payload);
+    const t = publishTemplate(a.topics[i % a.topics.length], a.qos, a.payload, false, a.payloadText === undefined ? undefined : Buffer.from(a.payloadText));
     c.limit = a.limit ?? 0;
     if (a.mode === 'flood') c.startFlood(t, a.batch ?? 64, stopAt);
     else if (a.mode === 'window') c.startWindow(t, a.qos, a.window ?? 10, a.streamBase + i, stopAt);

@@ -49,11 +49,15 @@ export interface PublishTemplate {
   pidOffset: number;
   /** Offset of the payload's first byte. */
   payloadOffset: number;
+  /** Paced and windowed publishers stamp time, stream and sequence into the payload; not into a fixed body. */
+  stamped: boolean;
 }
 
-export function publishTemplate(topic: string, qos: QoS, payloadSize: number, retain = false): PublishTemplate {
-  const size = Math.max(payloadSize, MIN_PAYLOAD);
-  const payload = Buffer.alloc(size, 0x61);
+export function publishTemplate(topic: string, qos: QoS, payloadSize: number, retain = false, body?: Buffer): PublishTemplate {
+  // `body`: a fixed payload sent untouched (JSON for the rules scenario: QoS 0, flood or paced,
+  // no sequence numbers, so no loss or latency per stream).
+  const size = body !== undefined ? body.length : Math.max(payloadSize, MIN_PAYLOAD);
+  const payload = body ?? Buffer.alloc(size, 0x61);
   const frame = mqtt.generate({
     cmd: 'publish',
     topic,
@@ -65,7 +69,7 @@ export function publishTemplate(topic: string, qos: QoS, payloadSize: number, re
   } as mqtt.IPublishPacket);
   const payloadOffset = frame.length - size;
   const pidOffset = qos > 0 ? payloadOffset - 2 : -1;
-  return { frame, pidOffset, payloadOffset };
+  return { frame, pidOffset, payloadOffset, stamped: body === undefined };
 }
 
 /** `count` copies of a QoS 0 frame back to back: one write sends them all. */

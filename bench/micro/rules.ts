@@ -24,6 +24,7 @@ const SCENARIOS: Record<string, Record<string, unknown>> = {
   'no rule': {},
   'one rule, FROM does not match': { r: { sql: 'SELECT * FROM "other/#" WHERE payload.temp > 30', actions: [{ function: 'republish', args: { topic: 'alerts/x' } }] } },
   'matching FROM, WHERE false (qos = 2)': { r: { sql: 'SELECT clientid FROM "sensors/#" WHERE qos = 2', actions: [{ function: 'republish', args: { topic: 'alerts/x' } }] } },
+  'matching FROM, WHERE payload.temp > 100 (false)': { r: { sql: 'SELECT payload.temp as t FROM "sensors/#" WHERE payload.temp > 100', actions: [{ function: 'republish', args: { topic: 'alerts/x' } }] } },
   'matching FROM, WHERE payload.temp > 30 + republish': { r: { sql: 'SELECT payload.temp as t, topic FROM "sensors/#" WHERE payload.temp > 30', actions: [{ function: 'republish', args: { topic: 'alerts/${topic}', payload: '${t}', qos: 0 } }] } },
 };
 

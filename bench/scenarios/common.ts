@@ -31,6 +31,8 @@ export interface RunOptions {
   bcryptConnections: number;
   /** Access scenario: rules in the generated acl.conf, and the setups run besides `open`. */
   aclRules: number;
+  /** Rules scenario: total msg/s of its paced publishers; 0 = flood. */
+  rulesRate: number;
   accessSetups: string[];
 }
 
@@ -96,6 +98,11 @@ export interface SetupTarget {
   metric: string;
   setups: string[];
   minRatio?: number;
+  /**
+   * The per-repetition difference setup − reference of the metric (its median), judged against
+   * this bound: the rules scenario's broker CPU µs per message evaluated.
+   */
+  maxDelta?: number;
   why?: string;
   show?: string[];
 }

@@ -8,7 +8,8 @@ import { connections } from './connections.js';
 import { retained } from './retained.js';
 import { persistent } from './persistent.js';
 import { access } from './access.js';
+import { rules } from './rules.js';
 
-export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access];
-/** What a run without --only runs: every scenario but the opt-in ones (access). */
+export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access, rules];
+/** What a run without --only runs: every scenario but the opt-in ones (access, rules). */
 export const DEFAULT_SCENARIOS: Scenario[] = SCENARIOS.filter((s) => !s.optIn);

@@ -16,7 +16,7 @@ import {
   subPort, routesReady, ETCD_CPU_METRIC,
 } from './common.js';
 
-const THROUGHPUT_METRICS: MetricDef[] = [
+export const THROUGHPUT_METRICS: MetricDef[] = [
   { key: 'msgs', label: 'delivered msg/s', unit: 'msg/s', better: 'higher', digits: 0 },
   { key: 'cpuPerMsg', label: 'broker CPU µs/msg', unit: 'µs', better: 'lower', digits: 2 },
   { key: 'brokerCpu', label: 'broker CPU %', unit: '%', better: 'none', digits: 0 },
@@ -46,11 +46,15 @@ export interface Plan {
   pubCount: number;
   /** Deliveries per published message. */
   fanout: number;
-  mode: 'flood' | 'window';
+  /** paced: QoS 0 at `rate` msg/s per publisher (the same load whatever the broker's speed). */
+  mode: 'flood' | 'window' | 'paced';
+  rate?: number;
   /** Put publisher i with subscriber i (pairs), else publishers start after the subscribers. */
   paired: boolean;
   /** Flood gate limit (deliveries outstanding), QoS 0 only. */
   inflight?: number;
+  /** A fixed payload (QoS 0 flood only): the rules scenario's JSON. */
+  payloadText?: string;
   /** Usernames of subscriber/publisher i; their passwords come from the run's setup. */
   subUser?: (i: number) => string;
   pubUser?: (i: number) => string;
@@ -101,8 +105,8 @@ export async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<Scen
     const base = streamBase;
     streamBase += s.ids.length;
     return pool.workers[s.worker].call('start', {
-      group: 'pub', mode: p.mode, topics: s.topics, qos: p.qos, payload: opts.payload,
-      batch: 64, window: opts.window, maxMs, streamBase: base,
+      group: 'pub', mode: p.mode, topics: s.topics, qos: p.qos, payload: opts.payload, payloadText: p.payloadText,
+      batch: 64, window: p.mode === 'paced' ? 1_000_000 : opts.window, rate: p.rate, maxMs, streamBase: base,
     });
   }));
   await sleep(opts.warmupMs);

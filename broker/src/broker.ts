@@ -97,6 +97,11 @@ export class Broker {
     this.clusterWaiters.clear();
     for (const r of all) r();
   }
+  /**
+   * Topic rewrite of SUBSCRIBE and UNSUBSCRIBE filters (transform/topic-rewrite.ts), applied after
+   * authorization as EMQX does; null when no rule rewrites subscriptions.
+   */
+  rewriteFilter: ((topicFilter: string, client: ClientInfo) => string) | null = null;
   /** Called when a session ends (the client manager flushes its delayed will). */
   onSessionEnd: ((clientId: string) => void) | null = null;
   private nextId = 1;
@@ -280,7 +285,14 @@ export class Broker {
     if (matched.length !== 0) matched.length = 0;
     this.index.match(msg.topic, msg.from, this.onMatch, this.online);
     const n = matched.length;
-    if (n === 0) { if (countUnmatched) this.metrics.counters['messages.dropped.no_subscribers']++; return 0; }
+    if (n === 0) {
+      if (countUnmatched) {
+        this.metrics.counters['messages.dropped.no_subscribers']++;
+        // EMQX's message.dropped (not for $SYS messages, as its rule events ignore them).
+        if (this.hooks.active('message.dropped') && !msg.topic.startsWith('$SYS/')) this.hooks.run('message.dropped', msg, null, 'no_subscribers');
+      }
+      return 0;
+    }
     if (n === 1) {
       const sub = matched[0];
       matched.length = 0;

@@ -73,15 +73,40 @@ export interface AuthzRequest {
   topic: string;
   qos: QoS;
   retain: boolean;
+  /** Set by the source that decided (its type: 'file', 'built_in_database', 'http', …), for `client.check_authz_complete`. */
+  source?: string;
 }
 
 export type AuthzResult = 'allow' | 'deny';
+
+/** What `client.connack` reports about the connection a CONNACK answered. */
+export interface ConnackInfo {
+  keepalive: number;
+  cleanStart: boolean;
+  /** Session expiry in seconds. */
+  expiryInterval: number;
+  /** 0 when the CONNACK refused the client. */
+  connectedAt: number;
+}
+
+/** What `client.check_authn_complete` reports: EMQX's reason_code ('success', 'not_authorized', …). */
+export interface AuthnOutcome {
+  reasonCode: string;
+  isSuperuser: boolean;
+  isAnonymous: boolean;
+}
 
 export interface HookSignatures {
   /** Before authentication: may refuse the client (banned, flapping…). */
   'client.connect': (client: ClientInfo) => ConnectVerdict | undefined | Promise<ConnectVerdict | undefined>;
   'client.authenticate': (req: AuthRequest) => AuthResult | undefined | Promise<AuthResult | undefined>;
   'client.authorize': (req: AuthzRequest) => AuthzResult | undefined | Promise<AuthzResult | undefined>;
+  /** A CONNACK was sent: `reasonCode` is EMQX's reason name ('success', 'not_authorized', 'banned', …). */
+  'client.connack': (client: ClientInfo, reasonCode: string, conn: ConnackInfo) => void;
+  /** Authentication ended (allowed or refused). */
+  'client.check_authn_complete': (client: ClientInfo, outcome: AuthnOutcome) => void;
+  /** An authorization answer: `source` is the deciding source's type, 'cache' or 'default' (no source matched). */
+  'client.check_authz_complete': (client: ClientInfo, action: 'publish' | 'subscribe', topic: string, result: AuthzResult, source: string) => void;
   'client.connected': (client: ClientInfo) => void;
   'client.disconnected': (client: ClientInfo, reason: string) => void;
   'session.created': (clientId: string) => void;
@@ -93,6 +118,7 @@ export interface HookSignatures {
   'message.publish': (msg: Message) => Message | null | undefined | void;
   'message.delivered': (clientId: string, msg: Message) => void;
   'message.acked': (clientId: string, msg: Message) => void;
+  /** `clientId` null: the message itself was dropped (reason 'no_subscribers'); else its delivery to that client. */
   'message.dropped': (msg: Message, clientId: string | null, reason: string) => void;
 }
 
@@ -100,7 +126,8 @@ export type HookName = keyof HookSignatures;
 /** Hooks whose callbacks return nothing the broker uses: the ones addAsync accepts. */
 export type NotificationHook = Exclude<HookName, 'client.connect' | 'client.authenticate' | 'client.authorize' | 'message.publish'>;
 export const HOOK_NAMES: readonly HookName[] = [
-  'client.connect', 'client.authenticate', 'client.authorize', 'client.connected', 'client.disconnected',
+  'client.connect', 'client.authenticate', 'client.authorize', 'client.connack', 'client.check_authn_complete',
+  'client.check_authz_complete', 'client.connected', 'client.disconnected',
   'session.created', 'session.resumed', 'session.terminated', 'session.subscribed', 'session.unsubscribed',
   'message.publish', 'message.delivered', 'message.acked', 'message.dropped',
 ];

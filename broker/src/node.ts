@@ -32,6 +32,8 @@ import { installAuthn, type AuthnService } from './access/authn/index.js';
 import { RuleEngine } from './rules/engine.js';
 import { DataIntegration } from './rules/connectors/integration.js';
 import { GatewayRegistry } from './gateway/registry.js';
+import { installTopicRewrite } from './transform/topic-rewrite.js';
+import { installAutoSubscribe } from './transform/auto-subscribe.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -220,7 +222,8 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     publish: (msg) => { broker.publish(msg); },
     newMessage: (topic, payload, qos, retain, props) => broker.newMessage(topic, payload, qos, retain, props, ''),
     validTopic: (topic) => validTopicName(topic, cfg.mqtt.max_topic_levels),
-    saved: { all: () => store.scan('rules'), put: (id, spec) => store.put('rules', id, spec), del: (id) => store.del('rules', id) },
+    // In a cluster the rules changed through REST live in etcd (shared.ts), so every node runs them.
+    saved: { all: () => shared.scan('rules'), put: (id, spec) => shared.put('rules', id, spec), del: (id) => shared.del('rules', id), watch: (fn) => shared.watch('rules', fn) },
     sinks: integration,
   });
   rulesRef = rules;
@@ -237,6 +240,11 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await store.close();
     throw err;
   }
+  const rewrite = installTopicRewrite(cfg.rewrite ?? [], {
+    hooks: broker.hooks, maxTopicLevels: cfg.mqtt.max_topic_levels, log, username: (id) => clients.get(id)?.info.username ?? null,
+  });
+  broker.rewriteFilter = rewrite.rewriteFilter;
+  installAutoSubscribe(cfg.auto_subscribe.topics ?? [], broker, cfg.mqtt.max_topic_levels, log);
   broker.start();
   // Delayed wills pending at the last stop are re-armed (published at once if overdue) [MQTT-3.1.3-9].
   clients.start();

@@ -88,17 +88,19 @@ export class Authorizer {
       if (cache === undefined || cache.generation !== gen) { cache = new ClientCache(gen); this.caches.set(client, cache); }
       if (action === 'publish' && cache.lastTopic === topic && cache.lastQos === qos && cache.lastRetain === retain && cache.lastUntil > now) {
         c['authorization.cache_hit']++;
+        if (this.hooks.active('client.check_authz_complete')) this.hooks.run('client.check_authz_complete', client, action, topic, cache.lastResult, 'cache');
         return this.count(cache.lastResult);
       }
       key = (action === 'publish' ? 'p' : 's') + qos + (retain ? '1' : '0') + topic;
       const hit = cache.entries.get(key);
       if (hit !== undefined && hit.until > now) {
         c['authorization.cache_hit']++;
+        if (this.hooks.active('client.check_authz_complete')) this.hooks.run('client.check_authz_complete', client, action, topic, hit.result, 'cache');
         if (action === 'publish') this.remember(cache, topic, qos, retain, hit.result, hit.until);
         return this.count(hit.result);
       }
     }
-    const req = { client, action, topic, qos, retain };
+    const req: AuthzRequest = { client, action, topic, qos, retain, source: undefined };
     for (let i = 0; i < chain.length; i++) {
       let r: AuthzResult | undefined | Promise<AuthzResult | undefined>;
       try { r = chain[i](req); } catch (err) { this.hooks.failed('client.authorize', err); return this.store(cache, key, now, 'deny', req); }
@@ -106,7 +108,7 @@ export class Authorizer {
       if (typeof r === 'string') return this.store(cache, key, now, r, req);
       return this.finishAsync(r, chain, i + 1, req, cache, key);
     }
-    return this.store(cache, key, now, this.opts.noMatch, req);
+    return this.store(cache, key, now, this.opts.noMatch, req, false);
   }
 
   private async finishAsync(
@@ -118,10 +120,15 @@ export class Authorizer {
     for (let i = next; r === undefined && i < chain.length; i++) {
       try { r = await chain[i](req); } catch (err) { this.hooks.failed('client.authorize', err); return this.store(cache, key, Date.now(), 'deny', req); }
     }
-    return this.store(cache, key, Date.now(), r ?? this.opts.noMatch, req);
+    return this.store(cache, key, Date.now(), r ?? this.opts.noMatch, req, r !== undefined);
   }
 
-  private store(cache: ClientCache | undefined, key: string, now: number, result: AuthzResult, req: AuthzRequest): AuthzResult {
+  private store(cache: ClientCache | undefined, key: string, now: number, result: AuthzResult, req: AuthzRequest, decided = true): AuthzResult {
+    if (this.hooks.active('client.check_authz_complete')) {
+      // EMQX's authz_source: the deciding source's type; 'default' when none matched (no_match).
+      const source = req.source ?? (decided ? 'unknown' : 'default');
+      this.hooks.run('client.check_authz_complete', req.client, req.action, req.topic, result, source);
+    }
     if (cache !== undefined) {
       const e = cache.entries;
       const until = now + this.opts.cache.ttlMs;

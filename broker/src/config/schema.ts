@@ -16,6 +16,8 @@ import {
   parseActionsSetting, parseConnectorsSetting, parseSourcesSetting, type ActionEntry, type ConnectorEntry, type SourceEntry,
 } from '../rules/connectors/integration-config.js';
 import { parseMqttsn, type MqttsnConfig } from '../gateway/config.js';
+import { parseRewriteRules, type RewriteRule } from '../transform/topic-rewrite.js';
+import { parseAutoSubscribe, type AutoSubscribeTopic } from '../transform/auto-subscribe.js';
 
 const NO_LIMIT = 'infinity';
 const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
@@ -191,6 +193,10 @@ export const schema = obj({
   gateway: obj({
     mqttsn: custom<MqttsnConfig | null>(null, 'The MQTT-SN 1.2 gateway, as EMQX 5 writes it: {enable, gateway_id, broadcast, enable_qos3, predefined: [{id, topic}], mountpoint, idle_timeout, clientinfo_override, listeners: {udp: {<name>: {bind, max_connections, max_conn_rate, enable_authn}}}}. Absent = not loaded (as in EMQX); present = enabled unless `enable: false`. See docs/gateways.md.', 'MQTT-SN gateway', parseMqttsn),
   }, 'Gateways: devices that speak other protocols, as first-class clients (docs/gateways.md).'),
+  rewrite: custom<readonly RewriteRule[]>(null, 'Topic rewrite rules, as EMQX writes them: a list of {action: publish | subscribe | all, source_topic (a filter), re (a regular expression), dest_topic ($1… for its captures, ${clientid}, ${username})}. Tried from the last rule to the first; the first whose source_topic matches decides, and when its re does not match the topic stays. Authorization checks the topic the client sent. See docs/rules.md.', 'list of rewrite rules', parseRewriteRules),
+  auto_subscribe: obj({
+    topics: custom<readonly AutoSubscribeTopic[]>(null, 'Topics every client is subscribed to when it connects: a list of {topic, qos, rh, rap, nl}; topic may hold ${clientid}, ${username}, ${host} and ${port}. No authorization check, as EMQX. See docs/rules.md.', 'list of topics', parseAutoSubscribe),
+  }, 'Auto-subscribe (EMQX\'s auto_subscribe).'),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',
       'local: a single node with its embedded store. etcd: a member of a cluster whose shared state (membership, routes, client registry, retained messages, shared groups) lives in etcd; messages cross between nodes on the node-to-node link.'),

@@ -28,6 +28,7 @@ import type { ClientInfo } from '../hooks.js';
 import type { ClientConnection, ClientManager } from '../clients/client-manager.js';
 import { MqttParser, CodecError, encode, encodePublish, encodeAck, setPacketId, type Packet, type ParserHandler } from './codec/index.js';
 import { ERRORS, MqttError, type ErrorCode } from '../errors.js';
+import { reasonName } from './reason-names.js';
 import type { ChannelSettings } from './settings.js';
 import { encodeShared } from './publish-encoder.js';
 import { handleConnect, handleAuth } from './connect.js';
@@ -336,6 +337,10 @@ export class Channel implements ClientConnection {
     if (this.state === 'closed') return;
     const spec = ERRORS[code];
     if (this.state === 'new' || this.state === 'auth') {
+      const refused = this.protocolVersion === 5 || spec.v3connack !== 0;
+      if (refused && this.broker.hooks.active('client.connack')) {
+        this.broker.hooks.run('client.connack', this.info, reasonName(spec.reason), { keepalive: this.keepalive, cleanStart: this.cleanStart, expiryInterval: 0, connectedAt: 0 });
+      }
       if (this.protocolVersion === 5) {
         const properties = this.requestProblemInfo && detail ? { reasonString: detail } : undefined;
         let buf = encode({ cmd: 'connack', sessionPresent: false, reasonCode: spec.reason, properties } as Packet, 5);

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Packet, IConnectPacket, IAuthPacket } from './codec/index.js';
 import type { Channel } from './channel.js';
-import { MqttError, RC } from '../errors.js';
+import { ERRORS, MqttError, RC } from '../errors.js';
+import { reasonName } from './reason-names.js';
 import type { AuthRequest, AuthResult } from '../hooks.js';
 import { validTopicName } from '../router/index.js';
 import { NEVER_EXPIRE } from '../session/registry.js';
@@ -46,6 +47,7 @@ export function handleConnect(ch: Channel, p: Packet): void {
   }
   if (clientId.length > cfg.maxClientIdLen) throw new MqttError('CLIENT_ID_NOT_VALID', `client id longer than ${cfg.maxClientIdLen}`);
   ch.identify(clientId, certUser ?? c.username ?? null);
+  ch.cleanStart = c.clean !== false;
 
   // Will [MQTT-3.1.2-9..] — validate now, publish only on abnormal close.
   if (c.will) {
@@ -102,6 +104,7 @@ function authenticate(ch: Channel, c: IConnectPacket, assigned: boolean, props: 
   if (!b.hooks.active('client.authenticate')) {
     if (ch.authMethod !== null) throw new MqttError('BAD_AUTHENTICATION_METHOD', ch.authMethod);
     b.metrics.counters['client.auth.anonymous']++;
+    authnComplete(ch, 'success', true);
     connected(ch, c, assigned, null);
     return;
   }
@@ -123,14 +126,17 @@ function authenticate(ch: Channel, c: IConnectPacket, assigned: boolean, props: 
 function authStep(ch: Channel, r: AuthResult | undefined, done: (data: Buffer | null) => void): void {
   if (ch.state === 'closed') return;
   if (r === undefined) {
-    if (ch.authMethod !== null) { ch.fail('BAD_AUTHENTICATION_METHOD', ch.authMethod); return; }
+    if (ch.authMethod !== null) { authnComplete(ch, 'bad_authentication_method', false); ch.fail('BAD_AUTHENTICATION_METHOD', ch.authMethod); return; }
     ch.broker.metrics.counters['client.auth.anonymous']++;
+    authnComplete(ch, 'success', true);
     done(null);
     return;
   }
   if (r.result === 'deny') {
     ch.count('packets.connack.auth_error');
-    ch.fail(r.reason ?? (ch.protocolVersion === 5 ? 'NOT_AUTHORIZED' : 'BAD_USERNAME_OR_PASSWORD'));
+    const code = r.reason ?? (ch.protocolVersion === 5 ? 'NOT_AUTHORIZED' : 'BAD_USERNAME_OR_PASSWORD');
+    authnComplete(ch, reasonName(ERRORS[code].reason), false);
+    ch.fail(code);
     return;
   }
   if (r.result === 'continue') {
@@ -141,6 +147,7 @@ function authStep(ch: Channel, r: AuthResult | undefined, done: (data: Buffer | 
   }
   if (r.isSuperuser) ch.info.isSuperuser = true;
   ch.authExpireAt = r.expireAt ?? 0;
+  if (ch.state !== 'connected') authnComplete(ch, 'success', false);
   done(r.data ?? null);
 }
 
@@ -234,8 +241,15 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
   }
   ch.count('packets.connack.sent');
   ch.count('client.connack');
+  if (b.hooks.active('client.connack')) b.hooks.run('client.connack', ch.info, 'success', { keepalive: ch.keepalive, cleanStart: ch.cleanStart, expiryInterval: expiry, connectedAt: ch.connectedAt });
   ch.clients.activate(ch, session, { receiveMaximum: v5 ? (props.receiveMaximum ?? 65535) : 65535, resendOnLive: !v5 });
   if (ch.log.isLevelEnabled?.('debug') !== false) ch.log.debug({ clientid: clientId, peer: ch.peer(), proto: ch.protocolVersion, clean: c.clean, keepalive: ch.keepalive, present }, 'client connected');
   ch.releaseHeld();
 }
 
+
+/** `client.check_authn_complete` (EMQX's reason names; anonymous: no authenticator decided). */
+function authnComplete(ch: Channel, reasonCode: string, isAnonymous: boolean): void {
+  const h = ch.broker.hooks;
+  if (h.active('client.check_authn_complete')) h.run('client.check_authn_complete', ch.info, { reasonCode, isSuperuser: ch.info.isSuperuser, isAnonymous });
+}

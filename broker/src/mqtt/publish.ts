@@ -60,6 +60,8 @@ export function handlePublish(ch: Channel, p: Packet): void {
   const session = ch.session!;
   if (qos === 2 && session.isAwaitingRel(pid)) {
     // A resent QoS 2 PUBLISH whose first copy we already have: acknowledge, don't publish again.
+    // EMQX reports the copy as dropped (message.dropped, packet_identifier_inuse).
+    if (b.hooks.active('message.dropped')) b.hooks.run('message.dropped', b.newMessage(topic, pk.payload as Buffer, qos, pk.retain, props, ch.clientId), null, 'packet_identifier_inuse');
     ack(ch, 'pubrec', pid, 0);
     return;
   }

@@ -96,9 +96,13 @@ function finish(ch: Channel, messageId: number, entries: Entry[], verdicts: Verd
       else if (verdicts !== null && verdicts[i] === 'taken') code = RC.QUOTA_EXCEEDED; // EMQX: 0x97 when the exclusive topic is taken
       else if (!session.subscriptions.has(e.sub.filter) && session.subscriptions.size >= ch.cfg.maxSubscriptions) code = RC.QUOTA_EXCEEDED;
       else {
-        const r = b.subscribe(session, e.sub);
-        code = r.code;
-        if (code < 0x80) retainedAfter.push([e.sub, r.isNew]);
+        const sub = b.rewriteFilter === null || e.sub.exclusive ? e.sub : rewritten(ch, e.sub);
+        if (sub === null) code = RC.TOPIC_FILTER_INVALID;
+        else {
+          const r = b.subscribe(session, sub);
+          code = r.code;
+          if (code < 0x80) retainedAfter.push([sub, r.isNew]);
+        }
       }
       // A claimed `$exclusive` filter whose subscription did not happen is let go.
       if (e.sub.exclusive && code >= 0x80 && verdicts !== null && verdicts[i] !== 'taken' && !session.subscriptions.has(e.sub.filter)) b.state.releaseExclusive(e.sub.topicFilter, ch.clientId);
@@ -119,7 +123,7 @@ export function handleUnsubscribe(ch: Channel, p: Packet): void {
   ch.count('packets.unsubscribe.received');
   const codes: number[] = [];
   for (const raw of up.unsubscriptions) {
-    if (b.unsubscribe(session, raw)) codes.push(RC.SUCCESS);
+    if (b.unsubscribe(session, b.rewriteFilter === null ? raw : rewrittenRaw(ch, raw))) codes.push(RC.SUCCESS);
     else {
       // [MQTT-3.11.3] an invalid filter says so; a valid one that was not subscribed gets 0x11
       const pf = parseFilter(raw);
@@ -133,4 +137,26 @@ export function handleUnsubscribe(ch: Channel, p: Packet): void {
   ch.sendPacket(pkt as unknown as Packet);
   ch.count('packets.unsuback.sent');
   if (session.persistent) b.sessions.save(session);
+}
+
+/**
+ * The subscription under its rewritten filter (topic rewrite, after authorization as EMQX does:
+ * `$share/g/` stays, the topic part is rewritten); null when the result is not a valid filter.
+ */
+function rewritten(ch: Channel, sub: Subscription): Subscription | null {
+  const t = ch.broker.rewriteFilter!(sub.topicFilter, ch.info);
+  if (t === sub.topicFilter || !sub.filter.endsWith(sub.topicFilter)) return sub;
+  if (!validTopicFilter(t, ch.cfg.maxTopicLevels)) {
+    ch.log.warn?.({ clientid: ch.clientId, filter: sub.filter, rewritten: t }, 'topic rewrite made an invalid topic filter; subscription refused');
+    return null;
+  }
+  return { ...sub, filter: sub.filter.slice(0, sub.filter.length - sub.topicFilter.length) + t, topicFilter: t };
+}
+
+/** An UNSUBSCRIBE filter rewritten as its SUBSCRIBE was, so it names the same subscription. */
+function rewrittenRaw(ch: Channel, raw: string): string {
+  const pf = parseFilter(raw);
+  if (pf.kind === 'invalid' || pf.exclusive || !raw.endsWith(pf.topicFilter)) return raw;
+  const t = ch.broker.rewriteFilter!(pf.topicFilter, ch.info);
+  return t === pf.topicFilter ? raw : raw.slice(0, raw.length - pf.topicFilter.length) + t;
 }

@@ -4,9 +4,15 @@
  *
  * Cost model. With no enabled rule reading messages the engine has no `message.publish` callback
  * at all, so the broker's `hooks.active()` check is the whole cost. With rules, the callback walks
- * a trie of their FROM filters (topic-index.ts) and, only when some rule matches, queues the
- * message (and its publisher's ClientInfo, taken now while the client is surely there) on a bounded
- * dispatch; the SQL and the actions run on a later turn. A full queue drops and counts
+ * a trie of their FROM filters (topic-index.ts); only when some rule matches does it do more:
+ * - a message of at most INLINE_MAX payload bytes is evaluated at once (only the columns the SQL
+ *   reads are built; `payload.<field>` of a flat JSON object is read by one pass over its bytes,
+ *   sql/json-scan.ts; other JSON is decoded once per message for all rules): evaluating a WHERE
+ *   costs less than queueing the message, and a message kept until a later turn outlives the
+ *   young generation and makes the garbage collector the main cost (measured: bench `rules`);
+ * - a bigger message (its SQL could take long) is queued and evaluated on a later turn.
+ * Actions always run on a later turn, from a bounded dispatch of the rule outputs that passed:
+ * nothing slow (a republish, a sink) runs inside publish. A full queue drops and counts
  * (`dropped`), the publisher never waits. Events come through the hooks' `addAsync` (events.ts).
  *
  * Every change (create, update, enable, delete) rebuilds the index and the hook callbacks, so it
@@ -17,7 +23,7 @@ import type { Logger } from '../log.js';
 import type { Message, PublishProperties, QoS } from '../types.js';
 import type { ClientConnection } from '../clients/client-manager.js';
 import { BoundedDispatch } from '../util/bounded-dispatch.js';
-import { messageColumns, type CompiledRule, type EventName, type Columns } from './sql/index.js';
+import { messageColumns, columnNeeds, type CompiledRule, type EventName, type Columns } from './sql/index.js';
 import { buildAction, republishedBy, type Action, type ActionDeps } from './actions.js';
 import { compileSql, parseRuleSpec, specToRaw, validRuleId, type ActionSpec, type RuleSpec } from './rule-config.js';
 import { newRuleMetrics, RULE_COUNTERS, type RuleMetrics } from './metrics.js';
@@ -49,11 +55,16 @@ export interface RuleSinks {
   submit(id: string, output: Record<string, unknown>, ruleId: string): void;
 }
 
-/** Rules written through REST, by id, as their specs. */
+/**
+ * Rules written through REST, by id, as their specs. On a cluster the writes go to etcd (a
+ * promise) and `watch` brings other nodes' changes: every node runs every rule.
+ */
 export interface RuleStore {
   all(): Iterable<[string, unknown]>;
-  put(id: string, spec: unknown): void;
-  del(id: string): void;
+  put(id: string, spec: unknown): void | Promise<void>;
+  del(id: string): void | Promise<void>;
+  /** Changes made elsewhere (another node): the rule's spec now, undefined when deleted. Returns the remover. */
+  watch?(fn: (id: string, spec: unknown) => void): () => void;
 }
 
 interface LiveRule {
@@ -62,11 +73,18 @@ interface LiveRule {
   actions: Action[];
   metrics: RuleMetrics;
   createdAt: number;
+  /** The costly message columns its SQL reads (sql/context.ts columnNeeds). */
+  needs: number;
 }
 
 export type RuleChange = { ok: true; rule: RuleSpec } | { ok: false; status: 400 | 404 | 409; error: string };
 
 interface Queued { msg: Message; rules: readonly LiveRule[]; publisher: ReturnType<RuleEngineDeps['connection']> }
+/** A rule's outputs waiting for its actions. */
+interface Passed { rule: LiveRule; outputs: Array<Record<string, unknown>>; by: string | undefined }
+
+/** Payloads up to this size are evaluated inside publish; bigger ones on a later turn. */
+export const INLINE_MAX = 16 * 1024;
 
 export class RuleEngine {
   private readonly rules = new Map<string, LiveRule>();
@@ -77,7 +95,10 @@ export class RuleEngine {
   private events: { dropped: () => number; remove: () => void } | null = null;
   private eventsDroppedBefore = 0;
   private stopped = false;
+  private unwatch: (() => void) | null = null;
+  private lastWrite: Promise<void> = Promise.resolve();
   private readonly messages: BoundedDispatch<Queued>;
+  private readonly passed: BoundedDispatch<Passed>;
   private readonly actionDeps: ActionDeps;
   private readonly onPublish: (msg: Message) => undefined;
 
@@ -85,6 +106,10 @@ export class RuleEngine {
     this.messages = new BoundedDispatch<Queued>((q) => this.runMessage(q), {
       maxQueue: deps.maxQueue ?? 100_000,
       onError: (err) => deps.log.error({ err }, 'rule evaluation failed'),
+    });
+    this.passed = new BoundedDispatch<Passed>((p) => this.runActions(p), {
+      maxQueue: deps.maxQueue ?? 100_000,
+      onError: (err) => deps.log.error({ err }, 'rule actions failed'),
     });
     this.actionDeps = {
       log: deps.log,
@@ -99,7 +124,9 @@ export class RuleEngine {
       const matched = this.index.match(msg.topic);
       // EMQX's rule_engine.ignore_sys_message (default true): $SYS messages feed no rule.
       if (matched.length === 0 || msg.topic.startsWith('$SYS/')) return undefined;
-      this.messages.push({ msg, rules: matched, publisher: msg.from === '' ? undefined : deps.connection(msg.from) });
+      const publisher = msg.from === '' ? undefined : deps.connection(msg.from);
+      if (msg.payload.length > INLINE_MAX) this.messages.push({ msg, rules: matched, publisher });
+      else this.evaluate(msg, matched, publisher, true);
       return undefined;
     };
   }
@@ -109,6 +136,7 @@ export class RuleEngine {
    * schema): a config rule wins over a saved one with its id, as emqx.conf wins over cluster.hocon.
    */
   load(specs: readonly RuleSpec[]): void {
+    this.unwatch = this.deps.saved?.watch?.((id, spec) => this.remote(id, spec)) ?? null;
     for (const [id, raw] of this.deps.saved?.all() ?? []) {
       const p = parseRuleSpec(id, raw, `saved rule '${id}'`);
       const bad = p.ok ? this.unknownSink(p.value, `saved rule '${id}'`) : p.error;
@@ -125,11 +153,11 @@ export class RuleEngine {
 
   /** Messages and events dropped because the evaluation queue was full. */
   get dropped(): number {
-    return this.messages.dropped + this.eventsDroppedBefore + (this.events?.dropped() ?? 0);
+    return this.messages.dropped + this.passed.dropped + this.eventsDroppedBefore + (this.events?.dropped() ?? 0);
   }
 
-  /** Messages waiting for evaluation. */
-  get pending(): number { return this.messages.size; }
+  /** Messages waiting for evaluation, and rule outputs waiting for their actions. */
+  get pending(): number { return this.messages.size + this.passed.size; }
 
   list(): RuleSpec[] { return [...this.rules.values()].map((r) => r.spec); }
   get(id: string): { spec: ReturnType<typeof specToRaw>; from: readonly string[]; createdAt: number } | null {
@@ -158,7 +186,7 @@ export class RuleEngine {
     const bad = this.unknownSink(p.value, 'rule');
     if (bad !== null) return { ok: false, status: 400, error: bad };
     this.rules.set(id, this.live(p.value));
-    this.deps.saved?.put(id, specToRaw(p.value));
+    this.persist(id, p.value);
     this.rebuild();
     return { ok: true, rule: p.value };
   }
@@ -178,14 +206,14 @@ export class RuleEngine {
     next.metrics = cur.metrics;
     next.createdAt = cur.createdAt;
     this.rules.set(id, next);
-    this.deps.saved?.put(id, specToRaw(p.value));
+    this.persist(id, p.value);
     this.rebuild();
     return { ok: true, rule: p.value };
   }
 
   delete(id: string): boolean {
     if (!this.rules.delete(id)) return false;
-    this.deps.saved?.del(id);
+    this.persist(id, undefined);
     this.rebuild();
     return true;
   }
@@ -198,6 +226,8 @@ export class RuleEngine {
   /** Removes every callback; messages and events still queued are not evaluated. */
   stop(): void {
     this.stopped = true;
+    this.unwatch?.();
+    this.unwatch = null;
     this.unhook();
   }
 
@@ -239,9 +269,39 @@ export class RuleEngine {
     return null;
   }
 
+  /** Saves a change; a cluster write that fails is logged (the shared store takes it back and says so through watch). */
+  private persist(id: string, spec: RuleSpec | undefined): void {
+    const saved = this.deps.saved;
+    if (saved === undefined) return;
+    const w = spec === undefined ? saved.del(id) : saved.put(id, specToRaw(spec));
+    if (!(w instanceof Promise)) return;
+    w.catch((err: Error) => this.deps.log.error({ rule_id: id, err: err.message }, 'rule change not stored cluster-wide; taken back on this node'));
+    this.lastWrite = w;
+  }
+
+  /** Settles when the last change is stored (in etcd on a cluster); rejects when it could not be. */
+  stored(): Promise<void> { return this.lastWrite; }
+
+  /** Another node created, changed or deleted a rule (or a write of ours was taken back). */
+  private remote(id: string, raw: unknown): void {
+    if (this.stopped) return;
+    const cur = this.rules.get(id);
+    if (raw === undefined) { if (cur !== undefined) { this.rules.delete(id); this.rebuild(); } return; }
+    const p = parseRuleSpec(id, raw, `rule '${id}' from the cluster`);
+    if (!p.ok) { this.deps.log.error({ rule_id: id, err: p.error }, 'rule from the cluster refused; skipped'); return; }
+    if (cur !== undefined && JSON.stringify(cur.spec) === JSON.stringify(p.value)) return;
+    const next = this.live(p.value);
+    if (cur !== undefined) { next.metrics = cur.metrics; next.createdAt = cur.createdAt; }
+    this.rules.set(id, next);
+    this.rebuild();
+  }
+
   private live(spec: RuleSpec): LiveRule {
     const compiled = compileSql(spec.sql);
-    return { spec, compiled, actions: spec.actions.map((a) => this.action(a)), metrics: newRuleMetrics(), createdAt: Date.now() };
+    return {
+      spec, compiled, actions: spec.actions.map((a) => this.action(a)), metrics: newRuleMetrics(), createdAt: Date.now(),
+      needs: columnNeeds(compiled.reads),
+    };
   }
 
   private action(a: ActionSpec): Action {
@@ -283,20 +343,42 @@ export class RuleEngine {
   }
 
   private runMessage(q: Queued): void {
-    if (this.stopped) return;
-    const publisher = q.publisher?.info ?? null;
-    const cols = messageColumns(q.msg, publisher, this.deps.node);
+    if (!this.stopped) this.evaluate(q.msg, q.rules, q.publisher, false);
+  }
+
+  /** Runs the SQL of `rules` on a message; `inline`: inside publish, so the actions are queued. */
+  private evaluate(msg: Message, rules: readonly LiveRule[], conn: ReturnType<RuleEngineDeps['connection']>, inline: boolean): void {
+    const publisher = conn?.info ?? null;
+    let needs = 0;
+    for (let i = 0; i < rules.length; i++) needs |= rules[i]!.needs;
+    // Inside publish the message was received this very turn: its time is the event's.
+    const cols = messageColumns(msg, publisher, this.deps.node, inline ? msg.timestamp : Date.now(), needs);
     // A will, or a client gone before the hand-off: its id is still known from the message.
-    if (publisher === null && q.msg.from !== '') cols.clientid = q.msg.from;
-    const by = republishedBy.get(q.msg);
-    for (const r of q.rules) {
+    if (publisher === null && msg.from !== '') cols.clientid = msg.from;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
       // A rule disabled or deleted while the message waited does not run.
-      if (this.rules.get(r.spec.id) !== r || !r.spec.enable) continue;
-      this.apply(r, cols, by);
+      if (!inline && (this.rules.get(r.spec.id) !== r || !r.spec.enable)) continue;
+      const outputs = this.run(r, cols);
+      if (outputs === null) continue;
+      const by = republishedBy.get(msg);
+      if (inline) this.passed.push({ rule: r, outputs, by });
+      else this.act(r, outputs, by);
     }
   }
 
+  private runActions(p: Passed): void {
+    if (this.stopped || this.rules.get(p.rule.spec.id) !== p.rule || !p.rule.spec.enable) return;
+    this.act(p.rule, p.outputs, p.by);
+  }
+
   private apply(r: LiveRule, cols: Columns, by: string | undefined): void {
+    const outputs = this.run(r, cols);
+    if (outputs !== null) this.act(r, outputs, by);
+  }
+
+  /** The SQL over one context, counted: the outputs when it passed, else null. */
+  private run(r: LiveRule, cols: Columns): Array<Record<string, unknown>> | null {
     const m = r.metrics;
     m.matched++;
     const out = r.compiled.run(cols);
@@ -304,12 +386,17 @@ export class RuleEngine {
       m['failed.exception']++;
       m.failed++;
       this.deps.log.warn({ rule_id: r.spec.id, clause: out.error.clause, err: out.error.message }, 'rule SQL failed');
-      return;
+      return null;
     }
-    if (out.status === 'no_result') { m['failed.no_result']++; m.failed++; return; }
+    if (out.status === 'no_result') { m['failed.no_result']++; m.failed++; return null; }
     m.passed++;
+    return out.outputs;
+  }
+
+  private act(r: LiveRule, outputs: ReadonlyArray<Record<string, unknown>>, by: string | undefined): void {
+    const m = r.metrics;
     const env = { ruleId: r.spec.id, republishedBy: by };
-    for (const o of out.outputs) {
+    for (const o of outputs) {
       for (const a of r.actions) {
         m['actions.total']++;
         try {

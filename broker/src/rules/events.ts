@@ -3,15 +3,16 @@
  * `addAsync` (a bounded queue: the broker only enqueues the hook's arguments; the columns are
  * built and the rules run on a later turn).
  *
- * Fed: client_connected, client_disconnected, session_subscribed, session_unsubscribed,
- * message_delivered, message_acked, delivery_dropped (Petrel's `message.dropped` hook reports a
- * message dropped on its way to one subscriber, which is EMQX's delivery.dropped).
- * Not fed yet, because no hook reports them: message_dropped (a message no subscriber took),
- * client_connack, client_check_authn_complete, client_check_authz_complete.
+ * Every EMQX 5 event is fed: client_connected, client_disconnected, client_connack (accepted and
+ * refused), client_check_authn_complete, client_check_authz_complete, session_subscribed,
+ * session_unsubscribed, message_delivered, message_acked, message_dropped and delivery_dropped.
+ * Petrel's `message.dropped` hook reports both drops: with a client id, a message dropped on its
+ * way to that subscriber (EMQX's delivery.dropped); without, a message no subscriber took
+ * (EMQX's message.dropped, reason 'no_subscribers').
  */
 import type { ClientInfo, HookSignatures, Hooks, NotificationHook } from '../hooks.js';
 import type { ClientConnection } from '../clients/client-manager.js';
-import { clientColumns, deliveryColumns, type EventName } from './sql/index.js';
+import { clientColumns, deliveryColumns, messageFields, type EventName } from './sql/index.js';
 
 export type EventColumnsOut = Record<string, unknown>;
 
@@ -86,6 +87,42 @@ export const FEEDS: { [E in EventName]?: Feed<NotificationHook> } = {
     build: (deps, ...[clientId, msg]: Parameters<HookSignatures['message.acked']>) =>
       deliveryColumns('message.acked', msg, receiver(deps, clientId), deps.node, { fromUsername: deps.connection(msg.from)?.info.username ?? undefined }),
   } as Feed<'message.acked'> as Feed<NotificationHook>,
+  client_connack: {
+    hook: 'client.connack',
+    build: (deps, ...[c, reason, conn]: Parameters<HookSignatures['client.connack']>) => {
+      const cols = clientColumns(c);
+      return {
+        event: 'client.connack', reason_code: reason, clientid: cols.clientid, username: cols.username, peername: cols.peername,
+        ...connection(c), keepalive: conn.keepalive, clean_start: conn.cleanStart, expiry_interval: conn.expiryInterval,
+        connected_at: conn.connectedAt === 0 ? undefined : conn.connectedAt, conn_props: {}, timestamp: Date.now(), node: deps.node,
+      };
+    },
+  } as Feed<'client.connack'> as Feed<NotificationHook>,
+  client_check_authn_complete: {
+    hook: 'client.check_authn_complete',
+    build: (deps, ...[c, o]: Parameters<HookSignatures['client.check_authn_complete']>) => {
+      const cols = clientColumns(c);
+      return {
+        event: 'client.check_authn_complete', clientid: cols.clientid, username: cols.username, peername: cols.peername,
+        reason_code: o.reasonCode, is_superuser: o.isSuperuser, is_anonymous: o.isAnonymous, client_attrs: {}, timestamp: Date.now(), node: deps.node,
+      };
+    },
+  } as Feed<'client.check_authn_complete'> as Feed<NotificationHook>,
+  client_check_authz_complete: {
+    hook: 'client.check_authz_complete',
+    build: (deps, ...[c, action, topic, result, source]: Parameters<HookSignatures['client.check_authz_complete']>) => ({
+      event: 'client.check_authz_complete', ...clientColumns(c), topic, action, authz_source: source, result,
+      client_attrs: {}, timestamp: Date.now(), node: deps.node,
+    }),
+  } as Feed<'client.check_authz_complete'> as Feed<NotificationHook>,
+  message_dropped: {
+    hook: 'message.dropped',
+    build: (deps, ...[msg, clientId, reason]: Parameters<HookSignatures['message.dropped']>) => (clientId !== null ? null : {
+      event: 'message.dropped', ...messageFields(msg), reason,
+      ...clientColumns(msg.from === '' ? null : deps.connection(msg.from)?.info ?? null), clientid: msg.from,
+      timestamp: Date.now(), node: deps.node,
+    }),
+  } as Feed<'message.dropped'> as Feed<NotificationHook>,
   delivery_dropped: {
     hook: 'message.dropped',
     build: (deps, ...[msg, clientId, reason]: Parameters<HookSignatures['message.dropped']>) => (clientId === null ? null

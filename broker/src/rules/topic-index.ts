@@ -13,11 +13,17 @@ class Node<T> {
 
 const NONE: readonly never[] = Object.freeze([]);
 
+/** Topics whose answer is remembered: devices publish to the same few topics over and over. */
+const CACHE_MAX = 4096;
+
 export class TopicIndex<T> {
   private root = new Node<T>();
   size = 0;
+  /** topic → the answer of match(); emptied when full (an index is rebuilt, not changed, when rules change). */
+  private readonly cache = new Map<string, readonly T[]>();
 
   add(filter: string, item: T): void {
+    this.cache.clear();
     let n = this.root;
     const levels = filter.split('/');
     for (let i = 0; i < levels.length; i++) {
@@ -43,9 +49,14 @@ export class TopicIndex<T> {
       const slash = topic.indexOf('/');
       if (!root.children.has(slash < 0 ? topic : topic.slice(0, slash))) return NONE;
     }
+    const hit = this.cache.get(topic);
+    if (hit !== undefined) return hit;
     const out: T[] = [];
     this.walk(this.root, topic, 0, out, true);
-    return out.length > 1 ? [...new Set(out)] : out;
+    const answer = out.length > 1 ? [...new Set(out)] : out.length === 0 ? NONE : out;
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(topic, answer);
+    return answer;
   }
 
   private walk(n: Node<T>, topic: string, start: number, out: T[], first: boolean): void {

@@ -1,11 +1,12 @@
 /**
- * RuleEngine against the real Hooks: rules run off the publish hook (never inside it), a disabled
+ * RuleEngine against the real Hooks: a small message's SQL runs inside the publish hook, its
+ * actions (and a big message's SQL) on a later turn through bounded queues; a disabled
  * or absent rule leaves no callback behind, metrics follow EMQX, actions that throw are counted.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hooks } from '../../../broker/src/hooks.js';
-import { RuleEngine } from '../../../broker/src/rules/engine.js';
+import { RuleEngine, INLINE_MAX } from '../../../broker/src/rules/engine.js';
 import { parseRuleMap } from '../../../broker/src/rules/rule-config.js';
 import type { Message, QoS } from '../../../broker/src/types.js';
 import { createLogger } from '../../../broker/src/log.js';
@@ -41,22 +42,37 @@ describe('RuleEngine', () => {
     assert.equal(hooks.active('message.publish'), false);
   });
 
-  it('evaluates on a later turn, not inside publish', async () => {
+  it('evaluates the SQL of a small message inside publish, runs its actions on a later turn', async () => {
     const { hooks, engine, published } = setup({ r: { sql: 'SELECT payload FROM "t/#"', actions: [{ function: 'republish', args: { topic: 'out', payload: '${payload}' } }] } });
     hooks.transform(mk('t/1', 'a'));
-    assert.equal(engine.metrics('r')!.matched, 0);
+    assert.equal(engine.metrics('r')!.matched, 1);
+    assert.equal(engine.metrics('r')!['actions.total'], 0);
     assert.equal(published.length, 0);
     await turn();
-    assert.equal(engine.metrics('r')!.matched, 1);
     assert.equal(published[0]!.payload.toString(), 'a');
   });
 
-  it('a full queue drops and counts; the publisher never waits', async () => {
+  it(`a message over ${INLINE_MAX} bytes is evaluated on a later turn`, async () => {
     const { hooks, engine } = setup({ r: { sql: 'SELECT * FROM "t"' } });
-    for (let i = 0; i < 10; i++) hooks.transform(mk('t', String(i)));
-    assert.equal(engine.dropped, 6);
+    hooks.transform(mk('t', 'x'.repeat(INLINE_MAX + 1)));
+    assert.equal(engine.metrics('r')!.matched, 0);
+    assert.equal(engine.pending, 1);
     await turn();
-    assert.equal(engine.metrics('r')!.matched, 4);
+    assert.equal(engine.metrics('r')!.matched, 1);
+  });
+
+  it('a full queue drops and counts; the publisher never waits', async () => {
+    const { hooks, engine } = setup({ r: { sql: 'SELECT * FROM "t"', actions: ['console'] } });
+    for (let i = 0; i < 10; i++) hooks.transform(mk('t', String(i)));
+    assert.equal(engine.metrics('r')!.passed, 10);
+    assert.equal(engine.dropped, 6); // outputs waiting for their actions: 4 at most
+    await turn();
+    assert.equal(engine.metrics('r')!['actions.total'], 4);
+    const big = setup({ r: { sql: 'SELECT * FROM "t"' } });
+    for (let i = 0; i < 10; i++) big.hooks.transform(mk('t', 'y'.repeat(INLINE_MAX + 1)));
+    assert.equal(big.engine.dropped, 6);
+    await turn();
+    assert.equal(big.engine.metrics('r')!.matched, 4);
   });
 
   it('counts failed.exception, failed.no_result and failed actions as EMQX does', async () => {

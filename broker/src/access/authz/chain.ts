@@ -53,7 +53,7 @@ export class AuthzChain {
       try {
         const r = matchRules(acl, req);
         m[r]++;
-        if (r !== 'nomatch') return r;
+        if (r !== 'nomatch') { req.source = 'client_acl'; return r; }
       } catch (err) { m.failed++; this.failed('client_acl', err, req); }
     }
     return this.walk(this.list, 0, req);
@@ -66,7 +66,7 @@ export class AuthzChain {
       try { r = s.source.authorize(req); } catch (err) { s.metrics.failed++; this.failed(s.type, err, req); continue; }
       if (typeof r !== 'string') return this.walkAsync(list, i, r, req);
       s.metrics[r]++;
-      if (r !== 'nomatch') return r;
+      if (r !== 'nomatch') { req.source = s.type; return r; }
     }
     return undefined;
   }
@@ -77,7 +77,8 @@ export class AuthzChain {
     try { r = await pending; } catch (err) { s.metrics.failed++; this.failed(s.type, err, req); return this.walk(list, at + 1, req); }
     if (r !== 'allow' && r !== 'deny' && r !== 'nomatch') { s.metrics.failed++; this.failed(s.type, new Error(`answered ${JSON.stringify(r)}`), req); return this.walk(list, at + 1, req); }
     s.metrics[r]++;
-    return r !== 'nomatch' ? r : this.walk(list, at + 1, req);
+    if (r !== 'nomatch') { req.source = s.type; return r; }
+    return this.walk(list, at + 1, req);
   }
 
   private failed(type: string, err: unknown, req: AuthzRequest): void {

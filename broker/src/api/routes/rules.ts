@@ -13,6 +13,8 @@ export interface RulesAdmin {
   create(body: Record<string, unknown>): { ok: true; rule: { id: string } } | { ok: false; status: 400 | 404 | 409; error: string };
   update(id: string, body: Record<string, unknown>): { ok: true; rule: { id: string } } | { ok: false; status: 400 | 404 | 409; error: string };
   delete(id: string): boolean;
+  /** Settles once the last change is stored (cluster-wide on etcd): a 2xx then means every node has it. */
+  stored?(): Promise<void>;
   metrics(id: string): Record<string, number> | null;
   resetMetrics(id: string): boolean;
   test(sql: string, context: Record<string, unknown>): { ok: true; output: unknown } | { ok: false; status: 400 | 412; code: string; message: string };
@@ -63,7 +65,7 @@ export const rulesRoutes: Route[] = [
   {
     method: 'POST', path: '/api/v5/rules', summary: 'Create a rule (applies at once)',
     body: { type: 'object', required: ['sql'], additionalProperties: false, properties: RULE_FIELDS },
-    handler: ({ body }, admin) => { const r = rulesOf(admin); return changed(r, r.create(body as Record<string, unknown>), 201); },
+    handler: async ({ body }, admin) => { const r = rulesOf(admin); const res = r.create(body as Record<string, unknown>); if (res.ok) await r.stored?.(); return changed(r, res, 201); },
   },
   {
     method: 'GET', path: '/api/v5/rules/{id}', summary: 'One rule', params: ID_PARAMS,
@@ -72,12 +74,14 @@ export const rulesRoutes: Route[] = [
   {
     method: 'PUT', path: '/api/v5/rules/{id}', summary: 'Change a rule: the fields given replace its own (enable: false disables it)', params: ID_PARAMS,
     body: { type: 'object', additionalProperties: false, properties: RULE_FIELDS },
-    handler: ({ params, body }, admin) => { const r = rulesOf(admin); return changed(r, r.update(params.id!, body as Record<string, unknown>), 200); },
+    handler: async ({ params, body }, admin) => { const r = rulesOf(admin); const res = r.update(params.id!, body as Record<string, unknown>); if (res.ok) await r.stored?.(); return changed(r, res, 200); },
   },
   {
     method: 'DELETE', path: '/api/v5/rules/{id}', summary: 'Delete a rule', params: ID_PARAMS,
-    handler: ({ params }, admin) => {
-      if (!rulesOf(admin).delete(params.id!)) throw new ApiError('RESOURCE_NOT_FOUND', `no rule '${params.id}'`);
+    handler: async ({ params }, admin) => {
+      const r = rulesOf(admin);
+      if (!r.delete(params.id!)) throw new ApiError('RESOURCE_NOT_FOUND', `no rule '${params.id}'`);
+      await r.stored?.();
       return noContent();
     },
   },

@@ -15,9 +15,10 @@ import type { Expr, Field, PathStep, Pos, Statement } from './ast.js';
 import { RuleEvalError, RuleSqlError, type RuleEvalClause } from './errors.js';
 import { isEventName, type EventName } from './context.js';
 import { decodePayload, getIndex, getKey, putPath, range, slice, type Step } from './paths.js';
+import { topLevelValue, topLevelValueBytes, SLOW } from './json-scan.js';
 import { arith, compare, deepEqual, filterMatcher, negate } from './values.js';
 import { parse } from './parser.js';
-import { intersects, namesUsed, outputNames } from './scope.js';
+import { columnsRead, intersects, namesUsed, outputNames } from './scope.js';
 import { validTopicFilter } from '../../router/topic.js';
 
 export type SqlFunction = (...args: unknown[]) => unknown;
@@ -43,6 +44,8 @@ export interface CompiledRule {
   readonly events: readonly EventName[];
   /** `$bridges/…` sources, as written (an MQTT bridge's ingress). */
   readonly bridges: readonly string[];
+  /** The columns the statement may read; null: any (`SELECT *`). */
+  readonly reads: ReadonlySet<string> | null;
   /** True when a message on `topic` feeds this rule. */
   matches(topic: string): boolean;
   /** Runs the rule over one context; never throws. */
@@ -50,6 +53,8 @@ export interface CompiledRule {
 }
 
 const NONE = Symbol('none');
+/** WHERE false: the most frequent answer, shared (nothing reads or changes its empty list). */
+const NO_RESULT: RuleOutcome = Object.freeze({ status: 'no_result' as const, outputs: Object.freeze([]) as unknown as Output[] });
 
 /** Per-run state: the columns, the fields selected so far, the payload decoded once. */
 class Env {
@@ -60,11 +65,32 @@ class Env {
    */
   merged = false;
   private raw: unknown = NONE;
+  private scanned = false;
   private decoded: unknown = undefined;
   constructor(public cols: Columns) {}
+  /**
+   * `payload.<key>`: read by one scan when the payload is a flat JSON object not decoded yet
+   * (json-scan.ts), else from the decoded payload.
+   */
+  payloadKey(raw: unknown, key: string, keyBytes: Buffer): unknown {
+    // Only the run's first read scans: a rule whose WHERE reads one field and fails (the common
+    // case) never builds the object; one that reads on decodes once and reads the rest from it.
+    if (!this.scanned && raw !== this.raw) {
+      if (typeof raw === 'string') {
+        this.scanned = true;
+        const v = topLevelValue(raw, key);
+        if (v !== SLOW) return v;
+      } else if (Buffer.isBuffer(raw)) {
+        this.scanned = true;
+        const v = topLevelValueBytes(raw, keyBytes);
+        if (v !== SLOW) return v;
+      }
+    }
+    return getKey(this.payload(raw), key);
+  }
   payload(raw: unknown): unknown {
     if (raw !== this.raw) {
-      this.decoded = decodePayload(raw);
+      this.decoded = decodePayload(raw, this.cols);
       this.raw = raw;
     }
     return this.decoded;
@@ -105,7 +131,7 @@ class RuleCompiler {
       return false;
     };
     const run = st.type === 'select' ? this.select(st) : this.foreach(st);
-    return { sql: this.sql, kind: st.type, from: st.from.map((f) => f.name), topics, events, bridges, matches, run };
+    return { sql: this.sql, kind: st.type, from: st.from.map((f) => f.name), topics, events, bridges, reads: columnsRead(st), matches, run };
   }
 
   private select(st: Extract<Statement, { type: 'select' }>): (cols: Columns) => RuleOutcome {
@@ -116,7 +142,7 @@ class RuleCompiler {
       const env = new Env(cols);
       let clause: RuleEvalClause = 'where';
       try {
-        if (whereFirst && where!(env) !== true) return { status: 'no_result', outputs: [] };
+        if (whereFirst && where!(env) !== true) return NO_RESULT;
         clause = 'select';
         const out = fields(env);
         if (where !== null && !whereFirst) {
@@ -372,13 +398,23 @@ class RuleCompiler {
       return (env, v) => getIndex(v, by(env));
     });
     const isPayload = first === 'payload';
-    const walk = (env: Env, o: Record<string, unknown>): unknown => {
-      let v = top(o);
-      if (v === undefined) return undefined;
-      if (isPayload) v = env.payload(v);
-      for (let i = 0; i < rest.length && v !== undefined; i++) v = rest[i]!(env, v);
-      return v;
-    };
+    const payloadKey = isPayload && 'key' in steps[1]! ? (steps[1] as { key: string }).key : null;
+    const keyBytes = Buffer.from(payloadKey ?? '');
+    const walk = payloadKey !== null
+      ? (env: Env, o: Record<string, unknown>): unknown => {
+        let v = top(o);
+        if (v === undefined) return undefined;
+        v = env.payloadKey(v, payloadKey, keyBytes);
+        for (let i = 1; i < rest.length && v !== undefined; i++) v = rest[i]!(env, v);
+        return v;
+      }
+      : (env: Env, o: Record<string, unknown>): unknown => {
+        let v = top(o);
+        if (v === undefined) return undefined;
+        if (isPayload) v = env.payload(v);
+        for (let i = 0; i < rest.length && v !== undefined; i++) v = rest[i]!(env, v);
+        return v;
+      };
     return (env) => {
       const s = env.sel;
       if (s !== null) { const v = walk(env, s); if (v !== undefined || hides(env, s)) return v; }

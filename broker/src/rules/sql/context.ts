@@ -12,6 +12,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ClientInfo } from '../../hooks.js';
 import type { Message, PublishProperties, QoS } from '../../types.js';
+import { PAYLOAD_WHOLE } from './scope.js';
 
 /** `$events/<name>` → EMQX's event id (the `event` column). */
 export const EVENT_TOPICS = {
@@ -195,7 +196,8 @@ export function messageIdHex(id: number): string {
 const ZEROS = '0'.repeat(32);
 
 export function payloadColumn(payload: Buffer): Payload {
-  return isUtf8(payload) ? payload.toString('utf8') : payload;
+  // toString() without arguments goes straight to the UTF-8 decoder (no range checks, no slice).
+  return isUtf8(payload) ? payload.toString() : payload;
 }
 
 /** PUBLISH properties under their MQTT 5 names, as EMQX's pub_props. */
@@ -234,23 +236,43 @@ export function messageFields(msg: Message): MessageFields {
   };
 }
 
-/** The columns of a published message (`FROM "t/#"`); `publisher` null for broker-made messages. */
-export function messageColumns(msg: Message, publisher: ClientInfo | null, node: string, now = Date.now()): MessageColumns {
-  // One literal, no spreads: this runs once per published message that some rule listens to.
+/**
+ * The message columns that cost something to build, as bits of `messageColumns`' `need`.
+ * NEED_PAYLOAD_FIELDS: the rules read only `payload.<key>…`, so `payload` may stay the bytes
+ * (the SQL reads fields from them, sql/json-scan.ts); NEED_PAYLOAD: the text is needed.
+ */
+export const NEED_ID = 1, NEED_PAYLOAD = 2, NEED_FLAGS = 4, NEED_PUB_PROPS = 8, NEED_PEERNAME = 16, NEED_PAYLOAD_FIELDS = 32, NEED_ALL = 31;
+
+/** The `need` bits for the columns a rule reads (null: it may read any, `SELECT *`). */
+export function columnNeeds(reads: ReadonlySet<string> | null): number {
+  if (reads === null) return NEED_ALL;
+  const payload = !reads.has('payload') ? 0 : reads.has(PAYLOAD_WHOLE) ? NEED_PAYLOAD : NEED_PAYLOAD_FIELDS;
+  return (reads.has('id') ? NEED_ID : 0) | payload | (reads.has('flags') ? NEED_FLAGS : 0)
+    | (reads.has('pub_props') ? NEED_PUB_PROPS : 0) | (reads.has('peername') ? NEED_PEERNAME : 0);
+}
+
+/**
+ * The columns of a published message (`FROM "t/#"`); `publisher` null for broker-made messages.
+ * `need`: which of the costly columns to build (the union of what the rules on this message read,
+ * see columnNeeds); the others are undefined, so a rule reading only `payload.x` formats no id.
+ */
+export function messageColumns(msg: Message, publisher: ClientInfo | null, node: string, now = Date.now(), need = NEED_ALL): MessageColumns {
+  // One literal, no spreads, every key always present (one object shape): this runs inside
+  // publish for every message some rule listens to.
   const host = publisher === null ? '' : publisher.peerHost;
   return {
     event: 'message.publish',
-    id: messageIdHex(msg.id),
+    id: (need & NEED_ID) === 0 ? undefined as unknown as string : messageIdHex(msg.id),
     topic: msg.topic,
-    payload: payloadColumn(msg.payload),
+    payload: (need & NEED_PAYLOAD) !== 0 ? payloadColumn(msg.payload) : (need & NEED_PAYLOAD_FIELDS) !== 0 ? msg.payload : undefined as unknown as Payload,
     qos: msg.qos,
-    flags: { retain: msg.retain, dup: false },
-    pub_props: msg.properties === null ? {} : pubProps(msg.properties),
+    flags: (need & NEED_FLAGS) === 0 ? undefined as unknown as MessageFields['flags'] : { retain: msg.retain, dup: false },
+    pub_props: (need & NEED_PUB_PROPS) === 0 ? undefined as unknown as Props : msg.properties === null ? {} : pubProps(msg.properties),
     publish_received_at: msg.timestamp,
     clientid: publisher === null ? '' : publisher.clientId,
     username: publisher?.username ?? undefined,
     peerhost: host,
-    peername: publisher === null ? '' : peername(host, publisher.peerPort),
+    peername: (need & NEED_PEERNAME) === 0 || publisher === null ? '' : peername(host, publisher.peerPort),
     timestamp: now,
     node,
   };

@@ -27,15 +27,30 @@ export function tryJson(v: string | Buffer): unknown {
   }
 }
 
-/** The payload decoded for a path into it: not JSON is an evaluation error, as EMQX's decode_json_failed. */
-export function decodePayload(raw: unknown): unknown {
+/**
+ * The payload decoded for a path into it: not JSON is an evaluation error, as EMQX's
+ * decode_json_failed. `owner` (the columns of one message) keys a one-entry memory: every rule
+ * on that message reads the same payload, so its JSON is parsed once per message, not per rule
+ * (a decoded value is never modified: writes copy, see putPath). Another message, even with the
+ * same payload, is parsed again.
+ */
+export function decodePayload(raw: unknown, owner?: object): unknown {
   if (typeof raw !== 'string' && !Buffer.isBuffer(raw)) return raw;
+  if (owner !== undefined && owner === lastOwner && raw === lastRaw) return lastDecoded;
+  let v: unknown;
   try {
-    return JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    v = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch {
     throw new RuleEvalError('decode_json_failed: the payload is not JSON');
   }
+  lastOwner = owner;
+  lastRaw = raw;
+  lastDecoded = v;
+  return v;
 }
+let lastOwner: object | undefined = undefined;
+let lastRaw: unknown = undefined;
+let lastDecoded: unknown = undefined;
 
 export function getKey(data: unknown, key: string): unknown {
   if (typeof data === 'string' || Buffer.isBuffer(data)) data = tryJson(data);

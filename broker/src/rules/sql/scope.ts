@@ -46,3 +46,32 @@ export function intersects(a: Set<string>, b: Set<string>): boolean {
   for (const x of a) if (b.has(x)) return true;
   return false;
 }
+
+/** In columnsRead's answer: the statement reads `payload` whole, not only fields of it. */
+export const PAYLOAD_WHOLE = '\u0000payload';
+
+/**
+ * The columns a whole statement may read (first names of its paths), for building only those;
+ * null when it may read any: `SELECT *`, or a function called without arguments (EMQX lets such
+ * a function answer with a function of the columns).
+ */
+export function columnsRead(statement: unknown): Set<string> | null {
+  const out = new Set<string>();
+  let all = false;
+  const visit = (x: unknown): void => {
+    if (all || x === null || typeof x !== 'object') return;
+    if (Array.isArray(x)) { for (const e of x) visit(e); return; }
+    const o = x as Record<string, unknown>;
+    if (o.kind === 'star' || (o.kind === 'call' && Array.isArray(o.args) && o.args.length === 0)) { all = true; return; }
+    if (o.kind === 'path') {
+      const steps = o.steps as Array<{ key?: unknown }>;
+      const first = steps[0];
+      if (typeof first?.key === 'string') out.add(first.key);
+      // `payload` itself (not only `payload.<key>…`): its text must be built.
+      if (first?.key === 'payload' && typeof steps[1]?.key !== 'string') out.add(PAYLOAD_WHOLE);
+    }
+    for (const k of Object.keys(o)) if (k !== 'pos') visit(o[k]);
+  };
+  visit(statement);
+  return all ? null : out;
+}
