@@ -5,7 +5,8 @@
  * Cost model. With no enabled rule reading messages the engine has no `message.publish` callback
  * at all, so the broker's `hooks.active()` check is the whole cost. With rules, the callback walks
  * a trie of their FROM filters (topic-index.ts); only when some rule matches does it do more:
- * - a message of at most INLINE_MAX payload bytes is evaluated at once (only the columns the SQL
+ * - a message of at most INLINE_MAX payload bytes is evaluated in a microtask right after the
+ *   callback that published it returns — so after its delivery, within the same turn (only the columns the SQL
  *   reads are built; `payload.<field>` of a flat JSON object is read by one pass over its bytes,
  *   sql/json-scan.ts; other JSON is decoded once per message for all rules): evaluating a WHERE
  *   costs less than queueing the message, and a message kept until a later turn outlives the
@@ -125,8 +126,9 @@ export class RuleEngine {
       // EMQX's rule_engine.ignore_sys_message (default true): $SYS messages feed no rule.
       if (matched.length === 0 || msg.topic.startsWith('$SYS/')) return undefined;
       const publisher = msg.from === '' ? undefined : deps.connection(msg.from);
-      if (msg.payload.length > INLINE_MAX) this.messages.push({ msg, rules: matched, publisher });
-      else this.evaluate(msg, matched, publisher, true);
+      if (msg.payload.length > INLINE_MAX) { this.messages.push({ msg, rules: matched, publisher }); return undefined; }
+      this.soon.push({ msg, rules: matched, publisher });
+      if (!this.soonScheduled) { this.soonScheduled = true; queueMicrotask(this.drainSoon); }
       return undefined;
     };
   }
@@ -347,6 +349,23 @@ export class RuleEngine {
   }
 
   /** Runs the SQL of `rules` on a message; `inline`: inside publish, so the actions are queued. */
+  /**
+   * Small messages matched during this turn, evaluated in a microtask once the callback that
+   * published them returns — after the broker handed them to their subscribers (delivery never
+   * waits on SQL), yet before the turn ends, so they die young (see the file comment).
+   */
+  private soon: Queued[] = [];
+  private soonSpare: Queued[] = [];
+  private soonScheduled = false;
+  private readonly drainSoon = (): void => {
+    this.soonScheduled = false;
+    const q = this.soon;
+    this.soon = this.soonSpare;
+    for (let i = 0; i < q.length; i++) { const x = q[i]!; if (!this.stopped) this.evaluate(x.msg, x.rules, x.publisher, true); }
+    q.length = 0;
+    this.soonSpare = q;
+  };
+
   private evaluate(msg: Message, rules: readonly LiveRule[], conn: ReturnType<RuleEngineDeps['connection']>, inline: boolean): void {
     const publisher = conn?.info ?? null;
     let needs = 0;

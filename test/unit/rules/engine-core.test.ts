@@ -42,9 +42,11 @@ describe('RuleEngine', () => {
     assert.equal(hooks.active('message.publish'), false);
   });
 
-  it('evaluates the SQL of a small message inside publish, runs its actions on a later turn', async () => {
+  it('evaluates the SQL of a small message right after publish returns (same turn), runs its actions on a later turn', async () => {
     const { hooks, engine, published } = setup({ r: { sql: 'SELECT payload FROM "t/#"', actions: [{ function: 'republish', args: { topic: 'out', payload: '${payload}' } }] } });
     hooks.transform(mk('t/1', 'a'));
+    assert.equal(engine.metrics('r')!.matched, 0, 'delivery never waits on SQL: nothing evaluated inside publish');
+    await Promise.resolve();
     assert.equal(engine.metrics('r')!.matched, 1);
     assert.equal(engine.metrics('r')!['actions.total'], 0);
     assert.equal(published.length, 0);
@@ -64,6 +66,7 @@ describe('RuleEngine', () => {
   it('a full queue drops and counts; the publisher never waits', async () => {
     const { hooks, engine } = setup({ r: { sql: 'SELECT * FROM "t"', actions: ['console'] } });
     for (let i = 0; i < 10; i++) hooks.transform(mk('t', String(i)));
+    await Promise.resolve();
     assert.equal(engine.metrics('r')!.passed, 10);
     assert.equal(engine.dropped, 6); // outputs waiting for their actions: 4 at most
     await turn();
@@ -82,7 +85,8 @@ describe('RuleEngine', () => {
     hooks.transform(mk('t', '{"n": 1}')); // passed; republish fails (wildcard in topic), console succeeds
     hooks.transform(mk('t', '{"n": 0}')); // no_result
     hooks.transform(mk('t', 'not json')); // exception
-    await turn();
+    await Promise.resolve(); // the SQL, right after publish
+    await turn(); // the actions
     assert.deepEqual(engine.metrics('r'), {
       matched: 3, passed: 1, failed: 2, 'failed.exception': 1, 'failed.no_result': 1,
       'actions.total': 2, 'actions.success': 1, 'actions.failed': 1, 'actions.failed.out_of_service': 0, 'actions.failed.unknown': 1,
