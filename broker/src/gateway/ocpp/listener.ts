@@ -35,6 +35,8 @@ export class OcppListener {
   private wss: WebSocketServer | null = null;
   private tls: ListenerTls | null = null;
   private port = 0;
+  /** A listener configured with port 0 keeps the port it got first across stop/start. */
+  private lastPort = 0;
   current = 0;
   accepted = 0;
   refused = 0;
@@ -73,11 +75,12 @@ export class OcppListener {
     server.on('clientError', (_err: Error, socket: Socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'); else socket.destroy(); });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => { this.tls?.close(); this.tls = null; reject(ListenerError.cannotBind(this.id, this.cfg.bind, err)); });
-      server.listen({ host: b.value.host, port: b.value.port }, () => resolve());
+      server.listen({ host: b.value.host, port: b.value.port === 0 ? this.lastPort : b.value.port }, () => resolve());
     });
     server.on('error', (err) => this.log.error({ err, listener: this.id }, 'OCPP listener error'));
     const addr = server.address();
     this.port = typeof addr === 'object' && addr !== null ? addr.port : b.value.port;
+    if (b.value.port === 0) this.lastPort = this.port;
     this.server = server;
     this.log.info({ listener: this.id, port: this.port }, 'OCPP listener started');
   }
