@@ -31,6 +31,8 @@ import type { OcppMetrics } from './metrics.js';
 export const DN_AWAIT_MS = 30_000;
 /** Output bytes queued on the socket above which the session holds deliveries back. */
 const HIGH_WATER = 1024 * 1024;
+/** Frames held behind a pending authorization before the socket is paused. */
+const INBOX_MAX = 1024;
 
 type State = 'opening' | 'open' | 'closed';
 type Call = Extract<OcppFrame, { type: typeof CALL }>;
@@ -56,6 +58,7 @@ export class OcppChannel implements ClientConnection {
   private lastRx: number;
   private inbox: string[] = [];
   private busy = false;
+  private readPaused = false;
   private upPending: Pending | null = null;
   private dnPending: Pending | null = null;
   private dnQueue: Call[] = [];
@@ -69,6 +72,8 @@ export class OcppChannel implements ClientConnection {
     this.heartbeatS = shared.cfg.defaultHeartbeatIntervalS;
     this.lastRx = Date.now();
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    // WebSocket pings count as traffic for the heartbeat, as received bytes do in EMQX.
+    ws.on('ping', () => { this.lastRx = Date.now(); });
     ws.on('close', (code: number) => this.close(code === 1009 ? 'frame_too_large' : 'sock_closed'));
     ws.on('error', (err: Error) => this.ctx.log.debug({ clientid: info.clientId, err: err.message }, 'OCPP WebSocket error'));
   }
@@ -108,12 +113,15 @@ export class OcppChannel implements ClientConnection {
     c['bytes.received'] += data.length;
     if (isBinary) { this.refuse('binary frame; OCPP-J uses text frames', 1003); return; }
     this.inbox.push(data.toString('utf8'));
+    // Frames wait only behind a slow authorization answer; past INBOX_MAX the socket stops being read.
+    if (this.inbox.length >= INBOX_MAX && !this.readPaused) { this.readPaused = true; this.ws.pause(); }
     this.drain();
   }
 
   private drain(): void {
     try {
       while (this.state === 'open' && !this.busy && this.inbox.length > 0) this.handleText(this.inbox.shift()!);
+      if (this.readPaused && this.inbox.length < INBOX_MAX / 2) { this.readPaused = false; this.ws.resume(); }
     } catch (err) {
       this.ctx.log.error({ err, clientid: this.info.clientId }, 'internal error handling an OCPP frame');
       this.ws.close(1011, 'internal error');

@@ -55,11 +55,14 @@ export class OcppListener {
     if (this.server !== null) return;
     const b = parseBind(this.cfg.bind);
     if (!b.ok) throw new ListenerError(this.id, this.cfg.bind, 'EINVAL', `listener ${this.id} has a bad bind ${this.cfg.bind}: ${b.error}`);
+    // A peer that opens a connection and never completes its upgrade request is dropped after idle_timeout.
+    const idle = this.ctx.cfg.idleTimeoutMs;
+    const timeouts = { headersTimeout: idle, requestTimeout: idle + 1000 };
     let server: HttpServer;
-    if (this.cfg.ssl === null) server = createHttpServer();
+    if (this.cfg.ssl === null) server = createHttpServer(timeouts);
     else {
       this.tls = new ListenerTls(this.id, this.cfg.bind, this.cfg.ssl, { log: this.log as never, crlCache: null });
-      server = createHttpsServer(this.tls.options());
+      server = createHttpsServer({ ...this.tls.options(), ...timeouts });
       this.tls.attach(server as unknown as TlsServer);
     }
     this.wss = new WebSocketServer({
@@ -94,7 +97,8 @@ export class OcppListener {
     this.wss = null;
     this.tls?.close();
     this.tls = null;
-    await new Promise<void>((r) => s.close(() => r()));
+    // Not awaited: open WebSockets end on their own close handshake (the channels were kicked).
+    s.close();
   }
 
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
