@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type Server } from 'node:http';
 import { WebSocket, type ClientOptions } from 'ws';
 import { startBroker, client, collect, until, end, type TestBroker } from '../support/broker.js';
 import { api, getJson } from '../support/api.js';
@@ -169,5 +170,40 @@ describe('OCPP charge points and the broker\'s access control, rules and session
     assert.ok((await put(true)).status < 300);
     const again = await cp('TAKE');
     assert.equal(again.readyState, WebSocket.OPEN);
+  });
+});
+
+describe('OCPP with an HTTP authorization source that answers slowly', () => {
+  let h: TestBroker;
+  let authz: Server;
+  let first = true;
+  before(async () => {
+    // The first check takes 300 ms; frames behind it must wait, not overtake.
+    authz = createServer((req, res) => {
+      req.resume();
+      const delay = first ? 300 : 0;
+      first = false;
+      setTimeout(() => { res.writeHead(204); res.end(); }, delay);
+    });
+    await new Promise<void>((r) => authz.listen(0, '127.0.0.1', () => r()));
+    const port = (authz.address() as { port: number }).port;
+    h = await startBroker({
+      authorization: { sources: [{ type: 'http', enable: true, method: 'post', url: `http://127.0.0.1:${port}/authz`, body: { topic: '${topic}' } }] },
+      gateway: { ocpp: { listeners: { ws: { default: { bind: '127.0.0.1:0' } } } } },
+    });
+  });
+  after(async () => { await h.stop(); authz.close(); });
+
+  it('keeps the charge point\'s CALLs in order', async () => {
+    const p = (await getJson<Array<{ port: number }>>(h, '/api/v5/gateways/ocpp/listeners'))[0].port;
+    const sub = await client(h);
+    const got = collect(sub);
+    await sub.subscribeAsync('ocpp/cp/#');
+    const ws = await connect(`ws://127.0.0.1:${p}/ocpp/SLOW`);
+    assert.ok(ws instanceof WebSocket);
+    for (let i = 0; i < 20; i++) ws.send(JSON.stringify([2, `s${i}`, 'Heartbeat', {}]));
+    await until(() => got.length === 20, 5000, '20 CALLs');
+    assert.deepEqual(got.map((m) => (JSON.parse(m.payload) as { UniqueId: string }).UniqueId), Array.from({ length: 20 }, (_, i) => `s${i}`));
+    await end(sub);
   });
 });

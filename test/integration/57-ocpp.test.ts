@@ -21,7 +21,7 @@ import { getJson } from '../support/api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'petrel-ocpp-'));
 const users = join(dir, 'users.csv');
-writeFileSync(users, 'user_id,password,is_superuser\n' + ['CP1', 'CP2', 'CP3', 'RAW1', 'RAW2', 'RAW3', 'RAW4', 'BENCH', 'cs'].map((u) => `${u},pw-${u},false`).join('\n') + '\n');
+writeFileSync(users, 'user_id,password,is_superuser\n' + ['CP1', 'CP2', 'CP3', 'RAW1', 'RAW2', 'RAW3', 'RAW4', 'RAW5', 'BENCH', 'cs'].map((u) => `${u},pw-${u},false`).join('\n') + '\n');
 
 let b: TestBroker;
 let port: number;
@@ -164,6 +164,25 @@ describe('OCPP gateway: charge point ⇄ MQTT central system', () => {
     await until(() => frames.length === 1, 3000, 'the valid CALL');
     assert.deepEqual(frames[0], [2, 'x2', 'RemoteStartTransaction', { idTag: 'tag' }]);
     await until(async () => (await count()) === dropped + 3, 3000, 'three drops counted');
+  });
+
+  it('a central system CALL the charge point never answers releases the next one after 30 s', async () => {
+    const ws = await rawCp('RAW5');
+    const frames: unknown[][] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString()) as unknown[]));
+    const call = (id: string) => cs.publishAsync('ocpp/cs/RAW5', JSON.stringify({ MessageTypeId: 2, UniqueId: id, Action: 'ClearCache', Payload: {} }), { qos: 1 });
+    await call('c1');
+    await call('c2');
+    await until(() => frames.length === 1, 3000, 'the first CALL');
+    await sleep(200);
+    assert.equal(frames.length, 1, 'the second CALL waits for the first to be answered');
+    // The gateway's once-a-second timer, run as if 31 s had passed (white-box: the wait is fixed at 30 s).
+    b.node.gateways.get('ocpp')!.tick(Date.now() + 31_000);
+    await until(() => frames.length === 2, 3000, 'the second CALL');
+    assert.deepEqual(frames.map((f) => f[1]), ['c1', 'c2']);
+    ws.send(JSON.stringify([3, 'c2', { status: 'Accepted' }]));
+    await until(() => got.some((m) => m.topic === 'ocpp/cp/RAW5/Reply'), 3000, 'the reply');
+    assert.deepEqual(json(got.find((m) => m.topic === 'ocpp/cp/RAW5/Reply')!), { MessageTypeId: 3, UniqueId: 'c2', Payload: { status: 'Accepted' } });
   });
 
   it('refuses a wrong or missing subprotocol (400), bad credentials (401), and paths without a charge point id', async () => {
