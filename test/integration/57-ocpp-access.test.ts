@@ -148,6 +148,14 @@ describe('OCPP charge points and the broker\'s access control, rules and session
     await end(sub);
   });
 
+  it('a banned charge point id is refused with 401 until the ban is lifted', async () => {
+    const ban = await api(b, '/api/v5/banned', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ as: 'clientid', who: 'RULE1', reason: 'test' }) });
+    assert.equal(ban.status, 200);
+    assert.equal(await connect(`ws://127.0.0.1:${wsPort}/ocpp/RULE1`, { headers: { Authorization: basic('RULE1') } }), 401);
+    assert.equal((await api(b, '/api/v5/banned/clientid/RULE1', { method: 'DELETE' })).status, 204);
+    assert.ok((await cp('RULE1')) instanceof WebSocket);
+  });
+
   it('a second connection with the same charge point id takes the first one over', async () => {
     const first = await cp('TAKE');
     await until(async () => (await api(b, '/api/v5/clients/TAKE')).status === 200, 3000, 'the client row');

@@ -209,6 +209,9 @@ describe('OCPP gateway: charge point ⇄ MQTT central system', () => {
     const bad3 = await rawCp('RAW3');
     bad3.send(Buffer.from([1, 2, 3]));
     assert.equal(await closed(bad3), 1003);
+    const bad5 = await rawCp('RAW3');
+    bad5.send('é'.repeat(300));
+    assert.equal(await closed(bad5), 1007);
     const bad4 = await rawCp('RAW4');
     bad4.send(JSON.stringify([9, 'id-9', 'X', {}]));
     bad4.send(JSON.stringify({ not: 'an array' }));

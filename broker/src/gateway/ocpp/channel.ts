@@ -302,7 +302,8 @@ export class OcppChannel implements ClientConnection {
 
   private refuse(reason: string, wsCode: number): void {
     this.ctx.log.debug({ clientid: this.info.clientId, reason }, 'OCPP connection closed');
-    this.ws.close(wsCode, reason.slice(0, 100));
+    // A close reason is at most 123 bytes: printable ASCII only, cut short.
+    this.ws.close(wsCode, reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 120));
     this.close('frame_error');
   }
 
