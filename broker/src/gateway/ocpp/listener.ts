@@ -132,7 +132,8 @@ export class OcppListener {
     (who.info as { peerCert: ClientInfo['peerCert'] }).peerCert = peerCert;
     const r = await this.ctx.authenticate(who.info, who.password, this.cfg.enableAuthn);
     if (!r.ok) return this.reject(socket, 401, `access refused: ${r.reason}`);
-    if (socket.destroyed || this.wss === null) return;
+    if (socket.destroyed) return;
+    if (this.wss === null) { socket.destroy(); return; } // stopped while the credentials were checked
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.current++;
       this.accepted++;
