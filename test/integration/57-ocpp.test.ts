@@ -21,7 +21,7 @@ import { getJson } from '../support/api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'petrel-ocpp-'));
 const users = join(dir, 'users.csv');
-writeFileSync(users, 'user_id,password,is_superuser\n' + ['CP1', 'CP2', 'CP3', 'RAW1', 'RAW2', 'RAW3', 'RAW4', 'RAW5', 'BENCH', 'cs'].map((u) => `${u},pw-${u},false`).join('\n') + '\n');
+writeFileSync(users, 'user_id,password,is_superuser\n' + ['CP1', 'CP2', 'CP3', 'RAW1', 'RAW2', 'RAW3', 'RAW4', 'RAW5', 'RAW6', 'BENCH', 'cs'].map((u) => `${u},pw-${u},false`).join('\n') + '\n');
 
 let b: TestBroker;
 let port: number;
@@ -183,6 +183,30 @@ describe('OCPP gateway: charge point ⇄ MQTT central system', () => {
     ws.send(JSON.stringify([3, 'c2', { status: 'Accepted' }]));
     await until(() => got.some((m) => m.topic === 'ocpp/cp/RAW5/Reply'), 3000, 'the reply');
     assert.deepEqual(json(got.find((m) => m.topic === 'ocpp/cp/RAW5/Reply')!), { MessageTypeId: 3, UniqueId: 'c2', Payload: { status: 'Accepted' } });
+  });
+
+  it('answers that fail their .conf schema: the charge point\'s reaches the central system as a CALLERROR, the central system\'s is dropped', async () => {
+    const ws = await rawCp('RAW6');
+    const frames: unknown[][] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString()) as unknown[]));
+    await cs.publishAsync('ocpp/cs/RAW6', JSON.stringify({ MessageTypeId: 2, UniqueId: 'u1', Action: 'UnlockConnector', Payload: { connectorId: 1 } }), { qos: 1 });
+    await until(() => frames.length === 1, 3000, 'the CALL');
+    ws.send(JSON.stringify([3, 'u1', { status: 'Maybe' }]));
+    await until(() => got.some((m) => m.topic === 'ocpp/cp/RAW6/Reply'), 3000, 'the error');
+    const e = json(got.find((m) => m.topic === 'ocpp/cp/RAW6/Reply')!);
+    assert.equal(e.MessageTypeId, 4);
+    assert.equal(e.UniqueId, 'u1');
+    assert.equal(e.ErrorCode, 'PropertyConstraintViolation');
+    assert.match(String(e.ErrorDescription), /UnlockConnector\.conf/);
+    ws.send(JSON.stringify([2, 'b1', 'BootNotification', { chargePointVendor: 'A', chargePointModel: 'B' }]));
+    await until(() => got.some((m) => m.topic === 'ocpp/cp/RAW6'), 3000, 'the BootNotification');
+    await cs.publishAsync('ocpp/cs/RAW6', JSON.stringify({ MessageTypeId: 3, UniqueId: 'b1', Payload: { status: 'Accepted' } }), { qos: 1 });
+    await sleep(200);
+    assert.equal(frames.length, 1, 'the answer without currentTime and interval is not passed on');
+    await cs.publishAsync('ocpp/cs/RAW6', JSON.stringify({ MessageTypeId: 3, UniqueId: 'b1', Payload: { status: 'Accepted', currentTime: new Date().toISOString(), interval: 120 } }), { qos: 1 });
+    await until(() => frames.length === 2, 3000, 'the valid answer');
+    assert.deepEqual(frames[1]!.slice(0, 2), [3, 'b1']);
+    assert.equal((await getJson<Record<string, unknown>>(b, '/api/v5/clients/RAW6')).keepalive, 120);
   });
 
   it('refuses a wrong or missing subprotocol (400), bad credentials (401), and paths without a charge point id', async () => {
