@@ -211,7 +211,8 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   let rulesRef: RuleEngine | null = null;
   const integration = new DataIntegration({
     log, node: cfg.node.name, dataDir: dir,
-    saved: { all: (ns) => store.scan(ns), put: (ns, id, raw) => store.put(ns, id, raw), del: (ns, id) => store.del(ns, id) },
+    // Like the rules that name them: the node's store alone, or etcd shared by the cluster.
+    saved: { all: (ns) => shared.scan(ns), put: (ns, id, raw) => shared.put(ns, id, raw), del: (ns, id) => shared.del(ns, id), watch: (ns, fn) => shared.watch(ns, fn) },
     report: (ruleId, outcome) => rulesRef?.report(ruleId, outcome),
     ingest: (bridge, cols) => rulesRef?.bridgeMessage(bridge, cols),
     rulesUsing: (id) => rulesRef?.rulesUsing(id) ?? [],
@@ -230,6 +231,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   try {
     integration.load({ connectors: cfg.connectors ?? [], actions: cfg.actions ?? [], sources: cfg.sources ?? [] });
     rules.load(cfg.rule_engine.rules ?? []);
+    integration.follow();
   } catch (err) {
     rules.stop();
     await integration.stop();

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { startEtcdCluster, type EtcdTestCluster } from '../support/etcd-cluster.js';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { api, getJson } from '../support/api.js';
+import { createServer, type IncomingMessage } from 'node:http';
 
 let etcd: EtcdTestCluster;
 const running = new Set<TestBroker>();
@@ -27,6 +28,36 @@ async function node(prefix: string, name: string): Promise<TestBroker> {
 }
 
 before(async () => { etcd = await startEtcdCluster(['e0']); });
+
+test('a connector and an action made through REST on node A serve a rule on node B', async () => {
+  const bodies: string[] = [];
+  const http = createServer((req: IncomingMessage, res) => { let d = ''; req.on('data', (c) => { d += c; }); req.on('end', () => { bodies.push(d); res.end('ok'); }); });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  const port = (http.address() as { port: number }).port;
+  const prefix = `/sinks${process.pid}`;
+  const a = await node(prefix, 'sa');
+  const b = await node(prefix, 'sb');
+  try {
+    await until(async () => (await getJson<unknown[]>(b, '/api/v5/nodes')).length === 2, 15_000, 'both nodes joined');
+    assert.equal((await api(a, '/api/v5/connectors', json('POST', { type: 'http', name: 'hook', url: `http://127.0.0.1:${port}` }))).status, 201);
+    assert.equal((await api(a, '/api/v5/actions', json('POST', { type: 'http', name: 'hook', connector: 'hook', parameters: { path: '/in', body: '${clientid}:${payload}' } }))).status, 201);
+    await until(async () => (await api(b, '/api/v5/actions/http:hook')).status === 200, 10_000, 'B has the action');
+    assert.equal((await api(a, '/api/v5/rules', json('POST', { id: 'to_hook', sql: 'SELECT clientid, payload FROM "hk/#"', actions: ['http:hook'] }))).status, 201);
+    await until(async () => (await api(b, '/api/v5/rules/to_hook')).status === 200, 10_000, 'B has the rule');
+    const pub = await client(b, { clientId: 'dev-on-b' });
+    await pub.publishAsync('hk/1', 'hello', { qos: 1 });
+    await until(() => bodies.length === 1, 10_000, 'the HTTP sink got the message published on B');
+    assert.deepEqual(bodies, ['dev-on-b:hello']);
+    await end(pub);
+    assert.equal((await api(a, '/api/v5/rules/to_hook', { method: 'DELETE' })).status, 204);
+    await until(async () => (await api(b, '/api/v5/rules/to_hook')).status === 404, 10_000, 'B drops the rule');
+    assert.equal((await api(a, '/api/v5/actions/http:hook', { method: 'DELETE' })).status, 204);
+    await until(async () => (await api(b, '/api/v5/actions/http:hook')).status === 404, 10_000, 'B drops the action');
+  } finally {
+    await a.stop(); await b.stop(); running.delete(a); running.delete(b);
+    http.close();
+  }
+});
 after(async () => {
   for (const b of running) await b.stop().catch(() => {});
   await etcd.stop().catch(() => {});

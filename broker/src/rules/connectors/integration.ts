@@ -3,9 +3,11 @@
  * from REST, each change applied at once (no restart). A connector's connection is shared by its
  * actions and sources; replacing or disabling a connector restarts what hangs off it.
  *
- * Entries made through REST are kept in the node's store (namespaces `connectors`, `actions`,
- * `sources`, by id, as the raw settings) and loaded at start; an entry in the config file wins
- * over a saved one with its id, as emqx.conf wins over cluster.hocon.
+ * Entries made through REST are kept in the shared store (namespaces `connectors`, `actions`,
+ * `sources`, by id, as the raw settings): the node's own store on a single node, etcd in a cluster,
+ * where every node follows the others' changes by watch and runs the same connectors and actions
+ * (as the rules that name them are the cluster's too). They are loaded at start; an entry in the
+ * config file wins over a saved one with its id, as emqx.conf wins over cluster.hocon.
  */
 import type { Logger } from '../../log.js';
 import { SinkConfigError } from './types.js';
@@ -25,8 +27,10 @@ type Entry = ConnectorEntry | ActionEntry | SourceEntry;
 
 export interface IntegrationStore {
   all(ns: Kind): Iterable<[string, unknown]>;
-  put(ns: Kind, id: string, raw: unknown): void;
-  del(ns: Kind, id: string): void;
+  put(ns: Kind, id: string, raw: unknown): void | Promise<void>;
+  del(ns: Kind, id: string): void | Promise<void>;
+  /** Changes made on another node: the entry's raw settings now, undefined when deleted. Returns the remover. */
+  watch?(ns: Kind, fn: (id: string, raw: unknown) => void): () => void;
 }
 
 export interface IntegrationDeps {
@@ -56,8 +60,37 @@ export class DataIntegration {
   private readonly actions = new Map<string, LiveAction>();
   private readonly sources = new Map<string, LiveSource>();
   private stopped = false;
+  private unwatch: Array<() => void> = [];
 
   constructor(private readonly deps: IntegrationDeps) {}
+
+  /** Follows the other nodes' REST changes (after load(): connectors first, so what refers to one finds it). */
+  follow(): void {
+    const w = this.deps.saved?.watch;
+    if (w === undefined) return;
+    for (const ns of ['connectors', 'actions', 'sources'] as const) this.unwatch.push(w.call(this.deps.saved, ns, (id, raw) => this.remote(ns, id, raw)));
+  }
+
+  /** Another node created, changed or deleted an entry: applied here, not written back. */
+  private remote(kind: Kind, id: string, raw: unknown): void {
+    if (this.stopped) return;
+    const cur = this.map(kind).get(id);
+    if (raw === undefined || raw === null) {
+      if (cur !== undefined) { const r = this.delete(kind, id, false); if (!r.ok) this.deps.log.warn({ id, err: r.error }, 'a deletion from the cluster was not applied here'); }
+      return;
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) { this.deps.log.error({ id }, `${kind.slice(0, -1)} from the cluster is not a map; skipped`); return; }
+    if (cur !== undefined && JSON.stringify(cur.entry.raw) === JSON.stringify(raw)) return;
+    const r = this.apply(kind, id, raw as Record<string, unknown>, false);
+    if (!r.ok) this.deps.log.error({ id, err: r.error }, `${kind.slice(0, -1)} from the cluster refused; skipped`);
+  }
+
+  private persist(kind: Kind, id: string, raw: Record<string, unknown> | undefined): void {
+    const saved = this.deps.saved;
+    if (saved === undefined) return;
+    const w = raw === undefined ? saved.del(kind, id) : saved.put(kind, id, raw);
+    if (w instanceof Promise) w.catch((err: Error) => this.deps.log.error({ id, err: err.message }, `${kind.slice(0, -1)} change not stored cluster-wide`));
+  }
 
   /** Saved entries, then the config file's; throws SinkConfigError naming the key on a bad reference. */
   load(cfg: { connectors: readonly ConnectorEntry[]; actions: readonly ActionEntry[]; sources: readonly SourceEntry[] }): void {
@@ -158,7 +191,7 @@ export class DataIntegration {
     return this.apply(kind, id, { ...x.entry.raw, enable: on });
   }
 
-  delete(kind: Kind, id: string): Change {
+  delete(kind: Kind, id: string, save = true): Change {
     if (!this.map(kind).has(id)) return { ok: false, status: 404, error: `no ${kind.slice(0, -1)} '${id}'` };
     if (kind === 'connectors') {
       const deps = [...this.actions.values(), ...this.sources.values()].filter((x) => `${x.entry.type}:${x.entry.connector}` === id).map((x) => x.entry.id);
@@ -177,7 +210,7 @@ export class DataIntegration {
       this.sources.delete(id);
       this.stopSource(s);
     }
-    this.deps.saved?.del(kind, id);
+    if (save) this.persist(kind, id, undefined);
     return { ok: true, id };
   }
 
@@ -202,6 +235,7 @@ export class DataIntegration {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const u of this.unwatch.splice(0)) u();
     for (const a of this.actions.values()) a.worker?.close();
     await Promise.all([...this.sources.values()].map((s) => { this.stopSource(s); return Promise.resolve(); }));
     await Promise.all([...this.connectors.values()].map((c) => c.rt.stop()));
@@ -223,7 +257,7 @@ export class DataIntegration {
     return parseSourceEntry(type, name, raw);
   }
 
-  private apply(kind: Kind, id: string, raw: Record<string, unknown>): Change {
+  private apply(kind: Kind, id: string, raw: Record<string, unknown>, save = true): Change {
     if (this.stopped) return { ok: false, status: 409, error: 'the node is stopping' };
     let e: Entry;
     try { e = this.parse(kind, id, raw); } catch (err) {
@@ -255,7 +289,7 @@ export class DataIntegration {
       this.sources.set(id, live);
       this.startSource(live);
     }
-    this.deps.saved?.put(kind, id, raw);
+    if (save) this.persist(kind, id, raw);
     return { ok: true, id };
   }
 
