@@ -16,6 +16,7 @@ import {
   parseActionsSetting, parseConnectorsSetting, parseSourcesSetting, type ActionEntry, type ConnectorEntry, type SourceEntry,
 } from '../rules/connectors/integration-config.js';
 import { parseMqttsn, type MqttsnConfig } from '../gateway/config.js';
+import { parseCoap, type CoapConfig } from '../gateway/coap/config.js';
 
 const NO_LIMIT = 'infinity';
 const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
@@ -190,6 +191,7 @@ export const schema = obj({
   sources: custom<readonly SourceEntry[]>(null, 'Data-integration sources: `sources.mqtt.<name>: {connector, parameters: {topic, qos}}`; messages received become rule inputs under FROM "$bridges/mqtt:<name>". See docs/data-integration.md.', 'map of type → name → source', parseSourcesSetting),
   gateway: obj({
     mqttsn: custom<MqttsnConfig | null>(null, 'The MQTT-SN 1.2 gateway, as EMQX 5 writes it: {enable, gateway_id, broadcast, enable_qos3, predefined: [{id, topic}], mountpoint, idle_timeout, clientinfo_override, listeners: {udp: {<name>: {bind, max_connections, max_conn_rate, enable_authn}}}}. Absent = not loaded (as in EMQX); present = enabled unless `enable: false`. See docs/gateways.md.', 'MQTT-SN gateway', parseMqttsn),
+    coap: custom<CoapConfig | null>(null, 'The CoAP gateway (RFC 7252 with Observe and block-wise transfer), as EMQX 5 writes it: {enable, mountpoint, connection_required, heartbeat, notify_type: qos|con|non, subscribe_qos, publish_qos: qos0|qos1|qos2|coap, blockwise: {enable, max_block_size, max_body_size, exchange_lifetime}, idle_timeout, clientinfo_override, listeners: {udp: {<name>: {bind, max_connections, max_conn_rate, enable_authn}}}}. DTLS listeners are refused. Absent = not loaded; present = enabled unless `enable: false`. See docs/gateways.md.', 'CoAP gateway', parseCoap),
   }, 'Gateways: devices that speak other protocols, as first-class clients (docs/gateways.md).'),
   cluster: obj({
     backend: oneOf(['local', 'etcd'] as const, 'local',

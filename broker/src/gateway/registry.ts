@@ -15,6 +15,7 @@ import type { GatewayLimits } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { GatewaysAdmin } from '../api/routes/gateways.js';
 import { mqttsnGateway } from './mqttsn/gateway.js';
+import { coapGateway } from './coap/gateway.js';
 
 /** One running (or stopped) gateway of one protocol. */
 export interface Gateway {
@@ -45,7 +46,7 @@ export interface GatewayType {
 }
 
 /** Every protocol Petrel has a gateway for, in the order the REST API lists them. */
-export const GATEWAY_TYPES: readonly GatewayType[] = [mqttsnGateway];
+export const GATEWAY_TYPES: readonly GatewayType[] = [mqttsnGateway, coapGateway];
 
 export class GatewayRegistry implements GatewaysAdmin {
   private readonly byName = new Map<string, Gateway>();
