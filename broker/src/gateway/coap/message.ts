@@ -39,7 +39,8 @@ export type Decoded = { ok: true; msg: CoapMessage } | { ok: false; reason: stri
 
 export function decode(buf: Buffer): Decoded {
   // The header alone tells whether a format error deserves a Reset (a CON) or silence (§4.2, §4.3).
-  const con = buf.length >= 4 && (buf[0]! & 0x30) === 0;
+  // Unknown versions are silently ignored (§3), so only a v1 CON is ever Reset.
+  const con = buf.length >= 4 && (buf[0]! & 0xf0) === 0x40;
   const messageId = buf.length >= 4 ? buf.readUInt16BE(2) : 0;
   if (buf.length < 4) return { ok: false, reason: 'shorter than the 4-byte header', con, messageId };
   if (buf[0]! >> 6 !== 1) return { ok: false, reason: `version ${buf[0]! >> 6}, not 1`, con, messageId };
