@@ -21,8 +21,9 @@ export function handleConnection(ch: CoapChannel, m: CoapMessage, method: string
       return;
     }
     case 'DELETE': {
-      // EMQX answers a DELETE from a peer that holds no connection with 2.02 as well.
-      const who = ch.shared.cfg.connectionRequired && ch.state === 'connected' ? needsToken(ch, m) : ch;
+      // A DELETE with a token closes that client wherever it connected from (each coap-client
+      // run is a new port); without one, from a peer holding no connection, it is 2.02 as in EMQX.
+      const who = ch.shared.cfg.connectionRequired && (ch.state === 'connected' || q.has('token')) ? needsToken(ch, m) : ch;
       if (who === null) return;
       who.ctx.broker.metrics.counters['packets.disconnect.received']++;
       who.reply(m, { code: '2.02' });
