@@ -119,10 +119,15 @@ function get(ch: CoapChannel, m: CoapMessage, filter: string): void {
   }
   if (obs !== 0) { ch.reply(m, { code: '4.00', payload: 'invalid observe value' }); return; }
   if (m.token.length === 0) { ch.reply(m, { code: '4.00', payload: 'observe without token' }); return; }
-  // A block follow-up that still carries Observe 0 (some clients send it): the block, not a new registration.
+  // A block follow-up that still carries Observe 0 (node-coap sends it): the block, not a new
+  // registration, with the Observe number of the notification it belongs to.
   if (b2 !== null && b2.num > 0) {
     const s = ch.blocks.slice(filter, b2.num, b2.size);
-    if (s !== null) { ch.reply(m, { code: '2.05', payload: s.payload, options: [{ name: 'Block2', value: blockBuf(s.block) }] }); return; }
+    const o = ch.notifier.observations.get(filter);
+    if (s !== null && o !== undefined) {
+      ch.reply(m, { code: '2.05', payload: s.payload, options: [{ name: 'Observe', value: uintBuf(o.seq) }, { name: 'Block2', value: blockBuf(s.block) }] });
+      return;
+    }
   }
   const qos = qosOf(m, uriQuery(m), ch.shared.cfg.subscribeQos);
   if (qos === null) { ch.reply(m, { code: '4.00', payload: 'qos must be 0, 1 or 2' }); return; }
