@@ -27,7 +27,12 @@ const gw = (): Promise<{ status: string; metrics: Record<string, number> }> => g
 before(async () => {
   b = await startBroker({
     authorization: { sources: [{ type: 'file', enable: true, path: join(dir, 'acl.conf') }], no_match: 'allow' },
-    rule_engine: { rules: { coap_events: { sql: 'SELECT clientid, proto_name FROM "$events/client_connected"', actions: [{ function: 'republish', args: { topic: 'ev/${clientid}', payload: '${proto_name}' } }] } } },
+    rule_engine: {
+      rules: {
+        coap_events: { sql: 'SELECT clientid, proto_name FROM "$events/client_connected"', actions: [{ function: 'republish', args: { topic: 'ev/${clientid}', payload: '${proto_name}' } }] },
+        coap_hot: { sql: 'SELECT payload.t as t, clientid FROM "rule/#" WHERE payload.t > 30', actions: [{ function: 'republish', args: { topic: 'alert/hot', payload: '${clientid} ${t}' } }] },
+      },
+    },
     gateway: { coap: { blockwise: { max_block_size: 256 }, listeners: { udp: { default: { bind: '127.0.0.1:0' } } } } },
   });
   port = (await getJson<Array<{ port: number }>>(b, '/api/v5/gateways/coap/listeners'))[0].port;
@@ -99,7 +104,34 @@ describe('CoAP publish → MQTT (coap-client)', () => {
   });
 });
 
+describe('CoAP and the rule engine', () => {
+  it('a CoAP publish goes through rule SQL like any client\'s', async () => {
+    const sub = await client(b);
+    const got = collect(sub);
+    await sub.subscribeAsync('alert/hot');
+    const c = await raw();
+    assert.equal((await c.request('POST', '/ps/rule/room1', { query: { c: 'raw-rule' }, payload: JSON.stringify({ t: 20 }) })).code, '2.04');
+    assert.equal((await c.request('POST', '/ps/rule/room1', { query: { c: 'raw-rule' }, payload: JSON.stringify({ t: 35 }) })).code, '2.04');
+    await until(() => got.length === 1, 3000, 'the rule output');
+    assert.equal(got[0].payload, 'raw-rule 35');
+    await end(sub);
+  });
+});
+
 describe('MQTT → CoAP observers', () => {
+  it('QoS 2 to an observer that asked ?qos=2: a CON notification whose ACK completes the whole exchange', async () => {
+    const c = await raw();
+    const token = Buffer.from('t-q2');
+    assert.equal((await c.request('GET', '/ps/q2/t', { observe: 0, token, query: { c: 'raw-q2', q: 2 } })).code, '2.05');
+    assert.equal((await clientSubscriptions(b, 'raw-q2'))?.[0]?.qos, 2);
+    const pub = await client(b);
+    await pub.publishAsync('q2/t', 'exactly once', { qos: 2 });
+    await until(() => c.notifications(token).length === 1, 3000, 'the notification');
+    assert.equal(c.notifications(token)[0].type, 'con');
+    await until(async () => (await clientInfo(b, 'raw-q2'))?.inflight_cnt === 0, 3000, 'the QoS 2 delivery completed');
+    await end(pub);
+  });
+
   it('coap-client -s observes a wildcard: QoS 0 arrives NON, QoS 1 CON, and a large one in Block2 blocks', async () => {
     const args = ['-s', '6', '-B', '8', '-v', '6', '-m', 'get', `${url}/ps/obs/%2B?c=cc-obs`];
     const p = spawn('coap-client-notls', args);
@@ -171,6 +203,28 @@ describe('MQTT → CoAP observers', () => {
     assert.equal((await c.request('GET', '/ps/open/x')).code, '4.00');
     assert.equal((await c.request('DELETE', '/ps/open/x')).code, '4.05');
     assert.equal((await c.request('GET', '/nowhere')).code, '4.04');
+  });
+});
+
+describe('notify_type non', () => {
+  it('every notification is NON, and QoS 1/2 deliveries complete when sent', async () => {
+    const nb = await startBroker({ gateway: { coap: { notify_type: 'non', subscribe_qos: 'qos2', listeners: { udp: { default: { bind: '127.0.0.1:0' } } } } } });
+    try {
+      const p = (await getJson<Array<{ port: number }>>(nb, '/api/v5/gateways/coap/listeners'))[0].port;
+      const c = await RawCoap.open(p);
+      raws.push(c);
+      const token = Buffer.from('t-non');
+      assert.equal((await c.request('GET', '/ps/n/#', { observe: 0, token, query: { c: 'raw-non' } })).code, '2.05');
+      assert.equal((await clientSubscriptions(nb, 'raw-non'))?.[0]?.qos, 2);
+      const pub = await client(nb);
+      for (const qos of [0, 1, 2] as const) await pub.publishAsync(`n/${qos}`, `q${qos}`, { qos });
+      await until(() => c.notifications(token).length === 3, 3000, 'three notifications');
+      assert.deepEqual(c.notifications(token).map((n) => [n.type, n.payload.toString()]), [['non', 'q0'], ['non', 'q1'], ['non', 'q2']]);
+      await until(async () => (await clientInfo(nb, 'raw-non'))?.inflight_cnt === 0, 3000, 'deliveries completed');
+      await end(pub);
+    } finally {
+      await nb.stop();
+    }
   });
 });
 
