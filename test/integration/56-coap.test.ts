@@ -196,6 +196,21 @@ describe('MQTT → CoAP observers', () => {
     await end(pub);
   });
 
+  it('a retained message is the first notification after the registration\'s 2.05', async () => {
+    const pub = await client(b);
+    await pub.publishAsync('ret/obs', 'was here', { qos: 1, retain: true });
+    const c = await raw();
+    const token = Buffer.from('t-ret');
+    const r = await c.request('GET', '/ps/ret/obs', { observe: 0, token, query: { c: 'raw-ret' } });
+    assert.equal(r.code, '2.05');
+    await until(() => c.notifications(token).length === 1, 3000, 'the retained message');
+    const n = c.notifications(token)[0];
+    assert.equal(n.payload.toString(), 'was here');
+    assert.ok(c.received.indexOf(r) < c.received.indexOf(n), 'after the 2.05');
+    assert.ok(optionValue(n, 'Observe')!.readUIntBE(0, optionValue(n, 'Observe')!.length) > optionValue(r, 'Observe')!.readUIntBE(0, optionValue(r, 'Observe')!.length));
+    await end(pub);
+  });
+
   it('observing a topic the ACL denies is 4.01; without a token 4.00; a plain GET 4.00, as in EMQX 5', async () => {
     const c = await raw();
     assert.equal((await c.request('GET', '/ps/secret/x', { observe: 0, query: { c: 'raw-deny' } })).code, '4.01');
