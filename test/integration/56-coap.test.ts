@@ -243,6 +243,31 @@ describe('notify_type non', () => {
   });
 });
 
+describe('Listener limits', () => {
+  it('max_connections: a third peer is not answered and counted as dropped; max_conn_rate refuses new peers beyond the rate', async () => {
+    const lb = await startBroker({ gateway: { coap: { listeners: { udp: { default: { bind: '127.0.0.1:0', max_connections: 2 }, slow: { bind: '127.0.0.1:0', max_conn_rate: 1 } } } } } });
+    try {
+      const ls = await getJson<Array<{ name: string; port: number; dropped: number }>>(lb, '/api/v5/gateways/coap/listeners');
+      const [main, slow] = [ls.find((l) => l.name === 'default')!, ls.find((l) => l.name === 'slow')!];
+      const cs = await Promise.all([0, 1, 2].map(() => RawCoap.open(main.port)));
+      raws.push(...cs);
+      assert.equal((await cs[0].request('POST', '/ps/lim', { payload: '1' })).code, '2.04');
+      assert.equal((await cs[1].request('POST', '/ps/lim', { payload: '2' })).code, '2.04');
+      await assert.rejects(cs[2].request('POST', '/ps/lim', { payload: '3', timeoutMs: 500 }));
+      const after = await getJson<Array<{ name: string; dropped: number }>>(lb, '/api/v5/gateways/coap/listeners');
+      assert.ok(after.find((l) => l.name === 'default')!.dropped >= 1);
+      const ss = await Promise.all([0, 1].map(() => RawCoap.open(slow.port)));
+      raws.push(...ss);
+      // Both new peers in the same instant: one is admitted, the other refused with its datagram.
+      const both = await Promise.allSettled(ss.map((c) => c.request('POST', '/ps/lim', { payload: 'a', timeoutMs: 500 })));
+      assert.equal(both.filter((r) => r.status === 'fulfilled').length, 1);
+      assert.ok((await getJson<{ metrics: Record<string, number> }>(lb, '/api/v5/gateways/coap')).metrics['peers.refused'] >= 1);
+    } finally {
+      await lb.stop();
+    }
+  });
+});
+
 describe('Malformed datagrams', () => {
   it('random bytes, truncated, bad version and bad options are dropped and counted; a CON one gets Reset; a flood from one address costs one peer', async () => {
     const before = (await gw()).metrics['frames.malformed'];

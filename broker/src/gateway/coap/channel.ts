@@ -107,7 +107,7 @@ export class CoapChannel implements ClientConnection {
       this.ctx.metrics.malformed++;
       c['frame.error']++;
       this.ctx.log.debug({ peer: this.peerName(), err: r.reason }, 'malformed CoAP datagram dropped');
-      if (r.con) this.sendRaw(encode({ type: 'rst', code: '0.00', messageId: r.messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) }));
+      if (r.con) this.reset(r.messageId);
       return;
     }
     this.lastRx = Date.now();
@@ -126,12 +126,12 @@ export class CoapChannel implements ClientConnection {
     if (m.type === 'rst') { this.notifier.reset(m.messageId); return; }
     if (m.code === '0.00') {
       // CoAP ping (§4.3): an empty CON is answered with Reset; an empty NON is meaningless.
-      if (m.type === 'con') this.sendRaw(encode({ type: 'rst', code: '0.00', messageId: m.messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) }));
+      if (m.type === 'con') this.reset(m.messageId);
       return;
     }
     if (!m.code.startsWith('0.')) {
       // A response from the client to a request we never make: reject a CON one (§4.2).
-      if (m.type === 'con') this.sendRaw(encode({ type: 'rst', code: '0.00', messageId: m.messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) }));
+      if (m.type === 'con') this.reset(m.messageId);
       return;
     }
     const seen = this.answered.get(m.messageId);
@@ -223,6 +223,11 @@ export class CoapChannel implements ClientConnection {
     this.remember(req.messageId, buf);
     this.ctx.broker.metrics.counters['packets.sent']++;
     this.sendRaw(buf);
+  }
+
+  /** An empty Reset: "this message made no sense to me" (§4.2, §4.3). */
+  private reset(mid: number): void {
+    this.sendRaw(encode({ type: 'rst', code: '0.00', messageId: mid, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) }));
   }
 
   sendRaw(buf: Buffer): void {
