@@ -17,6 +17,8 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(maria
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# coap-client-notls: the CoAP gateway's third-party peer (test/integration/56-coap*).
+command -v coap-client-notls >/dev/null 2>&1 || need+=(libcoap3-bin)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"

@@ -19,6 +19,7 @@ import { parseMqttsn, type MqttsnConfig } from '../gateway/config.js';
 import { parseRewriteRules, type RewriteRule } from '../transform/topic-rewrite.js';
 import { parseAutoSubscribe, type AutoSubscribeTopic } from '../transform/auto-subscribe.js';
 import { parseOcpp, type OcppConfig } from '../gateway/ocpp/config.js';
+import { parseCoap, type CoapConfig } from '../gateway/coap/config.js';
 
 const NO_LIMIT = 'infinity';
 const PEER_CERT_AS = ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'] as const;
@@ -194,6 +195,7 @@ export const schema = obj({
   gateway: obj({
     mqttsn: custom<MqttsnConfig | null>(null, 'The MQTT-SN 1.2 gateway, as EMQX 5 writes it: {enable, gateway_id, broadcast, enable_qos3, predefined: [{id, topic}], mountpoint, idle_timeout, clientinfo_override, listeners: {udp: {<name>: {bind, max_connections, max_conn_rate, enable_authn}}}}. Absent = not loaded (as in EMQX); present = enabled unless `enable: false`. See docs/gateways.md.', 'MQTT-SN gateway', parseMqttsn),
     ocpp: custom<OcppConfig | null>(null, 'The OCPP 1.6-J gateway, as EMQX 5 writes it: {enable, mountpoint ("ocpp/"), default_heartbeat_interval, heartbeat_checking_times_backoff, upstream: {topic, topic_override_mapping, reply_topic, error_topic}, dnstream: {topic, max_mqueue_len}, message_format_checking: all|upstream_only|dnstream_only|disable, json_schema_id_prefix, clientinfo_override, listeners: {ws|wss: {<name>: {bind, max_connections, max_conn_rate, enable_authn, websocket: {path, max_frame_size, …}, ssl_options}}}}. Absent = not loaded (as in EMQX). See docs/gateways.md.', 'OCPP gateway', parseOcpp),
+    coap: custom<CoapConfig | null>(null, 'The CoAP gateway (RFC 7252 with Observe and block-wise transfer), as EMQX 5 writes it: {enable, mountpoint, connection_required, heartbeat, notify_type: qos|con|non, subscribe_qos, publish_qos: qos0|qos1|qos2|coap, blockwise: {enable, max_block_size, max_body_size, exchange_lifetime}, idle_timeout, clientinfo_override, listeners: {udp: {<name>: {bind, max_connections, max_conn_rate, enable_authn}}}}. DTLS listeners are refused. Absent = not loaded; present = enabled unless `enable: false`. See docs/gateways.md.', 'CoAP gateway', parseCoap),
   }, 'Gateways: devices that speak other protocols, as first-class clients (docs/gateways.md).'),
   rewrite: custom<readonly RewriteRule[]>(null, 'Topic rewrite rules, as EMQX writes them: a list of {action: publish | subscribe | all, source_topic (a filter), re (a regular expression), dest_topic ($1… for its captures, ${clientid}, ${username})}. Tried from the last rule to the first; the first whose source_topic matches decides, and when its re does not match the topic stays. Authorization checks the topic the client sent. See docs/rules.md.', 'list of rewrite rules', parseRewriteRules),
   auto_subscribe: obj({

@@ -45,22 +45,23 @@ export interface MqttsnConfig extends GatewayCommon {
 /** EMQX: predefined topic ids are 1..1024 (SN_MAX_PREDEF_TOPIC_ID). */
 export const MAX_PREDEFINED_ID = 1024;
 
-type Obj = Record<string, unknown>;
-class Bad extends Error {}
+/** Shared by each gateway's parser (gateway/<p>/config.ts). */
+export type Obj = Record<string, unknown>;
+export class Bad extends Error {}
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function only(o: Obj, path: string, known: readonly string[]): void {
+export function only(o: Obj, path: string, known: readonly string[]): void {
   for (const k of Object.keys(o)) if (!known.includes(k)) throw new Bad(`${path}.${k}: unknown key (known: ${known.join(', ')})`);
 }
-function bool(o: Obj, k: string, path: string, def: boolean): boolean {
+export function bool(o: Obj, k: string, path: string, def: boolean): boolean {
   const v = o[k];
   if (v === undefined) return def;
   if (typeof v === 'boolean') return v;
   if (v === 'true' || v === 'false') return v === 'true';
   throw new Bad(`${path}.${k}: expected true or false, got ${JSON.stringify(v)}`);
 }
-function int(o: Obj, k: string, path: string, def: number, min: number, max: number, infinity = false): number {
+export function int(o: Obj, k: string, path: string, def: number, min: number, max: number, infinity = false): number {
   let v = o[k];
   if (v === undefined) return def;
   if (infinity && v === 'infinity') return Infinity;
@@ -68,14 +69,14 @@ function int(o: Obj, k: string, path: string, def: number, min: number, max: num
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Bad(`${path}.${k}: expected an integer ${min}..${max}${infinity ? ' or "infinity"' : ''}, got ${JSON.stringify(v)}`);
   return v;
 }
-function str(o: Obj, k: string, path: string, def: string | null): string | null {
+export function str(o: Obj, k: string, path: string, def: string | null): string | null {
   const v = o[k];
   if (v === undefined) return def;
   if (typeof v !== 'string') throw new Bad(`${path}.${k}: expected a string, got ${JSON.stringify(v)}`);
   return v;
 }
 
-function common(o: Obj, path: string): GatewayCommon {
+export function common(o: Obj, path: string): GatewayCommon {
   const idle = parseDuration(o.idle_timeout ?? '30s', false);
   if (!idle.ok || idle.value <= 0) throw new Bad(`${path}.idle_timeout: ${idle.ok ? 'must be above 0' : idle.error}`);
   const ov = o.clientinfo_override ?? {};
@@ -91,7 +92,7 @@ function common(o: Obj, path: string): GatewayCommon {
   };
 }
 
-function udpListeners(v: unknown, path: string, defaultPort: number): UdpListenerConfig[] {
+export function udpListeners(v: unknown, path: string, defaultPort: number): UdpListenerConfig[] {
   const ls = v ?? { udp: { default: { bind: String(defaultPort) } } };
   if (!isObj(ls)) throw new Bad(`${path}: expected {udp: {<name>: {bind, …}}}`);
   for (const k of Object.keys(ls)) {

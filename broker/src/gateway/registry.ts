@@ -16,6 +16,7 @@ import type { GatewayMetrics } from './metrics.js';
 import type { GatewaysAdmin } from '../api/routes/gateways.js';
 import { mqttsnGateway } from './mqttsn/gateway.js';
 import { ocppGateway } from './ocpp/gateway.js';
+import { coapGateway } from './coap/gateway.js';
 
 /** One running (or stopped) gateway of one protocol. */
 export interface Gateway {
@@ -46,7 +47,7 @@ export interface GatewayType {
 }
 
 /** Every protocol Petrel has a gateway for, in the order the REST API lists them. */
-export const GATEWAY_TYPES: readonly GatewayType[] = [mqttsnGateway, ocppGateway];
+export const GATEWAY_TYPES: readonly GatewayType[] = [mqttsnGateway, coapGateway, ocppGateway];
 
 export class GatewayRegistry implements GatewaysAdmin {
   private readonly byName = new Map<string, Gateway>();
