@@ -46,6 +46,9 @@ export class UdpListeners {
   /** Port a listener is bound to while running (tests bind port 0). */
   port(name = 'default'): number { return this.list.find((l) => l.cfg.name === name)?.endpoint.port ?? 0; }
 
+  /** Ports of the running listeners. */
+  ports(): number[] { return this.list.map((l) => l.endpoint.port).filter((p) => p > 0); }
+
   maxConnections(): number {
     let n = 0;
     for (const l of this.list) n += l.cfg.maxConnections;

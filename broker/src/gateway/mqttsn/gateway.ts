@@ -4,16 +4,16 @@
  * channel, and — with `broadcast: true` — an ADVERTISE on every IPv4 interface's broadcast
  * address every 15 minutes, as EMQX does (EMQX sends it to the listener's port).
  *
- * The endpoint's own idle expiry is off: a connected client's silence is judged by its keep
- * alive and a sleeping one's by its sleep duration (the channel's tick); before CONNECT a peer
- * lives `idle_timeout`. `max_connections` caps the peers of a listener and `max_conn_rate` the
- * new peers per second; a refused peer is dropped with its datagram and counted.
+ * The listeners are the datagram gateways' (udp-listeners.ts: `max_connections`, `max_conn_rate`,
+ * REST rows); a connected client's silence is judged by its keep alive and a sleeping one's by its
+ * sleep duration (the channel's tick); before CONNECT a peer lives `idle_timeout`.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Config } from '../../config/index.js';
 import type { ClientConnection } from '../../clients/client-manager.js';
-import { UdpEndpoint, type DatagramCloseReason, type DatagramHandler, type DatagramPeer } from '../../transport/udp.js';
+import type { DatagramCloseReason, DatagramHandler, DatagramPeer } from '../../transport/udp.js';
+import { UdpListeners } from '../udp-listeners.js';
 import { GatewayContext } from '../context.js';
 import { GatewayMetrics } from '../metrics.js';
 import type { MqttsnConfig, UdpListenerConfig } from '../config.js';
@@ -37,8 +37,6 @@ class PeerHandler implements DatagramHandler {
   close(reason: DatagramCloseReason): void { if (this.ch.peer === this.peer) this.ch.close(`peer_${reason}`, true, true); }
 }
 
-interface Listener { cfg: UdpListenerConfig; endpoint: UdpEndpoint; windowStart: number; windowCount: number }
-
 export class MqttsnGateway implements Gateway {
   readonly name = 'mqttsn';
   readonly metrics = new GatewayMetrics();
@@ -48,7 +46,7 @@ export class MqttsnGateway implements Gateway {
   private readonly cfg: MqttsnConfig;
   private readonly ctx: GatewayContext;
   private readonly shared: SnShared;
-  private readonly listenersList: Listener[];
+  private readonly udp: UdpListeners;
   private readonly channels = new Set<SnChannel>();
   private readonly forget: (ch: SnChannel) => void;
   private advertiser: { socket: Socket; timer: NodeJS.Timeout } | null = null;
@@ -66,25 +64,14 @@ export class MqttsnGateway implements Gateway {
       adopt: (from, clientId) => this.adopt(from, clientId),
     };
     this.forget = (ch) => { this.channels.delete(ch); };
-    this.listenersList = cfg.listeners.filter((l) => l.enable).map((l) => {
-      const ref: Listener = { cfg: l, endpoint: null as unknown as UdpEndpoint, windowStart: 0, windowCount: 0 };
-      ref.endpoint = new UdpEndpoint({ id: `mqttsn:udp:${l.name}`, protocol: 'mqttsn', bind: l.bind, maxPeers: l.maxConnections, idleTimeoutMs: Infinity },
-        (peer) => this.onPeer(ref, peer), log);
-      return ref;
-    });
+    this.udp = new UdpListeners('mqttsn', cfg.listeners, this.metrics, log, (l, peer) => this.onPeer(l, peer));
   }
 
   get running(): boolean { return this.isRunning; }
 
   async start(): Promise<void> {
     if (this.isRunning) return;
-    const started: UdpEndpoint[] = [];
-    try {
-      for (const l of this.listenersList) { await l.endpoint.start(); started.push(l.endpoint); }
-    } catch (err) {
-      for (const e of started) await e.stop();
-      throw err;
-    }
+    await this.udp.start();
     this.isRunning = true;
     this.startedAt = Date.now();
     if (this.cfg.broadcast) this.startAdvertising();
@@ -103,13 +90,11 @@ export class MqttsnGateway implements Gateway {
     for (const ch of live) ch.kick('SERVER_SHUTTING_DOWN');
     // Let the DISCONNECTs leave before the socket closes under them.
     if (live.length > 0) await new Promise((r) => setTimeout(r, 20));
-    for (const l of this.listenersList) await l.endpoint.stop();
+    await this.udp.stop();
   }
 
   /** Port a listener is bound to while running (tests bind port 0). */
-  port(name = 'default'): number {
-    return this.listenersList.find((l) => l.cfg.name === name)?.endpoint.port ?? 0;
-  }
+  port(name = 'default'): number { return this.udp.port(name); }
 
   tick(now: number): void { for (const ch of this.channels) ch.tick(now); }
 
@@ -119,29 +104,13 @@ export class MqttsnGateway implements Gateway {
     return out;
   }
 
-  maxConnections(): number {
-    let n = 0;
-    for (const l of this.listenersList) n += l.cfg.maxConnections;
-    return n;
-  }
+  maxConnections(): number { return this.udp.maxConnections(); }
 
-  listeners(): Array<Record<string, unknown>> {
-    return this.cfg.listeners.map((l) => {
-      const e = this.listenersList.find((x) => x.cfg.name === l.name)?.endpoint;
-      const st = e?.status();
-      return {
-        id: `mqttsn:udp:${l.name}`, type: 'udp', name: l.name, bind: l.bind, enable: l.enable, running: st?.running ?? false,
-        port: st?.port ?? 0, current_connections: st?.peers ?? 0, max_connections: l.maxConnections, max_conn_rate: l.maxConnRate,
-        datagrams_in: st?.datagramsIn ?? 0, datagrams_out: st?.datagramsOut ?? 0, dropped: st?.dropped ?? 0,
-      };
-    });
-  }
+  listeners(): Array<Record<string, unknown>> { return this.udp.rows(); }
 
-  private onPeer(l: Listener, peer: DatagramPeer): void {
+  private onPeer(l: UdpListenerConfig, peer: DatagramPeer): void {
     const now = Date.now();
-    if (now - l.windowStart >= 1000) { l.windowStart = now; l.windowCount = 0; }
-    if (++l.windowCount > l.cfg.maxConnRate) { this.metrics.refused++; peer.close(); return; }
-    const ch = new SnChannel(peer, this.shared, l.cfg, now);
+    const ch = new SnChannel(peer, this.shared, l, now);
     ch.onClosed = this.forget;
     this.channels.add(ch);
     peer.setHandler(new PeerHandler(ch, peer));
@@ -168,7 +137,7 @@ export class MqttsnGateway implements Gateway {
     socket.on('error', (err) => this.ctx.log.warn({ err: err.message }, 'MQTT-SN ADVERTISE socket error'));
     const send = (): void => {
       const buf = encode({ type: 'advertise', gwId: this.cfg.gatewayId, duration: ADVERTISE_EVERY_S });
-      for (const l of this.listenersList) for (const addr of broadcastAddresses()) socket.send(buf, l.endpoint.port, addr);
+      for (const port of this.udp.ports()) for (const addr of broadcastAddresses()) socket.send(buf, port, addr);
     };
     socket.bind(0, () => { socket.setBroadcast(true); send(); });
     const timer = setInterval(send, ADVERTISE_EVERY_S * 1000);
