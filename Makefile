@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE ?= node
 ARGS ?=
 
-.PHONY: all deps build run test test-unit system-deps bench cluster-model crds clean image
+.PHONY: all deps build run test test-unit system-deps k8s-bins bench cluster-model crds clean image
 
 all: build
 
@@ -25,8 +25,13 @@ run: build
 system-deps:
 	bash scripts/system-deps.sh
 
+# kube-apiserver & co. and kwok for test/integration/operator-real/, built from test/k8s/ with Go
+# under nice and cached in ~/.cache/petrel-k8s/ (a no-op once built).
+k8s-bins:
+	bash scripts/k8s-bins.sh
+
 # Only *.test.js files are tests (node 20 would otherwise run every file under a test/ folder).
-test: build system-deps
+test: build system-deps k8s-bins
 	$(NODE) --test --test-timeout=180000 $$(find dist/test -name '*.test.js' | sort)
 
 test-unit: build
