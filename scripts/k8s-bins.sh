@@ -79,6 +79,7 @@ download "$MODDIR/kwok"
 
 TMP="$(mktemp -d "$CACHE_ROOT/.build.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
+chmod 755 "$TMP"
 
 # kubectl and the servers report this in /version (and kubectl's skew check reads it); without
 # it they would say v0.0.0-master.

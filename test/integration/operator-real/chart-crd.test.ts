@@ -129,7 +129,8 @@ test('unknown fields: refused under fieldValidation=Strict, pruned when ignored;
   obj.spec.bogus = 1;
   obj.spec.regions[0].madeUp = true;
   const strict = await cp.request('POST', `${MQC_PATH}/namespaces/default/mqttclusters?fieldValidation=Strict`, obj);
-  assert.equal(strict.status, 422, JSON.stringify(strict.body));
+  assert.equal(strict.status, 400, JSON.stringify(strict.body));
+  assert.equal(strict.body.reason, 'BadRequest');
   assert.match(strict.body.message, /unknown field "spec\.bogus"/);
   assert.match(strict.body.message, /unknown field "spec\.regions\[0\]\.madeUp"/);
 
