@@ -27,8 +27,9 @@ KWOK_STAGES=(node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-
 say() { echo "k8s-bins: $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
-# The stamp holds the hash of the module files, so editing test/k8s/ rebuilds even at the same version.
-stamp() { cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR/kwok/go.mod" "$MODDIR/kwok/go.sum" | sha256sum | cut -d' ' -f1; }
+# The stamp holds the hash of the module files and of this script (flags, stages), so editing
+# either rebuilds even at the same versions (a minute with a warm Go build cache).
+stamp() { cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR/kwok/go.mod" "$MODDIR/kwok/go.sum" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1; }
 
 cached() {
   local b
@@ -65,11 +66,12 @@ download() {
   log="$(mktemp)"
   say "downloading Go modules for ${dir#"$ROOT"/} (GOPROXY=$(go env GOPROXY))"
   if ! (cd "$dir" && timeout 1800 nice -n 19 go mod download -x >"$log" 2>&1); then
-    tail -n 20 "$log" >&2
+    # -x prints every request; the go command's own error lines say what failed
+    { grep -v '^# get' "$log" || tail -n 5 "$log"; } | tail -n 10 >&2
     rm -f "$log"
     die "could not download the Go modules of ${dir#"$ROOT"/}: is the Go module proxy ($(go env GOPROXY)) reachable from this machine? The binaries cannot be built without it."
   fi
-  say "  $(grep -c '^# get' "$log" || true) files fetched ($(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1) in the module cache)"
+  say "  $(grep -c '^# get' "$log" || true) proxy requests ($(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1) in the module cache)"
   rm -f "$log"
 }
 
@@ -86,7 +88,8 @@ chmod 755 "$TMP"
 LDFLAGS="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   LDFLAGS+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=37"
-  LDFLAGS+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  # gitCommit empty: the module zip carries no commit (the default is an unexpanded "$Format:%H$")
+  LDFLAGS+=" -X $pkg.gitCommit= -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do

@@ -96,6 +96,9 @@ test('helm installs the chart: the CRD is Established and served with short name
   await must(cp, 'GET', `/api/v1/namespaces/${RELEASE_NS}/serviceaccounts/${RELEASE}`);
   const version = await must(cp, 'GET', '/version');
   assert.equal(version.gitVersion, 'v1.37.2', 'the built binaries report their version');
+  const kv = await cp.kubectl(['version', '-o', 'json']);
+  assert.equal(kv.code, 0, kv.err);
+  assert.equal(JSON.parse(kv.out).clientVersion.gitVersion, 'v1.37.2');
 });
 
 test('every CEL rule in the chart\'s CRD has a case below', () => {
@@ -158,4 +161,11 @@ test('an update that breaks a rule is refused too (CEL runs on update, not only 
   assert.match(r.body.message, /core\.replicas must be odd/);
   const stored = await must(cp, 'GET', `${MQC_PATH}/namespaces/default/mqttclusters/upd`);
   assert.equal(stored.spec.core.replicas, 3, 'the stored object is unchanged');
+});
+
+test('kubectl 1.37 shows the CRD\'s printer columns for a cluster no operator has reconciled (empty status)', async () => {
+  const r = await cp.kubectl(['get', 'mqc', 'upd', '-n', 'default']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out.split('\n')[0], /^NAME\s+CORES\s+REGIONS\s+READY\s+AGE\s*$/);
+  assert.match(r.out.split('\n')[1], /^upd\s+\d+s\s*$/, 'no status yet: only name and age');
 });
