@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane that test/integration/operator-real/ runs against:
-# kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes, and
-# kwok (fake kubelets), from the Go modules in test/k8s/. The binaries are cached outside the clone
+# kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes, kwok
+# (fake kubelets) and etcd, from the Go modules in test/k8s/. The binaries are cached outside the clone
 # in a directory named after the versions, so a fresh clone on the same machine builds nothing.
 #
 #   bash scripts/k8s-bins.sh          build if needed, print the bin directory on the last line
@@ -14,12 +14,13 @@ set -euo pipefail
 
 K8S_VERSION=v1.37.2
 KWOK_VERSION=v0.8.0
+ETCD_VERSION=v3.6.16
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODDIR="$ROOT/test/k8s"
 CACHE_ROOT="${PETREL_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/petrel-k8s}"
-BIN="$CACHE_ROOT/$K8S_VERSION-kwok$KWOK_VERSION"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+BIN="$CACHE_ROOT/$K8S_VERSION-kwok$KWOK_VERSION-etcd$ETCD_VERSION"
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl kwok etcd)
 # kwok's own example Stages (kustomize/stage/ in its module), as kwokctl uses them: Nodes become
 # Ready and renew their Leases; Pods become Running and Ready, and go away when deleted.
 KWOK_STAGES=(node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete)
@@ -29,7 +30,9 @@ die() { say "ERROR: $*"; exit 1; }
 
 # The stamp holds the hash of the module files and of this script (flags, stages), so editing
 # either rebuilds even at the same versions (a minute with a warm Go build cache).
-stamp() { cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR/kwok/go.mod" "$MODDIR/kwok/go.sum" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1; }
+stamp() {
+  cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR"/{kwok,etcd}/go.{mod,sum} "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1
+}
 
 cached() {
   local b
@@ -78,6 +81,7 @@ download() {
 start=$SECONDS
 download "$MODDIR"
 download "$MODDIR/kwok"
+download "$MODDIR/etcd"
 
 TMP="$(mktemp -d "$CACHE_ROOT/.build.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
@@ -105,6 +109,12 @@ say "building kwok $KWOK_VERSION"
 (cd "$MODDIR/kwok" && CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags "-s -w" -o "$TMP/kwok" sigs.k8s.io/kwok/cmd/kwok) \
   || die "go build of kwok failed"
 say "  kwok built in $((SECONDS - t)) s"
+
+t=$SECONDS
+say "building etcd $ETCD_VERSION"
+(cd "$MODDIR/etcd" && CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags "-s -w" -o "$TMP/etcd" go.etcd.io/etcd/server/v3) \
+  || die "go build of etcd failed"
+say "  etcd built in $((SECONDS - t)) s"
 
 KWOK_DIR="$(cd "$MODDIR/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
 for s in "${KWOK_STAGES[@]}"; do

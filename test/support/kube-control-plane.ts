@@ -2,8 +2,10 @@
  * A real Kubernetes control plane on loopback for tests: etcd, kube-apiserver (client-certificate
  * authentication, RBAC, service-account tokens), kube-controller-manager, kube-scheduler and kwok,
  * which plays the kubelet of fake Nodes (it marks them Ready, renews their Leases and makes the
- * Pods scheduled on them Running and Ready; no container ever runs). The binaries are the ones
- * scripts/k8s-bins.sh builds (`make k8s-bins`); etcd is Debian's.
+ * Pods scheduled on them Running and Ready; no container ever runs). The binaries, etcd 3.6
+ * included, are the ones scripts/k8s-bins.sh builds (`make k8s-bins`): Debian's etcd 3.4.23 starts
+ * with this API server but lacks RequestWatchProgress, so the clients' watch-list requests fail
+ * and retry forever (kwok then misses Pod changes for tens of seconds).
  *
  * Every component has its own client certificate (its identity, as in a kubeadm cluster) and its
  * log in the temp directory; every port is chosen free on 127.0.0.1. Start once per test file:
@@ -15,7 +17,7 @@ import { Agent, request as httpsRequest } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startEtcdCluster, type EtcdTestCluster } from './etcd-cluster.js';
+import { freePort } from './etcd-cluster.js';
 import { KubePki, kubeconfigYaml, type IssuedCert } from './kube-pki.js';
 
 export interface FakeNode { name: string; region: string; zone: string }
@@ -85,7 +87,6 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
   const binDir = k8sBinDir();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-kube-'));
   const procs = new Map<string, ChildProcess>();
-  let etcd: EtcdTestCluster | undefined;
   let agent: Agent | undefined;
   const logFile = (name: string): string => path.join(dir, `${name}.log`);
 
@@ -114,7 +115,7 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
   const stop = async (): Promise<void> => {
     process.removeListener('exit', killAll);
     // kwok and the controllers first, so nothing writes to the API server while it stops
-    for (const name of ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver']) {
+    for (const name of ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd']) {
       const p = procs.get(name);
       if (!p || p.exitCode !== null || p.signalCode !== null) continue;
       const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
@@ -124,7 +125,6 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
       clearTimeout(timer);
     }
     agent?.destroy();
-    await etcd?.stop();
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -141,9 +141,9 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
     const admin = pki.client('admin', 'petrel-test-admin', ['system:masters']);
     const adminKubeconfig = writeKubeconfig('admin', admin);
 
-    etcd = await startEtcdCluster(['kube']);
+    const etcdURL = await startEtcd(run, dir, logTail);
     const apiserver = run('kube-apiserver', 'kube-apiserver', [
-      `--etcd-servers=${etcd.clientURLs[0]}`,
+      `--etcd-servers=${etcdURL}`,
       '--bind-address=127.0.0.1', `--secure-port=${port}`, '--advertise-address=127.0.0.1',
       // the built-in `kubernetes` Service would get 127.0.0.1 as its endpoint, which is refused
       '--endpoint-reconciler-type=none',
@@ -258,6 +258,27 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
   } catch (e) {
     await stop().catch(() => undefined);
     throw e;
+  }
+}
+
+/** One etcd member on free loopback ports; resolves with its client URL once it reports healthy. */
+async function startEtcd(run: (name: string, bin: string, args: string[]) => ChildProcess, dir: string, logTail: (c: string) => string): Promise<string> {
+  const client = `http://127.0.0.1:${await freePort()}`;
+  const peer = `http://127.0.0.1:${await freePort()}`;
+  const p = run('etcd', 'etcd', [
+    '--name=kube', `--data-dir=${path.join(dir, 'etcd')}`,
+    `--listen-client-urls=${client}`, `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`, `--initial-cluster=kube=${peer}`,
+    // throw-away data: no fsync keeps a busy shared disk out of the API server's latency
+    '--unsafe-no-fsync', '--log-level=warn',
+  ]);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (p.exitCode !== null) throw new Error(`etcd exited with code ${p.exitCode}:\n${logTail('etcd')}`);
+    const health = await fetch(`${client}/health`).then((r) => r.json() as Promise<{ health?: string }>).catch(() => undefined);
+    if (health?.health === 'true') return client;
+    if (Date.now() > deadline) throw new Error(`etcd not healthy after 30 s:\n${logTail('etcd')}`);
+    await sleep(100);
   }
 }
 

@@ -115,6 +115,10 @@ test('the scheduler puts each region\'s pods only on that region\'s nodes, kwok 
     if (region) assert.equal(node.metadata.labels['topology.kubernetes.io/region'], region, `${p.metadata.name} on ${p.spec.nodeName}`);
     assert.equal(p.status.phase, 'Running');
   }
+  for (const region of ['eu-west-1', 'us-east-1']) {
+    const zones = new Set(pods.filter((p) => p.metadata.labels['mqtt.petrel.dev/region'] === region).map((p) => nodes.get(p.spec.nodeName).metadata.labels['topology.kubernetes.io/zone']));
+    assert.equal(zones.size, 2, `${region}'s two pods spread over its two zones: ${[...zones]}`);
+  }
   const us = await must(cp, 'GET', `${APPS}/namespaces/${NS}/deployments/fleet-us-east-1`);
   assert.equal(us.spec.replicas, 2, 'the real HPA controller set minReplicas on the Deployment the operator left unsized');
   const claims = await must(cp, 'GET', `/api/v1/namespaces/${NS}/persistentvolumeclaims`);
@@ -145,6 +149,34 @@ test('the status follows what the real controllers report: core and replicas rea
   assert.equal(cr.status.core.readyReplicas, 3);
   assert.deepEqual(cr.status.regions.map((r: any) => `${r.name} ${r.readyReplicas}/${r.replicas}`).sort(),
     ['ap-southeast-1 1/1', 'eu-west-1 2/2', 'us-east-1 2/2']);
+});
+
+test('a config change rolls every pod through the real StatefulSet and Deployment controllers; ConfigApplied returns to True', async () => {
+  const HASH = 'mqtt.petrel.dev/config-hash';
+  const before = await owned(cp, '/api/v1', NS, 'pods', 'fleet');
+  const oldHashes = new Set(before.map((p) => p.metadata.annotations[HASH]));
+  assert.equal(oldHashes.size, 1, `one config hash on every pod: ${[...oldHashes]}`);
+  const cr = await mqc('fleet');
+  assert.match(cr.spec.config.data, /max_packet_size: 1MB/);
+  const data = cr.spec.config.data.replace('max_packet_size: 1MB', 'max_packet_size: 2MB');
+  const patched = await must(cp, 'PATCH', `${MQC_PATH}/namespaces/${NS}/mqttclusters/fleet`, { spec: { config: { data } } }, [200], 'application/merge-patch+json');
+  const t0 = Date.now();
+  let seen = '';
+  const rolled = await waitFor(async () => {
+    const c = await mqc('fleet');
+    const applied = condition(c, 'ConfigApplied');
+    const pods = (await owned(cp, '/api/v1', NS, 'pods', 'fleet')).filter((p) => !p.metadata.deletionTimestamp);
+    seen = `generation ${c.metadata.generation}, ConfigApplied ${JSON.stringify(applied)}\npods: ${pods.map((p) => `${p.metadata.name} ${p.metadata.annotations[HASH]} ${p.status.phase}`).join(', ')}`;
+    if (applied?.status !== 'True' || applied.observedGeneration !== patched.metadata.generation) return undefined;
+    return pods.length === 8 && pods.every((p) => !oldHashes.has(p.metadata.annotations[HASH])) ? pods : undefined;
+  }, 'every pod on the new config hash, ConfigApplied True', 150_000).catch((e) => { throw new Error(`${e.message}\n${seen}${why()}`); });
+  console.log(`# rolling 8 pods to a new config took ${Date.now() - t0} ms`);
+  assert.equal(new Set(rolled.map((p) => p.metadata.annotations[HASH])).size, 1);
+  const names = new Set(rolled.map((p) => p.metadata.uid));
+  assert.ok(before.every((p) => !names.has(p.metadata.uid)), 'every pod was replaced');
+  const core = await must(cp, 'GET', `${APPS}/namespaces/${NS}/statefulsets/fleet-core`);
+  assert.equal(core.status.updatedReplicas, 3);
+  assert.equal(core.status.currentRevision, core.status.updateRevision, 'the StatefulSet finished its rolling update');
 });
 
 test('deleting the MqttCluster: the real garbage collector removes everything it owned; the core\'s claims stay (whenDeleted: Retain)', async () => {
