@@ -90,11 +90,8 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
   let agent: Agent | undefined;
   const logFile = (name: string): string => path.join(dir, `${name}.log`);
 
-  const killAll = (): void => {
-    for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  };
-  // a test process that dies without stop() must not leave an API server running
-  process.once('exit', killAll);
+  // a test process that dies without stop() (a crash, the runner's timeout) must not leave an API server running
+  const forget = killOnExit(() => [...procs.values()], () => rmSync(dir, { recursive: true, force: true }));
 
   const run = (name: string, bin: string, args: string[]): ChildProcess => {
     const fd = openSync(logFile(name), 'a');
@@ -113,7 +110,7 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
   };
 
   const stop = async (): Promise<void> => {
-    process.removeListener('exit', killAll);
+    forget();
     // kwok and the controllers first, so nothing writes to the API server while it stops
     for (const name of ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd']) {
       const p = procs.get(name);
@@ -259,6 +256,33 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
     await stop().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Kills `children()` with SIGKILL when this process exits or receives SIGTERM/SIGINT (node --test
+ * ends a file that overran its timeout with SIGTERM, which skips 'exit' handlers); the signal is
+ * then raised again so the process still ends as it would have. `cleanup` (synchronous) runs after
+ * the kill. Returns the function that forgets all this (for an orderly stop).
+ */
+export function killOnExit(children: () => ChildProcess[], cleanup?: () => void): () => void {
+  const kill = (): void => {
+    for (const p of children()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    cleanup?.();
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    kill();
+    forget();
+    process.kill(process.pid, sig);
+  };
+  const forget = (): void => {
+    process.removeListener('exit', kill);
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGINT', onSignal);
+  };
+  process.once('exit', kill);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return forget;
 }
 
 /** One etcd member on free loopback ports; resolves with its client URL once it reports healthy. */

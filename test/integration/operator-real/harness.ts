@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../support/etcd-cluster.js';
 import { helmPath } from '../../support/k8s-binaries.js';
-import type { KubeControlPlane } from '../../support/kube-control-plane.js';
+import { killOnExit, type KubeControlPlane } from '../../support/kube-control-plane.js';
 import { repoRoot } from '../operator/harness.js';
 
 export { condition, loadExample, repoRoot, sleep, waitFor } from '../operator/harness.js';
@@ -84,6 +84,7 @@ export async function startOperator(cp: KubeControlPlane, kubeconfig: string): P
   child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
   child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const forget = killOnExit(() => [child]);
   return {
     child, metricsPort,
     output: () => out,
@@ -92,6 +93,7 @@ export async function startOperator(cp: KubeControlPlane, kubeconfig: string): P
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await exited;
       clearTimeout(timer);
+      forget();
       return code;
     },
   };
