@@ -12,7 +12,7 @@
  * it takes 10–30 s on a shared 2-core machine.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -304,11 +304,4 @@ async function startEtcd(run: (name: string, bin: string, args: string[]) => Chi
     if (Date.now() > deadline) throw new Error(`etcd not healthy after 30 s:\n${logTail('etcd')}`);
     await sleep(100);
   }
-}
-
-/** A directory for one test file's own files (kubeconfigs, rendered manifests) inside the plane's. */
-export function subdir(cp: KubeControlPlane, name: string): string {
-  const d = path.join(cp.dir, name);
-  mkdirSync(d, { recursive: true });
-  return d;
 }
