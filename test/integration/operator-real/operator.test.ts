@@ -77,7 +77,9 @@ test('the operator, with the chart\'s ServiceAccount and RBAC, takes the Lease a
   }, `the leader Lease${why()}`, 60_000);
   await must(cp, 'POST', `${MQC_PATH}/namespaces/${NS}/mqttclusters`, fleet());
 
-  await waitFor(async () => (await owned(cp, APPS, NS, 'deployments', 'fleet')).length === 3, `3 region Deployments${why()}`, 60_000);
+  // the status is written after a reconcile's last apply: from then on every object exists
+  await waitFor(async () => (await mqc('fleet')).status?.observedGeneration === 1, `the first status${why()}`, 60_000);
+  assert.equal((await owned(cp, APPS, NS, 'deployments', 'fleet')).length, 3);
   const sts = await owned(cp, APPS, NS, 'statefulsets', 'fleet');
   assert.deepEqual(sts.map((s) => s.metadata.name), ['fleet-core']);
   assert.equal(sts[0].metadata.ownerReferences[0].kind, 'MqttCluster');
@@ -94,8 +96,10 @@ test('the operator, with the chart\'s ServiceAccount and RBAC, takes the Lease a
   assert.deepEqual(pdbs.map((p) => p.metadata.name).sort(), ['fleet-ap-southeast-1', 'fleet-core', 'fleet-eu-west-1', 'fleet-us-east-1']);
   const hpas = await owned(cp, '/apis/autoscaling/v2', NS, 'horizontalpodautoscalers', 'fleet');
   assert.deepEqual(hpas.map((h) => h.metadata.name), ['fleet-us-east-1']);
-  const events = await must(cp, 'GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=fleet')}`);
-  assert.ok(events.items.some((e: any) => e.reason === 'Created'), `a Created Event on the MqttCluster: ${events.items.map((e: any) => e.reason)}`);
+  await waitFor(async () => {
+    const events = await must(cp, 'GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=fleet')}`);
+    return events.items.some((e: any) => e.reason === 'Created' && e.involvedObject.kind === 'MqttCluster');
+  }, `a Created Event on the MqttCluster${why()}`, 30_000);
 });
 
 test('the scheduler puts each region\'s pods only on that region\'s nodes, kwok makes them Ready, the HPA raises us-east-1 to minReplicas', async () => {
