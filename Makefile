@@ -38,6 +38,14 @@ test: build system-deps kafka-jars
 test-unit: build
 	$(NODE) --test $$(find dist/test/unit -name '*.test.js' | sort)
 
+# kube-apiserver & co., kwok and etcd for test/integration/operator-real/, built from test/k8s/
+# with Go under nice and cached in ~/.cache/petrel-k8s/ (a no-op once built). A prerequisite of
+# `test`, declared here so the test rule itself stays as it is.
+.PHONY: k8s-bins
+k8s-bins:
+	bash scripts/k8s-bins.sh
+test: k8s-bins
+
 bench: build
 	bash scripts/system-deps.sh bench
 	$(NODE) dist/bench/run.js $(ARGS)

@@ -394,7 +394,9 @@ export const specSchema = s.object({
         { description: 'Secrets for pulling the images.', maxItems: 16 },
       ),
     ),
-    core: s.withDefault(coreSpec, {}),
+    // Not {}: the API server checks a default against the CEL rules of its object without filling
+    // in the nested defaults first, and `self.replicas % 2 == 1` fails on {} ("no such key").
+    core: s.withDefault(coreSpec, { replicas: 3 }),
     etcd: s.withDefault(etcdSpec, {}),
     regions: s.withDefault(
       s.array(region, {
