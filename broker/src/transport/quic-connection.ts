@@ -17,7 +17,7 @@
  * close the connection before closing it ourselves (as SocketConnection waits after its FIN).
  */
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
-import { events as quicEvents } from '@matrixai/quic';
+import { events as quicEvents, errors as quicErrors } from '@matrixai/quic';
 import { END_GRACE_MS, type Connection, type ConnectionHandler, type ConnectionInfo } from './types.js';
 
 /** Queued output bytes above which write() says "wait for drain" (as a socket's writableHighWaterMark). */
@@ -261,7 +261,7 @@ export class QuicConnection implements Connection {
 function closeReason(detail: unknown): Error | undefined {
   if (!(detail instanceof Error)) return undefined;
   const data = (detail as Error & { data?: { isApp?: boolean; errorCode?: number } }).data;
-  if (detail.constructor.name === 'ErrorQUICConnectionIdleTimeout') return new Error('QUIC idle timeout');
+  if (detail instanceof quicErrors.ErrorQUICConnectionIdleTimeout) return new Error('QUIC idle timeout');
   if (data?.isApp === true && data.errorCode === 0) return undefined;
   if (data !== undefined) return new Error(`QUIC connection closed with ${data.isApp ? 'application' : 'transport'} code ${data.errorCode}`);
   return new Error(detail.message);

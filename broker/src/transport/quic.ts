@@ -105,6 +105,7 @@ export class QuicListener {
       crypto: retryTokenCrypto(),
       logger: quicLogger(this.log),
       minIdleTimeout: handshakeMs,
+      codeToReason: (side, code) => new Error(side === 'read' ? `QUIC stream reset by the client (code ${code})` : `QUIC stream stopped by the client (code ${code})`),
       config: {
         ...this.tlsFiles(),
         verifyPeer: ssl.verify === 'verify_peer',
