@@ -13,8 +13,6 @@
  * The library answers every first Initial with a stateless Retry (address validation), so a
  * handshake costs two round trips; 0-RTT and session resumption are not exposed by it.
  */
-import { createHmac, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { QUICServer, events as quicEvents, errors as quicErrors, type QUICConnection, type QUICStream } from '@matrixai/quic';
 import QuicLogger, { Handler as QuicLogHandler, LogLevel } from '@matrixai/logger';
 import type { Logger } from 'pino';
@@ -23,7 +21,7 @@ import { TokenBucket, hasClientLimits, type ClientRateLimits } from '../access/l
 import { ListenerError } from './errors.js';
 import type { ListenerStatus } from './listener.js';
 import { QuicConnection, QUIC_APP_ERROR } from './quic-connection.js';
-import { peerCertFrom } from './tls-options.js';
+import { certOf, quicTlsMaterial, retryTokenCrypto } from './quic-tls.js';
 import type { ConnectionInfo, ListenerSpec, OnConnection, PeerCert } from './types.js';
 
 export type QuicListenerConfig = Config['listeners']['quic'][string];
@@ -107,7 +105,7 @@ export class QuicListener {
       minIdleTimeout: handshakeMs,
       codeToReason: (side, code) => new Error(side === 'read' ? `QUIC stream reset by the client (code ${code})` : `QUIC stream stopped by the client (code ${code})`),
       config: {
-        ...this.tlsFiles(),
+        ...quicTlsMaterial(this.id, cfg.bind, ssl),
         verifyPeer: ssl.verify === 'verify_peer',
         applicationProtos: [MQTT_ALPN],
         maxIdleTimeout: idleMs,
@@ -149,22 +147,6 @@ export class QuicListener {
       this.log.warn({ err: String(err) }, 'QUIC listener stop failed');
     });
     this.log.info('listener stopped');
-  }
-
-  private tlsFiles(): { key: string; cert: string; ca?: string } {
-    const ssl = this.cfg.ssl_options;
-    const need = (file: string, what: string) => {
-      if (file === '') throw new ListenerError(this.id, this.cfg.bind, 'TLS_CONFIG', `listener ${this.id} needs ssl_options.${what} (QUIC always runs TLS 1.3)`);
-      try {
-        return readFileSync(file, 'utf8');
-      } catch (err) {
-        throw ListenerError.cannotLoad(this.id, this.cfg.bind, `ssl_options.${what} ${file}`, err as NodeJS.ErrnoException);
-      }
-    };
-    const files: { key: string; cert: string; ca?: string } = { key: need(ssl.keyfile, 'keyfile'), cert: need(ssl.certfile, 'certfile') };
-    if (ssl.verify === 'verify_peer') files.ca = need(ssl.cacertfile, 'cacertfile');
-    else if (ssl.cacertfile !== '') files.ca = need(ssl.cacertfile, 'cacertfile');
-    return files;
   }
 
   /** A QUIC connection finished its handshake: admit it, then wait for its MQTT stream. */
@@ -263,38 +245,6 @@ function specOf(id: string, protocol: string, cfg: QuicListenerConfig): Listener
     clientLimits: hasClientLimits(limits) ? Object.freeze(limits) : null,
   });
 }
-
-/** The leaf of a verified chain as the PeerCert the channel knows from ssl listeners. */
-function certOf(chain: Uint8Array[]): PeerCert | null {
-  const leaf = chain[0];
-  if (leaf === undefined) return null;
-  const x = new X509Certificate(Buffer.from(leaf));
-  const subject: Record<string, string[]> = {};
-  for (const line of x.subject.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0) (subject[line.slice(0, eq)] ??= []).push(line.slice(eq + 1));
-  }
-  return peerCertFrom({ subject, fingerprint256: x.fingerprint256, raw: x.raw } as unknown as Parameters<typeof peerCertFrom>[0]);
-}
-
-/** Retry tokens are HMACs under a key made per listener start (tokens do not outlive it). */
-function retryTokenCrypto() {
-  const key = randomBytes(32);
-  const mac = (k: ArrayBuffer, data: ArrayBuffer) => createHmac('sha256', Buffer.from(k)).update(Buffer.from(data)).digest();
-  return {
-    key: toArrayBuffer(key),
-    ops: {
-      sign: async (k: ArrayBuffer, data: ArrayBuffer) => toArrayBuffer(mac(k, data)),
-      verify: async (k: ArrayBuffer, data: ArrayBuffer, sig: ArrayBuffer) => {
-        const want = mac(k, data);
-        const got = Buffer.from(sig);
-        return got.length === want.length && timingSafeEqual(got, want);
-      },
-    },
-  };
-}
-
-const toArrayBuffer = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
 
 /**
  * The library logs every connection's life (and each peer close at ERROR); to us those are
