@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { startBroker, client, collect, until, end, sleep, repoRoot, type TestBroker } from '../support/broker.js';
+import mqttPacket from 'mqtt-packet';
 import { getJson } from '../support/api.js';
 import { QuicMqttClient, udpRelay, type QuicMqttOptions } from '../support/quic-client.js';
 
@@ -200,6 +201,49 @@ describe('MQTT over QUIC', () => {
     await assert.rejects(r.read(), 'extra stream reset');
     await q.send({ cmd: 'pingreq' });
     await q.next('pingresp');
+    await q.close();
+  });
+});
+
+describe('MQTT over QUIC figures (printed as diagnostics)', () => {
+  it('handshake and CONNECT→CONNACK times (median of 15) beside MQTT.js over TCP', async (t) => {
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const hs: number[] = [];
+    const toAck: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const t0 = performance.now();
+      const c = await QuicMqttClient.connect(opts());
+      hs.push(performance.now() - t0);
+      await c.mqttConnect({ clientId: `fig-${i}` });
+      toAck.push(performance.now() - t0);
+      await c.close();
+    }
+    const tcp: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const t0 = performance.now();
+      const c = await client(b, { clientId: `fig-tcp-${i}` });
+      tcp.push(performance.now() - t0);
+      await end(c);
+    }
+    t.diagnostic(`QUIC handshake median ${median(hs).toFixed(1)} ms; QUIC to CONNACK median ${median(toAck).toFixed(1)} ms; TCP to CONNACK median ${median(tcp).toFixed(1)} ms`);
+    assert.equal(hs.length, 15);
+  });
+
+  it('QoS 0 msg/s from a QUIC publisher to a TCP subscriber', async (t) => {
+    const sub = await client(b, { clientId: 'fig-sub' });
+    let n = 0;
+    sub.on('message', () => { n++; });
+    await sub.subscribeAsync('fig/q0', { qos: 0 });
+    const q = await quicClient('fig-pub');
+    const total = 20_000;
+    const one = mqttPacket.generate({ cmd: 'publish', topic: 'fig/q0', payload: Buffer.alloc(64, 1), qos: 0, retain: false, dup: false });
+    const batch = Buffer.concat(Array.from({ length: 100 }, () => one));
+    const t0 = performance.now();
+    for (let i = 0; i < total / 100; i++) await q.sendRaw(batch);
+    await until(() => n >= total, 60_000, `${total} messages (got ${n})`);
+    const secs = (performance.now() - t0) / 1000;
+    t.diagnostic(`QoS 0, 64-byte payloads, QUIC → TCP: ${Math.round(total / secs)} msg/s (${total} in ${secs.toFixed(2)} s)`);
+    await end(sub);
     await q.close();
   });
 });

@@ -77,6 +77,11 @@ export class QuicMqttClient {
     await this.writer.write(mqttPacket.generate(p as unknown as Packet, { protocolVersion: this.version }));
   }
 
+  /** Bytes as they are (several packets at once, or garbage). */
+  async sendRaw(buf: Buffer): Promise<void> {
+    await this.writer.write(buf);
+  }
+
   /** CONNECT and wait for CONNACK (returned, whatever its code). */
   async mqttConnect(fields: Record<string, unknown> = {}): Promise<Packet> {
     await this.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: this.version, clean: true, keepalive: 60, clientId: 'quic-1', ...fields });
