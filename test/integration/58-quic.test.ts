@@ -183,6 +183,17 @@ describe('MQTT over QUIC', () => {
       const buf = i < shapes.length ? shapes[i]! : Buffer.from(Array.from({ length: 1 + (i * 37) % 1400 }, (_, k) => (k * 131 + i) & 0xff));
       u.send(buf, quicPort, '127.0.0.1');
     }
+    // Forged packets carrying the live connection's id: long headers (as if Initial) and short
+    // headers with random ciphertext. quiche must drop them without touching the connection.
+    const dcid = Buffer.from(q.quic.connection.connectionIdPeer);
+    for (let i = 0; i < 400; i++) {
+      const noise = Buffer.from(Array.from({ length: 1 + (i * 53) % 1200 }, (_, k) => (k * 29 + i * 7) & 0xff));
+      const pkt = i % 2 === 0
+        ? Buffer.concat([Buffer.from([0xc0 | (i & 0x3f), 0, 0, 0, 1, dcid.length]), dcid, Buffer.from([0]), noise])
+        : Buffer.concat([Buffer.from([0x40 | (i & 0x3f)]), dcid, noise]);
+      u.send(pkt, quicPort, '127.0.0.1');
+      if (i % 100 === 99) await sleep(5);
+    }
     await sleep(300);
     u.close();
     await q.send({ cmd: 'pingreq' });
@@ -190,6 +201,17 @@ describe('MQTT over QUIC', () => {
     const fresh = await quicClient('quic-garbage-new');
     await fresh.close();
     await q.close();
+  });
+
+  it('garbage bytes on the MQTT stream close that connection only', async () => {
+    const other = await quicClient('quic-bystander');
+    const bad = await QuicMqttClient.connect(opts());
+    open.push(bad);
+    await bad.sendRaw(Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3]));
+    await bad.ended();
+    await other.send({ cmd: 'pingreq' });
+    await other.next('pingresp');
+    await other.close();
   });
 
   it('a second bidirectional stream is refused; the MQTT stream carries on', async () => {

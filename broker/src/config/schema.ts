@@ -111,7 +111,7 @@ export const quicListener = obj({
   keep_alive_interval_ms: optionalMs('Same as keep_alive_interval in ms; takes precedence when set.'),
   peer_bidi_stream_count: int(10, 'Bidirectional streams a client may open. The first carries MQTT; more are refused (multi-stream mode is not supported).', { min: 1 }),
   peer_unidi_stream_count: int(1, 'Unidirectional streams a client may open; they carry nothing in MQTT over QUIC and are refused.', { min: 0 }),
-  migration_enabled: bool(true, 'Let a client keep its connection (and MQTT session) when its address changes (QUIC connection migration).'),
+  migration_enabled: bool(true, 'Announce that clients may move their connection to a new address (QUIC active migration). false sends disable_active_migration; a NAT rebinding is still followed either way, so the session survives it.'),
   ssl_options: quicSslOptions,
 });
 
