@@ -11,7 +11,7 @@ import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { startBroker, client, collect, until, end, sleep, repoRoot, type TestBroker } from '../support/broker.js';
 import mqttPacket from 'mqtt-packet';
-import { getJson } from '../support/api.js';
+import { api, getJson } from '../support/api.js';
 import { QuicMqttClient, udpRelay, type QuicMqttOptions } from '../support/quic-client.js';
 
 const tls = (f: string): string => join(repoRoot(), 'test', 'fixtures', 'tls', f);
@@ -224,6 +224,24 @@ describe('MQTT over QUIC', () => {
     await q.send({ cmd: 'pingreq' });
     await q.next('pingresp');
     await q.close();
+  });
+});
+
+describe('MQTT over QUIC listener through the API', () => {
+  it('PUT /api/v5/listeners/quic:default/restart closes its clients (will published) and serves again on the same port', async () => {
+    const tcp = await client(b);
+    const got = collect(tcp);
+    await tcp.subscribeAsync('q/restart', { qos: 1 });
+    const q = await quicClient('quic-restart', {}, { will: { topic: 'q/restart', payload: Buffer.from('listener restarted'), qos: 1, retain: false } });
+    const r = await api(b, '/api/v5/listeners/quic:default/restart', { method: 'PUT' });
+    assert.ok(r.status === 200 || r.status === 204, `HTTP ${r.status}`);
+    await r.body?.cancel();
+    await q.ended();
+    await until(() => got.length === 1, 5000, 'will after restart');
+    assert.equal(b.node.port('quic:default'), quicPort);
+    const again = await quicClient('quic-after-restart');
+    await again.close();
+    await end(tcp);
   });
 });
 
