@@ -90,6 +90,29 @@ test('max_connections: one over is closed with the refusal code and counted', as
   await ls.stop();
 });
 
+test('max_conn_rate: a connection over the rate is closed with its own code and counted', async () => {
+  const ls = new Listeners(listenersCfg({ quic: { default: { enable: true, bind: '127.0.0.1:0', max_conn_rate: '1/10s', ssl_options: serverSsl() } } }), () => {}, log);
+  await ls.start();
+  const port = ls.boundPort('quic:default');
+  const a = await connect(port);
+  const b = await connect(port);
+  assert.equal(await closedWith(b), QUIC_REFUSED.rate);
+  assert.equal(ls.list().find((l) => l.id === 'quic:default')!.rejectedRate, 1);
+  await a.destroy({ force: true });
+  await ls.stop();
+});
+
+test('an EMQX-style quic block loads: *_ms keys, "port"-only bind, listener defaults', () => {
+  const l = listenersCfg({ quic: { default: { enable: true, bind: '14567', idle_timeout_ms: 60000, keep_alive_interval_ms: 20000, handshake_idle_timeout_ms: 5000, ssl_options: serverSsl({ verify: 'verify_peer' }) } } }).quic['default']!;
+  assert.equal(l.idle_timeout_ms, 60000);
+  assert.equal(l.handshake_idle_timeout, 10_000, 'the duration twin keeps its default; the _ms key wins at start');
+  assert.equal(l.peer_bidi_stream_count, 10);
+  assert.equal(l.migration_enabled, true);
+  const d = listenersCfg({}).quic['default']!;
+  assert.equal(d.enable, false, 'quic:default is off unless enabled, as in EMQX');
+  assert.equal(d.bind, '0.0.0.0:14567');
+});
+
 test('a QUIC connection that opens no stream is closed after handshake_idle_timeout', async () => {
   const ls = new Listeners(listenersCfg({ quic: { default: { enable: true, bind: '127.0.0.1:0', handshake_idle_timeout: '400ms', ssl_options: serverSsl() } } }), () => {}, log);
   await ls.start();
