@@ -133,7 +133,7 @@ export const schema = obj({
     ssl: mapOf(sslListener, { default: { enable: false } }, 'MQTT over TLS listeners, by name.'),
     ws: mapOf(wsListener, { default: {} }, 'MQTT over WebSocket listeners, by name.'),
     wss: mapOf(wssListener, { default: { enable: false } }, 'MQTT over secure WebSocket listeners, by name.'),
-    quic: mapOf(quicListener, { default: { enable: false } }, 'MQTT over QUIC listeners (UDP), by name. See docs/transport.md.'),
+    quic: mapOf(quicListener, {}, 'MQTT over QUIC listeners (UDP), by name; none unless configured, as in EMQX. See docs/transport.md.'),
   }),
   mqtt: obj({
     max_packet_size: size('1MB', 'Largest MQTT packet accepted (and announced to v5 clients).', { min: 2, max: 268_435_456 }),

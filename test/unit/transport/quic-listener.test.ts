@@ -108,9 +108,8 @@ test('an EMQX-style quic block loads: *_ms keys, "port"-only bind, listener defa
   assert.equal(l.handshake_idle_timeout, 10_000, 'the duration twin keeps its default; the _ms key wins at start');
   assert.equal(l.peer_bidi_stream_count, 10);
   assert.equal(l.migration_enabled, true);
-  const d = listenersCfg({}).quic['default']!;
-  assert.equal(d.enable, false, 'quic:default is off unless enabled, as in EMQX');
-  assert.equal(d.bind, '0.0.0.0:14567');
+  assert.deepEqual(Object.keys(listenersCfg({}).quic), [], 'no quic listener unless configured, as in EMQX');
+  assert.equal(listenersCfg({ quic: { edge: {} } }).quic['edge']!.bind, '0.0.0.0:14567');
 });
 
 test('a QUIC connection that opens no stream is closed after handshake_idle_timeout', async () => {
