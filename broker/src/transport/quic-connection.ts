@@ -130,7 +130,8 @@ export class QuicConnection implements Connection {
     this.ending = true;
     this.endTimer = setTimeout(() => this.stop(QUIC_APP_ERROR), END_GRACE_MS);
     this.endTimer.unref();
-    if (!this.pumping) void this.finishWrites();
+    if (this.pumping) return; // the pump sends FIN when the queue is empty
+    if (this.queue.length > 0) { this.pumping = true; void this.pump(); } else void this.finishWrites();
   }
 
   destroy(): void {

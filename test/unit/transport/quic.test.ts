@@ -142,6 +142,16 @@ test('end() flushes what was written, then FIN; close() once when the client clo
   assert.equal(rec.closes.length, 1);
 });
 
+test('end() while corked still sends what was written, then FIN', async () => {
+  const p = await peer();
+  p.conn.cork();
+  p.conn.write(Buffer.from('last words'));
+  p.conn.end();
+  assert.equal((await readAll(p.r, 10)).toString(), 'last words');
+  assert.equal((await p.r.read()).done, true);
+  await p.client.destroy({ force: true });
+});
+
 test('a stream reset by the client fires close(err) once', async () => {
   const p = await peer();
   const rec = acc.recs[p.index]!;
