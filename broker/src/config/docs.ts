@@ -112,7 +112,7 @@ export function renderConfigDocs(): string {
   const lt = (schema.fields.listeners.fields) as Record<string, { item: { fields: { bind: Leaf<unknown> } }; defaults: Record<string, Record<string, unknown>> }>;
   for (const [t, m] of Object.entries(lt)) {
     const entries = Object.entries(m.defaults).map(([n, v]) => `\`${n}\`${v['enable'] === false ? ' (disabled)' : ' (enabled)'}`).join(', ');
-    out.push(`| \`${t}\` | \`${String(m.item.fields.bind.default)}\` | ${entries} |`);
+    out.push(`| \`${t}\` | \`${String(m.item.fields.bind.default)}\` | ${entries || 'none'} |`);
   }
   return out.join('\n') + '\n';
 }

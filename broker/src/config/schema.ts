@@ -86,6 +86,35 @@ export const sslListener = obj({ ...listenerFields(8883), ssl_options: sslOption
 export const wsListener = obj({ ...listenerFields(8083), websocket });
 export const wssListener = obj({ ...listenerFields(8084), websocket, ssl_options: sslOptions });
 
+/** ms as a non-negative integer, or absent; EMQX's `*_ms` QUIC settings override their duration twins. */
+const optionalMs = (description: string) => custom<number | null>(null, description, 'integer ms', (v) => (
+  v === null ? { ok: true, value: null }
+    : typeof v === 'number' && Number.isInteger(v) && v >= 0 ? { ok: true, value: v }
+      : { ok: false, error: `expected a whole number of milliseconds >= 0, got ${JSON.stringify(v)}` }));
+
+/** EMQX keeps only these ssl_options for QUIC (emqx_schema is_quic_ssl_opts) plus fail_if_no_peer_cert. */
+const quicSslOptions = obj({
+  certfile: str('', 'PEM file with the server certificate (chain). Required when the listener is enabled.'),
+  keyfile: str('', 'PEM file with the server private key (unencrypted). Required when the listener is enabled.'),
+  cacertfile: str('', 'PEM file with the CA certificates client certificates are verified against; required with verify_peer.'),
+  verify: oneOf(['verify_none', 'verify_peer'] as const, 'verify_none', 'verify_peer asks clients for a certificate and verifies it against cacertfile. On QUIC a client without one is refused either way (see fail_if_no_peer_cert).'),
+  fail_if_no_peer_cert: bool(false, 'With verify_peer: refuse clients that present no certificate. The QUIC TLS stack always does so under verify_peer, so false only earns a warning at start.'),
+}, 'TLS 1.3 settings of the QUIC handshake (files read at start and restart).');
+
+export const quicListener = obj({
+  ...listenerFields(14567),
+  idle_timeout: duration('0s', 'Close a QUIC connection that has been silent this long (QUIC max_idle_timeout); 0 = never.', { min: 0 }),
+  idle_timeout_ms: optionalMs('Same as idle_timeout in ms; takes precedence when set (EMQX low-level name).'),
+  handshake_idle_timeout: duration('10s', 'Longest a QUIC handshake, and then the wait for the client to open its MQTT stream, may take.', { min: 1 }),
+  handshake_idle_timeout_ms: optionalMs('Same as handshake_idle_timeout in ms; takes precedence when set.'),
+  keep_alive_interval: duration('0s', 'Send a QUIC PING this often on an idle connection (keeps NAT bindings open); 0 = never.', { min: 0 }),
+  keep_alive_interval_ms: optionalMs('Same as keep_alive_interval in ms; takes precedence when set.'),
+  peer_bidi_stream_count: int(10, 'Bidirectional streams a client may open. The first carries MQTT; more are refused (multi-stream mode is not supported).', { min: 1 }),
+  peer_unidi_stream_count: int(1, 'Unidirectional streams a client may open; they carry nothing in MQTT over QUIC and are refused.', { min: 0 }),
+  migration_enabled: bool(true, 'Announce that clients may move their connection to a new address (QUIC active migration). false sends disable_active_migration; a NAT rebinding is still followed either way, so the session survives it.'),
+  ssl_options: quicSslOptions,
+});
+
 export const schema = obj({
   node: obj({
     name: str('petrel@127.0.0.1', 'Node name, "name@host"; unique in a cluster.', {
@@ -104,6 +133,7 @@ export const schema = obj({
     ssl: mapOf(sslListener, { default: { enable: false } }, 'MQTT over TLS listeners, by name.'),
     ws: mapOf(wsListener, { default: {} }, 'MQTT over WebSocket listeners, by name.'),
     wss: mapOf(wssListener, { default: { enable: false } }, 'MQTT over secure WebSocket listeners, by name.'),
+    quic: mapOf(quicListener, {}, 'MQTT over QUIC listeners (UDP), by name; none unless configured, as in EMQX. See docs/transport.md.'),
   }),
   mqtt: obj({
     max_packet_size: size('1MB', 'Largest MQTT packet accepted (and announced to v5 clients).', { min: 2, max: 268_435_456 }),

@@ -47,8 +47,8 @@ export interface ListenerStatus {
   rawSockets: boolean;
 }
 
-/** The transports of stream listeners (datagrams go through udp.ts). */
-export type StreamTransportType = Exclude<TransportType, 'udp'>;
+/** The transports of stream listeners (datagrams go through udp.ts, QUIC through quic.ts). */
+export type StreamTransportType = Exclude<TransportType, 'udp' | 'quic'>;
 
 export interface ListenerOptions {
   /** What the listener's connections speak ('mqtt'); the owner picks its channel by it. */

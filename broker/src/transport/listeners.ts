@@ -3,13 +3,15 @@
  * stopped and restarted by id ('tcp:default', 'wss:internal'), with live counters for the
  * API and metrics. start() binds every enabled listener or none: on the first failure the
  * ones already bound are closed and a ListenerError names the listener and its address.
- * Every listener here speaks MQTT (`spec.protocol` 'mqtt'); gateway listeners name their own.
+ * Every listener here speaks MQTT (`spec.protocol` 'mqtt'), quic ones included (quic.ts);
+ * gateway listeners name their own.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { CrlCache, type CrlCacheConfig } from './crl.js';
 import { ListenerError } from './errors.js';
 import { Listener, type AnyListenerConfig, type ListenerStatus, type StreamTransportType } from './listener.js';
+import { QuicListener, type QuicListenerConfig } from './quic.js';
 import { rawTcpChoice, type RawTcpChoice } from './raw-tcp.js';
 import type { OnConnection } from './types.js';
 
@@ -26,7 +28,7 @@ export interface ListenersOptions {
 const CRL_CACHE_DEFAULTS: CrlCacheConfig = { refresh_interval: 15 * 60_000, http_timeout: 15_000, capacity: 100 };
 
 export class Listeners {
-  private readonly byId: Map<string, Listener>;
+  private readonly byId: Map<string, Listener | QuicListener>;
   private readonly log: Logger;
   /** Whether tcp listeners with raw_sockets may use raw handles on this Node; decided once. */
   private readonly rawTcp: RawTcpChoice;
@@ -45,12 +47,16 @@ export class Listeners {
         this.byId.set(listener.id, listener);
       }
     }
+    for (const [name, l] of Object.entries(cfg.quic)) {
+      const listener = new QuicListener(name, l, onConnection, log, { protocol: PROTOCOL });
+      this.byId.set(listener.id, listener);
+    }
   }
 
   /** Start every enabled listener; all or nothing. */
   async start(): Promise<void> {
     this.logRawTcpOnce();
-    const started: Listener[] = [];
+    const started: Array<Listener | QuicListener> = [];
     for (const l of this.byId.values()) {
       if (!l.cfg.enable || l.running) continue;
       try {
@@ -81,10 +87,13 @@ export class Listeners {
    * Stop then start again, re-reading certificate files; with `cfg`, the listener takes that
    * config first. A listener bound to port 0 keeps its actual port (see Listener.start).
    */
-  async restartOne(id: string, cfg?: AnyListenerConfig): Promise<void> {
+  async restartOne(id: string, cfg?: AnyListenerConfig | QuicListenerConfig): Promise<void> {
     const l = this.get(id);
     await l.stop();
-    if (cfg) l.cfg = cfg;
+    if (cfg) {
+      if (l instanceof QuicListener) l.cfg = cfg as QuicListenerConfig;
+      else l.cfg = cfg as AnyListenerConfig;
+    }
     await l.start();
   }
 
@@ -105,7 +114,7 @@ export class Listeners {
    */
   private logRawTcpOnce(): void {
     if (this.rawTcpLogged) return;
-    const ids = [...this.byId.values()].filter((l) => l.cfg.enable && l.rawTcp !== null).map((l) => l.id);
+    const ids = [...this.byId.values()].filter((l) => l instanceof Listener && l.cfg.enable && l.rawTcp !== null).map((l) => l.id);
     if (ids.length === 0) return;
     this.rawTcpLogged = true;
     const msg = `tcp listeners with raw_sockets: ${this.rawTcp.reason}`;
@@ -113,7 +122,7 @@ export class Listeners {
     else this.log.warn({ listeners: ids }, msg);
   }
 
-  private get(id: string): Listener {
+  private get(id: string): Listener | QuicListener {
     const l = this.byId.get(id);
     if (!l) throw new ListenerError(id, '', 'UNKNOWN_LISTENER', `no listener ${id}; known: ${[...this.byId.keys()].join(', ')}`);
     return l;

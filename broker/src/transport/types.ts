@@ -16,7 +16,7 @@
 
 import type { ClientRateLimits } from '../access/limiter.js';
 
-export type TransportType = 'tcp' | 'ssl' | 'ws' | 'wss' | 'udp';
+export type TransportType = 'tcp' | 'ssl' | 'ws' | 'wss' | 'quic' | 'udp';
 
 /**
  * What a listener tells the owner of each of its connections. One object per listener (shared by
