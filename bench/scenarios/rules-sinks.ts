@@ -1,0 +1,215 @@
+/**
+ * The rules scenario's data-integration setups: the rule `SELECT payload.x as x, clientid,
+ * timestamp FROM "t/#"` with one action that inserts into a real PostgreSQL table (`pgsql-sink`)
+ * or produces to a real Kafka topic (`kafka-sink`), both started once per benchmark run from the
+ * test support (test/support/services.ts, test/support/kafka.ts) and shared by every repetition.
+ *
+ * Why paced, not flooded: a flood offers the broker 400,000+ msg/s, which no database here
+ * absorbs; the action's buffer would then grow for the whole window and the figure would be the
+ * database's, reported as the broker's backlog. So the sink setups, and a `plain-paced` broker
+ * without rules that they are compared with, run at one total rate (`--sink-rate`, 20,000 msg/s
+ * by default) a sink can sustain on 2 cores. Whether it did is reported, not assumed: the
+ * action's own `success` per second over the measured window (GET /api/v5/actions/{id}/metrics
+ * at the window's start and end), its `queuing` at the window's end, and after a drain its
+ * `dropped` / `failed`; the rows in the table (records in the topic) are counted too and any
+ * difference to `success` is a note.
+ *
+ * The actions keep EMQX 5's defaults (batch_time 0ms, inflight_window 100, request_ttl 45s,
+ * pool_size 8, required_acks all_isr) except `batch_size: 100`: what an EMQX user would set
+ * for a database taking thousands of rows a second.
+ */
+import pg from 'pg';
+import { Admin } from '@platformatic/kafka';
+import { startPostgres, type TestService } from '../../test/support/services.js';
+import { kafkaJars, startKafka, type TestKafka } from '../../test/support/kafka.js';
+
+export const SINK_SQL = 'SELECT payload.x as x, clientid, timestamp FROM "t/#"';
+export const PG_TABLE = 'bench_msg';
+export const PG_INSERT = `INSERT INTO ${PG_TABLE}(x, clientid, ts) VALUES(\${x}, \${clientid}, \${timestamp})`;
+export const KAFKA_TOPIC = 'petrel-bench';
+export const SINK_BATCH_SIZE = 100;
+
+/** Where a sink's backing service listens (the setups are built from this alone). */
+export interface PgEndpoint { server: string; database: string; username: string; password: string }
+export interface KafkaEndpoint { bootstrap: string }
+
+export type SinkKind = 'pgsql' | 'kafka_producer';
+
+/** What the scenario needs to measure one sink setup. */
+export interface SinkProbe {
+  /** The action id as the REST API names it (`type:name`). */
+  action: string;
+  /** Rows in the table / records in the topic now (the cross-check of `success`). */
+  count(): Promise<number>;
+}
+
+/** The broker config of a sink setup: connector, action and the rule. */
+export function sinkConfig(kind: 'pgsql', ep: PgEndpoint): Record<string, unknown>;
+export function sinkConfig(kind: 'kafka_producer', ep: KafkaEndpoint): Record<string, unknown>;
+export function sinkConfig(kind: SinkKind, ep: PgEndpoint | KafkaEndpoint): Record<string, unknown> {
+  const resource_opts = { batch_size: SINK_BATCH_SIZE };
+  const connector = kind === 'pgsql' ? { ...(ep as PgEndpoint) } : { bootstrap_hosts: (ep as KafkaEndpoint).bootstrap };
+  const parameters = kind === 'pgsql'
+    ? { sql: PG_INSERT }
+    : { topic: KAFKA_TOPIC, message: { key: '${clientid}', value: '${.}' } };
+  return {
+    connectors: { [kind]: { bench: connector } },
+    actions: { [kind]: { bench: { connector: 'bench', parameters, resource_opts } } },
+    rule_engine: { rules: { bench_sink: { sql: SINK_SQL, actions: [`${kind}:bench`] } } },
+  };
+}
+
+/** The action counters the scenario reads (EMQX 5's names). */
+export interface ActionSample {
+  /** performance.now() when the answer arrived. */
+  at: number;
+  matched: number;
+  success: number;
+  failed: number;
+  dropped: number;
+  queuing: number;
+  inflight: number;
+}
+
+/**
+ * The sink columns of one run from the samples at the window's start and end and the counters
+ * after the drain: the sustained rate (success per second over the window), whether the buffer
+ * kept up (queuing at the window's end), and what never reached the target.
+ */
+export function sinkFigures(start: ActionSample, end: ActionSample, final: ActionSample, rows: number | null): { values: Record<string, number>; notes: string[] } {
+  const dt = (end.at - start.at) / 1000;
+  const values: Record<string, number> = {
+    sinkRate: dt > 0 ? (end.success - start.success) / dt : NaN,
+    sinkQueuing: end.queuing,
+    sinkDropped: final.dropped,
+  };
+  const notes: string[] = [];
+  if (final.failed > 0) notes.push(`the sink failed ${final.failed} of ${final.matched} writes`);
+  if (final.dropped > 0) notes.push(`the sink dropped ${final.dropped} of ${final.matched}`);
+  const pending = final.matched - final.success - final.failed - final.dropped;
+  if (pending > 0) notes.push(`${pending} sink writes still pending after the drain (queuing ${final.queuing}, inflight ${final.inflight})`);
+  if (rows !== null && rows !== final.success) notes.push(`the target holds ${rows} new rows/records but the action counted ${final.success} successes`);
+  return { values, notes };
+}
+
+/** GET /api/v5/actions/{id}/metrics of the broker on 127.0.0.1:apiPort. */
+export async function readAction(apiPort: number, action: string): Promise<ActionSample> {
+  const res = await fetch(`http://127.0.0.1:${apiPort}/api/v5/actions/${encodeURIComponent(action)}/metrics`, { signal: AbortSignal.timeout(5000) });
+  if (res.status !== 200) throw new Error(`GET action ${action} metrics: HTTP ${res.status} ${await res.text()}`);
+  const m = ((await res.json()) as { metrics: Record<string, number> }).metrics;
+  return { at: performance.now(), matched: m.matched, success: m.success, failed: m.failed, dropped: m.dropped, queuing: m.queuing, inflight: m.inflight };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Wait until the action reports `connected` (a fresh broker connects its pool after start). */
+export async function waitConnected(apiPort: number, action: string, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = 'no answer';
+  while (performance.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/api/v5/actions/${encodeURIComponent(action)}`, { signal: AbortSignal.timeout(2000) });
+      const body = (await res.json()) as { status?: string; status_reason?: string };
+      if (body.status === 'connected') return;
+      last = `${body.status}${body.status_reason ? ` (${body.status_reason})` : ''}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`action ${action} not connected after ${timeoutMs} ms: ${last}`);
+}
+
+/** After the publishers stopped: wait until nothing is queued or in flight (bounded), then the counters. */
+export async function drainAction(apiPort: number, action: string, timeoutMs: number): Promise<ActionSample> {
+  const deadline = performance.now() + timeoutMs;
+  let s = await readAction(apiPort, action);
+  while ((s.queuing > 0 || s.inflight > 0 || s.matched > s.success + s.failed + s.dropped) && performance.now() < deadline) {
+    await sleep(100);
+    s = await readAction(apiPort, action);
+  }
+  return s;
+}
+
+/** The backing services of one benchmark run, and the probes the sink setups are measured with. */
+export interface SinkServices {
+  pg: { endpoint: PgEndpoint; probe: SinkProbe } | null;
+  kafka: { endpoint: KafkaEndpoint; probe: SinkProbe } | null;
+  /** Why a sink is left out (printed, and kept for the report). */
+  skipped: string[];
+  stop(): Promise<void>;
+}
+
+async function pgSink(): Promise<{ svc: TestService; client: pg.Client; endpoint: PgEndpoint; probe: SinkProbe }> {
+  const svc = await startPostgres();
+  const client = new pg.Client({ host: '127.0.0.1', port: svc.port, user: svc.username, password: svc.password, database: svc.database });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query(`CREATE TABLE ${PG_TABLE} (id bigserial PRIMARY KEY, x integer, clientid text, ts bigint)`);
+  } catch (e) {
+    await client.end().catch(() => {});
+    await svc.stop();
+    throw e;
+  }
+  const endpoint = { server: `127.0.0.1:${svc.port}`, database: svc.database, username: svc.username, password: svc.password };
+  const probe: SinkProbe = {
+    action: 'pgsql:bench',
+    count: async () => Number((await client.query(`SELECT count(*) AS n FROM ${PG_TABLE}`)).rows[0].n),
+  };
+  return { svc, client, endpoint, probe };
+}
+
+async function kafkaSink(): Promise<{ kafka: TestKafka; admin: Admin; endpoint: KafkaEndpoint; probe: SinkProbe }> {
+  const kafka = await startKafka();
+  const admin = new Admin({ clientId: 'petrel-bench-admin', bootstrapBrokers: [kafka.bootstrap] });
+  try {
+    await admin.createTopics({ topics: [KAFKA_TOPIC], partitions: 1, replicas: 1 });
+  } catch (e) {
+    await admin.close().catch(() => {});
+    await kafka.stop();
+    throw e;
+  }
+  const probe: SinkProbe = {
+    action: 'kafka_producer:bench',
+    count: async () => {
+      // The latest offset (timestamp -1) of the topic's one partition = records written.
+      const t = await admin.listOffsets({ topics: [{ name: KAFKA_TOPIC, partitions: [{ partitionIndex: 0, timestamp: -1n }] }] });
+      return Number(t[0]?.partitions[0]?.offset ?? -1n);
+    },
+  };
+  return { kafka, admin, endpoint: { bootstrap: kafka.bootstrap }, probe };
+}
+
+/**
+ * PostgreSQL (always; its absence is an error like any other missing dependency) and Kafka
+ * (left out, saying why, when its jars cannot be had: no Maven Central and no cache).
+ */
+export async function startSinkServices(log: (s: string) => void): Promise<SinkServices> {
+  const skipped: string[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => { for (const s of stops.reverse()) await s().catch(() => {}); };
+  try {
+    const p = await pgSink();
+    stops.push(async () => { await p.client.end().catch(() => {}); await p.svc.stop(); });
+    let k: Awaited<ReturnType<typeof kafkaSink>> | null = null;
+    const jars = kafkaJars();
+    if ('skip' in jars) {
+      skipped.push(`kafka-sink left out: ${jars.skip}`);
+      log(`rules: ${skipped[skipped.length - 1]}`);
+    } else {
+      k = await kafkaSink();
+      const kk = k;
+      stops.push(async () => { await kk.admin.close().catch(() => {}); await kk.kafka.stop(); });
+    }
+    return {
+      pg: { endpoint: p.endpoint, probe: p.probe },
+      kafka: k ? { endpoint: k.endpoint, probe: k.probe } : null,
+      skipped,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
