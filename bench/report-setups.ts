@@ -106,7 +106,8 @@ export function setupTargetLines(sc: ScenarioReport): string[] {
       if (r && m.better === 'higher' && t.maxDelta === undefined) line += ` (${r.median >= 1 ? 'no cost' : `cost ${((1 - r.median) * 100).toFixed(1)} %`})`;
       const shown = (t.show ?? []).map((k) => {
         const km = metric(k);
-        if (!km) return '';
+        // A figure this setup does not have (Kafka's rows per INSERT) is left out.
+        if (!km || !sc.summary[k]?.[s]) return '';
         const v = (x: string) => fmt(sc.summary[k]?.[x]?.median ?? NaN, km.digits);
         // A figure only the setup has (a sink's rate) is shown alone.
         return sc.summary[k]?.[ref] ? `${km.label} ${v(s)} vs ${v(ref)}` : `${km.label} ${v(s)}`;

@@ -39,8 +39,13 @@ export type SinkKind = 'pgsql' | 'kafka_producer';
 export interface SinkProbe {
   /** The action id as the REST API names it (`type:name`). */
   action: string;
-  /** Rows in the table / records in the topic now (the cross-check of `success`). */
-  count(): Promise<number>;
+  /** Marks where this run's writes start (the table's last id, the topic's end offset). */
+  begin(): Promise<void>;
+  /**
+   * What arrived since begin(): rows / records (the cross-check of `success`) and, where the
+   * target shows it, the mean rows per request (PostgreSQL: rows per inserting transaction).
+   */
+  end(): Promise<{ written: number; perRequest: number | null }>;
 }
 
 /** The broker config of a sink setup: connector, action and the rule. */
@@ -76,13 +81,14 @@ export interface ActionSample {
  * after the drain: the sustained rate (success per second over the window), whether the buffer
  * kept up (queuing at the window's end), and what never reached the target.
  */
-export function sinkFigures(start: ActionSample, end: ActionSample, final: ActionSample, rows: number | null): { values: Record<string, number>; notes: string[] } {
+export function sinkFigures(start: ActionSample, end: ActionSample, final: ActionSample, rows: number | null, perRequest: number | null = null): { values: Record<string, number>; notes: string[] } {
   const dt = (end.at - start.at) / 1000;
   const values: Record<string, number> = {
     sinkRate: dt > 0 ? (end.success - start.success) / dt : NaN,
     sinkQueuing: end.queuing,
     sinkDropped: final.dropped,
   };
+  if (perRequest !== null) values.sinkBatch = perRequest;
   const notes: string[] = [];
   if (final.failed > 0) notes.push(`the sink failed ${final.failed} of ${final.matched} writes`);
   if (final.dropped > 0) notes.push(`the sink dropped ${final.dropped} of ${final.matched}`);
@@ -153,9 +159,16 @@ async function pgSink(): Promise<{ svc: TestService; client: pg.Client; endpoint
     throw e;
   }
   const endpoint = { server: `127.0.0.1:${svc.port}`, database: svc.database, username: svc.username, password: svc.password };
+  let since = 0;
   const probe: SinkProbe = {
     action: 'pgsql:bench',
-    count: async () => Number((await client.query(`SELECT count(*) AS n FROM ${PG_TABLE}`)).rows[0].n),
+    begin: async () => { since = Number((await client.query(`SELECT coalesce(max(id), 0) AS m FROM ${PG_TABLE}`)).rows[0].m); },
+    end: async () => {
+      // Each multi-row INSERT commits alone, so its rows share one xmin (inserting transaction).
+      const r = (await client.query(`SELECT count(*) AS n, count(DISTINCT xmin::text) AS tx FROM ${PG_TABLE} WHERE id > $1`, [since])).rows[0];
+      const n = Number(r.n);
+      return { written: n, perRequest: Number(r.tx) > 0 ? n / Number(r.tx) : null };
+    },
   };
   return { svc, client, endpoint, probe };
 }
@@ -170,13 +183,16 @@ async function kafkaSink(): Promise<{ kafka: TestKafka; admin: Admin; endpoint: 
     await kafka.stop();
     throw e;
   }
+  // The latest offset (timestamp -1) of the topic's one partition = records written so far.
+  const offset = async () => {
+    const t = await admin.listOffsets({ topics: [{ name: KAFKA_TOPIC, partitions: [{ partitionIndex: 0, timestamp: -1n }] }] });
+    return Number(t[0]?.partitions[0]?.offset ?? -1n);
+  };
+  let since = 0;
   const probe: SinkProbe = {
     action: 'kafka_producer:bench',
-    count: async () => {
-      // The latest offset (timestamp -1) of the topic's one partition = records written.
-      const t = await admin.listOffsets({ topics: [{ name: KAFKA_TOPIC, partitions: [{ partitionIndex: 0, timestamp: -1n }] }] });
-      return Number(t[0]?.partitions[0]?.offset ?? -1n);
-    },
+    begin: async () => { since = await offset(); },
+    end: async () => ({ written: (await offset()) - since, perRequest: null }),
   };
   return { kafka, admin, endpoint: { bootstrap: kafka.bootstrap }, probe };
 }

@@ -103,7 +103,7 @@ export function rulesPlan(opts: Pick<RunOptions, 'sinkRate'>, sinks: SinkTargets
   for (const s of sinkSetups) referenceOf[s.name] = 'plain-paced';
   targets.push({
     metric: 'cpuPerMsg', setups: sinkSetups.map((s) => s.name), delta: true,
-    show: ['pubMsgs', 'sinkRate', 'sinkQueuing', 'sinkDropped'],
+    show: ['pubMsgs', 'sinkRate', 'sinkQueuing', 'sinkDropped', 'sinkBatch'],
     why: `paced at ${opts.sinkRate.toLocaleString('en-US')} msg/s: a rate line, no target`,
   });
   return { setups, reference: 'plain', referenceOf, targets };
@@ -122,6 +122,7 @@ export const RULES_METRICS: MetricDef[] = [
   { key: 'sinkRate', label: 'sink writes/s (action success)', unit: '/s', better: 'none', digits: 0 },
   { key: 'sinkQueuing', label: 'sink queuing at window end', unit: '', better: 'none', digits: 0 },
   { key: 'sinkDropped', label: 'sink dropped', unit: '', better: 'none', digits: 0 },
+  { key: 'sinkBatch', label: 'sink rows per INSERT (pgsql)', unit: '', better: 'none', digits: 1 },
 ];
 
 function load(ctx: ScenarioContext, s: RuleSetup): Pick<Plan, 'mode' | 'rate' | 'inflight'> {
@@ -146,13 +147,13 @@ async function runRules(ctx: ScenarioContext): Promise<ScenarioResult> {
   const api = ctx.broker.apiPort;
   if (api === undefined) throw new Error('the sink setups need the broker\'s REST port (Petrel only)');
   await waitConnected(api, sink.action, 20_000);
-  const before = await sink.count();
+  await sink.begin();
   const samples: Partial<Record<'start' | 'end', ActionSample>> = {};
   plan.atMark = async (which) => { samples[which] = await readAction(api, sink.action); };
   const res = await runThroughput(ctx, plan);
   const final = await drainAction(api, sink.action, 30_000);
-  const rows = (await sink.count()) - before;
-  const fig = sinkFigures(samples.start!, samples.end!, final, rows);
+  const got = await sink.end();
+  const fig = sinkFigures(samples.start!, samples.end!, final, got.written, got.perRequest);
   return { values: { ...res.values, ...fig.values }, notes: [...res.notes, ...fig.notes] };
 }
 

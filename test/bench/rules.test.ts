@@ -21,7 +21,7 @@ test('the payload is JSON with x = 42, of the requested size', () => {
   }
 });
 
-const probe = (action: string) => ({ action, count: async () => 0 });
+const probe = (action: string) => ({ action, begin: async () => {}, end: async () => ({ written: 0, perRequest: null }) });
 const BOTH: SinkTargets = {
   pg: { endpoint: { server: '127.0.0.1:5999', database: 'petrel', username: 'petrel', password: 'pw' }, probe: probe('pgsql:bench') },
   kafka: { endpoint: { bootstrap: '127.0.0.1:9999' }, probe: probe('kafka_producer:bench') },
@@ -91,6 +91,8 @@ test('sink figures: success per second over the window, queuing at its end, drop
   assert.equal(ok.values.sinkQueuing, 500);
   assert.equal(ok.values.sinkDropped, 0);
   assert.deepEqual(ok.notes, []);
+  assert.equal(ok.values.sinkBatch, undefined, 'no batch figure where the target shows none');
+  assert.equal(sinkFigures(start, end, final, 140_000, 12.5).values.sinkBatch, 12.5);
   const bad = sinkFigures(start, end, sample(9000, { matched: 140_000, success: 130_000, failed: 3, dropped: 9000, queuing: 997 }), 129_990);
   assert.equal(bad.values.sinkDropped, 9000);
   assert.equal(bad.notes.length, 4, bad.notes.join(' | '));
@@ -106,7 +108,7 @@ test('sink lines: CPU difference to plain-paced without a verdict, with the sink
     runs.push(run(rep, 'plain', { cpuPerMsg: 1.5, pubMsgs: 400_000 }));
     for (const s of ['where-true', 'where-false', 'no-match']) runs.push(run(rep, s, { cpuPerMsg: 2, pubMsgs: 400_000 }));
     runs.push(run(rep, 'plain-paced', { cpuPerMsg: 4 + rep, pubMsgs: 20_000 }));
-    runs.push(run(rep, 'pgsql-sink', { cpuPerMsg: 10 + rep, pubMsgs: 20_000, sinkRate: 19_990 + rep, sinkQueuing: rep, sinkDropped: 0 }));
+    runs.push(run(rep, 'pgsql-sink', { cpuPerMsg: 10 + rep, pubMsgs: 20_000, sinkRate: 19_990 + rep, sinkQueuing: rep, sinkDropped: 0, sinkBatch: 3 }));
     runs.push(run(rep, 'kafka-sink', { cpuPerMsg: 7 + 2 * rep, pubMsgs: 20_000, sinkRate: 20_000, sinkQueuing: 0, sinkDropped: 0 }));
   }
   const sc = summarizeSetups('rules', 't', rules.metrics, runs, plan);
@@ -115,7 +117,8 @@ test('sink lines: CPU difference to plain-paced without a verdict, with the sink
   assert.ok(pgLine, lines.join('\n'));
   assert.match(pgLine, /published msg\/s 20,000 vs 20,000/);
   assert.match(pgLine, /sink writes\/s \(action success\) 19,992(?! vs)/);
-  assert.match(pgLine, /sink queuing at window end 2, sink dropped 0/);
+  assert.match(pgLine, /sink queuing at window end 2, sink dropped 0, sink rows per INSERT \(pgsql\) 3\.0;/);
+  assert.doesNotMatch(lines.find((l) => l.includes('kafka-sink/plain-paced'))!, /rows per INSERT/, 'no batch figure for Kafka');
   assert.match(pgLine, /difference 6\.00 µs \(paced at 20,000 msg\/s: a rate line, no target\)/);
   assert.doesNotMatch(pgLine, /met|MISSED|cost/);
   assert.match(lines.find((l) => l.includes('kafka-sink/plain-paced'))!, /difference 5\.00 \[4\.00–6\.00\] µs/);
