@@ -10,9 +10,15 @@
  * without rules that they are compared with, run at one total rate (`--sink-rate`, 20,000 msg/s
  * by default) a sink can sustain on 2 cores. Whether it did is reported, not assumed: the
  * action's own `success` per second over the measured window (GET /api/v5/actions/{id}/metrics
- * at the window's start and end), its `queuing` at the window's end, and after a drain its
- * `dropped` / `failed`; the rows in the table (records in the topic) are counted too and any
- * difference to `success` is a note.
+ * at the window's start and end), the backlog at the window's end, and after a drain what never
+ * got written; the rows in the table (records in the topic) are counted too and any difference
+ * to `success` is a note.
+ *
+ * The backlog is published − settled (success + failed + dropped), not the action's `queuing`:
+ * a sink that falls behind backs up first in the rule engine's own hand-off queue (up to 100,000
+ * rule outputs, past which it drops them uncounted by the action), while the action's buffer
+ * holds at most what one engine turn hands over. For the same reason "dropped" is the action's
+ * `dropped` plus every published message the action never saw (`matched`).
  *
  * The actions keep EMQX 5's defaults (batch_time 0ms, inflight_window 100, request_ttl 45s,
  * pool_size 8, required_acks all_isr) except `batch_size: 100`: what an EMQX user would set
@@ -64,10 +70,12 @@ export function sinkConfig(kind: SinkKind, ep: PgEndpoint | KafkaEndpoint): Reco
   };
 }
 
-/** The action counters the scenario reads (EMQX 5's names). */
+/** The action counters the scenario reads (EMQX 5's names), and the messages published by then. */
 export interface ActionSample {
   /** performance.now() when the answer arrived. */
   at: number;
+  /** Messages the publishers had sent when the sample was taken (every one is a rule output). */
+  published: number;
   matched: number;
   success: number;
   failed: number;
@@ -76,34 +84,38 @@ export interface ActionSample {
   inflight: number;
 }
 
+const settled = (s: ActionSample) => s.success + s.failed + s.dropped;
+
 /**
  * The sink columns of one run from the samples at the window's start and end and the counters
- * after the drain: the sustained rate (success per second over the window), whether the buffer
- * kept up (queuing at the window's end), and what never reached the target.
+ * after the drain: the sustained rate (success per second over the window), whether it kept up
+ * (the backlog at the window's end), and what never reached the target.
  */
 export function sinkFigures(start: ActionSample, end: ActionSample, final: ActionSample, rows: number | null, perRequest: number | null = null): { values: Record<string, number>; notes: string[] } {
   const dt = (end.at - start.at) / 1000;
+  const unseen = Math.max(0, final.published - final.matched);
   const values: Record<string, number> = {
     sinkRate: dt > 0 ? (end.success - start.success) / dt : NaN,
-    sinkQueuing: end.queuing,
-    sinkDropped: final.dropped,
+    sinkBacklog: Math.max(0, end.published - settled(end)),
+    sinkDropped: final.dropped + unseen,
   };
   if (perRequest !== null) values.sinkBatch = perRequest;
   const notes: string[] = [];
   if (final.failed > 0) notes.push(`the sink failed ${final.failed} of ${final.matched} writes`);
   if (final.dropped > 0) notes.push(`the sink dropped ${final.dropped} of ${final.matched}`);
+  if (unseen > 0) notes.push(`${unseen} of ${final.published} published messages never reached the action (the rule engine's queue was full)`);
   const pending = final.matched - final.success - final.failed - final.dropped;
   if (pending > 0) notes.push(`${pending} sink writes still pending after the drain (queuing ${final.queuing}, inflight ${final.inflight})`);
   if (rows !== null && rows !== final.success) notes.push(`the target holds ${rows} new rows/records but the action counted ${final.success} successes`);
   return { values, notes };
 }
 
-/** GET /api/v5/actions/{id}/metrics of the broker on 127.0.0.1:apiPort. */
-export async function readAction(apiPort: number, action: string): Promise<ActionSample> {
+/** GET /api/v5/actions/{id}/metrics of the broker on 127.0.0.1:apiPort; `published` as given. */
+export async function readAction(apiPort: number, action: string, published: number): Promise<ActionSample> {
   const res = await fetch(`http://127.0.0.1:${apiPort}/api/v5/actions/${encodeURIComponent(action)}/metrics`, { signal: AbortSignal.timeout(5000) });
   if (res.status !== 200) throw new Error(`GET action ${action} metrics: HTTP ${res.status} ${await res.text()}`);
   const m = ((await res.json()) as { metrics: Record<string, number> }).metrics;
-  return { at: performance.now(), matched: m.matched, success: m.success, failed: m.failed, dropped: m.dropped, queuing: m.queuing, inflight: m.inflight };
+  return { at: performance.now(), published, matched: m.matched, success: m.success, failed: m.failed, dropped: m.dropped, queuing: m.queuing, inflight: m.inflight };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -126,13 +138,21 @@ export async function waitConnected(apiPort: number, action: string, timeoutMs: 
   throw new Error(`action ${action} not connected after ${timeoutMs} ms: ${last}`);
 }
 
-/** After the publishers stopped: wait until nothing is queued or in flight (bounded), then the counters. */
-export async function drainAction(apiPort: number, action: string, timeoutMs: number): Promise<ActionSample> {
+/**
+ * After the publishers stopped (`published` messages in all): wait until the action has seen
+ * them all, or has seen none more for 2 s (the engine dropped the rest), and has settled what it
+ * saw; bounded by `timeoutMs`. Returns the last counters.
+ */
+export async function drainAction(apiPort: number, action: string, published: number, timeoutMs: number): Promise<ActionSample> {
   const deadline = performance.now() + timeoutMs;
-  let s = await readAction(apiPort, action);
-  while ((s.queuing > 0 || s.inflight > 0 || s.matched > s.success + s.failed + s.dropped) && performance.now() < deadline) {
+  let s = await readAction(apiPort, action, published);
+  let lastMatched = s.matched;
+  let lastChange = performance.now();
+  const busy = () => s.queuing > 0 || s.inflight > 0 || s.matched > settled(s) || (s.matched < published && performance.now() - lastChange < 2000);
+  while (busy() && performance.now() < deadline) {
     await sleep(100);
-    s = await readAction(apiPort, action);
+    s = await readAction(apiPort, action, published);
+    if (s.matched !== lastMatched) { lastMatched = s.matched; lastChange = performance.now(); }
   }
   return s;
 }

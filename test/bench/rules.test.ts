@@ -80,23 +80,24 @@ test('sink setups: plain-paced and the two sinks, paced, compared with plain-pac
   assert.equal(rulesPlan(OPTS, NONE).referenceOf, undefined);
 });
 
-const sample = (at: number, o: Partial<ActionSample>): ActionSample => ({ at, matched: 0, success: 0, failed: 0, dropped: 0, queuing: 0, inflight: 0, ...o });
+const sample = (at: number, o: Partial<ActionSample>): ActionSample => ({ at, published: 0, matched: 0, success: 0, failed: 0, dropped: 0, queuing: 0, inflight: 0, ...o });
 
-test('sink figures: success per second over the window, queuing at its end, drops and what the target holds', () => {
-  const start = sample(1000, { matched: 20_000, success: 19_900, queuing: 100 });
-  const end = sample(6000, { matched: 120_000, success: 119_400, queuing: 500 });
-  const final = sample(9000, { matched: 140_000, success: 140_000 });
+test('sink figures: success per second over the window, backlog at its end, drops and what the target holds', () => {
+  const start = sample(1000, { published: 20_050, matched: 20_000, success: 19_900, queuing: 100 });
+  // 600 published and not settled: 400 still in the engine's queue, 200 in the action's buffer.
+  const end = sample(6000, { published: 120_000, matched: 119_600, success: 119_400, queuing: 200 });
+  const final = sample(9000, { published: 140_000, matched: 140_000, success: 140_000 });
   const ok = sinkFigures(start, end, final, 140_000);
   assert.equal(ok.values.sinkRate, 19_900);
-  assert.equal(ok.values.sinkQueuing, 500);
+  assert.equal(ok.values.sinkBacklog, 600);
   assert.equal(ok.values.sinkDropped, 0);
   assert.deepEqual(ok.notes, []);
   assert.equal(ok.values.sinkBatch, undefined, 'no batch figure where the target shows none');
   assert.equal(sinkFigures(start, end, final, 140_000, 12.5).values.sinkBatch, 12.5);
-  const bad = sinkFigures(start, end, sample(9000, { matched: 140_000, success: 130_000, failed: 3, dropped: 9000, queuing: 997 }), 129_990);
-  assert.equal(bad.values.sinkDropped, 9000);
-  assert.equal(bad.notes.length, 4, bad.notes.join(' | '));
-  assert.match(bad.notes.join(' | '), /failed 3 of 140000.*dropped 9000 of 140000.*997 sink writes still pending.*129990 new rows\/records but the action counted 130000/);
+  const bad = sinkFigures(start, end, sample(9000, { published: 150_000, matched: 140_000, success: 130_000, failed: 3, dropped: 9000, queuing: 997 }), 129_990);
+  assert.equal(bad.values.sinkDropped, 19_000, 'the action\'s drops and the messages it never saw');
+  assert.equal(bad.notes.length, 5, bad.notes.join(' | '));
+  assert.match(bad.notes.join(' | '), /failed 3 of 140000.*dropped 9000 of 140000.*10000 of 150000 published messages never reached the action.*997 sink writes still pending.*129990 new rows\/records but the action counted 130000/);
   assert.ok(Number.isNaN(sinkFigures(start, start, final, null).values.sinkRate), 'no window, no rate');
 });
 
@@ -108,8 +109,8 @@ test('sink lines: CPU difference to plain-paced without a verdict, with the sink
     runs.push(run(rep, 'plain', { cpuPerMsg: 1.5, pubMsgs: 400_000 }));
     for (const s of ['where-true', 'where-false', 'no-match']) runs.push(run(rep, s, { cpuPerMsg: 2, pubMsgs: 400_000 }));
     runs.push(run(rep, 'plain-paced', { cpuPerMsg: 4 + rep, pubMsgs: 20_000 }));
-    runs.push(run(rep, 'pgsql-sink', { cpuPerMsg: 10 + rep, pubMsgs: 20_000, sinkRate: 19_990 + rep, sinkQueuing: rep, sinkDropped: 0, sinkBatch: 3 }));
-    runs.push(run(rep, 'kafka-sink', { cpuPerMsg: 7 + 2 * rep, pubMsgs: 20_000, sinkRate: 20_000, sinkQueuing: 0, sinkDropped: 0 }));
+    runs.push(run(rep, 'pgsql-sink', { cpuPerMsg: 10 + rep, pubMsgs: 20_000, sinkRate: 19_990 + rep, sinkBacklog: rep, sinkDropped: 0, sinkBatch: 3 }));
+    runs.push(run(rep, 'kafka-sink', { cpuPerMsg: 7 + 2 * rep, pubMsgs: 20_000, sinkRate: 20_000, sinkBacklog: 0, sinkDropped: 0 }));
   }
   const sc = summarizeSetups('rules', 't', rules.metrics, runs, plan);
   const lines = setupTargetLines(sc);
@@ -117,7 +118,7 @@ test('sink lines: CPU difference to plain-paced without a verdict, with the sink
   assert.ok(pgLine, lines.join('\n'));
   assert.match(pgLine, /published msg\/s 20,000 vs 20,000/);
   assert.match(pgLine, /sink writes\/s \(action success\) 19,992(?! vs)/);
-  assert.match(pgLine, /sink queuing at window end 2, sink dropped 0, sink rows per INSERT \(pgsql\) 3\.0;/);
+  assert.match(pgLine, /sink backlog at window end 2, sink dropped \(never written\) 0, sink rows per INSERT \(pgsql\) 3\.0;/);
   assert.doesNotMatch(lines.find((l) => l.includes('kafka-sink/plain-paced'))!, /rows per INSERT/, 'no batch figure for Kafka');
   assert.match(pgLine, /difference 6\.00 µs \(paced at 20,000 msg\/s: a rate line, no target\)/);
   assert.doesNotMatch(pgLine, /met|MISSED|cost/);
