@@ -89,6 +89,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
                         (default 0 = flood, each setup at its highest rate)
   --sink-rate N         rules: total msg/s of the pgsql-sink and kafka-sink setups and of
                         their reference plain-paced (default 20000)
+  --sink-batch-time D   rules: the sink actions' resource_opts.batch_time (default 0ms, as EMQX)
   --setups a,b          access: setups besides open: ${SETUP_NAMES.filter((n) => n !== 'open').join(',')} (default all)
   --petrel-config FILE  YAML merged over the generated Petrel config
   --petrel-node-args "A B"  node options for Petrel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -117,7 +118,7 @@ function parseArgs(argv: string[]): Cli {
   const opts: RunOptions = {
     warmupMs: 1000, durationMs: 5000, payload: 64, workers: 2, fanInPublishers: 50, fanOutSubscribers: 100,
     pairs: 20, window: 10, inflightFanIn: 10_000, inflightFanOut: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
-    persistClients: 1000, persistBurst: 100, accessConnections: 5000, bcryptConnections: 200, aclRules: 1000, rulesRate: 0, sinkRate: 20_000, accessSetups: [...SETUP_NAMES],
+    persistClients: 1000, persistBurst: 100, accessConnections: 5000, bcryptConnections: 200, aclRules: 1000, rulesRate: 0, sinkRate: 20_000, sinkBatchTime: '0ms', accessSetups: [...SETUP_NAMES],
   };
   const cli: Cli = { reps: 3, only: DEFAULT_SCENARIOS.map((s) => s.name), brokers: [...BROKERS], brokersGiven: false, save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
   const num = (v: string | undefined, name: string): number => {
@@ -169,6 +170,10 @@ function parseArgs(argv: string[]): Cli {
       case '--acl-rules': opts.aclRules = Math.max(6, Math.round(num(v, a))); i++; break;
       case '--rules-rate': opts.rulesRate = v === '0' ? 0 : num(v, a); i++; break;
       case '--sink-rate': opts.sinkRate = num(v, a); i++; break;
+      case '--sink-batch-time':
+        if (!/^\d+(ms|s)$/.test(v ?? '')) throw new Error(`${a} needs a duration such as 0ms, 10ms or 1s, got ${JSON.stringify(v)}`);
+        opts.sinkBatchTime = v!; i++;
+        break;
       case '--setups': {
         opts.accessSetups = (v ?? '').split(',').filter(Boolean); i++;
         const bad = opts.accessSetups.filter((x) => !(SETUP_NAMES as readonly string[]).includes(x));

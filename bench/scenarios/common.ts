@@ -35,6 +35,8 @@ export interface RunOptions {
   rulesRate: number;
   /** Rules scenario: total msg/s of the publishers in the sink setups (and their plain reference). */
   sinkRate: number;
+  /** Rules scenario: the sink actions' resource_opts.batch_time (EMQX's default 0ms). */
+  sinkBatchTime: string;
   accessSetups: string[];
 }
 

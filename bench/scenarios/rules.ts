@@ -30,7 +30,8 @@
  * The sink setups have no target: their lines give the sink's sustained rate, its backlog at the
  * window's end, what never got written, and the broker CPU per message they add to plain-paced.
  *
- *   node dist/bench/run.js --only rules [--reps 5] [--duration 3] [--publishers 50] [--rules-rate N] [--sink-rate N]
+ *   node dist/bench/run.js --only rules [--reps 5] [--duration 3] [--publishers 50] [--rules-rate N]
+ *                          [--sink-rate N] [--sink-batch-time 10ms]
  */
 import { runThroughput, THROUGHPUT_METRICS, type Plan } from './throughput.js';
 import { sumGroup, type MetricDef, type RunOptions, type Scenario, type ScenarioContext, type ScenarioResult, type Setup, type SetupPlan, type SetupTarget, type WorkerSnapshot } from './common.js';
@@ -82,7 +83,7 @@ export interface SinkTargets {
 /** The plan without its services: the setups, references and lines (pure; unit-tested). */
 export interface RulesPlan extends Omit<SetupPlan, 'dispose' | 'setups'> { setups: RuleSetup[] }
 
-export function rulesPlan(opts: Pick<RunOptions, 'sinkRate'>, sinks: SinkTargets): RulesPlan {
+export function rulesPlan(opts: Pick<RunOptions, 'sinkRate' | 'sinkBatchTime'>, sinks: SinkTargets): RulesPlan {
   const setups: RuleSetup[] = [
     setup('plain', {}),
     setup('where-true', rulesOnly({ bench_true: { sql: SQL_WHERE('10'), actions: REPUBLISH } })),
@@ -95,8 +96,8 @@ export function rulesPlan(opts: Pick<RunOptions, 'sinkRate'>, sinks: SinkTargets
     { metric: 'cpuPerMsg', setups: ['no-match'], maxDelta: 0.1, why: 'rules enabled, none for these topics' },
   ];
   const sinkSetups: RuleSetup[] = [];
-  if (sinks.pg) sinkSetups.push(setup('pgsql-sink', sinkConfig('pgsql', sinks.pg.endpoint), 'sink', sinks.pg.probe));
-  if (sinks.kafka) sinkSetups.push(setup('kafka-sink', sinkConfig('kafka_producer', sinks.kafka.endpoint), 'sink', sinks.kafka.probe));
+  if (sinks.pg) sinkSetups.push(setup('pgsql-sink', sinkConfig('pgsql', sinks.pg.endpoint, opts.sinkBatchTime), 'sink', sinks.pg.probe));
+  if (sinks.kafka) sinkSetups.push(setup('kafka-sink', sinkConfig('kafka_producer', sinks.kafka.endpoint, opts.sinkBatchTime), 'sink', sinks.kafka.probe));
   if (sinkSetups.length === 0) return { setups, reference: 'plain', targets };
   setups.push(setup('plain-paced', {}, 'sink'), ...sinkSetups);
   const referenceOf: Record<string, string> = { 'plain-paced': 'plain-paced' };
@@ -104,7 +105,7 @@ export function rulesPlan(opts: Pick<RunOptions, 'sinkRate'>, sinks: SinkTargets
   targets.push({
     metric: 'cpuPerMsg', setups: sinkSetups.map((s) => s.name), delta: true,
     show: ['pubMsgs', 'sinkRate', 'sinkBacklog', 'sinkDropped', 'sinkBatch'],
-    why: `paced at ${opts.sinkRate.toLocaleString('en-US')} msg/s: a rate line, no target`,
+    why: `paced at ${opts.sinkRate.toLocaleString('en-US')} msg/s, batch_size 100, batch_time ${opts.sinkBatchTime}: a rate line, no target`,
   });
   return { setups, reference: 'plain', referenceOf, targets };
 }

@@ -27,7 +27,7 @@ const BOTH: SinkTargets = {
   kafka: { endpoint: { bootstrap: '127.0.0.1:9999' }, probe: probe('kafka_producer:bench') },
 };
 const NONE: SinkTargets = { pg: null, kafka: null };
-const OPTS = { sinkRate: 20_000 } as RunOptions;
+const OPTS = { sinkRate: 20_000, sinkBatchTime: '0ms' } as RunOptions;
 
 test('setups: plain has no rule; the others are rules the broker accepts', async () => {
   const plan = rulesPlan(OPTS, NONE);
@@ -70,7 +70,10 @@ test('sink setups: plain-paced and the two sinks, paced, compared with plain-pac
   assert.deepEqual(cfg.rule_engine.rules![0]!.actions, [{ function: 'sink', id: 'pgsql:bench' }]);
   assert.equal(cfg.actions!.length, 1);
   assert.equal(cfg.connectors!.length, 1);
-  assert.match(JSON.stringify(pgSetup.petrel), /"batch_size":100/);
+  assert.match(JSON.stringify(pgSetup.petrel), /"resource_opts":\{"batch_size":100,"batch_time":"0ms"\}/);
+  const batched = rulesPlan({ ...OPTS, sinkBatchTime: '10ms' }, BOTH);
+  assert.match(JSON.stringify(batched.setups.find((s) => s.name === 'kafka-sink')!.petrel), /"batch_time":"10ms"/);
+  assert.match(batched.targets.at(-1)!.why!, /batch_time 10ms/);
   assert.ok(PG_INSERT.includes('${x}') && PG_INSERT.includes('${timestamp}'));
   const k = loadConfig({ overrides: plan.setups.find((s) => s.name === 'kafka-sink')!.petrel });
   assert.deepEqual(k.rule_engine.rules![0]!.actions, [{ function: 'sink', id: 'kafka_producer:bench' }]);
@@ -120,7 +123,7 @@ test('sink lines: CPU difference to plain-paced without a verdict, with the sink
   assert.match(pgLine, /sink writes\/s \(action success\) 19,992(?! vs)/);
   assert.match(pgLine, /sink backlog at window end 2, sink dropped \(never written\) 0, sink rows per INSERT \(pgsql\) 3\.0;/);
   assert.doesNotMatch(lines.find((l) => l.includes('kafka-sink/plain-paced'))!, /rows per INSERT/, 'no batch figure for Kafka');
-  assert.match(pgLine, /difference 6\.00 µs \(paced at 20,000 msg\/s: a rate line, no target\)/);
+  assert.match(pgLine, /difference 6\.00 µs \(paced at 20,000 msg\/s, batch_size 100, batch_time 0ms: a rate line, no target\)/);
   assert.doesNotMatch(pgLine, /met|MISSED|cost/);
   assert.match(lines.find((l) => l.includes('kafka-sink/plain-paced'))!, /difference 5\.00 \[4\.00–6\.00\] µs/);
   // The rule setups are still judged against the flood's plain broker.
