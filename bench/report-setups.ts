@@ -6,6 +6,10 @@
  * minimum ratio is set (QoS 1 msg/s of sha256, JWT and the ACL at most 10 % below open), the
  * figures only where it is not (connect rates; bcrypt's is a per-connect cost).
  *
+ * A setup that ran under another load than the reference (the rules scenario's sinks, paced) is
+ * divided by a reference of its own (`referenceOf`: plain-paced), and its line may report the
+ * difference without a verdict (`delta`): a rate line, not a target.
+ *
  * In every repetition the setups run in the plan's order, reversed on even repetitions, so no
  * setup always follows the same one.
  */
