@@ -6,6 +6,10 @@
  * minimum ratio is set (QoS 1 msg/s of sha256, JWT and the ACL at most 10 % below open), the
  * figures only where it is not (connect rates; bcrypt's is a per-connect cost).
  *
+ * A setup that ran under another load than the reference (the rules scenario's sinks, paced) is
+ * divided by a reference of its own (`referenceOf`: plain-paced), and its line may report the
+ * difference without a verdict (`delta`): a rate line, not a target.
+ *
  * In every repetition the setups run in the plan's order, reversed on even repetitions, so no
  * setup always follows the same one.
  */
@@ -20,7 +24,13 @@ export function setupOrder<T>(setups: readonly T[], rep: number): T[] {
 export interface SetupsInfo {
   names: string[];
   reference: string;
+  referenceOf?: Record<string, string>;
   targets: SetupTarget[];
+}
+
+/** The setup `name` is compared with: its own reference (same load) or the plan's. */
+export function referenceFor(info: Pick<SetupsInfo, 'reference' | 'referenceOf'>, name: string): string {
+  return info.referenceOf?.[name] ?? info.reference;
 }
 
 /** Per repetition where both ran: setup ÷ reference of one metric. */
@@ -46,8 +56,9 @@ function pairedDeltas(key: string, runs: RunRecord[], setup: string, reference: 
 }
 
 /** `summary[metric][setup]` and `ratios[metric][setup]` (setup ÷ reference) of a setups scenario. */
-export function summarizeSetups(name: string, title: string, metrics: MetricDef[], runs: RunRecord[], plan: Pick<SetupPlan, 'reference' | 'targets'> & { setups: { name: string }[] }): ScenarioReport {
+export function summarizeSetups(name: string, title: string, metrics: MetricDef[], runs: RunRecord[], plan: Pick<SetupPlan, 'reference' | 'referenceOf' | 'targets'> & { setups: { name: string }[] }): ScenarioReport {
   const names = plan.setups.map((s) => s.name);
+  const others = names.filter((s) => referenceFor(plan, s) !== s);
   const summary: ScenarioReport['summary'] = {};
   const ratios: ScenarioReport['ratios'] = {};
   for (const m of metrics) {
@@ -55,9 +66,11 @@ export function summarizeSetups(name: string, title: string, metrics: MetricDef[
     for (const s of names) summary[m.key][s] = summarize(runs.filter((r) => r.setup === s && r.ok).map((r) => r.values?.[m.key] ?? NaN));
     if (m.better === 'none') continue;
     ratios[m.key] = {};
-    for (const s of names) if (s !== plan.reference) ratios[m.key][s] = summarize(pairedRatios(m.key, runs, s, plan.reference));
+    for (const s of others) ratios[m.key][s] = summarize(pairedRatios(m.key, runs, s, referenceFor(plan, s)));
   }
-  return { name, title, metrics, runs, summary, ratios, setups: { names, reference: plan.reference, targets: plan.targets } };
+  const setups: SetupsInfo = { names, reference: plan.reference, targets: plan.targets };
+  if (plan.referenceOf) setups.referenceOf = plan.referenceOf;
+  return { name, title, metrics, runs, summary, ratios, setups };
 }
 
 
@@ -70,8 +83,8 @@ function ratioCell(s: Summary | null | undefined): string {
 
 export function setupTableRows(sc: ScenarioReport): { header: string[]; rows: string[][] } {
   const info = sc.setups as SetupsInfo;
-  const others = info.names.filter((n) => n !== info.reference);
-  const header = ['scenario', 'metric', ...info.names.map((n) => `petrel ${n}`), ...others.map((n) => `${n}/${info.reference}`)];
+  const others = info.names.filter((n) => referenceFor(info, n) !== n);
+  const header = ['scenario', 'metric', ...info.names.map((n) => `petrel ${n}`), ...others.map((n) => `${n}/${referenceFor(info, n)}`)];
   const rows = sc.metrics.map((m, i) => {
     const row = [i === 0 ? sc.name : '', m.label];
     for (const n of info.names) row.push(cell(sc.summary[m.key]?.[n], m.digits, sc.runs.filter((r) => r.setup === n && !r.ok).length));
@@ -90,22 +103,28 @@ export function setupTargetLines(sc: ScenarioReport): string[] {
     const m = metric(t.metric);
     if (!m) continue;
     for (const s of t.setups) {
+      const ref = referenceFor(info, s);
       const r = sc.ratios[t.metric]?.[s];
-      let line = `${m.label}: ${s}/${info.reference} ${ratioCell(r)}`;
-      // A difference target is about a lower-is-better metric: the higher-is-better remark would mislead.
-      if (r && t.maxDelta === undefined) line += ` (${r.median >= 1 ? 'no cost' : `cost ${((1 - r.median) * 100).toFixed(1)} %`})`;
+      let line = `${m.label}: ${s}/${ref} ${ratioCell(r)}`;
+      // "Cost" is a shortfall of a higher-is-better metric; on a CPU figure it would mislead.
+      if (r && m.better === 'higher' && t.maxDelta === undefined) line += ` (${r.median >= 1 ? 'no cost' : `cost ${((1 - r.median) * 100).toFixed(1)} %`})`;
       const shown = (t.show ?? []).map((k) => {
         const km = metric(k);
-        if (!km) return '';
+        // A figure this setup does not have (Kafka's rows per INSERT) is left out.
+        if (!km || !sc.summary[k]?.[s]) return '';
         const v = (x: string) => fmt(sc.summary[k]?.[x]?.median ?? NaN, km.digits);
-        return `${km.label} ${v(s)} vs ${v(info.reference)}`;
+        // A figure only the setup has (a sink's rate) is shown alone.
+        return sc.summary[k]?.[ref] ? `${km.label} ${v(s)} vs ${v(ref)}` : `${km.label} ${v(s)}`;
       }).filter(Boolean);
       if (shown.length) line += `; ${shown.join(', ')}`;
-      if (t.maxDelta !== undefined) {
-        const d = pairedDeltas(t.metric, sc.runs, s, info.reference);
+      if (t.maxDelta !== undefined || t.delta) {
+        const d = pairedDeltas(t.metric, sc.runs, s, ref);
         const dm = d.length ? [...d].sort((x, y) => x - y)[Math.floor(d.length / 2)]! : NaN;
-        const range = d.length > 1 ? ` [${fmt(Math.min(...d), m.digits)}–${fmt(Math.max(...d), m.digits)}]` : '';
-        line += `; difference ${fmt(dm, m.digits)}${range} ${m.unit}; target ≤ ${t.maxDelta} ${m.unit}: ${Number.isNaN(dm) ? 'no data (runs failed)' : dm <= t.maxDelta ? 'met' : 'MISSED'}`;
+        const lo = fmt(Math.min(...d), m.digits);
+        const hi = fmt(Math.max(...d), m.digits);
+        const range = d.length > 1 && lo !== hi ? ` [${lo}–${hi}]` : '';
+        line += `; difference ${fmt(dm, m.digits)}${range} ${m.unit}`;
+        if (t.maxDelta !== undefined) line += `; target ≤ ${t.maxDelta} ${m.unit}: ${Number.isNaN(dm) ? 'no data (runs failed)' : dm <= t.maxDelta ? 'met' : 'MISSED'}`;
         if (t.why) line += ` (${t.why})`;
       } else if (t.minRatio !== undefined) {
         const target = `target: cost ≤ ${Math.round((1 - t.minRatio) * 100)} %`;

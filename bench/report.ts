@@ -225,7 +225,8 @@ function setupSections(report: BenchReport, markdown: boolean): string[] {
     const { header, rows } = setupTableRows(sc);
     out.push('');
     if (markdown) {
-      out.push(`${sc.title}; ratios per repetition to petrel ${sc.setups.reference}:`, '', `| ${header.join(' | ')} |`,
+      const to = sc.setups.referenceOf ? 'the setup each column names' : `petrel ${sc.setups.reference}`;
+      out.push(`${sc.title}; ratios per repetition to ${to}:`, '', `| ${header.join(' | ')} |`,
         `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`));
     } else {
       out.push(...textTable(header, rows));

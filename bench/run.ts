@@ -27,7 +27,9 @@
  * With --only rules (opt-in), Petrel alone runs once per rule setup (no rules, a WHERE rule true
  * with republish, false, a rule on other topics; bench/scenarios/rules.ts) on a fan-in flood of
  * JSON (or at one paced rate, --rules-rate); the target lines give the broker CPU µs per message
- * each setup adds to the plain broker.
+ * each setup adds to the plain broker. Its sink setups (a rule inserting into a real PostgreSQL,
+ * producing to a real Kafka) run paced at --sink-rate against plain-paced, and report the sink's
+ * own rate, buffer and drops.
  *
  *   node dist/bench/run.js [--reps 3] [--duration 5] [--warmup 1] [--only fanin,latency]
  *                          [--brokers petrel,mosquitto] [--workers 2] [--quick] [--help]
@@ -85,6 +87,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --acl-rules N         access: rules in the generated acl.conf (default 1000)
   --rules-rate N        rules: total msg/s the publishers send, the same for every setup
                         (default 0 = flood, each setup at its highest rate)
+  --sink-rate N         rules: total msg/s of the pgsql-sink and kafka-sink setups and of
+                        their reference plain-paced (default 20000)
+  --sink-batch-time D   rules: the sink actions' resource_opts.batch_time (default 0ms, as EMQX)
   --setups a,b          access: setups besides open: ${SETUP_NAMES.filter((n) => n !== 'open').join(',')} (default all)
   --petrel-config FILE  YAML merged over the generated Petrel config
   --petrel-node-args "A B"  node options for Petrel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -113,7 +118,7 @@ function parseArgs(argv: string[]): Cli {
   const opts: RunOptions = {
     warmupMs: 1000, durationMs: 5000, payload: 64, workers: 2, fanInPublishers: 50, fanOutSubscribers: 100,
     pairs: 20, window: 10, inflightFanIn: 10_000, inflightFanOut: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
-    persistClients: 1000, persistBurst: 100, accessConnections: 5000, bcryptConnections: 200, aclRules: 1000, rulesRate: 0, accessSetups: [...SETUP_NAMES],
+    persistClients: 1000, persistBurst: 100, accessConnections: 5000, bcryptConnections: 200, aclRules: 1000, rulesRate: 0, sinkRate: 20_000, sinkBatchTime: '0ms', accessSetups: [...SETUP_NAMES],
   };
   const cli: Cli = { reps: 3, only: DEFAULT_SCENARIOS.map((s) => s.name), brokers: [...BROKERS], brokersGiven: false, save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
   const num = (v: string | undefined, name: string): number => {
@@ -164,6 +169,11 @@ function parseArgs(argv: string[]): Cli {
       case '--bcrypt-connections': opts.bcryptConnections = Math.round(num(v, a)); i++; break;
       case '--acl-rules': opts.aclRules = Math.max(6, Math.round(num(v, a))); i++; break;
       case '--rules-rate': opts.rulesRate = v === '0' ? 0 : num(v, a); i++; break;
+      case '--sink-rate': opts.sinkRate = num(v, a); i++; break;
+      case '--sink-batch-time':
+        if (!/^\d+(ms|s)$/.test(v ?? '')) throw new Error(`${a} needs a duration such as 0ms, 10ms or 1s, got ${JSON.stringify(v)}`);
+        opts.sinkBatchTime = v!; i++;
+        break;
       case '--setups': {
         opts.accessSetups = (v ?? '').split(',').filter(Boolean); i++;
         const bad = opts.accessSetups.filter((x) => !(SETUP_NAMES as readonly string[]).includes(x));
@@ -304,15 +314,15 @@ async function main(): Promise<void> {
     report.baseline = { commit: b.commit, dir: b.dir, nodeFlags: [...b.nodeFlags], nodeFlagsFrom: b.nodeFlagsFrom };
   }
   let plan: SetupPlan | null = null;
-  const removeSnapshots = () => {
+  const removeSnapshots = async () => {
     if (cli.petrelMain) removePetrelSnapshot(cli.petrelMain);
     if (cli.baseline) removePetrelSnapshot(cli.baseline.main);
-    plan?.dispose();
+    const p = plan;
     plan = null;
+    await p?.dispose();
   };
   const stopAll = () => {
-    removeSnapshots();
-    Promise.allSettled([running?.stop(), pool.close()]).finally(() => { killBrokers(); process.exit(130); });
+    Promise.allSettled([removeSnapshots(), running?.stop(), pool.close()]).finally(() => { killBrokers(); process.exit(130); });
   };
   process.once('exit', killBrokers);
   process.once('SIGINT', stopAll);
@@ -324,7 +334,7 @@ async function main(): Promise<void> {
         const skipped = cli.brokers.filter((b) => b !== 'petrel');
         if (skipped.length) log(`${sc.name}: Petrel only, ${skipped.join(', ')} skipped`);
         if (!cli.brokers.includes('petrel')) continue;
-        log(`${sc.name}: preparing the setups (users files, tokens, acl.conf)`);
+        log(`${sc.name}: preparing the setups (access: users files, tokens, acl.conf; rules: PostgreSQL and Kafka for the sinks)`);
         plan = await sc.setups(cli.opts);
         for (let rep = 1; rep <= cli.reps; rep++) {
           for (const setup of setupOrder(plan.setups, rep)) {
@@ -334,8 +344,9 @@ async function main(): Promise<void> {
           }
         }
         report.scenarios.push(summarizeSetups(sc.name, sc.title, sc.metrics, runs, plan));
-        plan.dispose();
+        const done = plan;
         plan = null;
+        await done.dispose();
         continue;
       }
       if (!sc.crossNode && cli.brokers.includes(CLUSTER)) log(`${sc.name}: not a cross-node scenario, ${CLUSTER} skipped`);
@@ -351,7 +362,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await pool.close();
-    removeSnapshots();
+    await removeSnapshots();
   }
   process.stdout.write(`\n${renderText(report)}\n`);
   if (cli.save) {
@@ -372,7 +383,8 @@ async function main(): Promise<void> {
     } else if (cli.brokers.includes(CLUSTER)) {
       name = `${day}-${report.commit}-cluster${cli.quick ? '-quick' : ''}-${time}.json`;
     } else if (withSetups) {
-      name = `${day}-${report.commit}-access${cli.quick ? '-quick' : ''}-${time}.json`;
+      const which = report.scenarios.filter((x) => x.setups !== undefined).map((x) => x.name).join('+');
+      name = `${day}-${report.commit}-${which}${cli.quick ? '-quick' : ''}-${time}.json`;
     } else {
       name = full ? `${day}-${report.commit}.json` : `${day}-${report.commit}-partial-${time}.json`;
     }

@@ -172,6 +172,8 @@ export interface BrokerHandle {
    * where the benchmark does not read them.
    */
   counters?(): Promise<Record<string, number>>;
+  /** Petrel's REST API port on 127.0.0.1 (the node on `port`); absent for the peers. */
+  apiPort?: number;
   dir: string;
   stop(): Promise<void>;
   output(): string;
@@ -221,7 +223,7 @@ export function mosquittoConfig(port: number, dir: string): string {
 }
 
 /** The Petrel config: defaults, except the loopback port and a private data directory. */
-export function petrelConfig(port: number, dir: string, extra: Record<string, unknown> = {}): string {
+export function petrelConfig(port: number, dir: string, extra: Record<string, unknown> = {}, apiPort = 0): string {
   const base = {
     node: { data_dir: join(dir, 'data') },
     listeners: {
@@ -229,12 +231,12 @@ export function petrelConfig(port: number, dir: string, extra: Record<string, un
       // Kept on (as by default) but on free loopback ports, so runs never collide.
       ws: { default: { bind: '127.0.0.1:0' } },
     },
-    dashboard: { listeners: { http: { bind: '127.0.0.1:0' } } },
+    dashboard: { listeners: { http: { bind: `127.0.0.1:${apiPort}` } } },
   };
   return yaml.dump(deepMerge(base, extra));
 }
 
-function spawnBroker(name: BrokerName, port: number, dir: string, opts: LaunchOptions): ChildProcess {
+function spawnBroker(name: BrokerName, port: number, dir: string, opts: LaunchOptions, apiPort: number): ChildProcess {
   const root = repoRoot();
   const env = { ...process.env };
   if (name === 'mosquitto') {
@@ -249,7 +251,7 @@ function spawnBroker(name: BrokerName, port: number, dir: string, opts: LaunchOp
     return spawn(process.execPath, [...process.execArgv, entry, String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
   }
   // Petrel and the baseline get the same generated config and the same extra options.
-  return spawnPetrel(name === 'petrel-baseline', petrelConfig(port, dir, opts.petrelExtra), dir, opts);
+  return spawnPetrel(name === 'petrel-baseline', petrelConfig(port, dir, opts.petrelExtra, apiPort), dir, opts);
 }
 
 /** Start a Petrel (this checkout's snapshot, or the baseline's) on the given YAML config, written into `dir`. */
@@ -354,13 +356,16 @@ export async function waitConnack(port: number, deadline: number, proc: Watched,
 export async function launchBroker(name: BrokerName, opts: LaunchOptions): Promise<BrokerHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `petrel-bench-${name}-`));
-  const proc = watchProcess(spawnBroker(name, port, dir, opts), `${name}-${port}`);
+  // A known REST port, so a scenario can read the node's own counters (the rules scenario's action metrics).
+  const apiPort = name === 'petrel' || name === 'petrel-baseline' ? await freePort() : 0;
+  const proc = watchProcess(spawnBroker(name, port, dir, opts, apiPort), `${name}-${port}`);
   const pid = proc.child.pid ?? -1;
   const handle: BrokerHandle = {
     name,
     port,
     pid,
     pids: [pid],
+    ...(apiPort > 0 ? { apiPort } : {}),
     dir,
     output: proc.output,
     exited: () => proc.exitInfo() !== null,

@@ -33,6 +33,10 @@ export interface RunOptions {
   aclRules: number;
   /** Rules scenario: total msg/s of its paced publishers; 0 = flood. */
   rulesRate: number;
+  /** Rules scenario: total msg/s of the publishers in the sink setups (and their plain reference). */
+  sinkRate: number;
+  /** Rules scenario: the sink actions' resource_opts.batch_time (EMQX's default 0ms). */
+  sinkBatchTime: string;
   accessSetups: string[];
 }
 
@@ -84,9 +88,16 @@ export interface SetupPlan {
   setups: Setup[];
   /** The setup every other is divided by. */
   reference: string;
+  /**
+   * Setups compared with another reference than `reference` (one that ran under the same load,
+   * e.g. paced at the sinks' rate), by setup name; a setup that is its own reference gets no
+   * ratio columns.
+   */
+  referenceOf?: Record<string, string>;
   /** Lines judged or reported below the table. */
   targets: SetupTarget[];
-  dispose(): void;
+  /** Removes what the plan made (files; services it started, hence a promise). */
+  dispose(): void | Promise<void>;
 }
 
 /**
@@ -103,6 +114,8 @@ export interface SetupTarget {
    * this bound: the rules scenario's broker CPU µs per message evaluated.
    */
   maxDelta?: number;
+  /** Report the median difference setup − reference without judging it (a rate line). */
+  delta?: boolean;
   why?: string;
   show?: string[];
 }

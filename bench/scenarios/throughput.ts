@@ -55,6 +55,11 @@ export interface Plan {
   inflight?: number;
   /** A fixed payload (QoS 0 flood only): the rules scenario's JSON. */
   payloadText?: string;
+  /**
+   * Called with the measured window's start and end marks, beside them (the rules scenario reads
+   * the broker's action counters there).
+   */
+  atMark?: (which: 'start' | 'end') => Promise<void>;
   /** Usernames of subscriber/publisher i; their passwords come from the run's setup. */
   subUser?: (i: number) => string;
   pubUser?: (i: number) => string;
@@ -110,9 +115,9 @@ export async function runThroughput(ctx: ScenarioContext, p: Plan): Promise<Scen
     });
   }));
   await sleep(opts.warmupMs);
-  const m0 = await mark(ctx);
+  const [m0] = await Promise.all([mark(ctx), p.atMark?.('start')]);
   await sleep(opts.durationMs);
-  const m1 = await mark(ctx);
+  const [m1] = await Promise.all([mark(ctx), p.atMark?.('end')]);
   await pool.all('stop', () => ({ group: 'pub' }));
   pool.unwatchBroker();
   const gateRes = await pool.all<{ stalls: number }>('gateOff', () => ({}));
