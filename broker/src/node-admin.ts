@@ -68,7 +68,8 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
       };
     },
     stats: () => node.stats(),
-    metrics: () => b.metrics.snapshot(),
+    // With the rule engine's drops (a full evaluation or action queue: the publisher never waited).
+    metrics: () => ({ ...b.metrics.snapshot(), 'rules.dropped': node.rules.dropped }),
     listClients: () => [...node.clients.connections()].map(online),
     getClient(id) {
       const ch = node.clients.get(id);
