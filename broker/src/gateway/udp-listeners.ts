@@ -6,7 +6,7 @@
  * channels judge silence themselves (keep alive, heartbeat, idle_timeout).
  */
 import type { Logger } from 'pino';
-import { UdpEndpoint, type DatagramPeer } from '../transport/udp.js';
+import { UdpEndpoint, type DatagramCloseReason, type DatagramHandler, type DatagramPeer } from '../transport/udp.js';
 import type { UdpListenerConfig } from './config.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -76,4 +76,19 @@ export class UdpListeners {
     peer.close();
     return false;
   }
+}
+
+/** What a datagram gateway's channel offers its peer's handler. */
+export interface PeerChannel {
+  /** The peer the channel speaks through now (a sleeping or token client may move to another). */
+  readonly peer: unknown;
+  datagram(buf: Buffer): void;
+  close(reason: string, publishWill: boolean, fromPeer?: boolean): void;
+}
+
+/** A peer's datagrams and end, handed to its channel — unless the channel moved to another peer. */
+export class PeerHandler implements DatagramHandler {
+  constructor(private readonly ch: PeerChannel, private readonly peer: DatagramPeer) {}
+  datagram(buf: Buffer): void { if (this.ch.peer === this.peer) this.ch.datagram(buf); }
+  close(reason: DatagramCloseReason): void { if (this.ch.peer === this.peer) this.ch.close(`peer_${reason}`, true, true); }
 }

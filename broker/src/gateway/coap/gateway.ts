@@ -6,12 +6,12 @@
  */
 import type { Config } from '../../config/index.js';
 import type { ClientConnection } from '../../clients/client-manager.js';
-import type { DatagramCloseReason, DatagramHandler, DatagramPeer } from '../../transport/udp.js';
+import type { DatagramPeer } from '../../transport/udp.js';
 import { GatewayContext } from '../context.js';
 import { GatewayMetrics } from '../metrics.js';
 import type { UdpListenerConfig } from '../config.js';
 import type { Gateway, GatewayDeps, GatewayType } from '../registry.js';
-import { UdpListeners } from '../udp-listeners.js';
+import { PeerHandler, UdpListeners } from '../udp-listeners.js';
 import type { CoapConfig } from './config.js';
 import { CoapChannel, type CoapShared } from './channel.js';
 
@@ -20,13 +20,6 @@ export const coapGateway: GatewayType = {
   create: (cfg, deps) => (cfg.gateway.coap === null ? null : new CoapGateway(cfg.gateway.coap, deps)),
   enabledAtStart: (cfg: Config) => cfg.gateway.coap !== null && cfg.gateway.coap.enable,
 };
-
-/** A peer's datagrams and end, handed to its channel — unless the channel moved to another peer. */
-class PeerHandler implements DatagramHandler {
-  constructor(private readonly ch: CoapChannel, private readonly peer: DatagramPeer) {}
-  datagram(buf: Buffer): void { if (this.ch.peer === this.peer) this.ch.datagram(buf); }
-  close(reason: DatagramCloseReason): void { if (this.ch.peer === this.peer) this.ch.close(`peer_${reason}`, true, true); }
-}
 
 export class CoapGateway implements Gateway {
   readonly name = 'coap';

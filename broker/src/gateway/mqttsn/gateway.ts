@@ -12,8 +12,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Config } from '../../config/index.js';
 import type { ClientConnection } from '../../clients/client-manager.js';
-import type { DatagramCloseReason, DatagramHandler, DatagramPeer } from '../../transport/udp.js';
-import { UdpListeners } from '../udp-listeners.js';
+import type { DatagramPeer } from '../../transport/udp.js';
+import { PeerHandler, UdpListeners } from '../udp-listeners.js';
 import { GatewayContext } from '../context.js';
 import { GatewayMetrics } from '../metrics.js';
 import type { MqttsnConfig, UdpListenerConfig } from '../config.js';
@@ -29,13 +29,6 @@ export const mqttsnGateway: GatewayType = {
   create: (cfg, deps) => (cfg.gateway.mqttsn === null ? null : new MqttsnGateway(cfg.gateway.mqttsn, deps)),
   enabledAtStart: (cfg: Config) => cfg.gateway.mqttsn !== null && cfg.gateway.mqttsn.enable,
 };
-
-/** A peer's datagrams and end, handed to its channel — unless the channel moved to another peer. */
-class PeerHandler implements DatagramHandler {
-  constructor(private readonly ch: SnChannel, private readonly peer: DatagramPeer) {}
-  datagram(buf: Buffer): void { if (this.ch.peer === this.peer) this.ch.datagram(buf); }
-  close(reason: DatagramCloseReason): void { if (this.ch.peer === this.peer) this.ch.close(`peer_${reason}`, true, true); }
-}
 
 export class MqttsnGateway implements Gateway {
   readonly name = 'mqttsn';
