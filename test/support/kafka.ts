@@ -128,8 +128,11 @@ export async function startKafka(opts: { tls?: KafkaTls } = {}): Promise<TestKaf
   writeFileSync(conf, properties(dir, port, saslPort, ctlPort, ssl));
 
   const format = (): void => {
-    // A cluster id is 16 random bytes in URL-safe base64 without padding (what `random-uuid` prints).
-    const id = randomBytes(16).toString('base64url');
+    // A cluster id is 16 random bytes in URL-safe base64 without padding (what `random-uuid` prints);
+    // like Kafka's own Uuid.randomUuid, never one starting with '-', which the tool's argument parser
+    // takes for an option (1 start in 64 failed with "--cluster-id: expected one argument").
+    let id = randomBytes(16).toString('base64url');
+    while (id.startsWith('-')) id = randomBytes(16).toString('base64url');
     const scram = ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${KAFKA_USER},password=${KAFKA_PASSWORD}]`]);
     const [cmd, args] = java(j.libs, dir, ['kafka.tools.StorageTool', 'format', '-t', id, '-c', conf, ...scram]);
     const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
