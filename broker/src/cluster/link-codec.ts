@@ -5,9 +5,12 @@
  *   frame = u32 BE length (of type + body) | u8 type | body
  *
  *   1 HELLO  JSON {cluster, node, incarnation, proto: 1}         dialler → acceptor, then the answer
- *   2 FWD    u32 seq (0 = no ack wanted) | u8 flags (bit0 plain) | message | u16 n | n × (group, filter)
- *            message = f64 id | u8 qos | u8 retain | str topic | str from | f64 timestamp
+ *   2 FWD    u32 seq (0 = no ack wanted) | u8 flags | message | u16 n | n × (str group, str filter)
+ *            flags = bit0 plain, bit1 topic aliased, bit2 from aliased
+ *            message = f64 id | u8 qos | u8 retain | topic | from | f64 timestamp
  *                      | f64 expiresAt | u32 len + JSON properties (0 = null) | u32 len + payload
+ *            topic, from = str, or when aliased u16 a: a < 0x8000 names alias a; else the str
+ *                      that follows defines alias a − 0x8000 (per connection: link-strings.ts)
  *            str = u16 len + UTF-8
  *   3 ACK    u32 n | n × u32 seq
  *   4 CALL   u32 id | JSON {method, args}
@@ -19,8 +22,10 @@
  * Every decoding problem is one LinkProtocolError with a code; the decoder never throws anything else.
  */
 import type { Message, PublishProperties, QoS } from '../types.js';
+import { LinkProtocolError } from './link-codec-error.js';
+import { AliasIn, utf8, type AliasOut } from './link-strings.js';
 
-export const LINK_PROTO = 1;
+export const LINK_PROTO = 2;
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 
 export const FRAME = { HELLO: 1, FWD: 2, ACK: 3, CALL: 4, REPLY: 5, PING: 6, PONG: 7 } as const;
@@ -36,27 +41,7 @@ export interface PingFrame { type: 'ping' }
 export interface PongFrame { type: 'pong' }
 export type LinkFrame = HelloFrame | FwdFrame | AckFrame | CallFrame | ReplyFrame | PingFrame | PongFrame;
 
-/**
- * Codes of LinkProtocolError:
- * - FRAME_TOO_LARGE: the announced length exceeds maxFrame (checked before any body is buffered)
- * - EMPTY_FRAME: a length of 0 (no type byte)
- * - UNKNOWN_TYPE: a type byte outside 1..7
- * - TRUNCATED: a field runs past the end of its frame
- * - OVERLONG: bytes left over after the last field
- * - BAD_FIELD: a field holds a value it must not (qos 3, a flag bit, JSON of the wrong shape…)
- * - BAD_PROTO: HELLO names a protocol version other than LINK_PROTO
- * - ENCODE: a value cannot be encoded (a string longer than its u16 length field)
- */
-export type LinkErrorCode = 'FRAME_TOO_LARGE' | 'EMPTY_FRAME' | 'UNKNOWN_TYPE' | 'TRUNCATED' | 'OVERLONG' | 'BAD_FIELD' | 'BAD_PROTO' | 'ENCODE';
-
-export class LinkProtocolError extends Error {
-  readonly code: LinkErrorCode;
-  constructor(code: LinkErrorCode, message: string) {
-    super(`cluster link: ${message}`);
-    this.name = 'LinkProtocolError';
-    this.code = code;
-  }
-}
+export { LinkProtocolError, type LinkErrorCode } from './link-codec-error.js';
 
 // ---------------------------------------------------------------- JSON with Buffers
 
@@ -111,29 +96,6 @@ function frameBuffer(type: number, bodyLen: number): Buffer {
   return b;
 }
 
-/** UTF-8 length of s; topics and client ids are mostly ASCII, counted without leaving JS. */
-function strLen(s: string, what: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 0x7f) { n = Buffer.byteLength(s, 'utf8'); break; }
-  }
-  if (n > 0xffff) throw new LinkProtocolError('ENCODE', `${what} is ${n} bytes, more than 65535`);
-  return n;
-}
-
-/** u16 length + UTF-8 bytes of s (n from strLen); short ASCII strings copied byte by byte. */
-function putStr(b: Buffer, off: number, s: string, n: number): number {
-  b[off] = n >>> 8;
-  b[off + 1] = n & 0xff;
-  off += 2;
-  if (n === s.length && n <= 64) {
-    for (let i = 0; i < n; i++) b[off + i] = s.charCodeAt(i);
-  } else {
-    b.write(s, off, n, 'utf8');
-  }
-  return off + n;
-}
-
 function jsonFrame(type: number, value: unknown, id: number | null): Buffer {
   const json = jsonBytes(value);
   const head = id === null ? 0 : 4;
@@ -149,8 +111,11 @@ export function encodeHello(cluster: string, node: string, incarnation: number):
 
 /** Where FWD frames are written: a writer's shared chunk (see LinkWriter). */
 export interface FrameSink {
-  /** The chunk reserve() hands out space in. */
+  /** The chunk reserve() hands out space in, and a view of it (viewOf). */
   readonly chunk: Buffer;
+  readonly view: DataView;
+  /** The strings the peer on this sink's connection knows by number (null: send them in full). */
+  readonly aliases: AliasOut | null;
   /** Offset of n free bytes in `chunk`, or -1 when the frame should be a buffer of its own. */
   reserve(n: number): number;
   /** The n bytes reserved last are written; they go out with the next flush. */
@@ -159,89 +124,152 @@ export interface FrameSink {
   push(frame: Buffer): void;
 }
 
+/** FWD flag bits. */
+const F_PLAIN = 1;
+const F_TOPIC_ALIAS = 2;
+const F_FROM_ALIAS = 4;
+/** A sym's u16 with this bit set defines the alias in its low 15 bits. */
+const DEFINES = 0x8000;
+
+/**
+ * How a FWD frame's topic or client id goes out: `alias` -1 = in full (u16 length + bytes);
+ * else as that alias, followed by the bytes when `defines`.
+ */
+interface Sym { bytes: Buffer; alias: number; defines: boolean }
+
 /** The sizes a FWD frame needs, measured once and used to write it. */
-interface FwdLayout { size: number; topicLen: number; fromLen: number; props: Buffer | null; groupLens: number[] | null }
+interface FwdLayout { size: number; topic: Sym; from: Sym; props: Buffer | null; groupBytes: Buffer[] | null }
 
 /** One layout reused by every encode (encoding is synchronous): nothing allocated per message. */
-const LAYOUT: FwdLayout = { size: 0, topicLen: 0, fromLen: 0, props: null, groupLens: null };
+const LAYOUT: FwdLayout = {
+  size: 0, topic: { bytes: Buffer.alloc(0), alias: -1, defines: false }, from: { bytes: Buffer.alloc(0), alias: -1, defines: false },
+  props: null, groupBytes: null,
+};
 
-function fwdLayout(msg: Message, groups: ReadonlyArray<readonly [string, string]>): FwdLayout {
-  const topicLen = strLen(msg.topic, 'topic');
-  const fromLen = strLen(msg.from, 'from');
-  const props = msg.properties === null ? null : jsonBytes(msg.properties);
-  if (groups.length > 0xffff) throw new LinkProtocolError('ENCODE', `${groups.length} groups, more than 65535`);
-  let size = 5 + 4 + 1 + 8 + 1 + 1 + 2 + topicLen + 2 + fromLen + 8 + 8 + 4 + (props?.length ?? 0) + 4 + msg.payload.length + 2;
-  let groupLens: number[] | null = null;
-  if (groups.length > 0) {
-    groupLens = [];
-    for (const [g, f] of groups) {
-      const gl = strLen(g, 'group');
-      const fl = strLen(f, 'group filter');
-      groupLens.push(gl, fl);
-      size += 4 + gl + fl;
+/** Fills sym for s and returns its size on the wire. */
+function symLayout(sym: Sym, s: string, what: string, aliases: AliasOut | null): number {
+  if (aliases !== null) {
+    const known = aliases.known(s);
+    if (known >= 0) {
+      sym.alias = known;
+      sym.defines = false;
+      return 2;
     }
   }
+  sym.bytes = utf8(s, what);
+  // Defined only once the bytes are known to fit: a refused string must not take a number.
+  sym.alias = aliases === null ? -1 : aliases.define(s);
+  sym.defines = sym.alias >= 0;
+  return (sym.defines ? 4 : 2) + sym.bytes.length;
+}
+
+function fwdLayout(msg: Message, groups: ReadonlyArray<readonly [string, string]>, aliases: AliasOut | null): FwdLayout {
+  if (groups.length > 0xffff) throw new LinkProtocolError('ENCODE', `${groups.length} groups, more than 65535`);
   const L = LAYOUT;
+  let groupBytes: Buffer[] | null = null;
+  let size = 5 + 4 + 1 + 8 + 1 + 1 + 8 + 8 + 4 + 4 + msg.payload.length + 2;
+  if (groups.length > 0) {
+    groupBytes = [];
+    for (const [g, f] of groups) {
+      const gb = utf8(g, 'group');
+      const fb = utf8(f, 'group filter');
+      groupBytes.push(gb, fb);
+      size += 4 + gb.length + fb.length;
+    }
+  }
+  const props = msg.properties === null ? null : jsonBytes(msg.properties);
+  if (props !== null) size += props.length;
+  // Strings last: a frame refused above has defined no alias.
+  size += symLayout(L.topic, msg.topic, 'topic', aliases);
+  size += symLayout(L.from, msg.from, 'from', aliases);
   L.size = size;
-  L.topicLen = topicLen;
-  L.fromLen = fromLen;
   L.props = props;
-  L.groupLens = groupLens;
+  L.groupBytes = groupBytes;
   return L;
 }
 
-/** Writes a whole FWD frame (header included) at b[o]; returns the offset after it. */
-function writeFwd(b: Buffer, o: number, L: FwdLayout, seq: number, plain: boolean, msg: Message, groups: ReadonlyArray<readonly [string, string]>): number {
-  o = b.writeUInt32BE(L.size - 4, o);
-  b[o++] = FRAME.FWD;
-  o = b.writeUInt32BE(seq, o);
-  b[o++] = plain ? 1 : 0;
-  o = b.writeDoubleBE(msg.id, o);
-  b[o++] = msg.qos;
-  b[o++] = msg.retain ? 1 : 0;
-  o = putStr(b, o, msg.topic, L.topicLen);
-  o = putStr(b, o, msg.from, L.fromLen);
-  o = b.writeDoubleBE(msg.timestamp, o);
-  o = b.writeDoubleBE(msg.expiresAt, o);
-  const props = L.props;
-  o = b.writeUInt32BE(props?.length ?? 0, o);
-  if (props !== null) o += props.copy(b, o);
-  o = b.writeUInt32BE(msg.payload.length, o);
-  o += msg.payload.copy(b, o);
-  o = b.writeUInt16BE(groups.length, o);
-  const lens = L.groupLens;
-  if (lens !== null) {
-    for (let i = 0; i < groups.length; i++) {
-      o = putStr(b, o, groups[i]![0], lens[2 * i]!);
-      o = putStr(b, o, groups[i]![1], lens[2 * i + 1]!);
-    }
+/** A DataView over exactly b's bytes: its number accessors are compiled inline, Buffer's are not. */
+export const viewOf = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** Copies src into b at o: a loop for a few bytes, else set() (a native copy). */
+function putBytes(b: Buffer, o: number, src: Uint8Array): number {
+  const n = src.length;
+  if (n <= 8) {
+    for (let i = 0; i < n; i++) b[o + i] = src[i]!;
+  } else {
+    b.set(src, o);
   }
+  return o + n;
+}
+
+/** u16 length + bytes. */
+function putStr(b: Buffer, v: DataView, o: number, bytes: Buffer): number {
+  v.setUint16(o, bytes.length);
+  return putBytes(b, o + 2, bytes);
+}
+
+function putSym(b: Buffer, v: DataView, o: number, sym: Sym): number {
+  if (sym.alias < 0) return putStr(b, v, o, sym.bytes);
+  if (!sym.defines) { v.setUint16(o, sym.alias); return o + 2; }
+  v.setUint16(o, DEFINES | sym.alias);
+  return putStr(b, v, o + 2, sym.bytes);
+}
+
+/** Writes a whole FWD frame (header included) at b[o] (v: a view of b); returns the offset after it. */
+function writeFwd(b: Buffer, v: DataView, o: number, L: FwdLayout, seq: number, plain: boolean, msg: Message): number {
+  v.setUint32(o, L.size - 4);
+  b[o + 4] = FRAME.FWD;
+  v.setUint32(o + 5, seq);
+  b[o + 9] = (plain ? F_PLAIN : 0) | (L.topic.alias >= 0 ? F_TOPIC_ALIAS : 0) | (L.from.alias >= 0 ? F_FROM_ALIAS : 0);
+  v.setFloat64(o + 10, msg.id);
+  b[o + 18] = msg.qos;
+  b[o + 19] = msg.retain ? 1 : 0;
+  o = putSym(b, v, o + 20, L.topic);
+  o = putSym(b, v, o, L.from);
+  v.setFloat64(o, msg.timestamp);
+  v.setFloat64(o + 8, msg.expiresAt);
+  o += 16;
+  const props = L.props;
+  if (props !== null) {
+    v.setUint32(o, props.length);
+    o = putBytes(b, o + 4, props);
+  } else {
+    v.setUint32(o, 0);
+    o += 4;
+  }
+  v.setUint32(o, msg.payload.length);
+  o = putBytes(b, o + 4, msg.payload);
+  const gb = L.groupBytes;
+  v.setUint16(o, gb === null ? 0 : gb.length / 2);
+  o += 2;
+  if (gb !== null) for (let i = 0; i < gb.length; i++) o = putStr(b, v, o, gb[i]!);
   return o;
 }
 
+/** A FWD frame in a buffer of its own, its strings in full (it may be resent on a later connection). */
 export function encodeFwd(seq: number, plain: boolean, msg: Message, groups: ReadonlyArray<readonly [string, string]>): Buffer {
-  const L = fwdLayout(msg, groups);
+  const L = fwdLayout(msg, groups, null);
   const b = Buffer.allocUnsafe(L.size);
-  writeFwd(b, 0, L, seq, plain, msg, groups);
+  writeFwd(b, viewOf(b), 0, L, seq, plain, msg);
   return b;
 }
 
 /**
  * Encodes a FWD frame straight into the sink's shared chunk (no buffer per frame, and one socket
  * write per flush for all of them) and queues it. Returns a view of the frame when `keep` (QoS 1/2:
- * resent until acknowledged), else null.
+ * resent until acknowledged, maybe on a later connection, so its strings go in full), else null.
  */
 export function encodeFwdInto(sink: FrameSink, keep: boolean, seq: number, plain: boolean, msg: Message, groups: ReadonlyArray<readonly [string, string]>): Buffer | null {
-  const L = fwdLayout(msg, groups);
+  const L = fwdLayout(msg, groups, keep ? null : sink.aliases);
   const at = sink.reserve(L.size);
   if (at < 0) {
     const b = Buffer.allocUnsafe(L.size);
-    writeFwd(b, 0, L, seq, plain, msg, groups);
+    writeFwd(b, viewOf(b), 0, L, seq, plain, msg);
     sink.push(b);
     return b;
   }
   const chunk = sink.chunk;
-  writeFwd(chunk, at, L, seq, plain, msg, groups);
+  writeFwd(chunk, sink.view, at, L, seq, plain, msg);
   sink.commit(L.size);
   return keep ? chunk.subarray(at, at + L.size) : null;
 }
@@ -311,7 +339,7 @@ function decodeStr(buf: Buffer, at: number, n: number): string {
 /** Reads fields off one frame body — buf[start, end) — refusing to run past its end. */
 class BodyReader {
   pos: number;
-  constructor(readonly buf: Buffer, readonly what: string, start = 0, readonly end_ = buf.length) {
+  constructor(readonly buf: Buffer, readonly what: string, start = 0, readonly end_ = buf.length, readonly view = viewOf(buf)) {
     this.pos = start;
   }
   private need(n: number, field: string): number {
@@ -321,9 +349,9 @@ class BodyReader {
     return at;
   }
   u8(field: string): number { return this.buf[this.need(1, field)]!; }
-  u16(field: string): number { const at = this.need(2, field); return (this.buf[at]! << 8) | this.buf[at + 1]!; }
-  u32(field: string): number { return this.buf.readUInt32BE(this.need(4, field)); }
-  f64(field: string): number { return this.buf.readDoubleBE(this.need(8, field)); }
+  u16(field: string): number { return this.view.getUint16(this.need(2, field)); }
+  u32(field: string): number { return this.view.getUint32(this.need(4, field)); }
+  f64(field: string): number { return this.view.getFloat64(this.need(8, field)); }
   bytes(n: number, field: string): Buffer { const at = this.need(n, field); return this.buf.subarray(at, at + n); }
   str(field: string): string {
     const n = this.u16(field);
@@ -361,15 +389,25 @@ function checkProperties(p: unknown): PublishProperties {
   return p as PublishProperties;
 }
 
-function decodeMessage(r: BodyReader): Message {
+/** An aliased topic or client id: a number the connection knows, or its definition. */
+function sym(r: BodyReader, aliases: AliasIn | null, what: string): string {
+  const a = r.u16(what);
+  if (aliases === null) throw bad('FWD', `${what} alias outside a link connection`);
+  if ((a & DEFINES) === 0) return aliases.get(a, what);
+  const s = r.str(what);
+  aliases.set(a & ~DEFINES, s);
+  return s;
+}
+
+function decodeMessage(r: BodyReader, flags: number, aliases: AliasIn | null): Message {
   const id = r.f64('id');
   if (!Number.isSafeInteger(id) || id < 0) throw bad('FWD', `message id ${id} is not an integer in 0..2^53`);
   const qos = r.u8('qos');
   if (qos > 2) throw bad('FWD', `qos ${qos}`);
   const retain = r.u8('retain');
   if (retain > 1) throw bad('FWD', `retain ${retain}`);
-  const topic = r.str('topic');
-  const from = r.str('from');
+  const topic = (flags & F_TOPIC_ALIAS) !== 0 ? sym(r, aliases, 'topic') : r.str('topic');
+  const from = (flags & F_FROM_ALIAS) !== 0 ? sym(r, aliases, 'from') : r.str('from');
   const timestamp = r.f64('timestamp');
   const expiresAt = r.f64('expiresAt');
   if (!Number.isFinite(timestamp) || !Number.isFinite(expiresAt) || expiresAt < 0) throw bad('FWD', 'timestamp/expiresAt not finite');
@@ -385,12 +423,12 @@ function decodeMessage(r: BodyReader): Message {
 /** The groups of a FWD frame that names none (most): shared, never written to. */
 const NO_GROUPS = Object.freeze([]) as unknown as Array<[string, string]>;
 
-function decodeFwd(buf: Buffer, start: number, end: number): FwdFrame {
-  const r = new BodyReader(buf, 'FWD', start, end);
+function decodeFwd(buf: Buffer, view: DataView, start: number, end: number, aliases: AliasIn | null): FwdFrame {
+  const r = new BodyReader(buf, 'FWD', start, end, view);
   const seq = r.u32('seq');
   const flags = r.u8('flags');
-  if (flags > 1) throw bad('FWD', `reserved flag bits 0x${flags.toString(16)}`);
-  const msg = decodeMessage(r);
+  if (flags > (F_PLAIN | F_TOPIC_ALIAS | F_FROM_ALIAS)) throw bad('FWD', `reserved flag bits 0x${flags.toString(16)}`);
+  const msg = decodeMessage(r, flags, aliases);
   if (seq === 0 && msg.qos > 0) throw bad('FWD', `QoS ${msg.qos} message without a seq`);
   const n = r.u16('group count');
   let groups = NO_GROUPS;
@@ -399,7 +437,7 @@ function decodeFwd(buf: Buffer, start: number, end: number): FwdFrame {
     for (let i = 0; i < n; i++) groups.push([r.str('group'), r.str('group filter')]);
   }
   r.end();
-  return { type: 'fwd', seq, plain: flags === 1, msg, groups };
+  return { type: 'fwd', seq, plain: (flags & F_PLAIN) !== 0, msg, groups };
 }
 
 function decodeAck(body: Buffer): AckFrame {
@@ -438,7 +476,7 @@ export function decodeBody(type: number, body: Buffer): LinkFrame {
   try {
     switch (type) {
       case FRAME.HELLO: return decodeHello(body);
-      case FRAME.FWD: return decodeFwd(body, 0, body.length);
+      case FRAME.FWD: return decodeFwd(body, viewOf(body), 0, body.length, null);
       case FRAME.ACK: return decodeAck(body);
       case FRAME.CALL: return decodeCall(body);
       case FRAME.REPLY: return decodeReply(body);
@@ -452,9 +490,9 @@ export function decodeBody(type: number, body: Buffer): LinkFrame {
   }
 }
 
-function decodeFwdFrame(buf: Buffer, start: number, end: number): FwdFrame {
+function decodeFwdFrame(buf: Buffer, view: DataView, start: number, end: number, aliases: AliasIn): FwdFrame {
   try {
-    return decodeFwd(buf, start, end);
+    return decodeFwd(buf, view, start, end, aliases);
   } catch (e) {
     if (e instanceof LinkProtocolError) throw e;
     throw new LinkProtocolError('BAD_FIELD', `undecodable FWD frame: ${(e as Error).message}`);
@@ -472,6 +510,8 @@ export class LinkDecoder {
   private buffered: number;
   private need: number; // bytes of the frame being assembled, header included; 0 = header not read yet
   private error: LinkProtocolError | null;
+  /** The strings the peer numbered on this connection. */
+  private readonly aliases = new AliasIn();
 
   constructor(opts: { maxFrame?: number } = {}) {
     this.maxFrame = opts.maxFrame ?? DEFAULT_MAX_FRAME;
@@ -514,13 +554,14 @@ export class LinkDecoder {
       this.buffered = 0;
     }
     let pos = 0;
+    const view = viewOf(buf);
     while (buf.length - pos >= 4) {
-      const len = buf.readUInt32BE(pos);
+      const len = view.getUint32(pos);
       if (len === 0) throw new LinkProtocolError('EMPTY_FRAME', 'frame of length 0');
       if (len > this.maxFrame) throw new LinkProtocolError('FRAME_TOO_LARGE', `frame of ${len} bytes exceeds the maximum of ${this.maxFrame}`);
       if (buf.length - pos < 4 + len) break;
       // FWD, the frame of the hot path, is read in place; the others get their body as a view.
-      out.push(buf[pos + 4] === FRAME.FWD ? decodeFwdFrame(buf, pos + 5, pos + 4 + len) : decodeBody(buf[pos + 4]!, buf.subarray(pos + 5, pos + 4 + len)));
+      out.push(buf[pos + 4] === FRAME.FWD ? decodeFwdFrame(buf, view, pos + 5, pos + 4 + len, this.aliases) : decodeBody(buf[pos + 4]!, buf.subarray(pos + 5, pos + 4 + len)));
       pos += 4 + len;
     }
     this.need = buf.length - pos >= 4 ? 4 + buf.readUInt32BE(pos) : 0;

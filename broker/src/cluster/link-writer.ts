@@ -11,7 +11,8 @@
  * resends, stay valid; a full chunk is replaced, and lives on while such views hold it.
  */
 import type { Connection } from '../transport/types.js';
-import { encodeAck, type FrameSink } from './link-codec.js';
+import { encodeAck, viewOf, type FrameSink } from './link-codec.js';
+import { AliasOut } from './link-strings.js';
 
 /** Unsent bytes in the socket above which the writer stops handing it frames. */
 export const WRITE_HIGH_WATER = 1024 * 1024;
@@ -31,6 +32,9 @@ function flushWriter(w: LinkWriter): void {
 
 export class LinkWriter implements FrameSink {
   chunk: Buffer;
+  view: DataView;
+  /** Topics and client ids the peer knows by number on the attached connection. */
+  readonly aliases = new AliasOut();
   /** Bytes of `chunk` written so far. */
   private used: number;
   /** Bytes of `chunk` already moved to the queue. */
@@ -44,6 +48,7 @@ export class LinkWriter implements FrameSink {
 
   constructor() {
     this.chunk = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+    this.view = viewOf(this.chunk);
     this.used = 0;
     this.sealed = 0;
     this.socket = null;
@@ -57,6 +62,7 @@ export class LinkWriter implements FrameSink {
   /** Starts writing to the connection; the caller wires its handler's drain() to flush(). */
   attach(socket: Connection): void {
     this.socket = socket;
+    this.aliases.reset();
     this.schedule();
   }
 
@@ -67,6 +73,7 @@ export class LinkWriter implements FrameSink {
     this.queuedBytes = 0;
     this.sealed = this.used;
     this.acks = [];
+    this.aliases.reset();
     this.clearAckTimer();
   }
 
@@ -85,6 +92,7 @@ export class LinkWriter implements FrameSink {
     if (this.used + n > this.chunk.length) {
       this.seal();
       this.chunk = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+      this.view = viewOf(this.chunk);
       this.used = 0;
       this.sealed = 0;
     }

@@ -3,8 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  FRAME, LinkDecoder, LinkProtocolError, encodeFrame, encodeFwd, fromWire, toWire, type LinkFrame,
+  FRAME, LINK_PROTO, LinkDecoder, LinkProtocolError, encodeFrame, encodeFwd, encodeFwdInto, fromWire, toWire, viewOf,
+  type FrameSink, type FwdFrame, type LinkFrame,
 } from '../../../broker/src/cluster/link-codec.js';
+import { ALIAS_COUNT, AliasOut } from '../../../broker/src/cluster/link-strings.js';
 import { msg } from './helpers.js';
 
 const decodeAll = (buf: Buffer, maxFrame?: number): LinkFrame[] => new LinkDecoder({ maxFrame }).push(buf);
@@ -34,7 +36,7 @@ function refuses(buf: Buffer, code: string, re?: RegExp, maxFrame?: number): voi
 describe('link codec: round trips', () => {
   it('HELLO, ACK, CALL, REPLY, PING, PONG', () => {
     const frames: LinkFrame[] = [
-      { type: 'hello', cluster: 'prod', node: 'n1', incarnation: 1_700_000_000_000, proto: 1 },
+      { type: 'hello', cluster: 'prod', node: 'n1', incarnation: 1_700_000_000_000, proto: LINK_PROTO },
       { type: 'ack', seqs: [] },
       { type: 'ack', seqs: [1, 2, 0xffffffff] },
       { type: 'call', id: 7, method: 'clients.get', args: { id: 'x', bin: Buffer.from([0, 255]) } },
@@ -123,7 +125,7 @@ describe('link codec: refusals', () => {
   it('bad JSON and JSON of the wrong shape', () => {
     refuses(frame(FRAME.HELLO, Buffer.from('{nope')), 'BAD_FIELD', /invalid JSON/);
     refuses(frame(FRAME.HELLO, Buffer.from('[1]')), 'BAD_FIELD');
-    refuses(frame(FRAME.HELLO, Buffer.from('{"cluster":"c","node":"n","incarnation":1,"proto":2}')), 'BAD_PROTO');
+    refuses(frame(FRAME.HELLO, Buffer.from(`{"cluster":"c","node":"n","incarnation":1,"proto":${LINK_PROTO - 1}}`)), 'BAD_PROTO');
     refuses(frame(FRAME.CALL, Buffer.concat([Buffer.alloc(4), Buffer.from('{"args":1}')])), 'BAD_FIELD');
     refuses(frame(FRAME.REPLY, Buffer.concat([Buffer.alloc(4), Buffer.from('{"ok":false}')])), 'BAD_FIELD');
     refuses(frame(FRAME.CALL, Buffer.concat([Buffer.alloc(4), Buffer.from('{"method":"m","args":{"$b64":3}}')])), 'BAD_FIELD', /\$b64/);
@@ -156,5 +158,71 @@ describe('link codec: refusals', () => {
 
   it('encoding refuses a topic over 65535 bytes', () => {
     assert.throws(() => encodeFwd(1, false, msg({ topic: 'x'.repeat(70_000) }), []), (e: unknown) => e instanceof LinkProtocolError && e.code === 'ENCODE');
+  });
+});
+
+/** A sink like the link's writer: frames go into growing output, strings aliased as on one connection. */
+class Sink implements FrameSink {
+  chunk = Buffer.alloc(1 << 20);
+  view = viewOf(this.chunk);
+  used = 0;
+  readonly aliases = new AliasOut();
+  reserve(n: number): number { return this.used + n > this.chunk.length ? -1 : this.used; }
+  commit(n: number): void { this.used += n; }
+  push(): void { throw new Error('frame too large for the test sink'); }
+  take(): Buffer { const b = Buffer.from(this.chunk.subarray(0, this.used)); this.used = 0; return b; }
+}
+
+describe('link codec: topic and client id aliases', () => {
+  it('the first frame defines, later frames name the alias; messages decode the same', () => {
+    const sink = new Sink();
+    const msgs = [msg({ topic: 't/1', from: 'c1', qos: 0 }), msg({ topic: 't/1', from: 'c1', id: 2, qos: 0 }), msg({ topic: 't/ü', from: 'c1', id: 3, qos: 0 })];
+    const sizes: number[] = [];
+    for (const m of msgs) { const before = sink.used; encodeFwdInto(sink, false, 0, true, m, []); sizes.push(sink.used - before); }
+    assert.ok(sizes[1]! < sizes[0]!, `an aliased frame is shorter (${sizes.join(', ')})`);
+    const frames = new LinkDecoder().push(sink.take()) as FwdFrame[];
+    assert.deepEqual(frames.map((f) => f.msg), msgs);
+  });
+
+  it('kept (QoS 1/2) frames carry their strings in full and decode on a fresh connection', () => {
+    const sink = new Sink();
+    encodeFwdInto(sink, false, 0, true, msg({ topic: 'k/1', from: 'c', qos: 0 }), []);
+    const kept = encodeFwdInto(sink, true, 5, true, msg({ topic: 'k/1', from: 'c', qos: 1 }), [])!;
+    const [f] = new LinkDecoder().push(Buffer.from(kept)) as FwdFrame[];
+    assert.equal(f!.msg.topic, 'k/1');
+    assert.equal(f!.msg.from, 'c');
+  });
+
+  it('more strings than alias numbers: the oldest are redefined, every message still right', () => {
+    const sink = new Sink();
+    const d = new LinkDecoder();
+    const n = ALIAS_COUNT + 500;
+    let got = 0;
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < n; i++) {
+        encodeFwdInto(sink, false, 0, true, msg({ topic: `t/${i}`, from: 'c', qos: 0 }), []);
+        if (sink.used > 900_000) for (const f of d.push(sink.take()) as FwdFrame[]) assert.equal(f.msg.topic, `t/${got++ % n}`);
+      }
+    }
+    for (const f of d.push(sink.take()) as FwdFrame[]) assert.equal(f.msg.topic, `t/${got++ % n}`);
+    assert.equal(got, 2 * n);
+  });
+
+  it('a reset table (new connection) defines again; an alias never defined is refused', () => {
+    const sink = new Sink();
+    encodeFwdInto(sink, false, 0, true, msg({ topic: 'a', from: 'c', qos: 0 }), []);
+    sink.take();
+    encodeFwdInto(sink, false, 0, true, msg({ topic: 'a', from: 'c', qos: 0 }), []);
+    refuses(sink.take(), 'BAD_FIELD', /alias 0 was never defined/);
+    sink.aliases.reset();
+    encodeFwdInto(sink, false, 0, true, msg({ topic: 'a', from: 'c', qos: 0 }), []);
+    assert.equal((new LinkDecoder().push(sink.take())[0] as FwdFrame).msg.topic, 'a');
+  });
+
+  it('a string too long for its field takes no alias number', () => {
+    const sink = new Sink();
+    assert.throws(() => encodeFwdInto(sink, false, 0, true, msg({ topic: 'y'.repeat(70_000), from: 'c', qos: 0 }), []), LinkProtocolError);
+    encodeFwdInto(sink, false, 0, true, msg({ topic: 'ok', from: 'c', qos: 0 }), []);
+    assert.equal((new LinkDecoder().push(sink.take())[0] as FwdFrame).msg.topic, 'ok');
   });
 });
