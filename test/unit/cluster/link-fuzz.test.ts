@@ -3,7 +3,10 @@
 // a valid stream decodes to the same frames however it is split.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LINK_PROTO, LinkDecoder, LinkProtocolError, encodeFrame, type LinkFrame } from '../../../broker/src/cluster/link-codec.js';
+import {
+  LINK_PROTO, LinkDecoder, LinkProtocolError, encodeFrame, encodeFwdInto, viewOf, type FrameSink, type FwdFrame, type LinkFrame,
+} from '../../../broker/src/cluster/link-codec.js';
+import { AliasOut } from '../../../broker/src/cluster/link-strings.js';
 import { msg, rng } from './helpers.js';
 
 const TIME_BUDGET_MS = 1500;
@@ -89,6 +92,34 @@ describe('link decoder fuzz (seeded)', () => {
         for (let k = 0; k < 1 + rand() * 4; k++) stream[Math.floor(rand() * stream.length)] = Math.floor(rand() * 256);
         feed(stream, rand, 32);
       }
+    }
+  });
+
+  it('aliased FWD streams (one connection): same frames whatever the chunking; mutated, a prefix or an error', () => {
+    const rand = rng(17);
+    const t0 = Date.now();
+    const topics = Array.from({ length: 12 }, (_, i) => `t/${i}/${'x'.repeat(i)}`);
+    const froms = ['a', 'bb', 'ccc', 'dü'];
+    for (let iter = 0; iter < 300 && Date.now() - t0 < TIME_BUDGET_MS / 3; iter++) {
+      const sink: FrameSink & { used: number } = {
+        chunk: Buffer.alloc(1 << 16), view: null as unknown as DataView, aliases: new AliasOut(), used: 0,
+        reserve(n) { return this.used + n > this.chunk.length ? -1 : this.used; },
+        commit(n) { this.used += n; },
+        push() { throw new Error('unexpected large frame'); },
+      };
+      (sink as { view: DataView }).view = viewOf(sink.chunk);
+      const frames: FwdFrame[] = [];
+      for (let k = 0; k < 1 + Math.floor(rand() * 30); k++) {
+        const m = msg({ id: k + 1, qos: 0, topic: topics[Math.floor(rand() * topics.length)]!, from: froms[Math.floor(rand() * froms.length)]!, payload: Buffer.from([k]) });
+        encodeFwdInto(sink, false, 0, rand() < 0.5, m, []);
+        frames.push({ type: 'fwd', seq: 0, plain: false, msg: m, groups: [] });
+      }
+      const stream = Buffer.from(sink.chunk.subarray(0, sink.used));
+      const chunked = feed(stream, rand, 1 + Math.floor(rand() * 100));
+      assert.equal(chunked.error, null);
+      assert.deepEqual(chunked.frames.map((f) => (f as FwdFrame).msg), frames.map((f) => f.msg));
+      for (let k = 0; k < 1 + rand() * 4; k++) stream[Math.floor(rand() * stream.length)] = Math.floor(rand() * 256);
+      feed(stream, rand, 32);
     }
   });
 });
