@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs (as root) or names (otherwise) the Debian packages that the integration tests
 # and the benchmark run for real: Mosquitto and its clients, etcd, the access-control
-# backends (Redis, PostgreSQL, MariaDB), and the rule engine's sink targets (RabbitMQ; Kafka
-# runs from Maven Central jars, fetched with Maven and run with Java 17).
+# backends (Redis, PostgreSQL, MariaDB), the rule engine's sink targets (RabbitMQ; Kafka
+# runs from Maven Central jars, fetched with Maven and run with Java 17), and Chromium for the
+# dashboard's browser tests.
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -19,6 +20,8 @@ command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 # coap-client-notls: the CoAP gateway's third-party peer (test/integration/56-coap*).
 command -v coap-client-notls >/dev/null 2>&1 || need+=(libcoap3-bin)
+# The dashboard's browser tests drive Debian's Chromium with playwright-core.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"
