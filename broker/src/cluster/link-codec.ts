@@ -4,7 +4,9 @@
  *
  *   frame = u32 BE length (of type + body) | u8 type | body
  *
- *   1 HELLO  JSON {cluster, node, incarnation, proto: 1}         dialler → acceptor, then the answer
+ *   1 HELLO  JSON {cluster, node, incarnation, proto: 1, aliases}  dialler → acceptor, then the answer
+ *            (aliases: true when the sender decodes aliased FWD strings; nodes that predate them
+ *            ignore the key and never send it, so the dialler aliases only when the answer says so)
  *   2 FWD    u32 seq (0 = no ack wanted) | u8 flags | message | u16 n | n × (str group, str filter)
  *            flags = bit0 plain, bit1 topic aliased, bit2 from aliased
  *            message = f64 id | u8 qos | u8 retain | topic | from | f64 timestamp
@@ -25,12 +27,12 @@ import type { Message, PublishProperties, QoS } from '../types.js';
 import { LinkProtocolError } from './link-codec-error.js';
 import { AliasIn, utf8, type AliasOut } from './link-strings.js';
 
-export const LINK_PROTO = 2;
+export const LINK_PROTO = 1;
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 
 export const FRAME = { HELLO: 1, FWD: 2, ACK: 3, CALL: 4, REPLY: 5, PING: 6, PONG: 7 } as const;
 
-export interface HelloFrame { type: 'hello'; cluster: string; node: string; incarnation: number; proto: number }
+export interface HelloFrame { type: 'hello'; cluster: string; node: string; incarnation: number; proto: number; aliases: boolean }
 export interface FwdFrame { type: 'fwd'; seq: number; plain: boolean; msg: Message; groups: Array<[string, string]> }
 export interface AckFrame { type: 'ack'; seqs: number[] }
 export interface CallFrame { type: 'call'; id: number; method: string; args: unknown }
@@ -105,8 +107,8 @@ function jsonFrame(type: number, value: unknown, id: number | null): Buffer {
   return b;
 }
 
-export function encodeHello(cluster: string, node: string, incarnation: number): Buffer {
-  return jsonFrame(FRAME.HELLO, { cluster, node, incarnation, proto: LINK_PROTO }, null);
+export function encodeHello(cluster: string, node: string, incarnation: number, aliases = true): Buffer {
+  return jsonFrame(FRAME.HELLO, { cluster, node, incarnation, proto: LINK_PROTO, aliases }, null);
 }
 
 /** Where FWD frames are written: a writer's shared chunk (see LinkWriter). */
@@ -297,7 +299,7 @@ export const encodePong = (): Buffer => PONG_BYTES;
 /** Encodes any frame; the hot path calls the encodeX functions directly. */
 export function encodeFrame(f: LinkFrame): Buffer {
   switch (f.type) {
-    case 'hello': return encodeHello(f.cluster, f.node, f.incarnation);
+    case 'hello': return encodeHello(f.cluster, f.node, f.incarnation, f.aliases);
     case 'fwd': return encodeFwd(f.seq, f.plain, f.msg, f.groups);
     case 'ack': return encodeAck(f.seqs);
     case 'call': return encodeCall(f.id, f.method, f.args);
@@ -369,11 +371,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 function decodeHello(body: Buffer): HelloFrame {
   const v = parseJson(body, 'HELLO');
   if (!isObject(v)) throw bad('HELLO', 'body is not an object');
-  const { cluster, node, incarnation, proto } = v;
+  const { cluster, node, incarnation, proto, aliases } = v;
   if (typeof cluster !== 'string' || typeof node !== 'string' || node === '') throw bad('HELLO', 'cluster and node must be strings, node not empty');
   if (typeof incarnation !== 'number' || !Number.isFinite(incarnation)) throw bad('HELLO', 'incarnation must be a number');
   if (proto !== LINK_PROTO) throw new LinkProtocolError('BAD_PROTO', `HELLO: protocol ${JSON.stringify(proto)} is not ${LINK_PROTO}`);
-  return { type: 'hello', cluster, node, incarnation, proto };
+  return { type: 'hello', cluster, node, incarnation, proto, aliases: aliases === true };
 }
 
 function checkProperties(p: unknown): PublishProperties {

@@ -33,8 +33,9 @@ function flushWriter(w: LinkWriter): void {
 export class LinkWriter implements FrameSink {
   chunk: Buffer;
   view: DataView;
-  /** Topics and client ids the peer knows by number on the attached connection. */
-  readonly aliases = new AliasOut();
+  /** Topics and client ids the peer knows by number on the attached connection (null: the peer does not decode them). */
+  aliases: AliasOut | null = null;
+  private readonly aliasTable = new AliasOut();
   /** Bytes of `chunk` written so far. */
   private used: number;
   /** Bytes of `chunk` already moved to the queue. */
@@ -62,7 +63,7 @@ export class LinkWriter implements FrameSink {
   /** Starts writing to the connection; the caller wires its handler's drain() to flush(). */
   attach(socket: Connection): void {
     this.socket = socket;
-    this.aliases.reset();
+    this.useAliases(false);
     this.schedule();
   }
 
@@ -73,8 +74,14 @@ export class LinkWriter implements FrameSink {
     this.queuedBytes = 0;
     this.sealed = this.used;
     this.acks = [];
-    this.aliases.reset();
+    this.useAliases(false);
     this.clearAckTimer();
+  }
+
+  /** Whether FWD frames on this connection may alias strings (the peer's HELLO said it decodes them); starts empty. */
+  useAliases(on: boolean): void {
+    this.aliasTable.reset();
+    this.aliases = on ? this.aliasTable : null;
   }
 
   /** Bytes not yet on the wire: queued here plus buffered in the socket. */

@@ -550,6 +550,7 @@ export class ClusterLink {
     }
     p.state = 'up';
     p.attempt = 0;
+    p.writer.useAliases(f.aliases);
     if (p.everUp) p.c.reconnects++;
     p.everUp = true;
     const now = Date.now();

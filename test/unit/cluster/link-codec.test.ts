@@ -36,7 +36,8 @@ function refuses(buf: Buffer, code: string, re?: RegExp, maxFrame?: number): voi
 describe('link codec: round trips', () => {
   it('HELLO, ACK, CALL, REPLY, PING, PONG', () => {
     const frames: LinkFrame[] = [
-      { type: 'hello', cluster: 'prod', node: 'n1', incarnation: 1_700_000_000_000, proto: LINK_PROTO },
+      { type: 'hello', cluster: 'prod', node: 'n1', incarnation: 1_700_000_000_000, proto: LINK_PROTO, aliases: true },
+      { type: 'hello', cluster: 'prod', node: 'n1', incarnation: 1, proto: LINK_PROTO, aliases: false },
       { type: 'ack', seqs: [] },
       { type: 'ack', seqs: [1, 2, 0xffffffff] },
       { type: 'call', id: 7, method: 'clients.get', args: { id: 'x', bin: Buffer.from([0, 255]) } },
@@ -125,7 +126,9 @@ describe('link codec: refusals', () => {
   it('bad JSON and JSON of the wrong shape', () => {
     refuses(frame(FRAME.HELLO, Buffer.from('{nope')), 'BAD_FIELD', /invalid JSON/);
     refuses(frame(FRAME.HELLO, Buffer.from('[1]')), 'BAD_FIELD');
-    refuses(frame(FRAME.HELLO, Buffer.from(`{"cluster":"c","node":"n","incarnation":1,"proto":${LINK_PROTO - 1}}`)), 'BAD_PROTO');
+    refuses(frame(FRAME.HELLO, Buffer.from(`{"cluster":"c","node":"n","incarnation":1,"proto":${LINK_PROTO + 1}}`)), 'BAD_PROTO');
+    // A HELLO from a node that predates aliases has no such key: it decodes, aliases off.
+    assert.equal((decodeAll(frame(FRAME.HELLO, Buffer.from('{"cluster":"c","node":"n","incarnation":1,"proto":1}')))[0] as { aliases: boolean }).aliases, false);
     refuses(frame(FRAME.CALL, Buffer.concat([Buffer.alloc(4), Buffer.from('{"args":1}')])), 'BAD_FIELD');
     refuses(frame(FRAME.REPLY, Buffer.concat([Buffer.alloc(4), Buffer.from('{"ok":false}')])), 'BAD_FIELD');
     refuses(frame(FRAME.CALL, Buffer.concat([Buffer.alloc(4), Buffer.from('{"method":"m","args":{"$b64":3}}')])), 'BAD_FIELD', /\$b64/);

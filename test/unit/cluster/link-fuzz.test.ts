@@ -15,7 +15,7 @@ function randomFrame(rand: () => number): LinkFrame {
   const str = (n: number) => Array.from({ length: Math.floor(rand() * n) }, () => String.fromCharCode(32 + Math.floor(rand() * 0x2fff))).join('');
   const bytes = (n: number) => Buffer.from(Array.from({ length: Math.floor(rand() * n) }, () => Math.floor(rand() * 256)));
   switch (Math.floor(rand() * 7)) {
-    case 0: return { type: 'hello', cluster: str(10), node: 'n' + str(10), incarnation: Math.floor(rand() * 2e12), proto: LINK_PROTO };
+    case 0: return { type: 'hello', cluster: str(10), node: 'n' + str(10), incarnation: Math.floor(rand() * 2e12), proto: LINK_PROTO, aliases: rand() < 0.5 };
     case 1: {
       const qos = Math.floor(rand() * 3) as 0 | 1 | 2;
       const properties = rand() < 0.5 ? null : { contentType: str(5), correlationData: bytes(20), userProperties: { [str(4)]: str(6), l: [str(3), str(3)] } };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { LinkDecoder, encodeAck, encodeHello, type LinkFrame } from '../../../broker/src/cluster/link-codec.js';
+import { FRAME, LinkDecoder, encodeAck, encodeHello, type FwdFrame, type LinkFrame } from '../../../broker/src/cluster/link-codec.js';
 import { ClusterLink } from '../../../broker/src/cluster/link.js';
 import { Node, msg, pair, quiet, recordingLog, waitFor } from './helpers.js';
 
@@ -166,6 +166,58 @@ describe('cluster link: forwarding', () => {
     await waitFor(() => c.delivered.length === 1, 'delivered to the new address');
     assert.equal(b.delivered.length, 0);
   });
+});
+
+/** FWD frames' flags bytes in a raw stream (frame = u32 length | u8 type | u32 seq | u8 flags …). */
+function fwdFlags(stream: Buffer): number[] {
+  const out: number[] = [];
+  for (let at = 0; at + 5 <= stream.length;) {
+    const len = stream.readUInt32BE(at);
+    if (stream[at + 4] === FRAME.FWD) out.push(stream[at + 9]!);
+    at += 4 + len;
+  }
+  return out;
+}
+
+describe('cluster link: string aliases follow the peer\'s HELLO', () => {
+  for (const [answer, aliased] of [['with aliases: true', true], ['without the key (a node that predates aliases)', false]] as const) {
+    it(`a peer whose HELLO answer is ${answer} gets the repeated topic ${aliased ? 'as an alias' : 'in full'}`, async () => {
+      const bytes: Buffer[] = [];
+      const server = createServer((sock) => {
+        sock.on('error', () => {});
+        let greeted = false;
+        sock.on('data', (chunk) => {
+          if (!greeted) {
+            greeted = true;
+            const hello = Buffer.from(JSON.stringify({ cluster: 'c1', node: 'b', incarnation: 1, proto: 1, ...(aliased ? { aliases: true } : {}) }));
+            const head = Buffer.alloc(5);
+            head.writeUInt32BE(1 + hello.length, 0);
+            head[4] = FRAME.HELLO;
+            sock.write(Buffer.concat([head, hello]));
+            chunk = chunk.subarray(4 + chunk.readUInt32BE(0)); // the dialler's own HELLO
+          }
+          bytes.push(chunk);
+        });
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const a = new Node('a');
+      await a.link.start();
+      await up(a);
+      a.link.setPeer('b', `127.0.0.1:${(server.address() as { port: number }).port}`);
+      await waitFor(() => a.link.peerState('b') === 'up', 'link up');
+      a.link.forward('b', msg({ id: 1, qos: 0, topic: 'same/topic', from: 'dev-1' }), true, []);
+      a.link.forward('b', msg({ id: 2, qos: 0, topic: 'same/topic', from: 'dev-1' }), true, []);
+      await waitFor(() => fwdFlags(Buffer.concat(bytes)).length === 2, 'two FWD frames');
+      const stream = Buffer.concat(bytes);
+      const aliasBits = fwdFlags(stream).map((f) => f & 6);
+      assert.deepEqual(aliasBits, aliased ? [6, 6] : [0, 0]);
+      const frames = new LinkDecoder().push(stream) as FwdFrame[];
+      assert.deepEqual(frames.map((f) => [f.msg.topic, f.msg.from]), [['same/topic', 'dev-1'], ['same/topic', 'dev-1']]);
+      server.close();
+      for (const c of [a.link]) c.removePeer('b');
+    });
+  }
 });
 
 describe('cluster link: calls', () => {
