@@ -69,8 +69,9 @@ test('the real CRDs are installed and strict: an unknown or mistyped field is re
     apiVersion: 'externaldns.k8s.io/v1alpha1', kind: 'DNSEndpoint', metadata: { name: 'probe', namespace: NS },
     spec: { endpoints: [{ dnsName: 'a.example.com', recordType: 'A', targets: ['203.0.113.1'], weight: 5 }] },
   });
-  assert.equal(bad.status, 422, JSON.stringify(bad.body));
-  assert.match(bad.body.message, /unknown field "spec\.endpoints\[0\]\.weight"/);
+  // strict decoding refuses it before validation: 400 BadRequest naming the field
+  assert.equal(bad.status, 400, JSON.stringify(bad.body));
+  assert.match(bad.body.message, /strict decoding error: unknown field "spec\.endpoints\[0\]\.weight"/);
   const mistyped = await cp.request('POST', `${CERTS}?dryRun=All`, {
     apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'probe', namespace: NS },
     spec: { secretName: 'probe', dnsNames: 'a.example.com', issuerRef: { name: 'x' } },
