@@ -68,6 +68,14 @@ test('two operator processes: exactly one holds the Lease and reconciles, the ot
   assert.equal(await metric(ops.get(standby)!, 'petrel_operator_leader'), 0);
   assert.ok(((await metric(ops.get(leader)!, 'petrel_operator_reconcile_total')) ?? 0) > 0, 'the leader reconciled');
   assert.equal((await metric(ops.get(standby)!, 'petrel_operator_reconcile_total')) ?? 0, 0, 'the standby never reconciled');
+  for (const id of [leader, standby]) {
+    const op = ops.get(id)!;
+    assert.equal((await fetch(`http://127.0.0.1:${op.metricsPort}/healthz`)).status, 200, `${id} is healthy`);
+    assert.equal((await fetch(`http://127.0.0.1:${op.metricsPort}/readyz`)).status, 200, `${id} is ready (a standby counts as ready)`);
+  }
+  // one JSON object per line, level names, as the chart's LOG_FORMAT=json asks
+  const lines = ops.get(leader)!.output().trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.some((l) => l.level === 'info' && /became leader/.test(l.msg)), 'the leader logged that it leads');
 });
 
 test('SIGKILL of the leader: the standby takes the expired Lease within its duration and applies a change made after the kill', async () => {
