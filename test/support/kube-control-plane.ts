@@ -28,16 +28,18 @@ export interface ControlPlaneOptions {
   /** Milliseconds to wait for the API server's /readyz (the first start on a busy machine is slow). */
   readyTimeoutMs?: number;
   /**
-   * Groups whose writes (create, update, patch, delete) the API server records in its audit log
-   * (`auditWrites()`), e.g. `system:serviceaccounts:petrel-system`: the server's own count of what a
-   * client wrote, no-op patches included (those leave resourceVersion unchanged).
+   * Groups whose writes (create, update, patch, delete) the API server records in its audit log,
+   * with their request bodies (`auditWrites()`), e.g. `system:serviceaccounts:petrel-system`: the
+   * server's own record of what a client wrote and when, no-op patches included (those leave
+   * resourceVersion unchanged).
    */
   auditWritesOf?: string[];
 }
 
-/** One audit event (level Metadata) as the API server logged it. */
+/** One audit event (level Request) as the API server logged it. */
 export interface AuditEvent {
   verb: string;
+  requestObject?: any;
   user: { username: string; groups?: string[] };
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string };
   responseStatus?: { code?: number };
@@ -163,7 +165,7 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
       writeFileSync(policy, JSON.stringify({
         apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'],
         rules: [
-          { level: 'Metadata', userGroups: opts.auditWritesOf, verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'] },
+          { level: 'Request', userGroups: opts.auditWritesOf, verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'] },
           { level: 'None' },
         ],
       }));
