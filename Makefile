@@ -14,7 +14,10 @@ node_modules/.petrel-installed: package-lock.json package.json
 
 deps: node_modules/.petrel-installed
 
+# dist/test is emptied first: tsc never deletes the output of a removed source, and `make test`
+# runs every *.test.js it finds there.
 build: deps
+	rm -rf dist/test
 	npx tsc -p tsconfig.json
 
 # Start one broker node with the default config (or ARGS="--config petrel.yaml").
