@@ -14,7 +14,10 @@ node_modules/.petrel-installed: package-lock.json package.json
 
 deps: node_modules/.petrel-installed
 
+# dist/test is emptied first: tsc never deletes the output of a removed source, and `make test`
+# runs every *.test.js it finds there.
 build: deps
+	rm -rf dist/test
 	npx tsc -p tsconfig.json
 
 # Start one broker node with the default config (or ARGS="--config petrel.yaml").
@@ -39,11 +42,13 @@ test-unit: build
 	$(NODE) --test $$(find dist/test/unit -name '*.test.js' | sort)
 
 # kube-apiserver & co., kwok and etcd for test/integration/operator-real/, built from test/k8s/
-# with Go under nice and cached in ~/.cache/petrel-k8s/ (a no-op once built). A prerequisite of
-# `test`, declared here so the test rule itself stays as it is.
+# with Go under nice and cached in ~/.cache/petrel-k8s/ (a no-op once built), and the external-dns
+# and cert-manager CRDs from those projects' Go modules. A prerequisite of `test`, declared here so
+# the test rule itself stays as it is.
 .PHONY: k8s-bins
 k8s-bins:
 	bash scripts/k8s-bins.sh
+	bash scripts/k8s-crds.sh
 test: k8s-bins
 
 bench: build

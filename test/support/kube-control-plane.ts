@@ -27,6 +27,23 @@ export interface ControlPlaneOptions {
   regions: Record<string, string[]>;
   /** Milliseconds to wait for the API server's /readyz (the first start on a busy machine is slow). */
   readyTimeoutMs?: number;
+  /**
+   * Groups whose writes (create, update, patch, delete) the API server records in its audit log,
+   * with their request bodies (`auditWrites()`), e.g. `system:serviceaccounts:petrel-system`: the
+   * server's own record of what a client wrote and when, no-op patches included (those leave
+   * resourceVersion unchanged).
+   */
+  auditWritesOf?: string[];
+}
+
+/** One audit event (level Request) as the API server logged it. */
+export interface AuditEvent {
+  verb: string;
+  requestObject?: any;
+  user: { username: string; groups?: string[] };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
 }
 
 export interface ApiResponse { status: number; body: any }
@@ -52,6 +69,8 @@ export interface KubeControlPlane {
   writeTokenKubeconfig(name: string, token: string): string;
   /** The last lines of a component's log, for assertion messages. */
   logTail(component: string, lines?: number): string;
+  /** The writes recorded so far (empty unless `auditWritesOf` was given). */
+  auditWrites(): AuditEvent[];
   stop(): Promise<void>;
 }
 
@@ -139,6 +158,20 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
     const adminKubeconfig = writeKubeconfig('admin', admin);
 
     const etcdURL = await startEtcd(run, dir, logTail);
+    const auditLog = path.join(dir, 'audit.log');
+    const audit: string[] = [];
+    if (opts.auditWritesOf?.length) {
+      const policy = path.join(dir, 'audit-policy.yaml');
+      writeFileSync(policy, JSON.stringify({
+        apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'],
+        rules: [
+          { level: 'Request', userGroups: opts.auditWritesOf, verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'] },
+          { level: 'None' },
+        ],
+      }));
+      // blocking mode: an event is in the file before the response is sent, so a test reads it at once
+      audit.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`, '--audit-log-format=json', '--audit-log-mode=blocking');
+    }
     const apiserver = run('kube-apiserver', 'kube-apiserver', [
       `--etcd-servers=${etcdURL}`,
       '--bind-address=127.0.0.1', `--secure-port=${port}`, '--advertise-address=127.0.0.1',
@@ -150,7 +183,7 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      '--profiling=false', '--v=1',
+      '--profiling=false', '--v=1', ...audit,
     ]);
 
     agent = new Agent({ ca: pki.caPem(), cert: readFileSync(admin.crt), key: readFileSync(admin.key), keepAlive: true, maxSockets: 8 });
@@ -250,6 +283,7 @@ export async function startKubeControlPlane(opts: ControlPlaneOptions): Promise<
       dir, server, adminKubeconfig, binDir, nodes,
       startupMs: Date.now() - started,
       request, kubectl, logTail, stop,
+      auditWrites: () => (existsSync(auditLog) ? readFileSync(auditLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent) : []),
       writeTokenKubeconfig: (name, token) => writeKubeconfig(name, { token }),
     };
   } catch (e) {

@@ -184,7 +184,9 @@ export class Reconciler {
     const services: Record<string, KubeObject | undefined> = {};
     for (const r of rcr.spec.regions) {
       deployments[r.name] = this.live('apps/v1', 'Deployment', ns, names.region(rcr, r.name));
-      services[r.name] = this.live('v1', 'Service', ns, names.region(rcr, r.name));
+      // the Services as observed before building: a load-balancer address that arrived since then
+      // has no DNSEndpoint yet, and must not make DNSReady True over records never built
+      services[r.name] = observed.services?.[names.region(rcr, r.name)] as KubeObject | undefined;
     }
     const dnsWanted = desired.filter((d) => d.kind === DNS_KIND).map((d) => d.metadata.name);
     const input: StatusInput = {

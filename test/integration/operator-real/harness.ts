@@ -4,14 +4,14 @@
  * TokenRequest API, and the operator process run with the chart's environment and that token —
  * so every request it makes passes the chart's RBAC or is refused by the real authorizer.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../support/etcd-cluster.js';
 import { helmPath } from '../../support/k8s-binaries.js';
 import { killOnExit, type KubeControlPlane } from '../../support/kube-control-plane.js';
-import { repoRoot } from '../operator/harness.js';
+import { repoRoot, waitFor } from '../operator/harness.js';
 
 export { condition, loadExample, repoRoot, sleep, waitFor } from '../operator/harness.js';
 
@@ -34,6 +34,32 @@ export function helm(cp: KubeControlPlane, args: string[]): Promise<string> {
 /** `helm install` of charts/petrel-operator into petrel-system (the chart's defaults: all namespaces). */
 export async function installChart(cp: KubeControlPlane, extra: string[] = []): Promise<void> {
   await helm(cp, ['install', RELEASE, path.join(repoRoot(), 'charts', 'petrel-operator'), '--namespace', RELEASE_NS, '--create-namespace', ...extra]);
+}
+
+/**
+ * Installs external-dns's DNSEndpoint and cert-manager's Certificate CRDs as those projects publish
+ * them (scripts/k8s-crds.sh reads them from their Go modules; `--check` never downloads) and waits
+ * until both are Established.
+ */
+export async function installThirdPartyCrds(cp: KubeControlPlane): Promise<string[]> {
+  let dir: string;
+  try {
+    dir = execFileSync('bash', [path.join(repoRoot(), 'scripts', 'k8s-crds.sh'), '--check'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!;
+  } catch (e) {
+    throw new Error(`the external-dns and cert-manager CRDs are not fetched: run \`make k8s-bins\` (bash scripts/k8s-crds.sh) first\n${(e as { stderr?: string }).stderr ?? e}`);
+  }
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => path.join(dir, f));
+  // server-side: cert-manager's CRD is too large for kubectl's last-applied annotation
+  const r = await cp.kubectl(['apply', '--server-side', ...files.flatMap((f) => ['-f', f])]);
+  if (r.code !== 0) throw new Error(`kubectl apply of ${files.join(', ')}: ${r.err}`);
+  const names = files.map((f) => path.basename(f, '.yaml'));
+  for (const name of names) {
+    await waitFor(async () => {
+      const crd = await must(cp, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+      return crd.status?.conditions?.some((c: any) => c.type === 'Established' && c.status === 'True');
+    }, `CRD ${name} Established`, 30_000);
+  }
+  return names;
 }
 
 /** Fails the test with the API server's answer when a request did not get one of `ok`. */
@@ -69,12 +95,12 @@ function operatorCommand(): string[] {
  * taken from the installed Deployment, the downward-API ones (POD_NAME, POD_NAMESPACE) filled in, and
  * METRICS_ADDR moved to a free loopback port.
  */
-export async function startOperator(cp: KubeControlPlane, kubeconfig: string): Promise<OperatorProcess> {
+export async function startOperator(cp: KubeControlPlane, kubeconfig: string, identity = 'operator-under-test'): Promise<OperatorProcess> {
   const deploy = await must(cp, 'GET', `/apis/apps/v1/namespaces/${RELEASE_NS}/deployments/${RELEASE}`);
   const env: Record<string, string> = {};
   for (const e of deploy.spec.template.spec.containers[0].env ?? []) if (typeof e.value === 'string') env[e.name] = e.value;
   const metricsPort = await freePort();
-  Object.assign(env, { POD_NAME: 'operator-under-test', POD_NAMESPACE: RELEASE_NS, METRICS_ADDR: `127.0.0.1:${metricsPort}`, LOG_FORMAT: 'json' });
+  Object.assign(env, { POD_NAME: identity, POD_NAMESPACE: RELEASE_NS, METRICS_ADDR: `127.0.0.1:${metricsPort}`, LOG_FORMAT: 'json' });
   const child = spawn(process.execPath, operatorCommand(), {
     cwd: repoRoot(),
     env: { PATH: process.env.PATH ?? '', HOME: cp.dir, KUBECONFIG: kubeconfig, ...env },
@@ -97,6 +123,13 @@ export async function startOperator(cp: KubeControlPlane, kubeconfig: string): P
       return code;
     },
   };
+}
+
+/** The sum of a metric's samples on the operator's /metrics (every label set), or undefined if absent. */
+export async function metric(op: OperatorProcess, name: string): Promise<number | undefined> {
+  const text = await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`).then((r) => r.text());
+  const samples = text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return samples.length ? samples.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0) : undefined;
 }
 
 /** Objects of the cluster `name` in `ns` of one kind (label app.kubernetes.io/instance). */

@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKubeControlPlane, type KubeControlPlane } from '../../support/kube-control-plane.js';
 import {
-  MQC_PATH, RELEASE, RELEASE_NS, condition, installChart, loadExample, must, owned,
+  MQC_PATH, RELEASE, RELEASE_NS, condition, installChart, loadExample, metric, must, owned,
   serviceAccountKubeconfig, startOperator, waitFor, type OperatorProcess,
 } from './harness.js';
 
@@ -47,7 +47,7 @@ function fleet(): any {
 const EXPECTED_PODS: Record<string, number> = { core: 3, 'eu-west-1': 2, 'us-east-1': 2, 'ap-southeast-1': 1 };
 
 before(async () => {
-  cp = await startKubeControlPlane({ regions: REGIONS });
+  cp = await startKubeControlPlane({ regions: REGIONS, auditWritesOf: [`system:serviceaccounts:${RELEASE_NS}`] });
   console.log(`# control plane ready in ${cp.startupMs} ms (${cp.nodes.length} fake Nodes)`);
   await installChart(cp);
   await must(cp, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
@@ -153,6 +153,101 @@ test('the status follows what the real controllers report: core and replicas rea
   assert.equal(cr.status.core.readyReplicas, 3);
   assert.deepEqual(cr.status.regions.map((r: any) => `${r.name} ${r.readyReplicas}/${r.replicas}`).sort(),
     ['ap-southeast-1 1/1', 'eu-west-1 2/2', 'us-east-1 2/2']);
+});
+
+/** The field paths (FieldsV1, e.g. ['f:spec', 'f:replicas']) `manager` owns through Apply. */
+function owns(obj: any, manager: string, field: string[]): boolean {
+  return (obj.metadata.managedFields ?? []).some((m: any) => {
+    if (m.manager !== manager || m.operation !== 'Apply') return false;
+    let node = m.fieldsV1;
+    for (const f of field) node = node?.[f];
+    return node !== undefined;
+  });
+}
+
+test('server-side apply against real managedFields: another manager conflicts on the operator\'s field, shares the rest, and a forced field is taken back', async () => {
+  const url = `${APPS}/namespaces/${NS}/deployments/fleet-eu-west-1`;
+  const REPLICAS = ['f:spec', 'f:replicas'];
+  const TEAM = ['f:metadata', 'f:labels', 'f:team'];
+  const before = await must(cp, 'GET', url);
+  assert.equal(before.spec.replicas, 2);
+  assert.ok(owns(before, 'petrel-operator', REPLICAS), 'the operator applied spec.replicas');
+  const manifest = (replicas?: number): string => [
+    'apiVersion: apps/v1', 'kind: Deployment',
+    `metadata: {name: fleet-eu-west-1, namespace: ${NS}, labels: {team: ops}}`,
+    ...(replicas === undefined ? [] : [`spec: {replicas: ${replicas}}`]), '',
+  ].join('\n');
+
+  // the real kubectl, without --force-conflicts: Kubernetes refuses to move a field another manager applied
+  const refused = await cp.kubectl(['apply', '--server-side', '--field-manager=ops-team', '-f', '-'], { input: manifest(3) });
+  assert.notEqual(refused.code, 0, refused.out);
+  assert.match(refused.err, /conflict with "petrel-operator"/);
+  assert.match(refused.err, /\.spec\.replicas/);
+  assert.equal((await must(cp, 'GET', url)).spec.replicas, 2, 'nothing written on a conflict');
+
+  // a field the operator does not set: applied without conflict, owned by ops-team, and left alone by the operator
+  const shared = await cp.kubectl(['apply', '--server-side', '--field-manager=ops-team', '-f', '-'], { input: manifest() });
+  assert.equal(shared.code, 0, shared.err);
+  const labelled = await must(cp, 'GET', url);
+  assert.ok(owns(labelled, 'ops-team', TEAM) && owns(labelled, 'petrel-operator', REPLICAS), JSON.stringify(labelled.metadata.managedFields));
+
+  // forced: ops-team takes spec.replicas; the operator sees the drift and, applying with force, takes it back
+  const forced = await must(cp, 'PATCH', `${url}?fieldManager=ops-team&force=true`, manifest(3), [200], 'application/apply-patch+yaml');
+  assert.equal(forced.spec.replicas, 3);
+  assert.ok(owns(forced, 'ops-team', REPLICAS) && !owns(forced, 'petrel-operator', REPLICAS), 'force moved the field to ops-team');
+  const back = await waitFor(async () => {
+    const d = await must(cp, 'GET', url);
+    return d.spec.replicas === 2 && owns(d, 'petrel-operator', REPLICAS) ? d : undefined;
+  }, `spec.replicas back to 2, owned by petrel-operator${why()}`, 30_000);
+  assert.ok(!owns(back, 'ops-team', REPLICAS), 'the operator\'s forced apply took spec.replicas from ops-team');
+  assert.ok(owns(back, 'ops-team', TEAM) && back.metadata.labels.team === 'ops', 'ops-team keeps the label the operator never set');
+  // the Event is recorded right after the apply
+  await waitFor(async () => {
+    const events = await must(cp, 'GET', `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent('involvedObject.name=fleet')}`);
+    return events.items.some((e: any) => e.reason === 'Updated' && /Deployment fleet-eu-west-1: spec\.replicas: 3 → 2/.test(e.message));
+  }, 'an Updated Event naming the drift', 10_000);
+});
+
+test('no write when nothing changed: over several reconciles the API server records no write by the operator and no owned object changes', async () => {
+  const OP_USER = `system:serviceaccount:${RELEASE_NS}:${RELEASE}`;
+  // the Lease renewals are the only writes a steady operator makes
+  const writes = (since: number): string[] => cp.auditWrites()
+    .filter((e) => e.user.username === OP_USER && e.objectRef?.resource !== 'leases' && Date.parse(e.requestReceivedTimestamp) >= since)
+    .map((e) => `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? '/' + e.objectRef.subresource : ''} ${e.objectRef?.name} → ${e.responseStatus?.code}`);
+  // settle: the previous test's drift and its pod churn end in a status write or two
+  await waitFor(async () => (writes(Date.now() - 8_000).length === 0 ? true : undefined), '8 s without a write by the operator', 90_000);
+  const all = cp.auditWrites().filter((e) => e.user.username === OP_USER);
+  console.log(`# the operator's writes so far (audit log): ${all.length}, ${all.filter((e) => e.objectRef?.resource === 'leases').length} of them Lease renewals`);
+
+  const kinds: Array<[string, string]> = [
+    [APPS, 'statefulsets'], [APPS, 'deployments'], ['/api/v1', 'services'], ['/api/v1', 'configmaps'], ['/api/v1', 'secrets'],
+    ['/apis/policy/v1', 'poddisruptionbudgets'], ['/apis/autoscaling/v2', 'horizontalpodautoscalers'],
+  ];
+  // Everything but status: the HPA controller rewrites the HPA's status (no metrics server here),
+  // which changes its resourceVersion without any write by the operator.
+  const fingerprint = (o: any): string => {
+    const { status: _status, ...rest } = o;
+    const managedFields = (o.metadata.managedFields ?? []).filter((m: any) => m.subresource !== 'status');
+    return JSON.stringify({ ...rest, metadata: { ...o.metadata, resourceVersion: undefined, managedFields } });
+  };
+  const snapshot = async (): Promise<Array<{ key: string; rv: string; fp: string }>> => {
+    const out = [{ key: 'mqttclusters/fleet', obj: await mqc('fleet') }];
+    for (const [api, plural] of kinds) for (const o of await owned(cp, api, NS, plural, 'fleet')) out.push({ key: `${plural}/${o.metadata.name}`, obj: o });
+    return out.map(({ key, obj }) => ({ key, rv: obj.metadata.resourceVersion, fp: fingerprint(obj) }));
+  };
+  const t0 = Date.now();
+  const before = await snapshot();
+  const reconciles0 = (await metric(op!, 'petrel_operator_reconcile_total')) ?? 0;
+  // the cluster is Progressing (not joined), so it is reconciled every 5 s: wait for three of them
+  const reconciles = await waitFor(async () => {
+    const n = ((await metric(op!, 'petrel_operator_reconcile_total')) ?? 0) - reconciles0;
+    return n >= 3 ? n : undefined;
+  }, 'three reconciles', 60_000);
+  assert.deepEqual(writes(t0), [], 'the API server recorded no write by the operator');
+  const after = await snapshot();
+  assert.deepEqual(after.map((o) => `${o.key} ${o.fp}`), before.map((o) => `${o.key} ${o.fp}`), 'no owned object (nor the MqttCluster) changed outside status');
+  const statusOnly = after.filter((o, i) => o.rv !== before[i]!.rv).map((o) => o.key);
+  console.log(`# ${reconciles} reconciles in ${Date.now() - t0} ms, 0 writes; ${after.length - statusOnly.length} of ${after.length} objects kept their resourceVersion, ${statusOnly.join(', ') || 'none'} changed in status only`);
 });
 
 test('a config change rolls every pod through the real StatefulSet and Deployment controllers; ConfigApplied returns to True', async () => {
