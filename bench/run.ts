@@ -350,7 +350,7 @@ async function main(): Promise<void> {
         const skipped = cli.brokers.filter((b) => b !== 'petrel');
         if (skipped.length) log(`${sc.name}: Petrel only, ${skipped.join(', ')} skipped`);
         if (!cli.brokers.includes('petrel')) continue;
-        log(`${sc.name}: preparing the setups (access: users files, tokens, acl.conf; rules: PostgreSQL and Kafka for the sinks)`);
+        log(`${sc.name}: preparing the setups${sc.name === 'access' ? ' (users files, tokens, acl.conf)' : sc.name === 'rules' ? ' (PostgreSQL and Kafka for the sinks)' : ''}`);
         plan = await sc.setups(cli.opts);
         for (let rep = 1; rep <= cli.reps; rep++) {
           for (const setup of setupOrder(plan.setups, rep)) {

@@ -139,11 +139,12 @@ export async function runGatewayPath(ctx: ScenarioContext, name: string): Promis
   const filter = path.kind === 'ocpp' ? 'ocpp/cp/+' : `gw/${name}/+`;
   const sub = await GwSubscriber.open(ctx.broker.port, `gw-sub-${ctx.tag}`, filter, path.kind === 'ocpp');
   const devices: Device[] = [];
+  let load: GwLoad | null = null;
   try {
     for (let i = 0; i < opts.gwDevices; i++) {
       devices.push(await openDevice({ kind: path.kind, qos: path.qos, port, clientId: `gw${ctx.tag}d${i}`, topic: `gw/${name}/${i}`, payload: opts.payload, ca: tlsFile('ca.crt') }, i));
     }
-    const load = new GwLoad(devices, sub, opts.gwWindow);
+    load = new GwLoad(devices, sub, opts.gwWindow);
     const phaseMs = opts.warmupMs + opts.durationMs;
     load.latencyWindow(opts.warmupMs, phaseMs);
     const p0 = load.totals();
@@ -161,7 +162,8 @@ export async function runGatewayPath(ctx: ScenarioContext, name: string): Promis
     await sleep(opts.durationMs);
     const m1 = markNow(ctx, load);
     load.stop();
-    await load.drain(1000, 10_000);
+    // Longer than the paced phase's drain: a QoS 1 message still on its way is not lost.
+    await load.drain(3000, 15_000);
     const end = load.totals();
 
     const dt = (m1.at - m0.at) * 1000;
@@ -189,6 +191,7 @@ export async function runGatewayPath(ctx: ScenarioContext, name: string): Promis
     if (values.genCpu >= 90) notes.push(`generator at ${values.genCpu.toFixed(0)} % CPU: the throughput may be the generator's`);
     return { values, notes };
   } finally {
+    load?.stop();
     await Promise.allSettled(devices.map((d) => d.close()));
     sub.close();
   }

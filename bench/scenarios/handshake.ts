@@ -45,15 +45,15 @@ function mqttConnect(sock: net.Socket, clientId: string): Promise<void> {
 async function overStream(open: () => net.Socket, readyEvent: 'connect' | 'secureConnect', clientId: string): Promise<Timing> {
   const t0 = performance.now();
   const sock = open();
+  const timer = setTimeout(() => sock.destroy(new Error(`${clientId}: no CONNACK within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
   try {
-    const timer = setTimeout(() => sock.destroy(new Error(`${clientId}: no CONNACK within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
     const failed = new Promise<never>((_, reject) => sock.once('error', reject));
     await Promise.race([new Promise((r) => sock.once(readyEvent, r)), failed]);
     const ready = performance.now();
     await Promise.race([mqttConnect(sock, clientId), failed]);
-    clearTimeout(timer);
     return { ready: ready - t0, connack: performance.now() - t0 };
   } finally {
+    clearTimeout(timer);
     sock.end(DISCONNECT);
     sock.destroy();
   }
@@ -73,11 +73,14 @@ async function overQuic(port: number, clientId: string): Promise<Timing> {
   }
 }
 
+let caPem: Buffer | null = null;
+
 async function connectOnce(ctx: ScenarioContext, port: number, i: number): Promise<Timing> {
   const id = `hs${ctx.tag}-${i}`;
+  const ca = (caPem ??= readFileSync(tlsFile('ca.crt')));
   switch (ctx.setup?.name) {
     case 'tcp': return overStream(() => net.connect({ host: '127.0.0.1', port, noDelay: true }), 'connect', id);
-    case 'tls': return overStream(() => tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(tlsFile('ca.crt')) }), 'secureConnect', id);
+    case 'tls': return overStream(() => tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca }), 'secureConnect', id);
     case 'quic': return overQuic(port, id);
     default: throw new Error(`unknown handshake setup ${String(ctx.setup?.name)}`);
   }
