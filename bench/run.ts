@@ -24,6 +24,10 @@
  * bench/scenarios/access.ts), the setups interleaved in every repetition; the table gives each
  * setup's ratio to the open broker and the ≤ 10 % target lines.
  *
+ * With --only gateways,handshake (opt-in), Petrel alone runs once per gateway path (MQTT-SN,
+ * CoAP, OCPP, MQTT over QUIC, and plain MQTT over TCP as the reference) and once per transport
+ * for the connection set-up time (TCP, TLS, QUIC); bench/scenarios/gateways.ts, handshake.ts.
+ *
  * With --only rules (opt-in), Petrel alone runs once per rule setup (no rules, a WHERE rule true
  * with republish, false, a rule on other topics; bench/scenarios/rules.ts) on a fan-in flood of
  * JSON (or at one paced rate, --rules-rate); the target lines give the broker CPU µs per message
@@ -90,6 +94,12 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --sink-rate N         rules: total msg/s of the pgsql-sink and kafka-sink setups and of
                         their reference plain-paced (default 20000)
   --sink-batch-time D   rules: the sink actions' resource_opts.batch_time (default 0ms, as EMQX)
+  --gw-devices N        gateways: devices per path (default 20)
+  --gw-rate N           gateways: total msg/s of the paced (latency) phase (default 2000)
+  --gw-window N         gateways: messages in flight per device, end to end (default 20)
+  --gw-quic-rate N      gateways: the paced rate of quic-qos1, at most --gw-rate (default 200:
+                        MQTT over QUIC does not carry 2,000 msg/s here)
+  --handshakes N        handshake: timed connections per setup (default 200)
   --setups a,b          access: setups besides open: ${SETUP_NAMES.filter((n) => n !== 'open').join(',')} (default all)
   --petrel-config FILE  YAML merged over the generated Petrel config
   --petrel-node-args "A B"  node options for Petrel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -119,6 +129,7 @@ function parseArgs(argv: string[]): Cli {
     warmupMs: 1000, durationMs: 5000, payload: 64, workers: 2, fanInPublishers: 50, fanOutSubscribers: 100,
     pairs: 20, window: 10, inflightFanIn: 10_000, inflightFanOut: 20_000, latencyRate: 5000, connections: 19_000, connectConcurrency: 100, retained: 10_000,
     persistClients: 1000, persistBurst: 100, accessConnections: 5000, bcryptConnections: 200, aclRules: 1000, rulesRate: 0, sinkRate: 20_000, sinkBatchTime: '0ms', accessSetups: [...SETUP_NAMES],
+    gwDevices: 20, gwRate: 2000, gwWindow: 20, gwQuicRate: 200, handshakes: 200,
   };
   const cli: Cli = { reps: 3, only: DEFAULT_SCENARIOS.map((s) => s.name), brokers: [...BROKERS], brokersGiven: false, save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
   const num = (v: string | undefined, name: string): number => {
@@ -174,6 +185,11 @@ function parseArgs(argv: string[]): Cli {
         if (!/^\d+(ms|s)$/.test(v ?? '')) throw new Error(`${a} needs a duration such as 0ms, 10ms or 1s, got ${JSON.stringify(v)}`);
         opts.sinkBatchTime = v!; i++;
         break;
+      case '--gw-devices': opts.gwDevices = Math.round(num(v, a)); i++; break;
+      case '--gw-rate': opts.gwRate = num(v, a); i++; break;
+      case '--gw-window': opts.gwWindow = Math.round(num(v, a)); i++; break;
+      case '--gw-quic-rate': opts.gwQuicRate = num(v, a); i++; break;
+      case '--handshakes': opts.handshakes = Math.round(num(v, a)); i++; break;
       case '--setups': {
         opts.accessSetups = (v ?? '').split(',').filter(Boolean); i++;
         const bad = opts.accessSetups.filter((x) => !(SETUP_NAMES as readonly string[]).includes(x));
@@ -185,7 +201,7 @@ function parseArgs(argv: string[]): Cli {
       case '--quick':
         cli.quick = true;
         cli.reps = 1; opts.durationMs = 1000; opts.warmupMs = 500; opts.connections = 2000; opts.retained = 2000;
-        opts.persistClients = 200; opts.persistBurst = 20; opts.accessConnections = 1000; opts.bcryptConnections = 50;
+        opts.persistClients = 200; opts.persistBurst = 20; opts.accessConnections = 1000; opts.bcryptConnections = 50; opts.handshakes = 50;
         break;
       case '--no-save': cli.save = false; break;
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
@@ -334,7 +350,7 @@ async function main(): Promise<void> {
         const skipped = cli.brokers.filter((b) => b !== 'petrel');
         if (skipped.length) log(`${sc.name}: Petrel only, ${skipped.join(', ')} skipped`);
         if (!cli.brokers.includes('petrel')) continue;
-        log(`${sc.name}: preparing the setups (access: users files, tokens, acl.conf; rules: PostgreSQL and Kafka for the sinks)`);
+        log(`${sc.name}: preparing the setups${sc.name === 'access' ? ' (users files, tokens, acl.conf)' : sc.name === 'rules' ? ' (PostgreSQL and Kafka for the sinks)' : ''}`);
         plan = await sc.setups(cli.opts);
         for (let rep = 1; rep <= cli.reps; rep++) {
           for (const setup of setupOrder(plan.setups, rep)) {

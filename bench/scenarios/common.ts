@@ -38,6 +38,14 @@ export interface RunOptions {
   /** Rules scenario: the sink actions' resource_opts.batch_time (EMQX's default 0ms). */
   sinkBatchTime: string;
   accessSetups: string[];
+  /** Gateways scenario: devices per path, the paced phase's total msg/s, messages in flight per device. */
+  gwDevices: number;
+  gwRate: number;
+  gwWindow: number;
+  /** Gateways scenario: the paced rate of MQTT over QUIC, which does not carry --gw-rate here. */
+  gwQuicRate: number;
+  /** Handshake scenario: timed connections per setup. */
+  handshakes: number;
 }
 
 export interface MetricDef {

@@ -9,7 +9,9 @@ import { retained } from './retained.js';
 import { persistent } from './persistent.js';
 import { access } from './access.js';
 import { rules } from './rules.js';
+import { gateways } from './gateways.js';
+import { handshake } from './handshake.js';
 
-export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access, rules];
-/** What a run without --only runs: every scenario but the opt-in ones (access, rules). */
+export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access, rules, gateways, handshake];
+/** What a run without --only runs: every scenario but the opt-in ones (access, rules, gateways, handshake). */
 export const DEFAULT_SCENARIOS: Scenario[] = SCENARIOS.filter((s) => !s.optIn);
