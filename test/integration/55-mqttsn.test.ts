@@ -7,7 +7,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
@@ -36,7 +36,7 @@ before(async () => {
         sn_temp: { sql: 'SELECT payload.t as t FROM "sn/rule/#" WHERE payload.t > 30', actions: [{ function: 'republish', args: { topic: 'alert/hot', payload: 'hot ${t}' } }] },
       },
     },
-    gateway: { mqttsn: { gateway_id: 7, predefined: [{ id: 1, topic: 'pre/one' }, { id: 2, topic: 'pre/two' }], listeners: { udp: { default: { bind: '127.0.0.1:0' } } } } },
+    gateway: { mqttsn: { gateway_id: 7, predefined: [{ id: 1, topic: 'pre/one' }, { id: 2, topic: 'pre/two' }], listeners: { udp: { default: { bind: '127.0.0.1:0', udp_options: { recbuf: '1MB', sndbuf: '256KB', active_n: 100 } } } } } },
   });
   const ls = await getJson<Array<{ id: string; port: number; running: boolean }>>(b, '/api/v5/gateways/mqttsn/listeners');
   assert.equal(ls[0].id, 'mqttsn:udp:default');
@@ -422,9 +422,13 @@ describe('MQTT-SN: enable and disable through REST', () => {
     await c.next('disconnect');
     r = await api(b, '/api/v5/gateways/mqttsn/enable/true', { method: 'PUT' });
     assert.equal(r.status, 200);
-    const ls = await getJson<Array<{ port: number; running: boolean }>>(b, '/api/v5/gateways/mqttsn/listeners');
+    const ls = await getJson<Array<{ port: number; running: boolean; recbuf: number; sndbuf: number }>>(b, '/api/v5/gateways/mqttsn/listeners');
     assert.ok(ls[0].running);
     assert.equal(ls[0].port, port);
+    // udp_options reached the socket: Linux reports twice what was asked for (capped by rmem_max/wmem_max).
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    assert.equal(ls[0].recbuf, 2 * Math.min(1024 * 1024, rmemMax));
+    assert.ok(ls[0].sndbuf >= 2 * Math.min(256 * 1024, Number(readFileSync('/proc/sys/net/core/wmem_max', 'utf8'))));
     const c2 = await sn();
     assert.equal(await c2.connect('sn-toggle-2'), 0);
   });

@@ -7,7 +7,7 @@
  * Each error names the key path (`gateway.mqttsn.predefined[2].id: …`); unknown keys are
  * refused with the list of known ones, never ignored.
  */
-import { parseBind, parseDuration } from '../config/index.js';
+import { parseBind, parseDuration, parseSize } from '../config/index.js';
 
 /** Keys common to every gateway (EMQX `gateway_common_options` and `mountpoint`). */
 export interface GatewayCommon {
@@ -31,6 +31,8 @@ export interface UdpListenerConfig {
   maxConnRate: number;
   /** false: clients of this listener skip authentication (EMQX `enable_authn`). */
   enableAuthn: boolean;
+  /** EMQX `udp_options`: socket buffers asked of the kernel (undefined: its default), SO_REUSEADDR. */
+  udp: { recbuf?: number; sndbuf?: number; reuseaddr: boolean };
 }
 
 export interface MqttsnConfig extends GatewayCommon {
@@ -113,12 +115,35 @@ export function udpListeners(v: unknown, path: string, defaultPort: number): Udp
     const b = parseBind(bind);
     if (!b.ok) throw new Bad(`${p}.bind: ${b.error}`);
     out.push({
-      name, bind, enable: bool(l, 'enable', p, true), enableAuthn: bool(l, 'enable_authn', p, true),
+      name, bind, enable: bool(l, 'enable', p, true), enableAuthn: bool(l, 'enable_authn', p, true), udp: udpOptions(l.udp_options, `${p}.udp_options`),
       maxConnections: int(l, 'max_connections', p, 1024, 1, 2 ** 31, true),
       maxConnRate: int(l, 'max_conn_rate', p, 1000, 1, 2 ** 31),
     });
   }
   return out;
+}
+
+/**
+ * EMQX's `udp_options`: `recbuf` and `sndbuf` go to the socket (SO_RCVBUF/SO_SNDBUF; the kernel caps
+ * them at net.core.rmem_max/wmem_max); `reuseaddr` is SO_REUSEADDR, off unless set (EMQX defaults it
+ * on; here a second broker on the same port would then take datagrams silently instead of failing
+ * to start). `active_n` and `buffer` size Erlang's socket driver and have nothing to set in Node:
+ * checked and accepted so EMQX configs load.
+ */
+function udpOptions(v: unknown, path: string): UdpListenerConfig['udp'] {
+  if (v === undefined) return { reuseaddr: false };
+  if (!isObj(v)) throw new Bad(`${path}: expected {recbuf, sndbuf, reuseaddr, active_n, buffer}`);
+  only(v, path, ['recbuf', 'sndbuf', 'buffer', 'reuseaddr', 'active_n']);
+  const size = (k: string): number | undefined => {
+    if (v[k] === undefined) return undefined;
+    const r = parseSize(v[k]);
+    if (!r.ok) throw new Bad(`${path}.${k}: ${r.error}`);
+    if (r.value < 1 || r.value > 2 ** 31 - 1) throw new Bad(`${path}.${k}: must be 1 byte .. 2 GiB`);
+    return r.value;
+  };
+  int(v, 'active_n', path, 100, 1, 2 ** 31);
+  size('buffer');
+  return { recbuf: size('recbuf'), sndbuf: size('sndbuf'), reuseaddr: bool(v, 'reuseaddr', path, false) };
 }
 
 /** `gateway.mqttsn`: null (absent) = not loaded. */

@@ -25,7 +25,10 @@ export class UdpListeners {
     this.metrics = metrics;
     this.list = cfgs.filter((l) => l.enable).map((l) => {
       const ref: Listener = { cfg: l, endpoint: null as unknown as UdpEndpoint, windowStart: 0, windowCount: 0 };
-      ref.endpoint = new UdpEndpoint({ id: `${gateway}:udp:${l.name}`, protocol: gateway, bind: l.bind, maxPeers: l.maxConnections, idleTimeoutMs: Infinity },
+      ref.endpoint = new UdpEndpoint({
+        id: `${gateway}:udp:${l.name}`, protocol: gateway, bind: l.bind, maxPeers: l.maxConnections, idleTimeoutMs: Infinity,
+        recvBufferSize: l.udp.recbuf, sendBufferSize: l.udp.sndbuf, reuseAddr: l.udp.reuseaddr,
+      },
         (peer) => { if (this.admit(ref, peer)) onPeer(l, peer); }, log);
       return ref;
     });
@@ -63,6 +66,8 @@ export class UdpListeners {
         id: `${this.gateway}:udp:${l.name}`, type: 'udp', name: l.name, bind: l.bind, enable: l.enable, running: st?.running ?? false,
         port: st?.port ?? 0, current_connections: st?.peers ?? 0, max_connections: l.maxConnections, max_conn_rate: l.maxConnRate,
         datagrams_in: st?.datagramsIn ?? 0, datagrams_out: st?.datagramsOut ?? 0, dropped: st?.dropped ?? 0,
+        // What the kernel granted (Linux reports twice the size asked for, capped by rmem_max/wmem_max).
+        recbuf: st?.recvBufferSize ?? 0, sndbuf: st?.sendBufferSize ?? 0,
       };
     });
   }

@@ -49,6 +49,11 @@ export interface UdpEndpointOptions {
   idleTimeoutMs?: number;
   /** How often idle peers are looked for. Default idleTimeoutMs / 4, between 10 ms and 5 s. */
   sweepIntervalMs?: number;
+  /** SO_RCVBUF / SO_SNDBUF to ask for (bytes; the kernel caps them at net.core.rmem_max / wmem_max). Default: the kernel's. */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  /** SO_REUSEADDR (another socket may bind the same address). Default false, so a port in use is an error. */
+  reuseAddr?: boolean;
 }
 
 export interface UdpEndpointStatus {
@@ -72,6 +77,9 @@ export interface UdpEndpointStatus {
   bytesOut: number;
   /** Datagrams dropped: from a new address:port beyond maxPeers, or beyond MAX_HELD before setHandler(). */
   dropped: number;
+  /** The socket's SO_RCVBUF / SO_SNDBUF as the kernel reports them while running (Linux doubles what was asked for), else 0. */
+  recvBufferSize: number;
+  sendBufferSize: number;
   /** Failed sends, handlers (or onPeer) that threw, socket errors. */
   errors: number;
 }
@@ -160,6 +168,7 @@ export class UdpEndpoint {
   private readonly maxPeers: number;
   private readonly idleTimeoutMs: number;
   private readonly sweepIntervalMs: number;
+  private readonly buffers: Pick<UdpEndpointOptions, 'recvBufferSize' | 'sendBufferSize' | 'reuseAddr'>;
   private readonly onPeer: (peer: DatagramPeer) => void;
   private readonly log: Logger;
   private readonly peers: Map<string, DatagramPeer>;
@@ -191,6 +200,7 @@ export class UdpEndpoint {
     this.maxPeers = maxPeers;
     this.idleTimeoutMs = idle;
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(idle / 4)));
+    this.buffers = { recvBufferSize: opts.recvBufferSize, sendBufferSize: opts.sendBufferSize, reuseAddr: opts.reuseAddr };
     this.onPeer = onPeer;
     this.log = log.child({ listener: this.id });
     this.peers = new Map();
@@ -226,6 +236,7 @@ export class UdpEndpoint {
       peers: this.peers.size, maxPeers: this.maxPeers, peersCreated: this.peersCreated, peersExpired: this.peersExpired,
       datagramsIn: this.datagramsIn, bytesIn: this.bytesIn, datagramsOut: this.datagramsOut, bytesOut: this.bytesOut,
       dropped: this.dropped, errors: this.errors,
+      recvBufferSize: this.socket?.getRecvBufferSize() ?? 0, sendBufferSize: this.socket?.getSendBufferSize() ?? 0,
     };
   }
 
@@ -239,7 +250,12 @@ export class UdpEndpoint {
       try { address = (await lookup(address)).address; } catch (err) { throw ListenerError.cannotBind(this.id, this.bind, err as NodeJS.ErrnoException); }
     }
     const port = parsed.value.port === 0 ? this.lastPort : parsed.value.port;
-    const socket = createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
+    const b = this.buffers;
+    const socket = createSocket({
+      type: isIP(address) === 6 ? 'udp6' : 'udp4', reuseAddr: b.reuseAddr === true,
+      ...(b.recvBufferSize !== undefined ? { recvBufferSize: b.recvBufferSize } : {}),
+      ...(b.sendBufferSize !== undefined ? { sendBufferSize: b.sendBufferSize } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         socket.off('listening', onListening);
@@ -249,7 +265,7 @@ export class UdpEndpoint {
       const onListening = (): void => { socket.off('error', onError); resolve(); };
       socket.once('error', onError);
       socket.once('listening', onListening);
-      socket.bind({ address, port, exclusive: true });
+      socket.bind({ address, port, exclusive: b.reuseAddr !== true });
     });
     socket.on('error', this.onSocketError);
     socket.on('message', this.onMessage);

@@ -29,6 +29,16 @@ describe('gateway.mqttsn config', () => {
     assert.match(err({ listeners: { udp: { default: { bind: 'nope:x' } } } }), /listeners\.udp\.default\.bind/);
     assert.match(err({ idle_timeout: 'soon' }), /gateway\.mqttsn\.idle_timeout/);
     assert.match(err({ clientinfo_override: { pass: 'x' } }), /clientinfo_override\.pass: unknown key/);
+    assert.match(err({ listeners: { udp: { default: { udp_options: { recbuf: 'lots' } } } } }), /udp\.default\.udp_options\.recbuf/);
+    assert.match(err({ listeners: { udp: { default: { udp_options: { rcvbuf: '1MB' } } } } }), /udp_options\.rcvbuf: unknown key/);
+  });
+  it('udp_options: EMQX keys; recbuf/sndbuf as sizes, reuseaddr off unless set, active_n and buffer accepted', () => {
+    const r = parseMqttsn({ listeners: { udp: { default: { udp_options: { recbuf: '1MB', sndbuf: '64KB', buffer: '1MB', active_n: 100, reuseaddr: true } } } } });
+    assert.ok(r.ok && r.value !== null);
+    assert.deepEqual(r.value!.listeners[0]!.udp, { recbuf: 1024 * 1024, sndbuf: 64 * 1024, reuseaddr: true });
+    const d = parseMqttsn({});
+    assert.ok(d.ok && d.value !== null);
+    assert.deepEqual(d.value!.listeners[0]!.udp, { reuseaddr: false });
   });
 });
 
