@@ -7,6 +7,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ApiError } from './errors.js';
 import type { ApiRequest, JsonSchema, Method, Route } from './route.js';
+import type { Caller } from './accounts/roles.js';
 
 interface Compiled {
   route: Route;
@@ -58,6 +59,16 @@ export class Router {
       (allow ??= []).push(c.route.method);
     }
     return allow === null ? { kind: 'none' } : { kind: 'method', allow };
+  }
+
+  /**
+   * Roles, for every route in this one place: a viewer reads (GET) and changes nothing but its
+   * own login (routes marked `anyRole`); everyone else may call everything. Throws
+   * ApiError(UNAUTHORIZED_ROLE), EMQX's 403.
+   */
+  authorize(route: Route, caller: Caller | null): void {
+    if (caller === null || caller.role !== 'viewer' || route.method === 'GET' || route.anyRole === true) return;
+    throw new ApiError('UNAUTHORIZED_ROLE', `the viewer role may not ${route.method} ${route.path}: it may read (GET), log out and change its own password`);
   }
 
   /** Decodes and checks path parameters and the query; throws ApiError(BAD_REQUEST). */
