@@ -79,7 +79,7 @@ export class ApiServer {
       throw new ApiError('METHOD_NOT_ALLOWED', `${path} does not take ${req.method}; it takes ${m.allow.join(', ')}`, { allow: m.allow.join(', ') });
     }
     const caller = this.checkAccess(m.route, req);
-    this.router.authorize(m.route, caller);
+    this.router.authorize(m.compiled, m.rawParams, caller);
     const r = this.router.request(m.compiled, m.rawParams, url.searchParams);
     let body: unknown = null;
     if (m.route.rawBody === true) {

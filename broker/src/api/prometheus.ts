@@ -39,7 +39,14 @@ class Exposition {
   }
 
   addAll(values: Record<string, unknown>, type: Type, labels: Labels): void {
-    for (const [k, v] of Object.entries(values)) if (typeof v === 'number') this.add(k, type, labels, v);
+    let dropped = 0;
+    for (const [k, v] of Object.entries(values)) {
+      if (typeof v !== 'number') continue;
+      this.add(k, type, labels, v);
+      if (k.startsWith('messages.dropped.')) dropped += v;
+    }
+    // EMQX's messages.dropped is the sum of its reasons; the broker counts the reasons only.
+    if (type === 'counter' && !('messages.dropped' in values)) this.add('messages.dropped', type, labels, dropped);
   }
 
   text(): string {

@@ -57,8 +57,10 @@ export interface Route {
   body?: JsonSchema;
   /** The body is not JSON (an uploaded CSV, a multipart form): the handler gets it as a RawBody, of any content type. */
   rawBody?: boolean;
-  /** A viewer may call it although it is not a GET: it changes only the caller's own login (logout, own password). */
+  /** A viewer may call it although it is not a GET: it changes only the caller's own login (logout). */
   anyRole?: boolean;
+  /** The path parameter naming a dashboard user: a viewer may call this route for itself only (its own password). */
+  ownUser?: string;
   handler(req: ApiRequest, admin: AdminApi): Reply | Promise<Reply>;
 }
 

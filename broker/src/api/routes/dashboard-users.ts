@@ -94,15 +94,12 @@ export const dashboardUsersRoutes: Route[] = [
     },
   },
   {
-    method: 'POST', path: '/api/v5/users/{username}/change_pwd', anyRole: true, params: USER_PARAMS,
+    method: 'POST', path: '/api/v5/users/{username}/change_pwd', ownUser: 'username', params: USER_PARAMS,
     summary: 'Change a password, given the old one (a viewer: only its own); the user\'s tokens are revoked',
     body: { type: 'object', required: ['old_pwd', 'new_pwd'], properties: { old_pwd: { type: 'string', maxLength: 256 }, new_pwd: { type: 'string' } } },
-    handler: async ({ params, body, caller, peer }, admin) => {
+    handler: async ({ params, body, peer }, admin) => {
       const a = accountsOf(admin);
       const name = params.username!;
-      if (caller?.role === 'viewer' && !(caller.kind === 'user' && caller.name === name)) {
-        throw new ApiError('UNAUTHORIZED_ROLE', 'a viewer may change its own password only');
-      }
       const b = body as { old_pwd: string; new_pwd: string };
       if (a.users.get(name) === null) throw new ApiError('USER_NOT_FOUND', `no dashboard user '${name}'`);
       // The old password is guessed like a login: the same limits apply.
