@@ -17,8 +17,9 @@ import { rulesRoutes } from './rules.js';
 import { connectorsRoutes } from './connectors.js';
 import { actionsRoutes } from './actions.js';
 import { gatewaysRoutes } from './gateways.js';
+import { withApiDocs } from './api-docs.js';
 
-export const ROUTES: readonly Route[] = [
+export const ROUTES: readonly Route[] = withApiDocs([
   ...statusRoutes,
   ...statsMetricsRoutes,
   ...nodesRoutes,
@@ -36,4 +37,4 @@ export const ROUTES: readonly Route[] = [
   ...connectorsRoutes,
   ...actionsRoutes,
   ...gatewaysRoutes,
-];
+]);

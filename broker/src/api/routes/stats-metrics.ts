@@ -1,6 +1,14 @@
 /** Gauges (stats), counters (metrics) and both in Prometheus text format. */
 import type { AdminApi } from '../admin.js';
-import { json, text, type JsonSchema, type Route } from '../route.js';
+import { json, text, TEXT_SCHEMA, type JsonSchema, type Route } from '../route.js';
+
+/** This node's or the summed counters (an object of numbers), or one `{node, …}` row per node (aggregate=false). */
+const COUNTERS: JsonSchema = {
+  anyOf: [
+    { type: 'object', additionalProperties: { type: ['number', 'string'] } },
+    { type: 'array', items: { type: 'object', required: ['node'], properties: { node: { type: 'string' } } } },
+  ],
+};
 
 const PROMETHEUS = 'text/plain; version=0.0.4';
 
@@ -62,7 +70,7 @@ const AGGREGATE_QUERY: JsonSchema = {
 
 export const statsMetricsRoutes: Route[] = [
   {
-    method: 'GET', path: '/api/v5/stats', summary: 'Gauges: connections, sessions, subscriptions, topics, retained, delayed', query: AGGREGATE_QUERY,
+    method: 'GET', path: '/api/v5/stats', summary: 'Gauges: connections, sessions, subscriptions, topics, retained, delayed', query: AGGREGATE_QUERY, responses: { 200: COUNTERS },
     handler: async ({ query }, admin) => {
       if (query.aggregate === true) return json(200, await admin.cluster.statsAggregate());
       if (query.aggregate === false) return json(200, await admin.cluster.statsPerNode());
@@ -70,13 +78,13 @@ export const statsMetricsRoutes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/api/v5/metrics', summary: 'Counters (EMQX names) and the node name', query: AGGREGATE_QUERY,
+    method: 'GET', path: '/api/v5/metrics', summary: 'Counters (EMQX names) and the node name', query: AGGREGATE_QUERY, responses: { 200: COUNTERS },
     handler: async ({ query }, admin) => {
       if (query.aggregate === true) return json(200, await admin.cluster.metricsAggregate());
       if (query.aggregate === false) return json(200, await admin.cluster.metricsPerNode());
       return json(200, { node: admin.nodeName, ...admin.metrics() });
     },
   },
-  { method: 'GET', path: '/metrics', access: 'open', summary: 'Prometheus text format (open, for scrapers)', handler: (_r, admin) => text(200, prometheusText(admin), PROMETHEUS) },
-  { method: 'GET', path: '/api/v5/prometheus/stats', summary: 'Prometheus text format (EMQX path)', handler: (_r, admin) => text(200, prometheusText(admin), PROMETHEUS) },
+  { method: 'GET', path: '/metrics', access: 'open', summary: 'Prometheus text format (open, for scrapers)', responses: { 200: TEXT_SCHEMA }, handler: (_r, admin) => text(200, prometheusText(admin), PROMETHEUS) },
+  { method: 'GET', path: '/api/v5/prometheus/stats', summary: 'Prometheus text format (EMQX path)', responses: { 200: TEXT_SCHEMA }, handler: (_r, admin) => text(200, prometheusText(admin), PROMETHEUS) },
 ];
