@@ -18,16 +18,22 @@ import { connectorsRoutes } from './connectors.js';
 import { actionsRoutes } from './actions.js';
 import { gatewaysRoutes } from './gateways.js';
 import { withApiDocs } from './api-docs.js';
+import { clientMessagesRoutes } from './client-messages.js';
+import { delayedRoutes } from './delayed.js';
+import { alarmsRoutes } from './alarms.js';
+import { configsRoutes } from './configs.js';
 
 export const ROUTES: readonly Route[] = withApiDocs([
   ...statusRoutes,
   ...statsMetricsRoutes,
   ...nodesRoutes,
   ...clientsRoutes,
+  ...clientMessagesRoutes,
   ...subscriptionsRoutes,
   ...topicsRoutes,
   ...retainerRoutes,
   ...publishRoutes,
+  ...delayedRoutes,
   ...listenersRoutes,
   ...nodeDrainRoutes,
   ...authorizationRoutes,
@@ -37,4 +43,6 @@ export const ROUTES: readonly Route[] = withApiDocs([
   ...connectorsRoutes,
   ...actionsRoutes,
   ...gatewaysRoutes,
+  ...alarmsRoutes,
+  ...configsRoutes,
 ]);
