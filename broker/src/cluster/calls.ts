@@ -46,8 +46,11 @@ export function registerAdminCalls(state: Pick<ClusterState, 'handle'>, local: L
     'clients.kick': (args) => local.kickClient(idArg(args)),
     'clients.subscriptions': (args) => local.clientSubscriptions(idArg(args)),
     'clients.messages': (args) => {
-      const a = args as { kind?: unknown; query?: MessagesQuery };
-      return local.clientMessages?.(idArg(args), a.kind === 'inflight' ? 'inflight' : 'mqueue', a.query!) ?? null;
+      const a = args as { kind?: unknown; query?: unknown };
+      const id = idArg(args);
+      if (a.kind !== 'mqueue' && a.kind !== 'inflight') throw new Error('clients.messages: kind must be mqueue or inflight');
+      if (!isRecord(a.query) || typeof a.query.limit !== 'number') throw new Error('clients.messages: query {position, limit, payload, maxPayloadBytes} is required');
+      return local.clientMessages?.(id, a.kind, a.query as unknown as MessagesQuery) ?? null;
     },
     'topics.list': () => local.listTopics(),
     stats: () => local.stats(),
