@@ -112,6 +112,8 @@ describe('configs', () => {
   it('reads roots, changes the log level at run time, and refuses roots read at start', async () => {
     const all = await getJson<Record<string, any>>(h(), '/api/v5/configs');
     assert.ok(all.mqtt && all.listeners && all.log, 'every root');
+    assert.equal(all.listeners.tcp.default.max_connections, 'infinity', 'no limit reads as EMQX writes it');
+    assert.equal(all.listeners.tcp.limited.max_connections, 1);
     const log = await getJson<Record<string, any>>(h(), '/api/v5/configs/log');
     const put = await api(h(), '/api/v5/configs/log', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...log, level: 'warn' }) });
     assert.equal(put.status, 200);

@@ -22,8 +22,9 @@ const ROOT: JsonSchema = { type: 'object', required: ['root'], properties: { roo
 
 const SECRET = /pass|secret|token|private/i;
 
-/** EMQX shows secrets as "******". */
+/** EMQX shows secrets as "******" and no limit as "infinity" (JSON has no Infinity). */
 export function masked(v: unknown): unknown {
+  if (v === Infinity) return 'infinity';
   if (Array.isArray(v)) return v.map(masked);
   if (v === null || typeof v !== 'object') return v;
   const out: Record<string, unknown> = {};
