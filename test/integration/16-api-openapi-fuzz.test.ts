@@ -51,7 +51,8 @@ after(async () => { await b.stop(); rmSync(dir, { recursive: true, force: true }
 
 function run(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(schemathesis, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    // Run in the temp dir: schemathesis keeps a .schemathesis/ cache in its working directory.
+    const p = spawn(schemathesis, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
     p.stderr.on('data', (d) => { out += d; });
@@ -77,7 +78,8 @@ describe('REST API fuzzed from /api-docs by schemathesis', () => {
       '--suppress-health-check', 'filter_too_much',
       '--request-timeout', '10',
       '--no-color',
-      '--seed', String(Date.now() % 100000),
+      // A new seed each run explores more; PETREL_FUZZ_SEED=<the printed seed> replays one.
+      '--seed', process.env.PETREL_FUZZ_SEED ?? String(Date.now() % 100000),
       ...EXCLUDED.flatMap((p) => ['--exclude-path', p]),
     ]);
     // The report goes to the test's output either way: what ran, what was found.
