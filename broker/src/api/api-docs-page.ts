@@ -17,13 +17,14 @@ summary { cursor: pointer; padding: .35rem .5rem; }
 summary code { font-weight: 600; }
 .m { display: inline-block; width: 4.2rem; font: 600 12px monospace; text-align: center; border-radius: 3px; color: #fff; margin-right: .4rem; }
 .GET { background: #2f6fb3; } .POST { background: #2e8b57; } .PUT { background: #b8860b; } .DELETE { background: #b33a3a; }
+.open { font-size: 11px; border: 1px solid #2e8b57; color: #2e8b57; border-radius: 3px; padding: 0 .3rem; }
 .body { padding: 0 .8rem .6rem; } pre { background: #f5f6fa; padding: .5rem; overflow: auto; font-size: 12px; }
 table { border-collapse: collapse; } td, th { border: 1px solid #dde; padding: .2rem .4rem; text-align: left; vertical-align: top; }
 </style>
 </head>
 <body>
 <h1>Petrel REST API</h1>
-<p>The OpenAPI document: <a href="/api-docs/swagger.json">/api-docs/swagger.json</a>. Requests need an API key by HTTP Basic unless marked open.</p>
+<p>The OpenAPI document: <a href="/api-docs/swagger.json">/api-docs/swagger.json</a>. Requests need an API key by HTTP Basic unless marked “no key”.</p>
 <main id="ops" aria-live="polite">Loading…</main>
 <script>
 (async () => {
@@ -42,8 +43,8 @@ table { border-collapse: collapse; } td, th { border: 1px solid #dde; padding: .
   for (const [t, list] of byTag) {
     html += '<h2>' + esc(t) + '</h2>';
     for (const { path, method, op } of list) {
-      const open = op.security && op.security.length === 0 ? ' (open)' : '';
-      html += '<details><summary><span class="m ' + method + '">' + method + '</span><code>' + esc(path) + '</code> ' + esc(op.summary || '') + esc(open) + '</summary><div class="body">';
+      const open = op.security && op.security.length === 0 ? ' <span class="open">no key</span>' : '';
+      html += '<details><summary><span class="m ' + method + '">' + method + '</span><code>' + esc(path) + '</code> ' + esc(op.summary || '') + open + '</summary><div class="body">';
       if (op.parameters && op.parameters.length) {
         html += '<table><tr><th>Parameter</th><th>In</th><th>Schema</th></tr>';
         for (const p of op.parameters) html += '<tr><td>' + esc(p.name) + (p.required ? ' *' : '') + '</td><td>' + esc(p.in) + '</td><td><code>' + esc(JSON.stringify(p.schema)) + '</code></td></tr>';
