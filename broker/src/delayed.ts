@@ -65,6 +65,16 @@ export class DelayedPublisher {
 
   list(): Array<{ due: number; msg: Message }> { return this.held.map((h) => ({ due: h.due, msg: h.msg })); }
 
+  /** Drops the held message with this id; false = none. */
+  delete(msgId: number): boolean {
+    const i = this.held.findIndex((h) => h.msg.id === msgId);
+    if (i < 0) return false;
+    const [h] = this.held.splice(i, 1);
+    this.store.del(T.delayed, h.key);
+    if (i === 0) this.arm();
+    return true;
+  }
+
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

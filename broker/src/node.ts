@@ -10,6 +10,8 @@ import { Listeners, type Connection, type ListenerSpec } from './transport/index
 import { Broker } from './broker.js';
 import { Channel } from './mqtt/channel.js';
 import type { Logger } from './log.js';
+import { Alarms, ALARM_SAMPLE_TICKS, alarmSample } from './alarms.js';
+import { clientMessages, configsAdmin, delayedAdmin } from './node-admin-extras.js';
 import type { ChannelSettings } from './mqtt/settings.js';
 import { ClientManager } from './clients/client-manager.js';
 import { LocalClusterState } from './cluster/local.js';
@@ -306,8 +308,11 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await unwind(); // the registry stopped the gateways it had started
     throw err;
   }
+  const alarms = new Alarms(cfg.node.name);
+  let tick = 0;
   const ticker = setInterval(() => {
     const now = Date.now();
+    if (++tick % ALARM_SAMPLE_TICKS === 0) alarms.check(alarmSample(listeners, integration), now);
     for (const ch of channels) ch.tick(now);
     clients.tick(now);
     // Listeners count their own max_connections refusals; mirror the total into the metrics.
@@ -369,6 +374,10 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   admin.rules = rules;
   admin.integration = integration;
   admin.gateways = gateways;
+  admin.clientMessages = (id, kind, q) => clientMessages(broker, id, kind, q);
+  admin.delayed = delayedAdmin(broker, cfg);
+  admin.alarms = alarms;
+  admin.configs = configsAdmin(cfg, log, authz);
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
     // In the shared store, like users and rules: a key or dashboard user made on one node works on all.

@@ -98,11 +98,18 @@ export function parseWho(as: BanKind, who: string): Parsed<string> {
   }
 }
 
+/** The last second a Date holds (8.64e15 ms after the epoch). */
+const MAX_EPOCH_SEC = 8_640_000_000_000;
+
 /** RFC 3339 text, epoch seconds (number or digits), or (until only) "infinity". */
 export function parseTime(v: unknown, name: string, allowInfinity: boolean): Parsed<number> {
   if (allowInfinity && v === 'infinity') return { ok: true, value: Infinity };
-  if (typeof v === 'number' && Number.isFinite(v)) return { ok: true, value: Math.floor(v) };
-  if (typeof v === 'string' && /^\d+$/.test(v.trim())) return { ok: true, value: Number(v.trim()) };
+  const epoch = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : null;
+  if (epoch !== null) {
+    // A time JavaScript cannot render (nor EMQX answer with) is refused, not turned into a 500.
+    if (!(epoch >= 0 && epoch <= MAX_EPOCH_SEC)) return { ok: false, error: `${name}: epoch seconds must be from 0 to ${MAX_EPOCH_SEC}; got ${JSON.stringify(v)}` };
+    return { ok: true, value: Math.floor(epoch) };
+  }
   if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/i.test(v.trim())) {
     const ms = Date.parse(v.trim());
     if (Number.isFinite(ms)) return { ok: true, value: Math.floor(ms / 1000) };

@@ -12,6 +12,10 @@ import type { RulesAdmin } from './routes/rules.js';
 import type { IntegrationAdmin } from './routes/connectors.js';
 import type { GatewaysAdmin } from './routes/gateways.js';
 import type { Accounts } from './accounts/index.js';
+import type { MessagesKind, MessagesPage, MessagesQuery } from './routes/client-messages.js';
+import type { DelayedAdmin } from './routes/delayed.js';
+import type { AlarmsAdmin } from './routes/alarms.js';
+import type { ConfigsAdmin } from './routes/configs.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -125,6 +129,8 @@ export interface ClusterAdmin {
   /** Kicks the client on every node that has it; false = none had it. */
   kick(id: string): Promise<{ kicked: boolean; unreachable: string[] }>;
   subscriptions(id: string): Promise<{ rows: SubscriptionView[] | null; unreachable: string[] }>;
+  /** A page of the client's queued or in-flight messages from the node holding its session; null = none has it. */
+  clientMessages(id: string, kind: MessagesKind, q: MessagesQuery): Promise<{ page: MessagesPage | null; unreachable: string[] }>;
   /** Every node's own routes (topic filter, node). */
   topics(): Promise<Gathered<{ topic: string; node: string }>>;
     /** Per node (`{node, …}`), as EMQX's `aggregate=false`; nodes that fail are left out. */
@@ -188,6 +194,14 @@ export interface AdminApi {
   gateways?: GatewaysAdmin;
   /** API keys made over REST and dashboard users (/api/v5/api_key, /users, /login); absent in API-only tests. */
   accounts?: Accounts;
+  /** This node's page of a session's queued or in-flight messages; null = no such session here. */
+  clientMessages?(id: string, kind: MessagesKind, q: MessagesQuery): MessagesPage | null;
+  /** Delayed publish (/api/v5/mqtt/delayed). */
+  delayed?: DelayedAdmin;
+  /** This node's alarms (/api/v5/alarms). */
+  alarms?: AlarmsAdmin;
+  /** The configuration by root, and the roots that can change at run time (/api/v5/configs). */
+  configs?: ConfigsAdmin;
 }
 
 /** A ban as EMQX's API renders it: times in RFC 3339, `until` possibly "infinity". */

@@ -61,8 +61,50 @@ export interface Route {
   anyRole?: boolean;
   /** The path parameter naming a dashboard user: a viewer may call this route for itself only (its own password). */
   ownUser?: string;
+  /**
+   * The JSON Schema of each status the handler returns itself (errors it throws: ERROR_SCHEMA);
+   * `null` = no body (204). Errors the server adds (400 for a bad request, 401, 405, 413, 415,
+   * 500, 503) are documented by openapi.ts for every route. A `text/plain` body: TEXT_SCHEMA (this very object).
+   */
+  responses?: Responses;
   handler(req: ApiRequest, admin: AdminApi): Reply | Promise<Reply>;
 }
+
+export type Responses = Record<number, JsonSchema | null>;
+
+/** Every error body: `{code, message}` (errors.ts). */
+export const ERROR_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string', description: 'From the error catalog (docs/api.md).' }, message: { type: 'string' } },
+};
+
+/** A `text/plain` reply (Prometheus, /status): openapi.ts knows it by identity and documents that media type. */
+export const TEXT_SCHEMA: JsonSchema = { type: 'string' };
+
+/** An object whose fields the route does not pin down (a config as written, a counter set). */
+export const ANY_OBJECT: JsonSchema = { type: 'object' };
+
+/** `{data: [item…], meta}`: one page of EMQX-style paging. */
+export function pageOf(item: JsonSchema): JsonSchema {
+  return {
+    type: 'object',
+    required: ['data', 'meta'],
+    properties: {
+      data: { type: 'array', items: item },
+      meta: {
+        type: 'object',
+        required: ['page', 'limit', 'count', 'hasnext'],
+        properties: {
+          page: { type: 'integer' }, limit: { type: 'integer' }, count: { type: 'integer' }, hasnext: { type: 'boolean' },
+          unreachable: { type: 'array', items: { type: 'string' }, description: 'Nodes that did not answer.' },
+        },
+      },
+    },
+  };
+}
+
+export const arrayOf = (item: JsonSchema): JsonSchema => ({ type: 'array', items: item });
 
 export const json = (status: number, body: unknown): Reply => ({ status, body });
 export const noContent = (): Reply => ({ status: 204 });

@@ -19,9 +19,10 @@
  */
 import type { AdminApi, ClientFilter, ClientView, ClusterAdmin, Gathered, NodeRow, SubscriptionView } from '../api/admin.js';
 import type { ClusterState, MemberView } from './state.js';
+import type { MessagesPage, MessagesQuery } from '../api/routes/client-messages.js';
 
 /** The calls' names, as other nodes ask for them. */
-export const ADMIN_CALLS = ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'topics.list', 'stats', 'metrics'] as const;
+export const ADMIN_CALLS = ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'clients.messages', 'topics.list', 'stats', 'metrics'] as const;
 export type AdminCall = typeof ADMIN_CALLS[number];
 
 /** A REST request waits at most this long for a peer. */
@@ -31,7 +32,7 @@ export const CALL_TIMEOUT_MS = 3000;
 export const SHARED_STATS: readonly string[] = ['retained.count', 'topics.count', 'delayed.count'];
 
 /** What a node answers for itself. */
-export type LocalAdmin = Pick<AdminApi, 'nodeInfo' | 'listClients' | 'getClient' | 'kickClient' | 'clientSubscriptions' | 'listTopics' | 'stats' | 'metrics'>;
+export type LocalAdmin = Pick<AdminApi, 'nodeInfo' | 'listClients' | 'getClient' | 'kickClient' | 'clientSubscriptions' | 'clientMessages' | 'listTopics' | 'stats' | 'metrics'>;
 
 /** The part of ClusterState the merging needs (a fake of it is enough to test it). */
 export type ClusterCalls = Pick<ClusterState, 'nodeName' | 'members' | 'call'>;
@@ -44,6 +45,13 @@ export function registerAdminCalls(state: Pick<ClusterState, 'handle'>, local: L
     'clients.get': (args) => local.getClient(idArg(args)),
     'clients.kick': (args) => local.kickClient(idArg(args)),
     'clients.subscriptions': (args) => local.clientSubscriptions(idArg(args)),
+    'clients.messages': (args) => {
+      const a = args as { kind?: unknown; query?: unknown };
+      const id = idArg(args);
+      if (a.kind !== 'mqueue' && a.kind !== 'inflight') throw new Error('clients.messages: kind must be mqueue or inflight');
+      if (!isRecord(a.query) || typeof a.query.limit !== 'number') throw new Error('clients.messages: query {position, limit, payload, maxPayloadBytes} is required');
+      return local.clientMessages?.(id, a.kind, a.query as unknown as MessagesQuery) ?? null;
+    },
     'topics.list': () => local.listTopics(),
     stats: () => local.stats(),
     metrics: () => local.metrics(),
@@ -118,6 +126,11 @@ export function clusterAdmin(state: ClusterCalls): ClusterAdmin {
       const answers = await ask(state.members(), 'clients.subscriptions', { clientid: id }, isArrayOrNull<SubscriptionView>);
       const found = values(answers).find((a) => a.value !== null);
       return { rows: found?.value ?? null, unreachable: unreachable(answers) };
+    },
+    async clientMessages(id, kind, query) {
+      const answers = await ask(state.members(), 'clients.messages', { clientid: id, kind, query }, isRecordOrNull<MessagesPage>);
+      const found = values(answers).find((a) => a.value !== null);
+      return { page: found?.value ?? null, unreachable: unreachable(answers) };
     },
     async topics(): Promise<Gathered<{ topic: string; node: string }>> {
       const answers = await ask(state.members(), 'topics.list', null, isArray<{ topic: string; node: string }>);

@@ -42,6 +42,17 @@ export class ClusterDelayed {
     return true;
   }
 
+  /** Drops the held message with this id everywhere (its key goes; every node forgets it). */
+  delete(msgId: number): boolean {
+    for (const [key, h] of this.held) {
+      if (h.msg.id !== msgId) continue;
+      this.forget(key);
+      this.io.del(key);
+      return true;
+    }
+    return false;
+  }
+
   /** A key changed in etcd (value null: deleted). */
   onKey(key: string, value: Buffer | null): void {
     if (value === null) { this.forget(key); return; }

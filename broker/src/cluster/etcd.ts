@@ -642,6 +642,7 @@ export class EtcdClusterState implements ClusterState {
   addDelayed(msg: Message, delaySec: number): boolean { return this.delayed.add(msg, delaySec); }
   get delayedCount(): number { return this.delayed.size; }
   listDelayed(): Array<{ due: number; msg: Message }> { return this.delayed.list(); }
+  deleteDelayed(msgId: number): boolean { return this.delayed.delete(msgId); }
 
   usable(node: string): boolean {
     return node === this.nodeName || (this.memberMap.has(node) && this.link !== null && this.link.peerState(node) === 'up');

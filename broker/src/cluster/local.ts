@@ -67,6 +67,7 @@ export class LocalClusterState implements ClusterState {
   addDelayed(msg: Message, delaySec: number): boolean { return this.delayed.add(msg, delaySec); }
   get delayedCount(): number { return this.delayed.size; }
   listDelayed(): Array<{ due: number; msg: Message }> { return this.delayed.list(); }
+  deleteDelayed(msgId: number): boolean { return this.delayed.delete(msgId); }
 
   stats(): Record<string, number> { return {}; }
   usable(node: string): boolean { return node === this.nodeName; }

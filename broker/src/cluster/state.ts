@@ -113,6 +113,8 @@ export interface ClusterState {
   addDelayed(msg: Message, delaySec: number): boolean;
   readonly delayedCount: number;
   listDelayed(): Array<{ due: number; msg: Message }>;
+  /** Drops a held message before it is due (REST); false = none with this message id. */
+  deleteDelayed(msgId: number): boolean;
 
   // ---- membership and node-to-node calls
   /** This node, or another member whose link is up (a shared group prefers usable nodes). */

@@ -68,6 +68,11 @@ test('parseBan: EMQX defaults, times in RFC 3339 or seconds, expired and unknown
   refused({ as: 'clientid', who: 7 }, /who: expected a string/);
   refused({ as: 'clientid', who: 'c', at: 'yesterday' }, /at: expected an RFC 3339 time/);
   refused({ as: 'clientid', who: 'c', reason: 5 }, /reason: expected a string/);
+  // Found by the OpenAPI fuzzer: an epoch no Date can hold was a 500 when the ban was rendered.
+  refused({ as: 'clientid', who: 'c', until: -5332334984040182678110076928 }, /until: epoch seconds must be from 0 to 8640000000000/);
+  refused({ as: 'clientid', who: 'c', until: '99999999999999' }, /until: epoch seconds must be/);
+  refused({ as: 'clientid', who: 'c', at: -1 }, /at: epoch seconds must be/);
+  assert.equal(formatBan(ban({ as: 'clientid', who: 'c', until: 8_640_000_000_000 })).until, '+275760-09-13T00:00:00+00:00');
   assert.deepEqual(formatBan(ban({ as: 'username', who: 'u', at: 0, until: 'infinity' })), { as: 'username', who: 'u', by: 'mgmt_api', reason: '', at: '1970-01-01T00:00:00+00:00', until: 'infinity' });
 });
 

@@ -96,7 +96,9 @@ describe('registerAdminCalls', () => {
     const handlers = new Map<string, ClusterCallHandler>();
     registerAdminCalls({ handle: (m, fn) => { names.push(m); handlers.set(m, fn); } }, cluster().nodes.n1);
     assert.deepEqual(names, [...ADMIN_CALLS]);
-    assert.deepEqual(names, ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'topics.list', 'stats', 'metrics']);
+    assert.deepEqual(names, ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'clients.messages', 'topics.list', 'stats', 'metrics']);
+    assert.throws(() => handlers.get('clients.messages')!({ clientid: 'a1', kind: 'mqueue' }, 'n2'), /query/);
+    assert.throws(() => handlers.get('clients.messages')!({ clientid: 'a1', kind: 'x', query: { limit: 1 } }, 'n2'), /kind/);
     assert.throws(() => handlers.get('clients.get')!({}, 'n2'), /clientid/);
     assert.throws(() => handlers.get('clients.list')!({ username: 5 }, 'n2'), /filter\.username/);
     assert.deepEqual((handlers.get('clients.list')!({ like_username: 'ali' }, 'n2') as ClientView[]).map((r) => r.clientid), ['a1']);

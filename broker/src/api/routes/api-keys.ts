@@ -5,7 +5,7 @@
  */
 import type { AdminApi } from '../admin.js';
 import { ApiError } from '../errors.js';
-import { json, noContent, type JsonSchema, type Route } from '../route.js';
+import { ERROR_SCHEMA, json, noContent, type JsonSchema, type Route } from '../route.js';
 import { ROLES, type Accounts } from '../accounts/index.js';
 
 const NAME: JsonSchema = { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,255}$', description: 'Letters, digits, "_" and "-", from a letter; at most 256.' };
@@ -17,6 +17,16 @@ const FIELDS: Record<string, JsonSchema> = {
   enable: { type: 'boolean', description: 'false: the key is refused (401 BAD_API_KEY_OR_SECRET) until enabled again.' },
   role: { enum: [...ROLES], description: 'administrator (default): everything; viewer: reads only.' },
 };
+
+/** A key as the API shows it (never the secret). */
+export const KEY_VIEW: JsonSchema = {
+  type: 'object', required: ['name', 'api_key', 'expired_at', 'created_at', 'desc', 'enable', 'expired', 'role'],
+  properties: {
+    name: { type: 'string' }, api_key: { type: 'string' }, expired_at: { type: 'string' }, created_at: { type: 'string' },
+    desc: { type: 'string' }, enable: { type: 'boolean' }, expired: { type: 'boolean' }, role: { enum: [...ROLES] },
+  },
+};
+const KEY_MADE: JsonSchema = { ...KEY_VIEW, required: [...(KEY_VIEW.required as string[]), 'api_secret'], properties: { ...(KEY_VIEW.properties as object), api_secret: { type: 'string' } } };
 
 export function accountsOf(admin: AdminApi): Accounts {
   if (admin.accounts === undefined) throw new ApiError('NOT_FOUND', 'API keys and dashboard users are not available on this node');
@@ -33,11 +43,11 @@ async function expiryChecked<T>(p: () => Promise<T>): Promise<T> {
 
 export const apiKeysRoutes: Route[] = [
   {
-    method: 'GET', path: '/api/v5/api_key', summary: 'API keys made over REST (never their secrets)',
+    method: 'GET', path: '/api/v5/api_key', summary: 'API keys made over REST (never their secrets)', responses: { 200: { type: 'array', items: KEY_VIEW } },
     handler: (_r, admin) => json(200, accountsOf(admin).keys.list()),
   },
   {
-    method: 'POST', path: '/api/v5/api_key', summary: 'Create an API key: the answer holds api_secret, shown this once',
+    method: 'POST', path: '/api/v5/api_key', summary: 'Create an API key: the answer holds api_secret, shown this once', responses: { 200: KEY_MADE, 404: ERROR_SCHEMA },
     body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: NAME, ...FIELDS } },
     handler: async ({ body }, admin) => {
       const { name, ...f } = body as { name: string } & Record<string, never>;
@@ -47,7 +57,7 @@ export const apiKeysRoutes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/api/v5/api_key/{name}', summary: 'One API key (without its secret)', params: NAME_PARAMS,
+    method: 'GET', path: '/api/v5/api_key/{name}', summary: 'One API key (without its secret)', params: NAME_PARAMS, responses: { 200: KEY_VIEW, 404: ERROR_SCHEMA },
     handler: ({ params }, admin) => {
       const k = accountsOf(admin).keys.get(params.name!);
       if (k === null) throw new ApiError('NOT_FOUND', `no API key named '${params.name}'`);
@@ -55,7 +65,7 @@ export const apiKeysRoutes: Route[] = [
     },
   },
   {
-    method: 'PUT', path: '/api/v5/api_key/{name}', summary: 'Change a key: expired_at, desc, enable, role', params: NAME_PARAMS,
+    method: 'PUT', path: '/api/v5/api_key/{name}', summary: 'Change a key: expired_at, desc, enable, role', params: NAME_PARAMS, responses: { 200: KEY_VIEW, 404: ERROR_SCHEMA },
     body: { type: 'object', additionalProperties: false, properties: FIELDS },
     handler: async ({ params, body }, admin) => {
       const k = await expiryChecked(() => accountsOf(admin).keys.update(params.name!, body as Record<string, never>));
@@ -64,7 +74,7 @@ export const apiKeysRoutes: Route[] = [
     },
   },
   {
-    method: 'DELETE', path: '/api/v5/api_key/{name}', summary: 'Delete an API key (refused from the next request on)', params: NAME_PARAMS,
+    method: 'DELETE', path: '/api/v5/api_key/{name}', summary: 'Delete an API key (refused from the next request on)', params: NAME_PARAMS, responses: { 204: null, 404: ERROR_SCHEMA },
     handler: async ({ params }, admin) => {
       if (!await accountsOf(admin).keys.delete(params.name!)) throw new ApiError('NOT_FOUND', `no API key named '${params.name}'`);
       return noContent();

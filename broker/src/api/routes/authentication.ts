@@ -8,7 +8,7 @@
 import type { AdminApi } from '../admin.js';
 import type { AuthnAdmin } from '../../access/authn/index.js';
 import { ApiError, type ApiErrorCode } from '../errors.js';
-import { json, noContent, PAGE_QUERY, type JsonSchema, type RawBody, type Route } from '../route.js';
+import { ANY_OBJECT, arrayOf, ERROR_SCHEMA, json, noContent, pageOf, PAGE_QUERY, type JsonSchema, type RawBody, type Route } from '../route.js';
 
 const BASE = '/api/v5/authentication';
 
@@ -28,7 +28,8 @@ async function mapped<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-const ANY_OBJECT: JsonSchema = { type: 'object' };
+const USER: JsonSchema = { type: 'object', required: ['user_id'], properties: { user_id: { type: 'string' }, is_superuser: { type: 'boolean' } } };
+const ERR = { 400: ERROR_SCHEMA, 404: ERROR_SCHEMA };
 
 const USER_QUERY: JsonSchema = {
   type: 'object',
@@ -112,15 +113,15 @@ function multipartFile(contentType: string, raw: Buffer, field: string): { name:
 
 export const authenticationRoutes: Route[] = [
   {
-    method: 'GET', path: BASE, summary: 'The global authentication chain, in order',
+    method: 'GET', path: BASE, summary: 'The global authentication chain, in order', responses: { 200: arrayOf(ANY_OBJECT), 404: ERROR_SCHEMA },
     handler: (_r, admin) => json(200, authn(admin).list()),
   },
   {
-    method: 'POST', path: BASE, summary: 'Add an authenticator at the end of the chain (EMQX config shape)', body: ANY_OBJECT,
+    method: 'POST', path: BASE, summary: 'Add an authenticator at the end of the chain (EMQX config shape)', body: ANY_OBJECT, responses: { 200: ANY_OBJECT, 409: ERROR_SCHEMA, ...ERR },
     handler: async ({ body }, admin) => json(200, await mapped(() => authn(admin).create(body))),
   },
   {
-    method: 'GET', path: `${BASE}/{id}`, summary: 'One authenticator\'s config',
+    method: 'GET', path: `${BASE}/{id}`, summary: 'One authenticator\'s config', responses: { 200: ANY_OBJECT, 404: ERROR_SCHEMA },
     handler: ({ params }, admin) => {
       const a = authn(admin).get(params.id);
       if (a === undefined) throw new ApiError('NOT_FOUND', `authenticator '${params.id}' does not exist`);
@@ -128,19 +129,19 @@ export const authenticationRoutes: Route[] = [
     },
   },
   {
-    method: 'PUT', path: `${BASE}/{id}`, summary: 'Replace an authenticator\'s config (same mechanism and backend); applies at once', body: ANY_OBJECT,
+    method: 'PUT', path: `${BASE}/{id}`, summary: 'Replace an authenticator\'s config (same mechanism and backend); applies at once', body: ANY_OBJECT, responses: { 204: null, ...ERR },
     handler: async ({ params, body }, admin) => { await mapped(() => authn(admin).update(params.id, body)); return noContent(); },
   },
   {
-    method: 'DELETE', path: `${BASE}/{id}`, summary: 'Remove an authenticator from the chain (its built-in users stay in the store)',
+    method: 'DELETE', path: `${BASE}/{id}`, summary: 'Remove an authenticator from the chain (its built-in users stay in the store)', responses: { 204: null, ...ERR },
     handler: async ({ params }, admin) => { await mapped(() => authn(admin).delete(params.id)); return noContent(); },
   },
   {
-    method: 'PUT', path: `${BASE}/{id}/position/{position}`, summary: 'Move an authenticator: front, rear, before:{id} or after:{id}',
+    method: 'PUT', path: `${BASE}/{id}/position/{position}`, summary: 'Move an authenticator: front, rear, before:{id} or after:{id}', responses: { 204: null, ...ERR },
     handler: async ({ params }, admin) => { await mapped(() => authn(admin).move(params.id, params.position)); return noContent(); },
   },
   {
-    method: 'GET', path: `${BASE}/{id}/status`, summary: 'An authenticator\'s status and counters (total, success, failed, nomatch)',
+    method: 'GET', path: `${BASE}/{id}/status`, summary: 'An authenticator\'s status and counters (total, success, failed, nomatch)', responses: { 200: ANY_OBJECT, 404: ERROR_SCHEMA },
     handler: ({ params }, admin) => {
       const s = authn(admin).status(params.id);
       if (s === undefined) throw new ApiError('NOT_FOUND', `authenticator '${params.id}' does not exist`);
@@ -148,7 +149,7 @@ export const authenticationRoutes: Route[] = [
     },
   },
   {
-    method: 'GET', path: `${BASE}/{id}/users`, summary: 'Users of an authenticator\'s database (paged; like_user_id, is_superuser)', query: USER_QUERY,
+    method: 'GET', path: `${BASE}/{id}/users`, summary: 'Users of an authenticator\'s database (paged; like_user_id, is_superuser)', query: USER_QUERY, responses: { 200: pageOf(USER), ...ERR },
     handler: async ({ params, query }, admin) => {
       const db = await mapped(() => authn(admin).users(params.id));
       const page = query.page as number;
@@ -158,7 +159,7 @@ export const authenticationRoutes: Route[] = [
     },
   },
   {
-    method: 'POST', path: `${BASE}/{id}/users`, summary: 'Add a user (201); 409 if the user id exists', body: NEW_USER,
+    method: 'POST', path: `${BASE}/{id}/users`, summary: 'Add a user (201); 409 if the user id exists', body: NEW_USER, responses: { 201: USER, 409: ERROR_SCHEMA, ...ERR },
     handler: async ({ params, body }, admin) => {
       const u = body as { user_id: string; password: string; is_superuser: boolean };
       await mapped(async () => authn(admin).users(params.id).add(u));
@@ -166,7 +167,7 @@ export const authenticationRoutes: Route[] = [
     },
   },
   {
-    method: 'GET', path: `${BASE}/{id}/users/{user_id}`, summary: 'One user',
+    method: 'GET', path: `${BASE}/{id}/users/{user_id}`, summary: 'One user', responses: { 200: USER, ...ERR },
     handler: async ({ params }, admin) => {
       const u = (await mapped(() => authn(admin).users(params.id))).get(params.user_id);
       if (u === undefined) throw new ApiError('NOT_FOUND', `user ${JSON.stringify(params.user_id)} not found`);
@@ -174,7 +175,7 @@ export const authenticationRoutes: Route[] = [
     },
   },
   {
-    method: 'PUT', path: `${BASE}/{id}/users/{user_id}`, summary: 'Change a user\'s password and/or is_superuser', body: USER_PATCH,
+    method: 'PUT', path: `${BASE}/{id}/users/{user_id}`, summary: 'Change a user\'s password and/or is_superuser', body: USER_PATCH, responses: { 200: USER, ...ERR },
     handler: async ({ params, body }, admin) => {
       const db = await mapped(() => authn(admin).users(params.id));
       await mapped(() => db.update(params.user_id, body as { password?: string; is_superuser?: boolean }));
@@ -182,7 +183,7 @@ export const authenticationRoutes: Route[] = [
     },
   },
   {
-    method: 'DELETE', path: `${BASE}/{id}/users/{user_id}`, summary: 'Delete a user (connected clients stay until they reconnect)',
+    method: 'DELETE', path: `${BASE}/{id}/users/{user_id}`, summary: 'Delete a user (connected clients stay until they reconnect)', responses: { 204: null, ...ERR },
     handler: async ({ params }, admin) => {
       const db = await mapped(() => authn(admin).users(params.id));
       if (!(await db.delete(params.user_id))) throw new ApiError('NOT_FOUND', `user ${JSON.stringify(params.user_id)} not found`);
@@ -191,7 +192,7 @@ export const authenticationRoutes: Route[] = [
   },
   {
     method: 'POST', path: `${BASE}/{id}/import_users`, summary: 'Import EMQX\'s CSV or JSON user file (?type=plain|hash); existing users are replaced',
-    query: IMPORT_QUERY, rawBody: true,
+    query: IMPORT_QUERY, rawBody: true, responses: { 200: ANY_OBJECT, 415: ERROR_SCHEMA, ...ERR },
     handler: async ({ params, query, body }, admin) => {
       const db = await mapped(() => authn(admin).users(params.id));
       const file = importedFile(body as RawBody);

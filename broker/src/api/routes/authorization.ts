@@ -5,7 +5,11 @@
  * authorization caches.
  */
 import { ApiError } from '../errors.js';
-import { json, noContent, paginate, PAGE_QUERY, type Route } from '../route.js';
+import { ANY_OBJECT, ERROR_SCHEMA, json, noContent, pageOf, paginate, PAGE_QUERY, type Responses, type Route } from '../route.js';
+
+/** What a change answers: 204, or the failure its code maps to. */
+const CHANGED: Responses = { 204: null, 400: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA };
+const READ = (schema: Record<string, unknown>): Responses => ({ 200: schema, 404: ERROR_SCHEMA });
 import type { AdminApi } from '../admin.js';
 
 type Metrics = { allow: number; deny: number; nomatch: number; failed: number; total: number };
@@ -66,23 +70,23 @@ function ruleRoutes(kind: 'username' | 'clientid', seg: 'users' | 'clients'): Ro
   const one = (p: Record<string, string>): RulesKey => ({ kind, id: p[kind] });
   return [
     {
-      method: 'GET', path: `${RULES}/${seg}`, summary: `Built-in rules per ${kind} (paged)`, query: PAGE_QUERY,
+      method: 'GET', path: `${RULES}/${seg}`, summary: `Built-in rules per ${kind} (paged)`, query: PAGE_QUERY, responses: READ(pageOf(ANY_OBJECT)),
       handler: ({ query }, admin) => json(200, paginate(call(admin, (a) => a.listRules(kind)), query)),
     },
     {
-      method: 'POST', path: `${RULES}/${seg}`, summary: `Add rules for ${kind}s: [{${kind}, rules: [{topic, permission, action, qos, retain}]}]`, body: { type: 'array' },
+      method: 'POST', path: `${RULES}/${seg}`, summary: `Add rules for ${kind}s: [{${kind}, rules: [{topic, permission, action, qos, retain}]}]`, body: { type: 'array' }, responses: CHANGED,
       handler: async ({ body }, admin) => { await change(admin, (a) => a.addRules(kind, body)); return noContent(); },
     },
     {
-      method: 'GET', path: `${RULES}/${seg}/{${kind}}`, summary: `The rules of one ${kind}`,
+      method: 'GET', path: `${RULES}/${seg}/{${kind}}`, summary: `The rules of one ${kind}`, responses: READ(ANY_OBJECT),
       handler: ({ params }, admin) => json(200, call(admin, (a) => a.getRules(one(params)))),
     },
     {
-      method: 'PUT', path: `${RULES}/${seg}/{${kind}}`, summary: `Replace the rules of one ${kind}: {rules: […]}`, body: OBJECT,
+      method: 'PUT', path: `${RULES}/${seg}/{${kind}}`, summary: `Replace the rules of one ${kind}: {rules: […]}`, body: OBJECT, responses: CHANGED,
       handler: async ({ params, body }, admin) => { await change(admin, (a) => a.setRules(one(params), (body as { rules?: unknown }).rules)); return noContent(); },
     },
     {
-      method: 'DELETE', path: `${RULES}/${seg}/{${kind}}`, summary: `Delete the rules of one ${kind}`,
+      method: 'DELETE', path: `${RULES}/${seg}/{${kind}}`, summary: `Delete the rules of one ${kind}`, responses: CHANGED,
       handler: async ({ params }, admin) => { await change(admin, (a) => a.deleteRules(one(params))); return noContent(); },
     },
   ];
@@ -90,11 +94,11 @@ function ruleRoutes(kind: 'username' | 'clientid', seg: 'users' | 'clients'): Ro
 
 export const authorizationRoutes: Route[] = [
   {
-    method: 'GET', path: '/api/v5/authorization/settings', summary: 'no_match, deny_action and cache',
+    method: 'GET', path: '/api/v5/authorization/settings', summary: 'no_match, deny_action and cache', responses: READ(ANY_OBJECT),
     handler: (_r, admin) => json(200, call(admin, (a) => a.getSettings())),
   },
   {
-    method: 'PUT', path: '/api/v5/authorization/settings', summary: 'Change no_match, deny_action or cache ({enable, max_size, ttl}) at once',
+    method: 'PUT', path: '/api/v5/authorization/settings', summary: 'Change no_match, deny_action or cache ({enable, max_size, ttl}) at once', responses: CHANGED,
     body: {
       type: 'object', additionalProperties: false,
       properties: {
@@ -105,48 +109,48 @@ export const authorizationRoutes: Route[] = [
     handler: async ({ body }, admin) => { await change(admin, (a) => a.putSettings(body as Record<string, unknown>)); return noContent(); },
   },
   {
-    method: 'GET', path: SOURCES, summary: 'The authorization sources, in the order they are asked',
+    method: 'GET', path: SOURCES, summary: 'The authorization sources, in the order they are asked', responses: READ({ type: 'object', required: ['sources'], properties: { sources: { type: 'array', items: ANY_OBJECT } } }),
     handler: (_r, admin) => json(200, { sources: call(admin, (a) => a.listSources()) }),
   },
   {
-    method: 'POST', path: SOURCES, summary: 'Add a source at the end of the chain ({type, enable, …})', body: OBJECT,
+    method: 'POST', path: SOURCES, summary: 'Add a source at the end of the chain ({type, enable, …})', body: OBJECT, responses: CHANGED,
     handler: async ({ body }, admin) => { await change(admin, (a) => a.addSource(body)); return noContent(); },
   },
   ...ruleRoutes('username', 'users'),
   ...ruleRoutes('clientid', 'clients'),
   {
-    method: 'GET', path: `${RULES}/all`, summary: 'The built-in rules for all clients',
+    method: 'GET', path: `${RULES}/all`, summary: 'The built-in rules for all clients', responses: READ(ANY_OBJECT),
     handler: (_r, admin) => json(200, call(admin, (a) => a.getRules({ kind: 'all' }))),
   },
   {
-    method: 'POST', path: `${RULES}/all`, summary: 'Set the built-in rules for all clients: {rules: […]}', body: OBJECT,
+    method: 'POST', path: `${RULES}/all`, summary: 'Set the built-in rules for all clients: {rules: […]}', body: OBJECT, responses: CHANGED,
     handler: async ({ body }, admin) => { await change(admin, (a) => a.setRules({ kind: 'all' }, (body as { rules?: unknown }).rules)); return noContent(); },
   },
   {
-    method: 'DELETE', path: `${RULES}/all`, summary: 'Delete the built-in rules for all clients',
+    method: 'DELETE', path: `${RULES}/all`, summary: 'Delete the built-in rules for all clients', responses: CHANGED,
     handler: async (_r, admin) => { await change(admin, (a) => a.deleteRules({ kind: 'all' })); return noContent(); },
   },
   {
-    method: 'GET', path: `${SOURCES}/{type}`, summary: 'One source as configured',
+    method: 'GET', path: `${SOURCES}/{type}`, summary: 'One source as configured', responses: READ(ANY_OBJECT),
     handler: ({ params }, admin) => json(200, call(admin, (a) => a.getSource(params.type))),
   },
   {
-    method: 'PUT', path: `${SOURCES}/{type}`, summary: 'Replace one source\'s settings (it restarts with them)', body: OBJECT,
+    method: 'PUT', path: `${SOURCES}/{type}`, summary: 'Replace one source\'s settings (it restarts with them)', body: OBJECT, responses: CHANGED,
     handler: async ({ params, body }, admin) => { await change(admin, (a) => a.updateSource(params.type, body)); return noContent(); },
   },
   {
-    method: 'DELETE', path: `${SOURCES}/{type}`, summary: 'Remove one source',
+    method: 'DELETE', path: `${SOURCES}/{type}`, summary: 'Remove one source', responses: CHANGED,
     handler: async ({ params }, admin) => { await change(admin, (a) => a.deleteSource(params.type)); return noContent(); },
   },
   {
-    method: 'GET', path: `${SOURCES}/{type}/status`, summary: 'A source\'s counters: allow, deny, nomatch, failed',
+    method: 'GET', path: `${SOURCES}/{type}/status`, summary: 'A source\'s counters: allow, deny, nomatch, failed', responses: READ(ANY_OBJECT),
     handler: ({ params }, admin) => {
       const s = call(admin, (a) => a.status(params.type));
       return json(200, { status: s.status, metrics: s.metrics, node_status: [{ node: admin.nodeName, status: s.status }], node_metrics: [{ node: admin.nodeName, metrics: s.metrics }] });
     },
   },
   {
-    method: 'POST', path: `${SOURCES}/{type}/move`, summary: 'Move a source: {position: front | rear | before:<type> | after:<type>}',
+    method: 'POST', path: `${SOURCES}/{type}/move`, summary: 'Move a source: {position: front | rear | before:<type> | after:<type>}', responses: CHANGED,
     body: { type: 'object', required: ['position'], additionalProperties: false, properties: { position: { type: 'string' } } },
     handler: async ({ params, body }, admin) => { await change(admin, (a) => a.moveSource(params.type, (body as { position: string }).position)); return noContent(); },
   },

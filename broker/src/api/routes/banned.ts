@@ -5,7 +5,7 @@
  */
 import type { BanView } from '../admin.js';
 import { ApiError } from '../errors.js';
-import { json, noContent, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
+import { ERROR_SCHEMA, json, noContent, pageOf, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
 
 const KINDS = ['clientid', 'username', 'peerhost', 'clientid_re', 'username_re', 'peerhost_net'];
 const str = (description: string): JsonSchema => ({ type: 'string', minLength: 1, description });
@@ -46,6 +46,12 @@ const BAN_BODY: JsonSchema = {
   },
 };
 
+const BAN: JsonSchema = {
+  type: 'object',
+  required: ['as', 'who', 'by', 'reason', 'at', 'until'],
+  properties: { as: { type: 'string' }, who: { type: 'string' }, by: { type: 'string' }, reason: { type: 'string' }, at: { type: 'string' }, until: { type: 'string' } },
+};
+
 function filtered(rows: BanView[], query: Record<string, unknown>): { rows: BanView[]; exact: boolean } {
   const given = FILTERS.filter((f) => query[f] !== undefined);
   if (given.length === 0) return { rows, exact: false };
@@ -60,7 +66,7 @@ function filtered(rows: BanView[], query: Record<string, unknown>): { rows: BanV
 
 export const bannedRoutes: Route[] = [
   {
-    method: 'GET', path: '/api/v5/banned', summary: 'Active bans (paged; one optional filter)', query: BANNED_QUERY,
+    method: 'GET', path: '/api/v5/banned', summary: 'Active bans (paged; one optional filter)', query: BANNED_QUERY, responses: { 200: pageOf(BAN) },
     handler: ({ query }, admin) => {
       const { rows, exact } = filtered(admin.banned.list(), query);
       // EMQX answers an exact filter with every match on one page.
@@ -69,7 +75,7 @@ export const bannedRoutes: Route[] = [
     },
   },
   {
-    method: 'POST', path: '/api/v5/banned', summary: 'Ban a client id, username, address, pattern or network (connected clients it names are kicked)', body: BAN_BODY,
+    method: 'POST', path: '/api/v5/banned', summary: 'Ban a client id, username, address, pattern or network (connected clients it names are kicked)', body: BAN_BODY, responses: { 200: BAN, 409: ERROR_SCHEMA },
     handler: async ({ body }, admin) => {
       const r = await admin.banned.create(body as Record<string, unknown>);
       if (r.ok) return json(200, r.ban);
@@ -77,11 +83,11 @@ export const bannedRoutes: Route[] = [
     },
   },
   {
-    method: 'DELETE', path: '/api/v5/banned', summary: 'Remove every ban',
+    method: 'DELETE', path: '/api/v5/banned', summary: 'Remove every ban', responses: { 204: null },
     handler: async (_req, admin) => { await admin.banned.clear(); return noContent(); },
   },
   {
-    method: 'DELETE', path: '/api/v5/banned/{as}/{who}', summary: 'Remove one ban',
+    method: 'DELETE', path: '/api/v5/banned/{as}/{who}', summary: 'Remove one ban', responses: { 204: null, 404: ERROR_SCHEMA },
     params: { type: 'object', properties: { as: { type: 'string', enum: KINDS }, who: { type: 'string', minLength: 1 } } },
     handler: async ({ params }, admin) => {
       if (!(await admin.banned.delete(params.as!, params.who!))) throw new ApiError('NOT_FOUND', `${params.as}: ${params.who} not found`);

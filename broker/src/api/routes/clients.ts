@@ -5,7 +5,8 @@
  */
 import type { ClientFilter } from '../admin.js';
 import { ApiError } from '../errors.js';
-import { json, noContent, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
+import { ERROR_SCHEMA, json, noContent, pageOf, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
+import { SUBSCRIPTION_SCHEMA } from './subscriptions.js';
 
 const notFound = (id: string, unreachable: string[]): ApiError =>
   new ApiError('CLIENTID_NOT_FOUND', `no client or session ${id}` + (unreachable.length > 0 ? ` (${unreachable.join(', ')} did not answer)` : ''));
@@ -26,11 +27,27 @@ const CLIENTS_QUERY: JsonSchema = {
   },
 };
 
+const nullable = (type: string): JsonSchema => ({ type: [type, 'null'] });
+
+/** One row of /api/v5/clients (ClientView). */
+export const CLIENT_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['clientid', 'connected', 'node'],
+  properties: {
+    clientid: { type: 'string' }, username: nullable('string'), ip_address: nullable('string'), port: nullable('integer'),
+    listener: nullable('string'), proto_name: nullable('string'), proto_ver: nullable('integer'), connected: { type: 'boolean' },
+    connected_at: nullable('string'), clean_start: { type: 'boolean' }, keepalive: { type: 'integer' }, expiry_interval: { type: 'integer' },
+    subscriptions_cnt: { type: 'integer' }, inflight_cnt: { type: 'integer' }, mqueue_len: { type: 'integer' }, awaiting_rel_cnt: { type: 'integer' },
+    node: { type: 'string' },
+  },
+};
+
 const FILTERS = ['node', 'clientid', 'username', 'ip_address', 'proto_ver', 'like_clientid', 'like_username'] as const;
 
 export const clientsRoutes: Route[] = [
   {
     method: 'GET', path: '/api/v5/clients', summary: 'Connected clients of every node (paged, EMQX filters)', query: CLIENTS_QUERY,
+    responses: { 200: pageOf(CLIENT_SCHEMA) },
     handler: async ({ query }, admin) => {
       const filter: Record<string, unknown> = {};
       for (const k of FILTERS) if (query[k] !== undefined) filter[k] = query[k];
@@ -48,6 +65,7 @@ export const clientsRoutes: Route[] = [
   },
   {
     method: 'GET', path: '/api/v5/clients/{clientid}', summary: 'One client, connected or with an offline session, on whichever node holds it',
+    responses: { 200: CLIENT_SCHEMA, 404: ERROR_SCHEMA },
     handler: async ({ params }, admin) => {
       const { row, unreachable } = await admin.cluster.client(params.clientid);
       if (row === null) throw notFound(params.clientid, unreachable);
@@ -56,6 +74,7 @@ export const clientsRoutes: Route[] = [
   },
   {
     method: 'DELETE', path: '/api/v5/clients/{clientid}', summary: 'Kick the client (v5: DISCONNECT 0x98) and discard its session, on whichever node holds it',
+    responses: { 204: null, 404: ERROR_SCHEMA },
     handler: async ({ params }, admin) => {
       const { kicked, unreachable } = await admin.cluster.kick(params.clientid);
       if (!kicked) throw notFound(params.clientid, unreachable);
@@ -64,6 +83,7 @@ export const clientsRoutes: Route[] = [
   },
   {
     method: 'GET', path: '/api/v5/clients/{clientid}/subscriptions', summary: "The client's subscriptions",
+    responses: { 200: { type: 'array', items: SUBSCRIPTION_SCHEMA }, 404: ERROR_SCHEMA },
     handler: async ({ params }, admin) => {
       const { rows, unreachable } = await admin.cluster.subscriptions(params.clientid);
       if (rows === null) throw notFound(params.clientid, unreachable);

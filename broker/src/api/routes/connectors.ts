@@ -5,7 +5,16 @@
  * actions.ts serves /api/v5/actions (and /api/v5/sources) with the same builder.
  */
 import { ApiError } from '../errors.js';
-import { json, noContent, type JsonSchema, type Route } from '../route.js';
+import { ANY_OBJECT, ERROR_SCHEMA, json, noContent, type JsonSchema, type Route } from '../route.js';
+
+/** EMQX's shape of a connector, action or source: its settings as written plus these. */
+export const RESOURCE_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['type', 'name', 'enable', 'status'],
+  properties: { type: { type: 'string' }, name: { type: 'string' }, enable: { type: 'boolean' }, status: { type: 'string' }, status_reason: { type: 'string' }, node_status: { type: 'array', items: ANY_OBJECT } },
+};
+export const NF = { 404: ERROR_SCHEMA };
+const CHANGE = { 400: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA };
 import type { Change, Kind, ResourceView } from '../../rules/connectors/integration.js';
 
 /** What the routes need of data integration (rules/connectors/integration.ts implements it). */
@@ -43,16 +52,16 @@ export function resourceRoutes(kind: Kind, what: string): Route[] {
   const base = `/api/v5/${kind}`;
   return [
     {
-      method: 'GET', path: base, summary: `All ${kind}, with their status`,
+      method: 'GET', path: base, summary: `All ${kind}, with their status`, responses: { 200: { type: 'array', items: RESOURCE_SCHEMA }, ...NF },
       handler: (_r, admin) => json(200, integrationOf(admin).list(kind).map((v) => render(v, admin.nodeName))),
     },
     {
-      method: 'POST', path: base, summary: `Create ${what} (applies at once): {type, name, …settings}`,
+      method: 'POST', path: base, summary: `Create ${what} (applies at once): {type, name, …settings}`, responses: { 201: RESOURCE_SCHEMA, ...CHANGE },
       body: { type: 'object', required: ['type', 'name'], properties: { type: { type: 'string' }, name: { type: 'string' } } },
       handler: ({ body }, admin) => { const i = integrationOf(admin); return done(i, kind, i.create(kind, body as Record<string, unknown>), 201, admin.nodeName); },
     },
     {
-      method: 'GET', path: `${base}/{id}`, summary: `One of the ${kind} ("<type>:<name>")`, params: ID_PARAMS,
+      method: 'GET', path: `${base}/{id}`, summary: `One of the ${kind} ("<type>:<name>")`, params: ID_PARAMS, responses: { 200: RESOURCE_SCHEMA, ...NF },
       handler: ({ params }, admin) => {
         const v = integrationOf(admin).view(kind, params.id!);
         if (v === null) throw new ApiError('RESOURCE_NOT_FOUND', `no ${what} '${params.id}'`);
@@ -60,11 +69,11 @@ export function resourceRoutes(kind: Kind, what: string): Route[] {
       },
     },
     {
-      method: 'PUT', path: `${base}/{id}`, summary: `Replace the settings of ${what} (restarts it)`, params: ID_PARAMS, body: { type: 'object' },
+      method: 'PUT', path: `${base}/{id}`, summary: `Replace the settings of ${what} (restarts it)`, params: ID_PARAMS, body: { type: 'object' }, responses: { 200: RESOURCE_SCHEMA, ...CHANGE },
       handler: ({ params, body }, admin) => { const i = integrationOf(admin); return done(i, kind, i.update(kind, params.id!, body as Record<string, unknown>), 200, admin.nodeName); },
     },
     {
-      method: 'DELETE', path: `${base}/{id}`, summary: `Delete ${what}`, params: ID_PARAMS,
+      method: 'DELETE', path: `${base}/{id}`, summary: `Delete ${what}`, params: ID_PARAMS, responses: { 204: null, ...CHANGE },
       handler: ({ params }, admin) => {
         const c = integrationOf(admin).delete(kind, params.id!);
         if (!c.ok) throw new ApiError(c.status === 404 ? 'RESOURCE_NOT_FOUND' : 'BAD_REQUEST', c.error);
@@ -72,7 +81,7 @@ export function resourceRoutes(kind: Kind, what: string): Route[] {
       },
     },
     {
-      method: 'POST', path: `${base}/{id}/enable/{enable}`, summary: `Enable or disable ${what}`,
+      method: 'POST', path: `${base}/{id}/enable/{enable}`, summary: `Enable or disable ${what}`, responses: { 204: null, ...CHANGE },
       params: { type: 'object', required: ['id', 'enable'], properties: { id: { type: 'string', minLength: 1 }, enable: { type: 'string', enum: ['true', 'false'] } } },
       handler: ({ params }, admin) => {
         const c = integrationOf(admin).enable(kind, params.id!, params.enable === 'true');
@@ -86,7 +95,7 @@ export function resourceRoutes(kind: Kind, what: string): Route[] {
 export const connectorsRoutes: Route[] = [
   ...resourceRoutes('connectors', 'connector'),
   {
-    method: 'POST', path: '/api/v5/connectors_probe', summary: 'Try connector settings ({type, …}): 204 when the target answers, 400 with the reason otherwise',
+    method: 'POST', path: '/api/v5/connectors_probe', summary: 'Try connector settings ({type, …}): 204 when the target answers, 400 with the reason otherwise', responses: { 204: null, 400: ERROR_SCHEMA, ...NF },
     body: { type: 'object', required: ['type'], properties: { type: { type: 'string' } } },
     handler: async ({ body }, admin) => {
       const r = await integrationOf(admin).probe(body as Record<string, unknown>);

@@ -8,9 +8,15 @@
  * is checked.
  */
 import { ApiError } from '../errors.js';
-import { json, noContent, type JsonSchema, type Route } from '../route.js';
+import { ERROR_SCHEMA, json, noContent, type JsonSchema, type Route } from '../route.js';
 import { ROLES, weakPassword } from '../accounts/index.js';
 import { accountsOf } from './api-keys.js';
+
+const USER_VIEW: JsonSchema = {
+  type: 'object', required: ['username', 'role', 'description', 'backend'],
+  properties: { username: { type: 'string' }, role: { type: 'string' }, description: { type: 'string' }, backend: { type: 'string' } },
+};
+const LOGGED_IN: JsonSchema = { type: 'object', required: ['token', 'role', 'version'], properties: { token: { type: 'string' }, role: { type: 'string' }, version: { type: 'string' } } };
 
 const USERNAME: JsonSchema = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$', description: 'Letters, digits, "_" and "-"; at most 100.' };
 const USER_PARAMS: JsonSchema = { type: 'object', required: ['username'], properties: { username: USERNAME } };
@@ -23,7 +29,7 @@ function strong(p: string, field: string): void {
 
 export const dashboardUsersRoutes: Route[] = [
   {
-    method: 'POST', path: '/api/v5/login', access: 'open', summary: 'Log in: {username, password} → {token, role, version}',
+    method: 'POST', path: '/api/v5/login', access: 'open', summary: 'Log in: {username, password} → {token, role, version}', responses: { 200: LOGGED_IN, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA },
     body: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string', maxLength: 100 }, password: { type: 'string', maxLength: 256 } } },
     handler: async ({ body, peer }, admin) => {
       const { username, password } = body as { username: string; password: string };
@@ -40,7 +46,7 @@ export const dashboardUsersRoutes: Route[] = [
     },
   },
   {
-    method: 'POST', path: '/api/v5/logout', anyRole: true, summary: 'Revoke the bearer token this request carries',
+    method: 'POST', path: '/api/v5/logout', anyRole: true, summary: 'Revoke the bearer token this request carries', responses: { 204: null, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA },
     body: { type: 'object', properties: { username: { type: 'string', description: 'The token\'s owner (EMQX sends it; checked when given).' } } },
     handler: async ({ body, caller }, admin) => {
       const name = (body as { username?: string }).username;
@@ -52,11 +58,11 @@ export const dashboardUsersRoutes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/api/v5/users', summary: 'Dashboard users: [{username, role, description, backend}]',
+    method: 'GET', path: '/api/v5/users', summary: 'Dashboard users: [{username, role, description, backend}]', responses: { 200: { type: 'array', items: USER_VIEW }, 404: ERROR_SCHEMA },
     handler: (_r, admin) => json(200, accountsOf(admin).users.list()),
   },
   {
-    method: 'POST', path: '/api/v5/users', summary: 'Create a dashboard user (password: 8–64 characters of two kinds)',
+    method: 'POST', path: '/api/v5/users', summary: 'Create a dashboard user (password: 8–64 characters of two kinds)', responses: { 200: USER_VIEW, 404: ERROR_SCHEMA },
     body: {
       type: 'object', required: ['username', 'password'], additionalProperties: false,
       properties: { username: USERNAME, password: { type: 'string' }, role: { ...ROLE, default: 'administrator' }, description: { type: 'string', maxLength: 1024, default: '' } },
@@ -70,7 +76,7 @@ export const dashboardUsersRoutes: Route[] = [
     },
   },
   {
-    method: 'PUT', path: '/api/v5/users/{username}', summary: 'Change a user\'s role or description (a role change logs the user out)', params: USER_PARAMS,
+    method: 'PUT', path: '/api/v5/users/{username}', summary: 'Change a user\'s role or description (a role change logs the user out)', params: USER_PARAMS, responses: { 200: USER_VIEW, 404: ERROR_SCHEMA },
     body: { type: 'object', additionalProperties: false, properties: { role: ROLE, description: { type: 'string', maxLength: 1024 } } },
     handler: async ({ params, body }, admin) => {
       const users = accountsOf(admin).users;
@@ -82,7 +88,7 @@ export const dashboardUsersRoutes: Route[] = [
     },
   },
   {
-    method: 'DELETE', path: '/api/v5/users/{username}', summary: 'Delete a user (not yourself, not the last administrator)', params: USER_PARAMS,
+    method: 'DELETE', path: '/api/v5/users/{username}', summary: 'Delete a user (not yourself, not the last administrator)', params: USER_PARAMS, responses: { 204: null, 404: ERROR_SCHEMA },
     handler: async ({ params, caller }, admin) => {
       const users = accountsOf(admin).users;
       const cur = users.get(params.username!);
@@ -94,7 +100,7 @@ export const dashboardUsersRoutes: Route[] = [
     },
   },
   {
-    method: 'POST', path: '/api/v5/users/{username}/change_pwd', ownUser: 'username', params: USER_PARAMS,
+    method: 'POST', path: '/api/v5/users/{username}/change_pwd', ownUser: 'username', params: USER_PARAMS, responses: { 204: null, 404: ERROR_SCHEMA },
     summary: 'Change a password, given the old one (a viewer: only its own); the user\'s tokens are revoked',
     body: { type: 'object', required: ['old_pwd', 'new_pwd'], properties: { old_pwd: { type: 'string', maxLength: 256 }, new_pwd: { type: 'string' } } },
     handler: async ({ params, body, peer }, admin) => {

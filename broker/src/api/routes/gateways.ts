@@ -4,7 +4,8 @@
  * it, its clients (the same rows as /api/v5/clients) and its listeners.
  */
 import { ApiError } from '../errors.js';
-import { json, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
+import { ANY_OBJECT, ERROR_SCHEMA, json, pageOf, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
+import { CLIENT_SCHEMA } from './clients.js';
 import type { AdminApi } from '../admin.js';
 
 /** What the routes need of the node's gateways (gateway/registry.ts implements it). */
@@ -19,6 +20,9 @@ export interface GatewaysAdmin {
   /** null = unknown or unloaded gateway. */
   listeners(name: string): Array<Record<string, unknown>> | null;
 }
+
+const GATEWAY: JsonSchema = { type: 'object', required: ['name', 'status'], properties: { name: { type: 'string' }, status: { enum: ['running', 'stopped', 'unloaded'] } } };
+const ONE = { 200: GATEWAY, 404: ERROR_SCHEMA };
 
 const NAME: JsonSchema = { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z0-9_-]{1,32}$', description: 'Gateway name (mqttsn).' } }, required: ['name'] };
 
@@ -44,25 +48,25 @@ async function enable(admin: AdminApi, name: string, on: boolean): Promise<Recor
 
 export const gatewaysRoutes: Route[] = [
   {
-    method: 'GET', path: '/api/v5/gateways', summary: 'Every gateway with its status: running, stopped, or unloaded',
+    method: 'GET', path: '/api/v5/gateways', summary: 'Every gateway with its status: running, stopped, or unloaded', responses: { 200: { type: 'array', items: GATEWAY }, 404: ERROR_SCHEMA },
     handler: (_r, admin) => json(200, gateways(admin).list()),
   },
   {
-    method: 'GET', path: '/api/v5/gateways/{name}', summary: 'One gateway: status, listeners, connections, counters', params: NAME,
+    method: 'GET', path: '/api/v5/gateways/{name}', summary: 'One gateway: status, listeners, connections, counters', params: NAME, responses: ONE,
     handler: ({ params }, admin) => json(200, loaded(gateways(admin), params.name)),
   },
   {
-    method: 'PUT', path: '/api/v5/gateways/{name}', summary: 'Enable or disable a loaded gateway ({"enable": true|false}); its other settings come from the config file', params: NAME,
+    method: 'PUT', path: '/api/v5/gateways/{name}', summary: 'Enable or disable a loaded gateway ({"enable": true|false}); its other settings come from the config file', params: NAME, responses: ONE,
     body: { type: 'object', properties: { enable: { type: 'boolean' } }, required: ['enable'] },
     handler: async ({ params, body }, admin) => json(200, await enable(admin, params.name, (body as { enable: boolean }).enable)),
   },
   {
-    method: 'PUT', path: '/api/v5/gateways/{name}/enable/{enable}', summary: 'Enable or disable a loaded gateway (EMQX path)',
+    method: 'PUT', path: '/api/v5/gateways/{name}/enable/{enable}', summary: 'Enable or disable a loaded gateway (EMQX path)', responses: ONE,
     params: { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z0-9_-]{1,32}$' }, enable: { type: 'string', enum: ['true', 'false'] } }, required: ['name', 'enable'] },
     handler: async ({ params }, admin) => json(200, await enable(admin, params.name, params.enable === 'true')),
   },
   {
-    method: 'GET', path: '/api/v5/gateways/{name}/clients', summary: "The gateway's connected clients (paged; the rows of /api/v5/clients)", params: NAME, query: PAGE_QUERY,
+    method: 'GET', path: '/api/v5/gateways/{name}/clients', summary: "The gateway's connected clients (paged; the rows of /api/v5/clients)", params: NAME, query: PAGE_QUERY, responses: { 200: pageOf(CLIENT_SCHEMA), 404: ERROR_SCHEMA },
     handler: ({ params, query }, admin) => {
       const ids = gateways(admin).clientIds(params.name);
       if (ids === null) throw unloaded(params.name);
@@ -71,7 +75,7 @@ export const gatewaysRoutes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/api/v5/gateways/{name}/listeners', summary: "The gateway's listeners with their counters", params: NAME,
+    method: 'GET', path: '/api/v5/gateways/{name}/listeners', summary: "The gateway's listeners with their counters", params: NAME, responses: { 200: { type: 'array', items: ANY_OBJECT }, 404: ERROR_SCHEMA },
     handler: ({ params }, admin) => {
       const ls = gateways(admin).listeners(params.name);
       if (ls === null) throw unloaded(params.name);

@@ -19,16 +19,23 @@ import { actionsRoutes } from './actions.js';
 import { gatewaysRoutes } from './gateways.js';
 import { apiKeysRoutes } from './api-keys.js';
 import { dashboardUsersRoutes } from './dashboard-users.js';
+import { withApiDocs } from './api-docs.js';
+import { clientMessagesRoutes } from './client-messages.js';
+import { delayedRoutes } from './delayed.js';
+import { alarmsRoutes } from './alarms.js';
+import { configsRoutes } from './configs.js';
 
-export const ROUTES: readonly Route[] = [
+export const ROUTES: readonly Route[] = withApiDocs([
   ...statusRoutes,
   ...statsMetricsRoutes,
   ...nodesRoutes,
   ...clientsRoutes,
+  ...clientMessagesRoutes,
   ...subscriptionsRoutes,
   ...topicsRoutes,
   ...retainerRoutes,
   ...publishRoutes,
+  ...delayedRoutes,
   ...listenersRoutes,
   ...nodeDrainRoutes,
   ...authorizationRoutes,
@@ -40,4 +47,6 @@ export const ROUTES: readonly Route[] = [
   ...gatewaysRoutes,
   ...apiKeysRoutes,
   ...dashboardUsersRoutes,
-];
+  ...alarmsRoutes,
+  ...configsRoutes,
+]);

@@ -1,11 +1,21 @@
 /** Listener status, and start / stop / restart of one listener (EMQX: PUT /api/v5/listeners/{id}/{action}). */
 import { ApiError } from '../errors.js';
-import { json, noContent, type Route } from '../route.js';
+import { ERROR_SCHEMA, json, noContent, type JsonSchema, type Route } from '../route.js';
+
+const LISTENER: JsonSchema = {
+  type: 'object',
+  required: ['id', 'running'],
+  properties: {
+    id: { type: 'string' }, transport: { type: 'string' }, bind: { type: 'string' }, running: { type: 'boolean' },
+    currentConnections: { type: 'integer' }, maxConnections: { anyOf: [{ type: 'integer' }, { const: 'infinity' }] },
+  },
+};
 
 export const listenersRoutes: Route[] = [
-  { method: 'GET', path: '/api/v5/listeners', summary: 'Listeners: id, transport, bind, running, connections, counters', handler: (_r, admin) => json(200, admin.listListeners()) },
+  { method: 'GET', path: '/api/v5/listeners', summary: 'Listeners: id, transport, bind, running, connections, counters', responses: { 200: { type: 'array', items: LISTENER } }, handler: (_r, admin) => json(200, admin.listListeners()) },
   {
     method: 'PUT', path: '/api/v5/listeners/{id}/{action}', summary: 'Start, stop or restart one listener (id is type:name, e.g. tcp:default)',
+    responses: { 204: null, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA, 503: ERROR_SCHEMA },
     params: {
       type: 'object',
       properties: { id: { type: 'string' }, action: { enum: ['start', 'stop', 'restart'] } },

@@ -8,6 +8,7 @@ import { json, type Route } from '../route.js';
 export const nodeDrainRoutes: Route[] = [
   {
     method: 'POST', path: '/api/v5/node/drain', access: 'key-or-loopback', summary: 'Drain the node: stop accepting, send clients elsewhere',
+    responses: { 200: { type: 'object', required: ['drained'], properties: { drained: { type: 'integer', description: 'Clients sent away.' } } } },
     query: {
       type: 'object',
       properties: { timeout: { type: 'string', description: "The preStop hook's deadline (e.g. 45s); the answer comes as soon as every client was sent away." } },

@@ -4,12 +4,23 @@
  * that does not answer is listed with `node_status: "unreachable"`. A single node lists itself.
  */
 import { ApiError } from '../errors.js';
-import { json, type Route } from '../route.js';
+import { ERROR_SCHEMA, json, type JsonSchema, type Route } from '../route.js';
+
+/** NodeRow: membership's fields always, the node's own (connections, memory_used, load…) when it answered. */
+const NODE_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['node', 'node_status'],
+  properties: {
+    node: { type: 'string' }, node_status: { enum: ['running', 'draining', 'unreachable'] }, version: { type: 'string' },
+    role: { type: 'string' }, region: { type: 'string' }, uptime: { type: 'integer' },
+    connections: { type: ['integer', 'null'] }, memory_used: { type: ['integer', 'null'] }, link_state: { enum: ['self', 'up', 'down'] },
+  },
+};
 
 export const nodesRoutes: Route[] = [
-  { method: 'GET', path: '/api/v5/nodes', summary: 'Nodes: name, status, version, role, region, uptime, memory, connections, link state', handler: async (_r, admin) => json(200, await admin.cluster.nodes()) },
+  { method: 'GET', path: '/api/v5/nodes', summary: 'Nodes: name, status, version, role, region, uptime, memory, connections, link state', responses: { 200: { type: 'array', items: NODE_SCHEMA } }, handler: async (_r, admin) => json(200, await admin.cluster.nodes()) },
   {
-    method: 'GET', path: '/api/v5/nodes/{node}', summary: 'One node by name',
+    method: 'GET', path: '/api/v5/nodes/{node}', summary: 'One node by name', responses: { 200: NODE_SCHEMA, 404: ERROR_SCHEMA },
     handler: async ({ params }, admin) => {
       const row = await admin.cluster.node(params.node);
       if (row === null) throw new ApiError('RESOURCE_NOT_FOUND', `no node ${params.node} in the cluster`);

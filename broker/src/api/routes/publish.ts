@@ -11,6 +11,13 @@ import type { AdminApi, AdminPublish } from '../admin.js';
 import { ApiError } from '../errors.js';
 import { json, type JsonSchema, type Route } from '../route.js';
 
+/** `{id}` when delivered; `{id, reason_code: 16, message}` when no subscriber matched. */
+const RESULT: JsonSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string' }, reason_code: { type: 'integer' }, message: { type: 'string' } },
+};
+
 /** The MQTT 5 properties EMQX's publish API takes, by their REST names. */
 const PROPERTIES: JsonSchema = {
   type: 'object',
@@ -101,14 +108,14 @@ async function publishOne(admin: AdminApi, m: AdminPublish): Promise<{ ok: boole
 
 export const publishRoutes: Route[] = [
   {
-    method: 'POST', path: '/api/v5/publish', summary: 'Publish a message (200, or 202 with reason_code 16 when no subscriber matched)', body: MESSAGE_SCHEMA,
+    method: 'POST', path: '/api/v5/publish', summary: 'Publish a message (200, or 202 with reason_code 16 when no subscriber matched)', body: MESSAGE_SCHEMA, responses: { 200: RESULT, 202: RESULT },
     handler: async ({ body }, admin) => {
       const r = await publishOne(admin, toMessage(body as Body, admin.maxTopicLevels));
       return json(r.ok ? 200 : 202, r.row);
     },
   },
   {
-    method: 'POST', path: '/api/v5/publish/bulk', summary: 'Publish several messages; one result per message', body: BULK_SCHEMA,
+    method: 'POST', path: '/api/v5/publish/bulk', summary: 'Publish several messages; one result per message', body: BULK_SCHEMA, responses: { 200: { type: 'array', items: RESULT }, 202: { type: 'array', items: RESULT } },
     handler: async ({ body }, admin) => {
       const msgs = (body as Body[]).map((b, i) => toMessage(b, admin.maxTopicLevels, `body[${i}]`));
       const rows: Array<Record<string, unknown>> = [];

@@ -4,7 +4,7 @@
  * statement. Changes apply to the next message. A bad statement is a 400 naming line:column.
  */
 import { ApiError } from '../errors.js';
-import { json, noContent, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
+import { ANY_OBJECT, ERROR_SCHEMA, json, noContent, pageOf, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
 
 /** What the routes need of the rule engine (rules/engine.ts implements it). */
 export interface RulesAdmin {
@@ -38,6 +38,15 @@ const RULE_FIELDS: Record<string, JsonSchema> = {
   metadata: { type: 'object' },
 };
 
+const RULE: JsonSchema = {
+  type: 'object',
+  required: ['id', 'sql', 'from', 'created_at'],
+  properties: { ...RULE_FIELDS, from: { type: 'array', items: { type: 'string' } }, created_at: { type: 'string' } },
+};
+const METRICS: JsonSchema = { type: 'object', required: ['metrics'], properties: { metrics: ANY_OBJECT, node_metrics: { type: 'array', items: ANY_OBJECT } } };
+const NF = { 404: ERROR_SCHEMA };
+const CHANGE = { 400: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA };
+
 const rulesOf = (admin: Parameters<Route['handler']>[1]): RulesAdmin => {
   if (admin.rules === undefined) throw new ApiError('NOT_FOUND', 'the rule engine is not running on this node');
   return admin.rules;
@@ -56,28 +65,28 @@ function changed(r: RulesAdmin, res: ReturnType<RulesAdmin['create']>, status: n
 
 export const rulesRoutes: Route[] = [
   {
-    method: 'GET', path: '/api/v5/rules', summary: 'Rules (paged)', query: PAGE_QUERY,
+    method: 'GET', path: '/api/v5/rules', summary: 'Rules (paged)', query: PAGE_QUERY, responses: { 200: pageOf(RULE), ...NF },
     handler: ({ query }, admin) => {
       const r = rulesOf(admin);
       return json(200, paginate(r.list().map((x) => view(r, x.id)), query));
     },
   },
   {
-    method: 'POST', path: '/api/v5/rules', summary: 'Create a rule (applies at once)',
+    method: 'POST', path: '/api/v5/rules', summary: 'Create a rule (applies at once)', responses: { 201: RULE, ...CHANGE },
     body: { type: 'object', required: ['sql'], additionalProperties: false, properties: RULE_FIELDS },
     handler: async ({ body }, admin) => { const r = rulesOf(admin); const res = r.create(body as Record<string, unknown>); if (res.ok) await r.stored?.(); return changed(r, res, 201); },
   },
   {
-    method: 'GET', path: '/api/v5/rules/{id}', summary: 'One rule', params: ID_PARAMS,
+    method: 'GET', path: '/api/v5/rules/{id}', summary: 'One rule', params: ID_PARAMS, responses: { 200: RULE, ...NF },
     handler: ({ params }, admin) => json(200, view(rulesOf(admin), params.id!)),
   },
   {
-    method: 'PUT', path: '/api/v5/rules/{id}', summary: 'Change a rule: the fields given replace its own (enable: false disables it)', params: ID_PARAMS,
+    method: 'PUT', path: '/api/v5/rules/{id}', summary: 'Change a rule: the fields given replace its own (enable: false disables it)', params: ID_PARAMS, responses: { 200: RULE, ...CHANGE },
     body: { type: 'object', additionalProperties: false, properties: RULE_FIELDS },
     handler: async ({ params, body }, admin) => { const r = rulesOf(admin); const res = r.update(params.id!, body as Record<string, unknown>); if (res.ok) await r.stored?.(); return changed(r, res, 200); },
   },
   {
-    method: 'DELETE', path: '/api/v5/rules/{id}', summary: 'Delete a rule', params: ID_PARAMS,
+    method: 'DELETE', path: '/api/v5/rules/{id}', summary: 'Delete a rule', params: ID_PARAMS, responses: { 204: null, ...NF },
     handler: async ({ params }, admin) => {
       const r = rulesOf(admin);
       if (!r.delete(params.id!)) throw new ApiError('RESOURCE_NOT_FOUND', `no rule '${params.id}'`);
@@ -86,7 +95,7 @@ export const rulesRoutes: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/api/v5/rules/{id}/metrics', summary: 'A rule\'s counters (matched, passed, failed, actions.*)', params: ID_PARAMS,
+    method: 'GET', path: '/api/v5/rules/{id}/metrics', summary: 'A rule\'s counters (matched, passed, failed, actions.*)', params: ID_PARAMS, responses: { 200: METRICS, ...NF },
     handler: ({ params }, admin) => {
       const m = rulesOf(admin).metrics(params.id!);
       if (m === null) throw new ApiError('RESOURCE_NOT_FOUND', `no rule '${params.id}'`);
@@ -94,7 +103,7 @@ export const rulesRoutes: Route[] = [
     },
   },
   {
-    method: 'PUT', path: '/api/v5/rules/{id}/metrics/reset', summary: 'Zero a rule\'s counters', params: ID_PARAMS,
+    method: 'PUT', path: '/api/v5/rules/{id}/metrics/reset', summary: 'Zero a rule\'s counters', params: ID_PARAMS, responses: { 204: null, ...NF },
     handler: ({ params }, admin) => {
       if (!rulesOf(admin).resetMetrics(params.id!)) throw new ApiError('RESOURCE_NOT_FOUND', `no rule '${params.id}'`);
       return noContent();
@@ -102,6 +111,7 @@ export const rulesRoutes: Route[] = [
   },
   {
     method: 'POST', path: '/api/v5/rule_test', summary: 'Run SQL over a sample context without publishing (EMQX\'s context: event_type and columns)',
+    responses: { 200: {}, 400: ERROR_SCHEMA, 412: ERROR_SCHEMA, ...NF },
     body: { type: 'object', required: ['sql'], properties: { sql: { type: 'string' }, context: { type: 'object' } } },
     handler: ({ body }, admin) => {
       const b = body as { sql: string; context?: Record<string, unknown> };
