@@ -17,6 +17,7 @@ import { Router } from './router.js';
 import { ROUTES } from './routes/index.js';
 import type { RawBody, Reply, Route } from './route.js';
 import { checkBasic, isLoopback, loadKeys } from './auth.js';
+import { DashboardFiles } from './dashboard-files.js';
 
 export interface ApiServerOptions {
   /** "port", "host:port" or "[ipv6]:port" (dashboard.listeners.http.bind). */
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
   apiKeyFile: string;
   /** Largest request body; 1 MiB when omitted. */
   maxBodyBytes?: number;
+  /** The built dashboard served at `/`; dist/dashboard/ when omitted. */
+  dashboardDir?: string;
 }
 
 export interface ApiLogger {
@@ -41,6 +44,7 @@ export class ApiServer {
   private readonly keys: Map<string, string>;
   private readonly router: Router;
   private readonly server: Server;
+  private readonly dashboard: DashboardFiles;
 
   constructor(admin: AdminApi, opts: ApiServerOptions, log: ApiLogger, routes: readonly Route[] = ROUTES) {
     this.admin = admin;
@@ -49,6 +53,7 @@ export class ApiServer {
     this.maxBody = opts.maxBodyBytes ?? MAX_BODY;
     this.keys = loadKeys(opts.apiKeyFile);
     this.router = new Router(routes);
+    this.dashboard = new DashboardFiles(opts.dashboardDir);
     this.server = createServer((req, res) => { this.handle(req, res).catch((err) => this.failed(req, res, err)); });
   }
 
@@ -73,6 +78,8 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const m = this.router.find(req.method ?? 'GET', path);
+    if (m.kind === 'none' && this.dashboard.serve(req, res, url.pathname)) return;
+    if (m.kind === 'none' && path === '/') throw new ApiError('NOT_FOUND', 'the dashboard is not built: run "make build"');
     if (m.kind === 'none') throw new ApiError('NOT_FOUND', `no such endpoint: ${req.method} ${path}`);
     if (m.kind === 'method') {
       throw new ApiError('METHOD_NOT_ALLOWED', `${path} does not take ${req.method}; it takes ${m.allow.join(', ')}`, { allow: m.allow.join(', ') });

@@ -1,0 +1,239 @@
+/**
+ * 60 — the dashboard, in Debian's Chromium driven by playwright-core, against one real node:
+ * the built files as served (types, caching, compression, no path traversal), every page
+ * reached by keyboard with labelled controls and a screenshot kept, the overview following
+ * connections, kicking a client, writing and testing a rule, banning a client, the WebSocket
+ * MQTT page, logging in, and the viewer role that sees everything and changes nothing.
+ *
+ * Screenshots and aria snapshots: test-artifacts/dashboard/ (or $PETREL_ARTIFACTS/dashboard).
+ * The node has no API keys, so it answers the browser (on loopback) without a login, except
+ * in the login and viewer tests.
+ */
+import { describe, it, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { startBroker, client, end, until, type TestBroker } from '../support/broker.js';
+import { api, getJson } from '../support/api.js';
+import { accessibilityProblems, artifactsDir, ensureDashboardBuilt, focused, launchChromium, tabTo } from '../support/browser.js';
+
+const PAGES = [
+  ['overview', 'Overview'], ['clients', 'Clients'], ['subscriptions', 'Subscriptions'], ['retained', 'Retained'],
+  ['rules', 'Rules'], ['integration', 'Connectors & actions'], ['access', 'Access control'], ['gateways', 'Gateways'],
+  ['listeners', 'Listeners'], ['websocket', 'WebSocket client'],
+] as const;
+
+let b: TestBroker;
+let browser: Browser;
+let dist: string;
+const shots = artifactsDir();
+const contexts: BrowserContext[] = [];
+
+before(async () => {
+  dist = ensureDashboardBuilt();
+  b = await startBroker({ authentication: [{ mechanism: 'password_based', backend: 'built_in_database' }], authorization: { sources: [{ type: 'built_in_database' }] } });
+  browser = await launchChromium();
+  // Clients log in as this user (the Access page then lists a user too).
+  const r = await api(b, '/api/v5/authentication/password_based%3Abuilt_in_database/users', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: 'dash', password: 'dash-pw' }),
+  });
+  assert.equal(r.status, 201);
+});
+after(async () => {
+  for (const c of contexts) await c.close();
+  await browser?.close();
+  await b?.stop();
+});
+
+const mq = (opts: IClientOptions = {}): Promise<MqttClient> => client(b, { username: 'dash', password: 'dash-pw', ...opts });
+const base = (): string => `http://127.0.0.1:${b.apiPort}/`;
+
+/** A fresh page (own context: own session storage), failing the test on any script error. */
+async function open(hash = 'overview'): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('pageerror', (e) => { throw e; });
+  await page.goto(`${base()}#/${hash}`);
+  await page.locator('main h1').waitFor();
+  return page;
+}
+
+function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+  return new Promise((ok, bad) => {
+    const r = request({ host: '127.0.0.1', port: b.apiPort, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => ok({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    r.on('error', bad);
+    r.end();
+  });
+}
+
+describe('dashboard files', () => {
+  it('serves index.html no-cache and hashed assets immutable, with their types and precompressed bodies', async () => {
+    const index = await rawGet('/');
+    assert.equal(index.status, 200);
+    assert.match(String(index.headers['content-type']), /^text\/html/);
+    assert.equal(index.headers['cache-control'], 'no-cache');
+    const js = /src="\/(main-[A-Z0-9]+\.js)"/.exec(index.body.toString())![1];
+    const css = /href="\/(main-[A-Z0-9]+\.css)"/.exec(index.body.toString())![1];
+    const plain = await rawGet(`/${js}`);
+    assert.match(String(plain.headers['content-type']), /^text\/javascript/);
+    assert.equal(plain.headers['cache-control'], 'public, max-age=31536000, immutable');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const gz = await rawGet(`/${js}`, { 'accept-encoding': 'gzip' });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.ok(gz.body.length < plain.body.length / 2);
+    const br = await rawGet(`/${js}`, { 'accept-encoding': 'gzip, deflate, br' });
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.match(String((await rawGet(`/${css}`)).headers['content-type']), /^text\/css/);
+    assert.ok(readdirSync(dist).includes(js));
+    // The API is still the API.
+    assert.equal((await rawGet('/api/v5/nodes')).status, 200);
+  });
+
+  it('answers 404 for anything not in the build, including paths that climb out of it', async () => {
+    for (const p of ['/../package.json', '/..%2fpackage.json', '/%2e%2e/%2e%2e/package.json', '/main.js/../../../package.json',
+      '/../../../../etc/passwd', '/%2e%2e%2f%2e%2e%2fetc%2fpasswd', '/index.html.gz', '/.%2e/broker/src/node.ts', '//etc/passwd', '/nope.js']) {
+      const r = await rawGet(p);
+      assert.equal(r.status, 404, `${p} → ${r.status}`);
+      assert.match(String(r.headers['content-type']), /application\/json/, p);
+      assert.doesNotMatch(r.body.toString(), /"name": "petrel"|root:/, p);
+    }
+    assert.equal((await api(b, '/', { method: 'POST' })).status, 404);
+  });
+});
+
+describe('dashboard pages', () => {
+  it('every page is reached from the navigation by Tab and Enter, has labelled controls, and is screenshotted', async () => {
+    const page = await open('overview');
+    for (const [id, title] of PAGES) {
+      await page.locator('main h1').focus();
+      await page.keyboard.press('Shift+Tab'); // back into the navigation (or header) before tabbing forward
+      assert.ok(await tabTo(page, title), `Tab never reached the "${title}" link`);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(new RegExp(`#/${id}$`));
+      assert.equal(await page.locator('main h1').textContent(), title);
+      // Focus lands on the page's heading, and Tab goes on into the page itself.
+      await until(async () => (await focused(page)).tag === 'H1', 5000, `focus on the ${id} heading`);
+      await page.waitForLoadState('networkidle');
+      assert.deepEqual(await accessibilityProblems(page), [], `accessibility problems on ${id}`);
+      const inMain = await page.locator('main').locator('button, a[href], input, select, textarea').count();
+      if (inMain > 0) {
+        await page.keyboard.press('Tab');
+        assert.ok((await focused(page)).inMain, `Tab from the heading leaves main on ${id}`);
+      }
+      await page.screenshot({ path: join(shots, `${id}.png`), fullPage: true });
+      writeFileSync(join(shots, `${id}.aria.yml`), await page.locator('main').ariaSnapshot());
+    }
+  });
+
+  it('the overview shows the connection count change as clients connect and leave', async () => {
+    const page = await open('overview');
+    const count = page.getByTestId('connections.count');
+    await until(async () => /^\d+$/.test((await count.textContent()) ?? ''), 10000, 'a first sample');
+    const before = Number(await count.textContent());
+    const cs = await Promise.all([1, 2, 3].map((i) => mq({ clientId: `ov-${i}` })));
+    await until(async () => Number(await count.textContent()) === before + 3, 15000, `connections to show ${before + 3}`);
+    await page.screenshot({ path: join(shots, 'overview-3-clients.png') });
+    await end(...cs);
+    await until(async () => Number(await count.textContent()) === before, 15000, `connections to show ${before} again`);
+  });
+
+  it('kicks a client found by search', async () => {
+    const victim = await mq({ clientId: 'kick-me-please' });
+    const bystander = await mq({ clientId: 'stays-here' });
+    const closed = new Promise<void>((r) => victim.once('close', () => r()));
+    const page = await open('clients');
+    await page.getByLabel('Client id contains').fill('kick-me');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'kick-me-please', exact: true }).click(); // the detail panel
+    await page.getByRole('region', { name: 'Client kick-me-please' }).waitFor();
+    await page.getByRole('button', { name: 'Kick kick-me-please' }).click();
+    await closed;
+    await page.getByText('No client matches.').waitFor();
+    assert.equal((await api(b, '/api/v5/clients/kick-me-please')).status, 404);
+    assert.equal(bystander.connected, true);
+    await end(victim, bystander);
+  });
+
+  it('tests rule SQL against a sample and creates the rule', async () => {
+    const page = await open('rules');
+    await page.getByLabel('Rule SQL').fill('SELECT payload.temp AS t, topic FROM "dash/#" WHERE payload.temp > 30');
+    await page.getByLabel('Sample topic').fill('dash/a');
+    await page.getByLabel('Sample payload').fill('{"temp": 31.5}');
+    await page.getByRole('button', { name: 'Test SQL' }).click();
+    const out = page.getByTestId('rule-test-output');
+    await until(async () => (await out.textContent() ?? '').includes('31.5'), 10000, 'rule test output');
+    assert.deepEqual(JSON.parse((await out.textContent())!), { t: 31.5, topic: 'dash/a' });
+    await page.getByLabel('Sample payload').fill('{"temp": 3}');
+    await page.getByRole('button', { name: 'Test SQL' }).click();
+    await page.getByText(/^No match/).waitFor();
+    await page.getByLabel('Rule SQL').fill('SELEC nonsense');
+    await page.getByRole('button', { name: 'Test SQL' }).click();
+    await page.getByRole('alert').filter({ hasText: 'BAD_REQUEST' }).waitFor();
+
+    await page.getByLabel('Rule SQL').fill('SELECT payload.temp AS t FROM "dash/#"');
+    await page.getByLabel('New rule id (optional)').fill('from_dashboard');
+    await page.getByRole('button', { name: 'Create rule' }).click();
+    await page.getByRole('cell', { name: 'from_dashboard', exact: true }).waitFor();
+    const rule = await getJson<{ sql: string; enable: boolean }>(b, '/api/v5/rules/from_dashboard');
+    assert.equal(rule.sql, 'SELECT payload.temp AS t FROM "dash/#"');
+    const pub = await mq();
+    await pub.publishAsync('dash/x', '{"temp": 1}', { qos: 1 });
+    await end(pub);
+    await page.getByTestId('metrics-from_dashboard').filter({ hasText: 'matched 1' }).waitFor();
+    await page.screenshot({ path: join(shots, 'rules-created.png'), fullPage: true });
+  });
+
+  it('bans a client id, which then cannot connect', async () => {
+    const page = await open('access');
+    await page.getByLabel('Ban by').selectOption('clientid');
+    await page.getByLabel('Who').fill('not-welcome');
+    await page.getByLabel('Reason').fill('dashboard test');
+    await page.getByRole('button', { name: 'Ban', exact: true }).click();
+    await page.getByRole('cell', { name: 'not-welcome', exact: true }).waitFor();
+    const bans = await getJson<{ data: Array<{ as: string; who: string; reason: string }> }>(b, '/api/v5/banned?clientid=not-welcome');
+    assert.deepEqual(bans.data.map((x) => [x.as, x.who, x.reason]), [['clientid', 'not-welcome', 'dashboard test']]);
+    await assert.rejects(mq({ clientId: 'not-welcome' }));
+    await page.getByRole('button', { name: 'Lift ban on clientid not-welcome' }).click();
+    await page.getByText('Nobody is banned.').waitFor();
+  });
+
+  it('the WebSocket page connects, subscribes and receives what it publishes', async () => {
+    const page = await open('websocket');
+    await until(async () => (await page.getByLabel('WebSocket URL').inputValue()).startsWith('ws://'), 10000, 'ws URL from the listeners');
+    await page.getByLabel('Client id').fill('ws-dashboard');
+    await page.getByLabel('MQTT username').fill('dash');
+    await page.getByLabel('MQTT password').fill('dash-pw');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByTestId('ws-state').filter({ hasText: /^connected$/ }).waitFor();
+    assert.equal((await getJson<{ proto_name: string; listener: string }>(b, '/api/v5/clients/ws-dashboard')).listener, 'ws:default');
+    await page.getByLabel('Topic filter').fill('dash/ws/#');
+    await page.getByRole('button', { name: 'Subscribe' }).click();
+    await until(async () => (await api(b, '/api/v5/clients/ws-dashboard/subscriptions').then((r) => r.json()) as unknown[]).length === 1, 5000, 'subscription');
+    await page.getByLabel('Topic', { exact: true }).fill('dash/ws/1');
+    await page.getByLabel('Payload').fill('héllo');
+    await page.getByLabel('Publish QoS').selectOption('1');
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await page.getByTestId('ws-log').getByText('héllo').waitFor();
+    // A message from an ordinary client reaches the page too.
+    const other = await mq();
+    await other.publishAsync('dash/ws/2', 'from tcp', { qos: 1 });
+    await end(other);
+    await page.getByTestId('ws-log').getByText('from tcp').waitFor();
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+    await page.getByTestId('ws-state').filter({ hasText: /^disconnected/ }).waitFor();
+  });
+});
+
+describe('login and roles', () => {
+  it.skip('logs in with a dashboard user and out again (needs POST /api/v5/login from branch wt-auth14)', async () => {});
+  it.skip('a viewer sees every page and no control that changes anything (needs roles from branch wt-auth14)', async () => {});
+});
