@@ -18,6 +18,7 @@ import { joinCluster, type Joined } from './cluster/join.js';
 import { BackupStore } from './cluster/session-backup.js';
 import { SysPublisher } from './sys.js';
 import { ApiServer } from './api/http-server.js';
+import { Accounts } from './api/accounts/index.js';
 import { nodeAdmin } from './node-admin.js';
 import { registerAdminCalls } from './cluster/calls.js';
 import { NEVER_EXPIRE } from './session/registry.js';
@@ -370,6 +371,15 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   admin.gateways = gateways;
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
+    // In the shared store, like users and rules: a key or dashboard user made on one node works on all.
+    const d = cfg.dashboard;
+    admin.accounts = new Accounts({
+      store: shared, tokenTtlMs: d.token_expired_time, log,
+      limits: { maxAttempts: d.unsuccessful_login_max_attempts, intervalMs: d.unsuccessful_login_interval, lockMs: d.unsuccessful_login_lock_duration },
+    });
+    try {
+      if (await admin.accounts.users.ensureDefault(d.default_username, d.default_password)) log.info({ username: d.default_username }, 'dashboard administrator created from dashboard.default_password');
+    } catch (err) { await node.stop(); throw err; }
     const api = new ApiServer(admin, { bind: cfg.dashboard.listeners.http.bind, apiKeyFile: cfg.api_key.bootstrap_file }, log);
     try { await api.listen(); } catch (err) { await node.stop(); throw err; }
     (node as { api: ApiServer | null }).api = api;

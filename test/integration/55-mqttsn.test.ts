@@ -74,7 +74,7 @@ describe('MQTT-SN: connect and the REST API', () => {
 
   it('the gateway counters reach Prometheus', async () => {
     const text = await (await api(b, '/api/v5/prometheus/stats')).text();
-    assert.match(text, /petrel_gateway_mqttsn_clients_connected\{node="[^"]+"\} [1-9]/);
+    assert.match(text, /emqx_gateway_mqttsn_clients_connected\{node="[^"]+"\} [1-9]/);
   });
 
   it('an unknown gateway is 404; the list names mqttsn', async () => {

@@ -11,6 +11,7 @@ import type { AuthnAdmin } from '../access/authn/index.js';
 import type { RulesAdmin } from './routes/rules.js';
 import type { IntegrationAdmin } from './routes/connectors.js';
 import type { GatewaysAdmin } from './routes/gateways.js';
+import type { Accounts } from './accounts/index.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -185,6 +186,8 @@ export interface AdminApi {
   integration?: IntegrationAdmin;
   /** The gateways (/api/v5/gateways); absent in API-only tests. */
   gateways?: GatewaysAdmin;
+  /** API keys made over REST and dashboard users (/api/v5/api_key, /users, /login); absent in API-only tests. */
+  accounts?: Accounts;
 }
 
 /** A ban as EMQX's API renders it: times in RFC 3339, `until` possibly "infinity". */

@@ -16,7 +16,8 @@ import { ApiError } from './errors.js';
 import { Router } from './router.js';
 import { ROUTES } from './routes/index.js';
 import type { RawBody, Reply, Route } from './route.js';
-import { checkBasic, isLoopback, loadKeys } from './auth.js';
+import { identify, loadKeys } from './auth.js';
+import type { Caller } from './accounts/roles.js';
 import { DashboardFiles } from './dashboard-files.js';
 
 export interface ApiServerOptions {
@@ -84,7 +85,8 @@ export class ApiServer {
     if (m.kind === 'method') {
       throw new ApiError('METHOD_NOT_ALLOWED', `${path} does not take ${req.method}; it takes ${m.allow.join(', ')}`, { allow: m.allow.join(', ') });
     }
-    this.checkAccess(m.route, req);
+    const caller = this.checkAccess(m.route, req);
+    this.router.authorize(m.compiled, m.rawParams, caller);
     const r = this.router.request(m.compiled, m.rawParams, url.searchParams);
     let body: unknown = null;
     if (m.route.rawBody === true) {
@@ -93,22 +95,14 @@ export class ApiServer {
       body = await this.readJson(req);
       this.router.body(m.compiled, body);
     }
-    send(res, await m.route.handler({ ...r, body }, this.admin));
+    send(res, await m.route.handler({ ...r, body, caller, peer: req.socket.remoteAddress ?? '' }, this.admin));
   }
 
-  private checkAccess(route: Route, req: IncomingMessage): void {
+  /** null on `open` routes, which read no credentials (a scraper's stale ones do not matter). */
+  private checkAccess(route: Route, req: IncomingMessage): Caller | null {
     const access = route.access ?? 'key';
-    if (access === 'open') return;
-    const loopback = isLoopback(req.socket.remoteAddress);
-    if (access === 'key-or-loopback' && loopback) return;
-    const challenge = { 'www-authenticate': 'Basic realm="petrel"' };
-    if (this.keys.size === 0) {
-      if (loopback) return;
-      throw new ApiError('UNAUTHORIZED', 'no API keys configured: the API answers loopback clients only', challenge);
-    }
-    const c = checkBasic(this.keys, req.headers.authorization);
-    if (c === 'missing') throw new ApiError('UNAUTHORIZED', 'API key required (HTTP Basic)', challenge);
-    if (c === 'bad') throw new ApiError('BAD_API_KEY_OR_SECRET', undefined, challenge);
+    if (access === 'open') return null;
+    return identify(access, req.headers.authorization, req.socket.remoteAddress, this.keys, this.admin.accounts);
   }
 
   /** The body as JSON; an empty body reads as `{}`. */

@@ -7,6 +7,7 @@
  * document is made of.
  */
 import type { AdminApi } from './admin.js';
+import type { Caller } from './accounts/roles.js';
 
 /** A JSON Schema (draft 7 subset as ajv reads it). */
 export type JsonSchema = Record<string, unknown>;
@@ -28,6 +29,10 @@ export interface ApiRequest {
   query: Record<string, unknown>;
   /** The parsed JSON body, validated by the route's body schema; null for routes without one. */
   body: unknown;
+  /** Who called (null on `open` routes, which check no credentials). */
+  caller?: Caller | null;
+  /** The client's address (the login limiter counts failures per address). */
+  peer?: string;
 }
 
 /** `ApiRequest.body` of a route with `rawBody`. */
@@ -52,6 +57,10 @@ export interface Route {
   body?: JsonSchema;
   /** The body is not JSON (an uploaded CSV, a multipart form): the handler gets it as a RawBody, of any content type. */
   rawBody?: boolean;
+  /** A viewer may call it although it is not a GET: it changes only the caller's own login (logout). */
+  anyRole?: boolean;
+  /** The path parameter naming a dashboard user: a viewer may call this route for itself only (its own password). */
+  ownUser?: string;
   handler(req: ApiRequest, admin: AdminApi): Reply | Promise<Reply>;
 }
 

@@ -264,6 +264,12 @@ export const schema = obj({
         bind: bind('0.0.0.0:18083', 'Address of the REST API and dashboard.'),
       }),
     }),
+    default_username: str('admin', 'Name of the first dashboard administrator, created at start when no dashboard user exists and default_password is set.'),
+    default_password: str('', 'Password of that first administrator ("" = none is created: Petrel ships no default password). Read only while no dashboard user exists.'),
+    token_expired_time: duration('60m', 'How long a dashboard login token (POST /api/v5/login) is valid.', { min: 1000 }),
+    unsuccessful_login_max_attempts: int(5, 'Failed logins of one username within unsuccessful_login_interval that lock it (source addresses get 4 times as many).', { min: 1 }),
+    unsuccessful_login_interval: duration('5m', 'Window in which failed logins are counted.', { min: 1000 }),
+    unsuccessful_login_lock_duration: duration('10m', 'How long a locked username or source address is refused (401 LOGIN_LOCKED).', { min: 1000 }),
   }),
   api_key: obj({
     bootstrap_file: str('', 'File of "key:secret" lines loaded as API keys at start ("" = none).'),

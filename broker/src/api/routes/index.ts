@@ -17,6 +17,8 @@ import { rulesRoutes } from './rules.js';
 import { connectorsRoutes } from './connectors.js';
 import { actionsRoutes } from './actions.js';
 import { gatewaysRoutes } from './gateways.js';
+import { apiKeysRoutes } from './api-keys.js';
+import { dashboardUsersRoutes } from './dashboard-users.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
@@ -36,4 +38,6 @@ export const ROUTES: readonly Route[] = [
   ...connectorsRoutes,
   ...actionsRoutes,
   ...gatewaysRoutes,
+  ...apiKeysRoutes,
+  ...dashboardUsersRoutes,
 ];

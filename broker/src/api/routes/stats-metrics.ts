@@ -1,54 +1,8 @@
 /** Gauges (stats), counters (metrics) and both in Prometheus text format. */
-import type { AdminApi } from '../admin.js';
 import { json, text, type JsonSchema, type Route } from '../route.js';
+import { emqxPrometheusText, prometheusText, PROMETHEUS_MODES, type PrometheusMode } from '../prometheus.js';
 
 const PROMETHEUS = 'text/plain; version=0.0.4';
-
-/** Prometheus text format, EMQX-style names (`emqx_…` becomes `petrel_…`): stats are gauges, metrics counters. */
-export function prometheusText(admin: AdminApi): string {
-  const lines: string[] = [];
-  const node = admin.nodeName.replace(/["\\\n]/g, '');
-  const emit = (values: Record<string, number>, type: string): void => {
-    for (const [k, v] of Object.entries(values)) {
-      const name = 'petrel_' + k.replace(/[^A-Za-z0-9_]/g, '_');
-      lines.push(`# TYPE ${name} ${type}`, `${name}{node="${node}"} ${v}`);
-    }
-  };
-  emit(admin.stats(), 'gauge');
-  emit(admin.metrics(), 'counter');
-  // Per authenticator, as EMQX's emqx_authn_{total,success,failed,nomatch}{id}.
-  const authn = admin.authn?.counters() ?? [];
-  for (const k of ['total', 'success', 'failed', 'nomatch'] as const) {
-    if (authn.length === 0) break;
-    lines.push(`# TYPE petrel_authn_${k} counter`);
-    for (const a of authn) lines.push(`petrel_authn_${k}{node="${node}",id="${a.id}"} ${a[k]}`);
-  }
-  // Per authorization source, as EMQX's emqx_authz_{allow,deny,nomatch,failed}{type}.
-  const authz = admin.authorization;
-  const sources = authz === undefined ? [] : authz.listSources().map((x) => String(x['type']));
-  for (const k of ['allow', 'deny', 'nomatch', 'failed'] as const) {
-    if (sources.length === 0) break;
-    lines.push(`# TYPE petrel_authz_${k} counter`);
-    for (const t of sources) lines.push(`petrel_authz_${k}{node="${node}",type="${t}"} ${authz!.status(t).metrics[k] ?? 0}`);
-  }
-  // Per rule, as EMQX's emqx_rule_{matched,passed,…}{id}.
-  const rules = admin.rules?.list() ?? [];
-  for (const k of ['matched', 'passed', 'failed', 'failed.exception', 'failed.no_result', 'actions.total', 'actions.success', 'actions.failed']) {
-    if (rules.length === 0) break;
-    const name = 'petrel_rule_' + k.replace(/\./g, '_');
-    lines.push(`# TYPE ${name} counter`);
-    for (const r of rules) lines.push(`${name}{node="${node}",id="${r.id.replace(/["\\\n]/g, '')}"} ${admin.rules!.metrics(r.id)?.[k] ?? 0}`);
-  }
-  // Per action, as EMQX's emqx_action_{matched,success,failed,dropped,…}{id}.
-  const actions = admin.integration?.list('actions') ?? [];
-  for (const k of ['matched', 'success', 'failed', 'retried', 'dropped', 'dropped.expired', 'dropped.queue_full', 'dropped.resource_stopped', 'queuing', 'inflight']) {
-    if (actions.length === 0) break;
-    const name = 'petrel_action_' + k.replace(/\./g, '_');
-    lines.push(`# TYPE ${name} ${k === 'queuing' || k === 'inflight' ? 'gauge' : 'counter'}`);
-    for (const a of actions) lines.push(`${name}{node="${node}",id="${a.id.replace(/["\\\n]/g, '')}"} ${admin.integration!.actionMetrics(a.id)?.[k] ?? 0}`);
-  }
-  return lines.join('\n') + '\n';
-}
 
 /**
  * EMQX's `aggregate`: true = one object summed over the nodes, false = one `{node, …}` row per
@@ -78,5 +32,10 @@ export const statsMetricsRoutes: Route[] = [
     },
   },
   { method: 'GET', path: '/metrics', access: 'open', summary: 'Prometheus text format (open, for scrapers)', handler: (_r, admin) => text(200, prometheusText(admin), PROMETHEUS) },
-  { method: 'GET', path: '/api/v5/prometheus/stats', summary: 'Prometheus text format (EMQX path)', handler: (_r, admin) => text(200, prometheusText(admin), PROMETHEUS) },
+  {
+    // Open, as EMQX's is by default (prometheus.enable_basic_auth = false): scrapers carry no key.
+    method: 'GET', path: '/api/v5/prometheus/stats', access: 'open', summary: 'Prometheus text format with EMQX\'s names (emqx_…) and modes',
+    query: { type: 'object', properties: { mode: { enum: [...PROMETHEUS_MODES], default: 'node', description: 'node: this node; all_nodes_aggregated: stats and metrics summed over the cluster; all_nodes_unaggregated: each node\'s, labelled.' } } },
+    handler: async ({ query }, admin) => text(200, await emqxPrometheusText(admin, query.mode as PrometheusMode), PROMETHEUS),
+  },
 ];
