@@ -6,18 +6,20 @@
  * MQTT page, logging in, and the viewer role that sees everything and changes nothing.
  *
  * Screenshots and aria snapshots: test-artifacts/dashboard/ (or $PETREL_ARTIFACTS/dashboard).
- * The node has no API keys, so it answers the browser (on loopback) without a login, except
- * in the login and viewer tests.
+ * The node has an API key (which the test's own REST calls use), so loopback is not open and
+ * the browser must log in: the login test does it through the form, the other tests start with
+ * a token from POST /api/v5/login put in the page's session storage.
  */
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { startBroker, client, end, until, type TestBroker } from '../support/broker.js';
-import { api, getJson } from '../support/api.js';
+import { api, getJson, type HasApi } from '../support/api.js';
 import { accessibilityProblems, artifactsDir, ensureDashboardBuilt, focused, launchChromium, tabTo } from '../support/browser.js';
 
 const PAGES = [
@@ -27,39 +29,67 @@ const PAGES = [
 ] as const;
 
 let b: TestBroker;
+let B: HasApi; // the node's REST API with the test's API key
 let browser: Browser;
 let dist: string;
 const shots = artifactsDir();
 const contexts: BrowserContext[] = [];
+const keyDir = mkdtempSync(join(tmpdir(), 'petrel-dash-'));
+const ADMIN = { username: 'admin', password: 'Admin-pass-1' };
+const VIEWER = { username: 'watcher', password: 'Viewer-pass-1' };
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+  api(B, path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
 before(async () => {
   dist = ensureDashboardBuilt();
-  b = await startBroker({ authentication: [{ mechanism: 'password_based', backend: 'built_in_database' }], authorization: { sources: [{ type: 'built_in_database' }] } });
-  browser = await launchChromium();
-  // Clients log in as this user (the Access page then lists a user too).
-  const r = await api(b, '/api/v5/authentication/password_based%3Abuilt_in_database/users', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: 'dash', password: 'dash-pw' }),
+  writeFileSync(join(keyDir, 'keys'), 'dash-test:dash-secret\n');
+  b = await startBroker({
+    api_key: { bootstrap_file: join(keyDir, 'keys') },
+    dashboard: { default_username: ADMIN.username, default_password: ADMIN.password },
+    authentication: [{ mechanism: 'password_based', backend: 'built_in_database' }],
+    authorization: { sources: [{ type: 'built_in_database' }] },
+    rule_engine: { rules: { from_config: { sql: 'SELECT * FROM "cfg/#"', actions: [{ function: 'console' }] } } },
   });
-  assert.equal(r.status, 201);
+  B = { apiPort: b.apiPort, apiAuth: 'dash-test:dash-secret' };
+  browser = await launchChromium();
+  // Clients log in as this MQTT user (the Access page then lists a user too).
+  assert.equal((await post('/api/v5/authentication/password_based%3Abuilt_in_database/users', { user_id: 'dash', password: 'dash-pw' })).status, 201);
+  assert.equal((await post('/api/v5/users', { ...VIEWER, role: 'viewer' })).status, 200);
 });
 after(async () => {
   for (const c of contexts) await c.close();
   await browser?.close();
   await b?.stop();
+  rmSync(keyDir, { recursive: true, force: true });
 });
+
+async function token(who: { username: string; password: string }): Promise<{ token: string; role: string }> {
+  const r = await fetch(`http://127.0.0.1:${b.apiPort}/api/v5/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(who) });
+  assert.equal(r.status, 200);
+  return await r.json() as { token: string; role: string };
+}
 
 const mq = (opts: IClientOptions = {}): Promise<MqttClient> => client(b, { username: 'dash', password: 'dash-pw', ...opts });
 const base = (): string => `http://127.0.0.1:${b.apiPort}/`;
 
-/** A fresh page (own context: own session storage), failing the test on any script error. */
-async function open(hash = 'overview'): Promise<Page> {
+/**
+ * A fresh page (own context: own session storage), failing the test on any script error.
+ * `as`: log in first (by the API) and hand the page the session; null: no session at all.
+ */
+async function open(hash = 'overview', as: { username: string; password: string } | null = ADMIN): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   contexts.push(ctx);
+  if (as !== null) {
+    const t = await token(as);
+    const session = JSON.stringify({ token: t.token, role: t.role, username: as.username });
+    await ctx.addInitScript(`try { sessionStorage.setItem('petrel.session', ${JSON.stringify(session)}); } catch {}`);
+  }
   const page = await ctx.newPage();
   page.setDefaultTimeout(15000);
   page.on('pageerror', (e) => { throw e; });
   await page.goto(`${base()}#/${hash}`);
-  await page.locator('main h1').waitFor();
+  await page.locator('h1').first().waitFor();
   return page;
 }
 
@@ -94,8 +124,12 @@ describe('dashboard files', () => {
     assert.equal(br.headers['content-encoding'], 'br');
     assert.match(String((await rawGet(`/${css}`)).headers['content-type']), /^text\/css/);
     assert.ok(readdirSync(dist).includes(js));
-    // The API is still the API.
-    assert.equal((await rawGet('/api/v5/nodes')).status, 200);
+    // The files are open (the login page is one); the API behind them is not.
+    const denied = await rawGet('/api/v5/nodes');
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers['www-authenticate'], 'Basic realm="petrel"');
+    // …except to a page's script, which shows its own login instead of the browser's password dialog.
+    assert.equal((await rawGet('/api/v5/nodes', { 'sec-fetch-mode': 'cors' })).headers['www-authenticate'], undefined);
   });
 
   it('answers 404 for anything not in the build, including paths that climb out of it', async () => {
@@ -106,7 +140,7 @@ describe('dashboard files', () => {
       assert.match(String(r.headers['content-type']), /application\/json/, p);
       assert.doesNotMatch(r.body.toString(), /"name": "petrel"|root:/, p);
     }
-    assert.equal((await api(b, '/', { method: 'POST' })).status, 404);
+    assert.equal((await api(B, '/', { method: 'POST' })).status, 404);
   });
 });
 
@@ -119,7 +153,7 @@ describe('dashboard pages', () => {
       assert.ok(await tabTo(page, title), `Tab never reached the "${title}" link`);
       await page.keyboard.press('Enter');
       await page.waitForURL(new RegExp(`#/${id}$`));
-      assert.equal(await page.locator('main h1').textContent(), title);
+      await until(async () => await page.locator('main h1').textContent() === title, 5000, `the ${title} heading`);
       // Focus lands on the page's heading, and Tab goes on into the page itself.
       await until(async () => (await focused(page)).tag === 'H1', 5000, `focus on the ${id} heading`);
       await page.waitForLoadState('networkidle');
@@ -158,7 +192,7 @@ describe('dashboard pages', () => {
     await page.getByRole('button', { name: 'Kick kick-me-please' }).click();
     await closed;
     await page.getByText('No client matches.').waitFor();
-    assert.equal((await api(b, '/api/v5/clients/kick-me-please')).status, 404);
+    assert.equal((await api(B, '/api/v5/clients/kick-me-please')).status, 404);
     assert.equal(bystander.connected, true);
     await end(victim, bystander);
   });
@@ -183,7 +217,7 @@ describe('dashboard pages', () => {
     await page.getByLabel('New rule id (optional)').fill('from_dashboard');
     await page.getByRole('button', { name: 'Create rule' }).click();
     await page.getByRole('cell', { name: 'from_dashboard', exact: true }).waitFor();
-    const rule = await getJson<{ sql: string; enable: boolean }>(b, '/api/v5/rules/from_dashboard');
+    const rule = await getJson<{ sql: string; enable: boolean }>(B, '/api/v5/rules/from_dashboard');
     assert.equal(rule.sql, 'SELECT payload.temp AS t FROM "dash/#"');
     const pub = await mq();
     await pub.publishAsync('dash/x', '{"temp": 1}', { qos: 1 });
@@ -199,7 +233,7 @@ describe('dashboard pages', () => {
     await page.getByLabel('Reason').fill('dashboard test');
     await page.getByRole('button', { name: 'Ban', exact: true }).click();
     await page.getByRole('cell', { name: 'not-welcome', exact: true }).waitFor();
-    const bans = await getJson<{ data: Array<{ as: string; who: string; reason: string }> }>(b, '/api/v5/banned?clientid=not-welcome');
+    const bans = await getJson<{ data: Array<{ as: string; who: string; reason: string }> }>(B, '/api/v5/banned?clientid=not-welcome');
     assert.deepEqual(bans.data.map((x) => [x.as, x.who, x.reason]), [['clientid', 'not-welcome', 'dashboard test']]);
     await assert.rejects(mq({ clientId: 'not-welcome' }));
     await page.getByRole('button', { name: 'Lift ban on clientid not-welcome' }).click();
@@ -214,10 +248,10 @@ describe('dashboard pages', () => {
     await page.getByLabel('MQTT password').fill('dash-pw');
     await page.getByRole('button', { name: 'Connect' }).click();
     await page.getByTestId('ws-state').filter({ hasText: /^connected$/ }).waitFor();
-    assert.equal((await getJson<{ proto_name: string; listener: string }>(b, '/api/v5/clients/ws-dashboard')).listener, 'ws:default');
+    assert.equal((await getJson<{ proto_name: string; listener: string }>(B, '/api/v5/clients/ws-dashboard')).listener, 'ws:default');
     await page.getByLabel('Topic filter').fill('dash/ws/#');
     await page.getByRole('button', { name: 'Subscribe' }).click();
-    await until(async () => (await api(b, '/api/v5/clients/ws-dashboard/subscriptions').then((r) => r.json()) as unknown[]).length === 1, 5000, 'subscription');
+    await until(async () => (await api(B, '/api/v5/clients/ws-dashboard/subscriptions').then((r) => r.json()) as unknown[]).length === 1, 5000, 'subscription');
     await page.getByLabel('Topic', { exact: true }).fill('dash/ws/1');
     await page.getByLabel('Payload').fill('héllo');
     await page.getByLabel('Publish QoS').selectOption('1');
@@ -233,7 +267,60 @@ describe('dashboard pages', () => {
   });
 });
 
+const MUTATING = /^(Kick|Delete|Ban|Lift|Create rule|Test SQL|Start|Stop|Restart|Enable|Disable|Add user)$/;
+const mutatingControls = (page: Page): Promise<number> => page.locator('main').getByRole('button', { name: MUTATING })
+  .or(page.locator('main button').filter({ hasText: MUTATING })).count();
+
 describe('login and roles', () => {
-  it.skip('logs in with a dashboard user and out again (needs POST /api/v5/login from branch wt-auth14)', async () => {});
-  it.skip('a viewer sees every page and no control that changes anything (needs roles from branch wt-auth14)', async () => {});
+  it('logs in through the form, and logging out revokes the token', async () => {
+    const page = await open('overview', null);
+    await page.getByLabel('Username').waitFor();
+    assert.deepEqual(await accessibilityProblems(page), []);
+    await page.screenshot({ path: join(shots, 'login.png') });
+    await page.getByLabel('Username').fill(ADMIN.username);
+    await page.getByLabel('Password').fill('wrong-password-1');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'BAD_USERNAME_OR_PWD' }).waitFor();
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.locator('main h1', { hasText: 'Overview' }).waitFor();
+    assert.equal(await page.getByTestId('role').textContent(), 'administrator');
+    const session = JSON.parse(await page.evaluate('sessionStorage.getItem("petrel.session")') as string) as { token: string };
+    assert.equal((await fetch(`http://127.0.0.1:${b.apiPort}/api/v5/nodes`, { headers: { authorization: `Bearer ${session.token}` } })).status, 200);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Username').waitFor();
+    await until(async () => (await fetch(`http://127.0.0.1:${b.apiPort}/api/v5/nodes`, { headers: { authorization: `Bearer ${session.token}` } })).status === 401, 5000, 'the token revoked');
+  });
+
+  it('a viewer sees every page and no control that changes anything; the node refuses a change anyway', async () => {
+    const c = await mq({ clientId: 'seen-by-viewer' });
+    const admin = await open('overview');
+    const page = await open('overview', null);
+    await page.getByLabel('Username').fill(VIEWER.username);
+    await page.getByLabel('Password').fill(VIEWER.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.locator('main h1', { hasText: 'Overview' }).waitFor();
+    assert.equal(await page.getByTestId('role').textContent(), 'viewer');
+    // The same pages with the same data: the administrator gets controls where the viewer gets none.
+    const withControls = new Set(['clients', 'retained', 'rules', 'access', 'listeners']);
+    for (const [id, title] of PAGES) {
+      for (const p of [admin, page]) {
+        await p.goto(`${base()}#/${id}`);
+        await p.locator('main h1', { hasText: title }).waitFor();
+        await p.waitForLoadState('networkidle');
+      }
+      await page.getByText(/Loading/).first().waitFor({ state: 'detached' }).catch(() => undefined);
+      if (withControls.has(id)) assert.ok(await mutatingControls(admin) > 0, `the administrator has controls on ${id}`);
+      assert.equal(await mutatingControls(page), 0, `the viewer has controls on ${id}`);
+      await page.screenshot({ path: join(shots, `viewer-${id}.png`), fullPage: true });
+    }
+    const status = await page.evaluate(`(async () => {
+      const s = JSON.parse(sessionStorage.getItem('petrel.session'));
+      const r = await fetch('/api/v5/clients/seen-by-viewer', { method: 'DELETE', headers: { authorization: 'Bearer ' + s.token } });
+      return r.status + ' ' + (await r.json()).code;
+    })()`);
+    assert.equal(status, '403 UNAUTHORIZED_ROLE');
+    assert.equal(c.connected, true);
+    await end(c);
+  });
 });

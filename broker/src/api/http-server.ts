@@ -125,8 +125,21 @@ export class ApiServer {
     if (res.headersSent) { res.end(); return; }
     // A body left unread (too large, or never read) would be taken for the next request.
     if (!req.complete) res.setHeader('connection', 'close');
-    res.writeHead(e.status, { 'content-type': 'application/json', ...e.headers }).end(JSON.stringify({ code: e.code, message: e.message }));
+    res.writeHead(e.status, { 'content-type': 'application/json', ...withoutBrowserChallenge(req, e.headers) }).end(JSON.stringify({ code: e.code, message: e.message }));
   }
+}
+
+/**
+ * A script's fetch (the dashboard's) gets no `WWW-Authenticate: Basic`: browsers answer that
+ * challenge with their own password dialog (or, headless, by waiting), while the dashboard
+ * wants the 401 to show its login page. Browsers mark a script's request with a
+ * Sec-Fetch-Mode other than `navigate`; curl and other clients send none and keep the challenge.
+ */
+function withoutBrowserChallenge(req: IncomingMessage, headers: Record<string, string> | null): Record<string, string> | null {
+  const mode = req.headers['sec-fetch-mode'];
+  if (headers === null || mode === undefined || mode === 'navigate' || headers['www-authenticate'] === undefined) return headers;
+  const { 'www-authenticate': _challenge, ...rest } = headers;
+  return rest;
 }
 
 function send(res: ServerResponse, r: Reply): void {
