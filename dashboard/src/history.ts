@@ -2,12 +2,16 @@
  * The overview's charts: the browser samples /api/v5/stats and /api/v5/metrics (aggregated over
  * the cluster) every SAMPLE_MS while the dashboard is open and keeps the last hour in memory.
  * Rates are differences of counters between two samples; a counter that went down (a node
- * restarted) gives no rate for that step rather than a negative one. Nothing survives a reload.
+ * restarted) gives no rate for that step rather than a negative one.
+ *
+ * On opening, a single node's last hour comes from its own 10 s samples (/api/v5/monitor), so
+ * the charts are not empty after a reload. A cluster's is not filled in: the monitor is per
+ * node, and one node's history next to the cluster's live sums would mislead.
  */
 import { get } from './api.js';
 
 export const SAMPLE_MS = 5000;
-const KEEP = 3600_000 / SAMPLE_MS;
+const KEEP_S = 3600;
 
 export interface Series {
   t: number[];          // seconds since epoch
@@ -54,15 +58,34 @@ export async function sampleNow(): Promise<void> {
   series.inRate.push(prev === null ? null : rate(cur.recv, prev.recv, secs));
   series.outRate.push(prev === null ? null : rate(cur.sent, prev.sent, secs));
   series.droppedRate.push(prev === null ? null : rate(cur.dropped, prev.dropped, secs));
-  if (series.t.length > KEEP) for (const a of Object.values(series)) (a as unknown[]).shift();
+  while (series.t.length > 0 && series.t[0]! < at / 1000 - KEEP_S) for (const a of Object.values(series)) (a as unknown[]).shift();
   prev = cur;
   latest = { ...stats, ...metrics };
   for (const f of subscribers) f();
 }
 
+interface MonitorSample { time_stamp: number; connections: number; received: number; sent: number; dropped: number }
+
+async function prefill(): Promise<void> {
+  const nodes = await get<unknown[]>('/api/v5/nodes');
+  if (nodes.length !== 1) return;
+  const rows = await get<MonitorSample[]>('/api/v5/monitor');
+  if (series.t.length > 0) return; // a live sample came first: keep the series in order
+  let prevAt: number | null = null;
+  for (const r of rows) {
+    const secs = prevAt === null ? 10 : (r.time_stamp - prevAt) / 1000;
+    series.t.push(r.time_stamp / 1000);
+    series.connections.push(r.connections);
+    series.inRate.push(r.received / secs);
+    series.outRate.push(r.sent / secs);
+    series.droppedRate.push(r.dropped / secs);
+    prevAt = r.time_stamp;
+  }
+}
+
 export function startSampling(): void {
   if (timer !== null) return;
-  sampleNow().catch(() => undefined);
+  prefill().catch(() => undefined).finally(() => { sampleNow().catch(() => undefined); });
   timer = setInterval(() => { sampleNow().catch(() => undefined); }, SAMPLE_MS);
 }
 

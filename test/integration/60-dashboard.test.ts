@@ -129,7 +129,8 @@ describe('dashboard files', () => {
     assert.equal(denied.status, 401);
     assert.equal(denied.headers['www-authenticate'], 'Basic realm="petrel"');
     // …except to a page's script, which shows its own login instead of the browser's password dialog.
-    assert.equal((await rawGet('/api/v5/nodes', { 'sec-fetch-mode': 'cors' })).headers['www-authenticate'], undefined);
+    assert.equal((await rawGet('/api/v5/nodes', { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' })).headers['www-authenticate'], undefined);
+    assert.ok((await rawGet('/api/v5/nodes', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors' })).headers['www-authenticate']);
   });
 
   it('answers 404 for anything not in the build, including paths that climb out of it', async () => {
@@ -264,6 +265,36 @@ describe('dashboard pages', () => {
     await page.getByTestId('ws-log').getByText('from tcp').waitFor();
     await page.getByRole('button', { name: 'Disconnect' }).click();
     await page.getByTestId('ws-state').filter({ hasText: /^disconnected/ }).waitFor();
+  });
+});
+
+describe('monitor (the overview\'s history)', () => {
+  it('keeps a sample every 10 s with the messages of its interval, and answers current rates', async () => {
+    const sub = await mq({ clientId: 'mon-sub' });
+    await sub.subscribeAsync('mon/#', { qos: 1 });
+    const pub = await mq({ clientId: 'mon-pub' });
+    for (let i = 0; i < 20; i++) await pub.publishAsync('mon/x', String(i), { qos: 1 });
+    await pub.publishAsync('nobody/listens', 'x', { qos: 1 }); // dropped: no subscribers
+    type Sample = { time_stamp: number; connections: number; received: number; sent: number; dropped: number; subscriptions: number };
+    let rows: Sample[] = [];
+    await until(async () => {
+      rows = await getJson<Sample[]>(B, '/api/v5/monitor');
+      return rows.reduce((n, r) => n + r.received, 0) >= 21;
+    }, 25000, 'a sample counting the 21 messages');
+    const last = rows[rows.length - 1]!;
+    assert.ok(Math.abs(last.time_stamp - Date.now()) < 15000);
+    assert.ok(last.connections >= 2 && last.subscriptions >= 1, JSON.stringify(last));
+    assert.ok(rows.reduce((n, r) => n + r.sent, 0) >= 20);
+    assert.ok(rows.reduce((n, r) => n + r.dropped, 0) >= 1);
+    assert.equal((await getJson<Sample[]>(B, '/api/v5/monitor?latest=1')).length, 1);
+    assert.equal((await api(B, '/api/v5/monitor?latest=0')).status, 400);
+    assert.equal((await api(B, '/api/v5/monitor?latest=361')).status, 400);
+    const cur = await getJson<Record<string, number>>(B, '/api/v5/monitor_current');
+    for (const k of ['connections', 'subscriptions', 'topics', 'retained_msg_count', 'received_msg_rate', 'sent_msg_rate', 'dropped_msg_rate']) {
+      assert.equal(typeof cur[k], 'number', k);
+    }
+    assert.ok(cur.connections! >= 2);
+    await end(sub, pub);
   });
 });
 

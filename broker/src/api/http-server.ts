@@ -19,6 +19,7 @@ import type { RawBody, Reply, Route } from './route.js';
 import { identify, loadKeys } from './auth.js';
 import type { Caller } from './accounts/roles.js';
 import { DashboardFiles } from './dashboard-files.js';
+import { Monitor, registerMonitor } from './monitor.js';
 
 export interface ApiServerOptions {
   /** "port", "host:port" or "[ipv6]:port" (dashboard.listeners.http.bind). */
@@ -29,6 +30,8 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   /** The built dashboard served at `/`; dist/dashboard/ when omitted. */
   dashboardDir?: string;
+  /** /api/v5/monitor's sampling interval; 10 s when omitted. */
+  monitorIntervalMs?: number;
 }
 
 export interface ApiLogger {
@@ -46,6 +49,7 @@ export class ApiServer {
   private readonly router: Router;
   private readonly server: Server;
   private readonly dashboard: DashboardFiles;
+  private readonly monitor: Monitor;
 
   constructor(admin: AdminApi, opts: ApiServerOptions, log: ApiLogger, routes: readonly Route[] = ROUTES) {
     this.admin = admin;
@@ -55,6 +59,8 @@ export class ApiServer {
     this.keys = loadKeys(opts.apiKeyFile);
     this.router = new Router(routes);
     this.dashboard = new DashboardFiles(opts.dashboardDir);
+    this.monitor = new Monitor(admin, opts.monitorIntervalMs);
+    registerMonitor(admin, this.monitor);
     this.server = createServer((req, res) => { this.handle(req, res).catch((err) => this.failed(req, res, err)); });
   }
 
@@ -67,11 +73,13 @@ export class ApiServer {
         `listener http:dashboard cannot bind ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`)));
       this.server.listen(port, host, () => ok());
     });
+    this.monitor.start();
   }
 
   get port(): number { return (this.server.address() as AddressInfo).port; }
 
   close(): Promise<void> {
+    this.monitor.stop();
     return new Promise((ok) => { this.server.close(() => ok()); this.server.closeAllConnections(); });
   }
 
@@ -130,14 +138,15 @@ export class ApiServer {
 }
 
 /**
- * A script's fetch (the dashboard's) gets no `WWW-Authenticate: Basic`: browsers answer that
- * challenge with their own password dialog (or, headless, by waiting), while the dashboard
- * wants the 401 to show its login page. Browsers mark a script's request with a
- * Sec-Fetch-Mode other than `navigate`; curl and other clients send none and keep the challenge.
+ * A script on a page from this server (the dashboard's fetch) gets no `WWW-Authenticate: Basic`:
+ * browsers answer that challenge with their own password dialog (headless ones by waiting),
+ * while the dashboard wants the 401 to show its login page. Browsers mark such a request with
+ * Sec-Fetch-Site `same-origin` and a Sec-Fetch-Mode other than `navigate`; curl, Node's fetch
+ * and other clients send no Sec-Fetch-Site and keep the challenge.
  */
 function withoutBrowserChallenge(req: IncomingMessage, headers: Record<string, string> | null): Record<string, string> | null {
-  const mode = req.headers['sec-fetch-mode'];
-  if (headers === null || mode === undefined || mode === 'navigate' || headers['www-authenticate'] === undefined) return headers;
+  if (headers === null || headers['www-authenticate'] === undefined) return headers;
+  if (req.headers['sec-fetch-site'] !== 'same-origin' || req.headers['sec-fetch-mode'] === 'navigate') return headers;
   const { 'www-authenticate': _challenge, ...rest } = headers;
   return rest;
 }

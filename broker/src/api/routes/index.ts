@@ -17,12 +17,14 @@ import { rulesRoutes } from './rules.js';
 import { connectorsRoutes } from './connectors.js';
 import { actionsRoutes } from './actions.js';
 import { gatewaysRoutes } from './gateways.js';
+import { monitorRoutes } from './monitor.js';
 import { apiKeysRoutes } from './api-keys.js';
 import { dashboardUsersRoutes } from './dashboard-users.js';
 
 export const ROUTES: readonly Route[] = [
   ...statusRoutes,
   ...statsMetricsRoutes,
+  ...monitorRoutes,
   ...nodesRoutes,
   ...clientsRoutes,
   ...subscriptionsRoutes,
