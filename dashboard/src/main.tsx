@@ -78,4 +78,6 @@ function App(): JSX.Element {
   );
 }
 
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+root.textContent = ''; // index.html's "Loading…", shown until this script ran
+render(<App />, root);

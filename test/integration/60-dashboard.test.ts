@@ -298,7 +298,7 @@ describe('monitor (the overview\'s history)', () => {
   });
 });
 
-const MUTATING = /^(Kick|Delete|Ban|Lift|Create rule|Test SQL|Start|Stop|Restart|Enable|Disable|Add user)$/;
+const MUTATING = /^(Kick|Delete|Ban|Lift|Create rule|Test SQL|Start|Stop|Restart|Enable|Disable|Add user|Add dashboard user)$/;
 const mutatingControls = (page: Page): Promise<number> => page.locator('main').getByRole('button', { name: MUTATING })
   .or(page.locator('main button').filter({ hasText: MUTATING })).count();
 

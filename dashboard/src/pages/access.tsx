@@ -1,11 +1,11 @@
 /**
  * Access control: the authentication chain (with each authenticator's counters and, for the
- * built-in database, its users), the authorization sources, and the banned list, where an
- * administrator adds and lifts bans.
+ * built-in database, its users), the authorization sources, the banned list, where an
+ * administrator adds and lifts bans, and the dashboard's own users.
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { call, enc } from '../api.js';
+import { call, currentSession, enc } from '../api.js';
 import { Admin, ErrorLine, Field, inputValue, Section, Status, Table, time, useAction, useApi } from '../ui.js';
 
 interface Authenticator { id: string; enable: boolean; mechanism: string; backend?: string }
@@ -20,6 +20,7 @@ export function AccessPage(): JSX.Element {
       <Authentication />
       <Authorization />
       <Banned />
+      <DashboardUsers />
     </>
   );
 }
@@ -127,6 +128,44 @@ function Banned(): JSX.Element {
           <Field label="Who"><input required value={who} onInput={(e) => setWho(inputValue(e))} /></Field>
           <Field label="Reason"><input value={reason} onInput={(e) => setReason(inputValue(e))} /></Field>
           <button type="submit">Ban</button>
+        </form>
+      </Admin>
+    </Section>
+  );
+}
+
+interface DashboardUser { username: string; role: string; description: string }
+
+function DashboardUsers(): JSX.Element {
+  const users = useApi<DashboardUser[]>('/api/v5/users', 30000);
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [role, setRole] = useState('viewer');
+  const [error, run] = useAction();
+  const me = currentSession()?.username;
+  const add = (e: Event): void => {
+    e.preventDefault();
+    void run(() => call('POST', '/api/v5/users', { username, password, role })).then((ok) => { if (ok) { setUsername(''); setPassword(''); users.reload(); } });
+  };
+  const remove = (u: DashboardUser): void => { void run(() => call('DELETE', `/api/v5/users/${enc(u.username)}`)).then(users.reload); };
+  return (
+    <Section title="Dashboard users">
+      <ErrorLine error={users.error ?? error} />
+      <Table caption="Dashboard users" rows={users.data} rowKey={(u) => u.username} cols={[
+        { label: 'Username', cell: (u) => u.username },
+        { label: 'Role', cell: (u) => u.role },
+        { label: 'Description', cell: (u) => u.description },
+        { label: 'Actions', cell: (u) => (u.username === me ? <span class="muted">you</span>
+          : <Admin><button type="button" class="danger" aria-label={`Delete dashboard user ${u.username}`} onClick={() => remove(u)}>Delete</button></Admin>) },
+      ]} />
+      <Admin>
+        <form class="row" onSubmit={add} aria-label="Add a dashboard user">
+          <Field label="Dashboard username"><input required value={username} onInput={(e) => setUsername(inputValue(e))} /></Field>
+          <Field label="Dashboard password (8+ characters, two kinds)"><input type="password" autoComplete="new-password" required value={password} onInput={(e) => setPassword(inputValue(e))} /></Field>
+          <Field label="Role">
+            <select value={role} onChange={(e) => setRole(inputValue(e))}><option value="viewer">viewer</option><option value="administrator">administrator</option></select>
+          </Field>
+          <button type="submit">Add dashboard user</button>
         </form>
       </Admin>
     </Section>
