@@ -103,7 +103,8 @@ export const dashboardUsersRoutes: Route[] = [
       const b = body as { old_pwd: string; new_pwd: string };
       if (a.users.get(name) === null) throw new ApiError('USER_NOT_FOUND', `no dashboard user '${name}'`);
       // The old password is guessed like a login: the same limits apply.
-      if (a.limiter.lockedFor(name, peer ?? '') > 0) throw new ApiError('LOGIN_LOCKED', `too many failed password checks for '${name}' or from this address`);
+      const wait = a.limiter.lockedFor(name, peer ?? '');
+      if (wait > 0) throw new ApiError('LOGIN_LOCKED', `too many failed password checks for '${name}' or from this address`, { 'retry-after': String(Math.ceil(wait / 1000)) });
       if (await a.users.verify(name, b.old_pwd) === null) { a.limiter.failed(name, peer ?? ''); throw new ApiError('ERROR_PWD_NOT_MATCH', 'the old password is wrong'); }
       strong(b.new_pwd, 'new_pwd');
       await a.users.changePassword(name, b.new_pwd);
