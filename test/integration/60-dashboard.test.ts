@@ -303,6 +303,21 @@ const mutatingControls = (page: Page): Promise<number> => page.locator('main').g
   .or(page.locator('main button').filter({ hasText: MUTATING })).count();
 
 describe('login and roles', () => {
+  it('on a node without any API key, a loopback browser gets in without logging in', async () => {
+    const keyless = await startBroker();
+    try {
+      const ctx = await browser.newContext();
+      contexts.push(ctx);
+      const page = await ctx.newPage();
+      await page.goto(`http://127.0.0.1:${keyless.apiPort}/#/listeners`);
+      await page.locator('main h1', { hasText: 'Listeners' }).waitFor();
+      assert.equal(await page.getByTestId('role').textContent(), 'administrator');
+      await page.getByRole('button', { name: 'Stop tcp:default' }).waitFor();
+    } finally {
+      await keyless.stop();
+    }
+  });
+
   it('logs in through the form, and logging out revokes the token', async () => {
     const page = await open('overview', null);
     await page.getByLabel('Username').waitFor();
