@@ -62,7 +62,8 @@ function App(): JSX.Element {
       <header>
         <span class="brand">Petrel</span>
         <span class="who">{session.username} · <span data-testid="role">{session.role}</span>{isAdmin() ? '' : ' (read only)'}</span>
-        <button type="button" onClick={() => { void logout(); }}>Log out</button>
+        {/* A keyless node's loopback session has no token to revoke and no login to go back to. */}
+        {session.token !== null && <button type="button" onClick={() => { void logout(); }}>Log out</button>}
       </header>
       <nav aria-label="Pages">
         <ul>{PAGES.map((p) => (
