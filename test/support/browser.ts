@@ -78,9 +78,9 @@ export function focused(page: Page): Promise<{ tag: string; text: string; inMain
 
 /** Presses Tab until the focused element's text is `text` (at most `max` presses); false if never. */
 export async function tabTo(page: Page, text: string, max = 40): Promise<boolean> {
-  for (let i = 0; i < max; i++) {
-    await page.keyboard.press('Tab');
+  for (let i = 0; i <= max; i++) {
     if ((await focused(page)).text === text) return true;
+    if (i < max) await page.keyboard.press('Tab');
   }
   return false;
 }
