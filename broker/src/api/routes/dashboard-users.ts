@@ -46,7 +46,7 @@ export const dashboardUsersRoutes: Route[] = [
       const name = (body as { username?: string }).username;
       if (caller?.kind !== 'user' || caller.token === undefined) throw new ApiError('WRONG_TOKEN_OR_USERNAME', 'logout needs the login token (Authorization: Bearer)');
       if ((name !== undefined && name !== caller.name) || !await accountsOf(admin).users.logout(caller.name, caller.token)) {
-        throw new ApiError('WRONG_TOKEN_OR_USERNAME', `the token is not ${name === undefined ? 'valid' : `'${name}''s`}`);
+        throw new ApiError('WRONG_TOKEN_OR_USERNAME', name === undefined ? 'the token is no longer valid' : `the token is not the one of user '${name}'`);
       }
       return noContent();
     },
