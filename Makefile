@@ -19,6 +19,7 @@ deps: node_modules/.petrel-installed
 build: deps
 	rm -rf dist/test
 	npx tsc -p tsconfig.json
+	$(NODE) scripts/build-dashboard.mjs
 
 # Start one broker node with the default config (or ARGS="--config petrel.yaml").
 run: build

@@ -18,6 +18,8 @@ import { ROUTES } from './routes/index.js';
 import type { RawBody, Reply, Route } from './route.js';
 import { identify, loadKeys } from './auth.js';
 import type { Caller } from './accounts/roles.js';
+import { DashboardFiles } from './dashboard-files.js';
+import { Monitor, registerMonitor } from './monitor.js';
 
 export interface ApiServerOptions {
   /** "port", "host:port" or "[ipv6]:port" (dashboard.listeners.http.bind). */
@@ -26,6 +28,10 @@ export interface ApiServerOptions {
   apiKeyFile: string;
   /** Largest request body; 1 MiB when omitted. */
   maxBodyBytes?: number;
+  /** The built dashboard served at `/`; dist/dashboard/ when omitted. */
+  dashboardDir?: string;
+  /** /api/v5/monitor's sampling interval; 10 s when omitted. */
+  monitorIntervalMs?: number;
 }
 
 export interface ApiLogger {
@@ -42,6 +48,8 @@ export class ApiServer {
   private readonly keys: Map<string, string>;
   private readonly router: Router;
   private readonly server: Server;
+  private readonly dashboard: DashboardFiles;
+  private readonly monitor: Monitor;
 
   constructor(admin: AdminApi, opts: ApiServerOptions, log: ApiLogger, routes: readonly Route[] = ROUTES) {
     this.admin = admin;
@@ -50,6 +58,9 @@ export class ApiServer {
     this.maxBody = opts.maxBodyBytes ?? MAX_BODY;
     this.keys = loadKeys(opts.apiKeyFile);
     this.router = new Router(routes);
+    this.dashboard = new DashboardFiles(opts.dashboardDir);
+    this.monitor = new Monitor(admin, opts.monitorIntervalMs);
+    registerMonitor(admin, this.monitor);
     this.server = createServer((req, res) => { this.handle(req, res).catch((err) => this.failed(req, res, err)); });
   }
 
@@ -62,11 +73,13 @@ export class ApiServer {
         `listener http:dashboard cannot bind ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`)));
       this.server.listen(port, host, () => ok());
     });
+    this.monitor.start();
   }
 
   get port(): number { return (this.server.address() as AddressInfo).port; }
 
   close(): Promise<void> {
+    this.monitor.stop();
     return new Promise((ok) => { this.server.close(() => ok()); this.server.closeAllConnections(); });
   }
 
@@ -74,6 +87,8 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const m = this.router.find(req.method ?? 'GET', path);
+    if (m.kind === 'none' && this.dashboard.serve(req, res, url.pathname)) return;
+    if (m.kind === 'none' && path === '/') throw new ApiError('NOT_FOUND', 'the dashboard is not built: run "make build"');
     if (m.kind === 'none') throw new ApiError('NOT_FOUND', `no such endpoint: ${req.method} ${path}`);
     if (m.kind === 'method') {
       throw new ApiError('METHOD_NOT_ALLOWED', `${path} does not take ${req.method}; it takes ${m.allow.join(', ')}`, { allow: m.allow.join(', ') });
@@ -118,8 +133,22 @@ export class ApiServer {
     if (res.headersSent) { res.end(); return; }
     // A body left unread (too large, or never read) would be taken for the next request.
     if (!req.complete) res.setHeader('connection', 'close');
-    res.writeHead(e.status, { 'content-type': 'application/json', ...e.headers }).end(JSON.stringify({ code: e.code, message: e.message }));
+    res.writeHead(e.status, { 'content-type': 'application/json', ...withoutBrowserChallenge(req, e.headers) }).end(JSON.stringify({ code: e.code, message: e.message }));
   }
+}
+
+/**
+ * A script on a page from this server (the dashboard's fetch) gets no `WWW-Authenticate: Basic`:
+ * browsers answer that challenge with their own password dialog (headless ones by waiting),
+ * while the dashboard wants the 401 to show its login page. Browsers mark such a request with
+ * Sec-Fetch-Site `same-origin` and a Sec-Fetch-Mode other than `navigate`; curl, Node's fetch
+ * and other clients send no Sec-Fetch-Site and keep the challenge.
+ */
+function withoutBrowserChallenge(req: IncomingMessage, headers: Record<string, string> | null): Record<string, string> | null {
+  if (headers === null || headers['www-authenticate'] === undefined) return headers;
+  if (req.headers['sec-fetch-site'] !== 'same-origin' || req.headers['sec-fetch-mode'] === 'navigate') return headers;
+  const { 'www-authenticate': _challenge, ...rest } = headers;
+  return rest;
 }
 
 function send(res: ServerResponse, r: Reply): void {

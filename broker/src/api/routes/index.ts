@@ -17,6 +17,7 @@ import { rulesRoutes } from './rules.js';
 import { connectorsRoutes } from './connectors.js';
 import { actionsRoutes } from './actions.js';
 import { gatewaysRoutes } from './gateways.js';
+import { monitorRoutes } from './monitor.js';
 import { apiKeysRoutes } from './api-keys.js';
 import { dashboardUsersRoutes } from './dashboard-users.js';
 import { withApiDocs } from './api-docs.js';
@@ -28,6 +29,7 @@ import { configsRoutes } from './configs.js';
 export const ROUTES: readonly Route[] = withApiDocs([
   ...statusRoutes,
   ...statsMetricsRoutes,
+  ...monitorRoutes,
   ...nodesRoutes,
   ...clientsRoutes,
   ...clientMessagesRoutes,
