@@ -4,12 +4,12 @@
 import type { Scenario } from './common.js';
 import { fanIn, fanOut, qos1Pairs, qos2Pairs } from './throughput.js';
 import { latency } from './latency.js';
-import { connections } from './connections.js';
+import { connections, connTransports } from './connections.js';
 import { retained } from './retained.js';
 import { persistent } from './persistent.js';
 import { access } from './access.js';
 import { rules } from './rules.js';
 
-export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access, rules];
+export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access, rules, connTransports];
 /** What a run without --only runs: every scenario but the opt-in ones (access, rules). */
 export const DEFAULT_SCENARIOS: Scenario[] = SCENARIOS.filter((s) => !s.optIn);
