@@ -74,8 +74,6 @@ export class Channel implements ClientConnection {
   protocolVersion: 3 | 4 | 5 = 4;
   /** Who the client is: built once at CONNECT (NO_CLIENT before). */
   info: ClientInfo = NO_CLIENT;
-  /** The client asked for a new session. */
-  cleanStart = true;
   /** Keep alive in seconds, 0 = off. */
   keepalive = 0;
   /**
@@ -89,7 +87,6 @@ export class Channel implements ClientConnection {
   /** MQTT 5: limits the client announced in CONNECT. */
   clientMaxPacket = NO_PACKET_LIMIT;
   clientTopicAliasMax = 0;
-  requestProblemInfo = true;
   /** Outbound topic aliases (topic → alias); inbound ones are `aliasIn`. */
   aliasOut: Map<string, number> | null = null;
   /** MQTT 5 enhanced authentication in progress or done. */
@@ -103,13 +100,10 @@ export class Channel implements ClientConnection {
   pendingConnect: ((data: Buffer | null) => void) | null = null;
   /** Packets that arrived while authentication or an authorization check was running. */
   held: Packet[] | null = null;
-  /** True while packets are held (see the module comment). */
-  holding = false;
-  /** True while reading is paused because the client does not read what we send. */
-  private outputFull = false;
   /** messages_rate / bytes_rate of the listener; null (one check per packet) when it sets none. */
   private readonly limiter: ClientLimiter | null;
-  corked = false;
+  /** The booleans below, one bit each: six fields would be 48 bytes per channel, this one is 8. */
+  private bits = CLEAN_START | PROBLEM_INFO;
   closeReason = '';
   /** Called once when the channel closes (the node's channel set uses it). */
   onClosed: ((this: Channel) => void) | null = null;
@@ -128,6 +122,25 @@ export class Channel implements ClientConnection {
     this.parser = new MqttParser(io, { maxPacketSize: cfg.maxPacketSize });
     conn.setHandler(io);
   }
+
+  /** The client asked for a new session. */
+  get cleanStart(): boolean { return (this.bits & CLEAN_START) !== 0; }
+  set cleanStart(on: boolean) { this.bits = on ? this.bits | CLEAN_START : this.bits & ~CLEAN_START; }
+  /** MQTT 5: the client accepts reason strings and user properties on errors. */
+  get requestProblemInfo(): boolean { return (this.bits & PROBLEM_INFO) !== 0; }
+  set requestProblemInfo(on: boolean) { this.bits = on ? this.bits | PROBLEM_INFO : this.bits & ~PROBLEM_INFO; }
+  /** True while packets are held (see the module comment). */
+  get holding(): boolean { return (this.bits & HOLDING) !== 0; }
+  set holding(on: boolean) { this.bits = on ? this.bits | HOLDING : this.bits & ~HOLDING; }
+  /** Written to during this event-loop turn (in `corked`, flushed at its end). */
+  get corked(): boolean { return (this.bits & CORKED) !== 0; }
+  set corked(on: boolean) { this.bits = on ? this.bits | CORKED : this.bits & ~CORKED; }
+  /** True while reading is paused because the client does not read what we send. */
+  private get outputFull(): boolean { return (this.bits & OUTPUT_FULL) !== 0; }
+  private set outputFull(on: boolean) { this.bits = on ? this.bits | OUTPUT_FULL : this.bits & ~OUTPUT_FULL; }
+  /** True while reading is paused until the cluster link catches up. */
+  private get clusterWait(): boolean { return (this.bits & CLUSTER_WAIT) !== 0; }
+  private set clusterWait(on: boolean) { this.bits = on ? this.bits | CLUSTER_WAIT : this.bits & ~CLUSTER_WAIT; }
 
   /** Inbound topic aliases (alias → topic), created on first use. */
   get aliasIn(): Map<number, string> { return (this.aliasInMap ??= new Map()); }
@@ -253,7 +266,6 @@ export class Channel implements ClientConnection {
     // Made on the first wait (rare: a congested link), not per channel: a closure and its context are 96 bytes.
     this.broker.waitForCluster(this.clusterResume ??= () => this.onClusterRelieved());
   }
-  private clusterWait = false;
   private clusterResume: (() => void) | null = null;
   private onClusterRelieved(): void {
     this.clusterWait = false;
@@ -436,6 +448,14 @@ export class Channel implements ClientConnection {
     };
   }
 }
+
+// Channel.bits
+const CLEAN_START = 1;
+const PROBLEM_INFO = 2;
+const HOLDING = 4;
+const CORKED = 8;
+const OUTPUT_FULL = 16;
+const CLUSTER_WAIT = 32;
 
 /**
  * clientMaxPacket when the client sets no Maximum Packet Size: larger than any MQTT packet
