@@ -8,6 +8,9 @@
  * with a single socket write. Handlers are methods bound once per client, never per message.
  */
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { WebSocket, createWebSocketStream } from 'ws';
 import { FrameSplitter, type FrameSink } from '../lib/frame-splitter.js';
 import { floodGate, type Pausable } from './flood-gate.js';
 import {
@@ -61,7 +64,7 @@ const FLOOD_BATCHES_PER_TURN = 16;
 
 export class BenchClient implements FrameSink, Pausable {
   readonly id: string;
-  socket: net.Socket | null = null;
+  socket: Duplex | null = null;
   private splitter: FrameSplitter;
   private ackBuf = Buffer.allocUnsafe(512);
   private ackLen = 0;
@@ -116,9 +119,9 @@ export class BenchClient implements FrameSink, Pausable {
    * Open the socket and wait for CONNACK; resolves with the session-present flag. A refusal
    * rejects with "CONNACK return code N".
    */
-  connect(port: number, clean: boolean, keepalive: number, timeoutMs: number, cred: Credentials | null = null): Promise<boolean> {
+  connect(port: number, clean: boolean, keepalive: number, timeoutMs: number, cred: Credentials | null = null, transport: ClientTransport = 'tcp'): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      const sock = net.connect({ host: '127.0.0.1', port });
+      const sock = dial(port, transport);
       this.socket = sock;
       this.closed = false;
       this.connected = false;
@@ -134,7 +137,6 @@ export class BenchClient implements FrameSink, Pausable {
       // A fresh framer per connection: a frame cut off by the previous close must not leak in.
       this.splitter = new FrameSplitter(this);
       this.ackLen = 0;
-      sock.setNoDelay(true);
       // Events of an earlier socket of this client (reconnects) are ignored.
       sock.on('data', (chunk: Buffer) => { if (this.socket === sock) this.onData(chunk); });
       sock.on('error', (e: Error) => { if (this.socket === sock) this.onError(e); });
@@ -424,4 +426,20 @@ export class BenchClient implements FrameSink, Pausable {
     this.subWaiter = null;
     if (this.onIdle !== null) this.onIdle();
   }
+}
+
+/** How a bench client reaches the broker: plain TCP, TLS, or MQTT over secure WebSocket (`/mqtt`). */
+export type ClientTransport = 'tcp' | 'tls' | 'wss';
+
+/** Opens the byte stream to 127.0.0.1:port; writes made before it is open are queued by it. */
+function dial(port: number, transport: ClientTransport): Duplex {
+  // The benchmark's throw-away certificate is self-signed: not verified.
+  if (transport === 'tls') return tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+  if (transport === 'wss') {
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/mqtt`, 'mqtt', { rejectUnauthorized: false, perMessageDeflate: false });
+    return createWebSocketStream(ws);
+  }
+  const sock = net.connect({ host: '127.0.0.1', port });
+  sock.setNoDelay(true);
+  return sock;
 }

@@ -7,7 +7,7 @@
  * Protocol: request {id, action, args} → reply {id, ok: true, result} | {id, ok: false, error}.
  */
 import mqtt from 'mqtt-packet';
-import { BenchClient, LatencyRecorder, SequenceTracker } from './client.js';
+import { BenchClient, LatencyRecorder, SequenceTracker, type ClientTransport } from './client.js';
 import { floodGate } from './flood-gate.js';
 import { publishTemplate, type QoS } from '../lib/packets.js';
 import { percentileSorted } from '../lib/stats.js';
@@ -61,6 +61,8 @@ interface ConnectArgs {
   /** Per client (parallel to ids): the username to send, and its password (null: none). */
   usernames?: string[];
   passwords?: (string | null)[];
+  /** tls or wss: the connections scenario over the other transports (default tcp). */
+  transport?: ClientTransport;
 }
 
 async function connect(a: ConnectArgs) {
@@ -82,7 +84,7 @@ async function connect(a: ConnectArgs) {
   await withConcurrency(clients, a.concurrency, async (c, i) => {
     try {
       const cred = a.usernames ? { username: a.usernames[i], password: a.passwords?.[i] ?? null } : null;
-      if (await c.connect(a.port, a.clean, a.keepalive, a.timeoutMs, cred)) sessionPresent++;
+      if (await c.connect(a.port, a.clean, a.keepalive, a.timeoutMs, cred, a.transport)) sessionPresent++;
       const topic = a.topics ? a.topics[i] : a.topic;
       if (topic !== undefined) await c.subscribe(topic, a.qos ?? 0, a.timeoutMs);
     } catch (e) {

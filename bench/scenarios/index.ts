@@ -4,7 +4,7 @@
 import type { Scenario } from './common.js';
 import { fanIn, fanOut, qos1Pairs, qos2Pairs } from './throughput.js';
 import { latency } from './latency.js';
-import { connections } from './connections.js';
+import { connections, connTransports } from './connections.js';
 import { retained } from './retained.js';
 import { persistent } from './persistent.js';
 import { access } from './access.js';
@@ -12,6 +12,6 @@ import { rules } from './rules.js';
 import { gateways } from './gateways.js';
 import { handshake } from './handshake.js';
 
-export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access, rules, gateways, handshake];
-/** What a run without --only runs: every scenario but the opt-in ones (access, rules, gateways, handshake). */
+export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access, rules, gateways, handshake, connTransports];
+/** What a run without --only runs: every scenario but the opt-in ones (access, rules, gateways, handshake, conn-transports). */
 export const DEFAULT_SCENARIOS: Scenario[] = SCENARIOS.filter((s) => !s.optIn);

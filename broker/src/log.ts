@@ -5,8 +5,11 @@
  * can capture output deterministically.
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import pinoPretty from 'pino-pretty';
 import type { Config } from './config/index.js';
+import { lazyModule } from './util/lazy-module.js';
+
+// Loaded only for pretty output (a terminal): JSON lines need none of it.
+const pinoPretty = lazyModule<typeof import('pino-pretty')>('pino-pretty');
 
 export type { Logger } from 'pino';
 
@@ -22,7 +25,7 @@ export function createLogger(cfg: Config['log'], dest?: LogDestination): Logger 
     // Level names and ISO times read better in collectors than pino's numbers.
     return pino({ ...opts, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, out);
   }
-  const format = pinoPretty.prettyFactory({
+  const format = pinoPretty().prettyFactory({
     colorize: tty,
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname',

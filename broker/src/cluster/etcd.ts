@@ -22,7 +22,8 @@
  * with its last copy, queues its writes, and catches up when etcd answers again.
  */
 import { randomInt } from 'node:crypto';
-import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import type { Etcd3, Lease, Watcher } from 'etcd3';
+import { lazyModule } from '../util/lazy-module.js';
 import type { Message } from '../types.js';
 import { RouteTable, RetainedIndex, type SharedStrategy } from '../router/index.js';
 import { ClusterDelayed } from './delayed.js';
@@ -35,6 +36,8 @@ import { messageFromJson, messageToJson, type MessageJson } from './wire.js';
 import type { SessionRecord } from '../session/registry.js';
 import type { SessionTransfer } from './wire.js';
 import { BackupHolder } from './session-backup.js';
+
+const etcd3 = lazyModule<typeof import('etcd3')>('etcd3');
 
 /** What the state needs of the node-to-node link (cluster/link.ts). */
 export interface NodeLink {
@@ -124,7 +127,7 @@ export class EtcdClusterState implements ClusterState {
     });
     const credentials = opts.tls !== null && opts.tls.ca !== undefined
       ? { rootCertificate: opts.tls.ca, privateKey: opts.tls.key, certChain: opts.tls.cert } : undefined;
-    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: opts.dialTimeoutMs, credentials });
+    this.client = new (etcd3().Etcd3)({ hosts: opts.endpoints, dialTimeout: opts.dialTimeoutMs, credentials });
     this.handle('backup.apply', (args, from) => { this.backups.apply(from, (args as { ops: Parameters<BackupHolder['apply']>[1] }).ops); return null; });
     this.handle('backup.reset', (args, from) => { this.backups.reset(from, (args as { tables: Parameters<BackupHolder['reset']>[1] }).tables); return null; });
     this.handle('session.recover', (args) => {

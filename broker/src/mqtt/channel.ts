@@ -74,17 +74,19 @@ export class Channel implements ClientConnection {
   protocolVersion: 3 | 4 | 5 = 4;
   /** Who the client is: built once at CONNECT (NO_CLIENT before). */
   info: ClientInfo = NO_CLIENT;
-  /** The client asked for a new session. */
-  cleanStart = true;
   /** Keep alive in seconds, 0 = off. */
   keepalive = 0;
-  lastRx: number;
-  connectedAt = 0;
+  /**
+   * When the last bytes arrived: the low 32 bits of Date.now(), wrapping. A small integer stays in
+   * the object, where a Date.now() would be a separate 16-byte number per channel; differences
+   * taken with `| 0` are exact up to 24 days, and keep alive needs at most 1.5 × 65,535 s.
+   */
+  private rxClock: number;
+  connectedAt: number;
   session: Session | null = null;
   /** MQTT 5: limits the client announced in CONNECT. */
-  clientMaxPacket = Infinity;
+  clientMaxPacket = NO_PACKET_LIMIT;
   clientTopicAliasMax = 0;
-  requestProblemInfo = true;
   /** Outbound topic aliases (topic → alias); inbound ones are `aliasIn`. */
   aliasOut: Map<string, number> | null = null;
   /** MQTT 5 enhanced authentication in progress or done. */
@@ -98,13 +100,10 @@ export class Channel implements ClientConnection {
   pendingConnect: ((data: Buffer | null) => void) | null = null;
   /** Packets that arrived while authentication or an authorization check was running. */
   held: Packet[] | null = null;
-  /** True while packets are held (see the module comment). */
-  holding = false;
-  /** True while reading is paused because the client does not read what we send. */
-  private outputFull = false;
   /** messages_rate / bytes_rate of the listener; null (one check per packet) when it sets none. */
   private readonly limiter: ClientLimiter | null;
-  corked = false;
+  /** The booleans below, one bit each: six fields would be 48 bytes per channel, this one is 8. */
+  private bits = CLEAN_START | PROBLEM_INFO;
   closeReason = '';
   /** Called once when the channel closes (the node's channel set uses it). */
   onClosed: ((this: Channel) => void) | null = null;
@@ -117,11 +116,31 @@ export class Channel implements ClientConnection {
     this.hwm = listener.highWaterMark;
     this.limiter = listener.clientLimits ? new ClientLimiter(listener.clientLimits, Date.now()) : null;
     this.log = log;
-    this.connectedAt = this.lastRx = Date.now(); // until CONNECT: when the connection was accepted
+    this.connectedAt = Date.now(); // until CONNECT: when the connection was accepted
+    this.rxClock = this.connectedAt | 0;
     const io = new ChannelIo(this);
     this.parser = new MqttParser(io, { maxPacketSize: cfg.maxPacketSize });
     conn.setHandler(io);
   }
+
+  /** The client asked for a new session. */
+  get cleanStart(): boolean { return (this.bits & CLEAN_START) !== 0; }
+  set cleanStart(on: boolean) { this.bits = on ? this.bits | CLEAN_START : this.bits & ~CLEAN_START; }
+  /** MQTT 5: the client accepts reason strings and user properties on errors. */
+  get requestProblemInfo(): boolean { return (this.bits & PROBLEM_INFO) !== 0; }
+  set requestProblemInfo(on: boolean) { this.bits = on ? this.bits | PROBLEM_INFO : this.bits & ~PROBLEM_INFO; }
+  /** True while packets are held (see the module comment). */
+  get holding(): boolean { return (this.bits & HOLDING) !== 0; }
+  set holding(on: boolean) { this.bits = on ? this.bits | HOLDING : this.bits & ~HOLDING; }
+  /** Written to during this event-loop turn (in `corked`, flushed at its end). */
+  get corked(): boolean { return (this.bits & CORKED) !== 0; }
+  set corked(on: boolean) { this.bits = on ? this.bits | CORKED : this.bits & ~CORKED; }
+  /** True while reading is paused because the client does not read what we send. */
+  private get outputFull(): boolean { return (this.bits & OUTPUT_FULL) !== 0; }
+  private set outputFull(on: boolean) { this.bits = on ? this.bits | OUTPUT_FULL : this.bits & ~OUTPUT_FULL; }
+  /** True while reading is paused until the cluster link catches up. */
+  private get clusterWait(): boolean { return (this.bits & CLUSTER_WAIT) !== 0; }
+  private set clusterWait(on: boolean) { this.bits = on ? this.bits | CLUSTER_WAIT : this.bits & ~CLUSTER_WAIT; }
 
   /** Inbound topic aliases (alias → topic), created on first use. */
   get aliasIn(): Map<number, string> { return (this.aliasInMap ??= new Map()); }
@@ -132,7 +151,7 @@ export class Channel implements ClientConnection {
   // ---- input ---------------------------------------------------------------------------
 
   /** @internal */ onData(buf: Buffer): void {
-    this.lastRx = Date.now();
+    this.rxClock = Date.now() | 0;
     this.broker.metrics.counters['bytes.received'] += buf.length;
     this.parser.execute(buf);
   }
@@ -244,13 +263,14 @@ export class Channel implements ClientConnection {
     if (this.clusterWait || this.state === 'closed') return;
     this.clusterWait = true;
     this.conn.pause();
-    this.broker.waitForCluster(this.clusterResume);
+    // Made on the first wait (rare: a congested link), not per channel: a closure and its context are 96 bytes.
+    this.broker.waitForCluster(this.clusterResume ??= () => this.onClusterRelieved());
   }
-  private clusterWait = false;
-  private readonly clusterResume = (): void => {
+  private clusterResume: (() => void) | null = null;
+  private onClusterRelieved(): void {
     this.clusterWait = false;
     if (!this.outputFull && !this.holding && this.state !== 'closed') this.conn.resume();
-  };
+  }
 
   count(name: Parameters<Broker['metrics']['inc']>[0]): void { this.broker.metrics.counters[name]++; }
 
@@ -413,8 +433,8 @@ export class Channel implements ClientConnection {
     if (this.authExpireAt !== 0 && now >= this.authExpireAt) { this.fail('NOT_AUTHORIZED', 'authentication expired'); return; }
     // [MQTT-3.1.2-24] close after 1.5 × keep alive without a packet from the client
     // A client held back by its rate limit is not read, so its silence is ours, not its own.
-    if (this.limiter !== null && this.limiter.timer !== null) { this.lastRx = now; return; }
-    if (this.keepalive > 0 && now - this.lastRx > this.keepalive * 1000 * this.cfg.keepaliveMultiplier) this.fail('KEEP_ALIVE_TIMEOUT');
+    if (this.limiter !== null && this.limiter.timer !== null) { this.rxClock = now | 0; return; }
+    if (this.keepalive > 0 && (((now | 0) - this.rxClock) | 0) > this.keepalive * 1000 * this.cfg.keepaliveMultiplier) this.fail('KEEP_ALIVE_TIMEOUT');
   }
 
   peer(): string { return `${this.conn.info.remoteAddress}:${this.conn.info.remotePort}`; }
@@ -428,6 +448,20 @@ export class Channel implements ClientConnection {
     };
   }
 }
+
+// Channel.bits
+const CLEAN_START = 1;
+const PROBLEM_INFO = 2;
+const HOLDING = 4;
+const CORKED = 8;
+const OUTPUT_FULL = 16;
+const CLUSTER_WAIT = 32;
+
+/**
+ * clientMaxPacket when the client sets no Maximum Packet Size: larger than any MQTT packet
+ * (268,435,460 bytes at most) and, unlike Infinity, a small integer (no heap number per channel).
+ */
+const NO_PACKET_LIMIT = 0x3fffffff;
 
 /** The ClientInfo of a channel that has not sent CONNECT yet. */
 const NO_CLIENT: ClientInfo = Object.freeze({

@@ -13,18 +13,20 @@
  * The library answers every first Initial with a stateless Retry (address validation), so a
  * handshake costs two round trips; 0-RTT and session resumption are not exposed by it.
  */
-import { QUICServer, events as quicEvents, errors as quicErrors, type QUICConnection, type QUICStream } from '@matrixai/quic';
-import QuicLogger, { Handler as QuicLogHandler, LogLevel } from '@matrixai/logger';
+import type { QUICServer, QUICConnection, QUICStream } from '@matrixai/quic';
 import type { Logger } from 'pino';
 import { parseBind, type Config } from '../config/index.js';
 import { TokenBucket, hasClientLimits, type ClientRateLimits } from '../access/limiter.js';
 import { ListenerError } from './errors.js';
 import type { ListenerStatus } from './listener.js';
-import { QuicConnection, QUIC_APP_ERROR } from './quic-connection.js';
-import { certOf, quicTlsMaterial, retryTokenCrypto } from './quic-tls.js';
+import type { QuicConnection } from './quic-connection.js';
 import type { ConnectionInfo, ListenerSpec, OnConnection, PeerCert } from './types.js';
 
 export type QuicListenerConfig = Config['listeners']['quic'][string];
+
+type QuicLib = typeof import('./quic-lib.js');
+/** Loaded when the first QUIC listener starts (quic-lib.ts says why). */
+let quicLib: QuicLib | null = null;
 
 /** The ALPN of MQTT over QUIC (EMQX's listener offers exactly this one). */
 export const MQTT_ALPN = 'mqtt';
@@ -96,16 +98,17 @@ export class QuicListener {
     if (ssl.verify === 'verify_peer' && !ssl.fail_if_no_peer_cert) {
       this.log.warn('ssl_options.verify_peer on QUIC refuses clients without a certificate even though fail_if_no_peer_cert is false (the QUIC TLS stack cannot make the certificate optional)');
     }
+    const q = (quicLib ??= await import('./quic-lib.js'));
     const handshakeMs = cfg.handshake_idle_timeout_ms ?? cfg.handshake_idle_timeout;
     const idleMs = cfg.idle_timeout_ms ?? cfg.idle_timeout;
     const keepAliveMs = cfg.keep_alive_interval_ms ?? cfg.keep_alive_interval;
-    const server = new QUICServer({
-      crypto: retryTokenCrypto(),
-      logger: quicLogger(this.log),
+    const server = new q.QUICServer({
+      crypto: q.retryTokenCrypto(),
+      logger: q.quicLogger(this.log),
       minIdleTimeout: handshakeMs,
       codeToReason: (side, code) => new Error(side === 'read' ? `QUIC stream reset by the client (code ${code})` : `QUIC stream stopped by the client (code ${code})`),
       config: {
-        ...quicTlsMaterial(this.id, cfg.bind, ssl),
+        ...q.quicTlsMaterial(this.id, cfg.bind, ssl),
         verifyPeer: ssl.verify === 'verify_peer',
         applicationProtos: [MQTT_ALPN],
         maxIdleTimeout: idleMs,
@@ -117,9 +120,9 @@ export class QuicListener {
         enableEarlyData: false,
       },
     });
-    this.countFailedHandshakes(server);
-    server.addEventListener(quicEvents.EventQUICServerConnection.name, (evt: Event) => {
-      this.onQuicConnection((evt as CustomEvent<QUICConnection>).detail, handshakeMs);
+    this.countFailedHandshakes(server, q);
+    server.addEventListener(q.events.EventQUICServerConnection.name, (evt: Event) => {
+      this.onQuicConnection((evt as CustomEvent<QUICConnection>).detail, handshakeMs, q);
     });
     try {
       await server.start({ host: parsed.value.host, port });
@@ -150,7 +153,7 @@ export class QuicListener {
   }
 
   /** A QUIC connection finished its handshake: admit it, then wait for its MQTT stream. */
-  private onQuicConnection(qc: QUICConnection, waitMs: number): void {
+  private onQuicConnection(qc: QUICConnection, waitMs: number, q: QuicLib): void {
     if (this.current >= this.cfg.max_connections) {
       this.rejected++;
       this.log.debug({ remote: `${qc.remoteHost}:${qc.remotePort}`, max: this.cfg.max_connections }, 'max_connections reached, connection closed');
@@ -165,11 +168,11 @@ export class QuicListener {
     }
     let peerCert: PeerCert | null;
     try {
-      peerCert = this.cfg.ssl_options.verify === 'verify_peer' ? certOf(qc.getRemoteCertsChain()) : null;
+      peerCert = this.cfg.ssl_options.verify === 'verify_peer' ? q.certOf(qc.getRemoteCertsChain()) : null;
     } catch (err) {
       this.handshakeErrors++;
       this.log.debug({ err: String(err) }, 'unreadable client certificate; connection closed');
-      qc.stop({ isApp: true, errorCode: QUIC_APP_ERROR, force: true }).catch(ignore);
+      qc.stop({ isApp: true, errorCode: q.QUIC_APP_ERROR, force: true }).catch(ignore);
       return;
     }
     this.current++;
@@ -187,8 +190,8 @@ export class QuicListener {
       this.waiting.delete(qc);
       if (conn === null) this.current--;
     };
-    qc.addEventListener(quicEvents.EventQUICConnectionClose.name, onClose, { once: true });
-    qc.addEventListener(quicEvents.EventQUICConnectionStream.name, (evt: Event) => {
+    qc.addEventListener(q.events.EventQUICConnectionClose.name, onClose, { once: true });
+    qc.addEventListener(q.events.EventQUICConnectionStream.name, (evt: Event) => {
       const stream = (evt as CustomEvent<QUICStream>).detail;
       if (conn !== null || stream.type !== 'bidi') {
         // Multi-stream mode is not built: only the first bidirectional stream carries MQTT.
@@ -197,8 +200,8 @@ export class QuicListener {
       }
       clearTimeout(timer);
       this.waiting.delete(qc);
-      qc.removeEventListener(quicEvents.EventQUICConnectionClose.name, onClose);
-      conn = new QuicConnection(qc, stream, this.info(qc, peerCert));
+      qc.removeEventListener(q.events.EventQUICConnectionClose.name, onClose);
+      conn = new q.QuicConnection(qc, stream, this.info(qc, peerCert));
       conn.onFinished = this.release;
       try {
         this.onConnection(conn, this.spec);
@@ -221,14 +224,14 @@ export class QuicListener {
    * The library drops a connection whose handshake fails (bad certificate, wrong ALPN, timeout)
    * without an event; its accept step is wrapped to count them.
    */
-  private countFailedHandshakes(server: QUICServer): void {
+  private countFailedHandshakes(server: QUICServer, q: QuicLib): void {
     const s = server as unknown as { acceptConnection: (...a: unknown[]) => Promise<unknown> };
     const accept = s.acceptConnection.bind(server);
     s.acceptConnection = async (...a: unknown[]) => {
       try {
         return await accept(...a);
       } catch (err) {
-        if (err instanceof quicErrors.ErrorQUICServerNewConnection) {
+        if (err instanceof q.errors.ErrorQUICServerNewConnection) {
           this.handshakeErrors++;
           this.log.debug({ err: (err.cause as Error | undefined)?.message ?? err.message }, 'handshake failed');
         }
@@ -244,19 +247,6 @@ function specOf(id: string, protocol: string, cfg: QuicListenerConfig): Listener
     id, transport: 'quic', protocol, highWaterMark: cfg.tcp_options.high_watermark,
     clientLimits: hasClientLimits(limits) ? Object.freeze(limits) : null,
   });
-}
-
-/**
- * The library logs every connection's life (and each peer close at ERROR); to us those are
- * routine, so they go to pino at debug.
- */
-class PinoHandler extends QuicLogHandler {
-  constructor(private readonly log: Logger) { super(); }
-  emit(output: string): void { this.log.debug({ quic: output }, 'quic'); }
-}
-
-function quicLogger(log: Logger): QuicLogger {
-  return new QuicLogger('quic', log.isLevelEnabled('debug') ? LogLevel.INFO : LogLevel.ERROR, [new PinoHandler(log)]);
 }
 
 const plainAddress = (a: string) => (a.startsWith('::ffff:') ? a.slice(7) : a);

@@ -44,6 +44,8 @@ interface TcpHandle {
   writev(req: WriteReq, chunks: Buffer[], allBuffers: boolean): number;
   shutdown(req: ShutdownReq): number;
   close(cb?: () => void): void;
+  /** Node's own slot for the object a handle belongs to (`owner` below); null on a fresh handle. */
+  [owner: symbol]: RawConnection | null | undefined;
 }
 interface WriteReq { handle: TcpHandle; oncomplete: (status: number) => void; async: boolean; data?: Buffer | Buffer[] }
 interface ShutdownReq { handle: TcpHandle; oncomplete: (status: number) => void }
@@ -60,14 +62,16 @@ interface Bindings {
   kReadBytesOrError: number;
   kArrayBufferOffset: number;
   kLastWriteWasAsync: number;
+  owner: symbol;
 }
 
 /**
- * Handle → connection, for the callbacks libuv makes with the handle as `this`. A Map rather than a
- * property on the handle: a property added to the C++-made handle object costs a 64-byte property
- * array per connection; a Map entry about a third of that.
+ * Handle → connection, for the callbacks libuv makes with the handle as `this`: Node's template
+ * gives every TCP handle an owner slot (its `owner_symbol`, null until net.Socket sets it), and the
+ * raw connection takes it. A property of our own would cost a 64-byte property array per
+ * connection, a Map entry ≈ 40–80 bytes (the table grows by doubling) and a lookup per read.
  */
-const byHandle = new Map<TcpHandle, RawConnection>();
+let OWNER: symbol;
 /** Peer addresses seen recently, so connections from one address (a NAT, a load balancer) share one string. */
 const addresses = new Map<string, string>();
 const MAX_ADDRESSES = 4096;
@@ -101,17 +105,28 @@ function load(): Bindings | null {
       kReadBytesOrError: sw.kReadBytesOrError as number,
       kArrayBufferOffset: sw.kArrayBufferOffset as number,
       kLastWriteWasAsync: sw.kLastWriteWasAsync as number,
+      owner: ownerSymbol(tcp.TCP, tcp.constants?.SOCKET) as symbol, // checked below
     };
     const proto = b.TCP?.prototype as unknown as Record<string, unknown> | undefined;
     const methods = ['bind', 'bind6', 'connect', 'connect6', 'listen', 'getsockname', 'getpeername', 'setNoDelay', 'readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close'];
     if (typeof b.TCP !== 'function' || typeof b.SERVER !== 'number' || typeof b.SOCKET !== 'number' || typeof b.TCPConnectWrap !== 'function' || typeof b.WriteWrap !== 'function' ||
         typeof b.ShutdownWrap !== 'function' || b.state === undefined || proto === undefined ||
-        typeof b.kReadBytesOrError !== 'number' || typeof b.kArrayBufferOffset !== 'number' || typeof b.kLastWriteWasAsync !== 'number' ||
+        typeof b.kReadBytesOrError !== 'number' || typeof b.kArrayBufferOffset !== 'number' || typeof b.kLastWriteWasAsync !== 'number' || typeof b.owner !== 'symbol' ||
         methods.some((m) => typeof proto[m] !== 'function')) return null;
+    OWNER = b.owner;
     return b;
   } catch {
     return null;
   }
+}
+
+/** The owner slot's symbol, read off a probe handle (closed at once); undefined if there is none. */
+function ownerSymbol(TCP: Bindings['TCP'] | undefined, SOCKET: number | undefined): symbol | undefined {
+  if (typeof TCP !== 'function' || typeof SOCKET !== 'number') return undefined;
+  const probe = new TCP(SOCKET);
+  const sym = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'owner_symbol' && probe[s] === null);
+  probe.close();
+  return sym;
 }
 
 /** True when this Node exposes the TCP handle API the raw listener needs. */
@@ -281,7 +296,7 @@ export class RawConnection implements Connection {
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.localPort = localPort;
-    byHandle.set(handle, this);
+    handle[OWNER] = this;
     handle.onread = onRead;
   }
 
@@ -457,7 +472,7 @@ export class RawConnection implements Connection {
     if (this.needDrain && this.bufferedAmount < HIGH_WATER_MARK) { this.needDrain = false; this.handler?.drain(); }
   }
   /** @internal */ onClosed(): void {
-    byHandle.delete(this.handle);
+    this.handle[OWNER] = null;
     if (this.handler !== null) this.handler.close(this.error);
     if (this.onFinished !== null) this.onFinished();
   }
@@ -466,8 +481,8 @@ export class RawConnection implements Connection {
 function onRead(this: TcpHandle, ab?: ArrayBuffer): void {
   const b = bindings!;
   const nread = b.state[b.kReadBytesOrError]!;
-  const conn = byHandle.get(this);
-  if (conn === undefined) return;
+  const conn = this[OWNER];
+  if (conn == null) return;
   if (nread > 0) { conn.onData(Buffer.from(ab!, b.state[b.kArrayBufferOffset]!, nread)); return; }
   if (nread === 0) return;
   if (nread === UV_EOF) conn.onEof();
@@ -476,7 +491,7 @@ function onRead(this: TcpHandle, ab?: ArrayBuffer): void {
 
 function ignoreRead(): void {}
 function ignoreConnection(this: TcpHandle, _status: number, client?: TcpHandle): void { client?.close(); }
-function onWriteComplete(this: WriteReq, status: number): void { byHandle.get(this.handle)?.onWritten(status); }
-function onShutdownComplete(this: ShutdownReq, status: number): void { byHandle.get(this.handle)?.onShutdown(status); }
+function onWriteComplete(this: WriteReq, status: number): void { this.handle[OWNER]?.onWritten(status); }
+function onShutdownComplete(this: ShutdownReq, status: number): void { this.handle[OWNER]?.onShutdown(status); }
 function onHandleClosed(this: RawConnection): void { this.onClosed(); }
 function endTimeout(conn: RawConnection): void { conn.destroy(); }

@@ -12,7 +12,7 @@
  * - `exp` passed, `nbf` ahead, a verify_claims mismatch or missing claim, a malformed ACL
  *   claim                                       → deny (bad username or password)
  */
-import { compactVerify, decodeProtectedHeader } from 'jose';
+import { lazyModule } from '../../util/lazy-module.js';
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,6 +21,8 @@ import type { AccessContext, AclRule, AuthenticatorKind, Authenticator, AuthnOut
 import { aclFromClaim } from './jwt-acl.js';
 import { parseJwtConfig, readPemFile, renderClaim, type JwtConfig } from './jwt-config.js';
 import { JwksClient, type JwksTls } from './jwks.js';
+
+const jose = lazyModule<typeof import('jose')>('jose');
 
 export type { JwtConfig } from './jwt-config.js';
 
@@ -94,7 +96,7 @@ export class JwtAuthenticator implements Authenticator {
     let kid: string | undefined;
     let plain: boolean;
     try {
-      const h = decodeProtectedHeader(token);
+      const h = jose().decodeProtectedHeader(token);
       alg = h.alg;
       kid = h.kid;
       plain = Object.keys(h).every((k) => PLAIN_HEADER_KEYS.has(k));
@@ -122,7 +124,7 @@ export class JwtAuthenticator implements Authenticator {
     for (const cand of payload === null ? candidates : []) {
       if (cand.alg !== undefined && cand.alg !== alg) continue;
       try {
-        payload = (await compactVerify(token, cand.key, { algorithms: algs as string[] })).payload;
+        payload = (await jose().compactVerify(token, cand.key, { algorithms: algs as string[] })).payload;
         break;
       } catch { /* the next key may have signed it */ }
     }

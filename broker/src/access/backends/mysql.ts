@@ -6,9 +6,12 @@
  * mysql2 keeps up to `pool_size` connections; a broken one is dropped and replaced on the next
  * query, so the backend comes back with the server.
  */
-import mysql from 'mysql2/promise';
+import type * as mysql from 'mysql2/promise';
+import { lazyModule } from '../../util/lazy-module.js';
 import { tlsOptions } from './config.js';
 import { sqlAuthnKind, sqlAuthzKind, type SqlDriver } from './sql.js';
+
+const mysqlLib = lazyModule<typeof import('mysql2/promise')>('mysql2/promise');
 
 export const mysqlDriver: SqlDriver = {
   backend: 'mysql',
@@ -16,7 +19,7 @@ export const mysqlDriver: SqlDriver = {
   defaultPort: 3306,
   defaultUser: 'root',
   pool(cfg, ctx) {
-    const pool = mysql.createPool({
+    const pool = mysqlLib().createPool({
       host: cfg.server.host, port: cfg.server.port, database: cfg.database,
       user: cfg.username, password: cfg.password,
       ssl: cfg.ssl ? (tlsOptions(cfg.ssl, ctx.configDir) as mysql.SslOptions) : undefined,

@@ -6,9 +6,11 @@
  * node-postgres keeps up to `pool_size` connections; one that breaks (the server restarted) is
  * dropped and the next query opens a new one, so the backend comes back with the server.
  */
-import pg from 'pg';
+import { lazyModule } from '../../util/lazy-module.js';
 import { tlsOptions } from './config.js';
 import { sqlAuthnKind, sqlAuthzKind, type SqlDriver } from './sql.js';
+
+const pgLib = lazyModule<typeof import('pg')>('pg');
 
 export const postgresqlDriver: SqlDriver = {
   backend: 'postgresql',
@@ -16,7 +18,7 @@ export const postgresqlDriver: SqlDriver = {
   defaultPort: 5432,
   defaultUser: 'root',
   pool(cfg, ctx, onError) {
-    const pool = new pg.Pool({
+    const pool = new (pgLib().Pool)({
       host: cfg.server.host, port: cfg.server.port, database: cfg.database,
       user: cfg.username, password: cfg.password,
       ssl: cfg.ssl ? tlsOptions(cfg.ssl, ctx.configDir) : false,

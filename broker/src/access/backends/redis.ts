@@ -15,13 +15,16 @@
  * each reconnects on its own, and while one is disconnected its requests fail at once (no
  * offline queue), so an outage answers ignore/nomatch without waiting.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazyModule } from '../../util/lazy-module.js';
 import type { AuthenticatorKind, AuthzSourceKind, AccessContext, AclRule, Parsed } from '../types.js';
 import { parseHashAlgorithm, type HashAlgorithm } from '../authn/password-hash.js';
 import { parseServer, parseTls, Reader, tlsOptions, asText, type Endpoint, type TlsConfig } from './config.js';
 import { BackendHealth, PasswordAuthenticator, RulesSource } from './lookup.js';
 import { parseRuleRow } from './rule-row.js';
 import { AUTHN_VARS, AUTHZ_VARS, parseTemplate, render, splitRedisCommand, type Template, type VarName } from './template.js';
+
+const ioredis = lazyModule<typeof import('ioredis')>('ioredis');
 
 export interface RedisConnConfig {
   server: Endpoint;
@@ -80,7 +83,7 @@ export class RedisPool {
     this.connectTimeoutMs = cfg.connectTimeoutMs;
     const tls = cfg.ssl ? tlsOptions(cfg.ssl, configDir) : undefined;
     for (let i = 0; i < cfg.poolSize; i++) {
-      const c = new Redis({
+      const c = new (ioredis().Redis)({
         host: cfg.server.host, port: cfg.server.port, db: cfg.database,
         username: cfg.username || undefined, password: cfg.password || undefined,
         tls,

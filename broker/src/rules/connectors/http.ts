@@ -10,13 +10,16 @@
  * batch_size 1 (the default) where a repeat matters.
  */
 import net from 'node:net';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { lazyModule } from '../../util/lazy-module.js';
 import { duration, int, oneOf, str } from '../../config/schema-types.js';
 import { Reader, parseTls, tlsOptions, type TlsConfig } from '../../access/backends/config.js';
 import { Template, toText } from '../template.js';
 import { SinkConfigError, SinkError, type Connection, type ConnectorType, type PreparedAction } from './types.js';
 import { isObj, readFields } from './fields.js';
 import { jsonSafe } from '../actions.js';
+
+const undici = lazyModule<typeof import('undici')>('undici');
 
 export interface HttpConnectorConf {
   url: URL;
@@ -89,7 +92,7 @@ export const httpConnector: ConnectorType<HttpConnectorConf, HttpParams, HttpIte
   },
   async connect(conf, ctx) {
     const tls = conf.tls === null || conf.url.protocol !== 'https:' ? {} : tlsOptions(conf.tls, process.cwd());
-    const pool = new Pool(conf.url.origin, {
+    const pool = new (undici().Pool)(conf.url.origin, {
       connections: conf.pool_size, pipelining: conf.enable_pipelining, keepAliveTimeout: 30_000,
       connect: { timeout: conf.connect_timeout, ...tls },
     });

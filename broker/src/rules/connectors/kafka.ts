@@ -9,7 +9,8 @@
  * help: a broker that cannot be reached, a timeout, a leader election → retryable; a record the
  * broker refuses (too large, bad topic, no such topic, not authorised) → failed, not retried.
  */
-import { Producer, type MessageToProduce } from '@platformatic/kafka';
+import type { Producer, MessageToProduce } from '@platformatic/kafka';
+import { lazyModule } from '../../util/lazy-module.js';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { bool, duration, oneOf, str } from '../../config/schema-types.js';
 import { COMMON_CONNECTOR_KEYS, hostPort, isObj, readFields, required, sslOptions, type FieldSpec } from './fields.js';
@@ -26,6 +27,8 @@ export interface KafkaConnectorConfig {
   healthCheckTopic: string;
   allowAutoTopicCreation: boolean;
 }
+
+const kafka = lazyModule<typeof import('@platformatic/kafka')>('@platformatic/kafka');
 
 const CONNECTOR_SPEC: FieldSpec = {
   bootstrap_hosts: 'any',
@@ -191,7 +194,7 @@ export const kafkaProducer: ConnectorType<KafkaConnectorConfig, KafkaParameters,
   parseConnector: parseKafkaConnector,
   parseParameters: parseKafkaParameters,
   async connect(conf, ctx) {
-    const producer = new Producer<string, string | Buffer, string, string>({
+    const producer = new (kafka().Producer)<string, string | Buffer, string, string>({
       clientId: `petrel-${ctx.node}-${ctx.id}`.replace(/[^a-zA-Z0-9._-]/g, '_'),
       bootstrapBrokers: conf.bootstrapBrokers,
       connectTimeout: conf.connectTimeout,

@@ -8,7 +8,9 @@
  * message_received_at, timestamp, node).
  */
 import { randomBytes } from 'node:crypto';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type * as mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { lazyModule } from '../../util/lazy-module.js';
 import { bool, duration, int, oneOf, str } from '../../config/schema-types.js';
 import { Reader, parseTls, tlsOptions } from '../../access/backends/config.js';
 import { Template, toText } from '../template.js';
@@ -17,6 +19,8 @@ import { payloadColumn, pubProps } from '../sql/context.js';
 import { SinkConfigError, SinkError, type Connection, type ConnectorType } from './types.js';
 import type { SourceType } from './source-type.js';
 import { hostPort, readFields, required } from './fields.js';
+
+const mqttLib = lazyModule<typeof import('mqtt')>('mqtt');
 
 export interface MqttConf { host: string; port: number; username: string; password: string; clientid_prefix: string; proto_ver: 3 | 4 | 5; clean_start: boolean; keepalive: number; tls: ReturnType<typeof parseTls>; server: string }
 export interface MqttParams { topic: string; qos: string; retain: string; payload: string }
@@ -79,7 +83,7 @@ export const mqttConnector: ConnectorType<MqttConf, MqttParams, MqttItem> = {
       username: conf.username || undefined, password: conf.password || undefined,
       reconnectPeriod: 1000, connectTimeout: 5000, resubscribe: true, queueQoSZero: false,
     };
-    const client = mqtt.connect(opts);
+    const client = mqttLib().connect(opts);
     client.on('error', (err) => ctx.log.debug({ connector: ctx.id, err: err.message }, 'mqtt connector error'));
     let lastError = 'not connected yet';
     client.on('error', (err) => { lastError = err.message; });

@@ -4,9 +4,12 @@
  * (not retried) unless it is a lock wait, a deadlock or the server going away; socket errors and
  * lost connections are retried.
  */
-import mysql from 'mysql2/promise';
+import type * as mysql from 'mysql2/promise';
+import { lazyModule } from '../../util/lazy-module.js';
 import { tlsOptions } from '../../access/backends/config.js';
 import { sqlConnector, type SqlDriver } from './sql-sink.js';
+
+const mysqlLib = lazyModule<typeof import('mysql2/promise')>('mysql2/promise');
 
 /** ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK, ER_SERVER_SHUTDOWN, ER_CON_COUNT_ERROR, ER_TOO_MANY_USER_CONNECTIONS, ER_QUERY_INTERRUPTED. */
 const RETRY_ERRNO = new Set([1205, 1213, 1053, 1040, 1203, 1317, 2006, 2013]);
@@ -16,7 +19,7 @@ const driver: SqlDriver = {
   style: 'mysql',
   defaultPort: 3306,
   open(conf) {
-    const pool = mysql.createPool({
+    const pool = mysqlLib().createPool({
       host: conf.host, port: conf.port, database: conf.database, user: conf.username, password: conf.password,
       ssl: conf.tls ? tlsOptions(conf.tls, process.cwd()) as never : undefined,
       connectionLimit: conf.pool_size, connectTimeout: 5000, enableKeepAlive: true, supportBigNumbers: true,

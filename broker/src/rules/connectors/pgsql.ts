@@ -4,16 +4,18 @@
  * server. SQLSTATE classes 08 (connection), 53 (resources), 57 (shutdown) and 40 (serialization,
  * deadlock) are worth retrying; any other SQLSTATE is the server refusing the data.
  */
-import pg from 'pg';
+import { lazyModule } from '../../util/lazy-module.js';
 import { tlsOptions } from '../../access/backends/config.js';
 import { sqlConnector, type SqlDriver } from './sql-sink.js';
+
+const pgLib = lazyModule<typeof import('pg')>('pg');
 
 const driver: SqlDriver = {
   type: 'pgsql',
   style: 'pg',
   defaultPort: 5432,
   open(conf) {
-    const pool = new pg.Pool({
+    const pool = new (pgLib().Pool)({
       host: conf.host, port: conf.port, database: conf.database, user: conf.username, password: conf.password,
       ssl: conf.tls ? tlsOptions(conf.tls, process.cwd()) : false,
       max: conf.pool_size, connectionTimeoutMillis: 5000, idleTimeoutMillis: 0, application_name: 'petrel-sink',

@@ -16,12 +16,15 @@
  * `routing_key` are templates (strict: a missing placeholder fails the rule);
  * `headers_template` and `properties_template` are lists of {key, value} templates.
  */
-import { connect, type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import { lazyModule } from '../../util/lazy-module.js';
 import { bool, duration, int, oneOf, str } from '../../config/schema-types.js';
 import { lookup, Template } from '../template.js';
 import { COMMON_CONNECTOR_KEYS, hostPort, readFields, required, sslOptions, type FieldSpec } from './fields.js';
 import { SinkConfigError, SinkError, type Connection, type ConnectorType, type PreparedAction } from './types.js';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+
+const amqp = lazyModule<typeof import('amqplib')>('amqplib');
 
 export interface RabbitConnectorConfig {
   host: string; port: number; username: string; password: string; vhost: string;
@@ -200,7 +203,7 @@ class RabbitConnection implements Connection<RabbitParameters, RabbitItem> {
     const url: Options.Connect = { protocol: c.tls ? 'amqps' : 'amqp', hostname: c.host, port: c.port, username: c.username, password: c.password, vhost: c.vhost, heartbeat: c.heartbeatSec };
     let model: ChannelModel;
     try {
-      model = await connect(url, { timeout: c.timeout, ...(c.tls ?? {}), clientProperties: { connection_name: this.id } });
+      model = await amqp().connect(url, { timeout: c.timeout, ...(c.tls ?? {}), clientProperties: { connection_name: this.id } });
     } catch (err) {
       throw sinkError(err, `${this.id}: cannot connect to ${c.host}:${c.port}`);
     }

@@ -5,12 +5,14 @@
  * A command the server rejects (WRONGTYPE, unknown command) is a refusal; a lost connection is
  * retried. Commands are not queued while disconnected: the action's buffer holds them.
  */
-import { Redis } from 'ioredis';
+import { lazyModule } from '../../util/lazy-module.js';
 import { int, oneOf, str } from '../../config/schema-types.js';
 import { Reader, parseTls, tlsOptions } from '../../access/backends/config.js';
 import { Template, toText } from '../template.js';
 import { SinkConfigError, SinkError, type Connection, type ConnectorType } from './types.js';
 import { hostPort, readFields, required } from './fields.js';
+
+const ioredis = lazyModule<typeof import('ioredis')>('ioredis');
 
 export interface RedisConf { host: string; port: number; database: number; username: string; password: string; tls: ReturnType<typeof parseTls> }
 export interface RedisParams { command_template: string[] }
@@ -43,7 +45,7 @@ export const redisConnector: ConnectorType<RedisConf, RedisParams, string[]> = {
     return { command_template: c.map(String) };
   },
   async connect(conf) {
-    const client = new Redis({
+    const client = new (ioredis().Redis)({
       host: conf.host, port: conf.port, db: conf.database, username: conf.username || undefined, password: conf.password || undefined,
       tls: conf.tls ? tlsOptions(conf.tls, process.cwd()) : undefined,
       lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0,
