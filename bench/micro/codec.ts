@@ -8,10 +8,9 @@
  */
 import mp from 'mqtt-packet';
 import { encodeAck, encodePublish, MqttParser, setPacketId } from '../../broker/src/mqtt/codec/index.js';
+import { measure } from './measure.js';
 
 const CHUNK = 64 * 1024;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
-
 function chunks(pkt: Buffer, count: number): Buffer[] {
   const all = Buffer.concat(new Array<Buffer>(count).fill(pkt));
   const out: Buffer[] = [];
@@ -19,24 +18,6 @@ function chunks(pkt: Buffer, count: number): Buffer[] {
   return out;
 }
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-/** Best of ROUNDS timed runs of SECONDS/ROUNDS each (best-of damps noise from a shared machine). */
-function measure(fn: () => number): number {
-  fn(); // warm-up
-  let best = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    let n = 0;
-    const t0 = process.hrtime.bigint();
-    let elapsed = 0;
-    while (elapsed < SECONDS / ROUNDS) {
-      n += fn();
-      elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-    }
-    best = Math.max(best, n / elapsed);
-  }
-  return best;
-}
 
 function rate(label: string, fn: () => number): number {
   const r = measure(fn);

@@ -7,25 +7,7 @@
 import { AliasOut } from '../../broker/src/cluster/link-strings.js';
 import { viewOf, encodeFwdInto, LinkDecoder, type FrameSink, type LinkFrame } from '../../broker/src/cluster/link-codec.js';
 import type { Message } from '../../broker/src/types.js';
-
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-function measure(fn: () => number): number {
-  fn();
-  let best = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    let n = 0;
-    const t0 = process.hrtime.bigint();
-    let elapsed = 0;
-    while (elapsed < SECONDS / ROUNDS) {
-      n += fn();
-      elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-    }
-    best = Math.max(best, n / elapsed);
-  }
-  return best;
-}
+import { measure } from './measure.js';
 
 class Sink implements FrameSink {
   chunk = Buffer.allocUnsafeSlow(64 * 1024);
