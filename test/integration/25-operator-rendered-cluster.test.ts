@@ -529,6 +529,14 @@ describe('the rendered three-regions cluster, run on loopback', { skip: NEEDS_RO
     objs = await render();
     root = mkdtempSync(join(tmpdir(), 'petrel-rendered-'));
     lb = new Loopback(objs, root);
+    // The brokers run as the pods' runAsUser: the checkout must be readable by that user (a clone
+    // under a 0700 directory, e.g. one made by mktemp -d, is not), else each would die with
+    // "Cannot find module". Said here, once, with the way out.
+    const sts0 = find(objs, 'StatefulSet', 'fleet-core');
+    const asPod = lb.user({ spec: sts0.spec.template.spec } as unknown as Pod);
+    const main = join(repoRoot(), 'dist', 'broker', 'src', 'main.js');
+    const probe = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(main)}, require('fs').constants.R_OK)`], { ...asPod, encoding: 'utf8' });
+    if (probe.status !== 0) throw new Error(`${main} is not readable by uid ${asPod.uid} (the pods' runAsUser): put the checkout where that user can read it (every parent directory o+x)`);
     const configMap = find(objs, 'ConfigMap', 'fleet-config');
 
     const sts = find(objs, 'StatefulSet', 'fleet-core');
