@@ -263,7 +263,8 @@ export function renderMarkdown(report: BenchReport): string {
     `${report.baseline ? 'Before/after benchmark' : 'Benchmark'} ${report.date.slice(0, 16).replace('T', ' ')} UTC, commit \`${report.commit}\`` +
       `${report.baseline ? ` against baseline \`${report.baseline.commit}\` (petrel-baseline)` : ''}: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ` +
       `Mosquitto ${m.versions.mosquitto ?? '?'}, Aedes ${m.versions.aedes ?? '?'}; ${o.reps} repetitions of ${Number(o.durationMs) / 1000} s ` +
-      `(after ${Number(o.warmupMs) / 1000} s warm-up), ${o.workers} generator workers. Cells: median [min–max]; ratios per repetition.` +
+      `(after ${Number(o.warmupMs) / 1000} s warm-up), ${o.workers} generator workers` +
+      `${o.pin ? ` (pinned with taskset: generator on CPU ${String(o.pin).split('/')[0]}, every broker process on CPU ${String(o.pin).split('/')[1]})` : ''}. Cells: median [min–max]; ratios per repetition.` +
       (report.baseline
         ? ` petrel/petrel-baseline is given for every metric; the baseline ran from its own build with node options ` +
           `\`${report.baseline.nodeFlags.join(' ') || 'none'}\` (from ${report.baseline.nodeFlagsFrom === 'baseline' ? 'its' : "this checkout's"} runtime.ts).`

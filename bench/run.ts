@@ -55,6 +55,7 @@ import { summarizeScenario, renderText, renderMarkdown, type RunRecord, type Ben
 import { summarizeSetups, setupOrder } from './report-setups.js';
 import { SETUP_NAMES } from './access/setups.js';
 import { machineInfo, gitCommit } from './lib/machine.js';
+import { parsePin, pinProcesses, type Pinning } from './lib/pin.js';
 import { repoRoot } from './lib/repo.js';
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -103,6 +104,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --setups a,b          access: setups besides open: ${SETUP_NAMES.filter((n) => n !== 'open').join(',')} (default all)
   --petrel-config FILE  YAML merged over the generated Petrel config
   --petrel-node-args "A B"  node options for Petrel, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --pin GEN/BROKER      CPU lists for taskset: the generator (coordinator and workers) on GEN,
+                        every broker-side process (nodes, etcd, relay) on BROKER, e.g. 0/1
   --quick               1 rep, 1 s runs, 2,000 connections (access: 1,000, bcrypt 50): a smoke
                         run (never replaces latest.md)
   --no-save             print only; write no result files
@@ -119,6 +122,7 @@ interface Cli {
   petrelMain?: string;
   baselineDir?: string;
   baseline?: Baseline;
+  pin?: Pinning;
   /** --brokers was given (else the default set, plus petrel-baseline with --baseline). */
   brokersGiven: boolean;
   opts: RunOptions;
@@ -203,6 +207,7 @@ function parseArgs(argv: string[]): Cli {
         cli.reps = 1; opts.durationMs = 1000; opts.warmupMs = 500; opts.connections = 2000; opts.retained = 2000;
         opts.persistClients = 200; opts.persistBurst = 20; opts.accessConnections = 1000; opts.bcryptConnections = 50; opts.handshakes = 50;
         break;
+      case '--pin': cli.pin = parsePin(String(v ?? '')); i++; break;
       case '--no-save': cli.save = false; break;
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
     }
@@ -243,6 +248,10 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
     };
     handle = broker === CLUSTER ? await launchCluster(launch) : broker === RELAY ? await launchRelay(launch) : await launchBroker(broker, launch);
     running = handle;
+    if (cli.pin) {
+      pinProcesses([process.pid, ...pool.workers.map((w) => w.pid)], cli.pin.gen);
+      pinProcesses([...handle.pids, ...Object.values(handle.aside ?? {})], cli.pin.broker);
+    }
     const tag = `${rep}${broker === BASELINE ? 'B' : broker === CLUSTER ? 'C' : broker === RELAY ? 'R' : broker[0]}${Math.random().toString(36).slice(2, 7)}`;
     let timer: NodeJS.Timeout | undefined;
     const budget = runBudgetMs(cli.opts);
@@ -321,7 +330,7 @@ async function main(): Promise<void> {
     date: started.toISOString(),
     commit: gitCommit(),
     machine: machineInfo(),
-    options: { reps: cli.reps, brokers: cli.brokers, scenarios: cli.only, ...cli.opts },
+    options: { reps: cli.reps, brokers: cli.brokers, scenarios: cli.only, ...cli.opts, ...(cli.pin ? { pin: `${cli.pin.gen}/${cli.pin.broker}` } : {}) },
     brokers: cli.brokers,
     scenarios: [],
   };

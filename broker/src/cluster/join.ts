@@ -10,6 +10,7 @@ import type { Message } from '../types.js';
 import type { SharedStrategy } from '../router/index.js';
 import { EtcdClusterState, type EtcdStateOptions } from './etcd.js';
 import { ClusterLink, parseHostPort } from './link.js';
+import { ACK_DELAY_MS, LAZY_ACK_DELAY_MS } from './link-writer.js';
 import { formatBind } from '../config/bind.js';
 import { EtcdAccessStore } from './access-store.js';
 
@@ -62,6 +63,8 @@ export async function joinCluster(cfg: Config, log: Log): Promise<Joined> {
   const link = new ClusterLink({
     self: cfg.node.name, cluster: c.etcd.prefix, incarnation: Date.now(), bind: c.link.bind, tls: linkTls,
     maxPending: c.link.max_pending, log,
+    // Only a sync-mode publisher's PUBACK waits for the peer's ACK; otherwise let it batch them.
+    ackDelayMs: cfg.durability.mode === 'sync' ? ACK_DELAY_MS : LAZY_ACK_DELAY_MS,
   }, {
     deliver: (from, msg, plain, groups) => joined.onDeliver(from, msg, plain, groups),
     call: (from, method, args) => state.answer(method, args, from),

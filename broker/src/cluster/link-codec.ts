@@ -4,9 +4,11 @@
  *
  *   frame = u32 BE length (of type + body) | u8 type | body
  *
- *   1 HELLO  JSON {cluster, node, incarnation, proto: 1, aliases}  dialler → acceptor, then the answer
+ *   1 HELLO  JSON {cluster, node, incarnation, proto: 1, aliases, ackDelayMs}  dialler → acceptor, then the answer
  *            (aliases: true when the sender decodes aliased FWD strings; nodes that predate them
- *            ignore the key and never send it, so the dialler aliases only when the answer says so)
+ *            ignore the key and never send it, so the dialler aliases only when the answer says so;
+ *            ackDelayMs, dialler only: how long the acceptor may hold ACKs to batch them, 0–1000,
+ *            absent = 1 — older nodes ignore it)
  *   2 FWD    u32 seq (0 = no ack wanted) | u8 flags | message | u16 n | n × (str group, str filter)
  *            flags = bit0 plain, bit1 topic aliased, bit2 from aliased
  *            message = f64 id | u8 qos | u8 retain | topic | from | f64 timestamp
@@ -28,11 +30,13 @@ import { LinkProtocolError } from './link-codec-error.js';
 import { AliasIn, utf8, type AliasOut } from './link-strings.js';
 
 export const LINK_PROTO = 1;
+/** The longest ACK delay a dialler may ask for in its HELLO. */
+export const MAX_ACK_DELAY_MS = 1000;
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 
 export const FRAME = { HELLO: 1, FWD: 2, ACK: 3, CALL: 4, REPLY: 5, PING: 6, PONG: 7 } as const;
 
-export interface HelloFrame { type: 'hello'; cluster: string; node: string; incarnation: number; proto: number; aliases: boolean }
+export interface HelloFrame { type: 'hello'; cluster: string; node: string; incarnation: number; proto: number; aliases: boolean; ackDelayMs?: number }
 export interface FwdFrame { type: 'fwd'; seq: number; plain: boolean; msg: Message; groups: Array<[string, string]> }
 export interface AckFrame { type: 'ack'; seqs: number[] }
 export interface CallFrame { type: 'call'; id: number; method: string; args: unknown }
@@ -107,8 +111,10 @@ function jsonFrame(type: number, value: unknown, id: number | null): Buffer {
   return b;
 }
 
-export function encodeHello(cluster: string, node: string, incarnation: number, aliases = true): Buffer {
-  return jsonFrame(FRAME.HELLO, { cluster, node, incarnation, proto: LINK_PROTO, aliases }, null);
+export function encodeHello(cluster: string, node: string, incarnation: number, aliases = true, ackDelayMs?: number): Buffer {
+  return jsonFrame(FRAME.HELLO, ackDelayMs === undefined
+    ? { cluster, node, incarnation, proto: LINK_PROTO, aliases }
+    : { cluster, node, incarnation, proto: LINK_PROTO, aliases, ackDelayMs }, null);
 }
 
 /** Where FWD frames are written: a writer's shared chunk (see LinkWriter). */
@@ -299,7 +305,7 @@ export const encodePong = (): Buffer => PONG_BYTES;
 /** Encodes any frame; the hot path calls the encodeX functions directly. */
 export function encodeFrame(f: LinkFrame): Buffer {
   switch (f.type) {
-    case 'hello': return encodeHello(f.cluster, f.node, f.incarnation, f.aliases);
+    case 'hello': return encodeHello(f.cluster, f.node, f.incarnation, f.aliases, f.ackDelayMs);
     case 'fwd': return encodeFwd(f.seq, f.plain, f.msg, f.groups);
     case 'ack': return encodeAck(f.seqs);
     case 'call': return encodeCall(f.id, f.method, f.args);
@@ -371,11 +377,16 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 function decodeHello(body: Buffer): HelloFrame {
   const v = parseJson(body, 'HELLO');
   if (!isObject(v)) throw bad('HELLO', 'body is not an object');
-  const { cluster, node, incarnation, proto, aliases } = v;
+  const { cluster, node, incarnation, proto, aliases, ackDelayMs } = v;
   if (typeof cluster !== 'string' || typeof node !== 'string' || node === '') throw bad('HELLO', 'cluster and node must be strings, node not empty');
   if (typeof incarnation !== 'number' || !Number.isFinite(incarnation)) throw bad('HELLO', 'incarnation must be a number');
   if (proto !== LINK_PROTO) throw new LinkProtocolError('BAD_PROTO', `HELLO: protocol ${JSON.stringify(proto)} is not ${LINK_PROTO}`);
-  return { type: 'hello', cluster, node, incarnation, proto, aliases: aliases === true };
+  if (ackDelayMs !== undefined && !(Number.isInteger(ackDelayMs) && (ackDelayMs as number) >= 0 && (ackDelayMs as number) <= MAX_ACK_DELAY_MS)) {
+    throw bad('HELLO', `ackDelayMs must be an integer from 0 to ${MAX_ACK_DELAY_MS}`);
+  }
+  const hello: HelloFrame = { type: 'hello', cluster, node, incarnation, proto, aliases: aliases === true };
+  if (ackDelayMs !== undefined) hello.ackDelayMs = ackDelayMs as number;
+  return hello;
 }
 
 function checkProperties(p: unknown): PublishProperties {

@@ -47,6 +47,12 @@ export interface ClusterLinkOptions {
   maxFrame?: number;
   /** Message ids remembered per origin incarnation for deduplication (default 100 000). */
   dedupWindow?: number;
+  /**
+   * How long the peer may hold its ACKs of our QoS 1/2 messages to batch them (sent in HELLO):
+   * short when a publisher's PUBACK waits on them (durability.mode sync), else LAZY_ACK_DELAY_MS.
+   * Absent: the peer's default (ACK_DELAY_MS).
+   */
+  ackDelayMs?: number;
   /** Plain TCP on raw libuv handles where this Node allows (default true); false: net.Socket. */
   rawSockets?: boolean;
   log: LinkLog;

@@ -20,11 +20,15 @@ const CHUNK_SIZE = 64 * 1024;
 /** Frames larger than this get a buffer of their own rather than a chunk's tail. */
 const MAX_IN_CHUNK = 16 * 1024;
 /**
- * ACKs alone wait this long for company: at a few thousand messages a second each would otherwise
- * cost the two nodes a write and a read of their own. Nothing a client sees waits on them except a
- * `durability.mode: sync` publisher's PUBACK, which waits for its fsync anyway.
+ * ACKs alone wait up to `ackDelayMs` for company: at a few thousand messages a second each would
+ * otherwise cost the two nodes a write and a read of their own — wake-ups that also make both
+ * nodes' latency tail. The dialler names the delay in its HELLO: a node whose publishers' PUBACKs
+ * wait on these ACKs (`durability.mode: sync`) asks for ACK_DELAY_MS, others for LAZY_ACK_DELAY_MS;
+ * a peer that names none gets ACK_DELAY_MS. Whatever the delay, ACK_BATCH seqs go out at once.
  */
 export const ACK_DELAY_MS = 1;
+export const LAZY_ACK_DELAY_MS = 10;
+export const ACK_BATCH = 1024;
 
 function flushWriter(w: LinkWriter): void {
   w.flush();
@@ -46,6 +50,8 @@ export class LinkWriter implements FrameSink {
   private acks: number[];
   private scheduled: boolean;
   private ackTimer: NodeJS.Timeout | null;
+  /** How long ACKs alone may wait (the peer's HELLO; see ACK_DELAY_MS). */
+  ackDelayMs = ACK_DELAY_MS;
 
   constructor() {
     this.chunk = Buffer.allocUnsafeSlow(CHUNK_SIZE);
@@ -119,11 +125,12 @@ export class LinkWriter implements FrameSink {
     this.schedule();
   }
 
-  /** Acknowledges seq in the next ACK frame (one per turn). */
+  /** Acknowledges seq in the next ACK frame: with the next frames written, or within ackDelayMs. */
   ack(seq: number): void {
     this.acks.push(seq);
-    if (this.scheduled || this.ackTimer !== null || this.socket === null) return;
-    this.ackTimer = setTimeout(flushWriter, ACK_DELAY_MS, this);
+    if (this.scheduled || this.socket === null) return;
+    if (this.acks.length >= ACK_BATCH) { this.clearAckTimer(); this.schedule(); return; }
+    if (this.ackTimer === null) this.ackTimer = setTimeout(flushWriter, this.ackDelayMs, this);
   }
 
   flush(): void {

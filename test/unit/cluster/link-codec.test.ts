@@ -38,6 +38,7 @@ describe('link codec: round trips', () => {
     const frames: LinkFrame[] = [
       { type: 'hello', cluster: 'prod', node: 'n1', incarnation: 1_700_000_000_000, proto: LINK_PROTO, aliases: true },
       { type: 'hello', cluster: 'prod', node: 'n1', incarnation: 1, proto: LINK_PROTO, aliases: false },
+      { type: 'hello', cluster: 'prod', node: 'n1', incarnation: 1, proto: LINK_PROTO, aliases: true, ackDelayMs: 10 },
       { type: 'ack', seqs: [] },
       { type: 'ack', seqs: [1, 2, 0xffffffff] },
       { type: 'call', id: 7, method: 'clients.get', args: { id: 'x', bin: Buffer.from([0, 255]) } },
@@ -129,6 +130,9 @@ describe('link codec: refusals', () => {
     refuses(frame(FRAME.HELLO, Buffer.from(`{"cluster":"c","node":"n","incarnation":1,"proto":${LINK_PROTO + 1}}`)), 'BAD_PROTO');
     // A HELLO from a node that predates aliases has no such key: it decodes, aliases off.
     assert.equal((decodeAll(frame(FRAME.HELLO, Buffer.from('{"cluster":"c","node":"n","incarnation":1,"proto":1}')))[0] as { aliases: boolean }).aliases, false);
+    for (const d of ['-1', '1.5', '1001', '"10"']) {
+      refuses(frame(FRAME.HELLO, Buffer.from(`{"cluster":"c","node":"n","incarnation":1,"proto":1,"ackDelayMs":${d}}`)), 'BAD_FIELD', /ackDelayMs/);
+    }
     refuses(frame(FRAME.CALL, Buffer.concat([Buffer.alloc(4), Buffer.from('{"args":1}')])), 'BAD_FIELD');
     refuses(frame(FRAME.REPLY, Buffer.concat([Buffer.alloc(4), Buffer.from('{"ok":false}')])), 'BAD_FIELD');
     refuses(frame(FRAME.CALL, Buffer.concat([Buffer.alloc(4), Buffer.from('{"method":"m","args":{"$b64":3}}')])), 'BAD_FIELD', /\$b64/);

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { FRAME, LinkDecoder, encodeAck, encodeHello, type FwdFrame, type LinkFrame } from '../../../broker/src/cluster/link-codec.js';
+import { FRAME, LinkDecoder, encodeAck, encodeFwd, encodeHello, type FwdFrame, type LinkFrame } from '../../../broker/src/cluster/link-codec.js';
+import { ACK_BATCH } from '../../../broker/src/cluster/link-writer.js';
 import { ClusterLink } from '../../../broker/src/cluster/link.js';
 import { Node, msg, pair, quiet, recordingLog, waitFor } from './helpers.js';
 
@@ -218,6 +219,72 @@ describe('cluster link: string aliases follow the peer\'s HELLO', () => {
       for (const c of [a.link]) c.removePeer('b');
     });
   }
+});
+
+describe('cluster link: ACK batching follows the dialler\'s HELLO', () => {
+  /** Dials b as a hand-driven node 'a' with `hello` extras, sends `n` QoS 1 FWD frames, collects b's ACK frames with arrival times. */
+  async function acksFor(extra: Record<string, unknown>, n: number): Promise<{ at: number[]; seqs: number[][]; sentAt: number }> {
+    const b = new Node('b');
+    await b.link.start();
+    await up(b);
+    const s = connect(b.link.port, '127.0.0.1');
+    await once(s, 'connect');
+    const hello = Buffer.from(JSON.stringify({ cluster: 'c1', node: 'a', incarnation: 1, proto: 1, aliases: false, ...extra }));
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(1 + hello.length, 0);
+    head[4] = FRAME.HELLO;
+    const out = { at: [] as number[], seqs: [] as number[][], sentAt: 0 };
+    const d = new LinkDecoder();
+    let greeted = false;
+    s.on('data', (chunk) => {
+      for (const f of d.push(chunk)) {
+        if (f.type === 'hello') greeted = true;
+        if (f.type === 'ack') { out.at.push(performance.now()); out.seqs.push(f.seqs); }
+      }
+    });
+    s.write(Buffer.concat([head, hello]));
+    await waitFor(() => greeted, 'HELLO answer');
+    out.sentAt = performance.now();
+    s.write(Buffer.concat(Array.from({ length: n }, (_, i) => encodeFwd(i + 1, true, msg({ id: 100 + i, qos: 1, topic: 't' }), []))));
+    await waitFor(() => out.seqs.flat().length >= n, `${n} seqs acknowledged`, 5000);
+    s.destroy();
+    return out;
+  }
+
+  it('no ackDelayMs (an older node): the ACK comes within a few ms', async () => {
+    const r = await acksFor({}, 3);
+    assert.deepEqual(r.seqs.flat(), [1, 2, 3]);
+    assert.ok(r.at[0]! - r.sentAt < 150, `ACK after ${(r.at[0]! - r.sentAt).toFixed(1)} ms`);
+  });
+
+  it('ackDelayMs 400: the ACKs wait for it and go out as one frame', async () => {
+    const r = await acksFor({ ackDelayMs: 400 }, 5);
+    assert.deepEqual(r.seqs, [[1, 2, 3, 4, 5]]);
+    assert.ok(r.at[0]! - r.sentAt >= 350, `ACK after ${(r.at[0]! - r.sentAt).toFixed(1)} ms`);
+  });
+
+  it(`ackDelayMs 1000 with ${ACK_BATCH} messages: a full batch goes out at once`, async () => {
+    const r = await acksFor({ ackDelayMs: 1000 }, ACK_BATCH);
+    assert.equal(r.seqs.flat().length, ACK_BATCH);
+    assert.ok(r.at.at(-1)! - r.sentAt < 800, `last ACK after ${(r.at.at(-1)! - r.sentAt).toFixed(1)} ms`);
+  });
+
+  it('an ackDelayMs out of range is a protocol error for that connection only', async () => {
+    const log = recordingLog();
+    const b = new Node('b', { log });
+    await b.link.start();
+    await up(b);
+    const s = connect(b.link.port, '127.0.0.1');
+    s.on('error', () => {});
+    await once(s, 'connect');
+    const hello = Buffer.from(JSON.stringify({ cluster: 'c1', node: 'a', incarnation: 1, proto: 1, ackDelayMs: 5000 }));
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(1 + hello.length, 0);
+    head[4] = FRAME.HELLO;
+    s.write(Buffer.concat([head, hello]));
+    await once(s, 'close');
+    await waitFor(() => log.warnings.some((w) => /ackDelayMs/.test(w)), 'a warning naming ackDelayMs');
+  });
 });
 
 describe('cluster link: calls', () => {
