@@ -69,6 +69,8 @@ interface NodePlan { node: string; plain: boolean; groups: Array<[string, string
 const NO_GROUPS: ReadonlySet<string> = new Set();
 /** Queued deliveries beyond which an online session holds back forwarded messages' acknowledgements. */
 const PRESSURE_QUEUE = 256;
+/** Retained messages sent on SUBSCRIBE per event-loop turn (≈ 0.3 ms of work on the benchmark machine). */
+export const RETAIN_SLICE = 256;
 
 export class Broker {
   readonly nodeName: string;
@@ -397,12 +399,31 @@ export class Broker {
   deliverRetained(session: Session, sub: Subscription, isNew: boolean): void {
     // [MQTT-3.3.1-9..11] retain handling; shared subscriptions get no retained messages [MQTT-4.8.2].
     if (sub.group !== null || sub.options.retainHandling === 2 || (sub.options.retainHandling === 1 && !isNew)) return;
+    const found: Message[] = [];
+    this.state.retained.match(sub.topicFilter, Date.now(), (msg) => { found.push(msg); });
+    if (found.length > 0) this.sendRetained(session, sub, found, 0);
+  }
+
+  /**
+   * Sends found[from…] to the subscription, RETAIN_SLICE per event-loop turn: a `#` subscriber
+   * with 10,000 retained messages no longer holds every other client for the whole burst (≈ 13 ms
+   * in one pass), it takes turns with them. The rest is dropped if the subscription went away
+   * (unsubscribed, replaced, or its session ended) in between; a message whose topic's retained
+   * copy was replaced or cleared meanwhile is skipped (a newer one went out live).
+   */
+  private sendRetained(session: Session, sub: Subscription, found: Message[], from: number): void {
+    if (from > 0 && (session.subscriptions.get(sub.filter) !== sub || this.sessions.get(session.clientId) !== session)) return;
     const o = sub.options;
     const ids = o.subscriptionId ? [o.subscriptionId] : null;
-    this.state.retained.match(sub.topicFilter, Date.now(), (msg) => {
+    const end = Math.min(found.length, from + RETAIN_SLICE);
+    const now = Date.now();
+    for (let i = from; i < end; i++) {
+      const msg = found[i]!;
+      if (from > 0 && this.state.retained.get(msg.topic, now)?.id !== msg.id) continue;
       const qos = this.opts.upgradeQos ? Math.max(msg.qos, o.qos) as QoS : Math.min(msg.qos, o.qos) as QoS;
       session.deliver(msg, qos, true, ids, null, null); // [MQTT-3.3.1-8] RETAIN=1 for retained messages sent on subscribe
-    });
+    }
+    if (end < found.length) setImmediate(() => this.sendRetained(session, sub, found, end));
   }
 
   // ---- subscriptions: the one place where a route appears or disappears ----------------------

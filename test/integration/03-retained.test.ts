@@ -10,6 +10,8 @@ import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, client, collect, until, end, sleep, type TestBroker } from '../support/broker.js';
 import { retainedMessage } from '../support/api.js';
+import { rawClient } from '../support/raw-client.js';
+import mqttPacket from 'mqtt-packet';
 
 let b: TestBroker;
 before(async () => { b = await startBroker(); });
@@ -117,6 +119,45 @@ test('v5: retained message with expiry: remaining interval sent, gone after expi
   await sleep(150);
   assert.equal(got2.length, 0, 'expired retained message delivered');
   await end(pub, s1, s2);
+});
+
+test('a burst of 3,000 retained messages arrives whole and once, while another pair keeps talking', async () => {
+  const pub = await client(b, { protocolVersion: 5 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => pub.publishAsync(`burst/${i}`, String(i), { qos: 1, retain: true })));
+  const s1 = await client(b, { protocolVersion: 5 });
+  const got = collect(s1);
+  const talker = await client(b, { protocolVersion: 5 });
+  const echoes = collect(talker);
+  await talker.subscribeAsync('talk/1', { qos: 0 });
+  await s1.subscribeAsync('burst/#', { qos: 0 });
+  // Sent while the burst is under way: answered, and the burst is not cut by it.
+  await pub.publishAsync('talk/1', 'ping', { qos: 1 });
+  await until(() => got.length >= 3000 && echoes.length === 1, 10_000);
+  await sleep(200);
+  assert.equal(got.length, 3000);
+  assert.equal(new Set(got.map((m) => m.payload)).size, 3000, 'each retained message once');
+  assert.ok(got.every((m) => m.packet.retain === true));
+  await end(pub, s1, talker);
+});
+
+test('UNSUBSCRIBE in the same read as a SUBSCRIBE with 3,000 retained messages stops the burst after UNSUBACK', async () => {
+  const pub = await client(b, { protocolVersion: 5 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => pub.publishAsync(`cut/${i}`, String(i), { qos: 1, retain: true })));
+  const raw = await rawClient(b.port, 5);
+  await raw.connect({ protocolVersion: 5 });
+  // One write, so the broker reads both packets at once.
+  raw.sock.write(Buffer.concat([
+    mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'cut/#', qos: 0 }] } as never, { protocolVersion: 5 }),
+    mqttPacket.generate({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['cut/#'] } as never, { protocolVersion: 5 }),
+  ]));
+  await raw.next('unsuback');
+  const atUnsuback = raw.packets.filter((p) => p.cmd === 'publish').length;
+  await sleep(300);
+  const after = raw.packets.filter((p) => p.cmd === 'publish').length;
+  assert.ok(atUnsuback < 3000, `all ${atUnsuback} retained messages went out before the UNSUBACK`);
+  assert.equal(after, atUnsuback, 'retained messages kept coming after the UNSUBACK');
+  raw.destroy();
+  await end(pub);
 });
 
 describe('03 retained messages', { concurrency: true }, () => { for (const [n, f] of cases) it(n, f); });
