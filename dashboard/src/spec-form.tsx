@@ -61,6 +61,13 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 
 const shown = (s: Spec, v: Values): boolean => s.when === undefined || s.when(v);
 
+/** A new form's values: a select without a "(default)" choice starts at its first option, as it shows. */
+export function defaults(specs: Spec[]): Values {
+  const v: Values = {};
+  for (const s of specs) if (s.kind === 'select' && !s.options!.includes('')) v[s.key] = s.options![0]!;
+  return v;
+}
+
 /** The form's starting values from an existing config, and what no spec names as JSON text. */
 export function valuesOf(specs: Spec[], raw: Record<string, unknown>, skip: string[]): { values: Values; rest: string } {
   const values: Values = {};

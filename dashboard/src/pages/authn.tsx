@@ -8,7 +8,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { call, enc } from '../api.js';
-import { bodyOf, OtherSettings, SpecFields, valuesOf, type Spec, type Values } from '../spec-form.js';
+import { bodyOf, defaults, OtherSettings, SpecFields, valuesOf, type Spec, type Values } from '../spec-form.js';
 import { Admin, ErrorLine, Field, inputValue, Pager, Section, Status, Table, useAction, useApi, usePaged } from '../ui.js';
 
 interface Authenticator { id: string; enable: boolean; mechanism: string; backend?: string; [k: string]: unknown }
@@ -37,7 +37,7 @@ const KINDS: Record<string, Spec[]> = {
   jwt: [
     { key: 'from', label: 'Token from', kind: 'select', options: ['', 'password', 'username'] },
     { key: 'use_jwks', label: 'Keys from a JWKS endpoint', kind: 'bool' },
-    { key: 'algorithm', label: 'Algorithm', kind: 'select', options: ['', 'hmac-based', 'public-key'], when: (v) => v.use_jwks !== true },
+    { key: 'algorithm', label: 'Algorithm', kind: 'select', options: ['hmac-based', 'public-key'], when: (v) => v.use_jwks !== true },
     { key: 'secret', label: 'HMAC secret', kind: 'password', when: (v) => v.use_jwks !== true && v.algorithm !== 'public-key' },
     { key: 'secret_base64_encoded', label: 'Secret is base64', kind: 'bool', when: (v) => v.use_jwks !== true && v.algorithm !== 'public-key' },
     { key: 'public_key', label: 'Public key (PEM)', kind: 'textarea', when: (v) => v.use_jwks !== true && v.algorithm === 'public-key' },
@@ -122,7 +122,7 @@ function AuthnState({ id, enable }: { id: string; enable: boolean }): JSX.Elemen
 function AuthnForm({ editing, taken, onDone }: { editing: Authenticator | null; taken: string[]; onDone: () => void }): JSX.Element {
   const free = Object.keys(KINDS).filter((k) => !taken.includes(k));
   const [kind, setKind] = useState(editing?.id ?? free[0] ?? '');
-  const start = editing === null ? { values: {}, rest: '' } : valuesOf(KINDS[editing.id] ?? [], editing, NOT_SETTINGS);
+  const start = editing === null ? { values: defaults(KINDS[kind] ?? []), rest: '' } : valuesOf(KINDS[editing.id] ?? [], editing, NOT_SETTINGS);
   const [values, setValues] = useState<Values>(start.values);
   const [rest, setRest] = useState(start.rest);
   const [enable, setEnable] = useState(editing?.enable ?? true);
@@ -143,7 +143,7 @@ function AuthnForm({ editing, taken, onDone }: { editing: Authenticator | null; 
       <div class="row">
         {editing === null && (
           <Field label="Authenticator">
-            <select value={kind} onChange={(e) => { setKind(inputValue(e)); setValues({}); }}>{free.map((k) => <option key={k} value={k}>{k}</option>)}</select>
+            <select value={kind} onChange={(e) => { const k = inputValue(e); setKind(k); setValues(defaults(KINDS[k] ?? [])); }}>{free.map((k) => <option key={k} value={k}>{k}</option>)}</select>
           </Field>
         )}
         <label class="check"><input type="checkbox" checked={enable} onChange={(e) => setEnable((e.currentTarget as HTMLInputElement).checked)} /> Enabled</label>

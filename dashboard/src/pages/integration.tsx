@@ -6,7 +6,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { call, enc, get } from '../api.js';
-import { bodyOf, OtherSettings, SpecFields, valuesOf, type Values } from '../spec-form.js';
+import { bodyOf, defaults, OtherSettings, SpecFields, valuesOf, type Values } from '../spec-form.js';
 import { Admin, ErrorLine, Field, inputValue, Section, Status, Table, useAction, useApi, type Loaded } from '../ui.js';
 import { ACTION_FIELDS, CONNECTOR_FIELDS, CONNECTOR_TYPES, NOT_SETTINGS } from './integration-specs.js';
 
@@ -71,7 +71,7 @@ function ResourceForm({ kind, editing, connectors, onDone }: { kind: Kind; editi
   const what = one(kind);
   const Cap = what[0]!.toUpperCase() + what.slice(1);
   const specsOf = (t: string) => (kind === 'connectors' ? CONNECTOR_FIELDS : ACTION_FIELDS)[t] ?? [];
-  const start = editing === null ? { values: {}, rest: '' } : valuesOf(specsOf(editing.type), editing, NOT_SETTINGS);
+  const start = editing === null ? { values: defaults(specsOf('http')), rest: '' } : valuesOf(specsOf(editing.type), editing, NOT_SETTINGS);
   const [type, setType] = useState<string>(editing?.type ?? 'http');
   const [name, setName] = useState(editing?.name ?? '');
   const [connector, setConnector] = useState(editing?.connector ?? '');
@@ -100,7 +100,7 @@ function ResourceForm({ kind, editing, connectors, onDone }: { kind: Kind; editi
       {editing === null && (
         <div class="row">
           <Field label={`${Cap} type`}>
-            <select value={type} onChange={(e) => { setType(inputValue(e)); setValues({}); setConnector(''); }}>{CONNECTOR_TYPES.map((t) => <option key={t} value={t}>{t}</option>)}</select>
+            <select value={type} onChange={(e) => { const t = inputValue(e); setType(t); setValues(defaults(specsOf(t))); setConnector(''); }}>{CONNECTOR_TYPES.map((t) => <option key={t} value={t}>{t}</option>)}</select>
           </Field>
           <Field label={`${Cap} name`}><input required pattern="[A-Za-z0-9][A-Za-z0-9_\-]*" value={name} onInput={(e) => setName(inputValue(e))} /></Field>
         </div>
