@@ -46,11 +46,13 @@ export function usePaged<T>(path: string, everyMs = 0, limit = PAGE_SIZE): Paged
   return { ...loaded, page, setPage };
 }
 
-/** "Page 2 of 12 · 1,200 clients", with Previous and Next; nothing while the first page loads. */
+/** "Page 2 of 12 · 1,200 clients", with Previous and Next (just the total when one page holds all); nothing while the first page loads. */
 export function Pager({ list, what }: { list: Paged<unknown>; what: string }): JSX.Element | null {
   const m = list.data?.meta;
   if (m === undefined) return null;
   const pages = m.count === undefined ? null : Math.max(1, Math.ceil(m.count / m.limit));
+  // All of it on one page: the total is enough.
+  if (m.page === 1 && !m.hasnext) return <p class="muted" data-testid={`pager-${what}`}>{m.count === undefined ? '' : `${m.count.toLocaleString('en')} ${what}`}</p>;
   return (
     <div class="pager" role="group" aria-label={`Pages of ${what}`}>
       <button type="button" disabled={m.page <= 1} aria-label={`Previous page of ${what}`} onClick={() => list.setPage(m.page - 1)}>Previous</button>
