@@ -343,6 +343,13 @@ describe('data integration and access control from the dashboard', () => {
       await page.getByRole('button', { name: 'New connector' }).waitFor();
       const conn = await getJson<{ url: string; pool_size: number; enable: boolean }>(B, '/api/v5/connectors/http%3Ahook');
       assert.deepEqual([conn.url, conn.pool_size, conn.enable], [`http://127.0.0.1:${port}/in`, 4, true]);
+      await page.getByRole('button', { name: 'Edit action http:hook_action' }).click();
+      assert.equal(await page.getByLabel('Method').inputValue(), 'put');
+      await page.getByLabel('Path (after the base URL)').fill('/edited/${topic}');
+      await page.getByRole('button', { name: 'Save action' }).click();
+      await page.getByRole('button', { name: 'New action' }).waitFor();
+      const edited = await getJson<{ connector: string; parameters: Record<string, unknown> }>(B, '/api/v5/actions/http%3Ahook_action');
+      assert.deepEqual([edited.connector, edited.parameters.path, edited.parameters.body], ['hook', '/edited/${topic}', 'got ${payload}']);
       // A connector an action still uses is not deleted: the node says why.
       await page.getByRole('button', { name: 'Delete connector http:hook' }).click();
       await page.getByRole('alert').filter({ hasText: 'hook_action' }).waitFor();
