@@ -357,6 +357,10 @@ describe('data integration and access control from the dashboard', () => {
       await actions.getByText('disabled').waitFor();
       assert.equal((await getJson<{ enable: boolean }>(B, '/api/v5/actions/http%3Ahook_action')).enable, false);
       await page.screenshot({ path: join(shots, 'integration-created.png'), fullPage: true });
+      // The Rules page lists the rule's outputs, and detaches the action.
+      await page.goto(`${base()}#/rules`);
+      await page.getByRole('button', { name: 'Detach http:hook_action from rule to_http' }).click();
+      await until(async () => (await getJson<{ actions: unknown[] }>(B, '/api/v5/rules/to_http')).actions.length === 0, 5000, 'the action detached');
     } finally {
       http.close();
     }
@@ -480,7 +484,7 @@ describe('monitor (the overview\'s history)', () => {
 
 const MUTATING = new RegExp('^(Kick|Delete|Ban|Lift|Create rule|Test SQL|Start|Stop|Restart|Enable|Disable|Add user|Add dashboard user|Edit|'
   + 'New connector|New action|Create connector|Create action|Save connector|Save action|Test connection|Attach to rule|'
-  + 'Add authenticator|Add authenticator to the chain|Save authenticator|Move up|Move down)$');
+  + 'Add authenticator|Add authenticator to the chain|Save authenticator|Move up|Move down|Detach)$');
 const mutatingControls = (page: Page): Promise<number> => page.locator('main').getByRole('button', { name: MUTATING })
   .or(page.locator('main button').filter({ hasText: MUTATING })).count();
 

@@ -1,6 +1,7 @@
 /**
- * Rules: the list with each rule's counters, and an SQL editor that runs the SQL over a sample
- * message with POST /api/v5/rule_test (nothing is published) before saving it as a rule.
+ * Rules: the list (paged) with each rule's outputs (a connector's action can be detached) and
+ * counters, and an SQL editor that runs the SQL over a sample message with POST
+ * /api/v5/rule_test (nothing is published) before saving it as a rule.
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
@@ -17,6 +18,7 @@ export function RulesPage(): JSX.Element {
   const [error, run] = useAction();
   const toggle = (r: Rule): void => { void run(() => call('PUT', `/api/v5/rules/${enc(r.id)}`, { enable: !r.enable })).then(list.reload); };
   const remove = (r: Rule): void => { void run(() => call('DELETE', `/api/v5/rules/${enc(r.id)}`)).then(list.reload); };
+  const detach = (r: Rule, a: string): void => { void run(() => call('PUT', `/api/v5/rules/${enc(r.id)}`, { actions: r.actions.filter((x) => x !== a) })).then(list.reload); };
   return (
     <>
       <ErrorLine error={list.error ?? error} />
@@ -24,7 +26,11 @@ export function RulesPage(): JSX.Element {
         { label: 'Id', cell: (r) => r.id },
         { label: 'SQL', cell: (r) => <code class="sql">{r.sql}</code> },
         { label: 'Enabled', cell: (r) => (r.enable ? 'yes' : 'no') },
-        { label: 'Outputs', cell: (r) => r.actions.map(output).join(', ') || '–' },
+        { label: 'Outputs', cell: (r) => (r.actions.length === 0 ? '–' : r.actions.map((a, i) => (
+          <div key={i}>{output(a)}{typeof a === 'string' && (
+            <Admin> <button type="button" class="danger" aria-label={`Detach ${a} from rule ${r.id}`} onClick={() => detach(r, a)}>Detach</button></Admin>
+          )}</div>
+        ))) },
         { label: 'Metrics', cell: (r) => <Metrics id={r.id} /> },
         { label: 'Actions', cell: (r) => (
           <Admin>
