@@ -8,7 +8,8 @@
  * An empty input leaves its key out, so the node's defaults apply; the node checks the result
  * and its error message (naming the key) is what the page shows.
  */
-import type { JSX } from 'preact';
+import type { JSX, RefObject } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
 import { Field, inputValue } from './ui.js';
 
 export interface Spec {
@@ -139,6 +140,13 @@ export function SpecFields({ specs, values, set }: { specs: Spec[]; values: Valu
       })}
     </div>
   );
+}
+
+/** A form that has just opened takes the focus into its first field, so a keyboard user is in it. */
+export function useFocusFirst(): RefObject<HTMLFormElement> {
+  const ref = useRef<HTMLFormElement>(null);
+  useEffect(() => { ref.current?.querySelector<HTMLElement>('input:not([readonly]), select, textarea')?.focus(); }, []);
+  return ref;
 }
 
 /** The JSON text area for the keys no field names. */

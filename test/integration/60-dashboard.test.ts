@@ -293,7 +293,11 @@ describe('data integration and access control from the dashboard', () => {
       assert.equal((await post('/api/v5/rules', { id: 'to_http', sql: 'SELECT payload, topic FROM "hook/#"', actions: [] })).status, 201);
       const page = await open('integration');
       const connectors = page.getByRole('region', { name: 'Connectors' });
-      await connectors.getByRole('button', { name: 'New connector' }).click();
+      // By keyboard: Enter on the button opens the form with the focus in its first field.
+      await connectors.getByRole('button', { name: 'New connector' }).focus();
+      await page.keyboard.press('Enter');
+      await until(async () => (await focused(page)).tag === 'SELECT', 5000, 'focus in the new connector form');
+      assert.deepEqual(await accessibilityProblems(page), [], 'the connector form');
       await page.getByLabel('Connector type').selectOption('http');
       await page.getByLabel('Connector name').fill('hook');
       // A bad config: the node's own message, naming the key, is shown.
@@ -312,6 +316,7 @@ describe('data integration and access control from the dashboard', () => {
       await actions.getByRole('button', { name: 'New action' }).click();
       await page.getByLabel('Action type').selectOption('http');
       await page.getByLabel('Action name').fill('hook_action');
+      assert.deepEqual(await accessibilityProblems(page), [], 'the action form');
       assert.equal(await page.getByRole('form', { name: 'New action' }).getByLabel('Connector').inputValue(), 'hook');
       await page.getByLabel('Method').selectOption('put');
       await page.getByLabel('Path (after the base URL)').fill('/${topic}');
@@ -383,6 +388,7 @@ describe('data integration and access control from the dashboard', () => {
       await page.getByLabel('PBKDF2 iterations').fill('1000');
       await page.getByLabel('Password hash').selectOption('sha512');
       await page.getByLabel('Salt position').selectOption('suffix');
+      assert.deepEqual(await accessibilityProblems(page), [], 'the authenticator form');
       assert.equal(await page.getByLabel('PBKDF2 iterations').count(), 0, 'pbkdf2 settings hidden for sha512');
       await page.screenshot({ path: join(shots, 'access-new-authenticator.png'), fullPage: true });
       await page.getByRole('button', { name: 'Add authenticator to the chain' }).click();

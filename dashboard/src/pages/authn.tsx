@@ -8,7 +8,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { call, enc } from '../api.js';
-import { bodyOf, defaults, OtherSettings, SpecFields, valuesOf, type Spec, type Values } from '../spec-form.js';
+import { bodyOf, defaults, OtherSettings, SpecFields, useFocusFirst, valuesOf, type Spec, type Values } from '../spec-form.js';
 import { Admin, ErrorLine, Field, inputValue, Pager, Section, Status, Table, useAction, useApi, usePaged } from '../ui.js';
 
 interface Authenticator { id: string; enable: boolean; mechanism: string; backend?: string; [k: string]: unknown }
@@ -127,6 +127,7 @@ function AuthnForm({ editing, taken, onDone }: { editing: Authenticator | null; 
   const [rest, setRest] = useState(start.rest);
   const [enable, setEnable] = useState(editing?.enable ?? true);
   const [error, run] = useAction();
+  const ref = useFocusFirst();
   const specs = KINDS[kind] ?? [];
   const save = (e: Event): void => {
     e.preventDefault();
@@ -138,7 +139,7 @@ function AuthnForm({ editing, taken, onDone }: { editing: Authenticator | null; 
   };
   const title = editing === null ? 'Add an authenticator' : `Edit authenticator ${editing.id}`;
   return (
-    <form class="form" onSubmit={save} aria-label={title}>
+    <form class="form" ref={ref} onSubmit={save} aria-label={title}>
       <h3>{title}</h3>
       <div class="row">
         {editing === null && (

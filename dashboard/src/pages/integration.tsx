@@ -6,7 +6,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { call, enc, get } from '../api.js';
-import { bodyOf, defaults, OtherSettings, SpecFields, valuesOf, type Values } from '../spec-form.js';
+import { bodyOf, defaults, OtherSettings, SpecFields, useFocusFirst, valuesOf, type Values } from '../spec-form.js';
 import { Admin, ErrorLine, Field, inputValue, Section, Status, Table, useAction, useApi, type Loaded } from '../ui.js';
 import { ACTION_FIELDS, CONNECTOR_FIELDS, CONNECTOR_TYPES, NOT_SETTINGS } from './integration-specs.js';
 
@@ -79,6 +79,7 @@ function ResourceForm({ kind, editing, connectors, onDone }: { kind: Kind; editi
   const [rest, setRest] = useState(start.rest);
   const [probe, setProbe] = useState<string | null>(null);
   const [error, run] = useAction();
+  const ref = useFocusFirst();
   const specs = specsOf(type);
   const usable = connectors.filter((c) => c.type === type);
   const chosen = connector !== '' ? connector : usable[0]?.name ?? '';
@@ -95,7 +96,7 @@ function ResourceForm({ kind, editing, connectors, onDone }: { kind: Kind; editi
     void run(() => call('POST', '/api/v5/connectors_probe', { type, name: name || 'probe', ...settings() })).then((ok) => { if (ok) setProbe('The target answers: these settings work.'); });
   };
   return (
-    <form class="form" onSubmit={save} aria-label={editing === null ? `New ${what}` : `Edit ${what} ${idOf(editing)}`}>
+    <form class="form" ref={ref} onSubmit={save} aria-label={editing === null ? `New ${what}` : `Edit ${what} ${idOf(editing)}`}>
       <h3>{editing === null ? `New ${what}` : `Edit ${what} ${idOf(editing)}`}</h3>
       {editing === null && (
         <div class="row">
