@@ -1,6 +1,6 @@
 /**
- * What every page is built from: a polled or one-off API read (`useApi`), a table, a labelled
- * field, an error line, and `Admin`, which renders its children for administrators only (the
+ * What every page is built from: a polled or one-off API read (`useApi`), one page of a paged
+ * list (`usePaged`, with `Pager` for its controls), a table, a labelled field, an error line, and `Admin`, which renders its children for administrators only (the
  * node refuses a viewer's changes anyway; hiding the controls keeps the page honest).
  */
 import type { ComponentChildren, JSX } from 'preact';
@@ -26,6 +26,40 @@ export function useApi<T>(path: string | null, everyMs = 0): Loaded<T> {
     return () => { live = false; if (t !== null) clearInterval(t); };
   }, [path, everyMs, tick]);
   return { data, error, reload };
+}
+
+/** EMQX's paging: `?page=&limit=`, answered with `{data, meta: {page, limit, count, hasnext}}`. */
+export interface PageMeta { page: number; limit: number; count?: number; hasnext: boolean }
+export interface Paged<T> extends Loaded<{ data: T[]; meta: PageMeta }> { page: number; setPage: (n: number) => void }
+
+export const PAGE_SIZE = 100;
+
+/** One page of `path` (which may carry its own query); a new path (a new search) starts at page 1. */
+export function usePaged<T>(path: string, everyMs = 0, limit = PAGE_SIZE): Paged<T> {
+  const [at, setAt] = useState({ path, page: 1 });
+  const page = at.path === path ? at.page : 1;
+  const setPage = useCallback((n: number) => setAt({ path, page: Math.max(1, n) }), [path]);
+  const loaded = useApi<{ data: T[]; meta: PageMeta }>(`${path}${path.includes('?') ? '&' : '?'}page=${page}&limit=${limit}`, everyMs);
+  // The last rows of the last page went away (deleted, disconnected): show the page before.
+  const m = loaded.data?.meta;
+  useEffect(() => { if (m && m.page > 1 && loaded.data!.data.length === 0) setPage(m.page - 1); }, [m]);
+  return { ...loaded, page, setPage };
+}
+
+/** "Page 2 of 12 · 1,200 clients", with Previous and Next (just the total when one page holds all); nothing while the first page loads. */
+export function Pager({ list, what }: { list: Paged<unknown>; what: string }): JSX.Element | null {
+  const m = list.data?.meta;
+  if (m === undefined) return null;
+  const pages = m.count === undefined ? null : Math.max(1, Math.ceil(m.count / m.limit));
+  // All of it on one page: the total is enough.
+  if (m.page === 1 && !m.hasnext) return <p class="muted" data-testid={`pager-${what}`}>{m.count === undefined ? '' : `${m.count.toLocaleString('en')} ${what}`}</p>;
+  return (
+    <div class="pager" role="group" aria-label={`Pages of ${what}`}>
+      <button type="button" disabled={m.page <= 1} aria-label={`Previous page of ${what}`} onClick={() => list.setPage(m.page - 1)}>Previous</button>
+      <span data-testid={`pager-${what}`}>Page {m.page}{pages === null ? '' : ` of ${pages}`}{m.count === undefined ? '' : ` · ${m.count.toLocaleString('en')} ${what}`}</span>
+      <button type="button" disabled={!m.hasnext} aria-label={`Next page of ${what}`} onClick={() => list.setPage(m.page + 1)}>Next</button>
+    </div>
+  );
 }
 
 export function describe(e: unknown): string {

@@ -3,7 +3,9 @@
  * the built files as served (types, caching, compression, no path traversal), every page
  * reached by keyboard with labelled controls and a screenshot kept, the overview following
  * connections, kicking a client, writing and testing a rule, banning a client, the WebSocket
- * MQTT page, logging in, and the viewer role that sees everything and changes nothing.
+ * MQTT page, creating an HTTP connector and action and attaching it to a rule, adding an
+ * authenticator and its users, paging a long client list, logging in, and the viewer role that
+ * sees everything and changes nothing.
  *
  * Screenshots and aria snapshots: test-artifacts/dashboard/ (or $PETREL_ARTIFACTS/dashboard).
  * The node has an API key (which the test's own REST calls use), so loopback is not open and
@@ -12,7 +14,7 @@
  */
 import { describe, it, after, afterEach, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -277,6 +279,185 @@ describe('dashboard pages', () => {
   });
 });
 
+describe('data integration and access control from the dashboard', () => {
+  it('creates an HTTP connector and an action, attaches it to a rule, and a publish reaches the HTTP server', async () => {
+    const got: Array<{ method: string; url: string; body: string }> = [];
+    const http = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => { got.push({ method: req.method!, url: req.url!, body: Buffer.concat(chunks).toString() }); res.end('ok'); });
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const port = (http.address() as { port: number }).port;
+    try {
+      assert.equal((await post('/api/v5/rules', { id: 'to_http', sql: 'SELECT payload, topic FROM "hook/#"', actions: [] })).status, 201);
+      const page = await open('integration');
+      const connectors = page.getByRole('region', { name: 'Connectors' });
+      // By keyboard: Enter on the button opens the form with the focus in its first field.
+      await connectors.getByRole('button', { name: 'New connector' }).focus();
+      await page.keyboard.press('Enter');
+      await until(async () => (await focused(page)).tag === 'SELECT', 5000, 'focus in the new connector form');
+      assert.deepEqual(await accessibilityProblems(page), [], 'the connector form');
+      await page.getByLabel('Connector type').selectOption('http');
+      await page.getByLabel('Connector name').fill('hook');
+      // A bad config: the node's own message, naming the key, is shown.
+      await page.getByLabel('Base URL').fill('ftp://nowhere');
+      await page.getByRole('button', { name: 'Create connector' }).click();
+      await page.getByRole('alert').filter({ hasText: /BAD_REQUEST: .*url/ }).waitFor();
+      await page.getByLabel('Base URL').fill(`http://127.0.0.1:${port}/in`);
+      await page.getByRole('button', { name: 'Test connection' }).click();
+      await page.getByText('The target answers').waitFor();
+      await page.screenshot({ path: join(shots, 'integration-new-connector.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Create connector' }).click();
+      await connectors.getByRole('cell', { name: 'hook', exact: true }).waitFor();
+      await connectors.getByText('connected').waitFor();
+
+      const actions = page.getByRole('region', { name: 'Actions', exact: true });
+      await actions.getByRole('button', { name: 'New action' }).click();
+      await page.getByLabel('Action type').selectOption('http');
+      await page.getByLabel('Action name').fill('hook_action');
+      assert.deepEqual(await accessibilityProblems(page), [], 'the action form');
+      assert.equal(await page.getByRole('form', { name: 'New action' }).getByLabel('Connector').inputValue(), 'hook');
+      await page.getByLabel('Method').selectOption('put');
+      await page.getByLabel('Path (after the base URL)').fill('/${topic}');
+      await page.getByLabel('Body template (empty: the rule output as JSON)').fill('got ${payload}');
+      await page.getByLabel('Batch size').fill('1');
+      await page.screenshot({ path: join(shots, 'integration-new-action.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Create action' }).click();
+      await actions.getByRole('cell', { name: 'hook_action', exact: true }).waitFor();
+      const action = await getJson<{ connector: string; parameters: Record<string, unknown>; resource_opts: Record<string, unknown> }>(B, '/api/v5/actions/http%3Ahook_action');
+      assert.deepEqual([action.connector, action.parameters, action.resource_opts], ['hook', { method: 'put', path: '/${topic}', body: 'got ${payload}' }, { batch_size: 1 }]);
+
+      await page.getByLabel('Action to attach').selectOption('http:hook_action');
+      await page.getByRole('form', { name: 'Attach an action to a rule' }).getByLabel('Rule').selectOption('to_http');
+      await page.getByRole('button', { name: 'Attach to rule' }).click();
+      await page.getByText('Rule to_http now sends its output to http:hook_action.').waitFor();
+      assert.deepEqual((await getJson<{ actions: unknown[] }>(B, '/api/v5/rules/to_http')).actions, ['http:hook_action']);
+
+      const pub = await mq();
+      await pub.publishAsync('hook/a', 'hello-http', { qos: 1 });
+      await end(pub);
+      await until(() => got.length > 0, 10000, 'the HTTP server to receive the action\'s request');
+      assert.deepEqual(got[0], { method: 'PUT', url: '/in/hook/a', body: 'got hello-http' });
+
+      // Edit: the form starts from the connector's settings; the change is kept.
+      await page.getByRole('button', { name: 'Edit connector http:hook' }).click();
+      assert.equal(await page.getByLabel('Base URL').inputValue(), `http://127.0.0.1:${port}/in`);
+      await page.getByLabel('Pool size').fill('4');
+      await page.getByRole('button', { name: 'Save connector' }).click();
+      await page.getByRole('button', { name: 'New connector' }).waitFor();
+      const conn = await getJson<{ url: string; pool_size: number; enable: boolean }>(B, '/api/v5/connectors/http%3Ahook');
+      assert.deepEqual([conn.url, conn.pool_size, conn.enable], [`http://127.0.0.1:${port}/in`, 4, true]);
+      await page.getByRole('button', { name: 'Edit action http:hook_action' }).click();
+      assert.equal(await page.getByLabel('Method').inputValue(), 'put');
+      await page.getByLabel('Path (after the base URL)').fill('/edited/${topic}');
+      await page.getByRole('button', { name: 'Save action' }).click();
+      await page.getByRole('button', { name: 'New action' }).waitFor();
+      const edited = await getJson<{ connector: string; parameters: Record<string, unknown> }>(B, '/api/v5/actions/http%3Ahook_action');
+      assert.deepEqual([edited.connector, edited.parameters.path, edited.parameters.body], ['hook', '/edited/${topic}', 'got ${payload}']);
+      // A connector an action still uses is not deleted: the node says why.
+      await page.getByRole('button', { name: 'Delete connector http:hook' }).click();
+      await page.getByRole('alert').filter({ hasText: 'hook_action' }).waitFor();
+      await page.getByRole('button', { name: 'Disable action http:hook_action' }).click();
+      await actions.getByText('disabled').waitFor();
+      assert.equal((await getJson<{ enable: boolean }>(B, '/api/v5/actions/http%3Ahook_action')).enable, false);
+      await page.screenshot({ path: join(shots, 'integration-created.png'), fullPage: true });
+      // The Rules page lists the rule's outputs, and detaches the action.
+      await page.goto(`${base()}#/rules`);
+      await page.getByRole('button', { name: 'Detach http:hook_action from rule to_http' }).click();
+      await until(async () => (await getJson<{ actions: unknown[] }>(B, '/api/v5/rules/to_http')).actions.length === 0, 5000, 'the action detached');
+    } finally {
+      http.close();
+    }
+  });
+
+  it('adds a built-in database authenticator and a user; the right password connects, a wrong one is refused', async () => {
+    const open2 = await startBroker(); // no authentication at all, and no API key: the loopback browser is an administrator
+    try {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      contexts.push(ctx);
+      const page = await ctx.newPage();
+      page.setDefaultTimeout(15000);
+      page.on('pageerror', (e) => { pageErrors.push(`access: ${e.message}`); });
+      await page.goto(`http://127.0.0.1:${open2.apiPort}/#/access`);
+      await page.getByText('No authenticator: every client may connect.').waitFor();
+      await page.getByRole('button', { name: 'Add authenticator' }).click();
+      await page.getByRole('form', { name: 'Add an authenticator' }).getByLabel('Authenticator').selectOption('password_based:built_in_database');
+      await page.getByLabel('Password hash').selectOption('pbkdf2');
+      await page.getByLabel('PBKDF2 MAC function').selectOption('sha256');
+      await page.getByLabel('PBKDF2 iterations').fill('1000');
+      await page.getByLabel('Password hash').selectOption('sha512');
+      await page.getByLabel('Salt position').selectOption('suffix');
+      assert.deepEqual(await accessibilityProblems(page), [], 'the authenticator form');
+      assert.equal(await page.getByLabel('PBKDF2 iterations').count(), 0, 'pbkdf2 settings hidden for sha512');
+      await page.screenshot({ path: join(shots, 'access-new-authenticator.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Add authenticator to the chain' }).click();
+      await page.getByRole('cell', { name: 'password_based:built_in_database', exact: true }).waitFor();
+      const cfg = await getJson<{ password_hash_algorithm: unknown; enable: boolean }>({ apiPort: open2.apiPort }, '/api/v5/authentication/password_based%3Abuilt_in_database');
+      assert.deepEqual(cfg.password_hash_algorithm, { name: 'sha512', salt_position: 'suffix' });
+
+      await page.getByLabel('User id').fill('alice');
+      await page.getByLabel('Password', { exact: true }).fill('alice-pw-1');
+      await page.getByRole('button', { name: 'Add user' }).click();
+      await page.getByRole('cell', { name: 'alice', exact: true }).waitFor();
+      const ok = await client(open2, { clientId: 'alice-1', username: 'alice', password: 'alice-pw-1' });
+      assert.equal(ok.connected, true);
+      await end(ok);
+      await assert.rejects(client(open2, { clientId: 'alice-2', username: 'alice', password: 'wrong-pw', reconnectPeriod: 0 }));
+
+      // A second authenticator, put first, then removed.
+      await page.getByRole('button', { name: 'Add authenticator' }).click();
+      await page.getByRole('form', { name: 'Add an authenticator' }).getByLabel('Authenticator').selectOption('jwt');
+      await page.getByLabel('HMAC secret').fill('a-jwt-secret');
+      await page.getByRole('button', { name: 'Add authenticator to the chain' }).click();
+      await page.getByRole('button', { name: 'Edit authenticator jwt' }).waitFor();
+      await page.getByRole('button', { name: 'Move authenticator jwt up' }).click();
+      const ids = async (): Promise<string[]> => (await getJson<Array<{ id: string }>>({ apiPort: open2.apiPort }, '/api/v5/authentication')).map((a) => a.id);
+      await until(async () => (await ids())[0] === 'jwt', 5000, 'jwt first in the chain');
+      await page.getByRole('button', { name: 'Edit authenticator jwt' }).click();
+      assert.equal(await page.getByLabel('HMAC secret').inputValue(), '******');
+      await page.getByLabel('Token from').selectOption('username');
+      await page.getByRole('button', { name: 'Save authenticator' }).click();
+      await page.getByRole('button', { name: 'Add authenticator' }).waitFor();
+      const jwt = await getJson<{ from: string; secret: string }>({ apiPort: open2.apiPort }, '/api/v5/authentication/jwt');
+      assert.deepEqual([jwt.from, jwt.secret], ['username', '******']);
+      await page.getByRole('button', { name: 'Delete authenticator jwt' }).click();
+      await until(async () => (await ids()).join() === 'password_based:built_in_database', 5000, 'jwt removed');
+      const again = await client(open2, { clientId: 'alice-3', username: 'alice', password: 'alice-pw-1' });
+      await end(again);
+      await page.screenshot({ path: join(shots, 'access-authenticators.png'), fullPage: true });
+    } finally {
+      await open2.stop();
+    }
+  });
+
+  it('pages through more clients than fit on a page', async () => {
+    const cs = await Promise.all(Array.from({ length: 105 }, (_, i) => mq({ clientId: `many-${String(i).padStart(3, '0')}` })));
+    try {
+      const total = (await getJson<{ meta: { count: number } }>(B, '/api/v5/clients?limit=1')).meta.count;
+      assert.ok(total >= 105);
+      const page = await open('clients');
+      const pager = page.getByTestId('pager-clients');
+      await until(async () => (await pager.textContent()) === `Page 1 of ${Math.ceil(total / 100)} · ${total.toLocaleString('en')} clients`, 10000, 'page 1 of the clients');
+      assert.equal(await page.getByRole('button', { name: 'Previous page of clients' }).isDisabled(), true);
+      await page.getByRole('button', { name: 'Next page of clients' }).click();
+      await until(async () => (await pager.textContent())!.startsWith('Page 2 of'), 10000, 'page 2');
+      await until(async () => await page.locator('main tbody tr').count() === total - 100, 10000, `${total - 100} rows on page 2`);
+      assert.equal(await page.getByRole('button', { name: 'Next page of clients' }).isDisabled(), true);
+      await page.screenshot({ path: join(shots, 'clients-page-2.png'), fullPage: true });
+      // The second page holds clients the first did not.
+      const second = await page.locator('main tbody tr td:first-child').allTextContents();
+      await page.getByRole('button', { name: 'Previous page of clients' }).click();
+      await until(async () => (await pager.textContent())!.startsWith('Page 1 of'), 10000, 'page 1 again');
+      await until(async () => await page.locator('main tbody tr').count() === 100, 10000, '100 rows on page 1');
+      const first = await page.locator('main tbody tr td:first-child').allTextContents();
+      assert.deepEqual(first.filter((x) => second.includes(x)), []);
+    } finally {
+      await end(...cs);
+    }
+  });
+});
+
 describe('monitor (the overview\'s history)', () => {
   it('keeps a sample every 10 s with the messages of its interval, and answers current rates', async () => {
     const sub = await mq({ clientId: 'mon-sub' });
@@ -307,7 +488,9 @@ describe('monitor (the overview\'s history)', () => {
   });
 });
 
-const MUTATING = /^(Kick|Delete|Ban|Lift|Create rule|Test SQL|Start|Stop|Restart|Enable|Disable|Add user|Add dashboard user)$/;
+const MUTATING = new RegExp('^(Kick|Delete|Ban|Lift|Create rule|Test SQL|Start|Stop|Restart|Enable|Disable|Add user|Add dashboard user|Edit|'
+  + 'New connector|New action|Create connector|Create action|Save connector|Save action|Test connection|Attach to rule|'
+  + 'Add authenticator|Add authenticator to the chain|Save authenticator|Move up|Move down|Detach)$');
 const mutatingControls = (page: Page): Promise<number> => page.locator('main').getByRole('button', { name: MUTATING })
   .or(page.locator('main button').filter({ hasText: MUTATING })).count();
 
@@ -357,7 +540,7 @@ describe('login and roles', () => {
     await page.locator('main h1', { hasText: 'Overview' }).waitFor();
     assert.equal(await page.getByTestId('role').textContent(), 'viewer');
     // The same pages with the same data: the administrator gets controls where the viewer gets none.
-    const withControls = new Set(['clients', 'retained', 'rules', 'access', 'listeners']);
+    const withControls = new Set(['clients', 'retained', 'rules', 'integration', 'access', 'listeners']);
     for (const [id, title] of PAGES) {
       for (const p of [admin, page]) {
         await p.goto(`${base()}#/${id}`);

@@ -1,16 +1,13 @@
 /**
- * Access control: the authentication chain (with each authenticator's counters and, for the
- * built-in database, its users), the authorization sources, the banned list, where an
- * administrator adds and lifts bans, and the dashboard's own users.
+ * Access control: the authentication chain (authn.tsx), the authorization sources, the banned
+ * list (paged), where an administrator adds and lifts bans, and the dashboard's own users.
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { call, currentSession, enc } from '../api.js';
-import { Admin, ErrorLine, Field, inputValue, Section, Status, Table, time, useAction, useApi } from '../ui.js';
+import { Admin, ErrorLine, Field, inputValue, Pager, Section, Table, time, useAction, useApi, usePaged } from '../ui.js';
+import { Authentication } from './authn.js';
 
-interface Authenticator { id: string; enable: boolean; mechanism: string; backend?: string }
-interface AuthnStatus { status?: string; metrics?: { total: number; success: number; failed: number; nomatch: number } }
-interface User { user_id: string; is_superuser: boolean }
 interface Source { type: string; enable: boolean }
 interface Ban { as: string; who: string; by: string; reason: string; at: string; until: string }
 
@@ -21,63 +18,6 @@ export function AccessPage(): JSX.Element {
       <Authorization />
       <Banned />
       <DashboardUsers />
-    </>
-  );
-}
-
-function Authentication(): JSX.Element {
-  const chain = useApi<Authenticator[]>('/api/v5/authentication', 10000);
-  const builtIn = chain.data?.find((a) => a.backend === 'built_in_database');
-  return (
-    <Section title="Authentication">
-      <ErrorLine error={chain.error} />
-      <Table caption="Authenticators, in the order they are asked" rows={chain.data} rowKey={(a) => a.id} empty="No authenticator: every client may connect." cols={[
-        { label: 'Id', cell: (a) => a.id },
-        { label: 'Mechanism', cell: (a) => a.mechanism },
-        { label: 'Backend', cell: (a) => a.backend ?? '–' },
-        { label: 'Status', cell: (a) => <AuthnState id={a.id} enable={a.enable} /> },
-      ]} />
-      {builtIn && <Users id={builtIn.id} />}
-    </Section>
-  );
-}
-
-function AuthnState({ id, enable }: { id: string; enable: boolean }): JSX.Element {
-  const s = useApi<AuthnStatus>(`/api/v5/authentication/${enc(id)}/status`, 10000).data;
-  if (!enable) return <Status value="disabled" />;
-  const m = s?.metrics;
-  return <span><Status value={s?.status} /> {m && <span class="muted">ok {m.success} · failed {m.failed} · no match {m.nomatch}</span>}</span>;
-}
-
-function Users({ id }: { id: string }): JSX.Element {
-  const users = useApi<{ data: User[] }>(`/api/v5/authentication/${enc(id)}/users?limit=1000`, 10000);
-  const [userId, setUserId] = useState('');
-  const [password, setPassword] = useState('');
-  const [superuser, setSuperuser] = useState(false);
-  const [error, run] = useAction();
-  const add = (e: Event): void => {
-    e.preventDefault();
-    void run(() => call('POST', `/api/v5/authentication/${enc(id)}/users`, { user_id: userId, password, is_superuser: superuser }))
-      .then((ok) => { if (ok) { setUserId(''); setPassword(''); users.reload(); } });
-  };
-  const remove = (u: User): void => { void run(() => call('DELETE', `/api/v5/authentication/${enc(id)}/users/${enc(u.user_id)}`)).then(users.reload); };
-  return (
-    <>
-      <h3>Users of {id}</h3>
-      <ErrorLine error={users.error ?? error} />
-      <Table caption="MQTT users" rows={users.data?.data} rowKey={(u) => u.user_id} cols={[
-        { label: 'User id', cell: (u) => u.user_id },
-        { label: 'Superuser', cell: (u) => (u.is_superuser ? 'yes' : 'no') },
-        { label: 'Actions', cell: (u) => <Admin><button type="button" class="danger" aria-label={`Delete user ${u.user_id}`} onClick={() => remove(u)}>Delete</button></Admin> },
-      ]} />
-      <Admin>
-        <form class="row" onSubmit={add} aria-label="Add MQTT user">
-          <Field label="User id"><input required value={userId} onInput={(e) => setUserId(inputValue(e))} /></Field>
-          <Field label="Password"><input type="password" autoComplete="new-password" required value={password} onInput={(e) => setPassword(inputValue(e))} /></Field>
-          <label class="check"><input type="checkbox" checked={superuser} onChange={(e) => setSuperuser((e.currentTarget as HTMLInputElement).checked)} /> Superuser</label>
-          <button type="submit">Add user</button>
-        </form>
-      </Admin>
     </>
   );
 }
@@ -98,7 +38,7 @@ function Authorization(): JSX.Element {
 const KINDS = ['clientid', 'username', 'peerhost', 'clientid_re', 'username_re', 'peerhost_net'];
 
 function Banned(): JSX.Element {
-  const bans = useApi<{ data: Ban[] }>('/api/v5/banned?limit=1000', 10000);
+  const bans = usePaged<Ban>('/api/v5/banned', 10000);
   const [as, setAs] = useState('clientid');
   const [who, setWho] = useState('');
   const [reason, setReason] = useState('');
@@ -120,6 +60,7 @@ function Banned(): JSX.Element {
         { label: 'Until', cell: (b) => (b.until === 'infinity' ? 'forever' : time(b.until)) },
         { label: 'Actions', cell: (b) => <Admin><button type="button" aria-label={`Lift ban on ${b.as} ${b.who}`} onClick={() => lift(b)}>Lift</button></Admin> },
       ]} />
+      <Pager list={bans} what="bans" />
       <Admin>
         <form class="row" onSubmit={add} aria-label="Add a ban">
           <Field label="Ban by">

@@ -1,8 +1,8 @@
-/** Clients: search (client id or user name substring), a detail panel with subscriptions and queues, kick. */
+/** Clients: search (client id or user name substring), paged, a detail panel with subscriptions and queues, kick. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { call, enc } from '../api.js';
-import { Admin, ErrorLine, Field, inputValue, Section, Table, time, useAction, useApi } from '../ui.js';
+import { Admin, ErrorLine, Field, inputValue, Pager, Section, Table, time, useAction, useApi, usePaged } from '../ui.js';
 
 interface ClientRow {
   clientid: string; username: string | null; ip_address: string | null; port: number | null; listener: string | null;
@@ -17,7 +17,7 @@ export function ClientsPage(): JSX.Element {
   const [username, setUsername] = useState('');
   const [query, setQuery] = useState('');
   const [open, setOpen] = useState<string | null>(null);
-  const list = useApi<{ data: ClientRow[]; meta: { count: number } }>(`/api/v5/clients?limit=500${query}`, 5000);
+  const list = usePaged<ClientRow>(`/api/v5/clients${query.replace('&', '?')}`, 5000);
   const [error, run] = useAction();
   const search = (e: Event): void => {
     e.preventDefault();
@@ -34,7 +34,7 @@ export function ClientsPage(): JSX.Element {
         <button type="submit">Search</button>
       </form>
       <ErrorLine error={list.error ?? error} />
-      <p class="muted" data-testid="client-count">{list.data ? `${list.data.meta.count} clients` : ''}</p>
+      <Pager list={list} what="clients" />
       <Table caption="Connected clients" rows={list.data?.data} rowKey={(c) => `${c.node}/${c.clientid}`} empty="No client matches." cols={[
         { label: 'Client id', cell: (c) => <button type="button" class="link" aria-expanded={open === c.clientid} onClick={() => setOpen(open === c.clientid ? null : c.clientid)}>{c.clientid}</button> },
         { label: 'Username', cell: (c) => c.username ?? '–' },

@@ -1,13 +1,13 @@
-/** Retained messages: list, read one payload, delete (administrators). */
+/** Retained messages: list (paged), read one payload, delete (administrators). */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { call, enc, get } from '../api.js';
-import { Admin, ErrorLine, Table, time, useAction, useApi } from '../ui.js';
+import { Admin, ErrorLine, Pager, Table, time, useAction, usePaged } from '../ui.js';
 
 interface Row { topic: string; qos: number; from_clientid: string | null; publish_at: string }
 
 export function RetainedPage(): JSX.Element {
-  const list = useApi<{ data: Row[]; meta: { count: number } }>('/api/v5/retainer/messages?limit=1000', 10000);
+  const list = usePaged<Row>('/api/v5/retainer/messages', 10000);
   const [shown, setShown] = useState<{ topic: string; payload: string } | null>(null);
   const [error, run] = useAction();
   const show = (topic: string): void => {
@@ -34,6 +34,7 @@ export function RetainedPage(): JSX.Element {
           </>
         ) },
       ]} />
+      <Pager list={list} what="retained messages" />
       {shown && <section aria-label="Payload"><h2>Payload of {shown.topic}</h2><pre>{shown.payload}</pre></section>}
     </>
   );

@@ -1,11 +1,12 @@
 /**
- * Rules: the list with each rule's counters, and an SQL editor that runs the SQL over a sample
- * message with POST /api/v5/rule_test (nothing is published) before saving it as a rule.
+ * Rules: the list (paged) with each rule's outputs (a connector's action can be detached) and
+ * counters, and an SQL editor that runs the SQL over a sample message with POST
+ * /api/v5/rule_test (nothing is published) before saving it as a rule.
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiFailure, call, enc, isAdmin } from '../api.js';
-import { Admin, ErrorLine, Field, inputValue, Section, Table, useAction, useApi } from '../ui.js';
+import { Admin, ErrorLine, Field, inputValue, Pager, Section, Table, useAction, useApi, usePaged } from '../ui.js';
 
 interface Rule { id: string; name: string; sql: string; enable: boolean; description: string; actions: unknown[] }
 interface RuleMetrics { metrics: Record<string, number> }
@@ -13,10 +14,11 @@ interface RuleMetrics { metrics: Record<string, number> }
 const SAMPLE_SQL = 'SELECT payload.temp AS t, clientid\nFROM "sensors/#"\nWHERE payload.temp > 30';
 
 export function RulesPage(): JSX.Element {
-  const list = useApi<{ data: Rule[] }>('/api/v5/rules?limit=1000', 5000);
+  const list = usePaged<Rule>('/api/v5/rules', 5000);
   const [error, run] = useAction();
   const toggle = (r: Rule): void => { void run(() => call('PUT', `/api/v5/rules/${enc(r.id)}`, { enable: !r.enable })).then(list.reload); };
   const remove = (r: Rule): void => { void run(() => call('DELETE', `/api/v5/rules/${enc(r.id)}`)).then(list.reload); };
+  const detach = (r: Rule, a: string): void => { void run(() => call('PUT', `/api/v5/rules/${enc(r.id)}`, { actions: r.actions.filter((x) => x !== a) })).then(list.reload); };
   return (
     <>
       <ErrorLine error={list.error ?? error} />
@@ -24,6 +26,11 @@ export function RulesPage(): JSX.Element {
         { label: 'Id', cell: (r) => r.id },
         { label: 'SQL', cell: (r) => <code class="sql">{r.sql}</code> },
         { label: 'Enabled', cell: (r) => (r.enable ? 'yes' : 'no') },
+        { label: 'Outputs', cell: (r) => (r.actions.length === 0 ? '–' : r.actions.map((a, i) => (
+          <div key={i}>{output(a)}{typeof a === 'string' && (
+            <Admin> <button type="button" class="danger" aria-label={`Detach ${a} from rule ${r.id}`} onClick={() => detach(r, a)}>Detach</button></Admin>
+          )}</div>
+        ))) },
         { label: 'Metrics', cell: (r) => <Metrics id={r.id} /> },
         { label: 'Actions', cell: (r) => (
           <Admin>
@@ -32,10 +39,18 @@ export function RulesPage(): JSX.Element {
           </Admin>
         ) },
       ]} />
+      <Pager list={list} what="rules" />
       {isAdmin() ? <Editor onCreated={list.reload} />
         : <p class="muted">The SQL editor is for administrators: the node counts a rule test (POST /api/v5/rule_test) as a change.</p>}
     </>
   );
+}
+
+/** An action id ("http:hook") or a built-in function (console, republish → topic). */
+function output(a: unknown): string {
+  if (typeof a === 'string') return a;
+  const f = a as { function?: string; args?: { topic?: string } };
+  return f.function === 'republish' ? `republish → ${f.args?.topic ?? ''}` : f.function ?? '?';
 }
 
 function Metrics({ id }: { id: string }): JSX.Element {
@@ -82,7 +97,7 @@ function Editor({ onCreated }: { onCreated: () => void }): JSX.Element {
         <Field label="New rule id (optional)"><input value={id} onInput={(e) => setId(inputValue(e))} /></Field>
         <button type="button" onClick={create}>Create rule</button>
       </div>
-      <p class="muted">A created rule logs its output (the console action); add actions through the API or config.</p>
+      <p class="muted">A created rule logs its output (the console action); attach connectors' actions to it on the Connectors & actions page.</p>
       <ErrorLine error={error} />
       {output !== null && <pre data-testid="rule-test-output" aria-label="Test output">{output}</pre>}
     </Section>
