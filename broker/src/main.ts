@@ -11,12 +11,12 @@
 import { loadConfig, ConfigError } from './config/index.js';
 import { createLogger } from './log.js';
 import { startNode } from './node.js';
-import { runCtl } from './ctl.js';
+import { runCtl } from './ctl/index.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage:
   petrel [--config FILE]          start a broker node
-  petrel ctl COMMAND [--api URL]  status | stats | metrics | clients | cluster [--json] | kick CLIENTID | publish TOPIC PAYLOAD [QOS] [--retain] | drain
+  petrel ctl COMMAND [--json] [--api URL]  the management API: clients, subscriptions, topics, rules, banned, cluster, listeners… (petrel ctl --help)
   petrel --version`;
 
 async function main(argv: string[]): Promise<number> {

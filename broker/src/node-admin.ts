@@ -71,6 +71,11 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
     // With the rule engine's drops (a full evaluation or action queue: the publisher never waited).
     metrics: () => ({ ...b.metrics.snapshot(), 'rules.dropped': node.rules.dropped }),
     listClients: () => [...node.clients.connections()].map(online),
+    listOfflineSessions() {
+      const rows: ClientView[] = [];
+      for (const s of b.sessions.values()) if (node.clients.get(s.clientId) === undefined) rows.push(offline(s));
+      return rows;
+    },
     getClient(id) {
       const ch = node.clients.get(id);
       if (ch !== undefined) return online(ch);

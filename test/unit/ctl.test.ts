@@ -1,7 +1,7 @@
 /** `petrel ctl cluster`'s table: columns, '-' for what an unreachable node lacks, uptime units. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatUptime, nodesTable } from '../../broker/src/ctl.js';
+import { formatUptime, nodesTable } from '../../broker/src/ctl/table.js';
 
 test('nodesTable: a header and one padded line per node; missing values are "-"', () => {
   const out = nodesTable([

@@ -84,6 +84,8 @@ export interface ClientFilter {
   proto_ver?: number;
   like_clientid?: string;
   like_username?: string;
+  /** connected (the default): clients with a connection; disconnected: sessions whose client is away. */
+  conn_state?: 'connected' | 'disconnected';
 }
 
 /**
@@ -157,6 +159,8 @@ export interface AdminApi {
   metrics(): Record<string, number>;
   /** Connected clients. */
   listClients(): ClientView[];
+  /** Sessions whose client is away (persistent sessions waiting for it); absent = none are kept. */
+  listOfflineSessions?(): ClientView[];
   /** A connected client or an offline session; null when neither exists. */
   getClient(id: string): ClientView | null;
   /** Disconnects the client (v5: DISCONNECT 0x98) and discards its session; false = no such client or session. */
