@@ -8,10 +8,6 @@
  * Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad config or usage, 3 a listener
  * could not bind.
  */
-import { loadConfig, ConfigError } from './config/index.js';
-import { createLogger } from './log.js';
-import { startNode } from './node.js';
-import { runCtl } from './ctl/index.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage:
@@ -20,7 +16,8 @@ const USAGE = `usage:
   petrel --version`;
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'ctl') return runCtl(argv.slice(1));
+  // The broker's modules are loaded only to run a node: `petrel ctl` starts in a fraction of the time.
+  if (argv[0] === 'ctl') return (await import('./ctl/index.js')).runCtl(argv.slice(1));
   if (argv.includes('--version')) { console.log(VERSION); return 0; }
   if (argv.includes('--help') || argv.includes('-h')) { console.log(USAGE); return 0; }
   let file: string | undefined;
@@ -29,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
     else if (argv[i].startsWith('--config=')) file = argv[i].slice(9);
     else { console.error(`unknown argument '${argv[i]}'\n${USAGE}`); return 2; }
   }
+  const [{ loadConfig, ConfigError }, { createLogger }, { startNode }] = await Promise.all([import('./config/index.js'), import('./log.js'), import('./node.js')]);
   let cfg;
   try {
     cfg = loadConfig({ file, env: process.env });

@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { startBroker, client, until, end, repoRoot, type TestBroker } from '../support/broker.js';
 import { api, getJson } from '../support/api.js';
@@ -71,6 +72,16 @@ function parseTable(text: string): Array<Record<string, string>> {
       row[h.name] = l.slice(h.at, i + 1 < heads.length ? heads[i + 1].at : undefined).trim();
     });
     return row;
+  });
+}
+
+/** A loopback port nothing listens on (bound, then closed). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
   });
 }
 
@@ -255,9 +266,9 @@ test('listeners: table; stop and start one (new connections refused, then accept
   assert.deepEqual(JSON.parse(await ok('listeners', '--json')), await getJson(b, '/api/v5/listeners'));
   assert.equal((await ok('listener', 'stop', 'ws:default')).trim(), 'listener ws:default stopped');
   assert.equal(parseTable(await ok('listeners')).find((r) => r.ID === 'ws:default')!.RUNNING, 'no');
-  await assert.rejects(client(b.wsPort, { protocol: 'ws', clientId: 'ctl-ws' }));
+  await assert.rejects(client(b.wsPort, { protocol: 'ws', path: '/mqtt', clientId: 'ctl-ws' } as never));
   assert.equal((await ok('listener', 'start', 'ws:default')).trim(), 'listener ws:default started');
-  await end(await client(b.wsPort, { protocol: 'ws', clientId: 'ctl-ws' }));
+  await end(await client(b.wsPort, { protocol: 'ws', path: '/mqtt', clientId: 'ctl-ws' } as never));
   assert.equal((await ok('listener', 'restart', 'ws:default')).trim(), 'listener ws:default restarted');
   const unknown = await ctl(['listener', 'stop', 'tcp:nope']);
   assert.equal(unknown.code, 1);
@@ -292,9 +303,10 @@ test('errors: usage mistakes exit 2, an unreachable node exits 1, the API key is
   for (const cmd of ['clients', 'client', 'kick', 'subscriptions', 'topics', 'retained', 'rules', 'rule', 'banned', 'ban', 'unban', 'cluster', 'listeners', 'listener', 'status', 'stats', 'metrics', 'publish', 'drain']) {
     assert.match(help.stdout, new RegExp(`^  ${cmd}\\b`, 'm'), cmd);
   }
-  const down = await ctl(['clients'], { node: 'http://127.0.0.1:1' });
+  const port = await closedPort();
+  const down = await ctl(['clients'], { node: `http://127.0.0.1:${port}` });
   assert.equal(down.code, 1);
-  assert.match(down.stderr, /^cannot reach http:\/\/127\.0\.0\.1:1: .+\n$/);
+  assert.equal(down.stderr, `cannot reach http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
   const noKey = await ctl(['clients'], { node: keyed });
   assert.equal(noKey.code, 1);
   assert.match(noKey.stderr, /^[A-Z_]+: .+\n$/, 'one line with the API\'s code');

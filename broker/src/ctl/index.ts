@@ -25,13 +25,13 @@ export const CTL_USAGE = [
   'Tables by default; --json prints the API\'s answer. API: --api URL or PETREL_API_URL (default http://127.0.0.1:18083), key PETREL_API_KEY=key:secret.',
 ].join('\n');
 
-const HELP = ['--help', '-h', 'help'];
+const HELP = ['--help', '-h'];
 
 /** Runs one command; resolves to the process exit code. */
 export async function runCtl(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void } = {}): Promise<number> {
   const out = io.out ?? ((s: string) => console.log(s));
   const err = io.err ?? ((s: string) => console.error(s));
-  if (argv.length === 1 && HELP.includes(argv[0])) { out(CTL_USAGE); return 0; }
+  if (argv[0] === 'help' || argv.some((a) => HELP.includes(a))) { out(CTL_USAGE); return 0; }
   try {
     const a = parseArgs(argv);
     const cmd = BY_NAME.get(a.pos[0] ?? '');
