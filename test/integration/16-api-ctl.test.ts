@@ -258,7 +258,7 @@ test('ban kicks and refuses the client; banned lists it; unban lets it back', as
   assert.match(badUntil.stderr, /^BAD_REQUEST: /);
 });
 
-test('listeners: table; stop and start one (new connections refused, then accepted)', async () => {
+test('listeners: table; stop and start one (new connections refused, then accepted); update one', async () => {
   const out = await ok('listeners');
   assert.deepEqual(headerOf(out), ['ID', 'TRANSPORT', 'BIND', 'PORT', 'RUNNING', 'CONNECTIONS', 'MAX', 'ACCEPTED', 'REJECTED']);
   const tcp = parseTable(out).find((r) => r.ID === 'tcp:default')!;
@@ -270,6 +270,16 @@ test('listeners: table; stop and start one (new connections refused, then accept
   assert.equal((await ok('listener', 'start', 'ws:default')).trim(), 'listener ws:default started');
   await end(await client(b.wsPort, { protocol: 'ws', path: '/mqtt', clientId: 'ctl-ws' } as never));
   assert.equal((await ok('listener', 'restart', 'ws:default')).trim(), 'listener ws:default restarted');
+  const updated = parseTable(await ok('listener', 'update', 'ws:default', '--max-connections', '7', '--max-conn-rate', '100/s'));
+  assert.deepEqual(updated.map((r) => [r.ID, r.RUNNING, r.MAX, r.PORT]), [['ws:default', 'yes', '7', String(b.wsPort)]]);
+  assert.equal((await getJson<Array<Record<string, unknown>>>(b, '/api/v5/listeners')).find((l) => l.id === 'ws:default')!.maxConnections, 7);
+  const back = JSON.parse(await ok('listener', 'update', 'ws:default', '--max-connections', 'infinity', '--json')) as Record<string, unknown>;
+  assert.equal(back.maxConnections, 'infinity');
+  const badRate = await ctl(['listener', 'update', 'ws:default', '--max-conn-rate', 'fast']);
+  assert.equal(badRate.code, 1);
+  assert.match(badRate.stderr, /^BAD_REQUEST: body\.max_conn_rate: /);
+  assert.equal((await ctl(['listener', 'update', 'ws:default'])).code, 2, 'nothing to change');
+  assert.equal((await ctl(['listener', 'stop', 'ws:default', '--bind', 'x'])).code, 2);
   const unknown = await ctl(['listener', 'stop', 'tcp:nope']);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /^NOT_FOUND: no listener tcp:nope/);

@@ -9,7 +9,13 @@ import { fieldsTable, rowsTable, type Column } from './table.js';
 type Row = Record<string, unknown>;
 
 const address = (r: Row): string | null => (r.ip_address == null ? null : `${String(r.ip_address)}:${String(r.port ?? '')}`);
-const proto = (r: Row): string | null => (r.proto_name == null ? null : `${String(r.proto_name)} ${String(r.proto_ver ?? '')}`);
+/** MQTT's protocol levels as people name the versions; other protocols (gateways) as they report them. */
+const MQTT_VERSIONS: Readonly<Record<string, string>> = { 3: '3.1', 4: '3.1.1', 5: '5' };
+const proto = (r: Row): string | null => {
+  if (r.proto_name == null) return null;
+  const v = String(r.proto_ver ?? '');
+  return `${String(r.proto_name)} ${r.proto_name === 'MQTT' || r.proto_name === 'MQIsdp' ? MQTT_VERSIONS[v] ?? v : v}`.trim();
+};
 
 const CLIENT_COLUMNS: ReadonlyArray<Column<Row>> = [
   { head: 'CLIENTID', get: (r) => r.clientid }, { head: 'USERNAME', get: (r) => r.username }, { head: 'ADDRESS', get: address },
