@@ -68,17 +68,20 @@ test('PUT /api/v5/listeners/{id}: new config applied by a restart; 400 for a bad
     const put = (id: string, body: unknown) => fetch(`${api}/listeners/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const row = async (id: string) => ((await (await fetch(`${api}/listeners`)).json()) as Array<Record<string, unknown>>).find((l) => l.id === id)!;
 
-    const r = await put('tcp:default', { max_connections: 2, max_conn_rate: '1000/s' });
+    const before = await client(b.port);
+    const r = await put('tcp:default', { max_connections: 3, max_conn_rate: '1000/s' });
     assert.equal(r.status, 200, await r.clone().text());
     const got = await r.json() as Record<string, unknown>;
-    assert.deepEqual([got.id, got.running, got.maxConnections, got.port], ['tcp:default', true, 2, b.port], 'same port (bind port 0 is kept)');
-    assert.equal((await row('tcp:default')).maxConnections, 2);
+    assert.deepEqual([got.id, got.running, got.maxConnections, got.port], ['tcp:default', true, 3, b.port], 'same port (bind port 0 is kept)');
+    assert.equal((await row('tcp:default')).maxConnections, 3);
+    await before.publishAsync('still/here', 'x', { qos: 1 });
+    assert.ok(before.connected, 'a client connected before the restart keeps its connection');
     const [c1, c2] = [await client(b.port), await client(b.port)];
     const third = await rawClient(b.port, 5);
     third.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 60, clientId: 'third' });
     await third.waitClosed(2000);
     assert.equal(third.packets.length, 0, 'a third connection is closed without a CONNACK');
-    await end(c1, c2);
+    await end(before, c1, c2);
 
     const bad = await put('tcp:default', { max_connections: 0, tcp_options: { high_watermark: 'lots' } });
     assert.equal(bad.status, 400);
@@ -88,7 +91,7 @@ test('PUT /api/v5/listeners/{id}: new config applied by a restart; 400 for a bad
     assert.match(err.message, /body\.tcp_options\.high_watermark/);
     assert.equal((await put('tcp:default', { max_connectoins: 5 })).status, 400, 'unknown keys are refused');
     assert.equal((await put('tcp:default', { authentication: [] })).status, 400, 'authentication is read at start only');
-    assert.equal((await row('tcp:default')).maxConnections, 2, 'a refused body changes nothing');
+    assert.equal((await row('tcp:default')).maxConnections, 3, 'a refused body changes nothing');
     assert.equal((await put('tcp:nope', { max_connections: 5 })).status, 404);
 
     const busy = (taken.address() as AddressInfo).port;
