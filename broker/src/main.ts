@@ -17,7 +17,12 @@ const USAGE = `usage:
 
 async function main(argv: string[]): Promise<number> {
   // The broker's modules are loaded only to run a node: `petrel ctl` starts in a fraction of the time.
-  if (argv[0] === 'ctl') return (await import('./ctl/index.js')).runCtl(argv.slice(1));
+  if (argv[0] === 'ctl') {
+    const code = await (await import('./ctl/index.js')).runCtl(argv.slice(1));
+    // A long table must reach a pipe before process.exit (pipes are asynchronous on some systems).
+    await new Promise<void>((r) => process.stdout.write('', () => r()));
+    return code;
+  }
   if (argv.includes('--version')) { console.log(VERSION); return 0; }
   if (argv.includes('--help') || argv.includes('-h')) { console.log(USAGE); return 0; }
   let file: string | undefined;

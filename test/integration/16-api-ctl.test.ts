@@ -308,6 +308,8 @@ test('errors: usage mistakes exit 2, an unreachable node exits 1, the API key is
     assert.match(r.stderr, /usage: petrel ctl/);
     assert.equal(r.stdout, '');
   }
+  assert.equal((await ctl(['status'], { node: 'not a url' })).code, 2);
+  assert.equal((await ctl(['status'], { node: `http://127.0.0.1:${b.apiPort}/` })).code, 0, 'a trailing / is fine');
   const help = await ctl(['--help']);
   assert.equal(help.code, 0);
   for (const cmd of ['clients', 'client', 'kick', 'subscriptions', 'topics', 'retained', 'rules', 'rule', 'banned', 'ban', 'unban', 'cluster', 'listeners', 'listener', 'status', 'stats', 'metrics', 'publish', 'drain']) {

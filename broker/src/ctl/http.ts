@@ -4,6 +4,9 @@
  * URL: …" when nothing answered. The API key (PETREL_API_KEY="key:secret") goes as HTTP Basic.
  */
 
+/** How long one request may take by default. */
+const TIMEOUT_MS = 60_000;
+
 /** Ends the command: `message` goes to stderr as one line, the process exits with `exit`. */
 export class CtlError extends Error {
   constructor(message: string, readonly exit: 1 | 2) { super(message); }
@@ -23,16 +26,23 @@ export class ApiClient {
   /**
    * The parsed JSON answer of a 2xx (undefined for 204), or of a status listed in `accept`
    * (GET /api/v5/status answers 503 with its body while draining). Anything else throws.
+   * `timeoutMs` null waits as long as the node takes.
    */
-  async request(method: string, path: string, body?: unknown, accept: readonly number[] = []): Promise<{ status: number; body: unknown }> {
+  async request(method: string, path: string, body?: unknown, opts: { accept?: readonly number[]; timeoutMs?: number | null } = {}): Promise<{ status: number; body: unknown }> {
+    const accept = opts.accept ?? [];
+    const timeoutMs = opts.timeoutMs === undefined ? TIMEOUT_MS : opts.timeoutMs;
     let res: Response;
+    let text: string;
     try {
-      res = await fetch(this.base + path, { method, headers: this.headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(this.base + path, {
+        method, headers: this.headers, body: body === undefined ? undefined : JSON.stringify(body), signal: timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs),
+      });
+      text = await res.text();
     } catch (err) {
+      if ((err as Error).name === 'TimeoutError') throw new CtlError(`cannot reach ${this.base}: no answer to ${method} ${path} within ${timeoutMs! / 1000} s`, 1);
       const cause = (err as { cause?: { message?: string } }).cause?.message;
       throw new CtlError(`cannot reach ${this.base}: ${cause ?? (err as Error).message}`, 1);
     }
-    const text = await res.text();
     if (res.ok || accept.includes(res.status)) {
       if (res.status === 204 || text === '') return { status: res.status, body: undefined };
       try {

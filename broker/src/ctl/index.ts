@@ -38,7 +38,7 @@ export async function runCtl(argv: string[], io: { out?: (s: string) => void; er
     if (cmd === undefined) throw usageError(a.pos[0] === undefined ? 'no command' : `unknown command ${a.pos[0]}`);
     checkOptions(cmd, a);
     const ctx: Ctx = {
-      api: new ApiClient(a.opts.get('api') ?? process.env.PETREL_API_URL ?? 'http://127.0.0.1:18083', process.env.PETREL_API_KEY),
+      api: new ApiClient(apiBase(a.opts.get('api') ?? process.env.PETREL_API_URL ?? 'http://127.0.0.1:18083'), process.env.PETREL_API_KEY),
       json: a.flags.has('json'), out, note: err,
     };
     return await cmd.run(ctx, a);
@@ -47,6 +47,14 @@ export async function runCtl(argv: string[], io: { out?: (s: string) => void; er
     err(e.exit === 2 ? `${e.message}\n${CTL_USAGE}` : e.message);
     return e.exit;
   }
+}
+
+/** The node's base URL without a trailing '/'; not an http(s) URL is a usage error. */
+function apiBase(url: string): string {
+  let u: URL;
+  try { u = new URL(url); } catch { throw usageError(`--api (or PETREL_API_URL) is not a URL: ${url}`); }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw usageError(`--api (or PETREL_API_URL) must be http:// or https://, not ${url}`);
+  return url.replace(/\/+$/, '');
 }
 
 /** An option the command does not take is a usage error, not silently ignored. */

@@ -48,7 +48,7 @@ export const nodeCommands: Command[] = [
     // 503 while the node drains: the answer is shown and the exit code is 1, so scripts can wait on it.
     names: ['status'], usage: 'status',
     async run(ctx) {
-      const { status, body } = await ctx.api.request('GET', '/api/v5/status', undefined, [503]);
+      const { status, body } = await ctx.api.request('GET', '/api/v5/status', undefined, { accept: [503] });
       const row = body as Row;
       if (ctx.json) printJson(ctx, row);
       else ctx.out(fieldsTable({ ...row, uptime: typeof row.uptime === 'number' ? formatUptime(row.uptime) : row.uptime }));
@@ -93,7 +93,8 @@ export const nodeCommands: Command[] = [
   {
     names: ['drain'], usage: 'drain',
     async run(ctx) {
-      printJson(ctx, (await ctx.api.request('POST', '/api/v5/node/drain', {})).body);
+      // As long as the node takes to send its clients away.
+      printJson(ctx, (await ctx.api.request('POST', '/api/v5/node/drain', {}, { timeoutMs: null })).body);
       return 0;
     },
   },
