@@ -12,6 +12,8 @@ import type { Message, PublishProperties, QoS, Subscription } from './types.js';
 import { VERSION } from './version.js';
 import { clusterAdmin } from './cluster/calls.js';
 import { bannedAdmin } from './access/banned-admin.js';
+import { listenerUpdate } from './config/listener-update.js';
+import type { ListenerStatus } from './transport/listener.js';
 
 export function nodeAdmin(node: PetrelNode): AdminApi {
   const cfg = node.config;
@@ -71,6 +73,11 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
     // With the rule engine's drops (a full evaluation or action queue: the publisher never waited).
     metrics: () => ({ ...b.metrics.snapshot(), 'rules.dropped': node.rules.dropped }),
     listClients: () => [...node.clients.connections()].map(online),
+    listOfflineSessions() {
+      const rows: ClientView[] = [];
+      for (const s of b.sessions.values()) if (node.clients.get(s.clientId) === undefined) rows.push(offline(s));
+      return rows;
+    },
     getClient(id) {
       const ch = node.clients.get(id);
       if (ch !== undefined) return online(ch);
@@ -101,7 +108,14 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
       return { id: String(msg.id), delivered: b.publish(msg) };
     },
     drain: (ref) => node.drain(ref),
-    listListeners: () => node.listeners.list().map((l) => ({ ...l, maxConnections: l.maxConnections === Infinity ? 'infinity' : l.maxConnections })),
+    listListeners: () => node.listeners.list().map(listenerRow),
+    async updateListener(id, body) {
+      const current = node.listeners.configOf(id);
+      const got = listenerUpdate(id.slice(0, id.indexOf(':')), current as unknown as Record<string, unknown>, body);
+      if (!got.ok) throw Object.assign(new Error(got.error), { code: 'BAD_CONFIG' });
+      await node.listeners.updateOne(id, got.cfg as unknown as typeof current);
+      return listenerRow(node.listeners.list().find((l) => l.id === id)!);
+    },
     async listenerAction(id, action) {
       if (action === 'start') await node.listeners.startOne(id);
       else if (action === 'stop') await node.listeners.stopOne(id);
@@ -112,3 +126,6 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** A listener's status as JSON: no limit is "infinity". */
+const listenerRow = (l: ListenerStatus): Record<string, unknown> => ({ ...l, maxConnections: l.maxConnections === Infinity ? 'infinity' : l.maxConnections });

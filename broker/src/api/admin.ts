@@ -84,6 +84,8 @@ export interface ClientFilter {
   proto_ver?: number;
   like_clientid?: string;
   like_username?: string;
+  /** connected (the default): clients with a connection; disconnected: sessions whose client is away. */
+  conn_state?: 'connected' | 'disconnected';
 }
 
 /**
@@ -157,6 +159,8 @@ export interface AdminApi {
   metrics(): Record<string, number>;
   /** Connected clients. */
   listClients(): ClientView[];
+  /** Sessions whose client is away (persistent sessions waiting for it); absent = none are kept. */
+  listOfflineSessions?(): ClientView[];
   /** A connected client or an offline session; null when neither exists. */
   getClient(id: string): ClientView | null;
   /** Disconnects the client (v5: DISCONNECT 0x98) and discards its session; false = no such client or session. */
@@ -178,6 +182,12 @@ export interface AdminApi {
   listListeners(): Array<Record<string, unknown>>;
   /** Rejects with an Error whose `code` is 'UNKNOWN_LISTENER' for an unknown id; any other rejection is a failed action. */
   listenerAction(id: string, action: 'start' | 'stop' | 'restart'): Promise<void>;
+  /**
+   * Lays `body` (some of the listener's config fields) over its config and restarts it with the
+   * result; resolves to its new row of listListeners. Rejects with an Error whose `code` is
+   * 'UNKNOWN_LISTENER', 'BAD_CONFIG' (the message names the fields) or anything else for a failed start.
+   */
+  updateListener?(id: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** The same reads and kick over every node of the cluster. */
   readonly cluster: ClusterAdmin;
   /** Authorization sources, settings and built-in rules (absent: the routes answer 404). */

@@ -32,7 +32,7 @@ export const CALL_TIMEOUT_MS = 3000;
 export const SHARED_STATS: readonly string[] = ['retained.count', 'topics.count', 'delayed.count'];
 
 /** What a node answers for itself. */
-export type LocalAdmin = Pick<AdminApi, 'nodeInfo' | 'listClients' | 'getClient' | 'kickClient' | 'clientSubscriptions' | 'clientMessages' | 'listTopics' | 'stats' | 'metrics'>;
+export type LocalAdmin = Pick<AdminApi, 'nodeInfo' | 'listClients' | 'listOfflineSessions' | 'getClient' | 'kickClient' | 'clientSubscriptions' | 'clientMessages' | 'listTopics' | 'stats' | 'metrics'>;
 
 /** The part of ClusterState the merging needs (a fake of it is enough to test it). */
 export type ClusterCalls = Pick<ClusterState, 'nodeName' | 'members' | 'call'>;
@@ -41,7 +41,11 @@ export type ClusterCalls = Pick<ClusterState, 'nodeName' | 'members' | 'call'>;
 export function registerAdminCalls(state: Pick<ClusterState, 'handle'>, local: LocalAdmin): void {
   const handlers: Record<AdminCall, (args: unknown) => unknown> = {
     'node.info': () => local.nodeInfo(),
-    'clients.list': (args) => local.listClients().filter(clientMatcher(filterArg(args))),
+    'clients.list': (args) => {
+      const f = filterArg(args);
+      const rows = f.conn_state === 'disconnected' ? local.listOfflineSessions?.() ?? [] : local.listClients();
+      return rows.filter(clientMatcher(f));
+    },
     'clients.get': (args) => local.getClient(idArg(args)),
     'clients.kick': (args) => local.kickClient(idArg(args)),
     'clients.subscriptions': (args) => local.clientSubscriptions(idArg(args)),
@@ -181,6 +185,10 @@ function filterArg(args: unknown): ClientFilter {
     if (args[k] === undefined) continue;
     if (typeof args[k] !== 'string') throw new TypeError(`filter.${k} must be a string`);
     f[k] = args[k] as string;
+  }
+  if (args.conn_state !== undefined) {
+    if (args.conn_state !== 'connected' && args.conn_state !== 'disconnected') throw new TypeError('filter.conn_state must be connected or disconnected');
+    f.conn_state = args.conn_state;
   }
   if (args.proto_ver !== undefined) {
     if (typeof args.proto_ver !== 'number') throw new TypeError('filter.proto_ver must be a number');

@@ -25,6 +25,11 @@ export interface ListenersOptions {
   crlCache?: CrlCacheConfig;
 }
 
+function setConfig(l: Listener | QuicListener, cfg: AnyListenerConfig | QuicListenerConfig): void {
+  if (l instanceof QuicListener) l.cfg = cfg as QuicListenerConfig;
+  else l.cfg = cfg as AnyListenerConfig;
+}
+
 const CRL_CACHE_DEFAULTS: CrlCacheConfig = { refresh_interval: 15 * 60_000, http_timeout: 15_000, capacity: 100 };
 
 export class Listeners {
@@ -90,11 +95,34 @@ export class Listeners {
   async restartOne(id: string, cfg?: AnyListenerConfig | QuicListenerConfig): Promise<void> {
     const l = this.get(id);
     await l.stop();
-    if (cfg) {
-      if (l instanceof QuicListener) l.cfg = cfg as QuicListenerConfig;
-      else l.cfg = cfg as AnyListenerConfig;
-    }
+    if (cfg) setConfig(l, cfg);
     await l.start();
+  }
+
+  /** A listener's config as it runs now (changed by updateOne). */
+  configOf(id: string): AnyListenerConfig | QuicListenerConfig {
+    return this.get(id).cfg;
+  }
+
+  /**
+   * Applies a new config by stopping the listener and starting it again with it (not started
+   * when `cfg.enable` is false). When the start fails, the old config is put back and started
+   * again if it was running, and the error is thrown.
+   */
+  async updateOne(id: string, cfg: AnyListenerConfig | QuicListenerConfig): Promise<void> {
+    const l = this.get(id);
+    const old = l.cfg;
+    const wasRunning = l.running;
+    await l.stop();
+    setConfig(l, cfg);
+    if (!cfg.enable) return;
+    try {
+      await l.start();
+    } catch (err) {
+      setConfig(l, old);
+      if (wasRunning) await l.start().catch((again: unknown) => this.log.error({ err: again, listener: id }, 'listener could not be restarted with its old config'));
+      throw err;
+    }
   }
 
   list(): ListenerStatus[] {

@@ -32,6 +32,7 @@ class NodeAdmin implements LocalAdmin {
     return { node: this.name, node_status: 'running', version: '1.0.0', role: 'core', region: 'eu', uptime: 90, memory_used: 1000, connections: this.online.length };
   }
   listClients(): ClientView[] { return this.online; }
+  listOfflineSessions(): ClientView[] { return this.offline; }
   getClient(id: string): ClientView | null { return this.online.find((c) => c.clientid === id) ?? this.offline.find((c) => c.clientid === id) ?? null; }
   kickClient(id: string): boolean {
     const had = this.getClient(id) !== null;
@@ -101,6 +102,7 @@ describe('registerAdminCalls', () => {
     assert.throws(() => handlers.get('clients.messages')!({ clientid: 'a1', kind: 'x', query: { limit: 1 } }, 'n2'), /kind/);
     assert.throws(() => handlers.get('clients.get')!({}, 'n2'), /clientid/);
     assert.throws(() => handlers.get('clients.list')!({ username: 5 }, 'n2'), /filter\.username/);
+    assert.throws(() => handlers.get('clients.list')!({ conn_state: 'idle' }, 'n2'), /filter\.conn_state/);
     assert.deepEqual((handlers.get('clients.list')!({ like_username: 'ali' }, 'n2') as ClientView[]).map((r) => r.clientid), ['a1']);
   });
 });
@@ -152,6 +154,8 @@ describe('clusterAdmin over three nodes, one unreachable', () => {
     assert.deepEqual((await admin.clients({ username: 'bob' })).rows.map((r) => r.clientid), ['b1']);
     assert.deepEqual((await admin.clients({ node: 'n3' })).unreachable, ['n3']);
     await assert.rejects(admin.clients({ node: 'n9' }), (e: Error & { code?: string }) => e.code === 'UNKNOWN_NODE');
+    assert.deepEqual((await admin.clients({ conn_state: 'disconnected' })).rows.map((r) => [r.clientid, r.node, r.connected]), [['moved', 'n1', false]], 'offline sessions instead');
+    assert.deepEqual((await admin.clients({ conn_state: 'connected', like_clientid: 'mov' })).rows.map((r) => r.node), ['n2']);
   });
 
   it('client(id): found on the node that holds it; a connected row wins over an offline session elsewhere', async () => {

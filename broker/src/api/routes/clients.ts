@@ -24,6 +24,7 @@ const CLIENTS_QUERY: JsonSchema = {
     proto_ver: { type: 'integer', enum: [3, 4, 5], description: 'This protocol version.' },
     like_clientid: str('Client ids containing this text.'),
     like_username: str('Usernames containing this text.'),
+    conn_state: { enum: ['connected', 'disconnected'], description: 'connected (the default): clients with a connection; disconnected: persistent sessions whose client is away.' },
   },
 };
 
@@ -42,11 +43,11 @@ export const CLIENT_SCHEMA: JsonSchema = {
   },
 };
 
-const FILTERS = ['node', 'clientid', 'username', 'ip_address', 'proto_ver', 'like_clientid', 'like_username'] as const;
+const FILTERS = ['node', 'clientid', 'username', 'ip_address', 'proto_ver', 'like_clientid', 'like_username', 'conn_state'] as const;
 
 export const clientsRoutes: Route[] = [
   {
-    method: 'GET', path: '/api/v5/clients', summary: 'Connected clients of every node (paged, EMQX filters)', query: CLIENTS_QUERY,
+    method: 'GET', path: '/api/v5/clients', summary: 'Connected clients of every node, or with conn_state=disconnected their offline sessions (paged, EMQX filters)', query: CLIENTS_QUERY,
     responses: { 200: pageOf(CLIENT_SCHEMA) },
     handler: async ({ query }, admin) => {
       const filter: Record<string, unknown> = {};

@@ -1,4 +1,4 @@
-/** Every session's subscriptions. */
+/** Every session's subscriptions, with EMQX's exact-match filters (clientid, topic, qos, node). */
 import { json, pageOf, paginate, PAGE_QUERY, type JsonSchema, type Route } from '../route.js';
 
 /** One subscription (SubscriptionView): MQTT 5 options as 0/1 flags, as EMQX shows them. */
@@ -11,9 +11,26 @@ export const SUBSCRIPTION_SCHEMA: JsonSchema = {
   },
 };
 
+const SUBSCRIPTIONS_QUERY: JsonSchema = {
+  type: 'object',
+  properties: {
+    ...(PAGE_QUERY.properties as Record<string, JsonSchema>),
+    clientid: { type: 'string', minLength: 1, description: 'Only this client\'s subscriptions.' },
+    topic: { type: 'string', minLength: 1, description: 'Only this topic filter, as subscribed (exact, not matched).' },
+    qos: { type: 'integer', enum: [0, 1, 2], description: 'Only subscriptions with this QoS.' },
+    node: { type: 'string', minLength: 1, description: 'Only the subscriptions held on this node.' },
+  },
+};
+
+const FILTERS = ['clientid', 'topic', 'qos', 'node'] as const;
+
 export const subscriptionsRoutes: Route[] = [
   {
-    method: 'GET', path: '/api/v5/subscriptions', summary: 'All subscriptions (paged)', query: PAGE_QUERY, responses: { 200: pageOf(SUBSCRIPTION_SCHEMA) },
-    handler: ({ query }, admin) => json(200, paginate(admin.listSubscriptions(), query)),
+    method: 'GET', path: '/api/v5/subscriptions', summary: 'All subscriptions (paged; filters clientid, topic, qos, node)', query: SUBSCRIPTIONS_QUERY, responses: { 200: pageOf(SUBSCRIPTION_SCHEMA) },
+    handler: ({ query }, admin) => {
+      const given = FILTERS.filter((f) => query[f] !== undefined);
+      const rows = admin.listSubscriptions().filter((r) => given.every((f) => r[f] === query[f]));
+      return json(200, paginate(rows, query));
+    },
   },
 ];
