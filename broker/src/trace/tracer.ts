@@ -18,7 +18,6 @@
 import { MqttParser, type Packet, type ParserHandler } from '../mqtt/codec/index.js';
 import type { ClientInfo } from '../hooks.js';
 import type { Message, QoS } from '../types.js';
-import { hasWildcard, topicMatches } from '../router/index.js';
 import type { TraceDef } from './definition.js';
 import type { TraceFile } from './trace-file.js';
 import { formatLine, packetFields, type PayloadOptions, type TraceTag } from './format.js';
@@ -78,6 +77,8 @@ class Follow implements ParserHandler {
 export class Tracer implements ChannelTracer {
   private clientTraces: readonly ActiveTrace[] = NONE;
   private topicTraces: readonly ActiveTrace[] = NONE;
+  /** Each topic trace's filter split into levels, once. */
+  private levels: ReadonlyArray<readonly string[]> = [];
   private readonly follows = new Map<TracedChannel, Follow>();
   private readonly flags: { traceTopics: boolean };
   private readonly channels: () => Iterable<TracedChannel>;
@@ -92,6 +93,7 @@ export class Tracer implements ChannelTracer {
   setRunning(active: readonly ActiveTrace[]): void {
     this.clientTraces = active.filter((t) => t.def.type !== 'topic');
     this.topicTraces = active.filter((t) => t.def.type === 'topic');
+    this.levels = this.topicTraces.map((t) => t.def.filter.split('/'));
     this.flags.traceTopics = this.topicTraces.length > 0;
     for (const ch of this.channels()) this.evaluate(ch);
   }
@@ -121,7 +123,7 @@ export class Tracer implements ChannelTracer {
   }
 
   packetIn(ch: TracedChannel, p: Packet): void {
-    this.packet(ch, this.follows.get(ch)?.traces ?? NONE, p, 'mqtt_packet_received');
+    this.packet(ch, ch.traced ? this.follows.get(ch)?.traces ?? NONE : NONE, p, 'mqtt_packet_received');
   }
 
   packetOut(ch: TracedChannel, buf: Buffer): void {
@@ -135,8 +137,10 @@ export class Tracer implements ChannelTracer {
   }
 
   delivered(ch: TracedChannel, msg: Message, qos: QoS, packetId: number, dup: boolean, retain: boolean): void {
+    const topical = this.topicsOf(msg.topic);
+    if (topical.length === 0) return;
     const p = { cmd: 'publish', topic: msg.topic, payload: msg.payload, qos, retain, dup, messageId: packetId } as unknown as Packet;
-    this.packet(ch, NONE, p, 'mqtt_packet_sent');
+    this.write(ch, topical, p, 'mqtt_packet_sent');
   }
 
   authn(ch: TracedChannel, reasonCode: string, anonymous: boolean): void {
@@ -162,13 +166,14 @@ export class Tracer implements ChannelTracer {
   /** A packet to the client's traces, and (a PUBLISH) to the topic traces its topic matches. */
   private packet(ch: TracedChannel, traces: readonly ActiveTrace[], p: Packet, msg: string): void {
     const topical = p.cmd === 'publish' && this.topicTraces.length > 0 ? this.topicsOf((p as { topic: string }).topic) : NONE;
-    if (traces.length === 0 && topical.length === 0) return;
+    if (traces.length > 0) this.write(ch, traces, p, msg);
+    if (topical.length > 0) this.write(ch, topical, p, msg);
+  }
+
+  private write(ch: TracedChannel, traces: readonly ActiveTrace[], p: Packet, msg: string): void {
     const peername = `${ch.info.peerHost}:${ch.info.peerPort}`;
-    for (const list of [traces, topical]) {
-      for (const t of list) {
-        const line = formatLine({ tag: 'MQTT', clientid: ch.info.clientId, peername, msg, fields: { packet: packetFields(p, t.payload) } }, t.def.formatter);
-        t.file.write(line);
-      }
+    for (const t of traces) {
+      t.file.write(formatLine({ tag: 'MQTT', clientid: ch.info.clientId, peername, msg, fields: { packet: packetFields(p, t.payload) } }, t.def.formatter));
     }
   }
 
@@ -177,12 +182,33 @@ export class Tracer implements ChannelTracer {
     for (const t of traces) t.file.write(formatLine({ tag, clientid: ch.info.clientId, peername, msg, fields }, t.def.formatter));
   }
 
+  /** The running topic traces whose filter matches the topic (no allocation unless one does). */
   private topicsOf(topic: string): readonly ActiveTrace[] {
     let out: ActiveTrace[] | null = null;
-    for (const t of this.topicTraces) {
-      const f = t.def.filter;
-      if (hasWildcard(f) ? topicMatches(f, topic) : f === topic) (out ??= []).push(t);
-    }
+    const ts = this.topicTraces;
+    for (let i = 0; i < ts.length; i++) if (filterMatches(this.levels[i]!, topic)) (out ??= []).push(ts[i]!);
     return out ?? NONE;
   }
+}
+
+/**
+ * MQTT filter matching (router/topic.ts topicMatches) over a filter split once, walking the topic
+ * in place: a PUBLISH compared with a topic trace's filter allocates nothing.
+ */
+export function filterMatches(levels: readonly string[], topic: string): boolean {
+  const n = topic.length;
+  if (n === 0) return false;
+  // [MQTT-4.7.2-1] a filter starting with a wildcard never matches a topic starting with '$'.
+  if (topic.charCodeAt(0) === 36 && (levels[0] === '+' || levels[0] === '#')) return false;
+  let pos = 0;
+  for (let i = 0; i < levels.length; i++) {
+    const lv = levels[i]!;
+    if (lv === '#') return true; // this level and below, and the parent
+    if (pos > n) return false; // the topic has fewer levels
+    let end = topic.indexOf('/', pos);
+    if (end < 0) end = n;
+    if (lv !== '+' && (lv.length !== end - pos || !topic.startsWith(lv, pos))) return false;
+    pos = end + 1;
+  }
+  return pos > n;
 }
