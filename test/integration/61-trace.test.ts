@@ -5,7 +5,8 @@
  * untraced clients never do. Paged reads (/log) and the ZIP download (read with Debian's
  * unzip) agree; stop, delete (file gone), a restart (definitions kept), end_at in the past and
  * other bad input (400 with EMQX's codes), duplicates (409), trace.max_traces, and a viewer
- * refused every change.
+ * refused every change. On an etcd cluster: a trace made on one node runs on the other, whose
+ * file the first lists, pages, details and downloads; stop and delete reach it.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker, client, end, until, requireBinary, type TestBroker } from '../support/broker.js';
 import { api, getJson, type HasApi } from '../support/api.js';
+import { startEtcdCluster, type EtcdTestCluster } from '../support/etcd-cluster.js';
 
 const post = (body: unknown, headers: Record<string, string> = {}): RequestInit =>
   ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -287,5 +289,60 @@ describe('log trace across a restart, and trace.max_traces', () => {
         assert.ok(text.indexOf('before-restart') < text.indexOf('after-restart'), 'the file is appended to');
       } finally { await b.stop(); }
     } finally { rmSync(dataDir, { recursive: true, force: true }); }
+  });
+});
+
+describe('log trace on an etcd cluster', () => {
+  let etcd: EtcdTestCluster;
+  before(async () => { etcd = await startEtcdCluster(['t0']); });
+  after(() => etcd.stop());
+
+  it('a trace made on node A runs on node B; A lists, pages, details and downloads B\'s file; stop and delete reach B', async () => {
+    const prefix = `/trace${process.pid}`;
+    const start = (name: string): Promise<TestBroker> => startBroker({
+      node: { name: `${name}@127.0.0.1` },
+      cluster: { backend: 'etcd', etcd: { endpoints: etcd.clientURLs, prefix, lease_ttl: '3s' }, link: { bind: '127.0.0.1:0' } },
+    });
+    const a = await start('ta');
+    const b = await start('tb');
+    try {
+      await until(async () => (await getJson<unknown[]>(a, '/api/v5/nodes')).length === 2 && (await getJson<unknown[]>(b, '/api/v5/nodes')).length === 2, 15_000, 'both nodes joined');
+      await create(a, { name: 'roam', type: 'clientid', clientid: 'roamer' });
+      await until(async () => (await getJson<TraceRow[]>(b, '/api/v5/trace')).some((r) => r.name === 'roam'), 10_000, 'B has the trace');
+      const c = await client(b, { clientId: 'roamer' });
+      await c.publishAsync('cl/1', 'on-b', { qos: 1 });
+      await c.endAsync();
+      // A reads B's file through the cluster; its own file holds nothing.
+      await until(async () => (await getJson<LogPage>(a, '/api/v5/trace/roam/log?node=tb@127.0.0.1&bytes=100000')).items.includes('client_disconnected'), 10_000, 'B\'s lines seen from A');
+      const onB = (await getJson<LogPage>(a, '/api/v5/trace/roam/log?node=tb@127.0.0.1&bytes=100000')).items;
+      assert.match(onB, /roamer@127\.0\.0\.1:\d+ msg: mqtt_packet_received, packet: PUBLISH\(Q1, R0, D0, Topic=cl\/1, PacketId=\d+, Payload=on-b\)/);
+      assert.equal((await getJson<LogPage>(a, '/api/v5/trace/roam/log')).items, '');
+      const row = (await getJson<TraceRow[]>(a, '/api/v5/trace')).find((r) => r.name === 'roam')!;
+      assert.deepEqual(Object.keys(row.log_size).sort(), ['ta@127.0.0.1', 'tb@127.0.0.1']);
+      assert.equal(row.log_size['ta@127.0.0.1'], 0);
+      assert.equal(row.log_size['tb@127.0.0.1'], Buffer.byteLength(onB));
+      const detail = await getJson<Array<{ node: string; size: number }>>(a, '/api/v5/trace/roam/log_detail');
+      assert.deepEqual(detail.find((d) => d.node === 'tb@127.0.0.1')?.size, Buffer.byteLength(onB));
+
+      const dir = mkdtempSync(join(tmpdir(), 'petrel-trace-zip-'));
+      try {
+        const file = join(dir, 'roam.zip');
+        writeFileSync(file, Buffer.from(await (await api(a, '/api/v5/trace/roam/download')).arrayBuffer()));
+        const unzip = requireBinary('/usr/bin/unzip', 'unzip');
+        assert.deepEqual(execFileSync(unzip, ['-Z1', file], { encoding: 'utf8' }).trim().split('\n').sort(), ['ta@127.0.0.1-roam.log', 'tb@127.0.0.1-roam.log']);
+        assert.equal(execFileSync(unzip, ['-p', file, 'tb@127.0.0.1-roam.log'], { encoding: 'utf8' }), onB);
+      } finally { rmSync(dir, { recursive: true, force: true }); }
+
+      assert.equal((await api(a, '/api/v5/trace/roam/stop', { method: 'PUT' })).status, 200);
+      await until(async () => (await getJson<TraceRow[]>(b, '/api/v5/trace')).find((r) => r.name === 'roam')?.status === 'stopped', 10_000, 'B stops it');
+      const fileOnB = join(b.dataDir, 'trace', 'roam.log');
+      assert.ok(existsSync(fileOnB));
+      assert.equal((await api(a, '/api/v5/trace/roam', { method: 'DELETE' })).status, 204);
+      await until(() => !existsSync(fileOnB), 10_000, 'B deletes its file');
+      assert.deepEqual(await getJson<TraceRow[]>(b, '/api/v5/trace'), []);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
   });
 });
