@@ -234,6 +234,23 @@ describe('log trace on one node', () => {
     assert.equal((await api(b, '/api/v5/trace/later/log?node=nobody@nowhere')).status, 404);
   });
 
+  it('a trace waits for its start_at, writes in its window and stops writing at its end_at', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const w = await create(b, { name: 'window', type: 'clientid', clientid: 'win', start_at: now + 1, end_at: now + 3 });
+    assert.equal(w.status, 'waiting');
+    const c = await client(b, { clientId: 'win' });
+    await until(async () => (await getJson<TraceRow[]>(b, '/api/v5/trace')).find((r) => r.name === 'window')?.status === 'running', 3000, 'running');
+    await c.publishAsync('w/1', 'inside', { qos: 1 });
+    await logHas(b, 'window', 'Payload=inside');
+    await until(async () => (await getJson<TraceRow[]>(b, '/api/v5/trace')).find((r) => r.name === 'window')?.status === 'stopped', 4000, 'stopped');
+    const atEnd = await readAll(b, 'window');
+    await c.publishAsync('w/1', 'after-end', { qos: 1 });
+    await c.endAsync();
+    await logHas(b, 'ip1', 'Topic=w/1');
+    assert.equal(await readAll(b, 'window'), atEnd, 'nothing written past end_at');
+    assert.ok(!atEnd.includes('client_disconnected'));
+  });
+
   it('a viewer reads traces and changes none', async () => {
     const login = async (username: string, password: string): Promise<string> =>
       ((await (await api(b, '/api/v5/login', post({ username, password }))).json()) as { token: string }).token;

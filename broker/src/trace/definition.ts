@@ -60,13 +60,17 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{
 
 /** Epoch seconds from EMQX's accepted forms: an integer, its decimal string, or RFC 3339. null = not a time. */
 export function parseEpochSecond(v: unknown): number | null {
-  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : null;
-  if (typeof v !== 'string') return null;
-  if (/^\d{1,12}$/.test(v)) return Number(v);
-  if (!RFC3339.test(v)) return null;
-  const ms = Date.parse(v);
-  return Number.isFinite(ms) && ms >= 0 ? Math.floor(ms / 1000) : null;
+  let s: number;
+  if (typeof v === 'number') s = v;
+  else if (typeof v !== 'string') return null;
+  else if (/^\d{1,12}$/.test(v)) s = Number(v);
+  else if (RFC3339.test(v)) s = Math.floor(Date.parse(v) / 1000);
+  else return null;
+  return Number.isSafeInteger(s) && s >= 0 && s <= MAX_EPOCH_SECOND ? s : null;
 }
+
+/** 9999-12-31T23:59:59Z: later times have no RFC 3339 form. */
+export const MAX_EPOCH_SECOND = 253_402_300_799;
 
 export const rfc3339 = (sec: number): string => new Date(sec * 1000).toISOString().replace('.000Z', 'Z');
 

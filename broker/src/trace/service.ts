@@ -27,6 +27,7 @@ import { TraceFile } from './trace-file.js';
 import { Tracer, type ActiveTrace, type ChannelTracer, type TracedChannel } from './tracer.js';
 
 const NS = 'traces';
+const DONE = Promise.resolve();
 /** A peer answers a trace call within this long (a page of a file can be megabytes). */
 const CALL_TIMEOUT_MS = 10_000;
 /** Download reads a peer's file in pages this large (under the cluster link's frame limit). */
@@ -70,7 +71,7 @@ export class TraceService implements TraceAdmin {
     }
     this.unwatch = this.o.shared.watch(NS, (key, value) => {
       const d = value === undefined ? null : storedTrace(value);
-      if (d === null) this.forget(key); else this.defs.set(key, d);
+      if (d === null) void this.forget(key); else this.defs.set(key, d);
       this.refresh();
     });
     const c = this.o.cluster;
@@ -101,35 +102,40 @@ export class TraceService implements TraceAdmin {
   private refresh(): void {
     const now = nowSecond();
     let next = Infinity;
+    let changed = false;
     for (const d of this.defs.values()) {
       const running = traceStatus(d, now) === 'running';
       const a = this.active.get(d.name);
       if (running && (a === undefined || a.def !== d)) {
         const file = a?.file ?? new TraceFile(this.path(d.name), fileSize(this.path(d.name)), this.o.maxFileBytes, (err) => this.o.log.warn({ trace: d.name, err: err.message }, 'trace file write failed'));
         this.active.set(d.name, { def: d, file, payload: { encode: d.payload_encode, limit: d.payload_limit } });
+        changed = true;
       } else if (!running && a !== undefined) {
         this.active.delete(d.name);
         void a.file.close();
+        changed = true;
       }
       if (d.enable) { if (now < d.start_at) next = Math.min(next, d.start_at); else if (now < d.end_at) next = Math.min(next, d.end_at); }
     }
-    this.tracer.setRunning([...this.active.values()]);
+    for (const name of this.active.keys()) if (!this.defs.has(name)) { this.active.delete(name); changed = true; }
+    // Every connection is matched again only when the running set changed.
+    if (changed || this.tracer.running !== this.active.size) this.tracer.setRunning([...this.active.values()]);
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (next !== Infinity) {
-      this.timer = setTimeout(() => this.refresh(), Math.min(2 ** 31 - 1, Math.max(0, next * 1000 - Date.now()) + 5));
+      this.timer = setTimeout(() => this.refresh(), Math.min(2 ** 31 - 1, Math.max(0, next * 1000 - Date.now()) + 1));
       this.timer.unref();
     }
   }
 
-  /** A trace gone (here or on another node): stop it and delete its file. */
-  private forget(name: string): void {
+  /** A trace gone (here or on another node): stop it and delete its file (settled once it is gone). */
+  private forget(name: string): Promise<void> {
     this.defs.delete(name);
     const a = this.active.get(name);
     this.active.delete(name);
-    const path = this.path(name);
-    if (a !== undefined) { void a.file.remove(); return; }
-    rmSync(path, { force: true });
+    if (a !== undefined) return a.file.remove().catch((err: Error) => this.o.log.warn({ trace: name, err: err.message }, 'trace file not deleted'));
+    rmSync(this.path(name), { force: true });
+    return DONE;
   }
 
   private path(name: string): string { return join(this.o.dir, `${name}.log`); }
@@ -178,6 +184,8 @@ export class TraceService implements TraceAdmin {
   // ---- TraceAdmin: the REST API's view, over every node
 
   async list(): Promise<TraceRow[]> {
+    // The timer may be a little late: what the list shows as running is running.
+    this.refresh();
     const sizes = await this.gather<Record<string, number>>('trace.sizes', null, isSizes);
     const now = nowSecond();
     return [...this.defs.values()].sort((a, b) => b.start_at - a.start_at).map((d) => this.row(d, now, sizes));
@@ -212,15 +220,17 @@ export class TraceService implements TraceAdmin {
   async delete(name: string): Promise<boolean> {
     if (!this.defs.has(name)) return false;
     await this.o.shared.del(NS, name);
-    this.forget(name);
+    const gone = this.forget(name);
     this.refresh();
+    await gone;
     return true;
   }
 
   async clear(): Promise<void> {
     await this.o.shared.delPrefix(NS, '');
-    for (const name of [...this.defs.keys()]) this.forget(name);
+    const gone = [...this.defs.keys()].map((name) => this.forget(name));
     this.refresh();
+    await Promise.all(gone);
   }
 
   async stop(name: string): Promise<boolean> {

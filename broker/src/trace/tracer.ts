@@ -98,8 +98,8 @@ export class Tracer implements ChannelTracer {
     for (const ch of this.channels()) this.evaluate(ch);
   }
 
-  /** Connections followed now (tests and the benchmark look). */
-  get followed(): number { return this.follows.size; }
+  /** How many traces run (setRunning's last list). */
+  get running(): number { return this.clientTraces.length + this.topicTraces.length; }
 
   private evaluate(ch: TracedChannel): Follow | null {
     if (ch.state === 'closed' || ch.info.clientId === '') return null;

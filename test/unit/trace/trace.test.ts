@@ -27,6 +27,8 @@ test('parseTrace: defaults, times in both forms, EMQX\'s messages', () => {
   assert.equal(parseEpochSecond('1800000000'), 1_800_000_000);
   assert.equal(parseEpochSecond('tomorrow'), null);
   assert.equal(parseEpochSecond(-1), null);
+  assert.equal(parseEpochSecond(9e15), null, 'beyond year 9999');
+  assert.equal(parseEpochSecond('10000-01-01T00:00:00Z'), null);
   const err = (b: Record<string, unknown>): string => { const r = parseTrace(b, 128, now); assert.ok(!r.ok); return r.error; };
   assert.equal(err({ name: 'x', type: 'clientid', clientid: 'c', end_at: now }), 'End time has already passed');
   assert.equal(err({ name: 'x', type: 'clientid', clientid: 'c', start_at: now + 100, end_at: now + 50 }), 'Start time is ahead of end time');
