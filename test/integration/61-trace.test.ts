@@ -278,7 +278,7 @@ describe('log trace on one node', () => {
   });
 });
 
-describe('log trace across a restart, and trace.max_traces', () => {
+describe('log trace across a restart, and the bounds (trace.max_traces, trace.max_file_size)', () => {
   it('definitions survive a restart; a running trace appends to its file; the maximum is enforced', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'petrel-trace-restart-'));
     try {
@@ -306,6 +306,23 @@ describe('log trace across a restart, and trace.max_traces', () => {
         assert.ok(text.indexOf('before-restart') < text.indexOf('after-restart'), 'the file is appended to');
       } finally { await b.stop(); }
     } finally { rmSync(dataDir, { recursive: true, force: true }); }
+  });
+
+  it('a file stops at trace.max_file_size with a line saying so', async () => {
+    const b = await startBroker({ trace: { max_file_size: '100KB' } });
+    try {
+      await create(b, { name: 'big', type: 'clientid', clientid: 'loud' });
+      const c = await client(b, { clientId: 'loud' });
+      const payload = 'x'.repeat(1000);
+      for (let i = 0; i < 150; i++) await c.publishAsync('big/t', payload, { qos: 1 });
+      await c.endAsync();
+      await logHas(b, 'big', 'trace.max_file_size');
+      const text = await readAll(b, 'big');
+      assert.ok(Buffer.byteLength(text) <= 100 * 1024, `${Buffer.byteLength(text)} bytes`);
+      const lines = text.trim().split('\n');
+      assert.match(lines.at(-1)!, /reached trace\.max_file_size \(102400 bytes\): no more lines are written$/);
+      assert.ok(lines.length > 80);
+    } finally { await b.stop(); }
   });
 });
 
