@@ -5,7 +5,8 @@
  * untraced clients never do. Paged reads (/log) and the ZIP download (read with Debian's
  * unzip) agree; stop, delete (file gone), a restart (definitions kept), end_at in the past and
  * other bad input (400 with EMQX's codes), duplicates (409), trace.max_traces, and a viewer
- * refused every change. On an etcd cluster: a trace made on one node runs on the other, whose
+ * refused every change. Authentication (refused and accepted) and authorization answers (publish,
+ * subscribe) with a real built-in database and acl rules. On an etcd cluster: a trace made on one node runs on the other, whose
  * file the first lists, pages, details and downloads; stop and delete reach it.
  */
 import { describe, it, before, after } from 'node:test';
@@ -377,6 +378,40 @@ describe('log trace on an etcd cluster', () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+});
+
+describe('log trace of authentication and authorization', () => {
+  it('writes authentication failures and successes, and authorization answers with action and topic', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'petrel-trace-access-'));
+    const users = join(dir, 'users.csv');
+    writeFileSync(users, 'user_id,password,is_superuser\nann,ann-pw,false\n');
+    const b = await startBroker({
+      authentication: [{ mechanism: 'password_based', backend: 'built_in_database', user_id_type: 'username', bootstrap_file: users, bootstrap_type: 'plain' }],
+      authorization: { sources: [{ type: 'file', enable: true, rules: '{deny, all, publish, ["forbidden/#"]}.\n{deny, all, subscribe, ["closed/#"]}.\n{allow, all}.\n' }] },
+    });
+    try {
+      await create(b, { name: 'access', type: 'clientid', clientid: 'acc' });
+      await assert.rejects(client(b, { clientId: 'acc', username: 'ann', password: 'wrong', protocolVersion: 5 }));
+      const c = await client(b, { clientId: 'acc', username: 'ann', password: 'ann-pw', protocolVersion: 5 });
+      await assert.rejects(c.subscribeAsync('closed/1', { qos: 0 }), /Not authorized/);
+      await c.subscribeAsync('open/1', { qos: 0 });
+      await c.publishAsync('forbidden/x', 'no', { qos: 1 }).catch(() => undefined);
+      await c.endAsync();
+      await logHas(b, 'access', 'client_disconnected, reason: normal');
+      const text = await readAll(b, 'access');
+      assert.match(text, /\[AUTHN\] acc@127\.0\.0\.1:\d+ msg: authentication_failure, reason_code: bad_username_or_password, anonymous: false, is_superuser: false, username: ann/);
+      assert.match(text, /msg: mqtt_packet_sent, packet: CONNACK\(AckFlags=0, ReasonCode=134\)\n.*\[CONNECTION\] acc@127\.0\.0\.1:\d+ msg: client_disconnected, reason: bad_username_or_password/);
+      assert.match(text, /\[AUTHN\] acc@127\.0\.0\.1:\d+ msg: authentication_success, reason_code: success, anonymous: false/);
+      assert.match(text, /\[AUTHZ\] acc@127\.0\.0\.1:\d+ msg: authorization_permission_denied, action: subscribe, topic: closed\/1/);
+      assert.match(text, /\[AUTHZ\] acc@127\.0\.0\.1:\d+ msg: authorization_permission_allowed, action: subscribe, topic: open\/1/);
+      assert.match(text, /\[AUTHZ\] acc@127\.0\.0\.1:\d+ msg: authorization_permission_denied, action: publish, topic: forbidden\/x/);
+      assert.match(text, /msg: mqtt_packet_sent, packet: PUBACK\(PacketId=\d+, ReasonCode=135\)/);
+      assert.ok(!text.includes('ann-pw') && !text.includes('wrong'), 'no password is written');
+    } finally {
+      await b.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
