@@ -366,6 +366,10 @@ describe('log trace on an etcd cluster', () => {
         const unzip = requireBinary('/usr/bin/unzip', 'unzip');
         assert.deepEqual(execFileSync(unzip, ['-Z1', file], { encoding: 'utf8' }).trim().split('\n').sort(), ['ta@127.0.0.1-roam.log', 'tb@127.0.0.1-roam.log']);
         assert.equal(execFileSync(unzip, ['-p', file, 'tb@127.0.0.1-roam.log'], { encoding: 'utf8' }), onB);
+        // ?node= picks one node's file.
+        writeFileSync(file, Buffer.from(await (await api(a, '/api/v5/trace/roam/download?node=tb@127.0.0.1')).arrayBuffer()));
+        assert.equal(execFileSync(unzip, ['-Z1', file], { encoding: 'utf8' }).trim(), 'tb@127.0.0.1-roam.log');
+        assert.equal((await api(a, '/api/v5/trace/roam/download?node=nobody@nowhere')).status, 404);
       } finally { rmSync(dir, { recursive: true, force: true }); }
 
       assert.equal((await api(a, '/api/v5/trace/roam/stop', { method: 'PUT' })).status, 200);

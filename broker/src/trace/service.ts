@@ -245,8 +245,7 @@ export class TraceService implements TraceAdmin {
 
   async read(name: string, node: string | undefined, position: number, bytes: number): Promise<TraceChunk | null> {
     if (!this.defs.has(name)) return null;
-    const target = node ?? this.o.cluster.nodeName;
-    if (!this.o.cluster.members().some((m) => m.name === target)) throw Object.assign(new Error(`no node ${target}`), { code: 'UNKNOWN_NODE' });
+    const target = this.members(node ?? this.o.cluster.nodeName)[0]!.name;
     const r = await this.o.cluster.call(target, 'trace.read', { name, position, bytes }, CALL_TIMEOUT_MS);
     return isChunk(r) || r === null ? r : null;
   }
@@ -257,10 +256,10 @@ export class TraceService implements TraceAdmin {
     return got.flatMap((g) => (g.value === null ? [] : [{ node: g.node, ...g.value }]));
   }
 
-  async download(name: string): Promise<Buffer | null> {
+  async download(name: string, node: string | undefined): Promise<Buffer | null> {
     if (!this.defs.has(name)) return null;
     const entries = [];
-    for (const m of this.o.cluster.members()) {
+    for (const m of this.members(node)) {
       const parts: string[] = [];
       let position = 0;
       try {
@@ -278,6 +277,15 @@ export class TraceService implements TraceAdmin {
       entries.push({ name: `${m.name}-${name}.log`, data: Buffer.from(parts.join(''), 'utf8') });
     }
     return zip(entries);
+  }
+
+  /** The live members, or the one named (an Error with code UNKNOWN_NODE when it is not one). */
+  private members(node: string | undefined): Array<{ name: string }> {
+    const all = this.o.cluster.members();
+    if (node === undefined) return all;
+    const m = all.filter((x) => x.name === node);
+    if (m.length === 0) throw Object.assign(new Error(`no node ${node}`), { code: 'UNKNOWN_NODE' });
+    return m;
   }
 
   /** Every live member's answer to a call (members that fail are left out). */

@@ -43,8 +43,8 @@ export interface TraceAdmin {
   read(name: string, node: string | undefined, position: number, bytes: number): Promise<TraceChunk | null>;
   /** Each node's file: size and modification time (epoch seconds); null = no such trace. */
   detail(name: string): Promise<Array<{ node: string; size: number; mtime: number }> | null>;
-  /** A ZIP of every node's file (`<node>-<name>.log`); null = no such trace. */
-  download(name: string): Promise<Buffer | null>;
+  /** A ZIP of every node's file, or one node's (`<node>-<name>.log`); null = no such trace; UNKNOWN_NODE as read(). */
+  download(name: string, node: string | undefined): Promise<Buffer | null>;
 }
 
 /** EMQX's largest page of /log. */
@@ -118,6 +118,14 @@ function admin(a: { trace?: TraceAdmin }): TraceAdmin {
 
 const notFound = (name: string): ApiError => new ApiError('NOT_FOUND', `trace ${name} not found`);
 
+/** A node that is not a member: 404. */
+async function onNode<T>(node: unknown, fn: () => Promise<T>): Promise<T> {
+  try { return await fn(); } catch (err) {
+    if ((err as { code?: unknown }).code === 'UNKNOWN_NODE') throw new ApiError('NOT_FOUND', `node ${String(node)} not found`);
+    throw err;
+  }
+}
+
 const CREATE_ERRORS = { invalid: 'INVALID_PARAMS', exists: 'ALREADY_EXISTS', duplicate: 'DUPLICATE_CONDITION', limit: 'EXCEED_LIMIT' } as const;
 
 export const traceRoutes: Route[] = [
@@ -155,9 +163,10 @@ export const traceRoutes: Route[] = [
   },
   {
     method: 'GET', path: '/api/v5/trace/{name}/download', summary: 'Every node\'s file of a log trace, as one ZIP (<node>-<name>.log each)', params: NAME_PARAM,
+    query: { type: 'object', properties: { node: { type: 'string', minLength: 1, description: 'Only this node\'s file.' } } },
     responses: { 200: ZIP_SCHEMA, 404: ERROR_SCHEMA },
-    handler: async ({ params }, a) => {
-      const z = await admin(a).download(params.name!);
+    handler: async ({ params, query }, a) => {
+      const z = await onNode(query.node, () => admin(a).download(params.name!, query.node as string | undefined));
       if (z === null) throw notFound(params.name!);
       return {
         status: 200, text: z, contentType: 'application/zip',
@@ -170,11 +179,7 @@ export const traceRoutes: Route[] = [
     responses: { 200: LOG_PAGE, 404: ERROR_SCHEMA },
     handler: async ({ params, query }, a) => {
       const bytes = query.bytes as number;
-      let c: TraceChunk | null;
-      try { c = await admin(a).read(params.name!, query.node as string | undefined, query.position as number, bytes); } catch (err) {
-        if ((err as { code?: unknown }).code === 'UNKNOWN_NODE') throw new ApiError('NOT_FOUND', `node ${String(query.node)} not found`);
-        throw err;
-      }
+      const c = await onNode(query.node, () => admin(a).read(params.name!, query.node as string | undefined, query.position as number, bytes));
       if (c === null) throw notFound(params.name!);
       const meta: Record<string, unknown> = { position: c.position, bytes };
       if (c.eof) meta.hint = 'eof';
