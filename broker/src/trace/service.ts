@@ -16,7 +16,7 @@
  * `trace.read`); with the local backend the cluster is this node.
  */
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SharedStore } from '../access/shared-store.js';
 import type { ClusterState } from '../cluster/state.js';
@@ -27,7 +27,6 @@ import { TraceFile } from './trace-file.js';
 import { Tracer, type ActiveTrace, type ChannelTracer, type TracedChannel } from './tracer.js';
 
 const NS = 'traces';
-const DONE = Promise.resolve();
 /** A peer answers a trace call within this long (a page of a file can be megabytes). */
 const CALL_TIMEOUT_MS = 10_000;
 /** Download reads a peer's file in pages this large (under the cluster link's frame limit). */
@@ -133,9 +132,8 @@ export class TraceService implements TraceAdmin {
     this.defs.delete(name);
     const a = this.active.get(name);
     this.active.delete(name);
-    if (a !== undefined) return a.file.remove().catch((err: Error) => this.o.log.warn({ trace: name, err: err.message }, 'trace file not deleted'));
-    rmSync(this.path(name), { force: true });
-    return DONE;
+    const removed = a !== undefined ? a.file.remove() : rm(this.path(name), { force: true });
+    return removed.catch((err: Error) => this.o.log.warn({ trace: name, err: err.message }, 'trace file not deleted'));
   }
 
   private path(name: string): string { return join(this.o.dir, `${name}.log`); }

@@ -123,6 +123,7 @@ export class Tracer implements ChannelTracer {
   }
 
   packetIn(ch: TracedChannel, p: Packet): void {
+    if (ch.info.clientId === '') return; // a PUBLISH before CONNECT: the channel closes it
     this.packet(ch, ch.traced ? this.follows.get(ch)?.traces ?? NONE : NONE, p, 'mqtt_packet_received');
   }
 
