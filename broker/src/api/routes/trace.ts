@@ -57,7 +57,7 @@ const TRACE_BODY: JsonSchema = {
   required: ['name', 'type'],
   additionalProperties: false,
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 256, description: 'Letters first, then letters, digits, - and _ (EMQX: ^[A-Za-z]+[A-Za-z0-9-_]*$).' },
+    name: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[A-Za-z]+[A-Za-z0-9_-]*$', description: 'Letters first, then letters, digits, - and _ (EMQX\'s rule).' },
     type: { type: 'string', enum: ['clientid', 'topic', 'ip_address'], description: 'What the trace follows; the field of the same name says which one.' },
     clientid: { type: 'string', description: 'type clientid: this client id.' },
     topic: { type: 'string', description: 'type topic: PUBLISH packets whose topic matches this filter (wildcards allowed).' },
