@@ -122,7 +122,7 @@ export function parseTrace(body: Record<string, unknown>, maxTopicLevels: number
 export function storedTrace(v: unknown): TraceDef | null {
   if (typeof v !== 'object' || v === null) return null;
   const d = v as Record<string, unknown>;
-  const ok = typeof d.name === 'string' && (TRACE_TYPES as readonly unknown[]).includes(d.type) && typeof d.filter === 'string'
+  const ok = typeof d.name === 'string' && validName(d.name) && (TRACE_TYPES as readonly unknown[]).includes(d.type) && typeof d.filter === 'string'
     && typeof d.start_at === 'number' && typeof d.end_at === 'number' && typeof d.enable === 'boolean'
     && (PAYLOAD_ENCODES as readonly unknown[]).includes(d.payload_encode) && typeof d.payload_limit === 'number'
     && (FORMATTERS as readonly unknown[]).includes(d.formatter);

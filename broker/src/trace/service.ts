@@ -64,13 +64,14 @@ export class TraceService implements TraceAdmin {
   /** Loads the definitions, removes files no trace names, starts what runs now, answers the cluster calls. */
   start(): void {
     mkdirSync(this.o.dir, { recursive: true });
-    for (const [, v] of this.o.shared.scan(NS)) { const d = storedTrace(v); if (d !== null) this.defs.set(d.name, d); }
+    for (const [k, v] of this.o.shared.scan(NS)) { const d = storedTrace(v); if (d !== null && d.name === k) this.defs.set(k, d); }
     for (const f of readdirSync(this.o.dir)) {
       if (f.endsWith('.log') && !this.defs.has(f.slice(0, -4))) rmSync(join(this.o.dir, f), { force: true });
     }
     this.unwatch = this.o.shared.watch(NS, (key, value) => {
+      if (!validName(key)) return; // not a name this API makes: never a file path
       const d = value === undefined ? null : storedTrace(value);
-      if (d === null) void this.forget(key); else this.defs.set(key, d);
+      if (d === null || d.name !== key) void this.forget(key); else this.defs.set(key, d);
       this.refresh();
     });
     const c = this.o.cluster;
@@ -116,8 +117,7 @@ export class TraceService implements TraceAdmin {
       }
       if (d.enable) { if (now < d.start_at) next = Math.min(next, d.start_at); else if (now < d.end_at) next = Math.min(next, d.end_at); }
     }
-    for (const name of this.active.keys()) if (!this.defs.has(name)) { this.active.delete(name); changed = true; }
-    // Every connection is matched again only when the running set changed.
+    // Every connection is matched again only when the running set changed (forget() shrinks it too).
     if (changed || this.tracer.running !== this.active.size) this.tracer.setRunning([...this.active.values()]);
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
