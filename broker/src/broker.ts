@@ -36,6 +36,7 @@ import type { ClusterState } from './cluster/state.js';
 import { messageFromJson, messageToJson, type SessionTransfer } from './cluster/wire.js';
 import { Authorizer, type AuthorizerOptions } from './access/authorizer.js';
 import type { Will } from './clients/wills.js';
+import type { ChannelTracer } from './trace/tracer.js';
 
 export interface BrokerLog {
   info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug(o: object, m?: string): void;
@@ -104,6 +105,10 @@ export class Broker {
    * authorization as EMQX does; null when no rule rewrites subscriptions.
    */
   rewriteFilter: ((topicFilter: string, client: ClientInfo) => string) | null = null;
+  /** Log traces (trace/): what a traced channel reports to; null while the node runs no trace service. */
+  trace: ChannelTracer | null = null;
+  /** True while a topic trace runs: only then does a channel offer an untraced client's PUBLISH to `trace`. */
+  traceTopics = false;
   /** Called when a session ends (the client manager flushes its delayed will). */
   onSessionEnd: ((clientId: string) => void) | null = null;
   private nextId = 1;

@@ -37,6 +37,7 @@ import { DataIntegration } from './rules/connectors/integration.js';
 import { GatewayRegistry } from './gateway/registry.js';
 import { installTopicRewrite } from './transform/topic-rewrite.js';
 import { installAutoSubscribe } from './transform/auto-subscribe.js';
+import { TraceService } from './trace/service.js';
 
 export interface PetrelNode {
   readonly config: Config;
@@ -308,6 +309,16 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
     await unwind(); // the registry stopped the gateways it had started
     throw err;
   }
+  // Log traces: definitions in the shared store like rules, files under <data_dir>/trace.
+  const trace = new TraceService({
+    dir: resolve(dir, 'trace'), shared, broker, channels: () => channels, cluster: state, log,
+    maxTraces: cfg.trace.max_traces, maxFileBytes: cfg.trace.max_file_size, maxTopicLevels: m.max_topic_levels,
+  });
+  try { trace.start(); } catch (err) {
+    await gateways.stop();
+    await unwind();
+    throw err;
+  }
   const alarms = new Alarms(cfg.node.name);
   let tick = 0;
   const ticker = setInterval(() => {
@@ -357,6 +368,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
       await integration.stop();
       banned.stop();
       for (const ch of [...channels]) ch.kick(code);
+      await trace.close();
       broker.stop();
       clients.stop();
       await authz.close();
@@ -378,6 +390,7 @@ export async function startNode(cfg: Config, log: Logger): Promise<PetrelNode> {
   admin.delayed = delayedAdmin(broker, cfg);
   admin.alarms = alarms;
   admin.configs = configsAdmin(cfg, log, authz);
+  admin.trace = trace;
   registerAdminCalls(state, admin);
   if (cfg.dashboard.listeners.http.enable) {
     // In the shared store, like users and rules: a key or dashboard user made on one node works on all.

@@ -1,7 +1,7 @@
 /**
  * The REST API against its own OpenAPI document, fuzzed by schemathesis (PyPI, pinned in
  * scripts/python-requirements.txt): a node with an API key and some state (a session with
- * queued messages, a delayed and a retained message, a rule), then `schemathesis run` on
+ * queued messages, a delayed and a retained message, a rule, a log trace), then `schemathesis run` on
  * /api-docs with positive and negative inputs for every operation. Two checks must hold for
  * every request: no 5xx (not_a_server_error) and every reply matches the schema the document
  * gives for its status (response_schema_conformance). Bounded by examples per operation and
@@ -46,6 +46,13 @@ before(async () => {
   await pub.publishAsync('$delayed/3600/fuzz/later', 'later', { qos: 1 });
   await pub.publishAsync('fuzz/retained', 'kept', { qos: 1, retain: true });
   await end(pub);
+  // A log trace with lines in its file, so GET /api/v5/trace answers a row.
+  const made = await fetch(`http://127.0.0.1:${b.apiPort}/api/v5/trace`, {
+    method: 'POST', body: JSON.stringify({ name: 'fuzz_trace', type: 'clientid', clientid: 'fuzz-traced' }),
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('fuzz:fuzz-secret').toString('base64')}` },
+  });
+  assert.equal(made.status, 200);
+  await end(await client(b, { clientId: 'fuzz-traced' }));
 });
 after(async () => { await b.stop(); rmSync(dir, { recursive: true, force: true }); });
 

@@ -16,6 +16,7 @@ import type { MessagesKind, MessagesPage, MessagesQuery } from './routes/client-
 import type { DelayedAdmin } from './routes/delayed.js';
 import type { AlarmsAdmin } from './routes/alarms.js';
 import type { ConfigsAdmin } from './routes/configs.js';
+import type { TraceAdmin } from './routes/trace.js';
 
 /** One client: a connected channel, or (from getClient) a session whose client is away. */
 export interface ClientView {
@@ -212,6 +213,8 @@ export interface AdminApi {
   alarms?: AlarmsAdmin;
   /** The configuration by root, and the roots that can change at run time (/api/v5/configs). */
   configs?: ConfigsAdmin;
+  /** Log traces (/api/v5/trace), every node's files. */
+  trace?: TraceAdmin;
 }
 
 /** A ban as EMQX's API renders it: times in RFC 3339, `until` possibly "infinity". */

@@ -9,6 +9,8 @@
  */
 
 export const API_ERRORS = {
+  INVALID_PARAMS: { status: 400, message: 'A log trace\'s fields are invalid (name, filter, times, encoding)' },
+  EXCEED_LIMIT: { status: 400, message: 'Creating this would exceed a limit (trace.max_traces log traces): delete some first' },
   BAD_REQUEST: { status: 400, message: 'The request is malformed: invalid JSON, or a body field, query parameter or path parameter is invalid' },
   UNAUTHORIZED: { status: 401, message: 'No credentials: send an API key by HTTP Basic or a login token as Bearer (from loopback none is needed while no API key exists)' },
   BAD_API_KEY_OR_SECRET: { status: 401, message: 'The API key or its secret is wrong, or the key is disabled or expired' },
@@ -27,6 +29,7 @@ export const API_ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'The endpoint exists but not with this method (see the Allow header)' },
   CONFLICT: { status: 409, message: 'The request conflicts with the current state of the resource' },
   ALREADY_EXISTS: { status: 409, message: 'The resource already exists' },
+  DUPLICATE_CONDITION: { status: 409, message: 'A log trace of the same type and filter already starts at the same second' },
   LISTENER_ERROR: { status: 409, message: 'The listener could not be started, stopped or restarted' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than 1 MiB' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be JSON' },

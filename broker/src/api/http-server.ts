@@ -152,7 +152,7 @@ function withoutBrowserChallenge(req: IncomingMessage, headers: Record<string, s
 }
 
 function send(res: ServerResponse, r: Reply): void {
-  if (r.text !== undefined) { res.writeHead(r.status, { 'content-type': r.contentType ?? 'text/plain' }).end(r.text); return; }
+  if (r.text !== undefined) { res.writeHead(r.status, { ...r.headers, 'content-type': r.contentType ?? 'text/plain' }).end(r.text); return; }
   if (r.body === undefined) { res.writeHead(r.status).end(); return; }
   res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body));
 }

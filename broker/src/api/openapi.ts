@@ -9,7 +9,7 @@
  * (405, 500, 503…), all the one `{code, message}` schema.
  */
 import { VERSION } from '../version.js';
-import { ERROR_SCHEMA, TEXT_SCHEMA, type JsonSchema, type Route } from './route.js';
+import { ERROR_SCHEMA, TEXT_SCHEMA, ZIP_SCHEMA, type JsonSchema, type Route } from './route.js';
 
 /** A reply that is an HTML page (the document's viewer); known by identity, like TEXT_SCHEMA. */
 export const HTML_SCHEMA: JsonSchema = { type: 'string' };
@@ -44,6 +44,7 @@ const STATUS_TEXT: Record<number, string> = {
 function content(schema: JsonSchema): Obj {
   if (schema === TEXT_SCHEMA) return { 'text/plain': { schema } };
   if (schema === HTML_SCHEMA) return { 'text/html': { schema } };
+  if (schema === ZIP_SCHEMA) return { 'application/zip': { schema } };
   return { 'application/json': { schema: schema === ERROR_SCHEMA ? ERROR_REF : schema } };
 }
 

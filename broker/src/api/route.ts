@@ -42,9 +42,11 @@ export interface Reply {
   status: number;
   /** Serialised as JSON unless `text` is set. */
   body?: unknown;
-  /** A non-JSON body (Prometheus, /status), sent with `contentType`. */
-  text?: string;
+  /** A non-JSON body (Prometheus, /status, a ZIP download), sent with `contentType`. */
+  text?: string | Buffer;
   contentType?: string;
+  /** More response headers (a download's content-disposition). */
+  headers?: Record<string, string>;
 }
 
 export interface Route {
@@ -81,6 +83,9 @@ export const ERROR_SCHEMA: JsonSchema = {
 
 /** A `text/plain` reply (Prometheus, /status): openapi.ts knows it by identity and documents that media type. */
 export const TEXT_SCHEMA: JsonSchema = { type: 'string' };
+
+/** An `application/zip` reply (a trace download): openapi.ts knows it by identity too. */
+export const ZIP_SCHEMA: JsonSchema = { type: 'string', format: 'binary' };
 
 /** An object whose fields the route does not pin down (a config as written, a counter set). */
 export const ANY_OBJECT: JsonSchema = { type: 'object' };

@@ -207,6 +207,10 @@ export const schema = obj({
       ttl: duration('1m', 'How long a cached answer is used.'),
     }, 'Per-client cache of authorization answers; emptied whenever a source or rule changes.'),
   }),
+  trace: obj({
+    max_traces: int(30, 'Most log traces (/api/v5/trace) kept at once, running, waiting or stopped; creating one more answers 400 EXCEED_LIMIT (0 = creating traces is refused).', { min: 0, max: 100 }),
+    max_file_size: size('64MB', 'Largest file a trace writes on a node (<data_dir>/trace/<name>.log); past it the trace writes one line saying so and nothing more.', { min: 100 * 1024, max: 10 * 1024 ** 3 }),
+  }, 'Log traces (docs/api.md, "Log trace"): definitions made through the REST API, kept in the node\'s store (etcd on a cluster).'),
   banned: obj({
     bootstrap_file: str('', 'CSV file of bans (EMQX\'s format: a header "as,who,reason,at,until,by", then one ban a line) loaded at start when the banned list is empty ("" = none).'),
   }, 'The banned list (docs/banned-and-limits.md); bans are managed at /api/v5/banned and kept in the node\'s store (etcd on a cluster, shared by every node).'),

@@ -141,6 +141,9 @@ export class Channel implements ClientConnection {
   /** True while reading is paused until the cluster link catches up. */
   private get clusterWait(): boolean { return (this.bits & CLUSTER_WAIT) !== 0; }
   private set clusterWait(on: boolean) { this.bits = on ? this.bits | CLUSTER_WAIT : this.bits & ~CLUSTER_WAIT; }
+  /** A running client id or IP trace follows this connection (set by trace/tracer.ts): packets go to broker.trace. */
+  get traced(): boolean { return (this.bits & TRACED) !== 0; }
+  set traced(on: boolean) { this.bits = on ? this.bits | TRACED : this.bits & ~TRACED; }
 
   /** Inbound topic aliases (alias → topic), created on first use. */
   get aliasIn(): Map<number, string> { return (this.aliasInMap ??= new Map()); }
@@ -180,6 +183,8 @@ export class Channel implements ClientConnection {
   }
 
   private dispatch(p: Packet): void {
+    // Log trace: one bit for this client, one field read per PUBLISH for topic traces (trace/tracer.ts).
+    if ((this.bits & TRACED) !== 0 || (p.cmd === 'publish' && this.broker.traceTopics)) this.broker.trace!.packetIn(this, p);
     if (this.state === 'new') {
       // [MQTT-3.1.0-1] the first packet from the client MUST be CONNECT
       if (p.cmd !== 'connect') { this.close('not_connect_first', false); return; }
@@ -286,6 +291,7 @@ export class Channel implements ClientConnection {
     }
     this.broker.metrics.counters['packets.sent']++;
     this.broker.metrics.counters['bytes.sent'] += buf.length;
+    if ((this.bits & TRACED) !== 0) this.broker.trace!.packetOut(this, buf);
     const ok = this.conn.write(buf);
     // The client does not read what we send: stop reading what it sends until the output drains.
     if (!ok && !this.outputFull && this.conn.bufferedAmount >= this.hwm) { this.outputFull = true; this.conn.pause(); }
@@ -342,6 +348,8 @@ export class Channel implements ClientConnection {
       if (props !== null && props.topicAlias !== undefined && topic !== '') this.aliasOut!.delete(topic);
       return false;
     }
+    // A traced client's output is read back in send(); others are offered to a running topic trace.
+    if (this.broker.traceTopics && (this.bits & TRACED) === 0) this.broker.trace!.delivered(this, msg, qos, packetId, dup, retain);
     this.send(buf);
     const c = this.broker.metrics.counters;
     c['packets.publish.sent']++;
@@ -409,6 +417,7 @@ export class Channel implements ClientConnection {
   close(reason: string, publishWill: boolean): void {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
+    if ((this.bits & TRACED) !== 0) this.broker.trace!.closed(this, reason);
     this.state = 'closed';
     this.closeReason = reason;
     this.held = null;
@@ -456,6 +465,7 @@ const HOLDING = 4;
 const CORKED = 8;
 const OUTPUT_FULL = 16;
 const CLUSTER_WAIT = 32;
+const TRACED = 64;
 
 /**
  * clientMaxPacket when the client sets no Maximum Packet Size: larger than any MQTT packet

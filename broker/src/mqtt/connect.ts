@@ -48,6 +48,7 @@ export function handleConnect(ch: Channel, p: Packet): void {
   if (clientId.length > cfg.maxClientIdLen) throw new MqttError('CLIENT_ID_NOT_VALID', `client id longer than ${cfg.maxClientIdLen}`);
   ch.identify(clientId, certUser ?? c.username ?? null);
   ch.cleanStart = c.clean !== false;
+  if (ch.broker.trace !== null) ch.broker.trace.identify(ch, p);
 
   // Will [MQTT-3.1.2-9..] — validate now, publish only on abnormal close.
   if (c.will) {
@@ -251,5 +252,6 @@ function connected(ch: Channel, c: IConnectPacket, assigned: boolean, authData: 
 /** `client.check_authn_complete` (EMQX's reason names; anonymous: no authenticator decided). */
 function authnComplete(ch: Channel, reasonCode: string, isAnonymous: boolean): void {
   const h = ch.broker.hooks;
+  if (ch.traced) ch.broker.trace!.authn(ch, reasonCode, isAnonymous);
   if (h.active('client.check_authn_complete')) h.run('client.check_authn_complete', ch.info, { reasonCode, isSuperuser: ch.info.isSuperuser, isAnonymous });
 }

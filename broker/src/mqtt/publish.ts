@@ -83,6 +83,7 @@ export function handlePublish(ch: Channel, p: Packet): void {
 
 /** Applies an authorization answer: refused with its reason code, or accepted. */
 function decided(ch: Channel, pk: IPublishPacket, topic: string, props: PublishProperties | null, pid: number, verdict: AuthzResult): void {
+  if (ch.traced) ch.broker.trace!.authz(ch, 'publish', topic, verdict);
   if (verdict === 'deny') {
     ch.count('packets.publish.auth_error');
     // authorization.deny_action = disconnect: DISCONNECT 0x87 instead of the acknowledgement, as EMQX does.

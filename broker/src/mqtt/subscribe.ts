@@ -74,6 +74,9 @@ type Verdict = AuthzResult | 'taken';
 
 function finish(ch: Channel, messageId: number, entries: Entry[], verdicts: Verdict[] | null): void {
   const b = ch.broker;
+  if (ch.traced && verdicts !== null && !b.authorizer.open) {
+    for (let i = 0; i < entries.length; i++) { const s = entries[i].sub; if (s !== null && verdicts[i] !== 'taken') b.trace!.authz(ch, 'subscribe', s.filter, verdicts[i]); }
+  }
   const session = ch.session!;
   const v5 = ch.protocolVersion === 5;
   if (verdicts !== null && verdicts.includes('deny') && b.authorizer.denyAction === 'disconnect') {

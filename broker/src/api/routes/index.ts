@@ -25,6 +25,7 @@ import { clientMessagesRoutes } from './client-messages.js';
 import { delayedRoutes } from './delayed.js';
 import { alarmsRoutes } from './alarms.js';
 import { configsRoutes } from './configs.js';
+import { traceRoutes } from './trace.js';
 
 export const ROUTES: readonly Route[] = withApiDocs([
   ...statusRoutes,
@@ -51,4 +52,5 @@ export const ROUTES: readonly Route[] = withApiDocs([
   ...dashboardUsersRoutes,
   ...alarmsRoutes,
   ...configsRoutes,
+  ...traceRoutes,
 ]);
