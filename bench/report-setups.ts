@@ -10,15 +10,20 @@
  * divided by a reference of its own (`referenceOf`: plain-paced), and its line may report the
  * difference without a verdict (`delta`): a rate line, not a target.
  *
- * In every repetition the setups run in the plan's order, reversed on even repetitions, so no
- * setup always follows the same one.
+ * In every repetition the setups run in the plan's order, reversed on even repetitions, and the
+ * order turns by one every two repetitions: no setup always follows the same one, nor always holds
+ * the same place (with three setups, ABC/CBA alone kept B in the middle every time, and the
+ * middle run proved slower on this machine).
  */
 import type { MetricDef, SetupPlan, SetupTarget } from './scenarios/common.js';
 import { cell, fmt, type RunRecord, type ScenarioReport } from './report.js';
 import { summarize, type Summary } from './lib/stats.js';
 
 export function setupOrder<T>(setups: readonly T[], rep: number): T[] {
-  return rep % 2 === 0 ? [...setups].reverse() : [...setups];
+  const n = setups.length;
+  const shift = n === 0 ? 0 : Math.floor((rep - 1) / 2) % n;
+  const rotated = [...setups.slice(shift), ...setups.slice(0, shift)];
+  return rep % 2 === 0 ? rotated.reverse() : rotated;
 }
 
 export interface SetupsInfo {

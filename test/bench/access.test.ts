@@ -127,7 +127,15 @@ test('setups report: ratios to open per repetition, the ≤ 10 % verdicts, bcryp
   assert.match(md, /- access: QoS 1 msg\/s: acl\/open 0\.80×.*MISSED/);
 });
 
-test('setups run in order on odd repetitions and reversed on even ones', () => {
-  assert.deepEqual(setupOrder(['open', 'sha256', 'acl'], 1), ['open', 'sha256', 'acl']);
-  assert.deepEqual(setupOrder(['open', 'sha256', 'acl'], 2), ['acl', 'sha256', 'open']);
+test('setups run in order on odd repetitions, reversed on even ones, the order turning every two', () => {
+  const s = ['open', 'sha256', 'acl'];
+  assert.deepEqual(setupOrder(s, 1), ['open', 'sha256', 'acl']);
+  assert.deepEqual(setupOrder(s, 2), ['acl', 'sha256', 'open']);
+  assert.deepEqual(setupOrder(s, 3), ['sha256', 'acl', 'open']);
+  assert.deepEqual(setupOrder(s, 4), ['open', 'acl', 'sha256']);
+  // Over six repetitions every setup holds every place twice.
+  for (const name of s) {
+    const places = [1, 2, 3, 4, 5, 6].map((r) => setupOrder(s, r).indexOf(name)).sort();
+    assert.deepEqual(places, [0, 0, 1, 1, 2, 2], name);
+  }
 });

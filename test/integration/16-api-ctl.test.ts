@@ -5,7 +5,7 @@
  * page (--limit, --page, the "more" hint, --all); kick, ban and unban take effect on the
  * clients; rules are enabled and disabled; listeners stopped and started. Exit codes: 1 for the
  * API's errors (one `CODE: message` line) and an unreachable node, 2 for usage mistakes.
- * `ctl cluster` is covered in 16-sys-and-api.
+ * Log traces: start, log, download, stop, delete. `ctl cluster` is covered in 16-sys-and-api.
  *
  * v3 vs v5: the CLI does not speak MQTT; a kicked or banned v5 client is the one observed here.
  */
@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import type { MqttClient } from 'mqtt';
@@ -325,4 +325,43 @@ test('errors: usage mistakes exit 2, an unreachable node exits 1, the API key is
   const withKey = await ctl(['clients'], { node: keyed, env: { PETREL_API_KEY: 'ops:s3cret' } });
   assert.equal(withKey.code, 0, withKey.stderr);
   assert.deepEqual(headerOf(withKey.stdout)[0], 'CLIENTID');
+});
+
+test('trace: start one for a client, its events in `trace log`, download the ZIP, stop, delete', async () => {
+  const started = parseTable(await ok('trace', 'start', 'ctltrace', '--clientid', 'ctl-traced'));
+  assert.deepEqual([started[0].NAME, started[0].TYPE, started[0].FILTER, started[0].STATUS], ['ctltrace', 'clientid', 'ctl-traced', 'running']);
+  const c = await connect('ctl-traced');
+  await c.publishAsync('ctl/traced/t', 'hello-trace', { qos: 1 });
+  let text = '';
+  await until(async () => {
+    const r = await ctl(['trace', 'log', 'ctltrace', '--bytes', '100000']);
+    text = r.stdout;
+    return r.code === 0 && /hello-trace/.test(text);
+  }, 5000, 'the PUBLISH in the trace log');
+  assert.match(text, /ctl-traced/);
+  const listed = parseTable(await ok('trace'));
+  const row = listed.find((r) => r.NAME === 'ctltrace')!;
+  assert.ok(Number(row.BYTES) > 0, `BYTES ${row.BYTES}`);
+  assert.deepEqual(JSON.parse(await ok('trace', '--json')), await getJson(b, '/api/v5/trace'));
+
+  const dir = mkdtempSync(join(tmpdir(), 'petrel-ctl-trace-'));
+  try {
+    const zipFile = join(dir, 'ctltrace.zip');
+    assert.match(await ok('trace', 'download', 'ctltrace', '--output', zipFile), /^saved \d+ bytes to /);
+    const zip = readFileSync(zipFile);
+    assert.equal(zip.readUInt32LE(0), 0x04034b50, 'a ZIP local file header');
+    assert.ok(zip.includes(Buffer.from(`${NODE}-ctltrace.log`)), 'the node\'s file is in the ZIP');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  assert.match(await ok('trace', 'stop', 'ctltrace'), /stopped trace ctltrace/);
+  assert.equal(parseTable(await ok('trace')).find((r) => r.NAME === 'ctltrace')!.STATUS, 'stopped');
+  assert.match(await ok('trace', 'delete', 'ctltrace'), /deleted trace ctltrace/);
+  const gone = await ctl(['trace', 'log', 'ctltrace']);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /^NOT_FOUND: /);
+  const twoKinds = await ctl(['trace', 'start', 'x', '--clientid', 'a', '--topic', 't']);
+  assert.equal(twoKinds.code, 2);
+  assert.match(twoKinds.stderr, /exactly one of/);
 });

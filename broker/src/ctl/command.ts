@@ -39,6 +39,7 @@ export interface Command {
 export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   'api', 'page', 'limit', 'node', 'username', 'ip', 'like-clientid', 'conn-state', 'clientid', 'topic', 'qos',
   'as', 'who', 'until', 'reason', 'max-connections', 'max-conn-rate', 'bind',
+  'start', 'end', 'payload-encode', 'formatter', 'position', 'bytes', 'output',
 ]);
 export const FLAG_OPTIONS: ReadonlySet<string> = new Set(['json', 'all', 'retain']);
 

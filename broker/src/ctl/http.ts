@@ -55,6 +55,21 @@ export class ApiClient {
   }
 
   async get(path: string): Promise<unknown> { return (await this.request('GET', path)).body; }
+
+  /** The body of a 2xx GET as bytes (a download); errors as request(). */
+  async bytes(path: string): Promise<Buffer> {
+    let res: Response;
+    let body: Buffer;
+    try {
+      res = await fetch(this.base + path, { headers: this.headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      body = Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      throw new CtlError(`cannot reach ${this.base}: ${cause ?? (err as Error).message}`, 1);
+    }
+    if (!res.ok) throw new CtlError(errorLine(res.status, body.toString()), 1);
+    return body;
+  }
 }
 
 /** The API's error as `CODE: message`; a body that is not one, with the HTTP status. */

@@ -12,10 +12,11 @@ import { ApiClient, CtlError, usageError } from './http.js';
 import { nodeCommands } from './node.js';
 import { ruleCommands } from './rules.js';
 import { topicCommands } from './topics.js';
+import { traceCommands } from './trace.js';
 
 export { formatUptime, nodesTable } from './table.js';
 
-const COMMANDS: readonly Command[] = [...nodeCommands, ...clientCommands, ...topicCommands, ...ruleCommands, ...bannedCommands];
+const COMMANDS: readonly Command[] = [...nodeCommands, ...clientCommands, ...topicCommands, ...ruleCommands, ...bannedCommands, ...traceCommands];
 
 const BY_NAME: ReadonlyMap<string, Command> = new Map(COMMANDS.flatMap((c) => c.names.map((n) => [n, c] as const)));
 
