@@ -404,31 +404,35 @@ export class Broker {
   deliverRetained(session: Session, sub: Subscription, isNew: boolean): void {
     // [MQTT-3.3.1-9..11] retain handling; shared subscriptions get no retained messages [MQTT-4.8.2].
     if (sub.group !== null || sub.options.retainHandling === 2 || (sub.options.retainHandling === 1 && !isNew)) return;
-    const found: Message[] = [];
-    this.state.retained.match(sub.topicFilter, Date.now(), (msg) => { found.push(msg); });
-    if (found.length > 0) this.sendRetained(session, sub, found, 0);
+    this.sendRetained(session, sub, this.state.retained.matching(sub.topicFilter, Date.now()), true);
   }
 
   /**
-   * Sends found[from…] to the subscription, RETAIN_SLICE per event-loop turn: a `#` subscriber
-   * with 10,000 retained messages no longer holds every other client for the whole burst (≈ 13 ms
-   * in one pass), it takes turns with them. The rest is dropped if the subscription went away
-   * (unsubscribed, replaced, or its session ended) in between; a message whose topic's retained
-   * copy was replaced or cleared meanwhile is skipped (a newer one went out live).
+   * Sends the retained messages `found` yields to the subscription, RETAIN_SLICE per event-loop
+   * turn — the index walked as they go out, not first — so a `#` subscriber with 10,000 retained
+   * messages no longer holds every other client for the whole burst (≈ 13 ms in one pass, the
+   * walk alone 6 ms while its code is cold); it takes turns with them. The rest is dropped if the
+   * subscription went away (unsubscribed, replaced, or its session ended) in between; after the
+   * first turn a message whose topic's retained copy was replaced or cleared meanwhile is skipped
+   * (a newer one went out live).
    */
-  private sendRetained(session: Session, sub: Subscription, found: Message[], from: number): void {
-    if (from > 0 && (session.subscriptions.get(sub.filter) !== sub || this.sessions.get(session.clientId) !== session)) return;
+  private sendRetained(session: Session, sub: Subscription, found: Generator<Message, void, undefined>, first: boolean): void {
+    if (!first && (session.subscriptions.get(sub.filter) !== sub || this.sessions.get(session.clientId) !== session)) {
+      found.return(undefined);
+      return;
+    }
     const o = sub.options;
     const ids = o.subscriptionId ? [o.subscriptionId] : null;
-    const end = Math.min(found.length, from + RETAIN_SLICE);
     const now = Date.now();
-    for (let i = from; i < end; i++) {
-      const msg = found[i]!;
-      if (from > 0 && this.state.retained.get(msg.topic, now)?.id !== msg.id) continue;
+    for (let n = 0; n < RETAIN_SLICE; n++) {
+      const r = found.next();
+      if (r.done === true) return;
+      const msg = r.value;
+      if (!first && this.state.retained.get(msg.topic, now)?.id !== msg.id) continue;
       const qos = this.opts.upgradeQos ? Math.max(msg.qos, o.qos) as QoS : Math.min(msg.qos, o.qos) as QoS;
       session.deliver(msg, qos, true, ids, null, null); // [MQTT-3.3.1-8] RETAIN=1 for retained messages sent on subscribe
     }
-    if (end < found.length) setImmediate(() => this.sendRetained(session, sub, found, end));
+    setImmediate(() => this.sendRetained(session, sub, found, false));
   }
 
   // ---- subscriptions: the one place where a route appears or disappears ----------------------

@@ -132,6 +132,26 @@ export class RetainedIndex {
     for (let i = 0; i < expired.length; i++) this.delete(expired[i]!);
   }
 
+  /**
+   * The messages match() visits, one at a time, so that a caller can send them across several
+   * event-loop turns (Broker.sendRetained). The index may change between two next() calls: Map
+   * iteration stays valid, a message deleted meanwhile may still come out, one added may or may
+   * not. Expired ones met on the way are deleted when the iteration ends (or is returned early).
+   */
+  *matching(filter: string, now: number): Generator<Message, void, undefined> {
+    if (!hasWildcard(filter)) {
+      const m = this.get(filter, now);
+      if (m !== undefined) yield m;
+      return;
+    }
+    const expired: string[] = [];
+    try {
+      yield* walkLevels(this.root, filter.split('/'), 0, now, expired);
+    } finally {
+      for (let i = 0; i < expired.length; i++) this.delete(expired[i]!);
+    }
+  }
+
   values(): IterableIterator<Message> {
     return this.byTopic.values();
   }
@@ -175,6 +195,53 @@ export class RetainedIndex {
 function emit(m: Message, now: number, visit: (m: Message) => void, expired: string[]): void {
   if (m.expiresAt !== 0 && m.expiresAt <= now) expired.push(m.topic); // [MQTT-3.3.2-5]
   else visit(m);
+}
+
+const live = (m: Message, now: number, expired: string[]): boolean => {
+  if (m.expiresAt !== 0 && m.expiresAt <= now) { expired.push(m.topic); return false; } // [MQTT-3.3.2-5]
+  return true;
+};
+
+/** walk() as a generator: the levels of the filter, then whole subtrees for `#`. */
+function* walkLevels(node: RNode, f: readonly string[], i: number, now: number, expired: string[]): Generator<Message, void, undefined> {
+  if (i === f.length) {
+    if (node.msg !== null && live(node.msg, now, expired)) yield node.msg;
+    return;
+  }
+  const l = f[i]!;
+  if (l === '#') {
+    if (node.msg !== null && live(node.msg, now, expired)) yield node.msg; // [MQTT-4.7.1-2]
+    if (node.children === null) return;
+    for (const c of node.children.values()) {
+      if (i === 0 && c.level.charCodeAt(0) === DOLLAR) continue; // [MQTT-4.7.2-1]
+      yield* subtreeMessages(c, now, expired);
+    }
+    return;
+  }
+  if (node.children === null) return;
+  if (l === '+') {
+    for (const c of node.children.values()) {
+      if (i === 0 && c.level.charCodeAt(0) === DOLLAR) continue; // [MQTT-4.7.2-1]
+      yield* walkLevels(c, f, i + 1, now, expired);
+    }
+    return;
+  }
+  const c = node.children.get(l);
+  if (c !== undefined) yield* walkLevels(c, f, i + 1, now, expired);
+}
+
+/** Every message under `root`, in subtree()'s order, with a stack of child iterators (no recursion per level). */
+function* subtreeMessages(root: RNode, now: number, expired: string[]): Generator<Message, void, undefined> {
+  if (root.msg !== null && live(root.msg, now, expired)) yield root.msg;
+  if (root.children === null) return;
+  const stack: Array<Iterator<RNode>> = [root.children.values()];
+  while (stack.length > 0) {
+    const r = stack[stack.length - 1]!.next();
+    if (r.done === true) { stack.pop(); continue; }
+    const c = r.value;
+    if (c.msg !== null && live(c.msg, now, expired)) yield c.msg;
+    if (c.children !== null) stack.push(c.children.values());
+  }
 }
 
 function subtree(node: RNode, now: number, visit: (m: Message) => void, expired: string[]): void {

@@ -4,9 +4,11 @@ import { RetainedIndex } from '../../../broker/src/router/index.js';
 import type { Message } from '../../../broker/src/types.js';
 import { msg } from './helpers.js';
 
+/** The topics match() visits, sorted; matching() (the generator the broker sends from) must yield the same, in the same order. */
 function topics(ri: RetainedIndex, filter: string, now = 1000): string[] {
   const out: string[] = [];
   ri.match(filter, now, (m: Message) => out.push(m.topic));
+  assert.deepEqual([...ri.matching(filter, now)].map((m) => m.topic), out, `matching(${filter}) as match()`);
   return out.sort();
 }
 
@@ -111,4 +113,25 @@ test('10k topics: # returns them all', () => {
   n = 0;
   ri.match('site/42/dev/+', 0, () => { n++; });
   assert.equal(n, 100);
+});
+
+test('matching(): yields lazily, survives changes between next() calls, deletes the expired when done or returned', () => {
+  const ri = new RetainedIndex();
+  for (let i = 0; i < 10; i++) ri.set(msg(`m/${i}`, 'v'));
+  ri.set(msg('m/old', 'v', { expiresAt: 500 }));
+  const it = ri.matching('m/#', 1000);
+  const first = [it.next().value!.topic, it.next().value!.topic];
+  assert.deepEqual(first, ['m/0', 'm/1']);
+  ri.delete('m/5'); // deleted before the walk reached it: not yielded
+  ri.set(msg('m/new', 'v'));
+  const rest = [...it].map((m) => m.topic);
+  assert.ok(!rest.includes('m/5'));
+  assert.ok(!rest.includes('m/old'), 'expired not yielded');
+  assert.deepEqual(rest.filter((t) => /^m\/\d$/.test(t)), ['m/2', 'm/3', 'm/4', 'm/6', 'm/7', 'm/8', 'm/9']);
+  assert.equal(ri.get('m/old', 400), undefined, 'the expired one was deleted when the walk ended');
+  ri.set(msg('m/old2', 'v', { expiresAt: 500 }));
+  const early = ri.matching('#', 1000);
+  for (let i = 0; i < 3; i++) early.next();
+  early.return(undefined);
+  assert.equal(ri.get('m/old2', 400)?.topic, 'm/old2', 'not reached before return(): still there');
 });
