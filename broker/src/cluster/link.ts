@@ -26,7 +26,6 @@ import {
   type CallFrame, type FwdFrame, type HelloFrame, type LinkFrame, type ReplyFrame,
 } from './link-codec.js';
 import { DedupWindow } from './link-dedup.js';
-import { ACK_DELAY_MS } from './link-writer.js';
 import type { Connection } from '../transport/types.js';
 import { RawTcpServer, rawConnect, rawTcpChoice } from '../transport/raw-tcp.js';
 import {
@@ -585,7 +584,7 @@ export class ClusterLink {
     conn.node = f.node;
     conn.c = this.countersOf(f.node);
     conn.dedup = this.dedupWindowOf(f.node, f.incarnation);
-    conn.writer.ackDelayMs = f.ackDelayMs ?? ACK_DELAY_MS;
+    if (f.ackDelayMs !== undefined) conn.writer.ackDelayMs = f.ackDelayMs;
     conn.writer.push(encodeHello(this.opts.cluster, this.opts.self, this.opts.incarnation));
     this.log.debug({ node: f.node, incarnation: f.incarnation }, 'cluster link: peer connected');
   }

@@ -30,19 +30,8 @@ export class ApiClient {
    */
   async request(method: string, path: string, body?: unknown, opts: { accept?: readonly number[]; timeoutMs?: number | null } = {}): Promise<{ status: number; body: unknown }> {
     const accept = opts.accept ?? [];
-    const timeoutMs = opts.timeoutMs === undefined ? TIMEOUT_MS : opts.timeoutMs;
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(this.base + path, {
-        method, headers: this.headers, body: body === undefined ? undefined : JSON.stringify(body), signal: timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs),
-      });
-      text = await res.text();
-    } catch (err) {
-      if ((err as Error).name === 'TimeoutError') throw new CtlError(`cannot reach ${this.base}: no answer to ${method} ${path} within ${timeoutMs! / 1000} s`, 1);
-      const cause = (err as { cause?: { message?: string } }).cause?.message;
-      throw new CtlError(`cannot reach ${this.base}: ${cause ?? (err as Error).message}`, 1);
-    }
+    const { res, data } = await this.fetch(method, path, body, opts.timeoutMs === undefined ? TIMEOUT_MS : opts.timeoutMs);
+    const text = data.toString();
     if (res.ok || accept.includes(res.status)) {
       if (res.status === 204 || text === '') return { status: res.status, body: undefined };
       try {
@@ -58,17 +47,23 @@ export class ApiClient {
 
   /** The body of a 2xx GET as bytes (a download); errors as request(). */
   async bytes(path: string): Promise<Buffer> {
-    let res: Response;
-    let body: Buffer;
+    const { res, data } = await this.fetch('GET', path, undefined, TIMEOUT_MS);
+    if (!res.ok) throw new CtlError(errorLine(res.status, data.toString()), 1);
+    return data;
+  }
+
+  /** One request and its whole body; nothing answering (or not in time) is "cannot reach URL: …". */
+  private async fetch(method: string, path: string, body: unknown, timeoutMs: number | null): Promise<{ res: Response; data: Buffer }> {
     try {
-      res = await fetch(this.base + path, { headers: this.headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
-      body = Buffer.from(await res.arrayBuffer());
+      const res = await fetch(this.base + path, {
+        method, headers: this.headers, body: body === undefined ? undefined : JSON.stringify(body), signal: timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs),
+      });
+      return { res, data: Buffer.from(await res.arrayBuffer()) };
     } catch (err) {
+      if ((err as Error).name === 'TimeoutError') throw new CtlError(`cannot reach ${this.base}: no answer to ${method} ${path} within ${timeoutMs! / 1000} s`, 1);
       const cause = (err as { cause?: { message?: string } }).cause?.message;
       throw new CtlError(`cannot reach ${this.base}: ${cause ?? (err as Error).message}`, 1);
     }
-    if (!res.ok) throw new CtlError(errorLine(res.status, body.toString()), 1);
-    return body;
   }
 }
 

@@ -119,21 +119,14 @@ export class RetainedIndex {
 
   /**
    * Visits every unexpired retained message whose topic matches the topic filter; expired ones met
-   * on the way are deleted. The filter must be valid (validTopicFilter); visit must not modify the index.
+   * on the way are deleted. The filter must be valid (validTopicFilter).
    */
   match(filter: string, now: number, visit: (msg: Message) => void): void {
-    if (!hasWildcard(filter)) {
-      const m = this.get(filter, now);
-      if (m !== undefined) visit(m);
-      return;
-    }
-    const expired: string[] = [];
-    this.walk(this.root, filter.split('/'), 0, now, visit, expired);
-    for (let i = 0; i < expired.length; i++) this.delete(expired[i]!);
+    for (const m of this.matching(filter, now)) visit(m);
   }
 
   /**
-   * The messages match() visits, one at a time, so that a caller can send them across several
+   * The matching messages one at a time, so that a caller can send them across several
    * event-loop turns (Broker.sendRetained). The index may change between two next() calls: Map
    * iteration stays valid, a message deleted meanwhile may still come out, one added may or may
    * not. Expired ones met on the way are deleted when the iteration ends (or is returned early).
@@ -161,40 +154,6 @@ export class RetainedIndex {
     this.root.children = null;
     this.nodes = 0;
   }
-
-  private walk(node: RNode, f: readonly string[], i: number, now: number, visit: (m: Message) => void, expired: string[]): void {
-    if (i === f.length) {
-      if (node.msg !== null) emit(node.msg, now, visit, expired);
-      return;
-    }
-    const l = f[i]!;
-    if (l === '#') {
-      // [MQTT-4.7.1-2] the parent level too: `a/#` matches `a` (the root holds no message).
-      if (node.msg !== null) emit(node.msg, now, visit, expired);
-      if (node.children !== null) {
-        for (const c of node.children.values()) {
-          if (i === 0 && c.level.charCodeAt(0) === DOLLAR) continue; // [MQTT-4.7.2-1]
-          subtree(c, now, visit, expired);
-        }
-      }
-      return;
-    }
-    if (node.children === null) return;
-    if (l === '+') {
-      for (const c of node.children.values()) {
-        if (i === 0 && c.level.charCodeAt(0) === DOLLAR) continue; // [MQTT-4.7.2-1]
-        this.walk(c, f, i + 1, now, visit, expired);
-      }
-      return;
-    }
-    const c = node.children.get(l);
-    if (c !== undefined) this.walk(c, f, i + 1, now, visit, expired);
-  }
-}
-
-function emit(m: Message, now: number, visit: (m: Message) => void, expired: string[]): void {
-  if (m.expiresAt !== 0 && m.expiresAt <= now) expired.push(m.topic); // [MQTT-3.3.2-5]
-  else visit(m);
 }
 
 const live = (m: Message, now: number, expired: string[]): boolean => {
@@ -202,7 +161,7 @@ const live = (m: Message, now: number, expired: string[]): boolean => {
   return true;
 };
 
-/** walk() as a generator: the levels of the filter, then whole subtrees for `#`. */
+/** The levels of the filter, then whole subtrees for `#`. */
 function* walkLevels(node: RNode, f: readonly string[], i: number, now: number, expired: string[]): Generator<Message, void, undefined> {
   if (i === f.length) {
     if (node.msg !== null && live(node.msg, now, expired)) yield node.msg;
@@ -230,7 +189,7 @@ function* walkLevels(node: RNode, f: readonly string[], i: number, now: number, 
   if (c !== undefined) yield* walkLevels(c, f, i + 1, now, expired);
 }
 
-/** Every message under `root`, in subtree()'s order, with a stack of child iterators (no recursion per level). */
+/** Every message under `root`, depth first, with a stack of child iterators (no recursion per level). */
 function* subtreeMessages(root: RNode, now: number, expired: string[]): Generator<Message, void, undefined> {
   if (root.msg !== null && live(root.msg, now, expired)) yield root.msg;
   if (root.children === null) return;
@@ -242,10 +201,4 @@ function* subtreeMessages(root: RNode, now: number, expired: string[]): Generato
     if (c.msg !== null && live(c.msg, now, expired)) yield c.msg;
     if (c.children !== null) stack.push(c.children.values());
   }
-}
-
-function subtree(node: RNode, now: number, visit: (m: Message) => void, expired: string[]): void {
-  if (node.msg !== null) emit(node.msg, now, visit, expired);
-  if (node.children === null) return;
-  for (const c of node.children.values()) subtree(c, now, visit, expired);
 }

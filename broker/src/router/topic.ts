@@ -152,3 +152,25 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
+
+/**
+ * topicMatches over a filter split once, walking the topic in place: nothing is allocated per
+ * topic (a topic trace compares every PUBLISH with its filter).
+ */
+export function filterMatches(levels: readonly string[], topic: string): boolean {
+  const n = topic.length;
+  if (n === 0) return false;
+  // [MQTT-4.7.2-1] a filter starting with a wildcard never matches a topic starting with '$'.
+  if (topic.charCodeAt(0) === DOLLAR && (levels[0] === '+' || levels[0] === '#')) return false;
+  let pos = 0;
+  for (let i = 0; i < levels.length; i++) {
+    const lv = levels[i]!;
+    if (lv === '#') return true; // this level and below, and the parent
+    if (pos > n) return false; // the topic has fewer levels
+    let end = topic.indexOf('/', pos);
+    if (end < 0) end = n;
+    if (lv !== '+' && (lv.length !== end - pos || !topic.startsWith(lv, pos))) return false;
+    pos = end + 1;
+  }
+  return pos > n;
+}

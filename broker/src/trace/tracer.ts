@@ -21,6 +21,7 @@ import type { Message, QoS } from '../types.js';
 import type { TraceDef } from './definition.js';
 import type { TraceFile } from './trace-file.js';
 import { formatLine, packetFields, type PayloadOptions, type TraceTag } from './format.js';
+import { filterMatches } from '../router/topic.js';
 
 /** What the tracer needs of a channel (mqtt/channel.ts implements it). */
 export interface TracedChannel {
@@ -190,26 +191,4 @@ export class Tracer implements ChannelTracer {
     for (let i = 0; i < ts.length; i++) if (filterMatches(this.levels[i]!, topic)) (out ??= []).push(ts[i]!);
     return out ?? NONE;
   }
-}
-
-/**
- * MQTT filter matching (router/topic.ts topicMatches) over a filter split once, walking the topic
- * in place: a PUBLISH compared with a topic trace's filter allocates nothing.
- */
-export function filterMatches(levels: readonly string[], topic: string): boolean {
-  const n = topic.length;
-  if (n === 0) return false;
-  // [MQTT-4.7.2-1] a filter starting with a wildcard never matches a topic starting with '$'.
-  if (topic.charCodeAt(0) === 36 && (levels[0] === '+' || levels[0] === '#')) return false;
-  let pos = 0;
-  for (let i = 0; i < levels.length; i++) {
-    const lv = levels[i]!;
-    if (lv === '#') return true; // this level and below, and the parent
-    if (pos > n) return false; // the topic has fewer levels
-    let end = topic.indexOf('/', pos);
-    if (end < 0) end = n;
-    if (lv !== '+' && (lv.length !== end - pos || !topic.startsWith(lv, pos))) return false;
-    pos = end + 1;
-  }
-  return pos > n;
 }

@@ -29,30 +29,14 @@ export async function zip(entries: readonly ZipEntry[]): Promise<Buffer> {
     const packed = await deflate(e.data);
     const crc = crc32(e.data);
     const { time, date } = dosTime(e.mtime ?? new Date());
-    const local = Buffer.alloc(30);
+    const fields = { time, date, crc, packed: packed.length, size: e.data.length, name: name.length };
+    const local = Buffer.alloc(30); // extra field length: 0
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed: 2.0 (deflate)
-    local.writeUInt16LE(0x0800, 6); // UTF-8 name
-    local.writeUInt16LE(8, 8); // deflate
-    local.writeUInt16LE(time, 10);
-    local.writeUInt16LE(date, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(packed.length, 18);
-    local.writeUInt32LE(e.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
+    writeEntryFields(local, 4, fields);
     const dir = Buffer.alloc(46);
     dir.writeUInt32LE(0x02014b50, 0);
-    dir.writeUInt16LE(20, 4);
-    dir.writeUInt16LE(20, 6);
-    dir.writeUInt16LE(0x0800, 8);
-    dir.writeUInt16LE(8, 10);
-    dir.writeUInt16LE(time, 12);
-    dir.writeUInt16LE(date, 14);
-    dir.writeUInt32LE(crc, 16);
-    dir.writeUInt32LE(packed.length, 20);
-    dir.writeUInt32LE(e.data.length, 24);
-    dir.writeUInt16LE(name.length, 28);
+    dir.writeUInt16LE(20, 4); // version made by
+    writeEntryFields(dir, 6, fields);
     dir.writeUInt32LE(offset, 42); // extra, comment, disk, attributes: 0
     parts.push(local, name, packed);
     central.push(dir, name);
@@ -66,4 +50,17 @@ export async function zip(entries: readonly ZipEntry[]): Promise<Buffer> {
   end.writeUInt32LE(cd.length, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...parts, cd, end]);
+}
+
+/** The fields a local file header and its central directory entry share, in the same order, from `at`. */
+function writeEntryFields(b: Buffer, at: number, f: { time: number; date: number; crc: number; packed: number; size: number; name: number }): void {
+  b.writeUInt16LE(20, at); // version needed: 2.0 (deflate)
+  b.writeUInt16LE(0x0800, at + 2); // UTF-8 name
+  b.writeUInt16LE(8, at + 4); // deflate
+  b.writeUInt16LE(f.time, at + 6);
+  b.writeUInt16LE(f.date, at + 8);
+  b.writeUInt32LE(f.crc, at + 10);
+  b.writeUInt32LE(f.packed, at + 14);
+  b.writeUInt32LE(f.size, at + 18);
+  b.writeUInt16LE(f.name, at + 22);
 }

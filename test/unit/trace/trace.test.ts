@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterMatches } from '../../../broker/src/trace/tracer.js';
+import { filterMatches } from '../../../broker/src/router/topic.js';
 import { parseTrace, parseEpochSecond, traceStatus, type TraceDef } from '../../../broker/src/trace/definition.js';
 import { formatLine, formatPayload, packetFields } from '../../../broker/src/trace/format.js';
 import { topicMatches } from '../../../broker/src/router/index.js';
