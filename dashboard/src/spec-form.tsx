@@ -9,7 +9,7 @@
  * and its error message (naming the key) is what the page shows.
  */
 import type { JSX, RefObject } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { Field, inputValue } from './ui.js';
 
 export interface Spec {
@@ -142,10 +142,15 @@ export function SpecFields({ specs, values, set }: { specs: Spec[]; values: Valu
   );
 }
 
-/** A form that has just opened takes the focus into its first field, so a keyboard user is in it. */
+/**
+ * A form that has just opened takes the focus into its first field, so a keyboard user is in it —
+ * before the browser paints it (a layout effect): Preact runs a plain effect a frame later, by
+ * which time the user may be typing in another field, and the focus moved under them (test 60 saw
+ * a pool size typed into the URL field).
+ */
 export function useFocusFirst(): RefObject<HTMLFormElement> {
   const ref = useRef<HTMLFormElement>(null);
-  useEffect(() => { ref.current?.querySelector<HTMLElement>('input:not([readonly]), select, textarea')?.focus(); }, []);
+  useLayoutEffect(() => { ref.current?.querySelector<HTMLElement>('input:not([readonly]), select, textarea')?.focus(); }, []);
   return ref;
 }
 
