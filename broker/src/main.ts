@@ -39,7 +39,14 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) { console.error(err.message); return 2; }
     throw err;
   }
-  const log = createLogger(cfg.log);
+  const [{ workerCount, workerConfig }, { workerIndex, reportReady }] = await Promise.all([import('./workers/config.js'), import('./workers/worker.js')]);
+  const workers = workerCount(cfg);
+  if (workers > 1 && workerIndex === 0) {
+    // node.workers: this process only forks the workers and shares the listening sockets.
+    return (await import('./workers/primary.js')).runPrimary(workers, createLogger(cfg.log));
+  }
+  if (workerIndex > 0) cfg = workerConfig(cfg, workerIndex);
+  const log = workerIndex > 0 ? createLogger(cfg.log).child({ worker: workerIndex }) : createLogger(cfg.log);
   let node;
   try {
     node = await startNode(cfg, log);
@@ -51,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const ports = node.listeners.list().filter((l) => l.running).map((l) => `${l.id}=${l.bind}`);
   log.info({ node: cfg.node.name, version: VERSION, listeners: ports, api: node.api ? node.api.port : null, data_dir: cfg.node.data_dir, durability: cfg.durability.mode }, 'petrel started');
+  reportReady({ node: cfg.node.name, listeners: ports });
   return new Promise<number>((done) => {
     let stopping = false;
     const stop = (sig: string): void => {
@@ -60,7 +68,8 @@ async function main(argv: string[]): Promise<number> {
       node.stop().then(() => done(0), (err) => { log.error({ err }, 'error while stopping'); done(1); });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    // A worker is stopped by its primary (SIGTERM); a terminal's Ctrl-C reaches the whole group.
+    process.on('SIGINT', () => { if (workerIndex === 0) stop('SIGINT'); });
   });
 }
 

@@ -3,6 +3,7 @@
  * view of a node and the broker's insides. The API asks through it and imports nothing else of
  * the broker, so when the internals move only this file follows them.
  */
+import { workerIndex } from './workers/worker.js';
 import { loadavg } from 'node:os';
 import type { AdminApi, ClientView, RetainedView, SubscriptionView } from './api/admin.js';
 import type { PetrelNode } from './node.js';
@@ -121,7 +122,7 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
       else if (action === 'stop') await node.listeners.stopOne(id);
       else await node.listeners.restartOne(id);
     },
-    cluster: clusterAdmin(b.state),
+    cluster: clusterAdmin(b.state, { workers: workerIndex > 0 }),
   };
 }
 

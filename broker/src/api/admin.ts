@@ -121,8 +121,10 @@ export interface Gathered<T> {
  * cluster call and merges the answers. On a single node they ask only this node.
  */
 export interface ClusterAdmin {
-  /** One row per live member, in membership order (this node first). */
+  /** One row per node, in membership order (this node first); a multi-process node's workers are one row (`workers`, `workers_running`). */
   nodes(): Promise<NodeRow[]>;
+  /** One row per member: each worker of a multi-process node on its own. */
+  workerRows(): Promise<NodeRow[]>;
   /** null = no such member. */
   node(name: string): Promise<NodeRow | null>;
   /** The members' client rows (only `filter.node`'s when given), in membership order. Throws an Error with code 'UNKNOWN_NODE' for a `node` that is not a member. */
@@ -143,6 +145,9 @@ export interface ClusterAdmin {
   metricsPerNode(): Promise<Array<Record<string, unknown>>>;
   /** Every counter summed over the nodes that answered. */
   metricsAggregate(): Promise<Record<string, number>>;
+  /** Only in a worker of a multi-process node (node.workers): the node's gauges and counters, summed over its workers. */
+  statsNode?(): Promise<Record<string, number>>;
+  metricsNode?(): Promise<Record<string, number>>;
 }
 
 export interface AdminApi {

@@ -10,13 +10,14 @@
  * `/metrics` serves the same with the prefix `petrel`. Per listener and per gateway Petrel adds
  * series EMQX does not have (`emqx_listener_*{id}`, `emqx_gateway_*{name}`).
  *
- * EMQX's `mode`: `node` (default) is this node; `all_nodes_aggregated` sums the stats and metrics
+ * EMQX's `mode`: `node` (default) is this node (a multi-process node's workers summed); `all_nodes_aggregated` sums the stats and metrics
  * of every node (without a node label), `all_nodes_unaggregated` gives every node's with its
  * node label. The per-rule, action, authn/authz, listener, gateway and VM series are this
  * node's in every mode, with its node label.
  */
 import { cpus, totalmem } from 'node:os';
 import type { AdminApi } from './admin.js';
+import { nodeOfMember } from '../workers/config.js';
 
 export const PROMETHEUS_MODES = ['node', 'all_nodes_aggregated', 'all_nodes_unaggregated'] as const;
 export type PrometheusMode = (typeof PROMETHEUS_MODES)[number];
@@ -57,11 +58,21 @@ class Exposition {
 }
 
 /** This node's series (`/metrics`, and mode `node`): synchronous, no cluster call. */
-export function prometheusText(admin: AdminApi, prefix = 'petrel'): string {
+/** This node's gauges: in a worker of a multi-process node (node.workers), summed over its workers. */
+export async function nodeStats(admin: AdminApi): Promise<Record<string, number>> {
+  return admin.cluster.statsNode !== undefined ? admin.cluster.statsNode() : admin.stats();
+}
+
+/** This node's counters, as nodeStats. */
+export async function nodeMetrics(admin: AdminApi): Promise<Record<string, number>> {
+  return admin.cluster.metricsNode !== undefined ? admin.cluster.metricsNode() : admin.metrics();
+}
+
+export async function prometheusText(admin: AdminApi, prefix = 'petrel'): Promise<string> {
   const x = new Exposition(prefix);
-  const node = { node: admin.nodeName };
-  x.addAll(admin.stats(), 'gauge', node);
-  x.addAll(admin.metrics(), 'counter', node);
+  const node = { node: nodeOfMember(admin.nodeName) };
+  x.addAll(await nodeStats(admin), 'gauge', node);
+  x.addAll(await nodeMetrics(admin), 'counter', node);
   perNodeDetail(x, admin);
   return x.text();
 }
@@ -70,8 +81,8 @@ export function prometheusText(admin: AdminApi, prefix = 'petrel'): string {
 export async function emqxPrometheusText(admin: AdminApi, mode: PrometheusMode): Promise<string> {
   const x = new Exposition('emqx');
   if (mode === 'node') {
-    x.addAll(admin.stats(), 'gauge', { node: admin.nodeName });
-    x.addAll(admin.metrics(), 'counter', { node: admin.nodeName });
+    x.addAll(await nodeStats(admin), 'gauge', { node: nodeOfMember(admin.nodeName) });
+    x.addAll(await nodeMetrics(admin), 'counter', { node: nodeOfMember(admin.nodeName) });
   } else if (mode === 'all_nodes_aggregated') {
     x.addAll(await admin.cluster.statsAggregate(), 'gauge', {});
     x.addAll(await admin.cluster.metricsAggregate(), 'counter', {});

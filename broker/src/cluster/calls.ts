@@ -20,6 +20,7 @@
 import type { AdminApi, ClientFilter, ClientView, ClusterAdmin, Gathered, NodeRow, SubscriptionView } from '../api/admin.js';
 import type { ClusterState, MemberView } from './state.js';
 import type { MessagesPage, MessagesQuery } from '../api/routes/client-messages.js';
+import { nodeOfMember } from '../workers/config.js';
 
 /** The calls' names, as other nodes ask for them. */
 export const ADMIN_CALLS = ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'clients.messages', 'topics.list', 'stats', 'metrics'] as const;
@@ -77,7 +78,8 @@ export function clientMatcher(f: ClientFilter): (c: ClientView) => boolean {
 type Answer<T> = { member: MemberView; ok: true; value: T } | { member: MemberView; ok: false };
 
 /** The cluster-wide reads over the calls; nothing here knows HTTP. */
-export function clusterAdmin(state: ClusterCalls): ClusterAdmin {
+/** `workers`: this process is a worker of a multi-process node (node.workers): statsNode/metricsNode sum its siblings. */
+export function clusterAdmin(state: ClusterCalls, opts: { workers?: boolean } = {}): ClusterAdmin {
   const ask = async <T>(members: MemberView[], method: AdminCall, args: unknown, valid: (v: unknown) => v is T): Promise<Array<Answer<T>>> => {
     const settled = await Promise.allSettled(members.map((m) => state.call(m.name, method, args, CALL_TIMEOUT_MS)));
     return settled.map((s, i) => (s.status === 'fulfilled' && valid(s.value) ? { member: members[i], ok: true, value: s.value } : { member: members[i], ok: false }));
@@ -92,8 +94,8 @@ export function clusterAdmin(state: ClusterCalls): ClusterAdmin {
   const perNode = async (method: 'stats' | 'metrics'): Promise<Array<Record<string, unknown>>> =>
     values(await ask(state.members(), method, null, isNumbers)).map(({ member, value }) => ({ node: member.name, ...value }));
 
-  const summed = async (method: 'stats' | 'metrics', shared: readonly string[]): Promise<Record<string, number>> => {
-    const got = values(await ask(state.members(), method, null, isNumbers));
+  const summed = async (method: 'stats' | 'metrics', shared: readonly string[], members = state.members()): Promise<Record<string, number>> => {
+    const got = values(await ask(members, method, null, isNumbers));
     const sum: Record<string, number> = {};
     for (const { value } of got) for (const [k, v] of Object.entries(value)) if (!shared.includes(k)) sum[k] = (sum[k] ?? 0) + v;
     const own = got.find((g) => g.member.name === state.nodeName) ?? got[0];
@@ -101,11 +103,22 @@ export function clusterAdmin(state: ClusterCalls): ClusterAdmin {
     return sum;
   };
 
+  /** The members that are workers of this process's node (node.workers), this one first. */
+  const siblings = (): MemberView[] => {
+    const mine = nodeOfMember(state.nodeName);
+    return state.members().filter((m) => nodeOfMember(m.name) === mine);
+  };
+
   return {
-    nodes: () => rows(state.members()),
+    nodes: async () => groupWorkers(await rows(state.members())),
+    workerRows: () => rows(state.members()),
     async node(name) {
-      const m = state.members().find((x) => x.name === name);
-      return m === undefined ? null : (await rows([m]))[0];
+      const ms = state.members().filter((x) => x.name === name || nodeOfMember(x.name) === name);
+      if (ms.length === 0) return null;
+      const exact = ms.find((x) => x.name === name && !isWorkerName(name));
+      // A worker's own name gives that worker's row; the node's name, its workers as one.
+      if (ms.length === 1 || (exact === undefined && ms.some((x) => x.name === name))) return (await rows(ms.filter((x) => x.name === name)))[0] ?? null;
+      return groupWorkers(await rows(ms))[0] ?? null;
     },
     async clients(filter): Promise<Gathered<ClientView>> {
       let members = state.members();
@@ -144,7 +157,45 @@ export function clusterAdmin(state: ClusterCalls): ClusterAdmin {
     statsAggregate: () => summed('stats', SHARED_STATS),
     metricsPerNode: () => perNode('metrics'),
     metricsAggregate: () => summed('metrics', []),
+    ...(opts.workers ? {
+      statsNode: () => summed('stats', SHARED_STATS, siblings()),
+      metricsNode: () => summed('metrics', [], siblings()),
+    } : {}),
   };
+}
+
+/** A worker's member name (`<name>.w<i>@<host>`, node.workers): the node it belongs to is `<name>@<host>`. */
+export const isWorkerName = (member: string): boolean => /\.w\d+@/.test(member);
+
+/**
+ * One row per node: the rows of a multi-process node's workers (workers/config.ts names them)
+ * become one, the node's name with the workers' connections and memory summed, `workers` their
+ * number and `workers_running` how many answered; every other row is kept as it is.
+ */
+export function groupWorkers(rows: NodeRow[]): NodeRow[] {
+  const out: NodeRow[] = [];
+  const byNode = new Map<string, NodeRow[]>();
+  for (const r of rows) {
+    const node = nodeOfMember(r.node);
+    let g = byNode.get(node);
+    if (g === undefined) { g = []; byNode.set(node, g); }
+    g.push(r);
+  }
+  for (const [node, g] of byNode) {
+    if (g.length === 1 && !isWorkerName(g[0]!.node)) { out.push(g[0]!); continue; }
+    const first = g.find((r) => r.node === node) ?? g[0]!;
+    const running = g.filter((r) => r.node_status !== 'unreachable');
+    const sum = (k: 'connections' | 'memory_used' | 'live_connections'): number | null =>
+      running.length === 0 ? null : running.reduce((n, r) => n + (typeof r[k] === 'number' ? r[k] as number : 0), 0);
+    out.push({
+      ...first, node,
+      node_status: running.length === 0 ? 'unreachable' : running.some((r) => r.node_status === 'running') ? 'running' : running[0]!.node_status,
+      connections: sum('connections'), memory_used: sum('memory_used'), live_connections: sum('live_connections'),
+      link_state: g.some((r) => r.link_state === 'self') ? 'self' : first.link_state,
+      workers: g.length, workers_running: running.length,
+    });
+  }
+  return out;
 }
 
 /** A member's row from its own answer; membership has the last word on role, region and the link. */

@@ -105,7 +105,8 @@ export class ClusterLink {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => { server.off('error', reject); resolve(); });
+      // exclusive: a worker of a multi-process node (node.workers) binds its own link port, not one shared by its siblings.
+      server.listen({ port, host, exclusive: true }, () => { server.off('error', reject); resolve(); });
     });
     server.on('error', (err) => this.log.error({ err: err.message }, 'cluster link: listener error'));
     this.server = server;

@@ -126,6 +126,9 @@ function sourceOf(path: string, sources: Map<string, string>): string | undefine
 
 /** Rules spanning several keys: TLS material present when needed, no two listeners on one port. */
 function crossChecks(c: Config, problems: Problem[]): void {
+  if (c.node.workers !== 1 && c.cluster.backend !== 'etcd') {
+    problems.push({ path: 'node.workers', message: 'more than one worker needs cluster.backend: etcd (the workers share sessions, routes and retained messages there as members of the cluster)' });
+  }
   const taken: { path: string; bind: string }[] = [];
   for (const type of ['tcp', 'ssl', 'ws', 'wss'] as const) {
     for (const [name, l] of Object.entries(c.listeners[type])) {

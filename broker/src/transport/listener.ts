@@ -15,6 +15,7 @@ import { parseBind, type ListenerConfig, type SslListenerConfig, type WsListener
 import { ListenerError } from './errors.js';
 import { SocketConnection } from './socket-connection.js';
 import { RawConnection, RawTcpServer, rawTcpChoice, type RawTcpChoice } from './raw-tcp.js';
+import { sharedListen } from '../workers/worker.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { CrlCache } from './crl.js';
@@ -230,7 +231,8 @@ export class Listener {
       (err) => this.log.warn({ err: err.message }, 'accept failed'),
     );
     try {
-      raw.listen(address, port);
+      if (sharedListen !== null) await raw.listenVia(sharedListen, address, port);
+      else raw.listen(address, port);
     } catch (err) {
       throw ListenerError.cannotBind(this.id, this.cfg.bind, err as NodeJS.ErrnoException);
     }

@@ -210,11 +210,25 @@ export class RawTcpServer {
     this.handle = h;
   }
 
+  /**
+   * A worker of a multi-process node (node.workers): the node's primary process holds the
+   * listening socket and hands this worker its share of the accepted connections.
+   */
+  async listenVia(shared: SharedListen, address: string, port: number): Promise<void> {
+    this.port = await shared.listen(this.listenerId, address, port, (client) => this.accepted(0, client as TcpHandle));
+    this.shared = shared;
+  }
+
   close(): void {
     const h = this.handle;
     this.handle = null;
     if (h !== null) { h.onconnection = ignoreConnection; h.close(); }
+    const shared = this.shared;
+    this.shared = null;
+    shared?.unlisten(this.listenerId);
   }
+
+  private shared: SharedListen | null = null;
 
   private accepted(status: number, client: TcpHandle | undefined): void {
     if (status !== 0 || client === undefined) { this.onAcceptError(uvError(status, 'accept')); return; }
@@ -228,6 +242,54 @@ export class RawTcpServer {
     if (!INHERITS_NODELAY) client.setNoDelay(true);
     this.onConnection(new RawConnection(client, this.listenerId, address, remotePort, this.port));
   }
+}
+
+/** How a worker asks its primary for a share of a listening socket (workers/worker.ts). */
+export interface SharedListen {
+  /** Resolves to the bound port; `onHandle` gets each accepted connection's handle. Throws an errno-style error. */
+  listen(id: string, address: string, port: number, onHandle: (handle: unknown) => void): Promise<number>;
+  unlisten(id: string): void;
+}
+
+/**
+ * The primary's side of a shared listener (workers/primary.ts): binds and listens, and gives
+ * each accepted connection's handle, untouched, to `onHandle` (which sends it to a worker).
+ */
+export class RawTcpAcceptor {
+  private handle: TcpHandle | null = null;
+  port = 0;
+
+  constructor(private readonly onHandle: (handle: unknown) => void, private readonly onAcceptError: (err: NodeJS.ErrnoException) => void) {}
+
+  listen(address: string, port: number, backlog = 511): void {
+    const b = bindings ?? load();
+    if (b === null) throw new Error('raw TCP handles are not available in this Node');
+    bindings = b;
+    const h = new b.TCP(b.SERVER);
+    let err = isIPv6(address) ? h.bind6(address, port, 0) : h.bind(address, port);
+    if (err === 0) err = h.listen(backlog);
+    if (err !== 0) { h.close(); throw uvError(err, 'listen', ` ${address}:${port}`); }
+    if (INHERITS_NODELAY) h.setNoDelay(true);
+    const out: Record<string, unknown> = {};
+    h.getsockname(out);
+    this.port = typeof out.port === 'number' ? out.port : port;
+    h.onconnection = (status: number, client?: TcpHandle) => {
+      if (status !== 0 || client === undefined) this.onAcceptError(uvError(status, 'accept'));
+      else this.onHandle(client);
+    };
+    this.handle = h;
+  }
+
+  close(): void {
+    const h = this.handle;
+    this.handle = null;
+    if (h !== null) { h.onconnection = ignoreConnection; h.close(); }
+  }
+}
+
+/** Closes a connection handle nobody took (a worker gone, a listener stopped). */
+export function closeHandle(handle: unknown): void {
+  (handle as TcpHandle).close();
 }
 
 /**

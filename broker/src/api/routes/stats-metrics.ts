@@ -1,7 +1,8 @@
 /** Gauges (stats), counters (metrics) and both in Prometheus text format. */
 import type { AdminApi } from '../admin.js';
 import { json, text, TEXT_SCHEMA, type JsonSchema, type Route } from '../route.js';
-import { emqxPrometheusText, prometheusText, PROMETHEUS_MODES, type PrometheusMode } from '../prometheus.js';
+import { emqxPrometheusText, nodeMetrics, nodeStats, prometheusText, PROMETHEUS_MODES, type PrometheusMode } from '../prometheus.js';
+import { nodeOfMember } from '../../workers/config.js';
 
 /** This node's or the summed counters (an object of numbers), or one `{node, …}` row per node (aggregate=false). */
 const COUNTERS: JsonSchema = {
@@ -20,7 +21,7 @@ const PROMETHEUS = 'text/plain; version=0.0.4';
  */
 const AGGREGATE_QUERY: JsonSchema = {
   type: 'object',
-  properties: { aggregate: { type: 'boolean', description: 'true: summed over the cluster; false: one row per node; absent: this node.' } },
+  properties: { aggregate: { type: 'boolean', description: 'true: summed over the cluster; false: one row per node (each worker of a multi-process node on its own); absent: this node (a multi-process node\'s workers summed).' } },
 };
 
 export const statsMetricsRoutes: Route[] = [
@@ -29,7 +30,7 @@ export const statsMetricsRoutes: Route[] = [
     handler: async ({ query }, admin) => {
       if (query.aggregate === true) return json(200, await admin.cluster.statsAggregate());
       if (query.aggregate === false) return json(200, await admin.cluster.statsPerNode());
-      return json(200, admin.stats());
+      return json(200, await nodeStats(admin));
     },
   },
   {
@@ -37,10 +38,10 @@ export const statsMetricsRoutes: Route[] = [
     handler: async ({ query }, admin) => {
       if (query.aggregate === true) return json(200, await admin.cluster.metricsAggregate());
       if (query.aggregate === false) return json(200, await admin.cluster.metricsPerNode());
-      return json(200, { node: admin.nodeName, ...admin.metrics() });
+      return json(200, { node: nodeOfMember(admin.nodeName), ...await nodeMetrics(admin) });
     },
   },
-  { method: 'GET', path: '/metrics', access: 'open', summary: 'Prometheus text format (open, for scrapers)', responses: { 200: TEXT_SCHEMA }, handler: (_r, admin) => text(200, prometheusText(admin), PROMETHEUS) },
+  { method: 'GET', path: '/metrics', access: 'open', summary: 'Prometheus text format (open, for scrapers)', responses: { 200: TEXT_SCHEMA }, handler: async (_r, admin) => text(200, await prometheusText(admin), PROMETHEUS) },
   {
     // Open, as EMQX's is by default (prometheus.enable_basic_auth = false): scrapers carry no key.
     method: 'GET', path: '/api/v5/prometheus/stats', access: 'open', summary: 'Prometheus text format with EMQX\'s names (emqx_…) and modes', responses: { 200: TEXT_SCHEMA },

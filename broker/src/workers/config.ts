@@ -1,0 +1,52 @@
+/**
+ * What a worker of a multi-process node (`node.workers`) runs: the node's config with its own
+ * name, data dir and link port. Worker 1 is the node as configured (name, data dir, link port),
+ * so a node that goes from one process to several keeps its sessions; worker i > 1 is
+ * `<name>.w<i>@<host>` with its data in `<data_dir>/workers/<i>` and its link on the link port
+ * + i − 1 (or a port of its own when the link binds port 0).
+ *
+ * Datagram listeners (QUIC, the CoAP and MQTT-SN gateways) run on worker 1 only: a datagram
+ * peer's state (its QUIC connection, its gateway session) lives in one process, and the kernel
+ * would hand a shared UDP socket's datagrams to any of them.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../config/index.js';
+import { formatBind, parseBind } from '../config/bind.js';
+
+/** How many broker processes the config asks for (auto = one per CPU). */
+export function workerCount(cfg: Config): number {
+  const w = cfg.node.workers;
+  return w === 'auto' ? Math.max(1, availableParallelism()) : w;
+}
+
+/** The name worker `index` (1-based) of node `name` is a cluster member under. */
+export function workerName(name: string, index: number): string {
+  if (index === 1) return name;
+  const at = name.indexOf('@');
+  return `${name.slice(0, at)}.w${index}${name.slice(at)}`;
+}
+
+/** The node a member name belongs to: `<name>.w<i>@<host>` → `<name>@<host>`; any other name is its own node. */
+export function nodeOfMember(member: string): string {
+  return member.replace(/\.w\d+@/, '@');
+}
+
+export function workerConfig(cfg: Config, index: number): Config {
+  if (index === 1) return cfg;
+  const c = structuredClone(cfg) as Mutable<Config>;
+  c.node.name = workerName(cfg.node.name, index);
+  c.node.data_dir = join(cfg.node.data_dir, 'workers', String(index));
+  const link = parseBind(cfg.cluster.link.bind);
+  if (link.ok && link.value.port !== 0) c.cluster.link.bind = formatBind({ host: link.value.host, port: link.value.port + index - 1 });
+  if (cfg.cluster.link.advertise !== '') {
+    const adv = parseBind(cfg.cluster.link.advertise);
+    if (adv.ok && adv.value.port !== 0) c.cluster.link.advertise = formatBind({ host: adv.value.host, port: adv.value.port + index - 1 });
+  }
+  c.listeners.quic = {};
+  c.gateway.mqttsn = null;
+  c.gateway.coap = null;
+  return c as Config;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
