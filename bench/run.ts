@@ -49,6 +49,7 @@ import {
 } from './brokers/launch.js';
 import { launchCluster } from './brokers/cluster.js';
 import { launchRelay, RELAY } from './brokers/relay.js';
+import { launchWorkers, WORKERS } from './brokers/workers.js';
 import { SCENARIOS, DEFAULT_SCENARIOS } from './scenarios/index.js';
 import type { RunOptions, Scenario, Setup, SetupPlan } from './scenarios/common.js';
 import { summarizeScenario, renderText, renderMarkdown, type RunRecord, type BenchReport } from './report.js';
@@ -69,11 +70,14 @@ const USAGE = `usage: node dist/bench/run.js [options]
                         nodes over etcd, publishers on one, subscribers on the other (runs
                         ${SCENARIOS.filter((s) => s.crossNode).map((s) => s.name).join(',')} only); petrel-relay = one Petrel
                         node with a bare TCP relay process in front of its subscribers (the
-                        same scenarios): the cost of an extra process hop that does nothing
+                        same scenarios): the cost of an extra process hop that does nothing;
+                        petrel-workers = one Petrel node of --node-workers processes over
+                        etcd (node.workers), every client on its one port
   --baseline DIR        also run petrel-baseline: Petrel from DIR, a built checkout of an
                         earlier commit (scripts/bench-baseline.sh REF makes one), started as
                         Petrel is; adds the ratio petrel/petrel-baseline (never replaces latest.md)
   --workers N           load-generator worker processes (default 2)
+  --node-workers N      petrel-workers: the node's broker processes (default 2)
   --publishers N        fan-in publishers (default 50)
   --subscribers N       fan-out subscribers (default 100)
   --pairs N             QoS 1/2 pairs (default 20)
@@ -123,6 +127,8 @@ interface Cli {
   baselineDir?: string;
   baseline?: Baseline;
   pin?: Pinning;
+  /** petrel-workers: node.workers. */
+  nodeWorkers: number;
   /** --brokers was given (else the default set, plus petrel-baseline with --baseline). */
   brokersGiven: boolean;
   opts: RunOptions;
@@ -135,7 +141,7 @@ function parseArgs(argv: string[]): Cli {
     persistClients: 1000, persistBurst: 100, accessConnections: 5000, bcryptConnections: 200, aclRules: 1000, rulesRate: 0, sinkRate: 20_000, sinkBatchTime: '0ms', accessSetups: [...SETUP_NAMES],
     gwDevices: 20, gwRate: 2000, gwWindow: 20, gwQuicRate: 200, handshakes: 200,
   };
-  const cli: Cli = { reps: 3, only: DEFAULT_SCENARIOS.map((s) => s.name), brokers: [...BROKERS], brokersGiven: false, save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
+  const cli: Cli = { reps: 3, only: DEFAULT_SCENARIOS.map((s) => s.name), brokers: [...BROKERS], brokersGiven: false, nodeWorkers: 2, save: true, quick: false, petrelExtra: {}, petrelNodeArgs: [], opts };
   const num = (v: string | undefined, name: string): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number`);
@@ -168,6 +174,7 @@ function parseArgs(argv: string[]): Cli {
         cli.baselineDir = v; i++;
         break;
       case '--workers': opts.workers = Math.round(num(v, a)); i++; break;
+      case '--node-workers': cli.nodeWorkers = Math.round(num(v, a)); i++; break;
       case '--publishers': opts.fanInPublishers = Math.round(num(v, a)); i++; break;
       case '--subscribers': opts.fanOutSubscribers = Math.round(num(v, a)); i++; break;
       case '--pairs': opts.pairs = Math.round(num(v, a)); i++; break;
@@ -246,13 +253,14 @@ async function runOnce(sc: Scenario, broker: BrokerName, rep: number, pool: Pool
       // --petrel-config still wins over the setup's keys (e.g. to try the ACL with the cache off).
       petrelExtra: setup ? deepMerge(setup.petrel, cli.petrelExtra) : cli.petrelExtra, probe: setup?.probe,
     };
-    handle = broker === CLUSTER ? await launchCluster(launch) : broker === RELAY ? await launchRelay(launch) : await launchBroker(broker, launch);
+    handle = broker === CLUSTER ? await launchCluster(launch) : broker === RELAY ? await launchRelay(launch)
+      : broker === WORKERS ? await launchWorkers(launch, cli.nodeWorkers) : await launchBroker(broker, launch);
     running = handle;
     if (cli.pin) {
       pinProcesses([process.pid, ...pool.workers.map((w) => w.pid)], cli.pin.gen);
       pinProcesses([...handle.pids, ...Object.values(handle.aside ?? {})], cli.pin.broker);
     }
-    const tag = `${rep}${broker === BASELINE ? 'B' : broker === CLUSTER ? 'C' : broker === RELAY ? 'R' : broker[0]}${Math.random().toString(36).slice(2, 7)}`;
+    const tag = `${rep}${broker === BASELINE ? 'B' : broker === CLUSTER ? 'C' : broker === RELAY ? 'R' : broker === WORKERS ? 'W' : broker[0]}${Math.random().toString(36).slice(2, 7)}`;
     let timer: NodeJS.Timeout | undefined;
     const budget = runBudgetMs(cli.opts);
     const timeout = new Promise<never>((_, reject) => {
@@ -318,7 +326,7 @@ async function main(): Promise<void> {
     log(`bench: petrel-baseline = ${cli.baseline.commit} from ${cli.baseline.dir} (node options ${cli.baseline.nodeFlags.join(' ') || 'none'}, ` +
       `from ${cli.baseline.nodeFlagsFrom === 'baseline' ? "the baseline's" : "this checkout's"} runtime.ts)`);
   }
-  if (cli.brokers.includes('petrel') || cli.brokers.includes(CLUSTER)) {
+  if (cli.brokers.includes('petrel') || cli.brokers.includes(CLUSTER) || cli.brokers.includes(WORKERS)) {
     try {
       cli.petrelMain = snapshotPetrel();
     } catch (e) {

@@ -66,7 +66,7 @@ async function metricsOf(apiPort: number): Promise<string> {
 }
 
 /** Poll until `ok` holds (errors count as not yet), or throw `what` after `timeoutMs`. */
-async function until(ok: () => Promise<boolean>, timeoutMs: number, what: string, procs: Watched[]): Promise<void> {
+export async function until(ok: () => Promise<boolean>, timeoutMs: number, what: string, procs: Watched[]): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let last = '';
   while (performance.now() < deadline) {
@@ -82,7 +82,7 @@ async function until(ok: () => Promise<boolean>, timeoutMs: number, what: string
   throw new Error(`${what}: not within ${timeoutMs} ms${last}`);
 }
 
-function startEtcd(dir: string, clientPort: number, peerPort: number): Watched {
+export function startEtcd(dir: string, clientPort: number, peerPort: number): Watched {
   if (!existsSync(ETCD)) throw new Error(`${ETCD} not found: apt-get install etcd-server`);
   const peer = `http://127.0.0.1:${peerPort}`;
   const client = `http://127.0.0.1:${clientPort}`;

@@ -21,11 +21,11 @@ import type { Credentials } from '../lib/packets.js';
 import { repoRoot } from '../lib/repo.js';
 import { NODE_FLAGS } from '../../broker/src/runtime.js';
 
-export type BrokerName = 'aedes' | 'mosquitto' | 'petrel' | 'petrel-cluster' | 'petrel-relay' | 'petrel-baseline';
+export type BrokerName = 'aedes' | 'mosquitto' | 'petrel' | 'petrel-cluster' | 'petrel-relay' | 'petrel-workers' | 'petrel-baseline';
 /** The brokers of a default run. */
 export const BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel'];
 /** Every broker the benchmark knows, in run order; petrel-baseline needs --baseline DIR. */
-export const ALL_BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel', 'petrel-relay', 'petrel-cluster', 'petrel-baseline'];
+export const ALL_BROKERS: BrokerName[] = ['aedes', 'mosquitto', 'petrel', 'petrel-relay', 'petrel-cluster', 'petrel-workers', 'petrel-baseline'];
 export const BASELINE: BrokerName = 'petrel-baseline';
 /** Two Petrel nodes over etcd: publishers on one node, subscribers on the other. */
 export const CLUSTER: BrokerName = 'petrel-cluster';
@@ -39,7 +39,7 @@ export const CLUSTER: BrokerName = 'petrel-cluster';
 export function repetitionOrder(brokers: readonly BrokerName[], rep: number): BrokerName[] {
   const order = [...brokers];
   const a = order.indexOf('petrel');
-  const b = order.includes(BASELINE) ? order.indexOf(BASELINE) : order.indexOf(CLUSTER);
+  const b = order.includes(BASELINE) ? order.indexOf(BASELINE) : order.includes(CLUSTER) ? order.indexOf(CLUSTER) : order.indexOf('petrel-workers');
   if (rep % 2 === 0 && a >= 0 && b >= 0) [order[a], order[b]] = [order[b], order[a]];
   return order;
 }

@@ -258,6 +258,9 @@ export function asideCpu(a: Mark, b: Mark): Record<string, number> {
 /** The informative row for etcd's CPU (petrel-cluster only; '–' for single brokers). */
 export const ETCD_CPU_METRIC: MetricDef = { key: 'etcdCpu', label: 'etcd CPU % (cluster)', unit: '%', better: 'none', digits: 1 };
 
+/** The informative rows for each worker's CPU (petrel-workers only), in % of one core. */
+export const WORKER_CPU_METRICS: MetricDef[] = [1, 2].map((i) => ({ key: `w${i}Cpu`, label: `worker ${i} CPU % (workers)`, unit: '%', better: 'none', digits: 1 }));
+
 /** Where subscribers connect: the other node of a cluster, else the broker's one port. */
 export function subPort(ctx: ScenarioContext): number {
   return ctx.broker.subPort ?? ctx.broker.port;

@@ -6,7 +6,7 @@
  */
 import {
   type Scenario, type ScenarioResult, mark, rate, brokerCpu, generatorCpu, drain, sumGroup,
-  saturationNote, requireConnected, sleep, asideCpu, subPort, routesReady, ETCD_CPU_METRIC,
+  saturationNote, requireConnected, sleep, asideCpu, subPort, routesReady, ETCD_CPU_METRIC, WORKER_CPU_METRICS,
 } from './common.js';
 
 interface LatencyResult { count: number; p50: number; p99: number; p999: number; max: number }
@@ -23,6 +23,7 @@ export const latency: Scenario = {
     { key: 'cpuPerMsg', label: 'broker CPU µs/msg', unit: 'µs', better: 'lower', digits: 2 },
     { key: 'lost', label: 'lost messages', unit: '', better: 'lower', digits: 0 },
     ETCD_CPU_METRIC,
+    ...WORKER_CPU_METRICS,
   ],
   async run(ctx): Promise<ScenarioResult> {
     const { pool, broker, opts } = ctx;

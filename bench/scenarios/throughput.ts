@@ -13,7 +13,7 @@ import type { QoS } from '../lib/packets.js';
 import {
   type Scenario, type ScenarioContext, type WorkerSnapshot, type ScenarioResult, type MetricDef,
   mark, rate, generatorCpu, brokerCpu, asideCpu, drain, sumGroup, saturationNote, requireConnected, sleep,
-  subPort, routesReady, ETCD_CPU_METRIC,
+  subPort, routesReady, ETCD_CPU_METRIC, WORKER_CPU_METRICS,
 } from './common.js';
 
 export const THROUGHPUT_METRICS: MetricDef[] = [
@@ -22,6 +22,7 @@ export const THROUGHPUT_METRICS: MetricDef[] = [
   { key: 'brokerCpu', label: 'broker CPU %', unit: '%', better: 'none', digits: 0 },
   { key: 'genCpu', label: 'generator CPU % (busiest worker)', unit: '%', better: 'none', digits: 0 },
   ETCD_CPU_METRIC,
+  ...WORKER_CPU_METRICS,
 ];
 
 interface Share {
