@@ -406,8 +406,8 @@ async function main(): Promise<void> {
     // its JSON.
     const complete = DEFAULT_SCENARIOS.every((s) => scenarios.includes(s)) && !cli.quick;
     const withSetups = report.scenarios.some((s) => s.setups !== undefined);
-    const full = complete && !cli.baseline && cli.brokers.length === BROKERS.length && !cli.brokers.includes(CLUSTER) && !withSetups;
-    const comparison = report.baseline !== undefined || cli.brokers.includes(CLUSTER) || withSetups;
+    const full = complete && !cli.baseline && cli.brokers.length === BROKERS.length && !cli.brokers.includes(CLUSTER) && !cli.brokers.includes(WORKERS) && !withSetups;
+    const comparison = report.baseline !== undefined || cli.brokers.includes(CLUSTER) || cli.brokers.includes(WORKERS) || withSetups;
     const day = report.date.slice(0, 10);
     const time = report.date.slice(11, 19).replace(/:/g, '');
     let name: string;
@@ -415,6 +415,8 @@ async function main(): Promise<void> {
       name = `${day}-${report.commit}-baseline-${report.baseline.commit}${complete ? '' : '-partial'}-${time}.json`;
     } else if (cli.brokers.includes(CLUSTER)) {
       name = `${day}-${report.commit}-cluster${cli.quick ? '-quick' : ''}-${time}.json`;
+    } else if (cli.brokers.includes(WORKERS)) {
+      name = `${day}-${report.commit}-workers${cli.quick ? '-quick' : ''}-${time}.json`;
     } else if (withSetups) {
       const which = report.scenarios.filter((x) => x.setups !== undefined).map((x) => x.name).join('+');
       name = `${day}-${report.commit}-${which}${cli.quick ? '-quick' : ''}-${time}.json`;

@@ -13,6 +13,8 @@ import { ClusterLink, parseHostPort } from './link.js';
 import { ACK_DELAY_MS, LAZY_ACK_DELAY_MS } from './link-writer.js';
 import { formatBind } from '../config/bind.js';
 import { EtcdAccessStore } from './access-store.js';
+import { workerLinkDir } from '../workers/worker.js';
+import { nodeOfMember, workerIndexOf, workerLinkPath } from '../workers/config.js';
 
 export interface Joined {
   state: EtcdClusterState;
@@ -65,6 +67,7 @@ export async function joinCluster(cfg: Config, log: Log): Promise<Joined> {
     maxPending: c.link.max_pending, log,
     // Only a sync-mode publisher's PUBACK waits for the peer's ACK; otherwise let it batch them.
     ackDelayMs: cfg.durability.mode === 'sync' ? ACK_DELAY_MS : LAZY_ACK_DELAY_MS,
+    ...(workerLinkDir !== '' ? { local: sameHostLink(cfg.node.name) } : {}),
   }, {
     deliver: (from, msg, plain, groups) => joined.onDeliver(from, msg, plain, groups),
     call: (from, method, args) => state.answer(method, args, from),
@@ -84,6 +87,15 @@ export async function joinCluster(cfg: Config, log: Log): Promise<Joined> {
     throw err;
   }
   return joined;
+}
+
+/** A worker of a multi-process node links to its siblings over Unix sockets in the primary's directory. */
+function sameHostLink(self: string): { path: string; peerPath(node: string): string | null } {
+  const node = nodeOfMember(self);
+  return {
+    path: workerLinkPath(workerLinkDir, workerIndexOf(self)),
+    peerPath: (peer) => (nodeOfMember(peer) === node ? workerLinkPath(workerLinkDir, workerIndexOf(peer)) : null),
+  };
 }
 
 /**

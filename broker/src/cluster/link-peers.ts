@@ -55,6 +55,13 @@ export interface ClusterLinkOptions {
   ackDelayMs?: number;
   /** Plain TCP on raw libuv handles where this Node allows (default true); false: net.Socket. */
   rawSockets?: boolean;
+  /**
+   * The same-host link of a multi-process node (node.workers): this process also listens on the
+   * Unix socket `path`, and dials a peer on the one `peerPath(node)` names (null: the peer is not
+   * on this host, dial its address). Plain, also when the TCP link has TLS: the socket's directory
+   * is the node's own (mode 0700).
+   */
+  local?: { path: string; peerPath(node: string): string | null };
   log: LinkLog;
 }
 

@@ -20,6 +20,7 @@
 import { createServer as createTcpServer, connect as tcpConnect, type Server } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
+import { unlinkSync } from 'node:fs';
 import type { Message } from '../types.js';
 import {
   DEFAULT_MAX_FRAME, LinkDecoder, LinkProtocolError, encodeCall, encodeFwd, encodeFwdInto, encodeHello, encodePing, encodePong, encodeReply,
@@ -84,6 +85,26 @@ export class ClusterLink {
   // ------------------------------------------------------------ lifecycle
 
   async start(): Promise<void> {
+    await this.startTcp();
+    if (this.opts.local !== undefined) await this.startLocal(this.opts.local.path);
+  }
+
+  private localServer: Server | null = null;
+
+  /** The Unix socket siblings on this host dial (ClusterLinkOptions.local). */
+  private async startLocal(path: string): Promise<void> {
+    try { unlinkSync(path); } catch { /* none left from an earlier run */ }
+    const server = createTcpServer((s) => this.accept(wrapSocket(s, 'tcp', path, 0)));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ path, exclusive: true }, () => { server.off('error', reject); resolve(); });
+    });
+    server.on('error', (err) => this.log.error({ err: err.message }, 'cluster link: local socket error'));
+    this.localServer = server;
+    this.log.info({ path }, 'cluster link listening on the same-host socket');
+  }
+
+  private async startTcp(): Promise<void> {
     const { host, port } = parseHostPort(this.opts.bind);
     const t = this.opts.tls;
     if (this.raw) {
@@ -128,6 +149,9 @@ export class ClusterLink {
     for (const conn of this.inbound) conn.socket.destroy();
     this.rawServer?.close();
     this.rawServer = null;
+    const local = this.localServer;
+    this.localServer = null;
+    if (local) await new Promise<void>((resolve) => local.close(() => resolve()));
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -308,6 +332,15 @@ export class ClusterLink {
     p.state = 'connecting';
     p.lastRx = Date.now();
     p.decoder = new LinkDecoder({ maxFrame: this.maxFrame });
+    const local = this.opts.local?.peerPath(p.node) ?? null;
+    if (local !== null) {
+      const socket = tcpConnect({ path: local });
+      const conn = wrapSocket(socket, 'tcp', local, 0);
+      p.socket = conn;
+      this.handleOut(p, conn);
+      socket.once('connect', () => this.connected(p, conn));
+      return;
+    }
     if (this.raw) {
       let cancelled = false;
       p.cancelDial = () => { cancelled = true; };

@@ -32,6 +32,17 @@ export function nodeOfMember(member: string): string {
   return member.replace(/\.w\d+@/, '@');
 }
 
+/** A member's worker index within its node: 1 for the node's own name, i for `<name>.w<i>@<host>`. */
+export function workerIndexOf(member: string): number {
+  const m = /\.w(\d+)@/.exec(member);
+  return m === null ? 1 : Number(m[1]);
+}
+
+/** The Unix socket worker `index` listens on for its siblings' link (in the primary's private directory). */
+export function workerLinkPath(dir: string, index: number): string {
+  return join(dir, `w${index}.sock`);
+}
+
 export function workerConfig(cfg: Config, index: number): Config {
   if (index === 1) return cfg;
   const c = structuredClone(cfg) as Mutable<Config>;

@@ -15,6 +15,10 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import { RawTcpAcceptor, closeHandle } from '../transport/raw-tcp.js';
 import type { WorkerMessage } from './worker.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { workerLinkPath } from './config.js';
 
 interface Shared { acceptor: RawTcpAcceptor; key: string; workers: Worker[]; next: number }
 
@@ -24,6 +28,13 @@ const STABLE_MS = 60_000;
 
 export async function runPrimary(count: number, log: Logger): Promise<number> {
   cluster.setupPrimary({ exec: process.argv[1], args: process.argv.slice(2) });
+  // The workers' same-host link sockets (cluster/link.ts `local`): a directory only this user can enter.
+  let linkDir = mkdtempSync(join(tmpdir(), 'petrel-workers-'));
+  if (workerLinkPath(linkDir, count).length > 100) { // sun_path holds 108 bytes
+    log.warn({ dir: linkDir }, 'the temp directory\'s path is too long for Unix sockets: the workers link over TCP');
+    rmSync(linkDir, { recursive: true, force: true });
+    linkDir = '';
+  }
   const shared = new Map<string, Shared>();
   const slots: Array<{ worker: Worker | null; startedAt: number; backoff: number; ready: boolean }> = [];
   let stopping = false;
@@ -33,7 +44,7 @@ export async function runPrimary(count: number, log: Logger): Promise<number> {
   let onAllExited: () => void = () => {};
 
   const fork = (index: number): void => {
-    const w = cluster.fork({ PETREL_WORKER: String(index), PETREL_WORKERS: String(count) });
+    const w = cluster.fork({ PETREL_WORKER: String(index), PETREL_WORKERS: String(count), PETREL_WORKER_LINK_DIR: linkDir });
     const slot = slots[index - 1]!;
     slot.worker = w;
     slot.startedAt = Date.now();
@@ -150,5 +161,6 @@ export async function runPrimary(count: number, log: Logger): Promise<number> {
   await Promise.race([startedP, allExited]);
   if (started && !stopping) log.info({ workers: count, worker_pids: slots.map((s) => s.worker?.process.pid) }, 'petrel started: every worker serves');
   await allExited;
+  if (linkDir !== '') rmSync(linkDir, { recursive: true, force: true });
   return startFailure ?? 0;
 }

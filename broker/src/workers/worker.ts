@@ -67,6 +67,9 @@ class WorkerListens implements SharedListen {
   }
 }
 
+/** The primary's private directory (mode 0700) of the workers' same-host link sockets; '' when there is none. */
+export const workerLinkDir: string = workerIndex > 0 ? process.env.PETREL_WORKER_LINK_DIR ?? '' : '';
+
 /** The worker's shared listens; null in a node of one process. */
 export const sharedListen: SharedListen | null = workerIndex > 0 ? new WorkerListens() : null;
 
