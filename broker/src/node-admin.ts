@@ -4,6 +4,7 @@
  * the broker, so when the internals move only this file follows them.
  */
 import { workerIndex } from './workers/worker.js';
+import { workerListenersAdmin } from './workers/listeners-admin.js';
 import { loadavg } from 'node:os';
 import type { AdminApi, ClientView, RetainedView, SubscriptionView } from './api/admin.js';
 import type { PetrelNode } from './node.js';
@@ -56,7 +57,7 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
 
   const uptimeSec = (): number => Math.floor((Date.now() - b.metrics.startedAt) / 1000);
 
-  return {
+  const admin: AdminApi = {
     nodeName: name,
     maxTopicLevels: cfg.mqtt.max_topic_levels,
     running: () => !node.draining,
@@ -124,6 +125,9 @@ export function nodeAdmin(node: PetrelNode): AdminApi {
     },
     cluster: clusterAdmin(b.state, { workers: workerIndex > 0 }),
   };
+  // Every worker of a multi-process node runs the node's listeners: an action on one is an action on all.
+  if (workerIndex > 0) Object.assign(admin, workerListenersAdmin(b.state, { ...admin, updateListener: admin.updateListener! }));
+  return admin;
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;

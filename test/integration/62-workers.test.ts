@@ -203,6 +203,49 @@ describe('a node of two worker processes behind one port', () => {
     await end(...open.splice(0));
   });
 
+  it('lists, stops, starts and changes a listener on every worker', async () => {
+    type L = { id: string; running: boolean; currentConnections: number; workers_running: number; bind: string };
+    const listener = async (): Promise<L> => (await getJson<L[]>(N, '/api/v5/listeners')).find((l) => l.id === 'tcp:default')!;
+    const cs: MqttClient[] = [];
+    for (let i = 0; i < 4; i++) cs.push(await connect(N, { clientId: `lst-${i}` }));
+    for (let i = 0; i < 3; i++) {
+      const l = await listener();
+      assert.equal(l.currentConnections, 4, 'both workers\' connections');
+      assert.equal(l.workers_running, 2);
+      assert.equal(l.running, true);
+    }
+    await end(...open.splice(0));
+    const put = (path: string, body?: unknown): Promise<Response> => api(N, path, { method: 'PUT', ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+    assert.equal((await put('/api/v5/listeners/tcp:default/stop')).status, 204);
+    const l = await listener();
+    assert.equal(l.running, false);
+    assert.equal(l.workers_running, 0);
+    await assert.rejects(connect(N, { clientId: 'refused', connectTimeout: 2000 }), 'no worker accepts');
+    assert.equal((await put('/api/v5/listeners/tcp:default/start')).status, 204);
+    const a = await connect(N, { clientId: 'st-a' });
+    const b = await connect(N, { clientId: 'st-b' });
+    assert.deepEqual([await workerOf(N, 'st-a'), await workerOf(N, 'st-b')].sort(), [W1, W2].sort(), 'both workers accept again');
+    await end(a, b);
+    open.splice(0);
+    // a new port: every worker moves to it
+    const port = await freePort();
+    const r = await put('/api/v5/listeners/tcp:default', { bind: `127.0.0.1:${port}` });
+    assert.equal(r.status, 200, await r.text());
+    const at = (id: string): Promise<MqttClient> => new Promise((resolve, reject) => {
+      const c = mqtt.connect({ host: '127.0.0.1', port, clientId: id, reconnectPeriod: 0, protocolVersion: 5 });
+      open.push(c);
+      c.once('connect', () => resolve(c));
+      c.once('error', reject);
+    });
+    await at('np-a');
+    await at('np-b');
+    assert.deepEqual([await workerOf(N, 'np-a'), await workerOf(N, 'np-b')].sort(), [W1, W2].sort(), 'both workers on the new port');
+    await assert.rejects(connect(N, { clientId: 'old-port', connectTimeout: 2000 }), 'the old port is closed');
+    await end(...open.splice(0));
+    const back = await put('/api/v5/listeners/tcp:default', { bind: `127.0.0.1:${N.mqttPort}` });
+    assert.equal(back.status, 200, await back.text());
+  });
+
   it('starts a killed worker again while the other keeps its clients', async () => {
     const a = await connect(N, { clientId: 'live-a' });
     const b = await connect(N, { clientId: 'live-b' });

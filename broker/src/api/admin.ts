@@ -186,6 +186,8 @@ export interface AdminApi {
   drain(serverReference?: string): Promise<number>;
   /** JSON-safe listener rows (id, transport, bind, running, currentConnections, maxConnections, …). */
   listListeners(): Array<Record<string, unknown>>;
+  /** A multi-process node (node.workers): the rows of every worker's listeners, connections summed, `running` when every worker runs it, `workers_running`. */
+  listListenersNode?(): Promise<Array<Record<string, unknown>>>;
   /** Rejects with an Error whose `code` is 'UNKNOWN_LISTENER' for an unknown id; any other rejection is a failed action. */
   listenerAction(id: string, action: 'start' | 'stop' | 'restart'): Promise<void>;
   /**

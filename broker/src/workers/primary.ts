@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { workerLinkPath } from './config.js';
 
-interface Shared { acceptor: RawTcpAcceptor; key: string; workers: Worker[]; next: number }
+interface Shared { acceptor: RawTcpAcceptor; id: string; workers: Worker[]; next: number }
 
 const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 30_000;
@@ -71,14 +71,12 @@ export async function runPrimary(count: number, log: Logger): Promise<number> {
 
   const listen = (w: Worker, msg: WorkerMessage): void => {
     const id = msg.id ?? '';
-    const key = `${msg.address}:${msg.port}`;
-    let s = shared.get(id);
-    if (s !== undefined && s.key !== key) { // the listener was changed (PUT /api/v5/listeners): a new socket once no worker holds the old one
-      w.send({ petrel: 'listen-failed', id, code: 'EADDRINUSE', message: `listener ${id} is still bound to ${s.key} by another worker` } satisfies WorkerMessage);
-      return;
-    }
+    // By listener and address: while a listener's bind changes (PUT /api/v5/listeners) worker by worker, the old socket serves those not yet moved.
+    const key = `${id} ${msg.address}:${msg.port}`;
+    unlisten(w, id);
+    let s = shared.get(key);
     if (s === undefined) {
-      const entry: Shared = { acceptor: null as unknown as RawTcpAcceptor, key, workers: [], next: 0 };
+      const entry: Shared = { acceptor: null as unknown as RawTcpAcceptor, id, workers: [], next: 0 };
       entry.acceptor = new RawTcpAcceptor((handle) => handOff(entry, id, handle), (err) => log.warn({ listener: id, err: err.message }, 'accept failed'));
       try {
         entry.acceptor.listen(msg.address ?? '0.0.0.0', msg.port ?? 0);
@@ -88,17 +86,18 @@ export async function runPrimary(count: number, log: Logger): Promise<number> {
         return;
       }
       s = entry;
-      shared.set(id, s);
+      shared.set(key, s);
     }
     if (!s.workers.includes(w)) s.workers.push(w);
     w.send({ petrel: 'listening', id, port: s.acceptor.port } satisfies WorkerMessage);
   };
 
   const unlisten = (w: Worker, id: string): void => {
-    const s = shared.get(id);
-    if (s === undefined) return;
-    s.workers = s.workers.filter((x) => x !== w);
-    if (s.workers.length === 0) { s.acceptor.close(); shared.delete(id); }
+    for (const [key, s] of shared) {
+      if (!key.startsWith(`${id} `)) continue;
+      s.workers = s.workers.filter((x) => x !== w);
+      if (s.workers.length === 0) { s.acceptor.close(); shared.delete(key); }
+    }
   };
 
   /** The next worker in turn gets the connection; the primary's copy of the handle is closed once it is sent. */
@@ -116,7 +115,7 @@ export async function runPrimary(count: number, log: Logger): Promise<number> {
   };
 
   const onExit = (index: number, w: Worker, code: number | null, signal: string | null): void => {
-    for (const [id] of shared) unlisten(w, id);
+    for (const s of [...shared.values()]) if (s.workers.includes(w)) unlisten(w, s.id);
     const slot = slots[index - 1]!;
     if (slot.worker !== w) return;
     slot.worker = null;

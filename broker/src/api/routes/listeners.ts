@@ -15,7 +15,7 @@ const LISTENER: JsonSchema = {
 };
 
 export const listenersRoutes: Route[] = [
-  { method: 'GET', path: '/api/v5/listeners', summary: 'Listeners: id, transport, bind, running, connections, counters', responses: { 200: { type: 'array', items: LISTENER } }, handler: (_r, admin) => json(200, admin.listListeners()) },
+  { method: 'GET', path: '/api/v5/listeners', summary: 'Listeners: id, transport, bind, running, connections, counters', responses: { 200: { type: 'array', items: LISTENER } }, handler: async (_r, admin) => json(200, admin.listListenersNode !== undefined ? await admin.listListenersNode() : admin.listListeners()) },
   {
     method: 'PUT', path: '/api/v5/listeners/{id}', summary: 'Change a listener\'s config (bind, max_connections, max_conn_rate, tcp_options, websocket, ssl_options…): the fields given replace its own, checked as in the config file; applied by restarting it (enable: false leaves it stopped)',
     params: { type: 'object', properties: { id: { type: 'string' } } },
