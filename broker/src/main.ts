@@ -62,6 +62,9 @@ async function main(argv: string[]): Promise<number> {
   return new Promise<number>((done) => {
     let stopping = false;
     const stop = (sig: string): void => {
+      // A worker's SIGTERM may come twice (from its primary and from a supervisor signalling the whole
+      // group, as systemd does): it stops once; its primary kills it if it must not wait.
+      if (stopping && workerIndex > 0) return;
       if (stopping) { log.warn({ sig }, 'second signal: exiting now'); done(1); return; }
       stopping = true;
       log.info({ sig }, 'stopping: closing listeners, disconnecting clients (0x8B), persisting state');

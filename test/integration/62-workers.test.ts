@@ -274,9 +274,11 @@ describe('a node of two worker processes behind one port', () => {
     await end(...open.splice(0));
   });
 
-  it('stops every worker on SIGTERM, with exit code 0', async () => {
+  it('stops every worker on SIGTERM, with exit code 0, also when every process of the group gets it (as systemd sends it)', async () => {
+    for (const pid of workerPids(N).values()) process.kill(pid, 'SIGTERM');
     await N.kill('SIGTERM');
     const out = N.output();
+    assert.doesNotMatch(out, /second signal/);
     assert.match(out, /--- exit code=0 signal=null\n$/);
     assert.match(out, /"worker":1,.*"msg":"node stopped"/);
     assert.match(out, /"worker":2,.*"msg":"node stopped"/);

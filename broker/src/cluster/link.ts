@@ -28,7 +28,7 @@ import {
 } from './link-codec.js';
 import { DedupWindow } from './link-dedup.js';
 import type { Connection } from '../transport/types.js';
-import { RawTcpServer, rawConnect, rawTcpChoice } from '../transport/raw-tcp.js';
+import { RawTcpServer, rawConnect, rawPipeConnect, rawPipeListen, rawPipeSupported, rawTcpChoice } from '../transport/raw-tcp.js';
 import {
   Counters, InboundConn, LINK_LISTENER, OutPeer, decodeInto, nextU32, parseHostPort, resolveHost, wrapSocket,
   type ClusterLinkHandlers, type ClusterLinkOptions, type LinkLog, type LinkPeerStats,
@@ -76,6 +76,7 @@ export class ClusterLink {
     if (!(opts.maxPending >= 0)) throw new Error(`cluster link: maxPending must be >= 0, got ${opts.maxPending}`);
     if (this.backoff.minMs <= 0 || this.backoff.maxMs < this.backoff.minMs) throw new Error('cluster link: backoff needs 0 < minMs <= maxMs');
     this.raw = opts.tls === null && (opts.rawSockets ?? true) && rawTcpChoice().raw;
+    this.rawLocal = (opts.rawSockets ?? true) && rawPipeSupported();
   }
 
   get port(): number {
@@ -90,10 +91,19 @@ export class ClusterLink {
   }
 
   private localServer: Server | null = null;
+  private closeLocalRaw: (() => void) | null = null;
+  /** The same-host link on raw pipe handles, as the TCP link runs on raw TCP handles (measured: net.Socket costs more per message). */
+  private readonly rawLocal: boolean;
 
   /** The Unix socket siblings on this host dial (ClusterLinkOptions.local). */
   private async startLocal(path: string): Promise<void> {
     try { unlinkSync(path); } catch { /* none left from an earlier run */ }
+    if (this.rawLocal) {
+      this.closeLocalRaw = rawPipeListen(path, LINK_LISTENER, (conn) => { if (this.stopped) conn.destroy(); else this.accept(conn); },
+        (err) => this.log.warn({ err: err.message }, 'cluster link: accept failed on the same-host socket'));
+      this.log.info({ path }, 'cluster link listening on the same-host socket');
+      return;
+    }
     const server = createTcpServer((s) => this.accept(wrapSocket(s, 'tcp', path, 0)));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -149,6 +159,8 @@ export class ClusterLink {
     for (const conn of this.inbound) conn.socket.destroy();
     this.rawServer?.close();
     this.rawServer = null;
+    this.closeLocalRaw?.();
+    this.closeLocalRaw = null;
     const local = this.localServer;
     this.localServer = null;
     if (local) await new Promise<void>((resolve) => local.close(() => resolve()));
@@ -333,6 +345,14 @@ export class ClusterLink {
     p.lastRx = Date.now();
     p.decoder = new LinkDecoder({ maxFrame: this.maxFrame });
     const local = this.opts.local?.peerPath(p.node) ?? null;
+    if (local !== null && this.rawLocal) {
+      p.cancelDial = rawPipeConnect(local, LINK_LISTENER, (err, conn) => {
+        p.cancelDial = null;
+        if (err !== null) this.dialFailed(p, err);
+        else this.connected(p, conn!);
+      });
+      return;
+    }
     if (local !== null) {
       const socket = tcpConnect({ path: local });
       const conn = wrapSocket(socket, 'tcp', local, 0);

@@ -244,6 +244,83 @@ export class RawTcpServer {
   }
 }
 
+interface PipeBindings {
+  Pipe: new (type: number) => TcpHandle & { bind(path: string): number; connect(req: ConnectReq, path: string): number };
+  PipeConnectWrap: new () => ConnectReq;
+  SERVER: number;
+  SOCKET: number;
+}
+let pipeBindings: PipeBindings | null | undefined;
+
+function loadPipe(): PipeBindings | null {
+  if (pipeBindings !== undefined) return pipeBindings;
+  try {
+    const p = (process as unknown as { binding(name: string): Record<string, unknown> }).binding('pipe_wrap') as {
+      Pipe?: PipeBindings['Pipe']; PipeConnectWrap?: PipeBindings['PipeConnectWrap']; constants?: { SERVER?: number; SOCKET?: number };
+    };
+    const proto = p.Pipe?.prototype as unknown as Record<string, unknown> | undefined;
+    pipeBindings = typeof p.Pipe === 'function' && typeof p.PipeConnectWrap === 'function' && typeof p.constants?.SERVER === 'number' && typeof p.constants.SOCKET === 'number'
+      && proto !== undefined && ['bind', 'listen', 'connect'].every((m) => typeof proto[m] === 'function')
+      ? { Pipe: p.Pipe, PipeConnectWrap: p.PipeConnectWrap, SERVER: p.constants.SERVER, SOCKET: p.constants.SOCKET } : null;
+  } catch {
+    pipeBindings = null;
+  }
+  return pipeBindings;
+}
+
+/** True when raw TCP handles are usable and this Node also exposes its Unix socket handles (pipe_wrap). */
+export function rawPipeSupported(): boolean {
+  return rawTcpChoice().raw && loadPipe() !== null;
+}
+
+/**
+ * A Unix socket listener on a raw libuv pipe handle (the same stream machinery as the TCP handles:
+ * RawConnection runs both); for the same-host link between a node's workers. Returns its close.
+ */
+export function rawPipeListen(path: string, listener: string, onConnection: (conn: RawConnection) => void, onAcceptError: (err: NodeJS.ErrnoException) => void): () => void {
+  const p = loadPipe();
+  const b = bindings ?? load();
+  if (p === null || b === null) throw new Error('raw pipe handles are not available in this Node');
+  bindings = b;
+  const h = new p.Pipe(p.SERVER);
+  let err = h.bind(path);
+  if (err === 0) err = h.listen(511);
+  if (err !== 0) { h.close(); throw uvError(err, 'listen', ` ${path}`); }
+  h.onconnection = (status: number, client?: TcpHandle) => {
+    if (status !== 0 || client === undefined) onAcceptError(uvError(status, 'accept'));
+    else onConnection(new RawConnection(client, listener, path, 0, 0));
+  };
+  return () => { h.onconnection = ignoreConnection; h.close(); };
+}
+
+/** Dials a Unix socket on a raw pipe handle; as rawConnect. */
+export function rawPipeConnect(path: string, listener: string, done: (err: NodeJS.ErrnoException | null, conn: RawConnection | null) => void): () => void {
+  const p = loadPipe();
+  const b = bindings ?? load();
+  let settled = false;
+  let abandoned = false;
+  if (p === null || b === null) {
+    process.nextTick(() => { if (!abandoned) done(new Error('raw pipe handles are not available in this Node'), null); });
+    return () => { abandoned = true; };
+  }
+  bindings = b;
+  const h = new p.Pipe(p.SOCKET);
+  const req = new p.PipeConnectWrap();
+  req.oncomplete = (status: number) => {
+    if (settled) return;
+    settled = true;
+    if (abandoned || status < 0) { h.close(); if (!abandoned) done(uvError(status, 'connect', ` ${path}`), null); return; }
+    done(null, new RawConnection(h, listener, path, 0, 0));
+  };
+  const err = h.connect(req, path);
+  if (err !== 0) {
+    settled = true;
+    h.close();
+    process.nextTick(() => { if (!abandoned) done(uvError(err, 'connect', ` ${path}`), null); });
+  }
+  return () => { abandoned = true; };
+}
+
 /** How a worker asks its primary for a share of a listening socket (workers/worker.ts). */
 export interface SharedListen {
   /** Resolves to the bound port; `onHandle` gets each accepted connection's handle. Throws an errno-style error. */

@@ -150,7 +150,7 @@ export async function runPrimary(count: number, log: Logger): Promise<number> {
   const onSignal = (sig: string): void => {
     signals++;
     if (signals === 1) { log.info({ sig }, 'stopping: every worker closes its listeners, disconnects its clients and persists its state'); stopAll(); }
-    else { log.warn({ sig }, 'second signal: workers exit now'); for (const slot of slots) slot.worker?.process.kill('SIGTERM'); }
+    else { log.warn({ sig }, 'second signal: workers killed now'); for (const slot of slots) slot.worker?.process.kill('SIGKILL'); }
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
