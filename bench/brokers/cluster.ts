@@ -82,7 +82,7 @@ export async function until(ok: () => Promise<boolean>, timeoutMs: number, what:
   throw new Error(`${what}: not within ${timeoutMs} ms${last}`);
 }
 
-export function startEtcd(dir: string, clientPort: number, peerPort: number): Watched {
+function startEtcd(dir: string, clientPort: number, peerPort: number): Watched {
   if (!existsSync(ETCD)) throw new Error(`${ETCD} not found: apt-get install etcd-server`);
   const peer = `http://127.0.0.1:${peerPort}`;
   const client = `http://127.0.0.1:${clientPort}`;
@@ -95,6 +95,19 @@ export function startEtcd(dir: string, clientPort: number, peerPort: number): Wa
     '--log-level', 'error', '--logger', 'zap',
   ], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   return watchProcess(child, `etcd-${clientPort}`);
+}
+
+/** Starts etcd (pushed onto `procs`) and waits until it answers /health; its client URL. */
+export async function startHealthyEtcd(dir: string, procs: Watched[], timeoutMs: number): Promise<{ etcd: Watched; url: string }> {
+  const port = await freePort();
+  const etcd = startEtcd(dir, port, await freePort());
+  procs.push(etcd);
+  const url = `http://127.0.0.1:${port}`;
+  await until(async () => {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+    return res.ok && (await res.json() as { health?: string }).health === 'true';
+  }, timeoutMs, 'etcd healthy', procs);
+  return { etcd, url };
 }
 
 /**
@@ -135,14 +148,7 @@ export async function launchCluster(opts: LaunchOptions): Promise<BrokerHandle> 
   try {
     const deadline = performance.now() + opts.readyTimeoutMs + 15_000;
     const left = () => Math.max(1000, deadline - performance.now());
-    const etcdPort = await freePort();
-    const etcd = startEtcd(dir, etcdPort, await freePort());
-    procs.push(etcd);
-    const etcdURL = `http://127.0.0.1:${etcdPort}`;
-    await until(async () => {
-      const res = await fetch(`${etcdURL}/health`, { signal: AbortSignal.timeout(1000) });
-      return res.ok && (await res.json() as { health?: string }).health === 'true';
-    }, left(), 'etcd healthy', procs);
+    const { etcd, url: etcdURL } = await startHealthyEtcd(dir, procs, left());
 
     const ports: { mqtt: number; api: number }[] = [];
     for (const name of ['n1', 'n2']) {

@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, deepMerge, spawnPetrel, watchProcess, waitConnack, sleep, type BrokerHandle, type BrokerName, type LaunchOptions, type Watched } from './launch.js';
-import { clusterNodeConfig, startEtcd, until } from './cluster.js';
+import { clusterNodeConfig, startHealthyEtcd, until } from './cluster.js';
 
 export const WORKERS: BrokerName = 'petrel-workers';
 
@@ -51,14 +51,7 @@ export async function launchWorkers(opts: LaunchOptions, workers: number): Promi
   try {
     const deadline = performance.now() + opts.readyTimeoutMs + 15_000;
     const left = () => Math.max(1000, deadline - performance.now());
-    const etcdPort = await freePort();
-    const etcd = startEtcd(dir, etcdPort, await freePort());
-    procs.push(etcd);
-    const etcdURL = `http://127.0.0.1:${etcdPort}`;
-    await until(async () => {
-      const res = await fetch(`${etcdURL}/health`, { signal: AbortSignal.timeout(1000) });
-      return res.ok && (await res.json() as { health?: string }).health === 'true';
-    }, left(), 'etcd healthy', procs);
+    const { etcd, url: etcdURL } = await startHealthyEtcd(dir, procs, left());
     const ports = { mqtt: await freePort(), api: await freePort() };
     const config = clusterNodeConfig('w', ports, etcdURL, dir, deepMerge({ node: { workers } }, opts.petrelExtra ?? {}));
     node = watchProcess(spawnPetrel(false, config, dir, opts), `petrel-workers-${ports.mqtt}`);

@@ -13,23 +13,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import type { IClientOptions, IConnackPacket, MqttClient } from 'mqtt';
 import { collect, until, sleep, end } from '../support/broker.js';
 import { nodes } from '../support/api.js';
-import { routed, startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
+import { connectAck as connectTo, routed, startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
 
 const open: MqttClient[] = [];
 
-function connectAck(n: ClusterNode, opts: IClientOptions): Promise<{ c: MqttClient; connack: IConnackPacket }> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect({ host: n.host, port: n.mqttPort, reconnectPeriod: 0, connectTimeout: 8000, protocolVersion: 5, ...opts });
-    collect(c);
-    open.push(c);
-    const onErr = (err: Error): void => { c.end(true); reject(err); };
-    c.once('connect', (connack) => { c.off('error', onErr); resolve({ c, connack }); });
-    c.once('error', onErr);
-  });
-}
+const connectAck = (n: ClusterNode, opts: IClientOptions): Promise<{ c: MqttClient; connack: IConnackPacket }> => connectTo(n, opts, open);
 
 const connect = async (n: ClusterNode, opts: IClientOptions): Promise<MqttClient> => (await connectAck(n, opts)).c;
 

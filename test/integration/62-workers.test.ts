@@ -21,7 +21,7 @@ import type { IClientOptions, IConnackPacket, MqttClient } from 'mqtt';
 import mqtt from 'mqtt';
 import { collect, end, sleep, spawnBroker, until } from '../support/broker.js';
 import { api, getJson } from '../support/api.js';
-import { routed, startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
+import { connectAck as connectTo, routed, startCluster, type ClusterNode, type TestCluster } from '../support/cluster.js';
 import { freePort } from '../support/etcd-cluster.js';
 
 const open: MqttClient[] = [];
@@ -29,16 +29,7 @@ const open: MqttClient[] = [];
 interface NodeRow { node: string; node_status: string; connections: number | null; workers?: number; workers_running?: number }
 interface ClientRow { clientid: string; node: string; connected: boolean }
 
-function connectAck(n: ClusterNode, opts: IClientOptions): Promise<{ c: MqttClient; connack: IConnackPacket }> {
-  return new Promise((resolve, reject) => {
-    const c = mqtt.connect({ host: n.host, port: n.mqttPort, reconnectPeriod: 0, connectTimeout: 8000, protocolVersion: 5, ...opts });
-    collect(c);
-    open.push(c);
-    const onErr = (err: Error): void => { c.end(true); reject(err); };
-    c.once('connect', (connack) => { c.off('error', onErr); resolve({ c, connack }); });
-    c.once('error', onErr);
-  });
-}
+const connectAck = (n: ClusterNode, opts: IClientOptions): Promise<{ c: MqttClient; connack: IConnackPacket }> => connectTo(n, opts, open);
 const connect = async (n: ClusterNode, opts: IClientOptions = {}): Promise<MqttClient> => (await connectAck(n, opts)).c;
 
 /** The member (worker) holding the client's connection, from the REST API. */

@@ -22,9 +22,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { IClientOptions, MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { api, nodes, type HasApi } from './api.js';
-import { client, repoRoot, sleep, type Received } from './broker.js';
+import { client, collect, repoRoot, sleep, type Received } from './broker.js';
 import { freePort, startEtcdCluster, type EtcdTestCluster } from './etcd-cluster.js';
 import { IP_BIN, type Netns } from './netns.js';
 
@@ -325,4 +325,19 @@ export async function routed(pub: MqttClient, probeTopic: string, gots: Received
     pub.publish(probeTopic, `probe-${i}`, { qos: 0 });
     await sleep(100);
   }
+}
+
+/**
+ * An MQTT.js v5 client of node `n` (no reconnect) with its CONNACK; every message it gets is
+ * collected (`collect`); the client is pushed onto `open` for the test to end.
+ */
+export function connectAck(n: Pick<ClusterNode, 'host' | 'mqttPort'>, opts: IClientOptions, open: MqttClient[]): Promise<{ c: MqttClient; connack: IConnackPacket }> {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect({ host: n.host, port: n.mqttPort, reconnectPeriod: 0, connectTimeout: 8000, protocolVersion: 5, ...opts });
+    collect(c);
+    open.push(c);
+    const onErr = (err: Error): void => { c.end(true); reject(err); };
+    c.once('connect', (connack) => { c.off('error', onErr); resolve({ c, connack }); });
+    c.once('error', onErr);
+  });
 }

@@ -178,6 +178,22 @@ function uvError(code: number, syscall: string, extra = ''): NodeJS.ErrnoExcepti
   return err;
 }
 
+/** A bound, listening TCP server handle and its port. Throws an errno-style error. */
+function listenTcp(address: string, port: number, backlog: number): { handle: TcpHandle; port: number } {
+  const b = bindings ?? load();
+  if (b === null) throw new Error('raw TCP handles are not available in this Node');
+  bindings = b;
+  const h = new b.TCP(b.SERVER);
+  let err = isIPv6(address) ? h.bind6(address, port, 0) : h.bind(address, port);
+  if (err === 0) err = h.listen(backlog);
+  if (err !== 0) { h.close(); throw uvError(err, 'listen', ` ${address}:${port}`); }
+  // Linux copies TCP_NODELAY from the listening socket to every accepted one: set it once here.
+  if (INHERITS_NODELAY) h.setNoDelay(true);
+  const out: Record<string, unknown> = {};
+  h.getsockname(out);
+  return { handle: h, port: typeof out.port === 'number' ? out.port : port };
+}
+
 /** A listening TCP handle. `onConnection` gets each accepted connection that `admit` lets in. */
 export class RawTcpServer {
   private handle: TcpHandle | null = null;
@@ -194,18 +210,8 @@ export class RawTcpServer {
 
   /** Binds and listens on an IP address (resolve host names first). Throws an errno-style error. */
   listen(address: string, port: number, backlog = 511): void {
-    const b = bindings ?? load();
-    if (b === null) throw new Error('raw TCP handles are not available in this Node');
-    bindings = b;
-    const h = new b.TCP(b.SERVER);
-    let err = isIPv6(address) ? h.bind6(address, port, 0) : h.bind(address, port);
-    if (err === 0) err = h.listen(backlog);
-    if (err !== 0) { h.close(); throw uvError(err, 'listen', ` ${address}:${port}`); }
-    // Linux copies TCP_NODELAY from the listening socket to every accepted one: set it once here.
-    if (INHERITS_NODELAY) h.setNoDelay(true);
-    const out: Record<string, unknown> = {};
-    h.getsockname(out);
-    this.port = typeof out.port === 'number' ? out.port : port;
+    const { handle: h, port: bound } = listenTcp(address, port, backlog);
+    this.port = bound;
     h.onconnection = (status: number, client?: TcpHandle) => this.accepted(status, client);
     this.handle = h;
   }
@@ -339,17 +345,8 @@ export class RawTcpAcceptor {
   constructor(private readonly onHandle: (handle: unknown) => void, private readonly onAcceptError: (err: NodeJS.ErrnoException) => void) {}
 
   listen(address: string, port: number, backlog = 511): void {
-    const b = bindings ?? load();
-    if (b === null) throw new Error('raw TCP handles are not available in this Node');
-    bindings = b;
-    const h = new b.TCP(b.SERVER);
-    let err = isIPv6(address) ? h.bind6(address, port, 0) : h.bind(address, port);
-    if (err === 0) err = h.listen(backlog);
-    if (err !== 0) { h.close(); throw uvError(err, 'listen', ` ${address}:${port}`); }
-    if (INHERITS_NODELAY) h.setNoDelay(true);
-    const out: Record<string, unknown> = {};
-    h.getsockname(out);
-    this.port = typeof out.port === 'number' ? out.port : port;
+    const { handle: h, port: bound } = listenTcp(address, port, backlog);
+    this.port = bound;
     h.onconnection = (status: number, client?: TcpHandle) => {
       if (status !== 0 || client === undefined) this.onAcceptError(uvError(status, 'accept'));
       else this.onHandle(client);
