@@ -431,6 +431,10 @@ export class BenchClient implements FrameSink, Pausable {
 /** How a bench client reaches the broker: plain TCP, TLS, or MQTT over secure WebSocket (`/mqtt`). */
 export type ClientTransport = 'tcp' | 'tls' | 'wss';
 
+/** Generator worker k > 0 dials plain TCP from 127.0.0.<k+1> (bench/gen/pool.ts): its own ephemeral ports. */
+const GEN_INDEX = Number(process.env.BENCH_GEN_INDEX ?? 0);
+const LOCAL_ADDRESS = GEN_INDEX > 0 && GEN_INDEX < 254 ? `127.0.0.${GEN_INDEX + 1}` : undefined;
+
 /** Opens the byte stream to 127.0.0.1:port; writes made before it is open are queued by it. */
 function dial(port: number, transport: ClientTransport): Duplex {
   // The benchmark's throw-away certificate is self-signed: not verified.
@@ -439,7 +443,7 @@ function dial(port: number, transport: ClientTransport): Duplex {
     const ws = new WebSocket(`wss://127.0.0.1:${port}/mqtt`, 'mqtt', { rejectUnauthorized: false, perMessageDeflate: false });
     return createWebSocketStream(ws);
   }
-  const sock = net.connect({ host: '127.0.0.1', port });
+  const sock = net.connect({ host: '127.0.0.1', port, ...(LOCAL_ADDRESS !== undefined ? { localAddress: LOCAL_ADDRESS } : {}) });
   sock.setNoDelay(true);
   return sock;
 }

@@ -301,6 +301,7 @@ async function handle(req: Request): Promise<unknown> {
     case 'timedSubscribe': return timedSubscribe(a);
     case 'reconnectAndWait': return reconnectAndWait(a);
     case 'disconnect': return disconnectGroup(a);
+    case 'drop': { const g = group((req.args as { group: string }).group); for (const c of g) c.destroy(); g.length = 0; return { ok: true }; }
     case 'latencyWindow': return latencyWindow(a);
     case 'latencyResult': return latencyResult();
     case 'reset': return reset();

@@ -17,12 +17,11 @@
  */
 import { spread } from '../gen/pool.js';
 import { BenchClient } from '../gen/client.js';
-import { sampleProcess } from '../lib/proc-stat.js';
 import type { Credentials } from '../lib/packets.js';
 import { accessSetups, connectClients, connectUser, pairUser, PROBE_USER } from '../access/setups.js';
 import { BENCH_TOPIC } from '../access/acl-conf.js';
 import { runThroughput, RELIABLE_METRICS } from './throughput.js';
-import { type Scenario, type ScenarioContext, type ScenarioResult, type Setup, type WorkerSnapshot, requireConnected, saturationNote, sleep } from './common.js';
+import { type Scenario, type ScenarioContext, type ScenarioResult, type Setup, type WorkerSnapshot, requireConnected, saturationNote, sleep, sampleBroker } from './common.js';
 
 const qos1Metric = (key: string) => {
   const m = RELIABLE_METRICS.find((x) => x.key === key);
@@ -78,9 +77,9 @@ async function connectPhase(ctx: ScenarioContext, setup: Setup): Promise<Record<
     };
   });
   const g0 = await pool.all<WorkerSnapshot>('snapshot', () => ({}));
-  const before = sampleProcess(broker.pid);
+  const before = sampleBroker(broker);
   const res = await Promise.all(args.map((a, wi) => pool.workers[wi].call<{ connected: number; failed: number; firstError: string | null; elapsedMs: number }>('connect', a, 600_000)));
-  const after = sampleProcess(broker.pid);
+  const after = sampleBroker(broker);
   const g1 = await pool.all<WorkerSnapshot>('snapshot', () => ({}));
   requireConnected(res, `connect-phase clients (${setup.name})`);
   const connected = res.reduce((s, r) => s + r.connected, 0);

@@ -15,8 +15,7 @@ import { join } from 'node:path';
 import { freePort } from '../brokers/launch.js';
 import type { ClientTransport } from '../gen/client.js';
 import { spread } from '../gen/pool.js';
-import { sampleProcess } from '../lib/proc-stat.js';
-import { type MetricDef, type Scenario, type ScenarioContext, type ScenarioResult, type Setup, type WorkerSnapshot, requireConnected, saturationNote, sleep } from './common.js';
+import { type MetricDef, type Scenario, type ScenarioContext, type ScenarioResult, type Setup, type WorkerSnapshot, requireConnected, saturationNote, sleep, sampleBroker } from './common.js';
 
 const METRICS: MetricDef[] = [
   { key: 'rate', label: 'connect rate /s', unit: '/s', better: 'higher', digits: 0 },
@@ -75,7 +74,7 @@ export const connTransports: Scenario = {
 async function measureIdle(ctx: ScenarioContext, port: number, transport: ClientTransport): Promise<ScenarioResult> {
   const { pool, broker, opts } = ctx;
   await sleep(500);
-  const before = sampleProcess(broker.pid);
+  const before = sampleBroker(broker);
   const parts = spread(opts.connections, pool.size);
   const g0 = await pool.all<WorkerSnapshot>('snapshot', () => ({}));
   const t0 = performance.now();
@@ -84,7 +83,7 @@ async function measureIdle(ctx: ScenarioContext, port: number, transport: Client
     concurrency: opts.connectConcurrency, timeoutMs: 30_000, transport,
   }, 300_000)));
   const elapsed = performance.now() - t0;
-  const afterConnect = sampleProcess(broker.pid);
+  const afterConnect = sampleBroker(broker);
   const g1 = await pool.all<WorkerSnapshot>('snapshot', () => ({}));
   let genCpu = 0;
   for (let i = 0; i < g1.length; i++) {
@@ -95,7 +94,7 @@ async function measureIdle(ctx: ScenarioContext, port: number, transport: Client
   requireConnected(res, 'idle clients');
   // Let the broker settle (lazy allocations, GC) before reading its memory.
   await sleep(2000);
-  const after = sampleProcess(broker.pid);
+  const after = sampleBroker(broker);
   return {
     values: {
       connected,

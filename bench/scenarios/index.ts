@@ -12,7 +12,8 @@ import { rules } from './rules.js';
 import { gateways } from './gateways.js';
 import { handshake } from './handshake.js';
 import { apiPoll } from './api-poll.js';
+import { storm } from './storm.js';
 
-export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access, rules, gateways, handshake, connTransports, apiPoll];
-/** What a run without --only runs: every scenario but the opt-in ones (access, rules, gateways, handshake, conn-transports, api-poll). */
+export const SCENARIOS: Scenario[] = [fanIn, fanOut, qos1Pairs, qos2Pairs, latency, connections, retained, persistent, access, rules, gateways, handshake, connTransports, apiPoll, storm];
+/** What a run without --only runs: every scenario but the opt-in ones (access, rules, gateways, handshake, conn-transports, api-poll, storm). */
 export const DEFAULT_SCENARIOS: Scenario[] = SCENARIOS.filter((s) => !s.optIn);

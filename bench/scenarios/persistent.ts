@@ -5,8 +5,7 @@
  * (N × B deliveries). Counts lost messages (sequence numbers in the payload).
  */
 import { spread } from '../gen/pool.js';
-import { sampleProcess } from '../lib/proc-stat.js';
-import { type Scenario, type ScenarioResult, type WorkerSnapshot, requireConnected, sumGroup, sleep } from './common.js';
+import { type Scenario, type ScenarioResult, type WorkerSnapshot, requireConnected, sumGroup, sleep, sampleBroker } from './common.js';
 
 interface ReconnectResult { done: boolean; received: number; failed: number; firstError: string | null; sessionPresent: number; elapsedMs: number }
 
@@ -36,12 +35,12 @@ export const persistent: Scenario = {
     const idle = await w.call<{ idle: boolean }>('waitIdle', { group: 'pub', timeoutMs: 60_000 }, 70_000);
     if (!idle.idle) throw new Error('burst not acknowledged by the broker');
     await sleep(300);
-    const b0 = sampleProcess(broker.pid);
+    const b0 = sampleBroker(broker);
     const rr = await pool.all<ReconnectResult>('reconnectAndWait', () => ({
       group: 'sub', port: broker.port, keepalive: 600, concurrency: 50, expectEach: burst, timeoutMs: 120_000,
     }), 130_000);
     const elapsed = Math.max(...rr.map((r) => r.elapsedMs));
-    const b1 = sampleProcess(broker.pid);
+    const b1 = sampleBroker(broker);
     await sleep(200);
     const snaps = await pool.all<WorkerSnapshot>('snapshot', () => ({}));
     const sub = sumGroup(snaps, 'sub');

@@ -5,8 +5,7 @@
  * OTHER_RATE msg/s QoS 0: their latency while the burst goes out is what the burst costs everyone
  * else (issue 15's target: p99 < 2 ms during a 10,000-message burst).
  */
-import { sampleProcess } from '../lib/proc-stat.js';
-import { type Scenario, type ScenarioResult, requireConnected, sleep } from './common.js';
+import { type Scenario, type ScenarioResult, requireConnected, sleep, sampleBroker } from './common.js';
 
 const OTHER_TOPIC = 'bench/other';
 const OTHER_RATE = 2000;
@@ -38,11 +37,11 @@ export const retained: Scenario = {
     await o.call('start', { group: 'opub', mode: 'paced', topics: [OTHER_TOPIC], qos: 0, payload: opts.payload, rate: OTHER_RATE, window: 10_000, maxMs: 70_000, streamBase: 0 });
     await sleep(300);
     await o.call('latencyWindow', { fromMs: 0, toMs: 70_000 });
-    const b0 = sampleProcess(broker.pid);
+    const b0 = sampleBroker(broker);
     const r = await w.call<{ done: boolean; received: number; elapsedMs: number }>('timedSubscribe', {
       group: 'sub', topic: 'bench/ret/#', qos: 0, expect: opts.retained, timeoutMs: 60_000,
     }, 70_000);
-    const b1 = sampleProcess(broker.pid);
+    const b1 = sampleBroker(broker);
     await o.call('stop', { group: 'opub' });
     const other = await o.call<{ count: number; p99: number; max: number }>('latencyResult');
     const notes: string[] = [];
