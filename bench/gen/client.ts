@@ -431,9 +431,14 @@ export class BenchClient implements FrameSink, Pausable {
 /** How a bench client reaches the broker: plain TCP, TLS, or MQTT over secure WebSocket (`/mqtt`). */
 export type ClientTransport = 'tcp' | 'tls' | 'wss';
 
-/** Generator worker k > 0 dials plain TCP from 127.0.0.<k+1> (bench/gen/pool.ts): its own ephemeral ports. */
+/**
+ * Generator worker k dials plain TCP from the loopback addresses 127.0.<k+1>.1–250 in turn
+ * (bench/gen/pool.ts): connect() gets about 14,000 ephemeral ports per source address and
+ * destination here, and the sockets a storm drops hold theirs for a minute (TIME_WAIT).
+ */
 const GEN_INDEX = Number(process.env.BENCH_GEN_INDEX ?? 0);
-const LOCAL_ADDRESS = GEN_INDEX > 0 && GEN_INDEX < 254 ? `127.0.0.${GEN_INDEX + 1}` : undefined;
+let dials = 0;
+const localAddress = (): string => `127.0.${(GEN_INDEX % 254) + 1}.${(dials++ % 250) + 1}`;
 
 /** Opens the byte stream to 127.0.0.1:port; writes made before it is open are queued by it. */
 function dial(port: number, transport: ClientTransport): Duplex {
@@ -443,7 +448,7 @@ function dial(port: number, transport: ClientTransport): Duplex {
     const ws = new WebSocket(`wss://127.0.0.1:${port}/mqtt`, 'mqtt', { rejectUnauthorized: false, perMessageDeflate: false });
     return createWebSocketStream(ws);
   }
-  const sock = net.connect({ host: '127.0.0.1', port, ...(LOCAL_ADDRESS !== undefined ? { localAddress: LOCAL_ADDRESS } : {}) });
+  const sock = net.connect({ host: '127.0.0.1', port, localAddress: localAddress() });
   sock.setNoDelay(true);
   return sock;
 }

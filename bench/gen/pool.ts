@@ -29,7 +29,7 @@ export class Worker {
     this.child = fork(fileURLToPath(new URL(self, import.meta.url)), [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: [...process.execArgv, '--max-old-space-size=2048'],
-      // Worker k > 0 dials from 127.0.0.<k+1>: every worker gets a source address's ~28,000 ephemeral ports of its own.
+      // Worker k dials from 127.0.<k+1>.1–250 (gen/client.ts): ephemeral ports enough for any storm.
       env: { ...process.env, BENCH_GEN_INDEX: String(index) },
     });
     this.child.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string; type?: string; sent?: number; received?: number }) => {

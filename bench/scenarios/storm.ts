@@ -5,9 +5,8 @@
  * `--connect-concurrency` CONNECTs in flight per generator worker. Reported: the time until the
  * last CONNACK, the reconnect rate, how many got their session back (CONNACK session present),
  * the broker's CPU per reconnect and its peak RSS. Broker figures are the whole process tree (a
- * node of several workers, `petrel-workers`, included). Above 28,000 clients the generator
- * workers dial from distinct loopback addresses (bench/gen/client.ts), or the ephemeral ports of
- * one source address would run out.
+ * node of several workers, `petrel-workers`, included). The generator dials from many loopback
+ * addresses (bench/gen/client.ts), or the ephemeral ports of one would run out.
  */
 import { spread } from '../gen/pool.js';
 import { sampleBroker, requireConnected, saturationNote, sleep, type Scenario, type ScenarioResult, type WorkerSnapshot } from './common.js';
