@@ -235,7 +235,8 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 /** Upper bound on one scenario run, so a broker that stops answering cannot hang the benchmark. */
 function runBudgetMs(opts: RunOptions): number {
-  return 120_000 + 3 * (opts.warmupMs + opts.durationMs);
+  // + 4 ms per client of the connection scenarios: a storm of 100,000 over etcd connects twice at < 1,000/s
+  return 120_000 + 3 * (opts.warmupMs + opts.durationMs) + 4 * opts.connections;
 }
 
 /** The broker of the run in progress: stopped on SIGINT/SIGTERM (a cluster is three processes). */
