@@ -39,6 +39,11 @@ import { BackupHolder } from './session-backup.js';
 
 const etcd3 = lazyModule<typeof import('etcd3')>('etcd3');
 
+/** A client id claim waiting for its turn's transaction (claimClient). */
+interface Claim { key: string; resolve: (prev: string | null) => void; reject: (err: Error) => void }
+/** Claims per transaction: etcd refuses more than 128 operations (--max-txn-ops), compares included. */
+const MAX_CLAIMS_PER_TXN = 64;
+
 /** What the state needs of the node-to-node link (cluster/link.ts). */
 export interface NodeLink {
   setPeer(node: string, address: string): void;
@@ -449,24 +454,11 @@ export class EtcdClusterState implements ClusterState {
    */
   async claimClient(clientId: string): Promise<string | null> {
     const key = this.keys.client(clientId);
-    const kb = Buffer.from(key);
     const value = Buffer.from(this.nodeName);
-    const attempt = async (): Promise<string | null> => {
-      for (let i = 0; i < 8; i++) {
-        const cur = await this.client.kv.range({ key: kb });
-        const kv = cur.kvs[0];
-        const compare = kv === undefined
-          ? [{ key: kb, target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }]
-          : [{ key: kb, target: 'Mod' as const, result: 'Equal' as const, mod_revision: kv.mod_revision }];
-        const r = await this.client.kv.txn({ compare, success: [{ request_put: { key: kb, value, lease: this.leaseId } }] });
-        if (r.succeeded) {
-          this.owned.set(key, value);
-          const prev = kv === undefined ? null : kv.value.toString();
-          return prev === this.nodeName ? null : prev;
-        }
-      }
-      throw new Error(`client id ${clientId} is being claimed by other nodes at this moment`);
-    };
+    const attempt = (): Promise<string | null> => new Promise((resolve, reject) => {
+      this.claims.push({ key, resolve, reject });
+      if (!this.claimsScheduled) { this.claimsScheduled = true; setImmediate(() => this.flushClaims()); }
+    });
     try {
       return await withTimeout(attempt(), this.opts.dialTimeoutMs, 'etcd did not answer the client claim');
     } catch (err) {
@@ -474,6 +466,73 @@ export class EtcdClusterState implements ClusterState {
       this.own(key, value);
       return null;
     }
+  }
+
+  private claims: Claim[] = [];
+  private claimsScheduled = false;
+
+  /**
+   * The claims of one event-loop turn (a reconnect storm brings hundreds) go to etcd together: one
+   * transaction reads every key, one compare-and-swap transaction writes them all if none changed
+   * in between; if one did (another node claimed it meanwhile), each is claimed on its own. Two
+   * round trips per turn instead of two per client.
+   */
+  private async flushClaims(): Promise<void> {
+    this.claimsScheduled = false;
+    const batch: Claim[] = [];
+    const seen = new Set<string>();
+    const later: Claim[] = [];
+    for (const c of this.claims) {
+      if (batch.length < MAX_CLAIMS_PER_TXN && !seen.has(c.key)) { batch.push(c); seen.add(c.key); } else later.push(c);
+    }
+    this.claims = later;
+    if (later.length > 0) { this.claimsScheduled = true; setImmediate(() => this.flushClaims()); }
+    if (batch.length === 0) return;
+    const value = Buffer.from(this.nodeName);
+    try {
+      const read = await this.client.kv.txn({ compare: [], success: batch.map((c) => ({ request_range: { key: Buffer.from(c.key) } })) });
+      const kvs = read.responses.map((r) => r.response_range.kvs[0]);
+      const w = await this.client.kv.txn({
+        compare: batch.map((c, i) => {
+          const kv = kvs[i];
+          return kv === undefined
+            ? { key: Buffer.from(c.key), target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }
+            : { key: Buffer.from(c.key), target: 'Mod' as const, result: 'Equal' as const, mod_revision: kv.mod_revision };
+        }),
+        success: batch.map((c) => ({ request_put: { key: Buffer.from(c.key), value, lease: this.leaseId } })),
+      });
+      if (w.succeeded) {
+        batch.forEach((c, i) => {
+          this.owned.set(c.key, value);
+          const prev = kvs[i] === undefined ? null : kvs[i]!.value.toString();
+          c.resolve(prev === this.nodeName ? null : prev);
+        });
+        return;
+      }
+    } catch (err) {
+      for (const c of batch) c.reject(err as Error);
+      return;
+    }
+    for (const c of batch) this.claimOne(c.key, value).then(c.resolve, c.reject);
+  }
+
+  /** One client id alone: read, then compare-and-swap, until it holds (8 tries). */
+  private async claimOne(key: string, value: Buffer): Promise<string | null> {
+    const kb = Buffer.from(key);
+    for (let i = 0; i < 8; i++) {
+      const cur = await this.client.kv.range({ key: kb });
+      const kv = cur.kvs[0];
+      const compare = kv === undefined
+        ? [{ key: kb, target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }]
+        : [{ key: kb, target: 'Mod' as const, result: 'Equal' as const, mod_revision: kv.mod_revision }];
+      const r = await this.client.kv.txn({ compare, success: [{ request_put: { key: kb, value, lease: this.leaseId } }] });
+      if (r.succeeded) {
+        this.owned.set(key, value);
+        const prev = kv === undefined ? null : kv.value.toString();
+        return prev === this.nodeName ? null : prev;
+      }
+    }
+    throw new Error(`client id ${key.slice(key.lastIndexOf('/') + 1)} is being claimed by other nodes at this moment`);
   }
 
   /** The client's session ended here: the registration goes unless another node holds it now. */
