@@ -9,7 +9,8 @@
  * addresses (bench/gen/client.ts), or the ephemeral ports of one would run out.
  */
 import { spread } from '../gen/pool.js';
-import { sampleBroker, requireConnected, saturationNote, sleep, type Scenario, type ScenarioResult, type WorkerSnapshot } from './common.js';
+import { sampleProcess } from '../lib/proc-stat.js';
+import { ETCD_CPU_METRIC, WORKER_CPU_METRICS, sampleBroker, requireConnected, saturationNote, sleep, type Scenario, type ScenarioResult, type WorkerSnapshot } from './common.js';
 
 interface ConnectResult { connected: number; failed: number; firstError: string | null; sessionPresent: number; elapsedMs: number }
 
@@ -25,6 +26,8 @@ export const storm: Scenario = {
     { key: 'brokerCpu', label: 'broker CPU % during the storm', unit: '%', better: 'none', digits: 0 },
     { key: 'rssMiB', label: 'broker RSS MiB after', unit: 'MiB', better: 'lower', digits: 0 },
     { key: 'genCpu', label: 'generator CPU % (busiest worker)', unit: '%', better: 'none', digits: 0 },
+    ETCD_CPU_METRIC,
+    ...WORKER_CPU_METRICS,
   ],
   async run(ctx): Promise<ScenarioResult> {
     const { pool, broker, opts } = ctx;
@@ -38,12 +41,15 @@ export const storm: Scenario = {
     await sleep(1000);
     // Every connection dropped at once: the sockets destroyed, no DISCONNECT.
     await pool.all('drop', () => ({ group: 'before' }));
+    const aside = (): Record<string, number> => Object.fromEntries(Object.entries(broker.aside ?? {}).map(([k, pid]) => [k, sampleProcess(pid).cpuUs]));
+    const aside0 = aside();
     const before = sampleBroker(broker);
     const g0 = await pool.all<WorkerSnapshot>('snapshot', () => ({}));
     const t0 = performance.now();
     const res = await connectAll('after');
     const elapsed = performance.now() - t0;
     const after = sampleBroker(broker);
+    const aside1 = aside();
     const g1 = await pool.all<WorkerSnapshot>('snapshot', () => ({}));
     requireConnected(res, 'reconnecting clients');
     let genCpu = 0;
@@ -60,6 +66,8 @@ export const storm: Scenario = {
         seconds: elapsed / 1000, rate: connected / (elapsed / 1000), resumed: (resumed / connected) * 100,
         cpuPerConn: (after.cpuUs - before.cpuUs) / connected, brokerCpu: ((after.cpuUs - before.cpuUs) / (elapsed * 1000)) * 100,
         rssMiB: after.rssKiB / 1024, genCpu, connected,
+        // etcd's and each worker's CPU over the storm, % of one core
+        ...Object.fromEntries(Object.keys(aside1).map((k) => [`${k}Cpu`, ((aside1[k]! - (aside0[k] ?? 0)) / (elapsed * 1000)) * 100])),
       },
       notes,
     };
