@@ -130,7 +130,7 @@ export const schema = obj({
     data_dir: str('data', 'Directory for the embedded store and other node state.'),
     role: oneOf(['core', 'replica'] as const, 'core', 'core nodes hold cluster state; replica nodes are stateless brokers.'),
     region: str('', 'Region label of this node (used by replicas and the operator); "" = none.'),
-    workers: custom<number | 'auto'>(1, 'Broker processes this node runs on its host behind one set of ports (docs/workers.md): a number, or auto = one per CPU. More than 1 needs cluster.backend: etcd: the workers are members of the cluster (worker 1 named as the node, worker i `<name>.w<i>@<host>`, its data in <data_dir>/workers/<i>), so sessions, routes, retained messages and takeovers work across them as across nodes.', 'a number of processes or auto', parseWorkers),
+    workers: custom<number | 'auto'>(1, 'Broker processes this node runs on its host behind one set of ports (docs/workers.md): a number, or auto = one per CPU it may use (a container\'s CPU limit counts, rounded up). More than 1 needs cluster.backend: etcd: the workers are members of the cluster (worker 1 named as the node, worker i `<name>.w<i>@<host>`, its data in <data_dir>/workers/<i>), so sessions, routes, retained messages and takeovers work across them as across nodes.', 'a number of processes or auto', parseWorkers),
   }),
   log: obj({
     level: oneOf(['debug', 'info', 'warn', 'error'] as const, 'info', 'Lowest level that is logged.'),

@@ -9,15 +9,45 @@
  * peer's state (its QUIC connection, its gateway session) lives in one process, and the kernel
  * would hand a shared UDP socket's datagrams to any of them.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { formatBind, parseBind } from '../config/bind.js';
 
-/** How many broker processes the config asks for (auto = one per CPU). */
+/** How many broker processes the config asks for (auto = one per CPU this process may use). */
 export function workerCount(cfg: Config): number {
   const w = cfg.node.workers;
-  return w === 'auto' ? Math.max(1, availableParallelism()) : w;
+  if (w !== 'auto') return w;
+  const limit = cgroupCpuLimit();
+  return Math.max(1, Math.min(availableParallelism(), limit ?? Infinity));
+}
+
+/**
+ * CPUs a container's CPU limit allows (cgroup v2 `cpu.max`, else v1 `cpu.cfs_quota_us` /
+ * `cpu.cfs_period_us`), rounded up; null when there is no limit or no cgroup file to read.
+ * availableParallelism() sees the CPUs of the host (or the affinity mask), not a pod's
+ * `resources.limits.cpu`.
+ */
+export function cgroupCpuLimit(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number | null {
+  const tryRead = (path: string): string | null => { try { return read(path).trim(); } catch { return null; } };
+  const v2 = tryRead('/sys/fs/cgroup/cpu.max');
+  if (v2 !== null) {
+    const [quota, period] = v2.split(/\s+/);
+    if (quota === 'max' || quota === undefined) return null;
+    const q = Number(quota);
+    const p = Number(period ?? 100_000);
+    return q > 0 && p > 0 ? Math.ceil(q / p) : null;
+  }
+  for (const dir of ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct']) {
+    const quota = tryRead(`${dir}/cpu.cfs_quota_us`);
+    const period = tryRead(`${dir}/cpu.cfs_period_us`);
+    if (quota === null || period === null) continue;
+    const q = Number(quota);
+    const p = Number(period);
+    return q > 0 && p > 0 ? Math.ceil(q / p) : null;
+  }
+  return null;
 }
 
 /** The name worker `index` (1-based) of node `name` is a cluster member under. */
