@@ -19,7 +19,7 @@ import yaml from 'js-yaml';
 import { BenchClient } from '../gen/client.js';
 import { publishTemplate } from '../lib/packets.js';
 import {
-  freePort, deepMerge, spawnPetrel, watchProcess, waitConnack, sleep,
+  freePort, deepMerge, failedToStart, spawnPetrel, watchProcess, waitConnack, sleep,
   type BrokerHandle, type LaunchOptions, type Watched,
 } from './launch.js';
 
@@ -199,6 +199,6 @@ export async function launchCluster(opts: LaunchOptions): Promise<BrokerHandle> 
   } catch (e) {
     const out = output();
     await stopAll();
-    throw new Error(`petrel-cluster failed to start: ${(e as Error).message}${out.trim() ? `; output: ${out.trim().slice(-1200)}` : ''}`);
+    throw failedToStart('petrel-cluster', (e as Error).message, out, 1200);
   }
 }

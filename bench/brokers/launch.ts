@@ -377,8 +377,13 @@ export async function launchBroker(name: BrokerName, opts: LaunchOptions): Promi
   const why = await waitConnack(port, performance.now() + opts.readyTimeoutMs, proc, opts.probe ?? null);
   if (why === null) return handle;
   await handle.stop();
-  const out = proc.output();
-  throw new Error(`${name} failed to start: ${why}${out ? `; output: ${out.trim().slice(-600)}` : ''}`);
+  throw failedToStart(name, why, proc.output());
+}
+
+/** The error of a broker that did not come up: why, and the tail of its output. */
+export function failedToStart(name: string, why: string, output: string, tail = 600): Error {
+  const out = output.trim();
+  return new Error(`${name} failed to start: ${why}${out ? `; output: ${out.slice(-tail)}` : ''}`);
 }
 
 /** Versions of the peers, for the results file. */

@@ -15,7 +15,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, deepMerge, spawnPetrel, watchProcess, waitConnack, sleep, type BrokerHandle, type BrokerName, type LaunchOptions, type Watched } from './launch.js';
+import { freePort, deepMerge, failedToStart, spawnPetrel, watchProcess, waitConnack, sleep, type BrokerHandle, type BrokerName, type LaunchOptions, type Watched } from './launch.js';
 import { clusterNodeConfig, startHealthyEtcd, until } from './cluster.js';
 
 export const WORKERS: BrokerName = 'petrel-workers';
@@ -94,6 +94,6 @@ export async function launchWorkers(opts: LaunchOptions, workers: number): Promi
   } catch (e) {
     const out = output();
     await stopAll();
-    throw new Error(`petrel-workers failed to start: ${(e as Error).message}${out.trim() ? `; output: ${out.trim().slice(-1500)}` : ''}`);
+    throw failedToStart(WORKERS, (e as Error).message, out, 1500);
   }
 }

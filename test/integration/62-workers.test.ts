@@ -163,8 +163,7 @@ describe('a node of two worker processes behind one port', () => {
   });
 
   it('shows the node as one in the REST API, and each worker on request', async () => {
-    const cs: MqttClient[] = [];
-    for (let i = 0; i < 6; i++) cs.push(await connect(N, { clientId: `api-${i}` }));
+    for (let i = 0; i < 6; i++) await connect(N, { clientId: `api-${i}` });
     // every request may land on either worker: ask several times
     for (let i = 0; i < 4; i++) {
       const rows = await getJson<NodeRow[]>(N, '/api/v5/nodes');
@@ -197,8 +196,7 @@ describe('a node of two worker processes behind one port', () => {
   it('lists, stops, starts and changes a listener on every worker', async () => {
     type L = { id: string; running: boolean; currentConnections: number; workers_running: number; bind: string };
     const listener = async (): Promise<L> => (await getJson<L[]>(N, '/api/v5/listeners')).find((l) => l.id === 'tcp:default')!;
-    const cs: MqttClient[] = [];
-    for (let i = 0; i < 4; i++) cs.push(await connect(N, { clientId: `lst-${i}` }));
+    for (let i = 0; i < 4; i++) await connect(N, { clientId: `lst-${i}` });
     for (let i = 0; i < 3; i++) {
       const l = await listener();
       assert.equal(l.currentConnections, 4, 'both workers\' connections');

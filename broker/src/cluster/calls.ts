@@ -20,7 +20,7 @@
 import type { AdminApi, ClientFilter, ClientView, ClusterAdmin, Gathered, NodeRow, SubscriptionView } from '../api/admin.js';
 import type { ClusterState, MemberView } from './state.js';
 import type { MessagesPage, MessagesQuery } from '../api/routes/client-messages.js';
-import { nodeOfMember } from '../workers/config.js';
+import { isWorkerName, nodeOfMember } from '../workers/config.js';
 
 /** The calls' names, as other nodes ask for them. */
 export const ADMIN_CALLS = ['node.info', 'clients.list', 'clients.get', 'clients.kick', 'clients.subscriptions', 'clients.messages', 'topics.list', 'stats', 'metrics'] as const;
@@ -113,12 +113,13 @@ export function clusterAdmin(state: ClusterCalls, opts: { workers?: boolean } = 
     nodes: async () => groupWorkers(await rows(state.members())),
     workerRows: () => rows(state.members()),
     async node(name) {
-      const ms = state.members().filter((x) => x.name === name || nodeOfMember(x.name) === name);
-      if (ms.length === 0) return null;
-      const exact = ms.find((x) => x.name === name && !isWorkerName(name));
       // A worker's own name gives that worker's row; the node's name, its workers as one.
-      if (ms.length === 1 || (exact === undefined && ms.some((x) => x.name === name))) return (await rows(ms.filter((x) => x.name === name)))[0] ?? null;
-      return groupWorkers(await rows(ms))[0] ?? null;
+      if (isWorkerName(name)) {
+        const m = state.members().find((x) => x.name === name);
+        return m === undefined ? null : (await rows([m]))[0];
+      }
+      const ms = state.members().filter((x) => nodeOfMember(x.name) === name);
+      return ms.length === 0 ? null : groupWorkers(await rows(ms))[0] ?? null;
     },
     async clients(filter): Promise<Gathered<ClientView>> {
       let members = state.members();
@@ -163,9 +164,6 @@ export function clusterAdmin(state: ClusterCalls, opts: { workers?: boolean } = 
     } : {}),
   };
 }
-
-/** A worker's member name (`<name>.w<i>@<host>`, node.workers): the node it belongs to is `<name>@<host>`. */
-export const isWorkerName = (member: string): boolean => /\.w\d+@/.test(member);
 
 /**
  * One row per node: the rows of a multi-process node's workers (workers/config.ts names them)

@@ -44,6 +44,13 @@ interface Claim { key: string; resolve: (prev: string | null) => void; reject: (
 /** Claims per transaction: etcd refuses more than 128 operations (--max-txn-ops), compares included. */
 const MAX_CLAIMS_PER_TXN = 64;
 
+/** A transaction's condition that the key is as it was read (`kv`): still absent, or not modified since. */
+function unchangedSince(key: Buffer, kv: { mod_revision: string } | undefined) {
+  return kv === undefined
+    ? { key, target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }
+    : { key, target: 'Mod' as const, result: 'Equal' as const, mod_revision: kv.mod_revision };
+}
+
 /** What the state needs of the node-to-node link (cluster/link.ts). */
 export interface NodeLink {
   setPeer(node: string, address: string): void;
@@ -493,12 +500,7 @@ export class EtcdClusterState implements ClusterState {
       const read = await this.client.kv.txn({ compare: [], success: batch.map((c) => ({ request_range: { key: Buffer.from(c.key) } })) });
       const kvs = read.responses.map((r) => r.response_range.kvs[0]);
       const w = await this.client.kv.txn({
-        compare: batch.map((c, i) => {
-          const kv = kvs[i];
-          return kv === undefined
-            ? { key: Buffer.from(c.key), target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }
-            : { key: Buffer.from(c.key), target: 'Mod' as const, result: 'Equal' as const, mod_revision: kv.mod_revision };
-        }),
+        compare: batch.map((c, i) => unchangedSince(Buffer.from(c.key), kvs[i])),
         success: batch.map((c) => ({ request_put: { key: Buffer.from(c.key), value, lease: this.leaseId } })),
       });
       if (w.succeeded) {
@@ -522,10 +524,7 @@ export class EtcdClusterState implements ClusterState {
     for (let i = 0; i < 8; i++) {
       const cur = await this.client.kv.range({ key: kb });
       const kv = cur.kvs[0];
-      const compare = kv === undefined
-        ? [{ key: kb, target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }]
-        : [{ key: kb, target: 'Mod' as const, result: 'Equal' as const, mod_revision: kv.mod_revision }];
-      const r = await this.client.kv.txn({ compare, success: [{ request_put: { key: kb, value, lease: this.leaseId } }] });
+      const r = await this.client.kv.txn({ compare: [unchangedSince(kb, kv)], success: [{ request_put: { key: kb, value, lease: this.leaseId } }] });
       if (r.succeeded) {
         this.owned.set(key, value);
         const prev = kv === undefined ? null : kv.value.toString();

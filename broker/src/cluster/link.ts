@@ -344,44 +344,34 @@ export class ClusterLink {
     p.state = 'connecting';
     p.lastRx = Date.now();
     p.decoder = new LinkDecoder({ maxFrame: this.maxFrame });
+    // A sibling worker on this host: its Unix socket, plain (ClusterLinkOptions.local).
     const local = this.opts.local?.peerPath(p.node) ?? null;
+    const rawDone = (err: NodeJS.ErrnoException | null, conn: Connection | null): void => {
+      p.cancelDial = null;
+      if (err !== null) this.dialFailed(p, err);
+      else this.connected(p, conn!);
+    };
     if (local !== null && this.rawLocal) {
-      p.cancelDial = rawPipeConnect(local, LINK_LISTENER, (err, conn) => {
-        p.cancelDial = null;
-        if (err !== null) this.dialFailed(p, err);
-        else this.connected(p, conn!);
-      });
+      p.cancelDial = rawPipeConnect(local, LINK_LISTENER, rawDone);
       return;
     }
-    if (local !== null) {
-      const socket = tcpConnect({ path: local });
-      const conn = wrapSocket(socket, 'tcp', local, 0);
-      p.socket = conn;
-      this.handleOut(p, conn);
-      socket.once('connect', () => this.connected(p, conn));
-      return;
-    }
-    if (this.raw) {
+    if (local === null && this.raw) {
       let cancelled = false;
       p.cancelDial = () => { cancelled = true; };
       resolveHost(host).then((ip) => {
-        if (cancelled) return;
-        p.cancelDial = rawConnect(ip, port, LINK_LISTENER, (err, conn) => {
-          p.cancelDial = null;
-          if (err !== null) this.dialFailed(p, err);
-          else this.connected(p, conn!);
-        });
+        if (!cancelled) p.cancelDial = rawConnect(ip, port, LINK_LISTENER, rawDone);
       }, (err: Error) => { if (!cancelled) { p.cancelDial = null; this.dialFailed(p, err); } });
       return;
     }
+    const tls = local === null ? t : null;
     // Peers are trusted by the cluster CA; their certificates need not name the dialled address.
-    const socket = t
-      ? tlsConnect({ host, port, ca: t.ca, cert: t.cert, key: t.key, checkServerIdentity: () => undefined })
-      : tcpConnect({ host, port });
-    const conn = wrapSocket(socket, t ? 'ssl' : 'tcp', host, port);
+    const socket = local !== null ? tcpConnect({ path: local })
+      : tls ? tlsConnect({ host, port, ca: tls.ca, cert: tls.cert, key: tls.key, checkServerIdentity: () => undefined })
+        : tcpConnect({ host, port });
+    const conn = local !== null ? wrapSocket(socket, 'tcp', local, 0) : wrapSocket(socket, tls ? 'ssl' : 'tcp', host, port);
     p.socket = conn;
     this.handleOut(p, conn);
-    socket.once(t ? 'secureConnect' : 'connect', () => this.connected(p, conn));
+    socket.once(tls ? 'secureConnect' : 'connect', () => this.connected(p, conn));
   }
 
   /** The outbound connection is up (TCP connected, TLS handshaken): HELLO goes first. */

@@ -197,6 +197,8 @@ function listenTcp(address: string, port: number, backlog: number): { handle: Tc
 /** A listening TCP handle. `onConnection` gets each accepted connection that `admit` lets in. */
 export class RawTcpServer {
   private handle: TcpHandle | null = null;
+  /** Set when the connections come from the primary of a multi-process node (listenVia). */
+  private shared: SharedListen | null = null;
   /** The bound port (the local port of every accepted connection). */
   port = 0;
 
@@ -233,8 +235,6 @@ export class RawTcpServer {
     this.shared = null;
     shared?.unlisten(this.listenerId);
   }
-
-  private shared: SharedListen | null = null;
 
   private accepted(status: number, client: TcpHandle | undefined): void {
     if (status !== 0 || client === undefined) { this.onAcceptError(uvError(status, 'accept')); return; }

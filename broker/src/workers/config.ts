@@ -57,14 +57,22 @@ export function workerName(name: string, index: number): string {
   return `${name.slice(0, at)}.w${index}${name.slice(at)}`;
 }
 
+/** The part of a member name that makes it worker i > 1 of a node: `.w<i>` before the `@`. */
+const WORKER_SUFFIX = /\.w(\d+)@/;
+
 /** The node a member name belongs to: `<name>.w<i>@<host>` → `<name>@<host>`; any other name is its own node. */
 export function nodeOfMember(member: string): string {
-  return member.replace(/\.w\d+@/, '@');
+  return member.replace(WORKER_SUFFIX, '@');
+}
+
+/** Whether a member name is that of a worker i > 1 (`<name>.w<i>@<host>`). */
+export function isWorkerName(member: string): boolean {
+  return WORKER_SUFFIX.test(member);
 }
 
 /** A member's worker index within its node: 1 for the node's own name, i for `<name>.w<i>@<host>`. */
 export function workerIndexOf(member: string): number {
-  const m = /\.w(\d+)@/.exec(member);
+  const m = WORKER_SUFFIX.exec(member);
   return m === null ? 1 : Number(m[1]);
 }
 
